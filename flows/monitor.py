@@ -1,0 +1,234 @@
+"""The ``monitor`` flow: ingest -> dedupe -> tag -> store -> alert, one task per batch.
+
+Each task wraps a plain newsmon function; the flow owns the run record, the DuckDB store
+(one writer, behind a lock) and the batching. Every stage logs one summary line and adds
+its counts and duration to the run's row in ``run_stages`` (see ``v_runs``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
+
+from newsmon.alerts import build_alerts, write_alerts
+from newsmon.config import Settings
+from newsmon.dedupe import Fingerprint, assign_stories, fingerprint_documents
+from newsmon.documents import read_documents
+from newsmon.models import Alert, Document, IngestResult, StoryAssignment, Tag
+from newsmon.topics import Topic, load_topics, tag_documents
+from storage.store import Store
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did, stage by stage (returned by the flow and printed by the CLI)."""
+
+    run_id: str
+    files_seen: int = 0
+    files_skipped: int = 0
+    documents_new: int = 0
+    documents_unchanged: int = 0
+    stories_new: int = 0
+    tags_new: int = 0
+    retagged: int = 0
+    alerts: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        """Accumulate the time spent inside one stage's work."""
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+
+@task(name="ingest", cache_policy=NONE)
+def ingest_task(folder: Path, now: datetime) -> IngestResult:
+    """Read the input folder into documents (bad files are skipped and counted)."""
+    return read_documents(folder, now)
+
+
+@task(name="dedupe", cache_policy=NONE)
+def dedupe_task(
+    store: Store, documents: list[Document], threshold: float
+) -> tuple[list[Fingerprint], list[StoryAssignment]]:
+    """Fingerprint a batch and put each document into a story (stored or new)."""
+    fingerprints = fingerprint_documents(documents)
+    candidates = store.band_candidates(fingerprints)
+    exact = store.exact_story_matches([f.text_hash for f in fingerprints])
+    story_ids = {s for ids in candidates.values() for s in ids}
+    signatures = store.story_signatures(sorted(story_ids))
+    return fingerprints, assign_stories(fingerprints, exact, candidates, signatures, threshold)
+
+
+@task(name="tag", cache_policy=NONE)
+def tag_task(documents: list[Document], topics: list[Topic]) -> list[Tag]:
+    """Tag a batch with every topic."""
+    return tag_documents(documents, topics)
+
+
+@task(name="store", cache_policy=NONE)
+def store_task(
+    store: Store,
+    run_id: str,
+    now: datetime,
+    documents: list[Document],
+    fingerprints: list[Fingerprint],
+    assignments: list[StoryAssignment],
+    tags: list[Tag],
+) -> int:
+    """Write a batch in one transaction; returns the number of new documents."""
+    return store.store_batch(run_id, now, documents, fingerprints, assignments, tags)
+
+
+@task(name="retag", cache_policy=NONE)
+def retag_task(
+    store: Store,
+    topics: list[Topic],
+    skip_ids: set[str],
+    run_id: str,
+    now: datetime,
+    batch_size: int,
+) -> int:
+    """Apply new topic versions to the documents stored before this run."""
+    count = 0
+    for batch in store.iter_documents(batch_size):
+        todo = [d for d in batch if d.id not in skip_ids]
+        tags = tag_documents(todo, topics)
+        store.store_tags(tags, run_id, now)
+        count += len(tags)
+    return count
+
+
+@task(name="alert", cache_policy=NONE)
+def alert_task(store: Store, run_id: str, now: datetime, folder: Path) -> list[Alert]:
+    """Summarize, per topic, the tagged documents not alerted yet; store and write them."""
+    alerts = build_alerts(run_id, now, store.pending_alert_items(), store.topic_names())
+    paths = write_alerts(alerts, folder)
+    store.store_alerts(alerts, paths)
+    return alerts
+
+
+def current_run_id() -> str:
+    """The Prefect flow run id, or a fresh UUID outside Prefect."""
+    return str(flow_run.get_id() or uuid.uuid4())
+
+
+@flow(name="monitor", validate_parameters=False)
+def monitor(settings: Settings, now: datetime | None = None) -> RunSummary:
+    """Run the whole pipeline once over ``settings.seeds`` into ``settings.db``."""
+    logger = get_run_logger()
+    clock = now or datetime.now(UTC)
+    run_id = current_run_id()
+    summary = RunSummary(run_id)
+    topics = load_topics(settings.topics_path)
+    store = Store.open_writer(settings.db, settings.lock_timeout_s)
+    try:
+        store.start_run(run_id, clock, str(settings.seeds))
+        _run_stages(store, settings, topics, clock, summary, logger)
+        store.finish_run(run_id, "completed", datetime.now(UTC))
+    except BaseException as err:
+        store.finish_run(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
+        raise
+    finally:
+        store.close()
+    return summary
+
+
+def _run_stages(
+    store: Store,
+    settings: Settings,
+    topics: list[Topic],
+    now: datetime,
+    summary: RunSummary,
+    logger: Any,
+) -> None:
+    run_id = summary.run_id
+    new_versions = store.register_topics(topics, run_id, now)
+
+    t0 = time.perf_counter()
+    ingested = ingest_task(settings.seeds, now)
+    seconds = time.perf_counter() - t0
+    summary.files_seen, summary.files_skipped = ingested.files_seen, len(ingested.skipped)
+    summary.add_time("ingest", seconds)
+    store.record_stage(
+        run_id,
+        "ingest",
+        ingested.files_seen,
+        len(ingested.documents),
+        len(ingested.skipped),
+        seconds,
+    )
+    logger.info(
+        "ingest: %d files, %d documents, %d skipped",
+        ingested.files_seen,
+        len(ingested.documents),
+        len(ingested.skipped),
+    )
+
+    known = store.known_content([d.id for d in ingested.documents])
+    todo = [d for d in ingested.documents if known.get(d.id) != d.content_hash]
+    todo.sort(key=lambda d: (d.published_at or d.first_seen_at, d.url))
+    summary.documents_unchanged = len(ingested.documents) - len(todo)
+    for start in range(0, len(todo), settings.batch_size):
+        _process_batch(store, settings, topics, now, todo[start : start + settings.batch_size], summary)
+    logger.info(
+        "dedupe: %d documents, %d new stories (%d unchanged documents not reprocessed)",
+        len(todo), summary.stories_new, summary.documents_unchanged,
+    )  # fmt: skip
+    logger.info("tag: %d tags on %d documents", summary.tags_new, len(todo))
+    logger.info("store: %d new documents", summary.documents_new)
+
+    if new_versions:
+        t0 = time.perf_counter()
+        summary.retagged = retag_task(store, new_versions, {d.id for d in todo}, run_id, now, settings.batch_size)
+        seconds = time.perf_counter() - t0
+        summary.add_time("retag", seconds)
+        store.record_stage(run_id, "retag", 0, summary.retagged, 0, seconds)
+        logger.info(
+            "retag: %d topic version(s) new, %d tags on stored documents",
+            len(new_versions),
+            summary.retagged,
+        )
+
+    t0 = time.perf_counter()
+    alerts = alert_task(store, run_id, now, settings.alerts_dir)
+    seconds = time.perf_counter() - t0
+    summary.alerts = [a.topic for a in alerts]
+    summary.add_time("alert", seconds)
+    store.record_stage(run_id, "alert", 0, len(alerts), 0, seconds)
+    logger.info("alert: %s", ", ".join(summary.alerts) if alerts else "nothing new, no alert")
+
+
+def _process_batch(
+    store: Store,
+    settings: Settings,
+    topics: list[Topic],
+    now: datetime,
+    batch: list[Document],
+    summary: RunSummary,
+) -> None:
+    run_id = summary.run_id
+    t0 = time.perf_counter()
+    fingerprints, assignments = dedupe_task(store, batch, settings.dedupe_threshold)
+    t1 = time.perf_counter()
+    tags = tag_task(batch, topics)
+    t2 = time.perf_counter()
+    new_docs = store_task(store, run_id, now, batch, fingerprints, assignments, tags)
+    t3 = time.perf_counter()
+    new_stories = sum(1 for a in assignments if a.method == "new")
+    summary.documents_new += new_docs
+    summary.stories_new += new_stories
+    summary.tags_new += len(tags)
+    for stage, n_out, secs in (
+        ("dedupe", new_stories, t1 - t0),
+        ("tag", len(tags), t2 - t1),
+        ("store", new_docs, t3 - t2),
+    ):
+        summary.add_time(stage, secs)
+        store.record_stage(run_id, stage, len(batch), n_out, 0, secs)

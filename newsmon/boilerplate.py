@@ -1,0 +1,125 @@
+"""Reprint boilerplate: the maintained list of line patterns removed from bodies, and the
+attribution lines (origin, author) kept as fields.
+
+Aggregators and CMS themes wrap reprinted articles in share prompts, comment forms, "Source
+link" footers and newsletter prompts. They carry no content, and they make reprints of the
+same article look different (and different articles look alike), so they are removed before
+fingerprinting and tagging. Add a pattern here when a new template shows up; each pattern
+matches a *whole line* (after trimming), case-insensitively, so body sentences that merely
+mention "source" or "reply" are never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Whole-line patterns. Keep them grouped and commented; tests cover each group.
+BOILERPLATE_LINE_PATTERNS: tuple[str, ...] = (
+    # share prompts (WordPress plugins, AddToAny, Jetpack)
+    r"spread the love",
+    r"share( this( article| story| post)?)?( on \w+)?:?",
+    r"(click to )?(share|tweet|pin|email|print)( (this|it))?( on [\w ]+)?( \(opens in new window\))?",
+    r"(facebook|twitter|x|linkedin|whatsapp|telegram|reddit|pinterest|email|print)",
+    r"like this:?",
+    r"loading\.*",
+    # footers of aggregators
+    r"source link",
+    r"(read|continue reading)( more| the full (article|story))?( (here|at|on) .{0,60})?\.{0,3}",
+    r"(related( posts| articles| stories)?|you may also like|more from [\w ]+):?",
+    r"advertisement|sponsored( content)?",
+    r"(follow us|subscribe|sign up)( (on|to|for) .{0,60})?[.!]?",
+    r"©.{0,100}|copyright ©?.{0,100}|all rights reserved\.?",
+    # comment forms
+    r"leave a (reply|comment)( cancel reply)?",
+    r"cancel reply",
+    r"your email address will not be published\.?( required fields are marked \*)?",
+    r"required fields are marked \*",
+    r"(comment|name|email|website)( \*)?:?",
+    r"save my name, email, and website in this browser for the next time i comment\.?",
+    r"post comment|submit comment|δ",
+)
+
+_BOILERPLATE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_LINE_PATTERNS), re.IGNORECASE | re.UNICODE)
+
+# Attribution lines: only near the top or bottom of a document, and only short lines.
+_ORIGIN = re.compile(
+    r"^(?:source|via|originally published (?:by|in|on|at)|this article (?:was )?"
+    r"(?:originally|first) (?:published|appeared) (?:by|in|on|at)|reprinted from)\s*[:：]?\s*(.+)$",
+    re.IGNORECASE,
+)
+_ORIGIN_SUFFIX = re.compile(
+    r"[\s,;(]*(?:(?:has|have) been )?(?:authori[sz]ed to reprint|reprinted with permission"
+    r"|with permission)[\s.)]*$",
+    re.IGNORECASE,
+)
+_AUTHOR = re.compile(
+    r"^(?:writing|written by|text|words|author|by|editor|reporter)\s*[/:：|]\s*(.+)$"
+    r"|^by\s+([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4})$",
+    re.IGNORECASE,
+)
+_EDGE_LINES = 8
+_MAX_ATTRIBUTION_CHARS = 160
+
+
+@dataclass(frozen=True, slots=True)
+class CleanedText:
+    """A body with boilerplate removed and the attribution it carried."""
+
+    body: str
+    author: str | None
+    origin: str | None
+    removed_lines: int
+
+
+def is_boilerplate_line(line: str) -> bool:
+    """True if the whole (trimmed) line is a known boilerplate line."""
+    stripped = line.strip().strip("|•·-–— ")
+    return bool(stripped) and _BOILERPLATE.fullmatch(stripped) is not None
+
+
+def strip_boilerplate(text: str) -> CleanedText:
+    """Remove boilerplate lines and lift attribution lines out of ``text``.
+
+    Paragraphs are re-joined with one blank line between them.
+    """
+    lines = [ln.strip() for ln in text.split("\n")]
+    content_idx = [i for i, ln in enumerate(lines) if ln]
+    edge = set(content_idx[:_EDGE_LINES]) | set(content_idx[-_EDGE_LINES:])
+    author: str | None = None
+    origin: str | None = None
+    kept: list[str] = []
+    removed = 0
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        if is_boilerplate_line(line):
+            removed += 1
+            continue
+        if i in edge and len(line) <= _MAX_ATTRIBUTION_CHARS:
+            found_origin = origin is None and _match_origin(line)
+            if found_origin:
+                origin, removed = found_origin, removed + 1
+                continue
+            found_author = author is None and _match_author(line)
+            if found_author:
+                author, removed = found_author, removed + 1
+                continue
+        kept.append(line)
+    return CleanedText("\n\n".join(kept), author, origin, removed)
+
+
+def _match_origin(line: str) -> str | None:
+    m = _ORIGIN.match(line)
+    if not m:
+        return None
+    value = _ORIGIN_SUFFIX.sub("", m.group(1)).strip(" .;:")
+    return value or None
+
+
+def _match_author(line: str) -> str | None:
+    m = _AUTHOR.match(line)
+    if not m:
+        return None
+    value = (m.group(1) or m.group(2) or "").strip(" .;:")
+    return value if value and len(value.split()) <= 8 else None

@@ -1,0 +1,85 @@
+"""Typed configuration: one :class:`Settings` object for the whole program.
+
+Sources, highest priority first: explicit overrides (CLI flags), ``NEWSMON_*`` environment
+variables, a TOML config file (``--config FILE``, else ``./newsmon.toml`` when present), and
+the built-in defaults. With no config at all newsmon reads ``./seeds``, writes
+``./newsmon.duckdb`` and puts alert summaries in ``./alerts``.
+
+Example ``newsmon.toml``::
+
+    db = "data/newsmon.duckdb"
+    seeds = "corpus/"
+    topics = "my-topics.toml"
+    alerts_dir = "out/alerts"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newsmon.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("newsmon.toml")
+
+
+def default_topics_path() -> Path:
+    """Return the path of the topics file shipped with newsmon."""
+    return Path(str(resources.files("newsmon") / "defaults" / "topics.toml"))
+
+
+class Settings(BaseSettings):
+    """Everything a run needs to know; immutable once built."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSMON_", frozen=True, extra="forbid")
+
+    db: Path = Field(Path("newsmon.duckdb"), description="DuckDB file (NEWSMON_DB)")
+    seeds: Path = Field(Path("seeds"), description="folder of documents to ingest")
+    topics: Path | None = Field(None, description="topics TOML file; None = shipped defaults")
+    alerts_dir: Path = Field(Path("alerts"), description="folder for alert Markdown files")
+    lock_timeout_s: float = Field(30.0, ge=0, description="how long a writer waits for the lock")
+    dedupe_threshold: float = Field(0.5, gt=0, le=1, description="MinHash Jaccard for reprints")
+    batch_size: int = Field(500, ge=1, description="documents per processing batch")
+
+    @property
+    def topics_path(self) -> Path:
+        """The topics file in force: the configured one, else the shipped defaults."""
+        return self.topics if self.topics is not None else default_topics_path()
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from a TOML file, the environment and explicit overrides.
+
+    ``config_file`` must exist when given; ``./newsmon.toml`` is read only if present.
+    Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are.
+    """
+    file_values: dict[str, Any] = {}
+    path = config_file if config_file is not None else DEFAULT_CONFIG_FILE
+    if config_file is not None and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist: pass an existing file to --config")
+    if path.is_file():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"config file {path} is not valid TOML ({err}): fix it") from err
+    explicit = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        env_only = Settings()
+        merged = {**file_values, **_env_set_fields(env_only), **explicit}
+        return Settings(**merged)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(
+            f"invalid setting {where!r} ({first['msg']}) in {path if path.is_file() else 'env'}: fix the value"
+        ) from err
+
+
+def _env_set_fields(settings: Settings) -> dict[str, Any]:
+    """Fields that the environment actually set (so that they override the file)."""
+    return {name: getattr(settings, name) for name in settings.model_fields_set}

@@ -1,0 +1,111 @@
+"""Text utilities shared by the stages: decoding bytes, normalizing, sentences, hashes."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import unicodedata
+
+from charset_normalizer import from_bytes
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SENTENCE = re.compile(r"\S.*?(?:[.!?…。！？]+[\"”’»)\]]*(?=\s|$)|$)")
+_ABBREVIATION_END = re.compile(
+    r"(?:^|[\s(\"'])(?:[A-Z]|[A-Z]\.[A-Z]|[A-Z]\.[A-Z]\.[A-Z]|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gen|Gov|Lt|Col"
+    r"|Sgt|St|Jr|Sr|Inc|Ltd|Co|Corp|vs|etc|No|Nos|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov"
+    r"|Dec|e\.g|i\.e|approx)\.$"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TYPOGRAPHIC = str.maketrans(
+    {"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "‚": "'", "–": "-", "—": "-", "\u00a0": " "}
+)
+
+
+class UndecodableError(ValueError):
+    """The bytes look binary or no text encoding fits them."""
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Decode ``data`` to text and return ``(text, encoding)``.
+
+    A byte-order mark wins, then strict UTF-8, then charset detection (charset-normalizer).
+    Raises :class:`UndecodableError` for binary data (NUL bytes outside UTF-16/32, or
+    mostly control characters).
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding), encoding.replace("-sig", "")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text, encoding = _detect(data)
+    else:
+        encoding = "utf-8"
+    if "\x00" in text or _control_ratio(text) > 0.05:
+        raise UndecodableError("binary content (control bytes)")
+    return text, encoding
+
+
+def _detect(data: bytes) -> tuple[str, str]:
+    best = from_bytes(data).best()
+    if best is None or best.encoding is None:
+        raise UndecodableError("no text encoding fits the bytes")
+    return str(best), best.encoding
+
+
+def _control_ratio(text: str) -> float:
+    sample = text[:20000]
+    if not sample:
+        return 0.0
+    return len(_CONTROL.findall(sample)) / len(sample)
+
+
+def clean_text(text: str) -> str:
+    """NFC-normalize, drop control characters and unify line endings (display text)."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROL.sub("", text)
+
+
+def normalize_for_match(text: str) -> str:
+    """Lower-case, NFKC, straight quotes and dashes, single spaces: the form rules match on."""
+    text = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHIC).casefold()
+    return " ".join(text.split())
+
+
+def words(text: str) -> list[str]:
+    """The normalized word tokens of ``text`` (what shingles and hashes are built from)."""
+    return _WORD.findall(normalize_for_match(text))
+
+
+def text_hash(text: str) -> str:
+    """Hash of the normalized words: equal for copies differing only in case, spacing, quotes."""
+    return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()
+
+
+def sha256_hex(data: bytes | str) -> str:
+    """SHA-256 of bytes or UTF-8 text, as hex."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split into sentences: paragraphs first, then at sentence-ending punctuation."""
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        pieces = [p.strip() for p in _SENTENCE.findall(paragraph) if p.strip()]
+        merged: list[str] = []
+        for piece in pieces:
+            if merged and _ABBREVIATION_END.search(merged[-1]):
+                merged[-1] = f"{merged[-1]} {piece}"
+            else:
+                merged.append(piece)
+        out.extend(merged)
+    return out

@@ -1,0 +1,1 @@
+"""Everything DuckDB: migrations (schema/), views (views/) and the store."""

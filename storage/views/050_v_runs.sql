@@ -1,0 +1,19 @@
+-- One row per run, with its counts per stage.
+CREATE OR REPLACE VIEW v_runs AS
+SELECT
+    r.id AS run_id,
+    r.started_at,
+    r.finished_at,
+    r.status,
+    r.input,
+    coalesce(sum(s.items_in) FILTER (WHERE s.stage = 'ingest'), 0) AS files_seen,
+    coalesce(sum(s.skipped) FILTER (WHERE s.stage = 'ingest'), 0) AS files_skipped,
+    coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'store'), 0) AS documents_new,
+    coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'dedupe'), 0) AS stories_new,
+    coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'tag'), 0) AS tags_new,
+    coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'alert'), 0) AS alerts,
+    round(epoch(r.finished_at - r.started_at), 3) AS seconds,
+    r.error
+FROM runs r
+LEFT JOIN run_stages s ON s.run_id = r.id
+GROUP BY ALL;
