@@ -19,7 +19,7 @@ from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
 from newsmon.alerts import build_alerts, write_alerts
-from newsmon.config import Settings
+from newsmon.config import Settings, load_settings
 from newsmon.dedupe import Fingerprint, assign_stories, fingerprint_documents
 from newsmon.documents import read_documents
 from newsmon.models import Alert, Document, IngestResult, StoryAssignment, Tag
@@ -120,8 +120,14 @@ def current_run_id() -> str:
 
 
 @flow(name="monitor", validate_parameters=False)
-def monitor(settings: Settings, now: datetime | None = None) -> RunSummary:
-    """Run the whole pipeline once over ``settings.seeds`` into ``settings.db``."""
+def monitor(settings: Settings | dict[str, Any] | None = None, now: datetime | None = None) -> RunSummary:
+    """Run the whole pipeline once over ``settings.seeds`` into ``settings.db``.
+
+    ``settings`` may be a :class:`Settings`, or a plain mapping of its fields (as a
+    deployment passes them); missing fields come from the environment and defaults.
+    """
+    if not isinstance(settings, Settings):
+        settings = load_settings(None, **(settings or {}))
     logger = get_run_logger()
     clock = now or datetime.now(UTC)
     run_id = current_run_id()

@@ -19,14 +19,21 @@ from newsmon.text import sha256_hex
 
 log = logging.getLogger(__name__)
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
+_HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _LINKABLE = ("http://", "https://", "file:")
 
 
 def escape_markdown(text: str) -> str:
-    """Escape Markdown and HTML syntax so ``text`` renders literally, on one line."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    """Escape Markdown and HTML syntax so ``text`` renders literally, on one line.
+
+    ``&``, ``<`` and ``>`` become entities (no HTML can start), and the characters that
+    open inline Markdown (emphasis, code, links, images, tables) are backslash-escaped.
+    """
+    flat = " ".join(text.split())
+    flat = "".join(_HTML_SPECIAL.get(c, c) for c in flat)
+    return _MD_SPECIAL.sub(r"\\\1", flat)
 
 
 def markdown_link(label: str, url: str) -> str:

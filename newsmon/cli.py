@@ -251,8 +251,9 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputForm
         table = Table(*columns)
         for row in rows:
             table.add_row(*("" if v is None else str(_jsonable(v)) for v in row))
-        console.print(table)
-        console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")
+        out = console if console.is_terminal else Console(width=240)  # pipes: don't squeeze to 80
+        out.print(table)
+        out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")
 
 
 def main() -> None:

@@ -62,7 +62,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     config: dict[str, Any] = {"enable_external_access": False} if read_only else {}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
-        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET TimeZone = 'UTC'").fetchall()
         return con
     except duckdb.IOException as err:
         message = str(err)
@@ -103,7 +103,7 @@ class Store:
     def close(self) -> None:
         """Checkpoint, close the connection and release the writer lock."""
         try:
-            self.con.execute("CHECKPOINT")
+            _run(self.con, "CHECKPOINT")
         except duckdb.Error as err:  # pragma: no cover - best effort on shutdown
             log.warning("checkpoint of %s failed: %s", self.path, err)
         finally:
@@ -114,22 +114,22 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short write transaction: committed on success, rolled back on any error."""
-        self.con.execute("BEGIN TRANSACTION")
+        _run(self.con, "BEGIN TRANSACTION")
         try:
             yield self.con
         except BaseException:
-            self.con.execute("ROLLBACK")
+            _run(self.con, "ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        _run(self.con, "COMMIT")
 
     def migrate(self) -> list[int]:
         """Apply pending forward-only migrations, then recreate every view. Returns versions applied."""
-        self.con.execute(
+        _run(
+            self.con,
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)",
         )
-        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
-        current = int(row[0]) if row else 0
+        current = int(_run(self.con, "SELECT coalesce(max(version), 0) FROM schema_migrations")[0][0])
         applied: list[int] = []
         for name, sql in _sql_files("schema"):
             match = _MIGRATION_NAME.match(name)
@@ -139,19 +139,20 @@ class Store:
             if version <= current:
                 continue
             with self.transaction() as con:
-                con.execute(sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+                _run(con, sql)
+                _run(con, "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
             applied.append(version)
             log.info("applied migration %s", name)
         with self.transaction() as con:
             for _name, sql in _sql_files("views"):
-                con.execute(sql)
+                _run(con, sql)
         return applied
 
     # -- runs ----------------------------------------------------------------------------
     def start_run(self, run_id: str, now: datetime, input_desc: str) -> None:
         """Record a run as running (a rerun of the same id starts it afresh)."""
-        self.con.execute(
+        _run(
+            self.con,
             "INSERT INTO runs (id, started_at, status, input, newsmon_version) VALUES (?, ?, 'running', ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL",
             [run_id, now, input_desc, newsmon.__version__],
@@ -159,7 +160,8 @@ class Store:
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None = None) -> None:
         """Mark a run completed or failed."""
-        self.con.execute(
+        _run(
+            self.con,
             "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
             [status, finished_at, error, run_id],
         )
@@ -168,7 +170,8 @@ class Store:
         self, run_id: str, stage: str, items_in: int, items_out: int, skipped: int, seconds: float
     ) -> None:
         """Add one batch's counts to a stage of a run."""
-        self.con.execute(
+        _run(
+            self.con,
             "INSERT INTO run_stages VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, stage) DO UPDATE SET"
             " items_in = run_stages.items_in + excluded.items_in,"
             " items_out = run_stages.items_out + excluded.items_out,"
@@ -184,10 +187,11 @@ class Store:
             return {}
         staged = pa.table({"id": pa.array(list(ids), pa.string())})
         with self._registered("staged_ids", staged):
-            rows = self.con.execute(
+            rows = _run(
+                self.con,
                 "SELECT d.id, d.content_hash FROM documents d JOIN staged_ids s ON s.id = d.id"
-                " JOIN story_members m ON m.document_id = d.id"
-            ).fetchall()
+                " JOIN story_members m ON m.document_id = d.id",
+            )
         return dict(rows)
 
     def exact_story_matches(self, text_hashes: Sequence[str]) -> dict[str, str]:
@@ -196,11 +200,12 @@ class Store:
             return {}
         staged = pa.table({"text_hash": pa.array(sorted(set(text_hashes)), pa.string())})
         with self._registered("staged_hashes", staged):
-            rows = self.con.execute(
+            rows = _run(
+                self.con,
                 "SELECT d.text_hash, min(m.story_id) FROM documents d"
                 " JOIN staged_hashes s ON s.text_hash = d.text_hash"
-                " JOIN story_members m ON m.document_id = d.id GROUP BY d.text_hash"
-            ).fetchall()
+                " JOIN story_members m ON m.document_id = d.id GROUP BY d.text_hash",
+            )
         return dict(rows)
 
     def band_candidates(self, fingerprints: Sequence[Fingerprint]) -> dict[str, list[str]]:
@@ -209,12 +214,13 @@ class Store:
             return {}
         staged = _bands_table(fingerprints)
         with self._registered("staged_bands", staged):
-            rows = self.con.execute(
+            rows = _run(
+                self.con,
                 "SELECT DISTINCT s.document_id, m.story_id FROM staged_bands s"
                 " JOIN lsh_bands b ON b.band = s.band AND b.band_hash = s.band_hash"
                 " JOIN story_members m ON m.document_id = b.document_id"
-                " WHERE b.document_id <> s.document_id"
-            ).fetchall()
+                " WHERE b.document_id <> s.document_id",
+            )
         out: dict[str, list[str]] = defaultdict(list)
         for doc_id, story_id in rows:
             out[doc_id].append(story_id)
@@ -226,10 +232,11 @@ class Store:
             return {}
         staged = pa.table({"id": pa.array(sorted(set(story_ids)), pa.string())})
         with self._registered("staged_stories", staged):
-            rows = self.con.execute(
+            rows = _run(
+                self.con,
                 "SELECT s.id, g.minhash FROM stories s JOIN staged_stories t ON t.id = s.id"
-                " JOIN document_signatures g ON g.document_id = s.canonical_document_id"
-            ).fetchall()
+                " JOIN document_signatures g ON g.document_id = s.canonical_document_id",
+            )
         return {story_id: signature_from_bytes(blob) for story_id, blob in rows}
 
     # -- topics --------------------------------------------------------------------------
@@ -247,19 +254,21 @@ class Store:
         with self._registered("staged_topics", staged), self.transaction() as con:
             known = {
                 (topic, version)
-                for topic, version in con.execute(
-                    "SELECT v.topic, v.version FROM topic_versions v JOIN staged_topics s USING (topic, version)"
-                ).fetchall()
+                for topic, version in _run(
+                    con, "SELECT v.topic, v.version FROM topic_versions v JOIN staged_topics s USING (topic, version)"
+                )
             }
-            con.execute(
+            _run(
+                con,
                 "INSERT INTO topic_versions SELECT topic, version, name, description, definition,"
                 " true, ?, ? FROM staged_topics ON CONFLICT (topic, version) DO NOTHING",
                 [now, run_id],
             )
-            con.execute(
+            _run(
+                con,
                 "UPDATE topic_versions SET is_current = ((topic, version) IN"
                 " (SELECT (topic, version) FROM staged_topics))"
-                " WHERE is_current <> ((topic, version) IN (SELECT (topic, version) FROM staged_topics))"
+                " WHERE is_current <> ((topic, version) IN (SELECT (topic, version) FROM staged_topics))",
             )
         return [t for t in topics if (t.slug, t.version) not in known]
 
@@ -267,7 +276,7 @@ class Store:
         """Every stored document in batches, in id order (keyset pagination)."""
         last_id = ""
         while True:
-            rows = self.con.execute(_SELECT_DOCUMENTS, [last_id, batch_size]).fetchall()
+            rows = _run(self.con, _SELECT_DOCUMENTS, [last_id, batch_size])
             if not rows:
                 return
             last_id = rows[-1][0]
@@ -312,7 +321,8 @@ class Store:
             self._registered("staged_members", members_tbl),
             self.transaction() as con,
         ):
-            con.execute(
+            _run(
+                con,
                 "INSERT INTO documents SELECT * FROM staged_documents ON CONFLICT (id) DO UPDATE SET"
                 " title = excluded.title, body = excluded.body, author = excluded.author,"
                 " origin = excluded.origin, published_at = excluded.published_at,"
@@ -320,24 +330,28 @@ class Store:
                 " extractor = excluded.extractor, charset = excluded.charset,"
                 " boilerplate_lines = excluded.boilerplate_lines, updated_at = excluded.updated_at,"
                 " updated_run_id = excluded.updated_run_id"
-                " WHERE documents.content_hash <> excluded.content_hash"
+                " WHERE documents.content_hash <> excluded.content_hash",
             )
             # Changed documents are re-clustered: drop their old index rows first.
-            con.execute("DELETE FROM lsh_bands WHERE document_id IN (SELECT document_id FROM staged_signatures)")
-            con.execute(
+            _run(con, "DELETE FROM lsh_bands WHERE document_id IN (SELECT document_id FROM staged_signatures)")
+            _run(
+                con,
                 "INSERT INTO document_signatures SELECT document_id, minhash, ? FROM staged_signatures"
                 " ON CONFLICT (document_id) DO UPDATE SET minhash = excluded.minhash, run_id = excluded.run_id",
                 [run_id],
             )
-            con.execute(
-                "INSERT INTO lsh_bands SELECT band, band_hash, document_id FROM staged_bands ON CONFLICT DO NOTHING"
+            _run(
+                con,
+                "INSERT INTO lsh_bands SELECT band, band_hash, document_id FROM staged_bands ON CONFLICT DO NOTHING",
             )
-            con.execute(
+            _run(
+                con,
                 "INSERT INTO stories SELECT story_id, document_id, ?, ? FROM staged_members"
                 " WHERE method = 'new' ON CONFLICT (id) DO NOTHING",
                 [now, run_id],
             )
-            con.execute(
+            _run(
+                con,
                 "INSERT INTO story_members SELECT document_id, story_id, similarity, method, ?, ?"
                 " FROM staged_members ON CONFLICT (document_id) DO UPDATE SET"
                 " story_id = excluded.story_id, similarity = excluded.similarity,"
@@ -346,10 +360,11 @@ class Store:
             )
             new_ids = {
                 row[0]
-                for row in con.execute(
+                for row in _run(
+                    con,
                     "SELECT id FROM documents WHERE run_id = ? AND id IN (SELECT id FROM staged_documents)",
                     [run_id],
-                ).fetchall()
+                )
             }
             self._store_tags(con, tags, run_id, now, new_ids)
         return len(new_ids)
@@ -379,7 +394,8 @@ class Store:
             }
         )
         with self._registered("staged_tags", tbl):
-            con.execute(
+            _run(
+                con,
                 "INSERT INTO document_topics SELECT document_id, topic, topic_version, score, evidence,"
                 " clause, ?, ?, alert_id FROM staged_tags"
                 " ON CONFLICT (document_id, topic, topic_version) DO NOTHING",
@@ -389,7 +405,8 @@ class Store:
     # -- alerts --------------------------------------------------------------------------
     def pending_alert_items(self) -> dict[str, list[AlertItem]]:
         """Current-version tags not yet part of any alert, grouped by topic."""
-        rows = self.con.execute(
+        rows = _run(
+            self.con,
             "SELECT t.topic, d.id, m.story_id, d.title, d.source, d.url, t.evidence, t.score,"
             " s.canonical_document_id = d.id"
             " FROM document_topics t"
@@ -397,8 +414,8 @@ class Store:
             " JOIN documents d ON d.id = t.document_id"
             " JOIN story_members m ON m.document_id = d.id"
             " JOIN stories s ON s.id = m.story_id"
-            " WHERE t.alert_id IS NULL ORDER BY t.topic, t.score DESC, d.id"
-        ).fetchall()
+            " WHERE t.alert_id IS NULL ORDER BY t.topic, t.score DESC, d.id",
+        )
         out: dict[str, list[AlertItem]] = defaultdict(list)
         for topic, *fields in rows:
             out[topic].append(AlertItem(*fields))
@@ -406,13 +423,14 @@ class Store:
 
     def topic_names(self) -> dict[str, str]:
         """Display names of the current topics."""
-        return dict(self.con.execute("SELECT topic, name FROM topic_versions WHERE is_current").fetchall())
+        return dict(_run(self.con, "SELECT topic, name FROM topic_versions WHERE is_current"))
 
     def store_alerts(self, alerts: Sequence[Alert], paths: Sequence[Path | None]) -> None:
         """Store alerts and mark their tags as alerted, in one transaction."""
         with self.transaction() as con:
             for alert, path in zip(alerts, paths, strict=True):
-                con.execute(
+                _run(
+                    con,
                     "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     [
                         alert.id, alert.run_id, alert.topic, alert.created_at,
@@ -420,7 +438,8 @@ class Store:
                         str(path) if path else None,
                     ],
                 )  # fmt: skip
-                con.execute(
+                _run(
+                    con,
                     "UPDATE document_topics SET alert_id = ? WHERE topic = ? AND alert_id IS NULL"
                     " AND topic_version IN (SELECT version FROM topic_versions WHERE topic = ? AND is_current)",
                     [alert.id, alert.topic, alert.topic],
@@ -498,3 +517,12 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list
     except duckdb.Error as err:
         first = str(err).splitlines()[0]
         raise QueryError(f"query failed: {first}: fix the SQL (tables: see `newsmon sql --help`)") from err
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Execute one statement with bound parameters and consume its whole result.
+
+    DuckDB 2 refuses further work on a connection while a result is unread, so every
+    statement's result (even an INSERT's row count) is fetched here.
+    """
+    return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()

@@ -1,0 +1,149 @@
+"""The command line, run as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import REPO, SEEDS, make_database
+
+
+def newsmon(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``newsmon`` in a subprocess and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or REPO,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("newsmon: error: ")
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_help_has_an_example_for_every_command() -> None:
+    top = newsmon("--help")
+    assert top.returncode == 0
+    for command in ("run", "sql", "alerts", "topics"):
+        assert command in top.stdout
+    for command in (["run"], ["sql"], ["alerts"], ["topics", "list"]):
+        result = newsmon(*command, "--help")
+        assert result.returncode == 0
+        assert "Example" in result.stdout and "newsmon " + command[0] in result.stdout
+
+
+def test_sql_formats(tmp_path: Path) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    query = "select d.url, t.topic from v_document_topics t join v_documents d on d.id = t.document_id order by 1, 2"
+    result = newsmon("sql", query, "--db", str(db), "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["url", "topic"]
+    pairs = [(Path(url).name, topic) for url, topic in rows[1:]]
+    assert pairs == [
+        ("000_d16311e57be8b6ce.txt", "central-asia-diplomacy"),
+        ("000_d16311e57be8b6ce.txt", "covid-origins"),
+        ("000_d16311e57be8b6ce.txt", "russia-sanctions"),
+        ("002_7a780bc5721e2cfc.txt", "central-asia-diplomacy"),
+        ("002_7a780bc5721e2cfc.txt", "russia-sanctions"),
+    ]
+    as_json = json.loads(newsmon("sql", "select * from v_stories", "--db", str(db), "-f", "json").stdout)
+    assert len(as_json) == 2 and {"story_id", "canonical_title", "documents"} <= set(as_json[0])
+    table = newsmon("sql", "select count(*) as n from v_documents", "--db", str(db))
+    assert table.returncode == 0 and "2" in table.stdout and "1 row" in table.stdout
+
+
+def test_db_from_environment(tmp_path: Path) -> None:
+    db = make_database(tmp_path / "env.duckdb")
+    result = newsmon("sql", "select count(*) from v_documents", "-f", "csv", env={"NEWSMON_DB": str(db)})
+    assert result.returncode == 0 and result.stdout.splitlines()[1] == "2"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["sql", "select 1", "--db", "{tmp}/missing.duckdb"], "no database at"),
+        (["sql", "selec nonsense", "--db", "{db}"], "query failed"),
+        (["sql", "delete from documents", "--db", "{db}"], "query failed"),
+        (["run", "--seeds", "{tmp}/nowhere", "--db", "{tmp}/x.duckdb"], "does not exist"),
+        (["run", "--topics", "{tmp}/bad.toml", "--db", "{tmp}/x.duckdb"], "not valid TOML"),
+        (["run", "--config", "{tmp}/absent.toml"], "config file"),
+    ],
+)
+def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    (tmp_path / "bad.toml").write_text("[topics.x\n", encoding="utf-8")
+    real = [a.format(tmp=tmp_path, db=db) for a in args]
+    line = _one_line_error(newsmon(*real))
+    assert expected in line
+
+
+def test_alerts_command_prints_latest_per_topic(tmp_path: Path) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    none_yet = newsmon("alerts", "--db", str(db))
+    assert none_yet.returncode == 0 and "no alerts" in none_yet.stdout
+
+
+@pytest.mark.slow
+def test_readme_run_command_on_a_fresh_machine(tmp_path: Path) -> None:
+    """A new PREFECT_HOME, the embedded API, the seeds: 2 documents in 2 stories; a rerun adds nothing."""
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {"PREFECT_HOME": str(tmp_path / "prefect-home"), "NEWSMON_DB": "", "PREFECT_API_URL": ""}
+    env = {k: v for k, v in env.items() if v}
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMON_"))}
+    clean_env.update(env)
+    args = ["run", "--seeds", str(SEEDS)]
+    first = subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=work,
+        env=clean_env,
+        check=False,
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2 new documents, 2 new stories" in first.stdout
+    db = work / "newsmon.duckdb"
+    assert db.exists()
+    second = subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=work,
+        env=clean_env,
+        check=False,
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "0 new documents, 0 new stories" in second.stdout
+    counts = newsmon(
+        "sql",
+        "select (select count(*) from v_documents), (select count(*) from v_stories),"
+        " (select count(*) from v_document_topics), (select count(*) from v_runs)",
+        "--db",
+        str(db),
+        "-f",
+        "csv",
+    )
+    assert counts.stdout.splitlines()[1] == "2,2,5,2"
+    alerts = newsmon("alerts", "--db", str(db), "--topic", "covid-origins")
+    assert alerts.returncode == 0 and "COVID-19 origins" in alerts.stdout and "Traceability" in alerts.stdout
