@@ -100,9 +100,16 @@ def build_alerts(
 
 
 def alert_filename(alert: Alert) -> str:
-    """A safe file name for an alert: no separators, bounded length, unique per run and topic."""
+    """A safe file name for an alert: no separators, bounded length, unique per run and topic.
+
+    A topic name that had to be changed (unsafe characters, too long) gets a short hash of the
+    original, so two topics never share a file.
+    """
     topic = _SAFE_NAME.sub("-", alert.topic).strip("-")[:60] or "topic"
-    return f"{alert.created_at:%Y%m%dT%H%M%S}_{alert.run_id[:8]}_{topic}.md"
+    if topic != alert.topic:
+        topic = f"{topic}-{sha256_hex(alert.topic)[:8]}"
+    run = _SAFE_NAME.sub("", alert.run_id)[:8] or "run"
+    return f"{alert.created_at:%Y%m%dT%H%M%S}_{run}_{topic}.md"
 
 
 def write_alerts(alerts: Sequence[Alert], folder: Path) -> list[Path]:

@@ -14,22 +14,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# Whole-line patterns. Keep them grouped and commented; tests cover each group.
+# Whole-line patterns. Keep them grouped and commented; tests cover each group. Free text after
+# a prompt ("Read more at ...", "Subscribe to ...") is limited to a few words, so that a body
+# sentence which happens to start with the same words is kept.
 BOILERPLATE_LINE_PATTERNS: tuple[str, ...] = (
     # share prompts (WordPress plugins, AddToAny, Jetpack)
     r"spread the love",
     r"share( this( article| story| post)?)?( on \w+)?:?",
-    r"(click to )?(share|tweet|pin|email|print)( (this|it))?( on [\w ]+)?( \(opens in new window\))?",
+    r"(click to )?(share|tweet|pin|email|print)( (this|it))?( on \w+( \w+)?)?( \(opens in new window\))?",
     r"(facebook|twitter|x|linkedin|whatsapp|telegram|reddit|pinterest|email|print)",
     r"like this:?",
     r"loading\.*",
     # footers of aggregators
     r"source link",
-    r"(read|continue reading)( more| the full (article|story))?( (here|at|on) .{0,60})?\.{0,3}",
-    r"(related( posts| articles| stories)?|you may also like|more from [\w ]+):?",
+    r"(read|continue reading)( more| the full (article|story))?( here| (at|on) [^\s,;]+( [^\s,;]+){0,3})?\.{0,3}",
+    r"(related( posts| articles| stories)?|you may also like|more from( [\w.]+){1,4}):?",
     r"advertisement|sponsored( content)?",
-    r"(follow us|subscribe|sign up)( (on|to|for) .{0,60})?[.!]?",
-    r"©.{0,100}|copyright ©?.{0,100}|all rights reserved\.?",
+    r"(follow us|subscribe|sign up)( (on|to|for)( [^\s.;!?]+){1,5})?[.!]?",
+    r"©.{0,100}|copyright ?(©|\(c\)|\d{4}).{0,100}|all rights reserved\.?",
     # comment forms
     r"leave a (reply|comment)( cancel reply)?",
     r"cancel reply",
@@ -55,7 +57,7 @@ _ORIGIN_SUFFIX = re.compile(
 )
 _AUTHOR = re.compile(
     r"^(?:writing|written by|text|words|author|by|editor|reporter)\s*[/:：|]\s*(.+)$"
-    r"|^by\s+([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4})$",
+    r"|^by\s+(?-i:([A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}))$",
     re.IGNORECASE,
 )
 _EDGE_LINES = 8

@@ -55,10 +55,33 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 
 def _detect(data: bytes) -> tuple[str, str]:
-    best = from_bytes(data).best()
-    if best is None or best.encoding is None:
+    encoding = detect_charset(data)
+    if encoding is None:
         raise UndecodableError("no text encoding fits the bytes")
-    return str(best), best.encoding
+    return data.decode(encoding), encoding
+
+
+# Legacy Western encodings: when detection cannot tell them from Baltic or Central European
+# code pages (equally "clean" decodes), windows-1252 is by far the likelier on the web.
+_PREFERRED_ON_TIE = ("cp1252", "windows-1252", "latin_1", "iso8859_15")
+
+
+def detect_charset(data: bytes) -> str | None:
+    """Guess the charset of non-UTF-8 bytes (charset-normalizer), or None if nothing fits.
+
+    Among the candidates that decode with the least "chaos", windows-1252 is preferred: a
+    Latin-1 news text decodes cleanly as Baltic or Central European too, with wrong letters.
+    """
+    matches = [m for m in from_bytes(data) if m.encoding]
+    if not matches:
+        return None
+    least = min(m.chaos for m in matches)
+    tied = [m for m in matches if m.chaos <= least + 0.005]
+    for preferred in _PREFERRED_ON_TIE:
+        for m in tied:
+            if m.encoding == preferred:
+                return m.encoding
+    return matches[0].encoding
 
 
 def _control_ratio(text: str) -> float:

@@ -67,13 +67,19 @@ def compile_term_list(terms: Iterable[str], where: str) -> re.Pattern[str]:
     """Compile terms into one case-insensitive pattern with word boundaries.
 
     ``*`` at the end of a word matches any ending; spaces and hyphens inside a phrase match
-    either. Raises :class:`TopicDefinitionError` on an empty list or term.
+    either. Raises :class:`TopicDefinitionError` on an empty list or term, on a single string
+    instead of a list, and on a term without a word (such as a lone ``*``, which would match
+    every sentence).
     """
+    if isinstance(terms, str):
+        raise TopicDefinitionError(f"{where}: must be a list of terms, not one string: write [{terms!r}]")
     parts: list[str] = []
     for term in terms:
         if not isinstance(term, str) or not term.strip():
             raise TopicDefinitionError(f"{where}: empty or non-text term {term!r}: remove it")
         words = [w for w in re.split(r"[\s\-]+", normalize_for_match(term)) if w]
+        if not words or any(not w.rstrip("*") for w in words):
+            raise TopicDefinitionError(f"{where}: term {term!r} has no word to match ('*' only ends a word): fix it")
         pieces = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
         parts.append(r"[\s\-]+".join(pieces))
     if not parts:
@@ -108,7 +114,7 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
     rules_spec = spec.get("rules")
     if not isinstance(rules_spec, list) or not rules_spec:
         raise TopicDefinitionError(f"{where}: needs at least one [[topics.{slug}.rules]] table")
-    topic_exclude = list(spec.get("exclude", []))
+    topic_exclude = _term_list(spec.get("exclude", []), f"{where} exclude")
     rules = tuple(_compile_rule(rule, topic_exclude, where, i + 1) for i, rule in enumerate(rules_spec))
     definition = json.dumps({"slug": slug, **spec}, sort_keys=True, ensure_ascii=False)
     return Topic(
@@ -130,7 +136,7 @@ def _compile_rule(spec: Any, topic_exclude: list[str], topic_where: str, number:
         raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(_RULE_KEYS)}")
     terms = spec.get("terms") or []
     context = spec.get("context")
-    exclude = topic_exclude + list(spec.get("exclude", []))
+    exclude = topic_exclude + _term_list(spec.get("exclude", []), f"{where} exclude")
     label = "terms" + (" + context" if context else "") + (" - exclude" if exclude else "")
     return Rule(
         terms=compile_term_list(terms, f"{where} terms"),
@@ -138,6 +144,13 @@ def _compile_rule(spec: Any, topic_exclude: list[str], topic_where: str, number:
         exclude=compile_term_list(exclude, f"{where} exclude") if exclude else None,
         label=f"rule {number}: {label}",
     )
+
+
+def _term_list(value: Any, where: str) -> list[str]:
+    """An optional term list as given in the file; a single string is an error, not letters."""
+    if not isinstance(value, list):
+        raise TopicDefinitionError(f'{where}: must be a list of terms such as ["word"], not {value!r}')
+    return value
 
 
 def score_hits(body_hits: int, title_hit: bool) -> float:

@@ -1,0 +1,271 @@
+"""Ingestion of a folder of text, Markdown and HTML files (newsmon.documents)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+import newsmon.documents as documents_module
+from newsmon.documents import document_id, iter_document_files, read_documents
+from newsmon.errors import InputError
+from newsmon.models import Document, IngestResult
+from newsmon.text import text_hash, words
+
+SEED_TITLES = [
+    "Antony Blinken, want to enter the “heart of Moscow’s sphere of influence”?",
+    "In Central Asia, Blinken Will Urge Distance From Russia, and Ukraine War",
+]
+BOILERPLATE = ["Spread the love", "Source link", "Leave a Reply", "Your email address will not be published"]
+FRENCH_TITLE = "Réunion à Genève"
+FRENCH_BODY = "Le président a déclaré que la réunion à Genève était très importante pour l’économie."
+RUSSIAN_BODY = "Министры Казахстана и Узбекистана провели переговоры в Астане."
+HTML_PAGE = """<!DOCTYPE html>
+<html><head><title>Ministers meet in Astana</title></head>
+<body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article>
+<h1>Ministers meet in Astana</h1>
+<p>The foreign ministers of Kazakhstan and Uzbekistan met in Astana on Tuesday to discuss trade,
+energy and regional security with their counterparts from the United States.</p>
+<p>They agreed to meet again next year and to expand cooperation on water management across the
+region, officials said after the talks.</p>
+</article>
+<footer>Copyright 2023 Example News</footer>
+</body></html>
+"""
+
+
+def by_name(result: IngestResult) -> dict[str, Document]:
+    return {Path(d.url.removeprefix("file://")).name: d for d in result.documents}
+
+
+def skip_reasons(result: IngestResult) -> dict[str, str]:
+    return {Path(s.path).name: s.reason for s in result.skipped}
+
+
+# --- the seed folder ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def seed_result(seeds_dir: Path, now: datetime) -> IngestResult:
+    return read_documents(seeds_dir, now)
+
+
+def test_seeds_are_read_in_order_with_their_titles(seed_result: IngestResult) -> None:
+    assert seed_result.files_seen == 2
+    assert seed_result.skipped == []
+    assert [d.title for d in seed_result.documents] == SEED_TITLES
+
+
+def test_first_seed_attribution_is_lifted(seed_result: IngestResult) -> None:
+    first, second = seed_result.documents
+    assert first.origin == "WeChat official account: Buyidao"
+    assert first.author == "Nine Life Sabre"
+    assert first.body.startswith("Within one day, Antony Blinken visited")
+    assert "Writing/Nine Life Sabre" not in first.body
+    assert "authorized to reprint" not in first.body
+    assert (second.origin, second.author) == (None, None)
+    assert second.body.startswith("Secretary of State Antony J. Blinken is flying on Tuesday")
+
+
+@pytest.mark.parametrize("phrase", BOILERPLATE)
+def test_seed_bodies_have_no_boilerplate(seed_result: IngestResult, phrase: str) -> None:
+    for doc in seed_result.documents:
+        assert phrase not in doc.body
+        assert doc.boilerplate_lines > 0
+
+
+def test_seed_bodies_keep_their_content(seed_result: IngestResult) -> None:
+    first, second = seed_result.documents
+    assert first.body.rstrip().endswith("this will always be an unsolvable problem.")
+    assert second.body.rstrip().endswith("maintaining the pipeline’s flow.")
+    assert "\n\n\n" not in first.body
+
+
+def test_seed_document_fields(seed_result: IngestResult, seeds_dir: Path, now: datetime) -> None:
+    for doc in seed_result.documents:
+        assert doc.url.startswith("file://")
+        assert Path(doc.url.removeprefix("file://")).parent == seeds_dir.resolve()
+        assert doc.id == document_id(doc.url)
+        assert doc.source == "seeds"
+        assert doc.source_kind == "file"
+        assert doc.first_seen_at == now
+        assert doc.charset == "utf-8"
+        assert doc.text_hash == text_hash(f"{doc.title}\n{doc.body}")
+    assert len({d.id for d in seed_result.documents}) == 2
+
+
+def test_reading_twice_gives_the_same_documents(seeds_dir: Path, now: datetime) -> None:
+    assert read_documents(seeds_dir, now) == read_documents(seeds_dir, now)
+
+
+def test_source_name_can_be_given(seeds_dir: Path, now: datetime) -> None:
+    assert {d.source for d in read_documents(seeds_dir, now, source="wire").documents} == {"wire"}
+
+
+# --- a folder of mixed files --------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".hidden-dir").mkdir()
+    (folder / "a-binary.txt").write_bytes(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001") + b"\x00" * 64)
+    (folder / "b-empty.txt").write_bytes(b"")
+    (folder / "c-whitespace.txt").write_bytes(b"  \n\t\r\n   \n")
+    (folder / "latin1.txt").write_bytes(f"{FRENCH_TITLE}\n{FRENCH_BODY}\n".encode("cp1252"))
+    (folder / "note.md").write_text(
+        "# Summit in [Astana](http://x)\n\nSee [the report](http://x) and ![a map](http://x/map.png) for details.\n",
+        encoding="utf-8",
+    )
+    (folder / "page.html").write_text(HTML_PAGE, encoding="utf-8")
+    (folder / "utf16.txt").write_bytes(f"Переговоры\n{RUSSIAN_BODY}\n".encode("utf-16"))
+    (folder / "report.pdf").write_bytes(b"%PDF-1.4\nnot read\n")
+    (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / ".hidden.txt").write_text("Hidden\nNot to be read.\n", encoding="utf-8")
+    (folder / ".hidden-dir" / "inside.txt").write_text("Hidden dir\nNot to be read.\n", encoding="utf-8")
+    (folder / "sub" / "inner.txt").write_text("Inner title\nInner body sentence.\n", encoding="utf-8")
+    return folder
+
+
+def test_mixed_folder_counts(mixed_folder: Path, now: datetime) -> None:
+    result = read_documents(mixed_folder, now)
+    # pdf, png, hidden file and hidden folder are not seen at all
+    assert result.files_seen == 8
+    assert sorted(by_name(result)) == ["inner.txt", "latin1.txt", "note.md", "page.html", "utf16.txt"]
+    assert len(result.skipped) == 3
+    assert len(result.documents) + len(result.skipped) == result.files_seen
+
+
+def test_mixed_folder_skip_reasons(mixed_folder: Path, now: datetime) -> None:
+    reasons = skip_reasons(read_documents(mixed_folder, now))
+    assert set(reasons) == {"a-binary.txt", "b-empty.txt", "c-whitespace.txt"}
+    assert reasons["a-binary.txt"].startswith("not text")
+    assert reasons["b-empty.txt"].startswith("empty")
+    assert reasons["c-whitespace.txt"].startswith("empty")
+
+
+def test_skips_are_logged(mixed_folder: Path, now: datetime, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="newsmon.documents"):
+        read_documents(mixed_folder, now)
+    assert sum("skipped" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_legacy_and_utf16_text_files(mixed_folder: Path, now: datetime) -> None:
+    docs = by_name(read_documents(mixed_folder, now))
+    latin = docs["latin1.txt"]
+    assert (latin.title, latin.body) == (FRENCH_TITLE, FRENCH_BODY)
+    assert latin.charset is not None and latin.charset != "utf-8"
+    utf16 = docs["utf16.txt"]
+    assert (utf16.title, utf16.body, utf16.charset) == ("Переговоры", RUSSIAN_BODY, "utf-16")
+
+
+def test_markdown_heading_and_links(mixed_folder: Path, now: datetime) -> None:
+    doc = by_name(read_documents(mixed_folder, now))["note.md"]
+    assert doc.title == "Summit in Astana"
+    assert doc.body == "See the report and a map for details."
+    assert "http://x" not in doc.body
+
+
+def test_html_page(mixed_folder: Path, now: datetime) -> None:
+    doc = by_name(read_documents(mixed_folder, now))["page.html"]
+    assert doc.title == "Ministers meet in Astana"
+    assert "foreign ministers of Kazakhstan and Uzbekistan met in Astana" in doc.body
+    assert "water management" in doc.body
+    assert "Home" not in doc.body
+    assert doc.extractor.startswith("trafilatura/")
+
+
+def test_subfolders_are_read_and_order_is_stable(mixed_folder: Path, now: datetime) -> None:
+    paths = list(iter_document_files(mixed_folder))
+    assert [p.relative_to(mixed_folder).as_posix() for p in paths] == [
+        "a-binary.txt",
+        "b-empty.txt",
+        "c-whitespace.txt",
+        "latin1.txt",
+        "note.md",
+        "page.html",
+        "utf16.txt",
+        "sub/inner.txt",
+    ]
+    assert by_name(read_documents(mixed_folder, now))["inner.txt"].body == "Inner body sentence."
+
+
+def test_a_bad_file_never_stops_the_run(tmp_path: Path, now: datetime, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "0-huge.txt").write_text("Huge\n" + "word " * 100, encoding="utf-8")
+    (tmp_path / "1-binary.txt").write_bytes(b"\x00\x01\x02" * 50)
+    (tmp_path / "2-no-text.html").write_text("<html><body><script>var x = 1;</script></body></html>", encoding="utf-8")
+    try:
+        os.symlink(tmp_path / "missing-target.txt", tmp_path / "3-dangling.txt")
+    except OSError:
+        pytest.skip("symlinks are not supported here")
+    (tmp_path / "4-good.txt").write_text("Good title\nGood body.\n", encoding="utf-8")
+    monkeypatch.setattr(documents_module, "MAX_FILE_BYTES", 200)
+    result = read_documents(tmp_path, now)
+    assert result.files_seen == 5
+    assert [d.title for d in result.documents] == ["Good title"]
+    reasons = skip_reasons(result)
+    assert reasons["0-huge.txt"].startswith("too large")
+    assert reasons["1-binary.txt"].startswith("not text")
+    assert reasons["2-no-text.html"].startswith("no main text")
+    assert reasons["3-dangling.txt"].startswith("unreadable")
+
+
+def test_single_line_file_is_title_and_body(tmp_path: Path, now: datetime) -> None:
+    (tmp_path / "one.txt").write_text("Only one line here\n", encoding="utf-8")
+    (doc,) = read_documents(tmp_path, now).documents
+    assert doc.title == doc.body == "Only one line here"
+
+
+def test_empty_folder(tmp_path: Path, now: datetime) -> None:
+    result = read_documents(tmp_path, now)
+    assert (result.files_seen, result.documents, result.skipped) == (0, [], [])
+
+
+def test_missing_folder_is_an_input_error(tmp_path: Path, now: datetime) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        read_documents(tmp_path / "nope", now)
+
+
+def test_a_file_instead_of_a_folder_is_an_input_error(tmp_path: Path, now: datetime) -> None:
+    path = tmp_path / "file.txt"
+    path.write_text("Title\nBody.\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not a folder"):
+        read_documents(path, now)
+
+
+# --- real pages against gold text ---------------------------------------------------------
+
+BENCHMARK_PAGES = [
+    "04a6711caa7c687592777718866e781e976e0fe684faebe8b3cedcef8cd0ea34",
+    "05844573ca7e1fba714d715bb11ca08c26e25328999c74a1cb3bc8a0e4399f0f",
+    "06e5123e4ef7cfb4533250dc45d1e03d0838fc66223f45c583c4d12f48b4da85",
+]
+
+
+@pytest.mark.parametrize("name", BENCHMARK_PAGES)
+def test_real_html_body_matches_gold_text(shared_data: Path, tmp_path: Path, now: datetime, name: str) -> None:
+    bench = shared_data / "html" / "article-extraction-benchmark"
+    page = bench / "html" / f"{name}.html.gz"
+    if not page.is_file():
+        pytest.skip(f"{page} is absent from ../shared/data")
+    gold = json.loads((bench / "ground-truth.json").read_text(encoding="utf-8"))[name]["articleBody"]
+    (tmp_path / f"{name}.html").write_bytes(gzip.decompress(page.read_bytes()))
+
+    result = read_documents(tmp_path, now)
+    assert result.skipped == []
+    (doc,) = result.documents
+    assert doc.title.strip()
+    gold_words, body_words = Counter(words(gold)), Counter(words(doc.body))
+    shared = sum((gold_words & body_words).values())
+    recall = shared / sum(gold_words.values())
+    precision = shared / sum(body_words.values())
+    assert recall >= 0.85, f"only {recall:.0%} of the gold words were extracted"
+    assert precision >= 0.7, f"only {precision:.0%} of the extracted words are in the gold text"

@@ -1,0 +1,189 @@
+"""Decoding, sentence splitting and hashing (newsmon.text)."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from newsmon.text import (
+    UndecodableError,
+    clean_text,
+    decode_bytes,
+    normalize_for_match,
+    split_sentences,
+    text_hash,
+    words,
+)
+
+FRENCH = (
+    "Le président a déclaré que la réunion à Genève était très importante pour l'économie européenne. "
+    "Ça a été une journée difficile, où les négociations ont échoué."
+)
+GERMAN = (
+    "Die Außenminister trafen sich in München, um über die Beziehungen zu Österreich zu sprechen. "
+    "„Es war schwierig“, sagte er – mit freundlichen Grüßen."
+)
+SPANISH = "El niño está en la ciudad de México, señor. La reunión terminó después de las ocho."
+RUSSIAN = (
+    "Министр иностранных дел России встретился с коллегами из Казахстана и Узбекистана. Переговоры прошли в Астане."
+)
+
+# --- decode_bytes -------------------------------------------------------------------------
+
+
+def test_utf8_is_decoded_as_utf8() -> None:
+    text = "Café “quoted” – Ünïcödé, Казахстан, 中文"
+    assert decode_bytes(text.encode("utf-8")) == (text, "utf-8")
+
+
+def test_utf8_bom_is_dropped() -> None:
+    text, encoding = decode_bytes(codecs.BOM_UTF8 + FRENCH.encode("utf-8"))
+    assert text == FRENCH
+    assert not text.startswith("\ufeff")
+    assert encoding == "utf-8"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        codecs.BOM_UTF16_LE + RUSSIAN.encode("utf-16-le"),
+        codecs.BOM_UTF16_BE + RUSSIAN.encode("utf-16-be"),
+    ],
+    ids=["utf-16-le", "utf-16-be"],
+)
+def test_utf16_with_bom(data: bytes) -> None:
+    text, encoding = decode_bytes(data)
+    assert text == RUSSIAN
+    assert encoding == "utf-16"
+
+
+def test_utf16_with_bom_and_ascii_text_is_not_taken_for_binary() -> None:
+    # Every other byte is NUL: only the BOM tells it from binary data.
+    text, _ = decode_bytes("Hello world\n".encode("utf-16"))
+    assert text == "Hello world\n"
+
+
+@pytest.mark.parametrize(
+    ("original", "codec"),
+    [(FRENCH, "latin-1"), (FRENCH, "cp1252"), (GERMAN, "cp1252"), (SPANISH, "latin-1"), ("Café à Genève", "latin-1")],
+    ids=["french-latin1", "french-cp1252", "german-cp1252", "spanish-latin1", "short-latin1"],
+)
+def test_undeclared_western_legacy_bytes_decode_to_the_right_letters(original: str, codec: str) -> None:
+    data = original.encode(codec)
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # the detection path is what is under test
+    text, _ = decode_bytes(data)
+    assert "\ufffd" not in text
+    assert text == original
+
+
+def test_windows_1251_cyrillic() -> None:
+    text, encoding = decode_bytes(RUSSIAN.encode("cp1251"))
+    assert text == RUSSIAN
+    assert encoding.replace("-", "").replace("_", "").lower() in {"cp1251", "windows1251"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes.fromhex("89504e470d0a1a0a0000000d494844520000000100000001080600000000"),  # PNG header
+        b"\x00\x01\x02\x03\x00\x00text\x00\x00more\x00" * 8,
+        b"abc\x00def\x00ghi\x00" * 20,
+        bytes(range(256)) * 4,
+    ],
+    ids=["png-header", "control-bytes", "ascii-with-nuls", "all-bytes"],
+)
+def test_binary_data_is_undecodable(data: bytes) -> None:
+    with pytest.raises(UndecodableError):
+        decode_bytes(data)
+
+
+def test_undecodable_error_is_a_value_error() -> None:
+    assert issubclass(UndecodableError, ValueError)
+
+
+def test_clean_text_unifies_line_endings_and_drops_control_characters() -> None:
+    assert clean_text("a\r\nb\rc\x07d\x00e\tf") == "a\nb\ncde\tf"
+    # NFC: a decomposed "é" becomes one code point.
+    assert clean_text("e\u0301") == "\u00e9"
+
+
+# --- split_sentences ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Secretary of State Antony J. Blinken is flying on Tuesday. He will meet officials.",
+            ["Secretary of State Antony J. Blinken is flying on Tuesday.", "He will meet officials."],
+        ),
+        (
+            "President Vladimir V. Putin of Russia spoke. Xi listened.",
+            ["President Vladimir V. Putin of Russia spoke.", "Xi listened."],
+        ),
+        (
+            "Senior U.S. officials met in Astana. Talks went well.",
+            ["Senior U.S. officials met in Astana.", "Talks went well."],
+        ),
+        (
+            "Officials from the U.S. and the E.U. met. The end.",
+            ["Officials from the U.S. and the E.U. met.", "The end."],
+        ),
+        (
+            "Mr. Blinken arrived. Mrs. Smith and Dr. Jones left. Gen. Milley spoke.",
+            ["Mr. Blinken arrived.", "Mrs. Smith and Dr. Jones left.", "Gen. Milley spoke."],
+        ),
+        (
+            'He said: "We are a reliable partner." Then he left.',
+            ['He said: "We are a reliable partner."', "Then he left."],
+        ),
+        (
+            "“Our goal is to show that we are a reliable partner,” Donald Lu said. “We see the difficulties.” Next.",
+            [
+                "“Our goal is to show that we are a reliable partner,” Donald Lu said.",
+                "“We see the difficulties.”",
+                "Next.",
+            ],
+        ),
+        ("Is it? Yes! Sure… ok", ["Is it?", "Yes!", "Sure…", "ok"]),
+        ("It costs $1.25 billion. Fine.", ["It costs $1.25 billion.", "Fine."]),
+        (
+            "A heading without a stop\nFirst sentence. Second one.\n\n  \nLast paragraph",
+            ["A heading without a stop", "First sentence.", "Second one.", "Last paragraph"],
+        ),
+        ("", []),
+    ],
+)
+def test_split_sentences(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+def test_split_sentences_pieces_are_verbatim_substrings() -> None:
+    text = "Mr. Blinken met the U.S. envoy. “It went well,” he said!  Then: nothing more?"
+    for sentence in split_sentences(text):
+        assert sentence in text
+
+
+# --- normalization and hashes -------------------------------------------------------------
+
+
+def test_normalize_for_match_unifies_case_quotes_dashes_and_spaces() -> None:
+    assert normalize_for_match("  “Lab–Leak”\u00a0Theory’s\n\tORIGIN — ") == '"lab-leak" theory\'s origin -'
+
+
+def test_words_are_normalized_tokens() -> None:
+    assert words("The U.S. Secretary’s TRIP, to Astana!") == ["the", "u", "s", "secretary", "s", "trip", "to", "astana"]
+
+
+def test_text_hash_ignores_case_whitespace_and_curly_quotes() -> None:
+    a = "Blinken said: “Those words” matter.\nIt’s the heart of Moscow’s sphere."
+    b = "blinken  said: \"those words\" matter. it's the heart of moscow's sphere."
+    c = "BLINKEN\tSAID:\u00a0‘THOSE WORDS’ MATTER.\r\n\r\nIT'S THE HEART OF MOSCOW’S SPHERE."
+    assert text_hash(a) == text_hash(b) == text_hash(c)
+
+
+def test_text_hash_changes_when_a_word_changes() -> None:
+    assert text_hash("Blinken visited Astana on Tuesday.") != text_hash("Blinken visited Tashkent on Tuesday.")
+    assert text_hash("a b") != text_hash("ab")
