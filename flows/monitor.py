@@ -18,11 +18,14 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
+from flows import as_is
+from flows.feeds import FeedHarvest, harvest_feeds
 from newsmon.alerts import build_alerts, write_alerts
 from newsmon.config import Settings, load_settings
 from newsmon.dedupe import Fingerprint, assign_stories, fingerprint_documents
 from newsmon.documents import read_documents
-from newsmon.models import Alert, Document, IngestResult, StoryAssignment, Tag
+from newsmon.http import HttpConfig
+from newsmon.models import Alert, Document, FeedItemRow, IngestResult, StoryAssignment, Tag
 from newsmon.topics import Topic, load_topics, tag_documents
 from storage.store import Store
 
@@ -34,6 +37,8 @@ class RunSummary:
     run_id: str
     files_seen: int = 0
     files_skipped: int = 0
+    feeds_polled: int = 0
+    feeds_failed: int = 0
     documents_new: int = 0
     documents_unchanged: int = 0
     stories_new: int = 0
@@ -81,9 +86,10 @@ def store_task(
     fingerprints: list[Fingerprint],
     assignments: list[StoryAssignment],
     tags: list[Tag],
+    feed_rows: list[FeedItemRow],
 ) -> int:
     """Write a batch in one transaction; returns the number of new documents."""
-    return store.store_batch(run_id, now, documents, fingerprints, assignments, tags)
+    return store.store_batch(run_id, now, documents, fingerprints, assignments, tags, feed_rows)
 
 
 @task(name="retag", cache_policy=NONE)
@@ -157,38 +163,62 @@ def _run_stages(
     run_id = summary.run_id
     new_versions = store.register_topics(topics, run_id, now)
 
-    t0 = time.perf_counter()
-    ingested = ingest_task(settings.seeds, now)
-    seconds = time.perf_counter() - t0
-    summary.files_seen, summary.files_skipped = ingested.files_seen, len(ingested.skipped)
-    summary.add_time("ingest", seconds)
-    store.record_stage(
-        run_id,
-        "ingest",
-        ingested.files_seen,
-        len(ingested.documents),
-        len(ingested.skipped),
-        seconds,
-    )
-    logger.info(
-        "ingest: %d files, %d documents, %d skipped",
-        ingested.files_seen,
-        len(ingested.documents),
-        len(ingested.skipped),
-    )
+    documents: list[Document] = []
+    if settings.seeds.exists() or "seeds" in settings.model_fields_set:
+        t0 = time.perf_counter()
+        ingested = ingest_task(settings.seeds, now)
+        seconds = time.perf_counter() - t0
+        summary.files_seen, summary.files_skipped = ingested.files_seen, len(ingested.skipped)
+        summary.add_time("ingest", seconds)
+        store.record_stage(
+            run_id, "ingest", ingested.files_seen, len(ingested.documents), len(ingested.skipped), seconds
+        )
+        logger.info(
+            "ingest: %d files, %d documents, %d skipped",
+            ingested.files_seen, len(ingested.documents), len(ingested.skipped),
+        )  # fmt: skip
+        documents.extend(ingested.documents)
+    else:
+        logger.info("ingest: no folder %s, no files read", settings.seeds)
 
-    known = store.known_content([d.id for d in ingested.documents])
-    todo = [d for d in ingested.documents if known.get(d.id) != d.content_hash]
+    harvest = FeedHarvest()
+    if settings.feeds_path is not None:
+        t0 = time.perf_counter()
+        http = HttpConfig.from_env(total_timeout_s=settings.http_timeout_s, concurrency=settings.http_concurrency)
+        harvest = harvest_feeds(
+            store, settings.feeds_path, http, now, run_id, settings.extract_workers, settings.fetch_pages
+        )
+        seconds = time.perf_counter() - t0
+        summary.feeds_polled, summary.feeds_failed = harvest.polled, harvest.failed
+        summary.add_time("feeds", seconds)
+        store.record_stage(run_id, "feeds", harvest.polled, len(harvest.documents), harvest.failed, seconds)
+        logger.info(
+            "feeds: %d polled (%d not modified, %d failed), %d items, %d new or changed; %d pages fetched,"
+            " %d failed",
+            harvest.polled, harvest.not_modified, harvest.failed, harvest.items_seen, len(harvest.documents),
+            harvest.pages_fetched, harvest.pages_failed,
+        )  # fmt: skip
+        documents.extend(harvest.documents)
+
+    documents = list({d.id: d for d in reversed(documents)}.values())[::-1]  # one per id, first wins
+    known = store.known_content([d.id for d in documents])
+    todo = [d for d in documents if known.get(d.id) != d.content_hash]
     todo.sort(key=lambda d: (d.published_at or d.first_seen_at, d.url))
-    summary.documents_unchanged = len(ingested.documents) - len(todo)
+    summary.documents_unchanged = len(documents) - len(todo)
     for start in range(0, len(todo), settings.batch_size):
-        _process_batch(store, settings, topics, now, todo[start : start + settings.batch_size], summary)
+        batch = todo[start : start + settings.batch_size]
+        rows = [row for d in batch for row in harvest.item_rows.get(d.id, [])]
+        _process_batch(store, settings, topics, now, batch, rows, summary)
     logger.info(
         "dedupe: %d documents, %d new stories (%d unchanged documents not reprocessed)",
         len(todo), summary.stories_new, summary.documents_unchanged,
     )  # fmt: skip
     logger.info("tag: %d tags on %d documents", summary.tags_new, len(todo))
     logger.info("store: %d new documents", summary.documents_new)
+    processed = {d.id for d in todo}
+    leftover = [r for doc_id, rs in harvest.item_rows.items() if doc_id not in processed for r in rs]
+    store.store_feed_items([*harvest.known_rows, *leftover], run_id, now)
+    store.save_feed_states(harvest.states)  # only now: a crash before this re-polls, never loses items
 
     if new_versions:
         t0 = time.perf_counter()
@@ -217,15 +247,18 @@ def _process_batch(
     topics: list[Topic],
     now: datetime,
     batch: list[Document],
+    feed_rows: list[FeedItemRow],
     summary: RunSummary,
 ) -> None:
     run_id = summary.run_id
     t0 = time.perf_counter()
-    fingerprints, assignments = dedupe_task(store, batch, settings.dedupe_threshold)
+    fingerprints, assignments = dedupe_task(store, as_is(batch), settings.dedupe_threshold)
     t1 = time.perf_counter()
-    tags = tag_task(batch, topics)
+    tags = tag_task(as_is(batch), topics)
     t2 = time.perf_counter()
-    new_docs = store_task(store, run_id, now, batch, fingerprints, assignments, tags)
+    new_docs = store_task(
+        store, run_id, now, as_is(batch), as_is(fingerprints), as_is(assignments), as_is(tags), as_is(feed_rows)
+    )
     t3 = time.perf_counter()
     new_stories = sum(1 for a in assignments if a.method == "new")
     summary.documents_new += new_docs

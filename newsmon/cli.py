@@ -41,6 +41,12 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+feeds_app = typer.Typer(
+    help="Manage the feeds newsmon polls (feeds.toml).\n\nExamples:\n\n  newsmon feeds add https://example.com/rss\n\n"
+    "  newsmon feeds list",
+    no_args_is_help=True,
+)
+app.add_typer(feeds_app, name="feeds")
 topics_app = typer.Typer(help="Inspect topic definitions.\n\nExample:\n\n  newsmon topics list", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
@@ -110,8 +116,12 @@ def run(
         Path | None,
         typer.Option("--alerts-dir", help="where alert Markdown goes [default ./alerts]", show_default=False),
     ] = None,
+    feeds: Annotated[
+        Path | None,
+        typer.Option("--feeds", help="feeds TOML file [default ./feeds.toml if present]", show_default=False),
+    ] = None,
 ) -> None:
-    """Run the monitor once: ingest, dedupe, tag, store, alert.
+    """Run the monitor once: read the seeds folder, poll due feeds, dedupe, tag, store, alert.
 
     Uses Prefect's ephemeral API unless PREFECT_API_URL points at a Prefect server.
     Running again on the same input adds nothing (only a row in v_runs).
@@ -121,20 +131,27 @@ def run(
       newsmon run
 
       newsmon run --seeds corpus/ --db data/news.duckdb --topics my-topics.toml
+
+      newsmon run --feeds feeds.toml
     """
-    settings = load_settings(config, db=db, seeds=seeds, topics=topics, alerts_dir=alerts_dir)
+    settings = load_settings(config, db=db, seeds=seeds, topics=topics, alerts_dir=alerts_dir, feeds=feeds)
     from newsmon.documents import iter_document_files
+    from newsmon.feeds import load_feeds
     from newsmon.topics import load_topics
 
-    next(iter(iter_document_files(settings.seeds)), None)  # fail fast on a missing folder
+    if seeds is not None or settings.seeds.exists() or settings.feeds_path is None:
+        next(iter(iter_document_files(settings.seeds)), None)  # fail fast on a missing folder
+    if settings.feeds_path is not None:
+        load_feeds(settings.feeds_path)  # fail fast on a bad feeds file
     load_topics(settings.topics_path)  # fail fast on a bad topics file, before Prefect starts
     _prepare_prefect_env()
     from flows.monitor import monitor
 
     summary = monitor(settings)
     alerts = ", ".join(summary.alerts) if summary.alerts else "none (nothing new)"
+    feeds_part = f"{summary.feeds_polled} feeds polled ({summary.feeds_failed} failed), " if settings.feeds_path else ""
     console.print(
-        f"newsmon: {summary.files_seen} files ({summary.files_skipped} skipped), "
+        f"newsmon: {summary.files_seen} files ({summary.files_skipped} skipped), {feeds_part}"
         f"{summary.documents_new} new documents, {summary.stories_new} new stories, "
         f"{summary.tags_new + summary.retagged} tags; alerts: {alerts}; database: {settings.db}",
         highlight=False,
@@ -207,6 +224,121 @@ def alerts(
         else:
             console.print(markdown, markup=False, highlight=False, soft_wrap=True)
         console.print()
+
+
+FeedsFileOption = Annotated[
+    Path | None, typer.Option("--feeds", help="feeds TOML file [default ./feeds.toml]", show_default=False)
+]
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="the feed's http(s) URL")],
+    name: Annotated[str | None, typer.Option("--name", help="display name [default: the host]")] = None,
+    interval: Annotated[
+        str | None, typer.Option("--interval", help="poll interval, e.g. 15m, 2h [default 30m]")
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="a tag (repeatable)")] = None,
+    feeds: FeedsFileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Add a feed to the feeds file (created if absent).
+
+    Examples:
+
+      newsmon feeds add https://www.theguardian.com/world/rss --name Guardian --interval 15m
+
+      newsmon feeds add https://example.com/atom.xml --tag tech --feeds my-feeds.toml
+    """
+    from urllib.parse import urlsplit
+
+    from newsmon.errors import ConfigError
+    from newsmon.feeds import DEFAULT_INTERVAL_S, FeedSpec, append_feeds, parse_duration, safe_http_url
+
+    settings = load_settings(config, feeds=feeds)
+    path = settings.feeds or Path("feeds.toml")
+    clean = safe_http_url(url)
+    if clean is None:
+        raise ConfigError(f"{url!r} is not an http(s) URL: give the feed's web address")
+    seconds = parse_duration(interval, "--interval") if interval else DEFAULT_INTERVAL_S
+    spec = FeedSpec(name or urlsplit(clean).hostname or clean, clean, seconds, tuple(tag or ()))
+    added = append_feeds(path, [spec])
+    console.print(f"added {spec.name} to {path}" if added else f"{clean} is already in {path}", highlight=False)
+
+
+@feeds_app.command("import")
+def feeds_import(
+    opml_file: Annotated[Path, typer.Argument(help="an OPML export of a feed reader")],
+    feeds: FeedsFileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Import the feeds of an OPML file (folders become tags).
+
+    Example:
+
+      newsmon feeds import subscriptions.opml
+    """
+    from newsmon.errors import InputError
+    from newsmon.feeds import append_feeds, parse_opml
+
+    settings = load_settings(config, feeds=feeds)
+    path = settings.feeds or Path("feeds.toml")
+    try:
+        data = opml_file.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read OPML file {opml_file} ({err.strerror}): check the path") from err
+    specs = parse_opml(data)
+    added = append_feeds(path, specs)
+    console.print(f"imported {len(added)} new feeds of {len(specs)} in {opml_file} into {path}", highlight=False)
+
+
+@feeds_app.command("list")
+def feeds_list(
+    feeds: FeedsFileOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List the feeds with their health (from the database, when there is one).
+
+    Example:
+
+      newsmon feeds list
+    """
+    from newsmon.feeds import load_feeds
+
+    settings = load_settings(config, feeds=feeds, db=db)
+    path = settings.feeds_path or Path("feeds.toml")
+    specs = load_feeds(path) if path.exists() else []
+    health: dict[str, tuple[Any, ...]] = {}
+    if settings.db.exists():
+        from storage.store import open_reader, run_query
+
+        con = open_reader(settings.db)
+        try:
+            _, rows = run_query(
+                con,
+                "SELECT url, status, last_success_at, consecutive_failures, last_error_kind, next_poll_at,"
+                " items_stored FROM v_feed_health",
+            )
+        finally:
+            con.close()
+        health = {row[0]: row[1:] for row in rows}
+    table = Table("name", "url", "every", "status", "last success", "failures", "last error", "next poll", "items")
+    for spec in specs:
+        status, success, failures, error, next_poll, items = health.get(
+            spec.url, ("not polled yet", None, 0, None, None, 0)
+        )
+        table.add_row(
+            spec.name, spec.url, f"{spec.interval_s / 60:.0f}m", str(status), _when(success), str(failures),
+            error or "", _when(next_poll), str(items),
+        )  # fmt: skip
+    out = console if console.is_terminal else Console(width=240)
+    out.print(table)
+    out.print(f"{len(specs)} feeds in {path}", style="dim")
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""
 
 
 @topics_app.command("list")

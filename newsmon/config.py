@@ -15,6 +15,7 @@ Example ``newsmon.toml``::
 
 from __future__ import annotations
 
+import os
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -26,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from newsmon.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("newsmon.toml")
+DEFAULT_FEEDS_FILE = Path("feeds.toml")
 
 
 def default_topics_path() -> Path:
@@ -45,6 +47,18 @@ class Settings(BaseSettings):
     lock_timeout_s: float = Field(30.0, ge=0, description="how long a writer waits for the lock")
     dedupe_threshold: float = Field(0.5, gt=0, le=1, description="MinHash Jaccard for reprints")
     batch_size: int = Field(500, ge=1, description="documents per processing batch")
+    feeds: Path | None = Field(None, description="feeds TOML file; None = ./feeds.toml if present")
+    fetch_pages: bool = Field(True, description="fetch and extract each new feed item's page")
+    http_timeout_s: float = Field(20.0, gt=0, description="total deadline of one HTTP request")
+    http_concurrency: int = Field(16, ge=1, description="HTTP requests in flight (2 per host at most)")
+    extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="extraction processes")
+
+    @property
+    def feeds_path(self) -> Path | None:
+        """The feeds file in force: the configured one, else ./feeds.toml if it exists."""
+        if self.feeds is not None:
+            return self.feeds
+        return DEFAULT_FEEDS_FILE if DEFAULT_FEEDS_FILE.is_file() else None
 
     @property
     def topics_path(self) -> Path:

@@ -7,6 +7,7 @@ one-line message that says what went wrong, where, and what to do::
     ├── ConfigError           bad config file, topics file or setting
     │   └── TopicDefinitionError   a topic in topics.toml cannot be compiled
     ├── InputError            an input folder or file cannot be read at all
+    ├── FetchError            an HTTP fetch failed; ``kind`` says how (timeout, dns, blocked, ...)
     └── StorageError          the DuckDB file cannot be used
         ├── DatabaseLockedError    another process holds the database or the writer lock
         ├── DatabaseMissingError   no database yet at that path
@@ -33,6 +34,31 @@ class TopicDefinitionError(ConfigError):
 
 class InputError(NewsmonError):
     """An input folder or file cannot be read at all (missing, not a folder, no permission)."""
+
+
+class FetchError(NewsmonError):
+    """An HTTP fetch failed or was refused.
+
+    ``kind`` classifies the failure for back-off and health reporting: ``scheme`` (not
+    http/https), ``blocked`` (a non-public address not allowed by config), ``dns``,
+    ``connect``, ``timeout`` (the total deadline), ``too_large`` (decoded body over the cap),
+    ``redirects`` (loop or more than the maximum), ``encoding`` (bad or unsupported
+    content-encoding), ``http_4xx``, ``http_5xx``, ``protocol``.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        url: str,
+        message: str,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(f"{kind}: {url}: {message}")
+        self.kind = kind
+        self.url = url
+        self.status = status
+        self.retry_after_s = retry_after_s
 
 
 class StorageError(NewsmonError):

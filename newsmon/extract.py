@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import re
+import resource
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -55,3 +62,220 @@ def _parse_date(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# -- article pages: classification and a guarded process pool ---------------------------
+
+MAX_PAGE_BYTES = 5 * 1024 * 1024
+MAX_PAGE_ELEMENTS = 200_000  # a page with more tags than this is not an article
+PAGE_DEADLINE_S = 30.0
+WORKER_MEMORY_BYTES = 2 * 1024**3
+
+_NOT_ARTICLE_SIGNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "paywall",
+        (
+            "subscribe to continue reading", "subscribe to read", "to continue reading",
+            "subscribers only", "for subscribers", "already a subscriber", "sign in to read",
+            "create a free account to continue", "this article is for subscribers",
+            "unlock this article", "start your subscription",
+        ),
+    ),
+    (
+        "cookie-wall",
+        (
+            "we use cookies", "accept all cookies", "accept cookies", "cookie settings",
+            "manage consent", "cookie policy", "your privacy choices",
+        ),
+    ),
+    (
+        "bot-check",
+        (
+            "are you a robot", "verify you are human", "verify you are a human", "captcha",
+            "checking your browser", "access denied", "enable javascript", "please enable cookies",
+            "unusual traffic", "request blocked",
+        ),
+    ),
+)  # fmt: skip
+MIN_ARTICLE_CHARS = 400
+SHORT_PAGE_CHARS = 1500
+
+
+def classify_page(text: str) -> str:
+    """``article``, or why a page is not one: paywall, cookie-wall, bot-check, not-article.
+
+    A wall is recognised by its phrases on a short page (a long article that mentions cookies
+    is still an article); a page with too little text is ``not-article``.
+    """
+    lowered = " ".join(text.lower().split())
+    if len(lowered) < SHORT_PAGE_CHARS:
+        for kind, phrases in _NOT_ARTICLE_SIGNS:
+            if any(p in lowered for p in phrases):
+                return kind
+    if len(lowered) < MIN_ARTICLE_CHARS:
+        return "not-article"
+    return "article"
+
+
+@dataclass(frozen=True, slots=True)
+class PageText:
+    """The outcome of extracting one page: text and metadata, or why there is none."""
+
+    extracted: Extracted | None
+    page_kind: str  # article | paywall | cookie-wall | bot-check | not-article | unavailable
+    error: str | None = None
+    canonical_url: str | None = None
+
+
+_CANONICAL = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical\b[^>]*>", re.IGNORECASE)
+_HREF = re.compile(rb"\bhref\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
+_LANG = re.compile(rb"<html\b[^>]*\blang\s*=\s*[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
+
+
+def _canonical_link(html: bytes) -> str | None:
+    link = _CANONICAL.search(html[:300_000])
+    href = _HREF.search(link.group(0)) if link else None
+    return href.group(1).decode("utf-8", "replace") if href else None
+
+
+def _html_language(html: bytes) -> str | None:
+    m = _LANG.search(html[:20_000])
+    return m.group(1).decode("ascii").lower() if m else None
+
+
+def extract_page(html: bytes, url: str, with_metadata: bool = True) -> PageText:
+    """Extract one fetched page, refusing pages too large or too deep to be articles.
+
+    ``with_metadata=False`` skips trafilatura's metadata search (title, author, date: about a
+    third of its time) for items whose feed already gave them; the canonical link and the
+    language then come from the page's ``<link rel=canonical>`` and ``<html lang>``.
+    """
+    if len(html) > MAX_PAGE_BYTES:
+        return PageText(None, "unavailable", f"page larger than {MAX_PAGE_BYTES} bytes")
+    if html.count(b"<") > MAX_PAGE_ELEMENTS:
+        return PageText(None, "not-article", f"more than {MAX_PAGE_ELEMENTS} elements")
+    try:
+        doc = trafilatura.bare_extraction(
+            html, url=url, include_comments=False, include_tables=True, with_metadata=with_metadata
+        )
+    except Exception as err:  # trafilatura and lxml raise many kinds on broken pages
+        return PageText(None, "unavailable", f"extraction failed: {type(err).__name__}: {err}"[:300])
+    if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
+        return PageText(None, "not-article", "no main text")
+    extracted = Extracted(
+        title=doc.title or None,
+        text=doc.text or "",
+        author=doc.author or None,
+        published_at=_parse_date(doc.date),
+        sitename=doc.sitename or None,
+        language=doc.language or _html_language(html),
+    )
+    canonical = (doc.url if with_metadata else None) or _canonical_link(html)
+    return PageText(extracted, classify_page(extracted.text), None, canonical)
+
+
+def _init_worker(memory_bytes: int) -> None:
+    """Cap a worker's address space, so a pathological page fails that page, not the run."""
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except (ValueError, OSError):  # pragma: no cover - platform without the limit
+        log.debug("could not limit worker memory")
+
+
+def _alarm(_signum: int, _frame: object) -> None:
+    raise TimeoutError("page extraction deadline")
+
+
+def _extract_in_worker(html: bytes, url: str, deadline_s: float, with_metadata: bool = True) -> PageText:
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, deadline_s)
+    try:
+        return extract_page(html, url, with_metadata)
+    except TimeoutError:
+        return PageText(None, "unavailable", f"extraction took longer than {deadline_s:.0f} s")
+    except MemoryError:
+        return PageText(None, "unavailable", "extraction ran out of memory")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class PagePool:
+    """A process pool for page extraction with a per-page deadline and a memory cap per worker.
+
+    A worker that dies (killed, out of memory) fails only the pages it held; the pool is
+    rebuilt for the rest. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self, workers: int, deadline_s: float = PAGE_DEADLINE_S, memory_bytes: int = WORKER_MEMORY_BYTES
+    ) -> None:
+        self.workers = max(1, workers)
+        self.deadline_s = deadline_s
+        self.memory_bytes = memory_bytes
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_init_worker,
+                initargs=(self.memory_bytes,),
+            )
+        return self._pool
+
+    def extract(
+        self, pages: Sequence[tuple[bytes, str]], with_metadata: Sequence[bool] | None = None
+    ) -> list[PageText]:
+        """Extract ``(html, url)`` pages in parallel; results in the same order.
+
+        ``with_metadata`` says per page whether trafilatura should search its metadata (default: yes).
+        """
+        meta = list(with_metadata) if with_metadata is not None else [True] * len(pages)
+        jobs = [(html, url, self.deadline_s, m) for (html, url), m in zip(pages, meta, strict=True)]
+        results: list[PageText] = [PageText(None, "unavailable", "not extracted")] * len(pages)
+        executor = self._executor()
+        futures = [executor.submit(_extract_in_worker, *job) for job in jobs]
+        broken: list[int] = []
+        for i, future in enumerate(futures):
+            try:
+                results[i] = future.result(timeout=self._wait_s)
+            except BrokenProcessPool:
+                broken.append(i)
+            except TimeoutError:  # a worker stuck where the deadline cannot reach it
+                results[i] = PageText(None, "unavailable", "extraction hung")
+                self.close(kill=True)
+                executor = self._executor()
+                futures[i + 1 :] = [executor.submit(_extract_in_worker, *job) for job in jobs[i + 1 :]]
+        if broken:  # a worker died: retry its pages one at a time, so only the culprit fails
+            self.close(kill=True)
+            for i in broken:
+                results[i] = self._extract_alone(jobs[i])
+        return results
+
+    @property
+    def _wait_s(self) -> float:
+        return self.deadline_s * 2 + 30
+
+    def _extract_alone(self, job: tuple[bytes, str, float, bool]) -> PageText:
+        try:
+            return self._executor().submit(_extract_in_worker, *job).result(self._wait_s)
+        except (BrokenProcessPool, TimeoutError) as err:
+            self.close(kill=True)
+            return PageText(None, "unavailable", f"extraction worker died ({type(err).__name__})")
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the workers (the pool is rebuilt on the next use); ``kill`` ends busy ones too."""
+        if self._pool is None:
+            return
+        if kill:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()
+        self._pool.shutdown(wait=not kill, cancel_futures=True)
+        self._pool = None
+
+    def __enter__(self) -> PagePool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -29,6 +29,10 @@ class Document:
     extractor: str
     charset: str | None
     boilerplate_lines: int = 0
+    extraction: str = "file"  # file | article | feed-summary
+    page_kind: str = "article"  # article | paywall | cookie-wall | bot-check | not-article | unavailable
+    language: str | None = None
+    canonical_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +100,13 @@ class Alert:
     document_count: int
     story_count: int
     markdown: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItemRow:
+    """Which document a feed item became (the feed's record of items it has seen)."""
+
+    feed_url: str
+    item_key: str
+    document_id: str
+    content_hash: str

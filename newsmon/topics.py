@@ -58,6 +58,10 @@ class Topic:
     rules: tuple[Rule, ...]
     definition: str  # canonical JSON of the source definition
 
+    def may_match(self, text: str) -> bool:
+        """Cheap pre-check on a whole normalized text: could any rule match one of its sentences?"""
+        return any(rule.terms.search(text) for rule in self.rules)
+
     def first_rule_matching(self, sentence: str) -> Rule | None:
         """The first rule that fires on a normalized sentence, if any."""
         return next((r for r in self.rules if r.matches(sentence)), None)
@@ -162,11 +166,19 @@ def score_hits(body_hits: int, title_hit: bool) -> float:
 def tag_document(document: Document, topics: Sequence[Topic]) -> list[Tag]:
     """Tag one document with every topic whose rules match; evidence is the first hit."""
     title = normalize_for_match(document.title)
-    sentences = [(s, normalize_for_match(s)) for s in split_sentences(document.body)]
+    body = normalize_for_match(document.body)
+    sentences: list[tuple[str, str]] | None = None  # split only if some topic's terms occur
     tags: list[Tag] = []
     for topic in topics:
         title_rule = topic.first_rule_matching(title) if title else None
-        hits = [(orig, rule) for orig, norm in sentences if (rule := topic.first_rule_matching(norm))]
+        if not topic.may_match(body):
+            if title_rule is None:
+                continue
+            hits: list[tuple[str, Rule]] = []
+        else:
+            if sentences is None:
+                sentences = [(s, normalize_for_match(s)) for s in split_sentences(document.body)]
+            hits = [(orig, rule) for orig, norm in sentences if (rule := topic.first_rule_matching(norm))]
         if title_rule is None and not hits:
             continue
         evidence, rule = (document.title, title_rule) if title_rule else hits[0]

@@ -29,7 +29,8 @@ from newsmon.errors import (
     QueryError,
     StorageError,
 )
-from newsmon.models import Alert, AlertItem, Document, StoryAssignment, Tag
+from newsmon.feeds import FeedSpec, FeedState
+from newsmon.models import Alert, AlertItem, Document, FeedItemRow, StoryAssignment, Tag
 from newsmon.topics import Topic
 from storage.lock import WriterLock
 
@@ -40,12 +41,27 @@ _LOCK_PID = re.compile(r"PID (\d+)")
 
 _SELECT_DOCUMENTS = (
     "SELECT id, url, source, source_kind, title, body, author, origin, published_at, first_seen_at,"
-    " content_hash, text_hash, extractor, charset, boilerplate_lines"
-    " FROM documents WHERE id > ? ORDER BY id LIMIT ?"
+    " content_hash, text_hash, extractor, charset, boilerplate_lines, extraction, page_kind, language,"
+    " canonical_url FROM documents WHERE id > ? ORDER BY id LIMIT ?"
+)
+_SELECT_FEEDS = (
+    "SELECT url, name, interval_s, etag, last_modified, validators_trusted, validator_churn,"
+    " polls_since_full_get, last_body_hash, last_polled_at, last_success_at, last_status, last_error,"
+    " last_error_kind, last_error_at, consecutive_failures, next_poll_at, items_total FROM feeds"
+)
+_UPDATE_FEEDS = (
+    "UPDATE feeds SET etag = s.etag, last_modified = s.last_modified,"
+    " validators_trusted = s.validators_trusted, validator_churn = s.validator_churn,"
+    " polls_since_full_get = s.polls_since_full_get, last_body_hash = s.last_body_hash,"
+    " last_polled_at = s.last_polled_at, last_success_at = s.last_success_at, last_status = s.last_status,"
+    " last_error = s.last_error, last_error_kind = s.last_error_kind, last_error_at = s.last_error_at,"
+    " consecutive_failures = s.consecutive_failures, next_poll_at = s.next_poll_at,"
+    " items_total = s.items_total FROM staged_states s WHERE feeds.url = s.url"
 )
 DOCUMENT_COLUMNS: tuple[str, ...] = (
     "id", "url", "source", "source_kind", "title", "body", "author", "origin", "published_at",
     "first_seen_at", "content_hash", "text_hash", "extractor", "charset", "boilerplate_lines",
+    "extraction", "page_kind", "language", "canonical_url",
 )  # fmt: skip
 
 
@@ -291,8 +307,10 @@ class Store:
         fingerprints: Sequence[Fingerprint],
         assignments: Sequence[StoryAssignment],
         tags: Sequence[Tag],
+        feed_items: Sequence[FeedItemRow] = (),
     ) -> int:
-        """Store one batch atomically: documents, fingerprints, story membership and tags.
+        """Store one batch atomically: documents, fingerprints, story membership, tags and the
+        feed items they came from.
 
         Idempotent: documents are keyed by id and updated only when their content changed;
         the other rows are keyed by document (and topic version). Returns how many documents
@@ -323,12 +341,14 @@ class Store:
         ):
             _run(
                 con,
-                "INSERT INTO documents SELECT * FROM staged_documents ON CONFLICT (id) DO UPDATE SET"
+                "INSERT INTO documents BY NAME SELECT * FROM staged_documents ON CONFLICT (id) DO UPDATE SET"
                 " title = excluded.title, body = excluded.body, author = excluded.author,"
                 " origin = excluded.origin, published_at = excluded.published_at,"
                 " content_hash = excluded.content_hash, text_hash = excluded.text_hash,"
                 " extractor = excluded.extractor, charset = excluded.charset,"
                 " boilerplate_lines = excluded.boilerplate_lines, updated_at = excluded.updated_at,"
+                " extraction = excluded.extraction, page_kind = excluded.page_kind,"
+                " language = excluded.language, canonical_url = excluded.canonical_url,"
                 " updated_run_id = excluded.updated_run_id"
                 " WHERE documents.content_hash <> excluded.content_hash",
             )
@@ -367,6 +387,7 @@ class Store:
                 )
             }
             self._store_tags(con, tags, run_id, now, new_ids)
+            self._store_feed_items(con, feed_items, run_id, now)
         return len(new_ids)
 
     def store_tags(self, tags: Sequence[Tag], run_id: str, now: datetime) -> None:
@@ -400,6 +421,101 @@ class Store:
                 " clause, ?, ?, alert_id FROM staged_tags"
                 " ON CONFLICT (document_id, topic, topic_version) DO NOTHING",
                 [run_id, now],
+            )
+
+    # -- feeds -------------------------------------------------------------------------
+    def sync_feeds(self, specs: Sequence[FeedSpec], now: datetime, run_id: str) -> None:
+        """Make the feeds table match the feed list: add new feeds (due now), update the
+        others, and mark feeds no longer listed inactive (their history stays)."""
+        staged = pa.table(
+            {
+                "url": pa.array([s.url for s in specs], pa.string()),
+                "name": pa.array([s.name for s in specs], pa.string()),
+                "interval_s": pa.array([s.interval_s for s in specs], pa.float64()),
+                "tags": pa.array([list(s.tags) for s in specs], pa.list_(pa.string())),
+            }
+        )
+        with self._registered("staged_feeds", staged), self.transaction() as con:
+            _run(
+                con,
+                "INSERT INTO feeds (url, name, interval_s, tags, active, validators_trusted, validator_churn,"
+                " polls_since_full_get, consecutive_failures, next_poll_at, items_total, created_at, run_id)"
+                " SELECT url, name, interval_s, tags, true, true, 0, 0, 0, ?, 0, ?, ? FROM staged_feeds"
+                " ON CONFLICT (url) DO UPDATE SET name = excluded.name, interval_s = excluded.interval_s,"
+                " tags = excluded.tags, active = true",
+                [now, now, run_id],
+            )
+            _run(con, "UPDATE feeds SET active = false WHERE active AND url NOT IN (SELECT url FROM staged_feeds)")
+
+    def due_feeds(self, now: datetime) -> list[FeedState]:
+        """Active feeds whose next poll is due, most overdue first."""
+        rows = _run(self.con, _SELECT_FEEDS + " WHERE active AND next_poll_at <= ? ORDER BY next_poll_at, url", [now])
+        return [FeedState(*row) for row in rows]
+
+    def feed_states(self) -> list[FeedState]:
+        """Every feed's state (active or not)."""
+        return [FeedState(*row) for row in _run(self.con, _SELECT_FEEDS + " ORDER BY name, url")]
+
+    def save_feed_states(self, states: Sequence[FeedState]) -> None:
+        """Write polled feeds' states back (validators, health, next poll) in one transaction."""
+        if not states:
+            return
+        columns = [f for f in FeedState.__dataclass_fields__ if f not in ("url", "name", "interval_s")]
+        data: dict[str, Any] = {"url": [s.url for s in states]}
+        for column in columns:
+            data[column] = [getattr(s, column) for s in states]
+        ts = pa.timestamp("us", tz="UTC")
+        types = {c: ts for c in columns if c.endswith("_at")}
+        staged = pa.table({k: pa.array(v, types.get(k)) for k, v in data.items()})
+        with self._registered("staged_states", staged), self.transaction() as con:
+            _run(con, _UPDATE_FEEDS)
+
+    def seen_items(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Content hashes of the (feed url, item key) pairs already stored."""
+        if not keys:
+            return {}
+        staged = pa.table({"feed_url": [k[0] for k in keys], "item_key": [k[1] for k in keys]})
+        with self._registered("staged_keys", staged):
+            rows = _run(
+                self.con,
+                "SELECT i.feed_url, i.item_key, i.content_hash FROM feed_items i"
+                " JOIN staged_keys k ON k.feed_url = i.feed_url AND k.item_key = i.item_key",
+            )
+        return {(url, key): content_hash for url, key, content_hash in rows}
+
+    def existing_documents(self, ids: Sequence[str]) -> set[str]:
+        """Which of these document ids are stored."""
+        if not ids:
+            return set()
+        staged = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
+        with self._registered("staged_doc_ids", staged):
+            return {row[0] for row in _run(self.con, "SELECT d.id FROM documents d JOIN staged_doc_ids s USING (id)")}
+
+    def store_feed_items(self, rows: Sequence[FeedItemRow], run_id: str, now: datetime) -> None:
+        """Record feed items whose document is already stored (one transaction)."""
+        with self.transaction() as con:
+            self._store_feed_items(con, rows, run_id, now)
+
+    def _store_feed_items(
+        self, con: duckdb.DuckDBPyConnection, rows: Sequence[FeedItemRow], run_id: str, now: datetime
+    ) -> None:
+        if not rows:
+            return
+        staged = pa.table(
+            {
+                "feed_url": [r.feed_url for r in rows],
+                "item_key": [r.item_key for r in rows],
+                "document_id": [r.document_id for r in rows],
+                "content_hash": [r.content_hash for r in rows],
+            }
+        )
+        with self._registered("staged_items", staged):
+            _run(
+                con,
+                "INSERT INTO feed_items SELECT feed_url, item_key, document_id, content_hash, ?, ?"
+                " FROM staged_items ON CONFLICT (feed_url, item_key) DO UPDATE SET"
+                " document_id = excluded.document_id, content_hash = excluded.content_hash",
+                [now, run_id],
             )
 
     # -- alerts --------------------------------------------------------------------------
@@ -479,6 +595,10 @@ def _documents_table(documents: Sequence[Document], run_id: str, now: datetime) 
             "boilerplate_lines": pa.array(cols["boilerplate_lines"], pa.int32()),
             "run_id": pa.array([run_id] * n, pa.string()),
             "updated_run_id": pa.array([run_id] * n, pa.string()),
+            "extraction": pa.array(cols["extraction"], pa.string()),
+            "page_kind": pa.array(cols["page_kind"], pa.string()),
+            "language": pa.array(cols["language"], pa.string()),
+            "canonical_url": pa.array(cols["canonical_url"], pa.string()),
         }
     )
 

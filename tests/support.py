@@ -37,3 +37,93 @@ def make_database(path: Path) -> Path:
     finally:
         store.close()
     return path
+
+
+SHARED = REPO.parent / "shared"
+SHARED_DATA = SHARED / "data"
+
+
+def require_shared() -> Path:
+    """The shared data folder, or skip the test with a clear reason."""
+    import pytest
+
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is absent: real-data tests need the shared folder beside the checkout")
+    return SHARED_DATA
+
+
+class Route:
+    """What a scripted server answers on one path (mutable between requests)."""
+
+    def __init__(self, body: bytes, headers: dict[str, str] | None = None, status: int = 200, etag: str | None = None):
+        self.body = body
+        self.headers = headers or {"Content-Type": "application/rss+xml"}
+        self.status = status
+        self.etag = etag
+
+
+class ScriptedServer:
+    """A real HTTP server on 127.0.0.1 with scripted routes; records every request.
+
+    Honours If-None-Match against a route's etag (304), like a well-behaved origin.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.routes: dict[str, Route] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                route = server.routes.get(self.path)
+                if route is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if route.etag and self.headers.get("If-None-Match") == route.etag:
+                    self.send_response(304)
+                    self.send_header("ETag", route.etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                if route.etag:
+                    self.send_header("ETag", route.etag)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                self.wfile.write(route.body)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        """The absolute URL of a path on this server."""
+        return self.base + path
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        """The headers of every request made for ``path``."""
+        return [headers for p, headers in self.requests if p == path]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -151,3 +152,65 @@ def test_failed_run_is_recorded(tmp_path: Path) -> None:
         "covid-origins",
         "russia-sanctions",
     ]
+
+
+def _rss(items: list[tuple[str, str, str]]) -> bytes:
+    entries = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid><description>{d}</description>"
+        "<pubDate>Sat, 20 May 2023 10:00:00 GMT</pubDate></item>"
+        for t, link, d in items
+    )
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>Wire</title>{entries}</channel></rss>".encode()
+
+
+def test_feeds_are_polled_extracted_and_not_duplicated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two polls of a loopback feed: real article pages extracted, the second poll is a 304."""
+    import gzip
+    import json
+
+    from support import Route, ScriptedServer, require_shared
+
+    html_dir = require_shared() / "html" / "article-extraction-benchmark"
+    gold = json.loads((html_dir / "ground-truth.json").read_text(encoding="utf-8"))
+    page_ids = sorted(gold)[:3]
+    server = ScriptedServer()
+    try:
+        items = []
+        for n, pid in enumerate(page_ids):
+            page = gzip.decompress((html_dir / "html" / f"{pid}.html.gz").read_bytes())
+            server.routes[f"/a/{n}"] = Route(page, {"Content-Type": "text/html; charset=utf-8"})
+            items.append((f"Story {n}", server.url(f"/a/{n}?utm_source=rss"), f"Summary {n}"))
+        items.append(("Gone", server.url("/missing"), "Only the summary survives"))
+        server.routes["/feed.xml"] = Route(_rss(items), etag='"feed-v1"')
+        feeds = tmp_path / "feeds.toml"
+        feeds.write_text(f'[[feeds]]\nname = "Wire"\nurl = "{server.url("/feed.xml")}"\ninterval = 60\n')
+        seeds = tmp_path / "empty"
+        seeds.mkdir()
+        monkeypatch.setenv("NEWSMON_HTTP_ALLOW", "127.0.0.0/8")
+        settings = Settings(
+            db=tmp_path / "n.duckdb", seeds=seeds, feeds=feeds, alerts_dir=tmp_path / "alerts", extract_workers=1
+        )
+        first = monitor(settings)
+        assert first.feeds_polled == 1 and first.documents_new == 4
+        rows = _query(
+            settings.db,
+            "SELECT url, extraction, page_kind, length(body), source FROM v_documents ORDER BY url",
+        )
+        by_url = {r[0]: r[1:] for r in rows}
+        assert by_url[server.url("/missing")][:2] == ("feed-summary", "unavailable")
+        for n, pid in enumerate(page_ids):
+            extraction, kind, length, source = by_url[server.url(f"/a/{n}")]  # tracking parameter dropped
+            assert (extraction, kind, source) == ("article", "article", "Wire")
+            assert length > 0.5 * len(gold[pid]["articleBody"])
+        health = _query(settings.db, "SELECT status, consecutive_failures, items_stored FROM v_feed_health")
+        assert health == [("ok", 0, 4)]
+
+        later = datetime.now(UTC) + timedelta(minutes=5)  # the feed is due again
+        second = monitor(settings, now=later)
+        assert second.feeds_polled == 1 and second.documents_new == 0
+        assert server.hits("/feed.xml")[-1].get("if-none-match") == '"feed-v1"'
+        assert len(server.hits("/a/0")) == 1  # the page was not fetched again
+        counts = _query(settings.db, "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM feed_items)")
+        assert counts == [(4, 4)]
+    finally:
+        server.close()

@@ -25,8 +25,9 @@ def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def test_migrate_records_versions_and_creates_views(tmp_path: Path) -> None:
     store = Store.open_writer(tmp_path / "db.duckdb")
     try:
-        versions = store.con.execute("SELECT version FROM schema_migrations").fetchall()
-        assert versions == [(1,)]
+        versions = [v for (v,) in store.con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
+        files = sorted((Path(__file__).resolve().parents[1] / "storage" / "schema").glob("[0-9][0-9][0-9][0-9]_*.sql"))
+        assert versions == [int(f.name[:4]) for f in files] and versions[0] == 1
         assert store.migrate() == []  # forward-only: nothing to apply twice
         views = {r[0] for r in store.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
         assert views >= PUBLIC_VIEWS

@@ -187,3 +187,14 @@ def test_text_hash_ignores_case_whitespace_and_curly_quotes() -> None:
 def test_text_hash_changes_when_a_word_changes() -> None:
     assert text_hash("Blinken visited Astana on Tuesday.") != text_hash("Blinken visited Tashkent on Tuesday.")
     assert text_hash("a b") != text_hash("ab")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_text(encoding: str) -> None:
+    text, found = decode_bytes("Genève, Zürich\nand more".encode(encoding))
+    assert text == "Genève, Zürich\nand more" and found == encoding
+
+
+def test_nul_padded_binary_is_not_mistaken_for_utf16() -> None:
+    with pytest.raises(UndecodableError):
+        decode_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))

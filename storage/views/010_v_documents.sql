@@ -13,6 +13,10 @@ SELECT
     coalesce(s.canonical_document_id = d.id, false) AS is_canonical,
     m.similarity,
     d.extractor,
+    d.extraction,
+    d.page_kind,
+    d.language,
+    d.canonical_url,
     d.source_kind,
     d.body,
     d.run_id

@@ -1,0 +1,521 @@
+"""RSS/Atom feeds: the user's feed list, OPML import, and parsing of fetched feed bodies.
+
+Feed text is untrusted data: feedparser is only ever handed bytes (``io.BytesIO``; given a
+path or URL it would read local files), titles and summaries are reduced to plain text, and
+only ``http``/``https`` links are kept. Bodies in a wrong or missing charset are re-decoded
+before parsing, so Latin-1 or windows-1251 feeds without a declaration read correctly.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import io
+import json
+import logging
+import re
+import tomllib
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import feedparser
+
+from newsmon.boilerplate import strip_boilerplate
+from newsmon.documents import document_id
+from newsmon.errors import ConfigError
+from newsmon.extract import EXTRACTOR, PageText
+from newsmon.models import Document
+from newsmon.text import detect_charset, sha256_hex, text_hash
+
+log = logging.getLogger(__name__)
+
+FEED_EXTRACTOR = "feed-summary/1"
+DEFAULT_INTERVAL_S = 1800.0
+MIN_INTERVAL_S = 60.0
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TAG = re.compile(r"<[^>]*>")
+_XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re.IGNORECASE)
+_XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|yclid|_hsenc|_hsmi|mkt_tok|"
+    r"ocid|cmpid|cmp|ito|ns_mchannel|ns_source|ns_campaign|ns_linkname|ns_fee|sr_share|"
+    r"smid|smtyp|src|ref|ref_src|rss|feed|__twitter_impression)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed the user follows."""
+
+    name: str
+    url: str
+    interval_s: float = DEFAULT_INTERVAL_S
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One entry of a parsed feed, reduced to safe plain data."""
+
+    key: str  # guid, else canonical link, else a hash of the content
+    title: str
+    link: str | None  # canonical http(s) link, or None
+    summary: str
+    author: str | None
+    published_at: datetime | None
+    content_hash: str
+
+
+@dataclass(slots=True)
+class ParsedFeed:
+    """The outcome of parsing one feed body."""
+
+    is_feed: bool
+    title: str | None = None
+    items: list[FeedItem] = field(default_factory=list)
+    error: str | None = None  # a parse problem (the feed may still have yielded items)
+    encoding: str | None = None
+
+
+# -- the feed list ----------------------------------------------------------------------
+
+
+def parse_duration(value: str | float | int, where: str) -> float:
+    """Seconds from ``900``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"`` (at least one minute)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise ConfigError(f"{where}: interval {value!r} is not a duration: use e.g. 900, '30m', '2h'")
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    if seconds < MIN_INTERVAL_S:
+        raise ConfigError(f"{where}: interval {value!r} is below one minute: poll less often")
+    return seconds
+
+
+def load_feeds(path: Path) -> list[FeedSpec]:
+    """Read a ``feeds.toml`` file: ``[[feeds]]`` tables with name, url, interval, tags."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"feeds file {path} does not exist: create it with `newsmon feeds add URL`") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"feeds file {path} is not valid TOML ({err}): fix it") from err
+    entries = raw.get("feeds", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"feeds file {path}: 'feeds' must be an array of [[feeds]] tables")
+    specs: list[FeedSpec] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(entries, 1):
+        where = f"{path}: feed {i}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
+            raise ConfigError(f'{where}: needs a url = "https://..."')
+        url = entry["url"].strip()
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            raise ConfigError(f"{where}: url {url!r} is not http(s): only web feeds are polled")
+        unknown = set(entry) - {"name", "url", "interval", "tags"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}: use name, url, interval, tags")
+        if url in seen:
+            log.warning("%s: %s is listed twice; polling it once", where, url)
+            continue
+        seen.add(url)
+        tags = entry.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ConfigError(f"{where}: tags must be a list of strings")
+        specs.append(
+            FeedSpec(
+                name=str(entry.get("name") or urlsplit(url).hostname or url),
+                url=url,
+                interval_s=parse_duration(entry.get("interval", DEFAULT_INTERVAL_S), where),
+                tags=tuple(tags),
+            )
+        )
+    return specs
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_feed_entry(spec: FeedSpec) -> str:
+    """A ``[[feeds]]`` TOML table for one feed."""
+    lines = ["[[feeds]]", f"name = {_toml_string(spec.name)}", f"url = {_toml_string(spec.url)}"]
+    if spec.interval_s != DEFAULT_INTERVAL_S:
+        lines.append(f"interval = {int(spec.interval_s)}")
+    if spec.tags:
+        lines.append("tags = [" + ", ".join(_toml_string(t) for t in spec.tags) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def append_feeds(path: Path, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
+    """Append feeds to a feeds file (created if absent), skipping URLs already listed."""
+    existing = {s.url for s in load_feeds(path)} if path.exists() else set()
+    added = [s for s in specs if s.url not in existing and not existing.add(s.url)]  # type: ignore[func-returns-value]
+    if added:
+        text = path.read_text(encoding="utf-8") if path.exists() else "# newsmon feeds: one [[feeds]] table per feed.\n"
+        text = text.rstrip("\n") + "\n\n" + "\n".join(render_feed_entry(s) for s in added)
+        path.write_text(text, encoding="utf-8")
+    return added
+
+
+def parse_opml(data: bytes) -> list[FeedSpec]:
+    """The feeds of an OPML file (``outline`` elements with an ``xmlUrl``), with folder tags."""
+    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
+        raise ConfigError("OPML file declares a DOCTYPE or entities: refused (export it again without them)")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as err:
+        raise ConfigError(f"OPML file is not valid XML ({err}): export it again from your reader") from err
+    specs: list[FeedSpec] = []
+
+    def walk(node: ET.Element, folders: tuple[str, ...]) -> None:
+        for child in node:
+            if child.tag.lower() != "outline":
+                walk(child, folders)
+                continue
+            url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
+            label = (child.get("title") or child.get("text") or "").strip()
+            if url and urlsplit(url).scheme.lower() in ("http", "https"):
+                specs.append(FeedSpec(name=label or urlsplit(url).hostname or url, url=url, tags=folders))
+            elif url:
+                log.warning("OPML: skipped %r (not an http(s) URL)", url)
+            walk(child, (*folders, label) if not url and label else folders)
+
+    walk(root, ())
+    return specs
+
+
+# -- URLs -------------------------------------------------------------------------------
+
+
+def safe_http_url(value: Any) -> str | None:
+    """``value`` if it is an absolute http(s) URL with a host (whitespace trimmed), else None."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if len(url) > 4096 or any(c in url for c in "\x00\r\n\t "):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def canonicalize_url(url: str) -> str:
+    """Lower-case scheme and host, drop the fragment, default ports and tracking parameters."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (parts.scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    if ":" in host and not host.startswith("["):
+        netloc = f"[{host}]" + netloc[len(host) :]
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
+    )
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
+
+
+# -- parsing ----------------------------------------------------------------------------
+
+
+def plain_text(value: Any) -> str:
+    """Feed HTML reduced to one line of plain text (tags removed, entities decoded)."""
+    if not isinstance(value, str):
+        return ""
+    text = html.unescape(_TAG.sub(" ", value))
+    return " ".join(text.split())
+
+
+def _declared_encoding(data: bytes, headers: Mapping[str, str]) -> str | None:
+    m = _XML_DECL_ENCODING.match(data[:512])
+    if m:
+        return m.group(1).decode("ascii", "replace")
+    content_type = headers.get("content-type", "")
+    charset = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+    return charset.group(1) if charset else None
+
+
+def to_utf8(data: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]:
+    """Re-encode a feed body as UTF-8 with a matching XML declaration; return it and the source charset.
+
+    Valid UTF-8 wins over a wrong declaration; otherwise the declared charset is used when
+    the bytes decode with it, else the charset is detected. Bodies with a BOM (UTF-16/32)
+    are left to feedparser.
+    """
+    if data.startswith(_BOMS) or b"\x00" in data[:64]:
+        return data, None  # UTF-16/32 (with or without BOM): feedparser detects these itself
+    try:
+        text, source = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        declared = _declared_encoding(data, headers)
+        text, source = "", None
+        if declared:
+            try:
+                text, source = data.decode(declared), declared.lower()
+            except (LookupError, UnicodeDecodeError):
+                text = ""
+        if not source:
+            source = detect_charset(data)
+            if source is None:
+                return data, None
+            text = data.decode(source)
+    out = text.encode("utf-8")
+    out = _XML_DECL.sub(rb"\1\2utf-8\2", out, count=1)
+    return out, source
+
+
+def parse_feed(data: bytes, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse a fetched feed body into items; never raises for bad input."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    body, source_encoding = to_utf8(data, headers)
+    ctype = headers.get("content-type", "application/xml").split(";")[0] or "application/xml"
+    charset = "; charset=utf-8" if source_encoding else ""
+    result = feedparser.parse(io.BytesIO(body), response_headers={"content-type": ctype + charset})
+    error = str(result.get("bozo_exception")) if result.get("bozo") else None
+    version = result.get("version") or ""
+    entries = result.get("entries") or []
+    if not version and not entries:
+        return ParsedFeed(is_feed=False, error=error or "not a feed", encoding=source_encoding)
+    items = [item for entry in entries if (item := _item(entry)) is not None]
+    title = plain_text(result.get("feed", {}).get("title")) or None
+    return ParsedFeed(True, title, items, error, source_encoding or result.get("encoding"))
+
+
+def _item(entry: Mapping[str, Any]) -> FeedItem | None:
+    title = plain_text(entry.get("title"))[:1000]
+    link = safe_http_url(entry.get("link"))
+    canonical = canonicalize_url(link) if link else None
+    summary_html = entry.get("summary") or ""
+    content = entry.get("content") or []
+    if content and isinstance(content, list) and isinstance(content[0], Mapping):
+        summary_html = content[0].get("value") or summary_html
+    summary = plain_text(summary_html)[:20000]
+    if not (title or summary or canonical):
+        return None
+    author = plain_text(entry.get("author"))[:200] or None
+    published = _entry_time(entry)
+    content_hash = sha256_hex(f"{title}\x00{summary}\x00{canonical or ''}")
+    guid = entry.get("id") if isinstance(entry.get("id"), str) else None
+    key = (guid or "").strip()[:2000] or canonical or content_hash
+    return FeedItem(key, title, canonical, summary, author, published, content_hash)
+
+
+def _entry_time(entry: Mapping[str, Any]) -> datetime | None:
+    for name in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(name)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            except (OverflowError, ValueError, TypeError):
+                continue
+    return None
+
+
+# -- polling: conditional GET, lying validators, back-off --------------------------------
+
+VERIFY_EVERY_POLLS = 12  # a full GET now and then checks that 304s are honest
+CHURN_LIMIT = 3  # 200s with new validators but an unchanged body before we stop trusting them
+BACKOFF_BASE_S = 300.0
+BACKOFF_CAP_S = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What newsmon remembers of one feed between polls."""
+
+    url: str
+    name: str
+    interval_s: float
+    etag: str | None = None
+    last_modified: str | None = None
+    validators_trusted: bool = True
+    validator_churn: int = 0
+    polls_since_full_get: int = 0
+    last_body_hash: str | None = None
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = None
+    items_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PollPlan:
+    """How to request a feed this time."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+
+    @property
+    def conditional(self) -> bool:
+        """True if the request carries validators."""
+        return bool(self.etag or self.last_modified)
+
+
+def plan_poll(state: FeedState, verify_every: int = VERIFY_EVERY_POLLS) -> PollPlan:
+    """Conditional GET when the feed's validators are trusted, except for a periodic full GET."""
+    full = not state.validators_trusted or state.polls_since_full_get + 1 >= verify_every
+    if full:
+        return PollPlan(state.url, None, None)
+    return PollPlan(state.url, state.etag, state.last_modified)
+
+
+def backoff_s(failures: int, interval_s: float, jitter: float, retry_after_s: float | None = None) -> float:
+    """Delay before the next poll after ``failures`` consecutive failures (exponential, capped).
+
+    ``jitter`` in [0, 1) spreads retries (±20 %); a server's Retry-After is a lower bound.
+    """
+    delay = min(BACKOFF_CAP_S, max(interval_s, BACKOFF_BASE_S) * 2 ** max(0, failures - 1))
+    delay *= 0.8 + 0.4 * jitter
+    return max(delay, retry_after_s or 0.0)
+
+
+def record_success(
+    state: FeedState,
+    plan: PollPlan,
+    now: datetime,
+    status: int,
+    etag: str | None,
+    last_modified: str | None,
+    body_hash: str | None,
+    new_items: int,
+) -> FeedState:
+    """The feed's state after a successful poll (200 with a feed, or 304).
+
+    Detects lying validators: a full GET that finds a changed body under the *same*
+    validators means a conditional GET would have got a false 304; validators that change
+    on every poll while the body does not are useless. Either way the feed falls back to
+    full GETs from now on.
+    """
+    trusted, churn = state.validators_trusted, state.validator_churn
+    if status == 304:
+        since_full = state.polls_since_full_get + 1
+        body_hash = state.last_body_hash
+        etag, last_modified = state.etag, state.last_modified
+    else:
+        since_full = 0 if not plan.conditional else state.polls_since_full_get + 1
+        same_validators = (etag or last_modified) and (etag, last_modified) == (state.etag, state.last_modified)
+        body_changed = state.last_body_hash is not None and body_hash != state.last_body_hash
+        if not plan.conditional and same_validators and body_changed and state.polls_since_full_get > 0:
+            log.warning("feed %s: validators unchanged while the content changed; using full GETs", state.url)
+            trusted = False
+        new_validators = (etag, last_modified) != (state.etag, state.last_modified)
+        churn = churn + 1 if (new_validators and not body_changed and state.last_body_hash) else 0
+        if churn >= CHURN_LIMIT and trusted:
+            log.warning("feed %s: validators change on every poll; using full GETs", state.url)
+            trusted = False
+    return _replace(
+        state,
+        etag=etag,
+        last_modified=last_modified,
+        validators_trusted=trusted,
+        validator_churn=churn,
+        polls_since_full_get=since_full,
+        last_body_hash=body_hash,
+        last_polled_at=now,
+        last_success_at=now,
+        last_status=status,
+        consecutive_failures=0,
+        next_poll_at=_after(now, state.interval_s),
+        items_total=state.items_total + new_items,
+    )
+
+
+def record_failure(
+    state: FeedState,
+    now: datetime,
+    kind: str,
+    message: str,
+    jitter: float,
+    status: int | None = None,
+    retry_after_s: float | None = None,
+) -> FeedState:
+    """The feed's state after a failed poll: the error kept, the next poll backed off."""
+    failures = state.consecutive_failures + 1
+    delay = backoff_s(failures, state.interval_s, jitter, retry_after_s)
+    return _replace(
+        state,
+        last_polled_at=now,
+        last_status=status,
+        last_error=message[:1000],
+        last_error_kind=kind,
+        last_error_at=now,
+        consecutive_failures=failures,
+        next_poll_at=_after(now, delay),
+    )
+
+
+def _after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
+
+
+def _replace(state: FeedState, **changes: Any) -> FeedState:
+    return replace(state, **changes)
+
+
+# -- from feed item to document ------------------------------------------------------------
+
+
+def item_document_id(feed_url: str, item: FeedItem) -> str:
+    """The document id of a feed item: from its link, else from its feed and key."""
+    return document_id(item.link) if item.link else document_id(f"{feed_url}#item={item.key}")
+
+
+def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText | None, now: datetime) -> Document:
+    """Build the document for a feed item from its extracted page, else from the feed's summary.
+
+    The page is used only if it is an article; otherwise the item keeps the feed's own
+    summary (``extraction = 'feed-summary'``) and ``page_kind`` says why.
+    """
+    extracted = page.extracted if page is not None and page.page_kind == "article" else None
+    if extracted is not None:
+        cleaned = strip_boilerplate(extracted.text)
+        body, extraction, extractor = cleaned.body, "article", EXTRACTOR
+        title = item.title or plain_text(extracted.title) or cleaned.body[:120]
+        author = item.author or extracted.author or cleaned.author
+        origin = cleaned.origin
+        published = item.published_at or extracted.published_at
+        language = extracted.language
+        removed = cleaned.removed_lines
+    else:
+        body, extraction, extractor = item.summary, "feed-summary", FEED_EXTRACTOR
+        title = item.title or item.summary[:120] or (item.link or "")
+        author, origin, published, language, removed = item.author, None, item.published_at, None, 0
+    kind = page.page_kind if page is not None else ("unavailable" if item.link else "no-link")
+    canonical = page.canonical_url if page is not None else None
+    return Document(
+        id=item_document_id(feed_url, item),
+        url=item.link or f"{feed_url}#item={item.key}",
+        source=feed_name,
+        source_kind="feed",
+        title=title,
+        body=body,
+        author=author,
+        origin=origin,
+        published_at=published,
+        first_seen_at=now,
+        content_hash=item.content_hash,
+        text_hash=text_hash(f"{title}\n{body}"),
+        extractor=extractor,
+        charset=None,
+        boilerplate_lines=removed,
+        extraction=extraction,
+        page_kind=kind,
+        language=language,
+        canonical_url=safe_http_url(canonical),
+    )

@@ -1,0 +1,688 @@
+"""The one HTTP client of newsmon: feeds and article pages are fetched through it.
+
+Everything fetched is untrusted, so every request is guarded:
+
+* only ``http`` and ``https``; redirects are followed here (at most ``max_redirects``, loops
+  refused), each hop checked again;
+* host names are resolved here and *every* address is checked: loopback, private,
+  link-local (cloud metadata), shared, multicast, reserved and unspecified addresses are
+  refused unless ``HttpConfig.allow`` names the host or a range containing the address.
+  The connection then goes to the checked address (the URL is rewritten to the IP, the
+  ``Host`` header and the TLS server name keep the host name), so a DNS answer that
+  changes between check and connect (DNS rebinding) cannot redirect it;
+* one total deadline per request covers resolution, connection, all redirects and the body;
+* the *decoded* body is capped; ``gzip`` and ``deflate`` are decoded here in bounded steps,
+  so a compression bomb stops at the cap with bounded memory.
+
+Failures are :class:`~newsmon.errors.FetchError` with a ``kind`` (``scheme``, ``blocked``,
+``dns``, ``connect``, ``timeout``, ``too_large``, ``redirects``, ``encoding``,
+``http_4xx``, ``http_5xx``, ``protocol``). :func:`fetch_many` returns them in place of
+results, so one bad URL never stops a batch.
+
+Example::
+
+    config = HttpConfig.from_env(total_timeout_s=10)
+    results = fetch_all([FetchRequest("https://example.org/feed.xml")], config)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import ipaddress
+import logging
+import os
+import re
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from newsmon import __version__
+from newsmon.errors import ConfigError, FetchError
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+ALLOW_ENV = "NEWSMON_HTTP_ALLOW"
+DEFAULT_USER_AGENT = f"newsmon/{__version__} (media monitor; +https://pypi.org/project/newsmon/)"
+ACCEPT_ENCODING = "gzip, deflate"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_SCHEMES = {"http": 80, "https": 443}
+_ALLOW_HINT = f" (list the host or range in {ALLOW_ENV} if it is meant to be fetched)"
+_DECODE_STEP = 64 * 1024  # most decoded bytes produced per decompression step
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# IPv4 literals in the forms inet_aton() accepts: 2130706433, 0177.0.0.1, 0x7f.1, 127.1
+_LEGACY_IPV4 = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """Limits and policy of the HTTP client; immutable, picklable."""
+
+    total_timeout_s: float = 20.0  # one deadline per request: resolve, connect, redirects, body
+    connect_timeout_s: float = 5.0  # per connection attempt
+    max_body_bytes: int = 10 * 1024 * 1024  # cap on the decoded body
+    max_redirects: int = 5
+    user_agent: str = DEFAULT_USER_AGENT
+    per_host_concurrency: int = 2
+    concurrency: int = 16
+    allow: tuple[str, ...] = ()  # host names or CIDR ranges allowed although not public
+    max_retry_after_s: float = 3600.0  # cap on an honoured Retry-After
+    verify_tls: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.allow, tuple):
+            object.__setattr__(self, "allow", tuple(self.allow))
+        for name in ("total_timeout_s", "connect_timeout_s", "max_body_bytes", "per_host_concurrency", "concurrency"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"HTTP setting {name}={getattr(self, name)!r} must be positive")
+        if self.max_redirects < 0 or self.max_retry_after_s < 0:
+            raise ConfigError("HTTP settings max_redirects and max_retry_after_s must not be negative")
+        _allow_rules(self.allow)  # validates the entries
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> HttpConfig:
+        """Build a config from ``NEWSMON_HTTP_ALLOW`` (comma-separated hosts or CIDRs) and ``overrides``.
+
+        An ``allow`` override replaces the environment's list.
+        """
+        values: dict[str, Any] = {}
+        env = os.environ.get(ALLOW_ENV, "")
+        if env.strip():
+            values["allow"] = tuple(part.strip() for part in env.split(",") if part.strip())
+        values.update(overrides)
+        try:
+            return cls(**values)
+        except TypeError as err:
+            raise ConfigError(f"invalid HTTP setting ({err}): check the option names") from err
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """One URL to GET, with the validators of a previous response for a conditional GET."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    accept: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A successful response (2xx, or 304 Not Modified)."""
+
+    url: str  # as requested
+    final_url: str  # after redirects
+    status: int
+    headers: dict[str, str]  # lower-cased names; repeated headers joined with ", "
+    body: bytes  # content-encoding removed; b"" for 304
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    elapsed_s: float
+    redirects: int
+
+
+@dataclass(frozen=True, slots=True)
+class _AllowRules:
+    names: frozenset[str]
+    networks: tuple[IPNetwork, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One checked hop: the URL as httpx sends it, and the host to resolve or the literal address."""
+
+    text: str
+    url: httpx.URL
+    host: str  # ASCII (IDNA) host name or IP text, lower case, without brackets or trailing dot
+    port: int
+    literal: IPAddress | None
+    host_header: str  # host[:port] as the server should see it
+
+
+# --------------------------------------------------------------------------- address policy
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """True if ``ip`` is a globally routable unicast address that may be fetched by default.
+
+    IPv4 addresses embedded in IPv6 (IPv4-mapped, NAT64 ``64:ff9b::/96``, 6to4) are judged by
+    their IPv4 part; Teredo addresses are always refused.
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return is_public_address(ip.ipv4_mapped)
+        if ip in _NAT64:
+            return is_public_address(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip.teredo is not None:
+            return False
+        if ip.sixtofour is not None and not is_public_address(ip.sixtofour):
+            return False
+        if ip.is_site_local:
+            return False
+    return ip.is_global and not (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _allow_rules(allow: tuple[str, ...]) -> _AllowRules:
+    """Split the allow-list into host names and networks; ConfigError for a malformed entry."""
+    names: set[str] = set()
+    networks: list[IPNetwork] = []
+    for raw in allow:
+        entry = raw.strip().lower().strip("[]")
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+            continue
+        except ValueError:
+            pass
+        if "/" in entry or any(c.isspace() for c in entry):
+            raise ConfigError(f"HTTP allow entry {raw!r} is neither a host name nor a CIDR range: fix it")
+        names.add(_normal_host(entry))
+    return _AllowRules(frozenset(names), tuple(networks))
+
+
+def _normal_host(host: str) -> str:
+    host = host.strip().lower().rstrip(".")
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def _address_allowed(ip: IPAddress, host: str, config: HttpConfig) -> bool:
+    """True if ``ip`` (reached through ``host``) is public or opened by the allow-list."""
+    if is_public_address(ip):
+        return True
+    rules = _allow_rules(config.allow)
+    if host in rules.names:
+        return True
+    candidates: list[IPAddress] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        candidates.append(ip.ipv4_mapped)
+    return any(c in net for c in candidates for net in rules.networks)
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    """The address ``host`` denotes if it is an IP literal (including legacy IPv4 forms), else None."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _LEGACY_IPV4.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+# --------------------------------------------------------------------------- URL checks
+
+
+def check_url(url: str, config: HttpConfig) -> None:
+    """Refuse ``url`` unless it is an http(s) URL with a host that is not a blocked address literal.
+
+    Raises FetchError ``scheme`` for other schemes (file, ftp, data, javascript, ...), a
+    missing host or an unparsable URL, and ``blocked`` for a literal non-public address not
+    opened by ``config.allow``. Host names are not resolved here; fetching checks their addresses.
+    """
+    _parse_target(url, config, url)
+
+
+def _parse_target(text: str, config: HttpConfig, requested: str) -> _Target:
+    where = "" if text == requested else f" (redirected to {text})"
+    try:
+        parts = urlsplit(text.strip())
+        early_host = parts.hostname
+    except ValueError as err:
+        raise FetchError("scheme", requested, f"not a valid URL{where}: {err}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        shown = f"{scheme}:" if scheme else "no scheme"
+        raise FetchError("scheme", requested, f"only http and https URLs are fetched, not {shown}{where}")
+    if early_host:  # refuse blocked literals even in forms httpx cannot parse (0177.0.0.1)
+        _check_literal(_literal_address(_normal_host(early_host)), early_host, config, requested, where)
+    try:
+        url = httpx.URL(text.strip())
+    except (httpx.InvalidURL, ValueError) as err:
+        raise FetchError("scheme", requested, f"not a valid URL{where}: {err}") from None
+    if url.scheme not in _SCHEMES:
+        raise FetchError("scheme", requested, f"only http and https URLs are fetched{where}")
+    try:
+        host = _normal_host(url.raw_host.decode("ascii"))
+    except UnicodeDecodeError:
+        raise FetchError("scheme", requested, f"not a valid host name{where}") from None
+    if not host:
+        raise FetchError("scheme", requested, f"the URL has no host{where}")
+    literal = _literal_address(host)
+    _check_literal(literal, host, config, requested, where)
+    port = url.port if url.port is not None else _SCHEMES[url.scheme]
+    return _Target(text, url, host, port, literal, url.netloc.decode("ascii"))
+
+
+def _check_literal(literal: IPAddress | None, host: str, config: HttpConfig, requested: str, where: str) -> None:
+    if literal is not None and not _address_allowed(literal, _normal_host(host), config):
+        raise FetchError("blocked", requested, f"address {literal} is not public{where}{_ALLOW_HINT}")
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """All addresses of ``host`` (resolver order, duplicates removed); raises OSError on failure.
+
+    Runs ``getaddrinfo`` in a worker thread so that the event loop is never blocked.
+    """
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    out: list[IPAddress] = []
+    for family, _type, _proto, _name, sockaddr in infos:
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if ip not in out:
+            out.append(ip)
+    return out
+
+
+async def _checked_addresses(target: _Target, config: HttpConfig, requested: str) -> list[IPAddress]:
+    """The addresses to connect to for ``target``, every one of them checked."""
+    if target.literal is not None:
+        return [target.literal]
+    try:
+        addresses = await resolve_host(target.host, target.port)
+    except (OSError, UnicodeError) as err:
+        raise FetchError("dns", requested, f"cannot resolve {target.host}: {err}") from None
+    if not addresses:
+        raise FetchError("dns", requested, f"{target.host} has no IPv4 or IPv6 address")
+    for ip in addresses:
+        if not _address_allowed(ip, target.host, config):
+            raise FetchError("blocked", requested, f"{target.host} resolves to non-public address {ip}{_ALLOW_HINT}")
+    return addresses
+
+
+# --------------------------------------------------------------------------- body decoding
+
+
+class _Decoder:
+    """Incremental Content-Encoding decoder that yields at most ``_DECODE_STEP`` bytes at a time."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._gzip = coding in ("gzip", "x-gzip")
+        self._first = True  # no output yet: a "deflate" body may still turn out to be raw DEFLATE
+        self._trailing = False  # past the end of the stream: the rest is ignored
+        self._inflater: Any = self._new_inflater()
+
+    def _new_inflater(self) -> Any:
+        if self.coding == "identity":
+            return None
+        return zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Decoded pieces of ``data``; raises zlib.error for corrupt input."""
+        if self._inflater is None:
+            if data:
+                yield data
+            return
+        while data and not self._trailing:
+            if self._inflater.eof:
+                if not (self._gzip and data[:1] == b"\x1f"):  # not another gzip member: ignore the rest
+                    self._trailing = True
+                    return
+                self._inflater = self._new_inflater()
+            try:
+                yield from self._inflate(data)
+            except zlib.error:
+                if not self._first or self._gzip:
+                    raise
+                self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # deflate without the zlib header
+                yield from self._inflate(data)
+            self._first = False
+            data = self._inflater.unused_data if self._inflater.eof else b""
+
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
+        inflater = self._inflater
+        while True:
+            out = inflater.decompress(data, _DECODE_STEP)
+            if out:
+                self._first = False
+                yield out
+            data = inflater.unconsumed_tail
+            if inflater.eof or (not data and len(out) < _DECODE_STEP):
+                return
+
+
+def _decoder_for(content_encoding: str | None, requested: str) -> _Decoder:
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if not codings:
+        return _Decoder("identity")
+    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
+        return _Decoder(codings[0])
+    raise FetchError("encoding", requested, f"unsupported content-encoding {content_encoding!r}")
+
+
+async def _read_body(response: httpx.Response, requested: str, config: HttpConfig) -> bytes:
+    """The decoded body, refused as ``too_large`` as soon as it would pass the cap."""
+    cap = config.max_body_bytes
+    decoder = _decoder_for(response.headers.get("content-encoding"), requested)
+    declared = response.headers.get("content-length", "").strip()
+    if declared.isdigit() and int(declared) > cap:
+        raise FetchError("too_large", requested, f"content-length {int(declared)} exceeds the {cap}-byte cap")
+    body = bytearray()
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > cap:
+            raise FetchError("too_large", requested, f"body exceeds the {cap}-byte cap")
+        try:
+            for piece in decoder.feed(chunk):
+                if len(body) + len(piece) > cap:
+                    raise FetchError("too_large", requested, f"decoded body exceeds the {cap}-byte cap")
+                body += piece
+        except zlib.error as err:
+            raise FetchError("encoding", requested, f"corrupt {decoder.coding} body: {err}") from None
+    return bytes(body)
+
+
+# --------------------------------------------------------------------------- status handling
+
+
+def parse_retry_after(value: str | None, cap_s: float, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delay seconds or HTTP-date), clamped to [0, cap_s]."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), cap_s)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(delta, 0.0), cap_s)
+
+
+def _status_error(response: httpx.Response, requested: str, hop: str, config: HttpConfig) -> FetchError:
+    status = response.status_code
+    where = "" if hop == requested else f" from {hop}"
+    message = f"HTTP {status} {response.reason_phrase}".rstrip() + where
+    retry_after = None
+    if status in (429, 503):
+        retry_after = parse_retry_after(response.headers.get("retry-after"), config.max_retry_after_s)
+    if 400 <= status < 500:
+        kind = "http_4xx"
+    elif status >= 500:
+        kind = "http_5xx"
+    else:
+        kind = "protocol"
+        message += " (not a redirect that can be followed)" if 300 <= status < 400 else ""
+    return FetchError(kind, requested, message, status=status, retry_after_s=retry_after)
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def make_ssl_context(config: HttpConfig) -> ssl.SSLContext:
+    """The TLS context for one batch: certificates verified against certifi unless ``verify_tls`` is off."""
+    return httpx.create_ssl_context(verify=config.verify_tls, trust_env=False)
+
+
+class _PerServerTransport(httpx.AsyncBaseTransport):
+    """Routes requests to one connection pool per TLS server name.
+
+    Requests go to IP addresses, and httpcore reuses a connection for any request to the same
+    IP and port; separate pools keep a TLS connection verified for one host from carrying
+    another host's requests.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        self._ssl_context = ssl_context
+        self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = str(request.extensions.get("sni_hostname") or "")
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = httpx.AsyncHTTPTransport(verify=self._ssl_context, http2=False, trust_env=False, retries=0)
+            self._pools[key] = pool
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for pool in self._pools.values():
+            await pool.aclose()
+        self._pools.clear()
+
+
+def _client(config: HttpConfig) -> httpx.AsyncClient:
+    total = config.total_timeout_s
+    return httpx.AsyncClient(
+        transport=_PerServerTransport(make_ssl_context(config)),
+        follow_redirects=False,
+        trust_env=False,
+        timeout=httpx.Timeout(total, connect=min(config.connect_timeout_s, total)),
+        headers={"User-Agent": config.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),  # never store cookies
+    )
+
+
+def _transport_error(err: Exception, requested: str, target: _Target) -> FetchError:
+    where = "" if target.text == requested else f" (at {target.text})"
+    detail = str(err) or type(err).__name__
+    if isinstance(err, httpx.ConnectTimeout):
+        return FetchError("connect", requested, f"connection to {target.host} timed out{where}")
+    if isinstance(err, httpx.TimeoutException):
+        return FetchError("timeout", requested, f"{detail}{where}")
+    if isinstance(err, httpx.ConnectError) and _is_tls_error(err):
+        return FetchError("connect", requested, f"TLS with {target.host} failed: {detail}{where}")
+    if isinstance(err, httpx.NetworkError):  # connect, read, write, close
+        return FetchError("connect", requested, f"{detail}{where}")
+    if isinstance(err, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return FetchError("scheme", requested, f"{detail}{where}")
+    return FetchError("protocol", requested, f"{type(err).__name__}: {detail}{where}")
+
+
+def _is_tls_error(err: BaseException) -> bool:
+    seen: BaseException | None = err
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _root_reason(err: BaseException) -> str:
+    """The innermost OS error's text (e.g. "Connection refused"), else the error's own text."""
+    reason = str(err) or type(err).__name__
+    seen: BaseException | None = err
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno:
+            reason = os.strerror(seen.errno)
+        seen = seen.__cause__ or seen.__context__
+    return reason
+
+
+async def _send(
+    client: httpx.AsyncClient, target: _Target, addresses: list[IPAddress], request: FetchRequest
+) -> httpx.Response:
+    """Send the GET to the first checked address that accepts a connection; headers only."""
+    headers = {"Host": target.host_header, "Accept": request.accept or "*/*"}
+    if request.etag:
+        headers["If-None-Match"] = request.etag
+    if request.last_modified:
+        headers["If-Modified-Since"] = request.last_modified
+    extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
+    failures: list[str] = []
+    for ip in addresses:
+        outgoing = client.build_request(
+            "GET", target.url.copy_with(host=str(ip)), headers=headers, extensions=extensions
+        )
+        try:
+            return await client.send(outgoing, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as err:
+            log.debug("connect to %s for %s failed: %s", ip, target.text, err)
+            if _is_tls_error(err):
+                raise _transport_error(err, request.url, target) from None
+            reason = "timed out" if isinstance(err, httpx.ConnectTimeout) else _root_reason(err)
+            failures.append(f"{ip}: {reason}")
+    where = "" if target.text == request.url else f" (at {target.text})"
+    raise FetchError("connect", request.url, f"cannot connect to {target.host} ({'; '.join(failures)}){where}")
+
+
+# --------------------------------------------------------------------------- fetching
+
+
+async def _follow(
+    client: httpx.AsyncClient, request: FetchRequest, first: _Target, config: HttpConfig, start: float
+) -> FetchResult:
+    """GET ``first`` and follow redirects; every hop resolved and checked."""
+    target = first
+    seen = {str(first.url.copy_with(fragment=None))}
+    redirects = 0
+    while True:
+        addresses = await _checked_addresses(target, config, request.url)
+        response = await _send(client, target, addresses, request)
+        try:
+            location = response.headers.get("location", "").strip()
+            if response.status_code not in REDIRECT_STATUSES or not location:
+                return await _finish(response, request, target, redirects, config, start)
+        except httpx.HTTPError as err:
+            raise _transport_error(err, request.url, target) from None
+        finally:
+            await response.aclose()
+        next_text = urljoin(str(target.url), location)
+        target = _parse_target(next_text, config, request.url)
+        key = str(target.url.copy_with(fragment=None))
+        if key in seen:
+            raise FetchError("redirects", request.url, f"redirect loop at {next_text}")
+        if redirects >= config.max_redirects:
+            raise FetchError("redirects", request.url, f"more than {config.max_redirects} redirects")
+        seen.add(key)
+        redirects += 1
+
+
+async def _finish(
+    response: httpx.Response, request: FetchRequest, target: _Target, redirects: int, config: HttpConfig, start: float
+) -> FetchResult:
+    status = response.status_code
+    if status != 304 and not 200 <= status < 300:
+        raise _status_error(response, request.url, target.text, config)
+    body = b"" if status == 304 else await _read_body(response, request.url, config)
+    headers = dict(response.headers.items())
+    return FetchResult(
+        url=request.url,
+        final_url=request.url if redirects == 0 else target.text,
+        status=status,
+        headers=headers,
+        body=body,
+        etag=headers.get("etag"),
+        last_modified=headers.get("last-modified"),
+        not_modified=status == 304,
+        elapsed_s=time.monotonic() - start,
+        redirects=redirects,
+    )
+
+
+async def _fetch(client: httpx.AsyncClient, request: FetchRequest, first: _Target, config: HttpConfig) -> FetchResult:
+    start = time.monotonic()
+    try:
+        async with asyncio.timeout(config.total_timeout_s):
+            return await _follow(client, request, first, config, start)
+    except TimeoutError:
+        raise FetchError("timeout", request.url, f"no complete response within {config.total_timeout_s:g} s") from None
+    except httpx.HTTPError as err:
+        raise _transport_error(err, request.url, first) from None
+
+
+async def _guarded(
+    client: httpx.AsyncClient,
+    request: FetchRequest,
+    config: HttpConfig,
+    overall: asyncio.Semaphore,
+    per_host: dict[str, asyncio.Semaphore],
+) -> FetchResult | FetchError:
+    """One request under the concurrency limits; every failure returned, never raised."""
+    try:
+        first = _parse_target(request.url, config, request.url)
+        host_slot = per_host.setdefault(first.host, asyncio.Semaphore(config.per_host_concurrency))
+        async with host_slot, overall:
+            result = await _fetch(client, request, first, config)
+        log.debug("GET %s -> %d in %.2f s", request.url, result.status, result.elapsed_s)
+        return result
+    except FetchError as err:
+        log.debug("GET %s failed: %s", request.url, err)
+        return err
+    except Exception as err:  # a single request must never break the batch
+        log.warning("GET %s failed unexpectedly", request.url, exc_info=True)
+        return FetchError("protocol", request.url, f"unexpected {type(err).__name__}: {err}")
+
+
+async def fetch_many(requests: Sequence[FetchRequest], config: HttpConfig) -> list[FetchResult | FetchError]:
+    """GET every request concurrently; results (or FetchErrors) in the order of ``requests``.
+
+    At most ``config.concurrency`` requests are in flight, and ``config.per_host_concurrency``
+    per host; the total deadline of a request starts when it gets its slots.
+    """
+    if not requests:
+        return []
+    overall = asyncio.Semaphore(config.concurrency)
+    per_host: dict[str, asyncio.Semaphore] = {}
+    async with _client(config) as client:
+        return list(await asyncio.gather(*(_guarded(client, r, config, overall, per_host) for r in requests)))
+
+
+def fetch_all(requests: Sequence[FetchRequest], config: HttpConfig) -> list[FetchResult | FetchError]:
+    """Synchronous :func:`fetch_many` (runs its own event loop, in a helper thread if one is running)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(fetch_many(requests, config))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(fetch_many(requests, config))).result()
+
+
+def fetch_one(request: FetchRequest, config: HttpConfig) -> FetchResult:
+    """GET one URL synchronously; raises FetchError on any failure."""
+    result = fetch_all([request], config)[0]
+    if isinstance(result, FetchError):
+        raise result
+    return result
+
+
+__all__ = [
+    "FetchRequest",
+    "FetchResult",
+    "HttpConfig",
+    "check_url",
+    "fetch_all",
+    "fetch_many",
+    "fetch_one",
+    "is_public_address",
+    "parse_retry_after",
+    "resolve_host",
+]

@@ -1,0 +1,232 @@
+"""Feeds: the feed list, OPML, parsing real feeds served over loopback, polling state."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from support import Route, ScriptedServer, require_shared
+
+from newsmon.errors import ConfigError
+from newsmon.feeds import (
+    CHURN_LIMIT,
+    FeedSpec,
+    FeedState,
+    append_feeds,
+    canonicalize_url,
+    load_feeds,
+    parse_feed,
+    parse_opml,
+    plan_poll,
+    record_failure,
+    record_success,
+)
+from newsmon.http import FetchRequest, HttpConfig, fetch_all
+
+NOW = datetime(2023, 5, 20, 12, 0, tzinfo=UTC)
+LOOPBACK = HttpConfig(allow=("127.0.0.0/8",), total_timeout_s=10)
+_HEADER = re.compile(rb"^\s*Header:\s*(.+?)\s*$", re.MULTILINE)
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    yield srv
+    srv.close()
+
+
+def _feed_files() -> list[Path]:
+    data = require_shared() / "feeds"
+    files = [p for p in sorted(data.rglob("*")) if p.is_file() and p.suffix in (".xml", ".rss", ".atom")]
+    return [p for p in files if "expected" not in p.parts and p.suffix != ".html"]
+
+
+def _headers_for(body: bytes) -> dict[str, str]:
+    """feedparser fixtures name the HTTP header their test server must send."""
+    headers = {"Content-Type": "application/xml"}
+    for match in _HEADER.finditer(body[:2000]):
+        name, _, value = match.group(1).decode("ascii", "replace").partition(":")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def test_every_real_feed_is_served_fetched_and_parsed_without_a_crash(server: ScriptedServer) -> None:
+    files = _feed_files()
+    assert len(files) > 100
+    for i, path in enumerate(files):
+        body = path.read_bytes()
+        server.routes[f"/f{i}"] = Route(body, _headers_for(body))
+    results = fetch_all([FetchRequest(server.url(f"/f{i}")) for i in range(len(files))], LOOPBACK)
+    counts: dict[Path, int] = {}
+    for path, result in zip(files, results, strict=True):
+        assert not isinstance(result, Exception), f"{path.name}: {result}"
+        parsed = parse_feed(result.body, result.headers)
+        for item in parsed.items:
+            assert "\ufffd" not in item.title + item.summary, path.name
+            assert item.link is None or item.link.startswith(("http://", "https://"))
+            assert not re.search(r"<[A-Za-z/!]", item.title), path.name  # plain text, no markup
+        counts[path] = len(parsed.items)
+    # Each rss-parser feed yields the items its expected output lists (entries with no title,
+    # link or content at all carry nothing to monitor and are dropped).
+    expected_dir = require_shared() / "feeds" / "rss-parser" / "expected"
+    checked = 0
+    for expected in sorted(expected_dir.glob("*.json")):
+        raw = expected.read_bytes()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            data = json.loads(raw.decode("latin-1"))
+        wanted = [i for i in data["feed"].get("items", []) if i.get("title") or i.get("link") or i.get("content")]
+        source = next(p for p in counts if p.parent.name == "rss-parser" and p.stem == expected.stem)
+        assert counts[source] == len(wanted), source.name
+        checked += 1
+    assert checked == 29
+    for path in (require_shared() / "feeds" / "miniflux").glob("*.xml"):
+        assert counts[path] > 0, path.name
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("miniflux/encoding_WINDOWS-1251.xml", "Цитата"),
+        ("miniflux/encoding_ISO-8859-1.xml", "ü"),
+        ("miniflux/no_encoding_ISO-8859-1.xml", "é"),
+        ("rss-parser/uolNoticias.rss", "simulações"),
+        ("rss-parser/encoding.rss", "Mãe"),
+        ("miniflux/encoding/utf8-incorrect-prolog.xml", "Café"),
+        ("miniflux/encoding/koi8r.xml", "Первая"),
+        ("feedparser-illformed/illformed/chardet/koi8r.xml", "Как"),
+        ("miniflux/urdu_UTF8.xml", "امریکی"),
+    ],
+)
+def test_legacy_and_mislabeled_charsets_decode_to_the_right_letters(name: str, expected: str) -> None:
+    body = (require_shared() / "feeds" / name).read_bytes()
+    parsed = parse_feed(body, {"content-type": "application/xml"})
+    text = " ".join(i.title + " " + i.summary for i in parsed.items)
+    assert expected in text
+    assert "\ufffd" not in text and "Ã" not in text
+
+
+def test_not_a_feed_and_broken_feeds_are_reported_not_raised() -> None:
+    assert not parse_feed(b"<html><body><h1>Document moved</h1></body></html>", {"content-type": "text/html"}).is_feed
+    assert not parse_feed(b"\x89PNG\r\n\x1a\n" + bytes(200), {"content-type": "image/png"}).is_feed
+    assert not parse_feed(b"", {}).is_feed
+    broken = parse_feed(
+        b"<rss version='2.0'><channel><item><title>kept</title><link>http://a.example/1</link></item>"
+        b"<item><title>cut off &bogus; <",
+        {},
+    )
+    assert broken.is_feed and broken.error and [i.title for i in broken.items][:1] == ["kept"]
+
+
+def test_items_are_untrusted_data() -> None:
+    feed = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+    <item><title>&lt;img src=x onerror=alert(1)&gt;Breaking &amp; <b>bold</b></title>
+      <link>javascript:alert(1)</link><guid>g1</guid><description>&lt;script&gt;x()&lt;/script&gt;text</description></item>
+    <item><title>Tracked</title><link>HTTPS://Example.COM:443/a?utm_source=x&amp;id=7#frag</link></item>
+    <item><title>Same guid</title><guid>dup</guid></item>
+    <item><title>Same guid again</title><guid>dup</guid></item>
+    <item><description>no title, no link, no guid</description></item>
+    </channel></rss>"""
+    items = parse_feed(feed, {}).items
+    first = items[0]
+    assert "<" not in first.title and "onerror" not in first.title and "Breaking & bold" in first.title
+    assert first.link is None and first.key == "g1"
+    assert "<script" not in first.summary
+    assert items[1].link == "https://example.com/a?id=7" and items[1].key == items[1].link
+    assert [i.key for i in items[2:4]] == ["dup", "dup"]
+    assert items[4].key == items[4].content_hash and items[4].summary == "no title, no link, no guid"
+
+
+def test_canonicalize_url() -> None:
+    assert canonicalize_url("http://EX.com:80/p?fbclid=1&a=2&utm_medium=m") == "http://ex.com/p?a=2"
+    assert canonicalize_url("https://ex.com") == "https://ex.com/"
+
+
+def test_feeds_file_round_trip_and_errors(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.toml"
+    added = append_feeds(path, [FeedSpec('A "quoted"', "https://a.example/rss", 900, ("world", "ü"))])
+    assert len(added) == 1
+    assert append_feeds(path, [FeedSpec("again", "https://a.example/rss")]) == []
+    assert load_feeds(path) == [FeedSpec('A "quoted"', "https://a.example/rss", 900.0, ("world", "ü"))]
+    path.write_text('[[feeds]]\nurl = "file:///etc/passwd"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="not http"):
+        load_feeds(path)
+    path.write_text('[[feeds]]\nurl = "https://a.example/"\ninterval = "5s"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="below one minute"):
+        load_feeds(path)
+
+
+def test_opml_import_with_folders() -> None:
+    opml = b"""<?xml version="1.0"?><opml version="2.0"><body>
+      <outline text="News"><outline text="Guardian" type="rss" xmlUrl="https://g.example/rss"/>
+        <outline text="Local" type="rss" xmlUrl="file:///etc/passwd"/></outline>
+      <outline title="Loose" xmlUrl="http://l.example/atom"/></body></opml>"""
+    specs = parse_opml(opml)
+    assert [(s.name, s.url, s.tags) for s in specs] == [
+        ("Guardian", "https://g.example/rss", ("News",)),
+        ("Loose", "http://l.example/atom", ()),
+    ]
+    with pytest.raises(ConfigError, match="DOCTYPE"):
+        parse_opml(b'<!DOCTYPE x [<!ENTITY a "b">]><opml/>')
+
+
+def _state(**kw: object) -> FeedState:
+    base: dict[str, object] = {"url": "https://a.example/rss", "name": "a", "interval_s": 900.0}
+    base.update(kw)
+    return FeedState(**base)  # type: ignore[arg-type]
+
+
+def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
+    state = _state()
+    delays = []
+    for _ in range(12):
+        state = record_failure(state, NOW, "http_5xx", "boom", jitter=0.5, status=503)
+        delays.append((state.next_poll_at - NOW).total_seconds())
+    assert delays == sorted(delays) and delays[0] == 900 and delays[-1] == 86400
+    assert state.consecutive_failures == 12 and state.last_error_kind == "http_5xx"
+    slow = record_failure(_state(), NOW, "http_4xx", "429", jitter=0.5, status=429, retry_after_s=7200)
+    assert slow.next_poll_at - NOW == timedelta(seconds=7200)
+    healed = record_success(state, plan_poll(state), NOW, 200, "e1", None, "h1", 3)
+    assert healed.consecutive_failures == 0 and healed.next_poll_at == NOW + timedelta(seconds=900)
+
+
+def test_lying_validators_fall_back_to_full_gets(server: ScriptedServer) -> None:
+    """A server answering 304 while its content changed is caught by the periodic full GET."""
+    route = Route(b"<rss version='2.0'><channel><item><title>one</title></item></channel></rss>", etag='"v1"')
+    server.routes["/liar"] = route
+    state = _state(url=server.url("/liar"))
+    from newsmon.text import sha256_hex
+
+    def poll(s: FeedState) -> FeedState:
+        plan = plan_poll(s, verify_every=3)
+        result = fetch_all([FetchRequest(plan.url, plan.etag, plan.last_modified)], LOOPBACK)[0]
+        assert not isinstance(result, Exception)
+        return record_success(
+            s, plan, NOW, result.status, result.etag, result.last_modified, sha256_hex(result.body), 0
+        )
+
+    state = poll(state)  # full GET, validators stored
+    assert state.etag == '"v1"' and state.validators_trusted
+    route.body = route.body.replace(b"one", b"two")  # content changes, the ETag does not: a lie
+    state = poll(state)
+    assert state.last_status == 304 and server.hits("/liar")[-1].get("if-none-match") == '"v1"'
+    state = poll(state)
+    assert state.last_status == 304 and state.validators_trusted  # still fooled
+    state = poll(state)  # the periodic full GET (every 3rd poll here) sees the change under the same ETag
+    assert "if-none-match" not in server.hits("/liar")[-1]
+    assert not state.validators_trusted
+    state = poll(state)
+    assert "if-none-match" not in server.hits("/liar")[-1] and state.last_status == 200
+
+
+def test_churning_validators_are_dropped() -> None:
+    state = _state(etag='"0"', last_body_hash="same")
+    for i in range(1, CHURN_LIMIT + 1):
+        state = record_success(state, plan_poll(state), NOW, 200, f'"{i}"', None, "same", 0)
+    assert not state.validators_trusted
+    assert plan_poll(state).etag is None
