@@ -57,8 +57,13 @@ class FetchError(NewsmonError):
         super().__init__(f"{kind}: {url}: {message}")
         self.kind = kind
         self.url = url
+        self.message = message
         self.status = status
         self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[type[FetchError], tuple[str, str, str, int | None, float | None]]:
+        """Pickle with all fields (results cross process boundaries)."""
+        return (type(self), (self.kind, self.url, self.message, self.status, self.retry_after_s))
 
 
 class StorageError(NewsmonError):

@@ -147,3 +147,26 @@ def test_readme_run_command_on_a_fresh_machine(tmp_path: Path) -> None:
     assert counts.stdout.splitlines()[1] == "2,2,5,2"
     alerts = newsmon("alerts", "--db", str(db), "--topic", "covid-origins")
     assert alerts.returncode == 0 and "COVID-19 origins" in alerts.stdout and "Traceability" in alerts.stdout
+
+
+def test_feeds_add_import_and_list(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.toml"
+    added = newsmon(
+        "feeds", "add", "https://news.example/rss", "--name", "Example", "--interval", "15m", "--feeds", str(feeds)
+    )
+    assert added.returncode == 0 and "added Example" in added.stdout
+    again = newsmon("feeds", "add", "https://news.example/rss", "--feeds", str(feeds))
+    assert again.returncode == 0 and "already" in again.stdout
+    _one_line_error(newsmon("feeds", "add", "file:///etc/passwd", "--feeds", str(feeds)))
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body><outline text="World">'
+        '<outline text="Wire" xmlUrl="https://wire.example/feed"/></outline></body></opml>',
+        encoding="utf-8",
+    )
+    imported = newsmon("feeds", "import", str(opml), "--feeds", str(feeds))
+    assert imported.returncode == 0 and "imported 1 new feeds" in imported.stdout
+    listed = newsmon("feeds", "list", "--feeds", str(feeds), "--db", str(tmp_path / "none.duckdb"))
+    assert listed.returncode == 0
+    assert "Example" in listed.stdout and "Wire" in listed.stdout and "not polled yet" in listed.stdout
+    assert "2 feeds" in listed.stdout

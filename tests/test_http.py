@@ -752,3 +752,18 @@ def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         HttpConfig.from_env(no_such_option=1)
     with pytest.raises(ConfigError):
         HttpConfig(total_timeout_s=0)
+
+
+def test_fetch_error_survives_pickling() -> None:
+    import pickle
+
+    from newsmon.errors import FetchError
+
+    err = pickle.loads(pickle.dumps(FetchError("http_4xx", "https://a.example/", "429", 429, 7.0)))
+    assert (err.kind, err.url, err.status, err.retry_after_s, str(err)) == (
+        "http_4xx",
+        "https://a.example/",
+        429,
+        7.0,
+        "http_4xx: https://a.example/: 429",
+    )
