@@ -7,26 +7,53 @@ its counts and duration to the run's row in ``run_stages`` (see ``v_runs``).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.exceptions import MissingContextError
 from prefect.runtime import flow_run
+from prefect.states import Failed, State
 
 from flows import as_is
 from flows.feeds import FeedHarvest, harvest_feeds
-from newsmon.alerts import build_alerts, write_alerts
+from newsmon.alerts import (
+    CHART_DAYS,
+    AlertRecord,
+    TopicInput,
+    build_sources_alert,
+    build_topic_alert,
+    digest_order,
+    runs_missing_files,
+    stories_wanted,
+    topic_input,
+    write_missing_files,
+)
 from newsmon.config import Settings, load_settings
 from newsmon.dedupe import Fingerprint, assign_stories, fingerprint_documents
 from newsmon.documents import read_documents
+from newsmon.errors import NewsmonError, StorageError
+from newsmon.faults import fault_point
 from newsmon.http import HttpConfig
-from newsmon.models import Alert, Document, FeedItemRow, IngestResult, StoryAssignment, Tag
+from newsmon.models import Document, FeedItemRow, IngestResult, StoryAssignment, Tag
+from newsmon.notify import (
+    MAX_ATTEMPTS,
+    NotifyConfig,
+    deliver_all,
+    load_notify_config,
+    notify_config_path,
+    redact,
+    target_key,
+    unknown_routes,
+)
 from newsmon.topics import Topic, load_topics, tag_documents
+from newsmon.trends import SilenceParams, SpikeParams, TrendPoint, silence_changes, topic_trends
 from storage.store import Store
 
 
@@ -112,12 +139,109 @@ def retag_task(
 
 
 @task(name="alert", cache_policy=NONE)
-def alert_task(store: Store, run_id: str, now: datetime, folder: Path) -> list[Alert]:
-    """Summarize, per topic, the tagged documents not alerted yet; store and write them."""
-    alerts = build_alerts(run_id, now, store.pending_alert_items(), store.topic_names())
-    paths = write_alerts(alerts, folder)
-    store.store_alerts(alerts, paths)
-    return alerts
+def alert_task(store: Store, run_id: str, now: datetime, folder: Path) -> list[AlertRecord]:
+    """Decide this run's alerts (stories new to a topic, spikes, silent feeds) and store them; then
+    write the alert files from the stored rows (and any that are missing) and send notifications.
+
+    The alerts folder is made first, so a folder that cannot be used fails the run before any
+    alert is stored. Notifications never fail the run.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    notify_config = _notify_config(store)
+    records, silenced, recovered = _decide_alerts(store, run_id, now)
+    routes = notify_config or NotifyConfig()
+    deliveries = [(r.id, target_key(url), redact(url)) for r in records for url in routes.urls_for(r.topic)]
+    store.store_alerts(records, deliveries, silenced, recovered, now)
+    failure = _write_alert_files(store, folder)
+    if notify_config is not None:
+        _deliver(store, notify_config, run_id, now)
+    if failure is not None:
+        raise failure
+    return records
+
+
+def _decide_alerts(
+    store: Store, run_id: str, now: datetime
+) -> tuple[list[AlertRecord], list[tuple[str, int, str]], list[str]]:
+    """This run's alerts in digest order, the feeds that went silent (url, quietest day, alert id)
+    and the urls of silent feeds that recovered."""
+    records = [r for r in (build_topic_alert(run_id, now, t) for t in _topic_inputs(store, now)) if r is not None]
+    activities = store.feed_activity(now, SilenceParams().window_days)
+    silent, recovered = silence_changes(activities, now, store.open_silences())
+    sources = build_sources_alert(run_id, now, silent)
+    if sources is None:
+        return digest_order(records), [], recovered
+    silenced = [(c.url, c.quietest or 0, sources.id) for c in silent]
+    return digest_order([*records, sources]), silenced, recovered
+
+
+def _write_alert_files(store: Store, folder: Path) -> StorageError | None:
+    """Write the files of every stored alert that lacks one; the error, if the disk refused."""
+    try:
+        paths, pages = write_missing_files(store.alert_records(runs_missing_files(store.alert_files())), folder)
+    except OSError as err:  # the rows are stored: the next run writes the files
+        error = StorageError(
+            f"cannot write alert files in {folder} ({err.strerror or err}): free disk space or fix"
+            " permissions; the alerts are stored and the next run writes their files"
+        )
+        error.__cause__ = err
+        return error
+    store.set_alert_paths(paths, pages)
+    return None
+
+
+def _topic_inputs(store: Store, now: datetime) -> list[TopicInput]:
+    """Each current topic's pending items, trend up to the run's day and candidate stories."""
+    day = now.date()
+    names = store.topic_names()
+    pending = store.pending_alert_items()
+    start = store.history_start()
+    trends: dict[str, list[TrendPoint]] = {}
+    if start is not None and start <= day:
+        params = SpikeParams()
+        since = max(start, day - timedelta(days=CHART_DAYS + params.window_days + params.guard_days))
+        trends = topic_trends(store.topic_day_counts(since, day), names, since, day, params)
+    spiked = store.spike_alerted_topics(day)
+    lines = store.story_lines(sorted(stories_wanted(pending, trends, day, store.stories_on_day(day), spiked)))
+    return [topic_input(t, names[t], pending.get(t, []), trends.get(t, []), lines, t in spiked) for t in sorted(names)]
+
+
+def _notify_config(store: Store) -> NotifyConfig | None:
+    """The notification routes, or None (and an error in the log) when the notify file is invalid."""
+    try:
+        config = load_notify_config(notify_config_path())
+    except NewsmonError as err:
+        _logger().error("notifications skipped: %s", err)
+        return None
+    for key in unknown_routes(config, list(store.topic_names())):
+        _logger().warning("notify: %r in %s matches no topic", key, config.path)
+    return config
+
+
+def _logger() -> Any:
+    """The run's logger inside a flow run, else this module's (the task called as a function)."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
+def _deliver(store: Store, config: NotifyConfig, run_id: str, now: datetime) -> None:
+    """Send the deliveries due (new and earlier failures); a failure is recorded, never raised."""
+    logger = _logger()
+    try:
+        pending = store.due_deliveries(MAX_ATTEMPTS)
+        if not pending:
+            return
+        counts = deliver_all(
+            pending,
+            config,
+            lambda d: store.record_delivery_attempt(d, now, run_id),
+            lambda d, outcome: store.record_delivery_outcome(d, outcome, now),
+        )
+        logger.info("notify: %s", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    except Exception as err:  # notifications must never fail the pipeline
+        logger.error("notify: deliveries interrupted (%s: %s); they are retried next run", type(err).__name__, err)
 
 
 def current_run_id() -> str:
@@ -126,12 +250,22 @@ def current_run_id() -> str:
 
 
 @flow(name="monitor", validate_parameters=False)
-def monitor(settings: Settings | dict[str, Any] | None = None, now: datetime | None = None) -> RunSummary:
+def monitor(settings: Settings | dict[str, Any] | None = None, now: datetime | None = None) -> RunSummary | State[Any]:
     """Run the whole pipeline once over ``settings.seeds`` into ``settings.db``.
 
     ``settings`` may be a :class:`Settings`, or a plain mapping of its fields (as a
     deployment passes them); missing fields come from the environment and defaults.
+    A newsmon error (locked database, disk full, bad input folder) ends the run as Failed
+    with its one-line message, without a traceback; the error is the state's data.
     """
+    try:
+        return _monitor(settings, now)
+    except NewsmonError as err:
+        get_run_logger().error("%s", err)
+        return Failed(message=str(err), data=err)
+
+
+def _monitor(settings: Settings | dict[str, Any] | None, now: datetime | None) -> RunSummary:
     if not isinstance(settings, Settings):
         settings = load_settings(None, **(settings or {}))
     logger = get_run_logger()
@@ -141,14 +275,20 @@ def monitor(settings: Settings | dict[str, Any] | None = None, now: datetime | N
     topics = load_topics(settings.topics_path)
     store = Store.open_writer(settings.db, settings.lock_timeout_s)
     try:
-        store.start_run(run_id, clock, str(settings.seeds))
+        if store.start_run(run_id, clock, str(settings.seeds)):
+            logger.warning("an earlier run had not finished (killed?): marked crashed; this run completes its work")
         _run_stages(store, settings, topics, clock, summary, logger)
         store.finish_run(run_id, "completed", datetime.now(UTC))
     except BaseException as err:
-        store.finish_run(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
+        try:
+            store.finish_run(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
+        except NewsmonError as record_err:  # e.g. the disk is full: keep the original error
+            logger.error("could not record the failure of run %s: %s", run_id, record_err)
         raise
     finally:
-        store.close()
+        snapshot = store.close(snapshot=True)
+    if snapshot is not None:
+        logger.info("snapshot: %s published for readers", snapshot)
     return summary
 
 
@@ -199,16 +339,24 @@ def _run_stages(
             harvest.pages_fetched, harvest.pages_failed,
         )  # fmt: skip
         documents.extend(harvest.documents)
+        fault_point("after-fetch")
 
     documents = list({d.id: d for d in reversed(documents)}.values())[::-1]  # one per id, first wins
     known = store.known_content([d.id for d in documents])
     todo = [d for d in documents if known.get(d.id) != d.content_hash]
     todo.sort(key=lambda d: (d.published_at or d.first_seen_at, d.url))
     summary.documents_unchanged = len(documents) - len(todo)
+    started = time.perf_counter()
     for start in range(0, len(todo), settings.batch_size):
         batch = todo[start : start + settings.batch_size]
         rows = [row for d in batch for row in harvest.item_rows.get(d.id, [])]
         _process_batch(store, settings, topics, now, batch, rows, summary)
+        done = start + len(batch)
+        if len(todo) > settings.batch_size:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            logger.info(
+                "progress: %d/%d documents (%.0f%%), %.0f docs/s", done, len(todo), 100 * done / len(todo), rate
+            )
     logger.info(
         "dedupe: %d documents, %d new stories (%d unchanged documents not reprocessed)",
         len(todo), summary.stories_new, summary.documents_unchanged,
@@ -218,6 +366,7 @@ def _run_stages(
     processed = {d.id for d in todo}
     leftover = [r for doc_id, rs in harvest.item_rows.items() if doc_id not in processed for r in rs]
     store.store_feed_items([*harvest.known_rows, *leftover], run_id, now)
+    fault_point("before-feed-states")
     store.save_feed_states(harvest.states)  # only now: a crash before this re-polls, never loses items
 
     if new_versions:
@@ -233,6 +382,7 @@ def _run_stages(
         )
 
     t0 = time.perf_counter()
+    fault_point("before-alert")
     alerts = alert_task(store, run_id, now, settings.alerts_dir)
     seconds = time.perf_counter() - t0
     summary.alerts = [a.topic for a in alerts]

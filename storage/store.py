@@ -7,12 +7,14 @@ batch, so a killed run leaves either a whole batch or none of it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 import newsmon
+from newsmon.alerts import AlertRecord, StoryLine
 from newsmon.dedupe import BANDS, Fingerprint, band_hashes, signature_from_bytes
 from newsmon.errors import (
     DatabaseLockedError,
@@ -29,10 +32,14 @@ from newsmon.errors import (
     QueryError,
     StorageError,
 )
+from newsmon.faults import fault_point
 from newsmon.feeds import FeedSpec, FeedState
-from newsmon.models import Alert, AlertItem, Document, FeedItemRow, StoryAssignment, Tag
+from newsmon.models import AlertItem, Document, FeedItemRow, StoryAssignment, Tag
+from newsmon.notify import Outcome, PendingDelivery, notification_body
 from newsmon.topics import Topic
+from newsmon.trends import DayCount, FeedActivity
 from storage.lock import WriterLock
+from storage.snapshot import publish_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,32 @@ _UPDATE_FEEDS = (
     " last_error = s.last_error, last_error_kind = s.last_error_kind, last_error_at = s.last_error_at,"
     " consecutive_failures = s.consecutive_failures, next_poll_at = s.next_poll_at,"
     " items_total = s.items_total FROM staged_states s WHERE feeds.url = s.url"
+)
+_STORY_LINES = (
+    "WITH tagged AS ("
+    " SELECT p.topic, p.story_id, t.evidence, t.score, s.canonical_document_id = t.document_id AS canonical"
+    " FROM staged_pairs p JOIN stories s ON s.id = p.story_id"
+    " JOIN story_members m ON m.story_id = p.story_id"
+    " JOIN document_topics t ON t.document_id = m.document_id AND t.topic = p.topic"
+    " JOIN topic_versions v ON v.topic = t.topic AND v.version = t.topic_version AND v.is_current),"
+    " best AS (SELECT topic, story_id, arg_max(evidence, (canonical, score)) AS evidence, max(score) AS score"
+    " FROM tagged GROUP BY ALL),"
+    " spread AS (SELECT p.topic, p.story_id, count(*) AS documents,"
+    " list(DISTINCT d.source ORDER BY d.source) AS sources, min(d.first_seen_at) AS first_seen_at"
+    " FROM staged_pairs p JOIN story_members m ON m.story_id = p.story_id"
+    " JOIN documents d ON d.id = m.document_id GROUP BY ALL)"
+    " SELECT sp.topic, sp.story_id, c.title, c.url, sp.documents, sp.sources, b.evidence, b.score, sp.first_seen_at"
+    " FROM spread sp JOIN stories s ON s.id = sp.story_id JOIN documents c ON c.id = s.canonical_document_id"
+    " LEFT JOIN best b ON b.topic = sp.topic AND b.story_id = sp.story_id"
+)
+_SET_CURRENT_VERSIONS = (
+    "UPDATE topic_versions SET is_current = ((topic, version) IN (SELECT (topic, version) FROM staged_topics))"
+    " WHERE is_current <> ((topic, version) IN (SELECT (topic, version) FROM staged_topics))"
+)
+_SET_CURRENT_VERSIONS_OF_STAGED = (
+    "UPDATE topic_versions SET is_current = ((topic, version) IN (SELECT (topic, version) FROM staged_topics))"
+    " WHERE is_current <> ((topic, version) IN (SELECT (topic, version) FROM staged_topics))"
+    " AND topic IN (SELECT topic FROM staged_topics)"
 )
 DOCUMENT_COLUMNS: tuple[str, ...] = (
     "id", "url", "source", "source_kind", "title", "body", "author", "origin", "published_at",
@@ -104,28 +137,49 @@ class Store:
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
     def open_writer(cls, path: Path, lock_timeout_s: float = 30.0) -> Store:
-        """Take the writer lock, open the file read-write and migrate it to the current schema."""
+        """Take the writer lock, open the file read-write and migrate it to the current schema.
+
+        A process holding the file itself (an ad hoc client on the live file) is waited for
+        with backoff within the same timeout, then reported in one clear line.
+        """
         lock = WriterLock(path, lock_timeout_s)
+        deadline = time.monotonic() + lock_timeout_s
         lock.acquire()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            store = cls(connect(path), path, lock)
+            store = cls(_connect_waiting(path, deadline), path, lock)
             store.migrate()
+            if not snapshot_path(path).exists():  # readers get a snapshot before the first run ends
+                _run(store.con, "CHECKPOINT")
+                store.con.close()
+                publish_snapshot(path)
+                store.con = _connect_waiting(path, deadline)
         except BaseException:
             lock.release()
             raise
         return store
 
-    def close(self) -> None:
-        """Checkpoint, close the connection and release the writer lock."""
+    def close(self, snapshot: bool = True) -> Path | None:
+        """Checkpoint, close the connection, publish the read snapshot if asked, release the lock.
+
+        Returns the snapshot path when one was published.
+        """
+        published: Path | None = None
         try:
             _run(self.con, "CHECKPOINT")
         except duckdb.Error as err:  # pragma: no cover - best effort on shutdown
             log.warning("checkpoint of %s failed: %s", self.path, err)
         finally:
             self.con.close()
-            if self._lock is not None:
-                self._lock.release()
+            try:
+                if snapshot:
+                    published = publish_snapshot(self.path)
+            except OSError as err:  # e.g. disk full: the database itself is fine, readers keep the old snapshot
+                log.warning("could not publish the read snapshot of %s: %s", self.path, err)
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
+        return published
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -134,7 +188,10 @@ class Store:
         try:
             yield self.con
         except BaseException:
-            _run(self.con, "ROLLBACK")
+            try:
+                _run(self.con, "ROLLBACK")
+            except (StorageError, duckdb.Error) as err:  # the original error matters more
+                log.warning("rollback failed: %s", err)
             raise
         _run(self.con, "COMMIT")
 
@@ -165,14 +222,29 @@ class Store:
         return applied
 
     # -- runs ----------------------------------------------------------------------------
-    def start_run(self, run_id: str, now: datetime, input_desc: str) -> None:
-        """Record a run as running (a rerun of the same id starts it afresh)."""
+    def start_run(self, run_id: str, now: datetime, input_desc: str) -> int:
+        """Record a run as running; returns how many earlier runs were found crashed.
+
+        Holding the writer lock proves that no other run is alive, so any run still marked
+        running was killed (SIGKILL, power loss): it is marked ``crashed``. Its committed
+        batches are kept; the work it did not finish is redone by this run.
+        """
+        crashed = _run(
+            self.con,
+            "UPDATE runs SET status = 'crashed', finished_at = ?,"
+            " error = 'the run ended without finishing (killed or crashed); its committed batches are kept'"
+            " WHERE status = 'running' AND id <> ? RETURNING id",
+            [now, run_id],
+        )
+        for (old,) in crashed:
+            log.warning("run %s had not finished (killed?): marked crashed", old)
         _run(
             self.con,
             "INSERT INTO runs (id, started_at, status, input, newsmon_version) VALUES (?, ?, 'running', ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL",
             [run_id, now, input_desc, newsmon.__version__],
         )
+        return len(crashed)
 
     def finish_run(self, run_id: str, status: str, finished_at: datetime, error: str | None = None) -> None:
         """Mark a run completed or failed."""
@@ -256,8 +328,15 @@ class Store:
         return {story_id: signature_from_bytes(blob) for story_id, blob in rows}
 
     # -- topics --------------------------------------------------------------------------
-    def register_topics(self, topics: Sequence[Topic], run_id: str, now: datetime) -> list[Topic]:
-        """Record the topic definitions in force; return those whose version is new."""
+    def register_topics(
+        self, topics: Sequence[Topic], run_id: str, now: datetime, replace_all: bool = True
+    ) -> list[Topic]:
+        """Record the topic definitions in force; return those whose version is new.
+
+        With ``replace_all`` (a run), exactly these versions become current and every other
+        topic stops being current. Without it (re-tagging some topics), only these topics'
+        current versions change.
+        """
         staged = pa.table(
             {
                 "topic": [t.slug for t in topics],
@@ -280,13 +359,33 @@ class Store:
                 " true, ?, ? FROM staged_topics ON CONFLICT (topic, version) DO NOTHING",
                 [now, run_id],
             )
-            _run(
-                con,
-                "UPDATE topic_versions SET is_current = ((topic, version) IN"
-                " (SELECT (topic, version) FROM staged_topics))"
-                " WHERE is_current <> ((topic, version) IN (SELECT (topic, version) FROM staged_topics))",
-            )
+            _run(con, _SET_CURRENT_VERSIONS if replace_all else _SET_CURRENT_VERSIONS_OF_STAGED)
         return [t for t in topics if (t.slug, t.version) not in known]
+
+    def count_documents(self) -> int:
+        """How many documents are stored."""
+        return int(_run(self.con, "SELECT count(*) FROM documents")[0][0])
+
+    def current_tags(self, topic: str) -> dict[str, Tag]:
+        """The tags of one topic made by its current version, by document id."""
+        rows = _run(
+            self.con,
+            "SELECT t.document_id, t.topic, t.topic_version, t.score, t.evidence, t.clause FROM document_topics t"
+            " JOIN topic_versions v ON v.topic = t.topic AND v.version = t.topic_version AND v.is_current"
+            " WHERE t.topic = ?",
+            [topic],
+        )
+        return {row[0]: Tag(*row) for row in rows}
+
+    def topic_status(self) -> dict[str, tuple[str, int]]:
+        """Per topic: its current version in the database and how many documents that version tagged."""
+        rows = _run(
+            self.con,
+            "SELECT v.topic, v.version, count(t.document_id) FROM topic_versions v"
+            " LEFT JOIN document_topics t ON t.topic = v.topic AND t.topic_version = v.version"
+            " WHERE v.is_current GROUP BY ALL",
+        )
+        return {topic: (version, int(count)) for topic, version, count in rows}
 
     def iter_documents(self, batch_size: int) -> Iterator[list[Document]]:
         """Every stored document in batches, in id order (keyset pagination)."""
@@ -352,6 +451,7 @@ class Store:
                 " updated_run_id = excluded.updated_run_id"
                 " WHERE documents.content_hash <> excluded.content_hash",
             )
+            fault_point("mid-store")
             # Changed documents are re-clustered: drop their old index rows first.
             _run(con, "DELETE FROM lsh_bands WHERE document_id IN (SELECT document_id FROM staged_signatures)")
             _run(
@@ -520,16 +620,22 @@ class Store:
 
     # -- alerts --------------------------------------------------------------------------
     def pending_alert_items(self) -> dict[str, list[AlertItem]]:
-        """Current-version tags not yet part of any alert, grouped by topic."""
+        """Current-version tags not yet part of any alert, grouped by topic.
+
+        ``is_new_story`` is true when no other document of the story has an earlier tag for the
+        topic (alerted, or a backfill of old news): the story is new to the topic.
+        """
         rows = _run(
             self.con,
             "SELECT t.topic, d.id, m.story_id, d.title, d.source, d.url, t.evidence, t.score,"
-            " s.canonical_document_id = d.id"
+            " NOT EXISTS (SELECT 1 FROM document_topics o"
+            "  JOIN story_members om ON om.document_id = o.document_id"
+            "  WHERE om.story_id = m.story_id AND o.topic = t.topic AND o.topic_version = t.topic_version"
+            "  AND o.alert_id IS NOT NULL)"
             " FROM document_topics t"
             " JOIN topic_versions v ON v.topic = t.topic AND v.version = t.topic_version AND v.is_current"
             " JOIN documents d ON d.id = t.document_id"
             " JOIN story_members m ON m.document_id = d.id"
-            " JOIN stories s ON s.id = m.story_id"
             " WHERE t.alert_id IS NULL ORDER BY t.topic, t.score DESC, d.id",
         )
         out: dict[str, list[AlertItem]] = defaultdict(list)
@@ -541,25 +647,192 @@ class Store:
         """Display names of the current topics."""
         return dict(_run(self.con, "SELECT topic, name FROM topic_versions WHERE is_current"))
 
-    def store_alerts(self, alerts: Sequence[Alert], paths: Sequence[Path | None]) -> None:
-        """Store alerts and mark their tags as alerted, in one transaction."""
+    def history_start(self) -> date | None:
+        """The day (UTC) monitoring began: the first sighting of any document."""
+        rows = _run(self.con, "SELECT CAST(timezone('UTC', min(first_seen_at)) AS DATE) FROM documents")
+        return rows[0][0] if rows else None
+
+    def topic_day_counts(self, since: date, until: date) -> dict[str, list[DayCount]]:
+        """Unique stories and documents per topic and day (days with items only), from v_topic_daily."""
+        rows = _run(
+            self.con,
+            "SELECT topic, day, stories, documents FROM v_topic_daily WHERE day BETWEEN ? AND ? ORDER BY topic, day",
+            [since, until],
+        )
+        out: dict[str, list[DayCount]] = defaultdict(list)
+        for topic, day, stories, documents in rows:
+            out[topic].append(DayCount(day, int(stories), int(documents)))
+        return dict(out)
+
+    def stories_on_day(self, day: date) -> dict[str, set[str]]:
+        """The stories each topic had on ``day`` (as v_topic_daily counts them)."""
+        rows = _run(self.con, "SELECT DISTINCT topic, story_id FROM v_topic_documents WHERE day = ?", [day])
+        out: dict[str, set[str]] = defaultdict(set)
+        for topic, story_id in rows:
+            out[topic].add(story_id)
+        return dict(out)
+
+    def story_lines(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoryLine]:
+        """For (topic, story id) pairs: the canonical headline and link, copies, sources, and the
+        evidence of the story's best tag for the topic (the canonical document's, if tagged)."""
+        if not pairs:
+            return {}
+        staged = pa.table(
+            {
+                "topic": pa.array([p[0] for p in pairs], pa.string()),
+                "story_id": pa.array([p[1] for p in pairs], pa.string()),
+            }
+        )
+        with self._registered("staged_pairs", staged):
+            rows = _run(self.con, _STORY_LINES)
+        return {
+            (topic, story_id): StoryLine(
+                story_id, title, url, int(documents), tuple(sources), evidence or "", float(score or 0.0), first_seen
+            )
+            for topic, story_id, title, url, documents, sources, evidence, score, first_seen in rows
+        }
+
+    def spike_alerted_topics(self, day: date) -> set[str]:
+        """Topics that already had a spike alert for ``day``."""
+        return {row[0] for row in _run(self.con, "SELECT DISTINCT topic FROM alerts WHERE day = ? AND spike", [day])}
+
+    def feed_activity(self, now: datetime, days: int) -> list[FeedActivity]:
+        """Active feeds' items per 24-hour bucket back from ``now`` (bucket 0: the last 24 h),
+        with their first and last item sightings and health."""
+        feeds = _run(
+            self.con,
+            "SELECT f.url, f.name, min(i.first_seen_at), max(i.first_seen_at), h.status, h.last_error_kind"
+            " FROM feeds f JOIN feed_items i ON i.feed_url = f.url AND i.first_seen_at <= ?"
+            " LEFT JOIN v_feed_health h ON h.url = f.url"
+            " WHERE f.active GROUP BY ALL ORDER BY f.url",
+            [now],
+        )
+        counts = _run(
+            self.con,
+            "SELECT feed_url, CAST(floor(epoch(? - first_seen_at) / 86400) AS INTEGER) AS bucket, count(*)"
+            " FROM feed_items WHERE first_seen_at <= ? AND first_seen_at > ? - to_days(CAST(? AS INTEGER))"
+            " GROUP BY ALL",
+            [now, now, now, days + 1],
+        )
+        buckets: dict[str, dict[int, int]] = defaultdict(dict)
+        for url, bucket, n in counts:
+            buckets[url][int(bucket)] = int(n)
+        return [
+            FeedActivity(name, url, first, last, buckets.get(url, {}), status, kind)
+            for url, name, first, last, status, kind in feeds
+        ]
+
+    def open_silences(self) -> dict[str, int]:
+        """Feeds still silent since an alert: url -> their quietest day when they went silent."""
+        return dict(_run(self.con, "SELECT feed_url, quietest FROM feed_silences WHERE ended_at IS NULL"))
+
+    def store_alerts(
+        self,
+        records: Sequence[AlertRecord],
+        deliveries: Sequence[tuple[str, str, str]],
+        silenced: Sequence[tuple[str, int, str]],
+        recovered: Sequence[str],
+        now: datetime,
+    ) -> None:
+        """In one transaction: store a run's alerts, mark their topics' pending tags alerted, queue
+        their deliveries (alert id, target key, label), and open (url, quietest, alert id) or
+        close (url) feed silences."""
         with self.transaction() as con:
-            for alert, path in zip(alerts, paths, strict=True):
+            for record in records:
                 _run(
                     con,
-                    "INSERT INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO alerts (id, run_id, topic, created_at, document_count, story_count, markdown,"
+                    " kind, day, new_stories, spike, triggers, title, html)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     [
-                        alert.id, alert.run_id, alert.topic, alert.created_at,
-                        alert.document_count, alert.story_count, alert.markdown,
-                        str(path) if path else None,
+                        record.id, record.run_id, record.topic, record.created_at, record.document_count,
+                        record.story_count, record.markdown, record.kind, record.day, record.new_stories,
+                        record.spike, json.dumps(record.triggers, sort_keys=True), record.title, record.html,
                     ],
                 )  # fmt: skip
+                if record.kind == "topic":
+                    _run(
+                        con,
+                        "UPDATE document_topics SET alert_id = ? WHERE topic = ? AND alert_id IS NULL"
+                        " AND topic_version IN (SELECT version FROM topic_versions WHERE topic = ? AND is_current)",
+                        [record.id, record.topic, record.topic],
+                    )
+            run_of = {r.id: r.run_id for r in records}
+            for alert, target, label in deliveries:
                 _run(
                     con,
-                    "UPDATE document_topics SET alert_id = ? WHERE topic = ? AND alert_id IS NULL"
-                    " AND topic_version IN (SELECT version FROM topic_versions WHERE topic = ? AND is_current)",
-                    [alert.id, alert.topic, alert.topic],
+                    "INSERT INTO deliveries (alert_id, target, target_label, status, attempts, created_at, run_id)"
+                    " VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
+                    [alert, target, label, now, run_of.get(alert, "")],
                 )
+            for url in recovered:
+                _run(con, "UPDATE feed_silences SET ended_at = ? WHERE feed_url = ? AND ended_at IS NULL", [now, url])
+            for url, quietest, alert in silenced:
+                _run(
+                    con,
+                    "INSERT INTO feed_silences VALUES (?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
+                    [url, now, quietest, alert],
+                )
+
+    def alert_files(self) -> list[tuple[str, str, str | None, str | None]]:
+        """Every alert's (id, run id, Markdown path, HTML digest path) as stored."""
+        return [(a, r, p, d) for a, r, p, d in _run(self.con, "SELECT id, run_id, path, digest_path FROM alerts")]
+
+    def alert_records(self, run_ids: Sequence[str]) -> list[AlertRecord]:
+        """The stored alerts of these runs."""
+        if not run_ids:
+            return []
+        staged = pa.table({"run_id": pa.array(sorted(set(run_ids)), pa.string())})
+        with self._registered("staged_runs", staged):
+            rows = _run(
+                self.con,
+                "SELECT alert_id, run_id, topic, kind, created_at, day, document_count, story_count, new_stories,"
+                " spike, triggers, markdown, html, title, path, digest_path FROM v_digests"
+                " WHERE run_id IN (SELECT run_id FROM staged_runs)",
+            )
+        return [_alert_record(row) for row in rows]
+
+    def set_alert_paths(self, paths: dict[str, Path], digest_paths: dict[str, Path]) -> None:
+        """Record where each alert's Markdown (by alert id) and each run's page (by run id) were written."""
+        with self.transaction() as con:
+            for alert, path in paths.items():
+                _run(con, "UPDATE alerts SET path = ? WHERE id = ?", [str(path), alert])
+            for run_id, path in digest_paths.items():
+                _run(con, "UPDATE alerts SET digest_path = ? WHERE run_id = ?", [str(path), run_id])
+
+    def due_deliveries(self, max_attempts: int) -> list[PendingDelivery]:
+        """Deliveries not made yet (new, failed, or cut short by a crash), oldest alert first."""
+        rows = _run(
+            self.con,
+            "SELECT d.alert_id, d.target, d.target_label, d.attempts, coalesce(a.title, 'newsmon: ' || a.topic),"
+            " a.markdown, a.digest_path FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+            " WHERE d.status IN ('pending', 'sending', 'failed') AND d.attempts < ?"
+            " ORDER BY a.created_at, d.alert_id, d.target",
+            [max_attempts],
+        )
+        return [
+            PendingDelivery(alert, target, label, int(attempts), title, notification_body(markdown, alert, digest))
+            for alert, target, label, attempts, title, markdown, digest in rows
+        ]
+
+    def record_delivery_attempt(self, delivery: PendingDelivery, now: datetime, run_id: str) -> None:
+        """Note an attempt before it is made: if the run dies during it, the next run retries."""
+        _run(
+            self.con,
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, last_attempt_at = ?, last_run_id = ?"
+            " WHERE alert_id = ? AND target = ?",
+            [now, run_id, delivery.alert_id, delivery.target],
+        )
+
+    def record_delivery_outcome(self, delivery: PendingDelivery, outcome: Outcome, now: datetime) -> None:
+        """Record a delivery's outcome (sent, failed, gave-up or dropped)."""
+        _run(
+            self.con,
+            "UPDATE deliveries SET status = ?, last_error = ?,"
+            " sent_at = CASE WHEN ? = 'sent' THEN CAST(? AS TIMESTAMPTZ) ELSE sent_at END"
+            " WHERE alert_id = ? AND target = ?",
+            [outcome.status, outcome.error, outcome.status, now, delivery.alert_id, delivery.target],
+        )
 
     # -- helpers -------------------------------------------------------------------------
     @contextmanager
@@ -623,15 +896,75 @@ def _bands_table(fingerprints: Sequence[Fingerprint]) -> pa.Table:
     )
 
 
-def open_reader(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection for ad hoc SQL: no writes, no files, no network."""
+def open_reader(path: Path, live: bool = False) -> duckdb.DuckDBPyConnection:
+    """A read-only connection for ad hoc SQL: no writes, no files, no network.
+
+    Reads the snapshot published after the last run, so it never blocks a running writer;
+    ``live=True`` (or no snapshot yet) reads the database file itself.
+    """
+    snap = snapshot_path(path)
+    if not live and snap.exists():
+        return connect(snap, read_only=True)
     return connect(path, read_only=True)
 
 
-def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run one ad hoc query; return column names and rows, or raise :class:`QueryError`."""
+def _connect_waiting(path: Path, deadline: float) -> duckdb.DuckDBPyConnection:
+    """Open read-write, waiting with backoff while another process holds the file."""
+    delay = 0.1
+    while True:
+        try:
+            return connect(path)
+        except DatabaseLockedError as err:
+            if time.monotonic() >= deadline:
+                raise DatabaseLockedError(
+                    f"{err}; readers should use `newsmon sql` (it reads the snapshot) instead of the live file"
+                ) from err
+            log.info("database %s is held by another process; waiting", path)
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 2.0)
+
+
+def _alert_record(row: Sequence[Any]) -> AlertRecord:
+    """A v_digests row (alert_id, run_id, topic, kind, created_at, day, document_count, story_count,
+    new_stories, spike, triggers, markdown, html, title, path, digest_path) as a record."""
+    (alert, run_id, topic, kind, created_at, day, documents, stories, new_stories, spike, triggers, markdown,
+     html, title, path, digest_path) = row  # fmt: skip
+    return AlertRecord(
+        alert, run_id, topic, kind or "topic", created_at, day or created_at.date(), int(documents), int(stories),
+        int(new_stories or 0), bool(spike), json.loads(triggers) if triggers else {}, markdown, html or "",
+        title or "", path, digest_path,
+    )  # fmt: skip
+
+
+def latest_digest(con: duckdb.DuckDBPyConnection, topic: str | None = None) -> list[AlertRecord]:
+    """The alerts of the latest run that made any (in digest order), or a topic's latest alert."""
     try:
-        result = con.execute(sql)
+        if topic is not None:
+            rows = _run(
+                con,
+                "SELECT alert_id, run_id, topic, kind, created_at, day, document_count, story_count, new_stories,"
+                " spike, triggers, markdown, html, title, path, digest_path FROM v_digests"
+                " WHERE topic = ? ORDER BY created_at DESC, alert_id LIMIT 1",
+                [topic],
+            )
+        else:
+            rows = _run(
+                con,
+                "SELECT alert_id, run_id, topic, kind, created_at, day, document_count, story_count, new_stories,"
+                " spike, triggers, markdown, html, title, path, digest_path FROM v_digests"
+                " WHERE run_id = (SELECT run_id FROM alerts ORDER BY created_at DESC, id LIMIT 1)",
+            )
+    except duckdb.Error as err:
+        raise QueryError(f"cannot read alerts ({str(err).splitlines()[0]}): run `newsmon run` to migrate") from err
+    return [_alert_record(row) for row in rows]
+
+
+def run_query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one query (with bound parameters); return column names and rows, or raise :class:`QueryError`."""
+    try:
+        result = con.execute(sql, params) if params is not None else con.execute(sql)
         columns = [d[0] for d in result.description or []]
         return columns, result.fetchall()
     except duckdb.Error as err:
@@ -645,4 +978,10 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None 
     DuckDB 2 refuses further work on a connection while a result is unread, so every
     statement's result (even an INSERT's row count) is fetched here.
     """
-    return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    try:
+        return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    except (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.TransactionException) as err:
+        first = str(err).splitlines()[0]
+        raise StorageError(
+            f"database write failed ({first}): free disk space or memory and run again; committed data is intact"
+        ) from err

@@ -3,7 +3,8 @@ and the third-party data folder that sits beside the checkout (``../shared``).""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 import newsmon
 from newsmon.models import Document
 from newsmon.text import sha256_hex, text_hash
+
+# Prefect's server telemetry races its own SQLite writes and only adds noise to test output.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
@@ -73,3 +77,104 @@ def make_document() -> MakeDocument:
         )
 
     return make
+
+
+# -- network guard: no test may connect outside loopback ------------------------------------
+
+_violations: list[str] = []
+
+
+def _loopback(address: object) -> bool:
+    import ipaddress
+
+    if isinstance(address, tuple) and address:
+        host = str(address[0]).strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            return False
+    return True  # AF_UNIX paths and the like never leave the machine
+
+
+def _guarded(original: Callable[..., object]) -> Callable[..., object]:
+    def connect(self: object, address: object) -> object:
+        family = getattr(self, "family", None)
+        import socket as _socket
+
+        if family in (_socket.AF_INET, _socket.AF_INET6) and not _loopback(address):
+            _violations.append(f"connection to {address!r}")
+            raise ConnectionRefusedError(f"test network guard: {address!r} is outside 127.0.0.0/8")
+        return original(self, address)
+
+    return connect
+
+
+def _install_network_guard() -> None:
+    import socket as _socket
+
+    if getattr(_socket.socket, "_newsmon_guard", False):
+        return
+    _socket.socket.connect = _guarded(_socket.socket.connect)  # type: ignore[method-assign]
+    _socket.socket.connect_ex = _guarded(_socket.socket.connect_ex)  # type: ignore[method-assign]
+    _socket.socket._newsmon_guard = True  # type: ignore[attr-defined]
+
+
+_install_network_guard()
+
+
+@pytest.fixture(autouse=True)
+def _no_traffic_outside_loopback() -> Iterator[None]:
+    """Fail any test whose code tried to connect outside loopback (even if it caught the error)."""
+    before = len(_violations)
+    yield
+    new = _violations[before:]
+    if new:
+        pytest.fail(f"test tried to reach the network outside 127.0.0.0/8: {new}")
+
+
+# -- the hostile-input catalogue: a summary line per group -------------------------------------
+
+
+@pytest.fixture
+def lost_rows(request: pytest.FixtureRequest) -> Callable[[int], None]:
+    """Record rows a hostile test found lost (the catalogue's summary adds them up)."""
+
+    def record(n: int) -> None:
+        _lost[request.node.nodeid] = _lost.get(request.node.nodeid, 0) + n
+
+    return record
+
+
+_lost: dict[str, int] = {}
+_group_results: dict[str, list[tuple[str, bool]]] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hostile(group): part of the hostile-input and fault catalogue")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    marker = item.get_closest_marker("hostile")
+    if marker is None or not marker.args:
+        return
+    failed_setup_or_call = report.failed and report.when in ("setup", "call")
+    if report.when == "call" or failed_setup_or_call or (report.when == "setup" and report.skipped):
+        results = _group_results.setdefault(str(marker.args[0]), [])
+        results[:] = [r for r in results if r[0] != item.nodeid]
+        results.append((item.nodeid, report.passed and report.when == "call"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _group_results:
+        return
+    terminalreporter.section("hostile inputs and faults")
+    for group in sorted(_group_results):
+        results = _group_results[group]
+        lost = sum(_lost.get(nodeid, 0) for nodeid, _ in results)
+        passed = sum(1 for _, ok in results if ok)
+        terminalreporter.write_line(f"{group}: {len(results)} tried, {passed} passed, {lost} rows lost")

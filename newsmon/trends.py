@@ -1,0 +1,268 @@
+"""Trend statistics: spikes of unique stories per topic, and feeds that went quiet.
+
+Plain Python over rows the store reads; the views ``v_topic_trend`` and ``v_source_cadence``
+compute the same numbers in SQL for ad hoc queries (same windows, same tests, same thresholds).
+
+**Spikes.** For each topic and day, the count is the number of *unique stories* with a tagged
+document that day (the day of publication, or of first sighting when that is earlier or the
+date is missing), so forty copies of one wire story count once. The baseline is the trailing
+14 days before *yesterday* (a one-day guard band, as in CDC's EARS C2, so a surge that began
+yesterday does not hide today's), with days without items counted as zero and days before
+monitoring began left out. The test is the upper tail of a negative binomial with the
+baseline's mean and variance (a Poisson when the baseline is not over-dispersed), against a
+mean floored at 0.5 stories a day, so a topic that is usually silent needs several stories to
+fire. A day is a spike when all of these hold: at least 3 baseline days, at least 3 stories,
+at least twice the expected count, and a tail probability of at most 0.01. The score is
+``-log10(p)``, capped at 15.
+
+**Silent feeds.** For each feed, the items first seen in the last 24 hours are compared with
+its quietest day in the 14 days before (24-hour buckets back from the run's clock, at least 3
+of them). A feed is silent when it delivered at most a quarter of that quietest day and the
+Poisson lower tail ``P(X <= observed)`` at the quietest day's rate is at most 0.001; a feed
+that is sometimes empty for a day therefore never counts as silent after one empty day.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+log = logging.getLogger(__name__)
+
+MAX_SCORE = 15.0
+_P_FLOOR = 10.0**-MAX_SCORE
+_POISSON_LIMIT = 1e6  # a negative binomial with r above this is a Poisson for our purposes
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeParams:
+    """The spike test's knobs; the defaults are what ``v_topic_trend`` uses."""
+
+    window_days: int = 14
+    guard_days: int = 1
+    min_history_days: int = 3
+    floor: float = 0.5
+    min_stories: int = 3
+    min_ratio: float = 2.0
+    alpha: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceParams:
+    """The silent-feed test's knobs; the defaults are what ``v_source_cadence`` uses."""
+
+    window_days: int = 14
+    min_history_days: int = 3
+    max_share: float = 0.25
+    alpha: float = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """One topic's activity on one day."""
+
+    day: date
+    stories: int
+    documents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One topic-day of the trend: the count, its baseline, and the spike test."""
+
+    day: date
+    stories: int
+    documents: int
+    baseline_days: int
+    baseline: float | None  # mean stories a day over the baseline window
+    variance: float | None  # sample variance over the baseline window
+    expected: float | None  # max(baseline, floor)
+    ratio: float | None  # stories / expected
+    p_value: float | None  # P(X >= stories) under the baseline
+    score: float  # -log10(p), 0 without a baseline
+    is_spike: bool
+
+    @property
+    def has_baseline(self) -> bool:
+        """True when there was enough history to test this day."""
+        return self.expected is not None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedActivity:
+    """A feed's items per 24-hour bucket back from the run's clock (bucket 0 = the last 24 h)."""
+
+    name: str
+    url: str
+    first_seen_at: datetime
+    last_seen_at: datetime | None
+    buckets: Mapping[int, int]
+    status: str | None = None  # v_feed_health status, if known
+    last_error_kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCadence:
+    """The silent-feed test for one feed."""
+
+    name: str
+    url: str
+    observed: int  # items first seen in the last 24 h
+    history_days: int
+    mean: float | None  # items a day over the history window
+    quietest: int | None  # the fewest items in one day of the history window
+    p_value: float | None  # P(X <= observed) at the quietest day's rate
+    is_silent: bool
+    last_seen_at: datetime | None
+    status: str | None = None
+    last_error_kind: str | None = None
+
+
+# --- distributions ------------------------------------------------------------------------
+
+
+def poisson_pmf_terms(count: int, rate: float) -> list[float]:
+    """P(X = i) for i in 0..count-1 under a Poisson with mean ``rate`` (> 0)."""
+    log_rate = math.log(rate)
+    return [math.exp(-rate + i * log_rate - math.lgamma(i + 1)) for i in range(count)]
+
+
+def nbinom_pmf_terms(count: int, mean: float, variance: float) -> list[float]:
+    """P(X = i) for i in 0..count-1 under a negative binomial with this mean and variance.
+
+    Falls back to a Poisson when the variance does not exceed the mean (or barely does).
+    """
+    if variance <= mean:
+        return poisson_pmf_terms(count, mean)
+    size = mean * mean / (variance - mean)
+    if size > _POISSON_LIMIT:
+        return poisson_pmf_terms(count, mean)
+    prob = size / (size + mean)
+    log_p, log_q, lg_size = math.log(prob), math.log1p(-prob), math.lgamma(size)
+    return [
+        math.exp(math.lgamma(i + size) - lg_size - math.lgamma(i + 1) + size * log_p + i * log_q) for i in range(count)
+    ]
+
+
+def upper_tail(count: int, mean: float, variance: float) -> float:
+    """P(X >= count) under a negative binomial (or Poisson) with this mean and variance."""
+    if count <= 0:
+        return 1.0
+    return min(1.0, max(0.0, 1.0 - sum(nbinom_pmf_terms(count, mean, variance))))
+
+
+def poisson_lower_tail(count: int, rate: float) -> float:
+    """P(X <= count) under a Poisson with mean ``rate``; 1 for a rate of 0."""
+    if rate <= 0:
+        return 1.0
+    return min(1.0, sum(poisson_pmf_terms(count + 1, rate)))
+
+
+def significance(p_value: float) -> float:
+    """``-log10(p)``, capped at :data:`MAX_SCORE` (differences below 1e-15 are rounding noise)."""
+    return max(0.0, min(MAX_SCORE, -math.log10(max(p_value, _P_FLOOR))))
+
+
+# --- topic trends -------------------------------------------------------------------------
+
+
+def day_series(counts: Iterable[DayCount], start: date, end: date) -> list[DayCount]:
+    """Every day from ``start`` to ``end`` (inclusive), zero where ``counts`` has no row."""
+    by_day = {c.day: c for c in counts if start <= c.day <= end}
+    days = [start + timedelta(days=i) for i in range(max((end - start).days + 1, 0))]
+    return [by_day.get(day, DayCount(day, 0, 0)) for day in days]
+
+
+def assess_series(series: Sequence[DayCount], params: SpikeParams | None = None) -> list[TrendPoint]:
+    """Test every day of a gap-free daily series against its trailing baseline."""
+    params = params or SpikeParams()
+    points: list[TrendPoint] = []
+    for index, current in enumerate(series):
+        first = max(0, index - params.window_days - params.guard_days)
+        last = max(0, index - params.guard_days)
+        baseline = [c.stories for c in series[first:last]]
+        points.append(_assess_day(current, baseline, params))
+    return points
+
+
+def _assess_day(current: DayCount, baseline: Sequence[int], params: SpikeParams) -> TrendPoint:
+    n = len(baseline)
+    if n < params.min_history_days:
+        return TrendPoint(current.day, current.stories, current.documents, n, None, None, None, None, None, 0.0, False)
+    mean = sum(baseline) / n
+    variance = sum((x - mean) ** 2 for x in baseline) / (n - 1)
+    expected = max(mean, params.floor)
+    p_value = upper_tail(current.stories, expected, max(variance, expected))
+    ratio = current.stories / expected
+    spike = (
+        current.stories >= params.min_stories
+        and current.stories >= params.min_ratio * expected
+        and p_value <= params.alpha
+    )
+    return TrendPoint(
+        current.day, current.stories, current.documents, n, mean, variance, expected, ratio, p_value,
+        significance(p_value), spike,
+    )  # fmt: skip
+
+
+def topic_trends(
+    counts: Mapping[str, Iterable[DayCount]],
+    topics: Iterable[str],
+    start: date,
+    end: date,
+    params: SpikeParams | None = None,
+) -> dict[str, list[TrendPoint]]:
+    """The trend of every topic from ``start`` (monitoring began) to ``end`` (the run's day)."""
+    return {topic: assess_series(day_series(counts.get(topic, ()), start, end), params) for topic in topics}
+
+
+# --- silent feeds -------------------------------------------------------------------------
+
+
+def assess_feed(activity: FeedActivity, now: datetime, params: SilenceParams | None = None) -> SourceCadence:
+    """Has this feed delivered far fewer items in the last 24 h than on its quietest recent day?"""
+    params = params or SilenceParams()
+    age_days = int((now - activity.first_seen_at).total_seconds() // 86400)
+    history_days = max(0, min(params.window_days, age_days))
+    observed = activity.buckets.get(0, 0)
+    if history_days < params.min_history_days:
+        return SourceCadence(
+            activity.name, activity.url, observed, history_days, None, None, None, False, activity.last_seen_at,
+            activity.status, activity.last_error_kind,
+        )  # fmt: skip
+    history = [activity.buckets.get(b, 0) for b in range(1, history_days + 1)]
+    quietest = min(history)
+    p_value = poisson_lower_tail(observed, float(quietest))
+    silent = quietest > 0 and observed <= params.max_share * quietest and p_value <= params.alpha
+    return SourceCadence(
+        activity.name, activity.url, observed, history_days, sum(history) / history_days, quietest, p_value, silent,
+        activity.last_seen_at, activity.status, activity.last_error_kind,
+    )  # fmt: skip
+
+
+def silence_changes(
+    activities: Iterable[FeedActivity],
+    now: datetime,
+    open_silences: Mapping[str, int],
+    params: SilenceParams | None = None,
+) -> tuple[list[SourceCadence], list[str]]:
+    """Feeds that newly went silent (an episode not alerted yet), busiest-history first, and the
+    urls of silent feeds that recovered. ``open_silences`` maps silent feeds' urls to their
+    quietest day when they went silent."""
+    assessed = [assess_feed(a, now, params) for a in activities]
+    silent = [c for c in assessed if c.is_silent and c.url not in open_silences]
+    back = [c.url for c in assessed if c.url in open_silences and recovered(c, open_silences[c.url])]
+    for cadence in silent:
+        log.info(
+            "feed %s is silent: %d items in 24 h, quietest day %s, mean %.1f",
+            cadence.name, cadence.observed, cadence.quietest, cadence.mean or 0.0,
+        )  # fmt: skip
+    return sorted(silent, key=lambda c: (-(c.quietest or 0), c.name)), back
+
+
+def recovered(cadence: SourceCadence, quiet_at_alert: int) -> bool:
+    """A silent feed recovers when its last 24 h reach half the quietest day seen when it went silent."""
+    return cadence.observed >= max(1.0, quiet_at_alert / 2)

@@ -1,0 +1,100 @@
+"""Property-based tests (hypothesis) of the parts that meet untrusted text first."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from newsmon.boilerplate import is_boilerplate_line, strip_boilerplate
+from newsmon.feeds import canonicalize_url, parse_feed, plain_text, safe_http_url
+
+pytestmark = pytest.mark.hostile("fuzzing")
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+xml_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=300)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@FAST
+@given(title=xml_text, link=xml_text, guid=xml_text, description=xml_text)
+def test_feed_item_normalizer_never_leaks_markup_or_bad_links(
+    title: str, link: str, guid: str, description: str
+) -> None:
+    body = (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><item>"
+        f"<title>{_escape(title)}</title><link>{_escape(link)}</link><guid>{_escape(guid)}</guid>"
+        f"<description>{_escape(description)}</description></item></channel></rss>"
+    ).encode("utf-8", "surrogatepass")
+    for item in parse_feed(body, {}).items:
+        assert item.link is None or item.link.startswith(("http://", "https://"))
+        assert not re.search(r"<[A-Za-z/!?][^<>]*>", item.title)  # no tag survives (a lone "<" is text)
+        assert "\n" not in item.title and len(item.title) <= 1000
+        assert item.key
+
+
+@FAST
+@given(data=st.binary(max_size=2000))
+def test_feed_parser_survives_any_bytes(data: bytes) -> None:
+    parsed = parse_feed(data, {"content-type": "application/xml"})
+    assert isinstance(parsed.items, list)
+
+
+REAL = (
+    b"<?xml version='1.0'?><rss version='2.0'><channel><title>W</title>"
+    b"<item><title>One &amp; two</title><link>https://a.example/1?utm_source=x</link><guid>1</guid></item>"
+    b"<item><title>Three</title><link>https://a.example/3</link><description>&lt;b&gt;x&lt;/b&gt;</description></item>"
+    b"</channel></rss>"
+)
+
+
+@FAST
+@given(cut=st.integers(0, len(REAL)), junk=st.binary(max_size=40), at=st.integers(0, len(REAL)))
+def test_mutated_real_feed_never_crashes(cut: int, junk: bytes, at: int) -> None:
+    mutated = REAL[:at] + junk + REAL[at:cut] if at <= cut else REAL[:cut] + junk
+    parse_feed(mutated, {})
+
+
+@FAST
+@given(url=st.text(max_size=200))
+def test_url_helpers_accept_only_http(url: str) -> None:
+    safe = safe_http_url(url)
+    if safe is not None:
+        assert safe.lower().startswith(("http://", "https://"))
+        canonical = canonicalize_url(safe)
+        assert canonical.startswith(("http://", "https://")) and "#" not in canonical
+
+
+@FAST
+@given(html=st.text(max_size=500))
+def test_plain_text_is_one_line_without_tags(html: str) -> None:
+    text = plain_text(html)
+    assert "\n" not in text and not re.search(r"<[A-Za-z/][^>]*>", text)
+
+
+@FAST
+@given(lines=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80), max_size=30))
+def test_boilerplate_stripper_only_removes_lines(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    cleaned = strip_boilerplate(text)
+    kept = [ln for ln in cleaned.body.split("\n\n") if ln]
+    originals = [ln.strip() for ln in text.split("\n")]
+    assert all(k in originals for k in kept)  # nothing invented or altered
+    assert not any(is_boilerplate_line(k) for k in kept)  # no known boilerplate survives
+    assert cleaned.removed_lines + len(kept) <= len([o for o in originals if o])
+
+
+def test_double_escaped_markup_does_not_come_back() -> None:
+    assert plain_text("&amp;lt;img src=x onerror=alert(1)&amp;gt;News <script>evil()</script>") == "News"
+    assert plain_text("AT&amp;T says 3 &lt; 5") == "AT&T says 3 < 5"
+
+
+def test_malformed_hosts_and_ports_are_not_links() -> None:
+    assert safe_http_url("https://[a.example/x") is None
+    assert safe_http_url("http://a.example:99999/") is None
+    assert safe_http_url("http://a.example:80/ok") == "http://a.example:80/ok"

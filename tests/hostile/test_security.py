@@ -1,0 +1,172 @@
+"""Security: feed text is data — never an address we may not reach, never SQL, never a path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from support import REPO, Route, ScriptedServer, make_database
+
+from newsmon.errors import FetchError, TopicDefinitionError
+from newsmon.http import FetchRequest, HttpConfig, fetch_all
+from newsmon.models import Document
+from newsmon.text import sha256_hex, text_hash
+from newsmon.topics import compile_topic
+from storage.store import Store
+
+pytestmark = pytest.mark.hostile("security")
+
+NON_PUBLIC = [
+    "http://127.0.0.1/",
+    "http://[::1]/",
+    "http://0.0.0.0/",
+    "http://2130706433/",
+    "http://0177.0.0.1/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://10.1.2.3/",
+    "http://172.16.0.1/",
+    "http://172.31.255.254/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00::1]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+]
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    yield srv
+    srv.close()
+
+
+@pytest.mark.parametrize("url", NON_PUBLIC)
+def test_non_public_addresses_are_refused_before_connecting(url: str) -> None:
+    result = fetch_all([FetchRequest(url)], HttpConfig(total_timeout_s=2))[0]
+    assert isinstance(result, FetchError) and result.kind == "blocked", result
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://ftp.example/x", "data:text/plain,hi", "javascript:alert(1)"]
+)
+def test_other_schemes_are_refused(url: str) -> None:
+    result = fetch_all([FetchRequest(url)], HttpConfig(total_timeout_s=2))[0]
+    assert isinstance(result, FetchError) and result.kind == "scheme"
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/", "http://10.0.0.1/", "http://[::1]:80/"])
+def test_redirects_to_non_public_addresses_are_refused(server: ScriptedServer, target: str) -> None:
+    server.routes["/hop"] = Route(b"", {"Location": target}, status=302)
+    result = fetch_all([FetchRequest(server.url("/hop"))], HttpConfig(allow=("127.0.0.1/32",), total_timeout_s=2))[0]
+    assert isinstance(result, FetchError) and result.kind == "blocked"
+
+
+def test_dns_rebinding_connects_to_the_checked_address(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ipaddress
+
+    import newsmon.http as http
+
+    answers = iter([["127.0.0.1"], ["10.0.0.7"], ["10.0.0.7"]])
+
+    async def rebinding(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address(a) for a in next(answers)]
+
+    monkeypatch.setattr(http, "resolve_host", rebinding)
+    server.routes["/x"] = Route(b"ok", {"Content-Type": "text/plain"})
+    port = server.url("/x").rsplit(":", 1)[1].split("/")[0]
+    result = fetch_all(
+        [FetchRequest(f"http://rebind.test:{port}/x")], HttpConfig(allow=("127.0.0.0/8",), total_timeout_s=3)
+    )[0]
+    assert not isinstance(result, FetchError) and result.body == b"ok"  # went to the address it checked
+    assert server.hits("/x")[0]["host"] == f"rebind.test:{port}"
+
+
+SQL_TEXT = "x'); DROP TABLE documents; --"
+
+
+def test_sql_in_titles_and_topic_names_is_stored_verbatim(tmp_path: Path, lost_rows: object) -> None:
+    store = Store.open_writer(tmp_path / "n.duckdb")
+    try:
+        now = datetime(2023, 5, 1, tzinfo=UTC)
+        doc = Document(
+            id="d1", url="https://x.example/1", source=SQL_TEXT, source_kind="feed", title=SQL_TEXT,
+            body=f"{SQL_TEXT} Kazakhstan foreign minister visit", author=SQL_TEXT, origin=None, published_at=None,
+            first_seen_at=now, content_hash=sha256_hex(SQL_TEXT), text_hash=text_hash(SQL_TEXT), extractor="t",
+            charset=None,
+        )  # fmt: skip
+        from newsmon.dedupe import assign_stories, fingerprint_documents
+
+        fps = fingerprint_documents([doc])
+        store.store_batch("r1", now, [doc], fps, assign_stories(fps, {}, {}, {}), [])
+        topic = (
+            compile_topic("sql-topic", {"name": SQL_TEXT, "rules": [{"terms": ["kazakhstan"]}]}, "test")
+            if _rules_format()
+            else compile_topic("sql-topic", {"name": SQL_TEXT, "query": "kazakhstan"}, "test")
+        )
+        store.register_topics([topic], "r1", now)
+        rows = store.con.execute("SELECT title, source, author FROM documents").fetchall()
+        names = store.con.execute("SELECT name FROM topic_versions").fetchall()
+        tables = store.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'documents'").fetchall()
+    finally:
+        store.close()
+    lost_rows(1 - len(rows))
+    assert rows == [(SQL_TEXT, SQL_TEXT, SQL_TEXT)] and names == [(SQL_TEXT,)] and tables == [(1,)]
+
+
+def _rules_format() -> bool:
+    try:
+        compile_topic("probe", {"rules": [{"terms": ["a"]}]}, "probe")
+    except Exception:
+        return False
+    return True
+
+
+def test_topic_slugs_cannot_carry_sql() -> None:
+    with pytest.raises(TopicDefinitionError):
+        compile_topic("x'; DROP TABLE alerts; --", {"name": "n", "rules": [{"terms": ["a"]}]}, "test")
+
+
+def test_no_sql_is_built_by_string_formatting() -> None:
+    """ruff's S608 flags SQL assembled with f-strings, format() or %; the code base must have none."""
+    ruff = Path(sys.executable).with_name("ruff")
+    result = subprocess.run(
+        [str(ruff), "check", "--select", "S608", "--no-cache", "newsmon", "storage", "flows"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "COPY (SELECT 1) TO '{tmp}/out.csv'",
+        "SELECT * FROM read_csv('{url}')",
+        "ATTACH '{tmp}/other.duckdb' AS other",
+        "INSTALL httpfs",
+        "SET enable_external_access = true",
+        "CREATE TABLE t AS SELECT 1",
+        "SELECT * FROM read_text('/etc/hostname')",
+    ],
+)
+def test_newsmon_sql_cannot_write_files_or_reach_the_network(
+    tmp_path: Path, server: ScriptedServer, query: str
+) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    server.routes["/x.csv"] = Route(b"a,b\n1,2\n", {"Content-Type": "text/csv"})
+    sql = query.format(tmp=tmp_path, url=server.url("/x.csv"))
+    result = subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", "sql", sql, "--db", str(db)],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1 and result.stderr.startswith("newsmon: error: query failed")
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
+    assert server.hits("/x.csv") == []
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT count(*) FROM documents").fetchall() == [(2,)]
+    con.close()

@@ -1,0 +1,296 @@
+"""Notifications through Apprise to a webhook receiver on 127.0.0.1: exactly once per alert and URL,
+across reruns, receiver failures and crashes; never failing the run (newsmon.notify, the alert stage)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from support import NOW, store_seeds
+
+from flows.monitor import alert_task
+from newsmon.alerts import AlertRecord
+from newsmon.errors import ConfigError
+from newsmon.notify import (
+    NotifyConfig,
+    Outcome,
+    PendingDelivery,
+    deliver_all,
+    load_notify_config,
+    notify_config_path,
+    redact,
+    target_key,
+    unknown_routes,
+)
+from storage.store import Store
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that records every POST and can fail the first N per path."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, int, dict[str, Any]]] = []  # path, status answered, JSON body
+        self.fail_next: dict[str, int] = {}
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                failing = receiver.fail_next.get(self.path, 0)
+                status = 500 if failing else 200
+                if failing:
+                    receiver.fail_next[self.path] = failing - 1
+                receiver.posts.append((self.path, status, json.loads(body or b"{}")))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str, auth: str = "") -> str:
+        return f"json://{auth}127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def delivered(self, path: str) -> list[str]:
+        """Alert ids received with success on ``path``, in order."""
+        return [_alert_id(body) for p, status, body in self.posts if p == path and status == 200]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _alert_id(body: dict[str, Any]) -> str:
+    return body["message"].rsplit("newsmon alert `", 1)[1].split("`", 1)[0]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A database holding the two seeds, tagged and not alerted yet."""
+    path = tmp_path / "n.duckdb"
+    store = Store.open_writer(path)
+    try:
+        store_seeds(store, "ingest")
+    finally:
+        store.close()
+    return path
+
+
+def write_notify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, routes: dict[str, list[str]]) -> Path:
+    path = tmp_path / "notify.toml"
+    lines = ["[notify]"] + [f"{json.dumps(topic)} = {json.dumps(urls)}" for topic, urls in routes.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv("NEWSMON_NOTIFY", str(path))
+    return path
+
+
+def alert_stage(db: Path, run_id: str, folder: Path, hours: int = 0) -> list[AlertRecord]:
+    """One run's alert stage, as the monitor flow runs it."""
+    store = Store.open_writer(db)
+    try:
+        now = NOW + timedelta(hours=hours)
+        store.start_run(run_id, now, "test")
+        records = alert_task.fn(store, run_id, now, folder)
+        store.finish_run(run_id, "completed", now)
+        return records
+    finally:
+        store.close()
+
+
+def deliveries(db: Path) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "SELECT topic, target, status, attempts, last_error IS NOT NULL FROM v_deliveries ORDER BY topic, target"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_exactly_once_across_a_receiver_failure_and_reruns(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_notify(tmp_path, monkeypatch, {"russia-sanctions": [receiver.url("/hook")], "*": [receiver.url("/all")]})
+    receiver.fail_next["/hook"] = 1  # the topic's own receiver is down for the first attempt
+    first = alert_stage(db, "run-1", tmp_path / "alerts")
+    topics = {r.topic for r in first}
+    assert "russia-sanctions" in topics and len(first) >= 2
+    sanctions = next(r.id for r in first if r.topic == "russia-sanctions")
+    assert sorted(receiver.delivered("/all")) == sorted(r.id for r in first)
+    assert receiver.delivered("/hook") == [] and [p for p, s, _ in receiver.posts if s == 500] == ["/hook"]
+    rows = {(topic, target): (status, attempts, error) for topic, target, status, attempts, error in deliveries(db)}
+    hook = redact(receiver.url("/hook"))
+    assert rows[("russia-sanctions", hook)] == ("failed", 1, True)
+    assert all(status == "sent" for (_t, target), (status, *_rest) in rows.items() if target != hook)
+
+    second = alert_stage(db, "run-2", tmp_path / "alerts", hours=1)  # a rerun: nothing new, the failure retried
+    assert second == []
+    assert receiver.delivered("/hook") == [sanctions]
+    third = alert_stage(db, "run-3", tmp_path / "alerts", hours=2)
+    assert third == []
+    assert receiver.delivered("/hook") == [sanctions]  # never twice
+    assert sorted(receiver.delivered("/all")) == sorted(r.id for r in first)
+    assert {status for _t, _u, status, _a, _e in deliveries(db)} == {"sent"}
+    message = next(body for p, s, body in receiver.posts if p == "/hook" and s == 200)
+    assert message["title"].startswith("newsmon: Russia sanctions") and "# Russia sanctions" in message["message"]
+
+
+def test_an_unreachable_receiver_never_fails_the_run(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as sock:  # a loopback port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    write_notify(tmp_path, monkeypatch, {"*": [f"json://127.0.0.1:{port}/hook"]})
+    caplog.set_level(logging.WARNING)
+    records = alert_stage(db, "run-1", tmp_path / "alerts")
+    assert records and len(list((tmp_path / "alerts").glob("*.md"))) == len(records)
+    rows = deliveries(db)
+    assert len(rows) == len(records) and {(status, attempts, error) for *_x, status, attempts, error in rows} == {
+        ("failed", 1, True)
+    }
+    assert "will retry" in caplog.text
+
+
+def test_a_delivery_cut_short_by_a_crash_is_retried(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_notify(tmp_path, monkeypatch, {"*": [receiver.url("/all")]})
+    store = Store.open_writer(db)
+    try:
+        records = alert_task.fn(store, "run-1", NOW, tmp_path / "alerts")
+        # what a run killed during a request leaves: attempts noted, outcomes never recorded
+        con = store.con
+        con.execute("UPDATE deliveries SET status = 'sending', attempts = 1").fetchall()
+    finally:
+        store.close()
+    sent_before = len(receiver.delivered("/all"))
+    assert sent_before == len(records)
+    alert_stage(db, "run-2", tmp_path / "alerts", hours=1)
+    assert len(receiver.delivered("/all")) == 2 * len(records)  # at least once: the receiver may see it twice
+    assert {status for *_x, status, _a, _e in deliveries(db)} == {"sent"}
+
+
+def test_only_configured_urls_receive_and_secrets_stay_out_of_the_database(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = receiver.url("/hook", auth="user:s3cret-token@")
+    write_notify(tmp_path, monkeypatch, {"covid-origins": [secret]})
+    receiver.fail_next["/hook"] = 1
+    records = alert_stage(db, "run-1", tmp_path / "alerts")
+    assert [row[0] for row in deliveries(db)] == ["covid-origins"]  # only the configured topic
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        dump = json.dumps(con.execute("SELECT * FROM deliveries").fetchall(), default=str)
+    finally:
+        con.close()
+    assert "s3cret" not in dump and "user" not in dump
+    # the URL is removed from the config before the retry: the delivery is dropped, not sent
+    write_notify(tmp_path, monkeypatch, {"covid-origins": [receiver.url("/other")]})
+    alert_stage(db, "run-2", tmp_path / "alerts", hours=1)
+    assert [status for *_x, status, _a, _e in deliveries(db)] == ["dropped"]
+    assert receiver.delivered("/hook") == [] and receiver.delivered("/other") == []
+    assert len(records) >= 1
+
+
+def test_a_bad_notify_file_skips_notifications_but_not_the_alerts(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = tmp_path / "notify.toml"
+    bad.write_text('[notify]\nrussia-sanctions = "json://127.0.0.1:9/x"\n', encoding="utf-8")
+    monkeypatch.setenv("NEWSMON_NOTIFY", str(bad))
+    caplog.set_level(logging.ERROR)
+    records = alert_stage(db, "run-1", tmp_path / "alerts")
+    assert records and deliveries(db) == []
+    assert "notifications skipped" in caplog.text and "must be a list of URLs" in caplog.text
+
+
+# --- unit ---------------------------------------------------------------------------------
+
+
+def test_load_notify_config(tmp_path: Path) -> None:
+    path = tmp_path / "notify.toml"
+    path.write_text('[notify]\na = ["json://h/x", "mailto://u:p@h"]\n"*" = ["json://h/all"]\n', encoding="utf-8")
+    config = load_notify_config(path)
+    assert config.urls_for("a") == ("json://h/x", "mailto://u:p@h", "json://h/all")
+    assert config.urls_for("b") == ("json://h/all",)
+    assert config.url_for_key(target_key("mailto://u:p@h")) == "mailto://u:p@h"
+    assert config.url_for_key(target_key("json://elsewhere/x")) is None
+    assert unknown_routes(config, ["b"]) == ["a"]
+    assert load_notify_config(None) == NotifyConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[notify\n", "not valid TOML"),
+        ('[notify]\na = "json://h/x"\n', "must be a list of URLs"),
+        ("[notify]\na = [1]\n", "is not an Apprise URL"),
+        ('[notify]\na = ["no scheme"]\n', "is not an Apprise URL"),
+        ('notify = "x"\n', "must be a table"),
+    ],
+)
+def test_bad_notify_files_are_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "notify.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_notify_config(path)
+    with pytest.raises(ConfigError, match="cannot read notify file"):
+        load_notify_config(tmp_path / "absent.toml")
+
+
+def test_notify_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert notify_config_path({"NEWSMON_NOTIFY": "x/notify.toml"}) == Path("x/notify.toml")
+    monkeypatch.chdir(tmp_path)
+    assert notify_config_path({}) is None
+    (tmp_path / "notify.toml").write_text("[notify]\n", encoding="utf-8")
+    assert notify_config_path({}) == Path("notify.toml")
+
+
+def test_redact_hides_credentials_tokens_and_paths() -> None:
+    url = "json://user:pw@127.0.0.1:8080/hook?token=x"
+    assert redact(url) == f"json://127.0.0.1:8080/… [{target_key(url)[:8]}]"
+    assert redact("slack://TokenA/TokenB/TokenC/#news").startswith("slack://…/… [")
+    assert redact("tgram://123456789:AAbbCCdd/12345").startswith("tgram://…/… [")
+    assert redact("mailto://user:app-pw@gmail.com").startswith("mailto://gmail.com/… [")
+    assert redact("json://a.example/b") != redact("json://a.example/c")
+
+
+def test_deliver_all_gives_up_after_the_last_attempt() -> None:
+    config = NotifyConfig({"*": ("json://127.0.0.1/x",)})
+    key = target_key("json://127.0.0.1/x")
+    outcomes: list[Outcome] = []
+    attempts: list[str] = []
+
+    def failing(_url: str, _title: str, _body: str) -> tuple[bool, str | None]:
+        return False, "HTTP 500"
+
+    for n in range(3):
+        pending = [PendingDelivery("a1", key, "json://127.0.0.1/…", n, "t", "b")]
+        deliver_all(
+            pending, config, lambda d: attempts.append(d.alert_id), lambda _d, o: outcomes.append(o), failing, 3
+        )
+    assert [o.status for o in outcomes] == ["failed", "failed", "gave-up"] and len(attempts) == 3
+    gone = [PendingDelivery("a1", target_key("json://other/x"), "json://other/…", 0, "t", "b")]
+    counts = deliver_all(gone, config, lambda d: attempts.append(d.alert_id), lambda _d, o: outcomes.append(o), failing)
+    assert counts == {"dropped": 1} and len(attempts) == 3  # never attempted

@@ -1,0 +1,280 @@
+"""Scheduled operation beside ad hoc SQL: readers vs the writer, crashes, disk full, serve.
+
+These tests run newsmon as users do, in subprocesses, against a real Prefect API (the test
+harness's server, shared by all runs here) and real DuckDB files.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+from support import REPO, SEEDS, Route, ScriptedServer
+
+pytestmark = pytest.mark.slow
+
+ARTICLE = (
+    "<html><head><title>{title}</title></head><body><nav>Home | World | Sport</nav><article><h1>{title}</h1>"
+    + "".join(
+        f"<p>{{title}}: paragraph {i} with enough words to count as an article body for extraction.</p>"
+        for i in range(12)
+    )
+    + "</article><footer>Share this: Facebook Twitter</footer></body></html>"
+)
+
+
+@pytest.fixture(scope="module")
+def prefect_api() -> Iterator[str]:
+    """A Prefect API that subprocess runs share (so each run skips the ephemeral start-up)."""
+    with prefect_test_harness(server_startup_timeout=120):
+        from prefect.settings import PREFECT_API_URL
+
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
+def feed_server() -> Iterator[ScriptedServer]:
+    server = ScriptedServer()
+    items = []
+    for n in range(6):
+        title = f"Kazakhstan and Uzbekistan foreign ministers meet on trade corridor, part {n}"
+        server.routes[f"/news/{n}"] = Route(ARTICLE.format(title=title).encode(), {"Content-Type": "text/html"})
+        items.append(
+            f"<item><title>{title}</title><link>{server.url(f'/news/{n}')}</link><guid>n{n}</guid>"
+            f"<description>Summary {n}</description><pubDate>Mon, 0{n + 1} May 2023 10:00:00 GMT</pubDate></item>"
+        )
+    rss = f"<?xml version='1.0'?><rss version='2.0'><channel><title>Wire</title>{''.join(items)}</channel></rss>"
+    server.routes["/rss"] = Route(rss.encode(), etag='"r1"')
+    yield server
+    server.close()
+
+
+def _workdir(tmp_path: Path, server: ScriptedServer) -> Path:
+    work = tmp_path / "work"
+    (work / "seeds").mkdir(parents=True)
+    for seed in SEEDS.iterdir():
+        shutil.copy(seed, work / "seeds" / seed.name)
+    (work / "feeds.toml").write_text(f'[[feeds]]\nname = "Wire"\nurl = "{server.url("/rss")}"\ninterval = 60\n')
+    return work
+
+
+def _env(api: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSMON_", "PREFECT_"))}
+    env.update(
+        PREFECT_API_URL=api,
+        NEWSMON_HTTP_ALLOW="127.0.0.0/8",
+        NEWSMON_BATCH_SIZE="3",
+        NEWSMON_EXTRACT_WORKERS="1",
+        PYTHONPATH=str(REPO),
+    )
+    env.update(extra)
+    return env
+
+
+def _newsmon(work: Path, env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "newsmon.cli", *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _state(db: Path, root: Path | None = None) -> dict[str, Any]:
+    """What a database holds, independent of run ids, times and where the work folder is."""
+    con = duckdb.connect(str(db), read_only=True)
+    prefix = (root or db.parent).as_uri()
+
+    def portable(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(prefix, "ROOT")
+        if isinstance(value, list):
+            return [portable(v) for v in value]
+        return value
+
+    try:
+
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return sorted(tuple(portable(v) for v in row) for row in con.execute(sql).fetchall())
+
+        return {
+            "documents": rows("SELECT url, title, extraction, page_kind FROM documents"),
+            "stories": rows(
+                "SELECT list_sort(list(d.url)) FROM story_members m JOIN documents d ON d.id = m.document_id"
+                " GROUP BY m.story_id"
+            ),
+            "tags": rows(
+                "SELECT d.url, t.topic, t.topic_version, t.evidence FROM document_topics t"
+                " JOIN documents d ON d.id = t.document_id"
+            ),
+            "alerted": rows("SELECT topic, count(*) FROM document_topics WHERE alert_id IS NOT NULL GROUP BY 1"),
+            "alerts": rows("SELECT topic, document_count, story_count FROM alerts"),
+            "feed_items": rows("SELECT feed_url, item_key FROM feed_items"),
+            "feeds": rows("SELECT url, etag, consecutive_failures FROM feeds"),
+            "bands": rows("SELECT count(*) FROM lsh_bands"),
+        }
+    finally:
+        con.close()
+
+
+def test_readers_never_block_the_writer_nor_see_errors(
+    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer
+) -> None:
+    work = _workdir(tmp_path, feed_server)
+    env = _env(prefect_api)
+    first = _newsmon(work, env, "run")
+    assert first.returncode == 0, first.stderr
+    for n in range(40):  # more work for the second run
+        (work / "seeds" / f"extra-{n}.txt").write_text(
+            f"Extra report {n}\n\n" + " ".join(f"word{n}x{i}" for i in range(400)), encoding="utf-8"
+        )
+    held = duckdb.connect(str(work / "newsmon.snapshot.duckdb"), read_only=True)  # a BI tool left open
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "newsmon.cli", "run"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    reads = failures = 0
+    while writer.poll() is None:
+        result = _newsmon(work, env, "sql", "select count(*) from v_documents", "-f", "csv", timeout=60)
+        reads += 1
+        failures += result.returncode != 0
+        assert result.returncode == 0, result.stderr
+        assert held.execute("select count(*) from v_documents").fetchall()[0][0] >= 8
+    out, err = writer.communicate()
+    held.close()
+    assert writer.returncode == 0, out + err
+    assert reads >= 2 and failures == 0
+    after = _newsmon(work, env, "sql", "select count(*) from v_documents", "-f", "csv")
+    assert after.stdout.splitlines()[1] == str(2 + 6 + 40)  # the new snapshot shows the run
+
+
+def test_live_reader_makes_the_writer_wait_then_fail_clearly(
+    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer
+) -> None:
+    work = _workdir(tmp_path, feed_server)
+    env = _env(prefect_api, NEWSMON_LOCK_TIMEOUT_S="2")
+    assert _newsmon(work, env, "run").returncode == 0
+    live = duckdb.connect(str(work / "newsmon.duckdb"), read_only=True)  # someone opened the live file
+    try:
+        blocked = _newsmon(work, env, "run")
+    finally:
+        live.close()
+    assert blocked.returncode == 1
+    assert "newsmon: error: database" in blocked.stderr and "in use by process" in blocked.stderr
+    assert "Traceback" not in blocked.stderr
+
+
+@pytest.mark.parametrize("point", ["after-fetch", "mid-store", "before-feed-states", "before-alert"])
+def test_sigkill_at_any_point_loses_and_duplicates_nothing(
+    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer, point: str
+) -> None:
+    reference = _workdir(tmp_path / "ref", feed_server)
+    env = _env(prefect_api)
+    assert _newsmon(reference, env, "run").returncode == 0
+    expected = _state(reference / "newsmon.duckdb")
+
+    work = _workdir(tmp_path / "crash", feed_server)
+    killed = _newsmon(work, _env(prefect_api, NEWSMON_FAULT=point), "run")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    rerun = _newsmon(work, env, "run")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _state(work / "newsmon.duckdb") == expected
+    statuses = _newsmon(work, env, "sql", "select status from v_runs order by started_at", "-f", "csv")
+    assert statuses.stdout.split() == ["status", "crashed", "completed"]
+
+
+def test_disk_full_is_a_clear_error_and_loses_nothing(
+    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer
+) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(small)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()})")
+    try:
+        work = _workdir(small, feed_server)
+        seeds = tmp_path / "seeds"  # the input stays on the big disk; the database lives on the small one
+        shutil.move(str(work / "seeds"), seeds)
+        env = _env(prefect_api, NEWSMON_SEEDS=str(seeds))
+        first = _newsmon(work, env, "run")
+        assert first.returncode == 0, first.stderr
+        before = _state(work / "newsmon.duckdb", tmp_path)
+        for n in range(60):  # ~14 MB of new text: more than the small disk has left
+            (seeds / f"big-{n}.txt").write_text(
+                f"Big report {n}\n\n" + " ".join(f"token{n}_{i}" for i in range(20000)), encoding="utf-8"
+            )
+        full = _newsmon(work, env, "run")
+        assert full.returncode == 1, full.stdout + full.stderr
+        lines = [ln for ln in full.stderr.splitlines() if ln.startswith("newsmon: error:")]
+        assert lines and ("space" in lines[0].lower() or "write failed" in lines[0]), full.stderr
+        assert "Traceback" not in full.stderr
+        copy = tmp_path / "copy.duckdb"
+        shutil.copy(work / "newsmon.duckdb", copy)
+        wal = work / "newsmon.duckdb.wal"
+        if wal.exists():
+            shutil.copy(wal, tmp_path / "copy.duckdb.wal")
+        after = _state(copy, tmp_path)
+        for key in ("documents", "tags", "feed_items"):  # everything committed before is intact
+            assert set(before[key]) <= set(after[key]), key
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_serve_runs_on_schedule_without_overlap_and_stops_cleanly(
+    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer
+) -> None:
+    work = _workdir(tmp_path, feed_server)
+    env = _env(prefect_api)
+    serve_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}  # serve starts its own server,
+    serve_env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # as for a user with none configured
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "newsmon.cli", "serve", "--interval", "5s"],
+        cwd=work, env=serve_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        completed: list[tuple[str, str]] = []
+        while time.monotonic() < deadline and len(completed) < 2:
+            time.sleep(3)
+            result = _newsmon(
+                work,
+                env,
+                "sql",
+                "select started_at, finished_at from v_runs where status = 'completed' order by 1",
+                "-f",
+                "csv",
+            )
+            if result.returncode == 0:
+                completed = [tuple(line.split(",")) for line in result.stdout.splitlines()[1:]]  # type: ignore[misc]
+        assert len(completed) >= 2, "fewer than two scheduled runs completed"
+        for (_s1, f1), (s2, _f2) in itertools.pairwise(completed):
+            assert s2 >= f1  # no overlap
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            out, _ = serve.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            out, _ = serve.communicate()
+    assert serve.returncode == 0, out
+    assert "newsmon: stopped" in out

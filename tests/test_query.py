@@ -1,0 +1,205 @@
+"""The boolean query language of topic definitions (newsmon.query)."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsmon.errors import ConfigError, TopicDefinitionError
+from newsmon.query import Query, Unit, parse_query
+from newsmon.text import normalize_for_match
+
+
+def sentence(text: str) -> Unit:
+    """A body sentence."""
+    return Unit((("body", normalize_for_match(text)),))
+
+
+def headline(text: str) -> Unit:
+    """A title."""
+    return Unit((("title", normalize_for_match(text)),))
+
+
+def document(title: str, body: str) -> Unit:
+    """A whole document."""
+    return Unit((("title", normalize_for_match(title)), ("body", normalize_for_match(body))))
+
+
+def q(text: str) -> Query:
+    return parse_query(text, "topic 't' query")
+
+
+def holds(query: str, text: str) -> bool:
+    return q(query).holds(sentence(text))
+
+
+# --- each operator --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        ("sanctions", "New sanctions were announced.", True),
+        ("sanctions", "A sanction was announced.", False),
+        ("SANCTIONS", "new sanctions", True),
+        ("sanction*", "Washington sanctioned banks.", True),
+        ("sanction*", "Unsanctioned criticism.", False),
+        ('"lab leak"', "The lab-leak theory.", True),
+        ('"lab leak"', "The lab – leak theory.", True),
+        ('"lab leak"', "The lab did not leak.", False),
+        ("“lab leak”", "a lab leak", True),
+        ('"export control*"', "new export controls on chips", True),
+        ("lab-leak", "the lab leak theory", True),
+        ("c5+1", "The C5+1 ministers met.", True),
+        ("c5+1", "The C5+10 group met.", False),
+        ("russia AND sanctions", "Sanctions on Russia.", True),
+        ("russia AND sanctions", "Sanctions on Iran.", False),
+        ("russia OR iran", "Sanctions on Iran.", True),
+        ("russia OR iran", "Sanctions on Cuba.", False),
+        ("sanctions NOT iran", "Sanctions on Russia.", True),
+        ("sanctions NOT iran", "Sanctions on Russia and Iran.", False),
+        ("sanctions AND NOT iran", "Sanctions on Russia and Iran.", False),
+        ("NOT iran AND sanctions", "Sanctions on Russia.", True),
+        ("(russia OR moscow) AND sanctions", "Moscow faced sanctions.", True),
+        ("(russia OR moscow) AND sanctions", "Moscow faced tariffs.", False),
+    ],
+)
+def test_operators(query: str, text: str, expected: bool) -> None:
+    assert holds(query, text) is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        ("origin NEAR/3 covid", "the origin of covid", True),
+        ("origin NEAR/3 covid", "covid and its origin", True),  # either order
+        ("origin NEAR/1 covid", "the origin of the covid virus", False),  # 2 words between
+        ("origin NEAR/2 covid", "the origin of the covid virus", True),
+        ("origin NEAR/0 covid", "covid origin", True),
+        ('"lab leak" NEAR/2 covid*', "lab leak and covid-19", True),
+        ("(origin OR source) NEAR/2 (covid* OR coronavirus)", "the source of the coronavirus", True),
+        ("(origin NEAR/2 covid) NEAR/3 lab", "the origin of covid in a lab", True),
+        ("(origin NEAR/2 covid) NEAR/1 lab", "the origin of covid was not in a lab", False),
+        ("origin NEAR/3 covid", "The origin is unknown. Covid spread.", True),  # one sentence here
+    ],
+)
+def test_near(query: str, text: str, expected: bool) -> None:
+    assert holds(query, text) is expected
+
+
+def test_near_does_not_cross_fields() -> None:
+    query = q("origin NEAR/3 covid")
+    assert not query.holds(document("The origin", "covid spread"))
+    assert query.holds(document("The origin of covid", "nothing"))
+
+
+def test_field_scoping() -> None:
+    assert q("title:kazakh*").holds(headline("Kazakhstan hosts talks"))
+    assert not q("title:kazakh*").holds(sentence("Kazakhstan hosts talks"))
+    assert q("body:kazakh*").holds(sentence("Kazakhstan hosts talks"))
+    assert not q("body:kazakh*").holds(headline("Kazakhstan hosts talks"))
+    both = q("title:(kazakh* OR uzbek*) AND body:summit")
+    assert both.holds(document("Uzbekistan news", "The summit opened."))
+    assert not both.holds(document("Weather news", "Uzbekistan summit opened."))
+    assert q('title:"lab leak"').holds(headline("Lab-leak report"))
+
+
+# --- precedence -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "expected"),
+    [
+        # AND binds tighter than OR: a OR (b AND c)
+        ("apple OR banana AND cherry", "apple", True),
+        ("apple OR banana AND cherry", "banana", False),
+        ("(apple OR banana) AND cherry", "apple", False),
+        # NOT binds tighter than AND: (NOT a) AND b
+        ("NOT apple AND banana", "banana", True),
+        ("NOT apple AND banana", "apple banana", False),
+        # NOT applies to one operand, not to the rest of the query
+        ("NOT apple OR banana", "apple banana", True),
+        # NEAR binds tighter than NOT and AND
+        ("NOT apple NEAR/1 banana", "apple pie and banana", True),
+        ("NOT apple NEAR/1 banana", "apple banana", False),
+        ("cherry AND apple NEAR/1 banana", "cherry apple banana", True),
+        ("cherry AND apple NEAR/1 banana", "cherry apple x y banana", False),
+    ],
+)
+def test_precedence(query: str, text: str, expected: bool) -> None:
+    assert holds(query, text) is expected
+
+
+def test_canonical_source_shows_the_grouping() -> None:
+    assert q("a OR b AND c").root.source == "(a OR (b AND c))"
+    assert q("NOT a AND b").root.source == "(NOT a AND b)"
+    assert q("a NOT b").root.source == "(a AND NOT b)"
+
+
+# --- explain: the part that matched -----------------------------------------------------------
+
+
+def test_explain_shows_only_the_alternatives_that_matched() -> None:
+    query = q('(sanction* OR "price cap*" OR embargo) AND (russia* OR kremlin) NOT iran')
+    unit = sentence("New sanctions on Russia's banks.")
+    memo = query.match(unit)
+    assert memo is not None
+    assert query.explain(memo, unit) == "sanction* AND russia*"
+
+
+def test_explain_near_and_fields() -> None:
+    query = q("title:(kazakh* OR uzbek*) NEAR/3 (summit OR talks)")
+    unit = headline("Uzbekistan summit opens")
+    memo = query.match(unit)
+    assert memo is not None
+    assert query.explain(memo, unit) == "title:uzbek* NEAR/3 summit"  # the field scopes its operand only
+
+
+def test_match_returns_none_when_the_query_does_not_hold() -> None:
+    assert q("russia").match(sentence("Iran")) is None
+
+
+# --- errors: topic, position, what was expected --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "position", "expected"),
+    [
+        ("lab leak", "column 5", "expected AND, OR, NOT, NEAR/n or the end of the query, found 'leak'"),
+        ("russia AND", "column 11", "expected a word, a phrase, '(' or NOT, found the end of the query"),
+        ("(russia OR moscow", "column 18", "expected ')' or an operator"),
+        ("russia)", "column 7", "unbalanced ')'"),
+        ("russia and sanctions", "column 8", "operators are upper-case"),
+        ("origin NEAR covid", "column 8", "NEAR/n with a distance"),
+        ("origin NEAR/99 covid", "column 8", "distance n from 0 to 50"),
+        ("origin NEAR/3 (covid AND lab)", "column 15", "NEAR/n joins words, phrases"),
+        ("a NEAR/2 b NEAR/2 c", "column 12", "one NEAR/n per group"),
+        ("headline:russia", "column 1", "unknown field 'headline'"),
+        ('"lab leak', "column 1", "unterminated quoted phrase"),
+        ("russia, moscow", "column 7", "unexpected ','"),
+        ("*", "column 1", "has no letters to match"),
+        ("s*nction", "column 1", "'*' not at a word's end"),
+        ("", "column 1", "the query is empty"),
+        ("   ", "column 1", "the query is empty"),
+        ("()", "column 2", "expected a word, a phrase or '('"),
+        ("title:(body:x)", "column 7", "a part has one field"),
+        ("russia OR\n  moscow kremlin", "line 2, column 10", "found 'kremlin'"),
+    ],
+)
+def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str, position: str, expected: str) -> None:
+    with pytest.raises(TopicDefinitionError) as info:
+        parse_query(query, "topics.toml: topic 'sanctions' query")
+    message = str(info.value)
+    assert message.startswith("topics.toml: topic 'sanctions' query: query error at ")
+    assert f"at {position}:" in message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_query_must_be_text() -> None:
+    with pytest.raises(TopicDefinitionError, match="must be a query string"):
+        parse_query(["russia"], "topic 'x' query")  # type: ignore[arg-type]
+
+
+def test_errors_are_config_errors() -> None:
+    with pytest.raises(ConfigError):
+        parse_query("a AND", "x")

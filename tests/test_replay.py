@@ -1,0 +1,312 @@
+"""Replay of real feed entries from May 2023, day by day, through the monitor flow.
+
+Twelve outlets of ``replay-2023-05.jsonl.gz`` (world and politics desks, MSN for syndication)
+are served as RSS from a loopback server, one day per run, with the run's clock set to the end
+of that day. The G7 summit's new Russia sanctions and the China–Central Asia summit (05-18..21)
+must show as spikes of unique stories, and nothing else may; one story reprinted forty times
+must not spike; a feed that goes quiet must be reported once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import duckdb
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+from support import Route, ScriptedServer
+
+from flows.monitor import monitor
+from newsmon.config import Settings, default_topics_path
+from newsmon.feeds import item_document, parse_feed
+from newsmon.topics import load_topics, tag_documents
+from newsmon.trends import DayCount, SpikeParams, assess_feed, assess_series, topic_trends
+from storage.store import Store
+
+pytestmark = pytest.mark.slow
+
+OUTLETS = {
+    "https://www.bloomberg.com/politics/feeds/site.xml": "Bloomberg Politics",
+    "https://www.ft.com/world?format=rss": "FT World",
+    "http://www.aljazeera.com/xml/rss/all.xml": "Al Jazeera",
+    "https://www.theguardian.com/world/rss": "Guardian World",
+    "https://www.theguardian.com/international/rss": "Guardian International",
+    "https://www.lemonde.fr/en/rss/une.xml": "Le Monde",
+    "https://rss.nytimes.com/services/xml/rss/nyt/World.xml": "NYT World",
+    "https://feeds.washingtonpost.com/rss/world?itid=lk_inline_manual_36": "Washington Post World",
+    "https://www.cnbc.com/id/100727362/device/rss/rss.html": "CNBC World",
+    "https://feeds.nbcnews.com/nbcnews/public/world": "NBC World",
+    "https://www.theepochtimes.com/c-world/feed/": "Epoch Times World",
+    "http://www.msn.com/rss/news.aspx": "MSN News",
+}
+FIRST_DAY, LAST_DAY = date(2023, 5, 8), date(2023, 5, 25)
+SURGE = (date(2023, 5, 18), date(2023, 5, 21))  # G7 Hiroshima sanctions, China–Central Asia summit
+QUIET_FEED, QUIET_FROM = "http://www.aljazeera.com/xml/rss/all.xml", date(2023, 5, 22)
+REPRINT_DAY, REPRINTS = date(2023, 5, 25), 40
+TOPICS = load_topics(default_topics_path())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_api() -> Iterator[None]:
+    """One Prefect test API for the module (it takes seconds to start)."""
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def clock(day: date) -> datetime:
+    """The run's clock for a replayed day: its last second (UTC)."""
+    return datetime.combine(day, time(23, 59, 59), UTC)
+
+
+def load_days(path: Path) -> dict[date, dict[str, list[dict[str, Any]]]]:
+    """The replayed outlets' entries by day of publication and feed."""
+    days: dict[date, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            entry = json.loads(line)
+            day = date.fromisoformat(entry["date_published"][:10])
+            if entry["source"] in OUTLETS and FIRST_DAY <= day <= LAST_DAY:
+                days[day][entry["source"]].append(entry)
+    return days
+
+
+def rss(entries: list[dict[str, Any]]) -> bytes:
+    """An RSS 2.0 channel with these entries."""
+    items = "".join(
+        f"<item><title>{escape(e['title'] or '')}</title><link>{escape(e['link'])}</link>"
+        f"<guid>{escape(e['link'])}</guid><description>{escape(e['description'] or '')}</description>"
+        f"<pubDate>{format_datetime(datetime.fromisoformat(e['date_published']))}</pubDate></item>"
+        for e in entries
+    )
+    return f"<?xml version='1.0'?><rss version='2.0'><channel><title>x</title>{items}</channel></rss>".encode()
+
+
+def served_tags(feeds: dict[str, bytes], day: date) -> list[tuple[str, str, str]]:
+    """(topic, document id, source) of what a day's feeds carry, tagged independently of the store."""
+    out = []
+    for url, body in feeds.items():
+        docs = [item_document(url, OUTLETS[url], i, None, clock(day)) for i in parse_feed(body).items]
+        out += [(t.topic, t.document_id, url) for t in tag_documents(docs, TOPICS)]
+    return out
+
+
+def reprinted(days: dict[date, dict[str, list[dict[str, Any]]]]) -> list[tuple[str, dict[str, Any]]]:
+    """Forty copies (new links, same text) of one real Russia-sanctions entry, spread over the
+    feeds and dated on the reprint day."""
+    for day in sorted(days, reverse=True):
+        for url, entries in sorted(days[day].items()):
+            by_id = {_document(url, e, day).id: e for e in entries}
+            docs = [_document(url, e, day) for e in by_id.values()]
+            tagged = [t.document_id for t in tag_documents(docs, TOPICS) if t.topic == "russia-sanctions"]
+            if tagged:
+                entry = by_id[tagged[0]]
+                feeds = sorted(set(OUTLETS) - {QUIET_FEED})
+                stamp = f"{REPRINT_DAY}T12:00:00+00:00"
+                return [
+                    (feeds[n % len(feeds)], {**entry, "link": f"https://reprints.example/{n}", "date_published": stamp})
+                    for n in range(REPRINTS)
+                ]
+    pytest.fail("no Russia-sanctions entry in the replay")
+
+
+def _document(url: str, entry: dict[str, Any], day: date) -> Any:
+    """The document the pipeline makes of one entry (feed summary only)."""
+    (item,) = parse_feed(rss([entry])).items
+    return item_document(url, OUTLETS[url], item, None, clock(day))
+
+
+def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Run the monitor once per replayed day; yield the database and what was served."""
+    from support import require_shared
+
+    data = require_shared() / "feeds-archive" / "replay-2023-05.jsonl.gz"
+    days = load_days(data)
+    extra = reprinted(days)
+    tmp = tmp_path_factory.mktemp("replay")
+    server = ScriptedServer()
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setenv("NEWSMON_HTTP_ALLOW", "127.0.0.0/8")
+    try:
+        paths = {url: f"/feed/{n}.xml" for n, url in enumerate(sorted(OUTLETS))}
+        feeds_file = tmp / "feeds.toml"
+        feeds_file.write_text(
+            "".join(
+                f'[[feeds]]\nname = "{OUTLETS[url]}"\nurl = "{server.url(path)}"\ninterval = "1h"\n\n'
+                for url, path in paths.items()
+            ),
+            encoding="utf-8",
+        )
+        seeds = tmp / "no-seeds"
+        seeds.mkdir()
+        settings = Settings(
+            db=tmp / "replay.duckdb", seeds=seeds, feeds=feeds_file, alerts_dir=tmp / "alerts",
+            fetch_pages=False, extract_workers=1,
+        )  # fmt: skip
+        served: dict[date, list[tuple[str, str, str]]] = {}
+        summaries = {}
+        day = FIRST_DAY
+        while day <= LAST_DAY:
+            entries = {url: list(days[day].get(url, [])) for url in OUTLETS}
+            if day >= QUIET_FROM:
+                entries[QUIET_FEED] = []
+            if day == REPRINT_DAY:
+                for url, entry in extra:
+                    entries[url].append(entry)
+            bodies = {url: rss(items) for url, items in entries.items()}
+            for url, body in bodies.items():
+                server.routes[paths[url]] = Route(body)
+            served[day] = served_tags(bodies, day)
+            summaries[day] = monitor(settings, now=clock(day))
+            day += timedelta(days=1)
+        yield {"db": settings.db, "served": served, "summaries": summaries, "alerts_dir": settings.alerts_dir}
+    finally:
+        monkeypatch.undo()
+        server.close()
+
+
+def test_topic_trend_follows_the_served_entries(replay: dict[str, Any]) -> None:
+    db: Path = replay["db"]
+    expected: dict[tuple[str, date], set[str]] = defaultdict(set)
+    for day, tags in replay["served"].items():
+        for topic, doc_id, _url in tags:
+            expected[(topic, day)].add(doc_id)
+    daily = {
+        (t, d): (docs, stories)
+        for t, d, docs, stories in query(db, "SELECT topic, day, documents, stories FROM v_topic_daily")
+    }
+    assert {k: v[0] for k, v in daily.items()} == {k: len(v) for k, v in expected.items()}
+    assert all(stories <= docs for docs, stories in daily.values())
+    trend = query(db, "SELECT topic, day, stories, documents FROM v_topic_trend ORDER BY topic, day")
+    n_days = (LAST_DAY - FIRST_DAY).days + 1
+    assert len(trend) == len(TOPICS) * n_days  # days without items are there, as zeros
+    for topic, day, stories, documents in trend:
+        assert (documents, stories) == daily.get((topic, day), (0, 0))
+    sanctions = {d: s for t, d, s, _ in trend if t == "russia-sanctions"}
+    surge = [s for d, s in sanctions.items() if SURGE[0] <= d <= SURGE[1]]
+    before = sorted(s for d, s in sanctions.items() if d < SURGE[0])
+    assert max(surge) >= 2 * before[len(before) // 2] + 3  # the summit days stand out in the data
+
+
+def test_spike_alerts_fire_on_the_surge_days_only(replay: dict[str, Any]) -> None:
+    db: Path = replay["db"]
+    spikes = set(query(db, "SELECT topic, day FROM alerts WHERE spike"))
+    assert spikes, "no spike alert at all"
+    assert all(SURGE[0] <= day <= SURGE[1] for _topic, day in spikes), spikes
+    assert {("russia-sanctions", date(2023, 5, 18)), ("russia-sanctions", date(2023, 5, 19))} & spikes
+    # the spike alerts are exactly the spike days of the view, each alerted once
+    view = set(query(db, "SELECT topic, day FROM v_topic_trend WHERE is_spike"))
+    assert spikes == view
+    assert query(db, "SELECT count(*) = count(DISTINCT (topic, day)) FROM alerts WHERE spike") == [(True,)]
+    for day, summary in replay["summaries"].items():
+        spiked = {t for t, d in spikes if d == day}
+        assert spiked <= set(summary.alerts)
+
+
+def test_forty_reprints_of_one_story_do_not_spike(replay: dict[str, Any]) -> None:
+    db: Path = replay["db"]
+    ((documents, stories, reprints),) = query(
+        db,
+        "SELECT documents, stories, reprints FROM v_topic_daily WHERE topic = 'russia-sanctions' AND day = ?",
+        [REPRINT_DAY],
+    )
+    assert reprints >= REPRINTS - 1 and documents >= REPRINTS
+    ((is_spike, ratio),) = query(
+        db, "SELECT is_spike, ratio FROM v_topic_trend WHERE topic = 'russia-sanctions' AND day = ?", [REPRINT_DAY]
+    )
+    assert not is_spike and ratio < 2
+    # counting copies instead of stories would have fired
+    rows = query(db, "SELECT day, documents FROM v_topic_trend WHERE topic = 'russia-sanctions' ORDER BY day")
+    by_documents = assess_series([DayCount(d, n, n) for d, n in rows])
+    assert by_documents[-1].day == REPRINT_DAY and by_documents[-1].is_spike
+    assert ("russia-sanctions", REPRINT_DAY) not in set(query(db, "SELECT topic, day FROM alerts WHERE spike"))
+    assert stories == documents - reprints
+
+
+def test_python_statistics_match_the_trend_view(replay: dict[str, Any]) -> None:
+    db: Path = replay["db"]
+    store = Store(duckdb.connect(str(db), read_only=True), db)
+    try:
+        start = store.history_start()
+        assert start == FIRST_DAY
+        ours = topic_trends(
+            store.topic_day_counts(start, LAST_DAY), store.topic_names(), start, LAST_DAY, SpikeParams()
+        )
+    finally:
+        store.con.close()
+    view = query(
+        db,
+        "SELECT topic, day, stories, baseline_days, baseline, expected, ratio, p_value, score, is_spike"
+        " FROM v_topic_trend",
+    )
+    assert len(view) == sum(len(points) for points in ours.values())
+    points = {(t, p.day): p for t, ps in ours.items() for p in ps}
+    for topic, day, stories, n, baseline, expected, ratio, p_value, score, is_spike in view:
+        p = points[(topic, day)]
+        assert (p.stories, p.baseline_days, p.is_spike) == (stories, n, is_spike), (topic, day)
+        for mine, theirs in ((p.baseline, baseline), (p.expected, expected), (p.ratio, ratio), (p.p_value, p_value)):
+            assert (mine is None) == (theirs is None)
+            if mine is not None:
+                assert math.isclose(mine, theirs, rel_tol=1e-9, abs_tol=1e-12), (topic, day)
+        assert math.isclose(p.score, score, abs_tol=1e-6), (topic, day)
+
+
+def test_a_feed_that_goes_quiet_is_reported_once(replay: dict[str, Any]) -> None:
+    db: Path = replay["db"]
+    rows = query(db, "SELECT day, triggers FROM alerts WHERE kind = 'sources' ORDER BY day")
+    assert [day for day, _ in rows] == [QUIET_FROM]
+    silent = json.loads(rows[0][1])["silent"]
+    assert [s["name"] for s in silent] == ["Al Jazeera"]
+    assert silent[0]["observed"] == 0 and silent[0]["quietest"] >= 20
+    assert query(db, "SELECT count(*) FROM feed_silences WHERE ended_at IS NULL") == [(1,)]
+
+
+def test_every_alerting_run_has_its_files(replay: dict[str, Any]) -> None:
+    db: Path = replay["db"]
+    rows = query(db, "SELECT run_id, topic, path, digest_path FROM alerts")
+    assert rows
+    for _run, _topic, path, page in rows:
+        assert Path(path).is_file() and Path(page).is_file()
+    pages = {page for *_, page in rows}
+    assert len(pages) == len({run for run, *_ in rows})
+    for page in pages:
+        text = Path(page).read_text(encoding="utf-8")
+        sections = text.count('<section class="topic"') + text.count('<section class="sources"')
+        assert sections == sum(1 for *_, p in rows if p == page)
+
+
+def test_python_silence_test_matches_the_cadence_view(replay: dict[str, Any]) -> None:
+    db: Path = replay["db"]
+    store = Store(duckdb.connect(str(db), read_only=True), db)
+    try:
+        ours = {c.url: c for c in (assess_feed(a, clock(LAST_DAY)) for a in store.feed_activity(clock(LAST_DAY), 14))}
+    finally:
+        store.con.close()
+    view = query(db, "SELECT url, last_24h, history_days, mean, quietest, p_value, is_silent FROM v_source_cadence")
+    assert len(view) == len(OUTLETS) == len(ours)
+    for url, last_24h, history_days, mean, quietest, p_value, is_silent in view:
+        mine = ours[url]
+        assert (mine.observed, mine.history_days, mine.quietest, mine.is_silent) == (
+            last_24h,
+            history_days,
+            quietest,
+            is_silent,
+        ), url
+        assert math.isclose(mine.mean or 0.0, mean or 0.0) and math.isclose(mine.p_value or 0.0, p_value or 0.0)
