@@ -22,7 +22,7 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 from support import REPO, SEEDS, Route, ScriptedServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.hostile("faults")]
 
 ARTICLE = (
     "<html><head><title>{title}</title></head><body><nav>Home | World | Sport</nav><article><h1>{title}</h1>"

@@ -170,3 +170,29 @@ def test_newsmon_sql_cannot_write_files_or_reach_the_network(
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT count(*) FROM documents").fetchall() == [(2,)]
     con.close()
+
+
+@pytest.mark.parametrize("topic", ["../../x", "/etc/cron.d/evil", "a\x00b", "é" * 300, "..", "con:", "a/b\\c"])
+def test_output_file_names_stay_inside_the_folder(tmp_path: Path, topic: str) -> None:
+    from types import SimpleNamespace
+
+    from newsmon.alerts import alert_filename, write_text_atomic
+
+    name = alert_filename(
+        SimpleNamespace(topic=topic, run_id="../../run\x00", created_at=datetime(2023, 5, 1, tzinfo=UTC))
+    )
+    assert "/" not in name and "\\" not in name and "\x00" not in name and len(name.encode()) <= 255
+    path = tmp_path / name
+    write_text_atomic(path, "x")
+    assert path.resolve().parent == tmp_path.resolve() and path.read_text() == "x"
+
+
+def test_markup_and_script_links_are_escaped_in_markdown_and_html() -> None:
+    from newsmon.alerts import escape_html, escape_markdown, html_link, markdown_link
+
+    hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>"'
+    assert "<img" not in escape_markdown(hostile) and "<script" not in escape_markdown(hostile)
+    assert "<img" not in escape_html(hostile) and "<script" not in escape_html(hostile)
+    assert "javascript:" not in markdown_link("click", "javascript:alert(1)")
+    assert "javascript:" not in html_link("click", "javascript:alert(1)")
+    assert "href=" not in html_link("x", "data:text/html,<script>alert(1)</script>")
