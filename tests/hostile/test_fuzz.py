@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -12,7 +13,12 @@ from newsmon.boilerplate import is_boilerplate_line, strip_boilerplate
 from newsmon.feeds import canonicalize_url, parse_feed, plain_text, safe_http_url
 
 pytestmark = pytest.mark.hostile("fuzzing")
-FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CI runs 300 examples per property; a longer hunt: NEWSMON_FUZZ_EXAMPLES=100000 pytest tests/hostile/test_fuzz.py
+FAST = settings(
+    max_examples=int(os.environ.get("NEWSMON_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 xml_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=300)
 
@@ -98,3 +104,25 @@ def test_malformed_hosts_and_ports_are_not_links() -> None:
     assert safe_http_url("https://[a.example/x") is None
     assert safe_http_url("http://a.example:99999/") is None
     assert safe_http_url("http://a.example:80/ok") == "http://a.example:80/ok"
+
+
+QUERY_ALPHABET = st.sampled_from(
+    ["AND", "OR", "NOT", "NEAR/3", "NEAR/", "(", ")", '"', "title:", "body:", "*", "russia*", "sanction",
+     "lab leak", "é", " ", "\t", "/", ":", "-", "NEAR/0", "and", "OR OR", "\"x y\"", "\\"]
+)  # fmt: skip
+
+
+@FAST
+@given(parts=st.lists(QUERY_ALPHABET, max_size=25), noise=st.text(max_size=20))
+def test_topic_query_parser_fails_only_with_a_clear_error(parts: list[str], noise: str) -> None:
+    from newsmon.errors import TopicDefinitionError
+    from newsmon.query import parse_query
+
+    text = " ".join(parts) + noise
+    try:
+        query = parse_query(text, "topics.toml: topic 'fuzz'")
+    except TopicDefinitionError as err:
+        message = str(err)
+        assert message.startswith("topics.toml: topic 'fuzz'") and "\n" not in message
+    else:
+        assert query is not None
