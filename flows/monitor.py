@@ -36,7 +36,13 @@ from newsmon.alerts import (
     write_missing_files,
 )
 from newsmon.config import Settings, load_settings
-from newsmon.dedupe import Fingerprint, assign_stories, fingerprint_documents
+from newsmon.dedupe import (
+    Fingerprint,
+    assign_stories,
+    canonicals_from_documents,
+    fingerprint_documents,
+    merge_candidates,
+)
 from newsmon.documents import read_documents
 from newsmon.errors import NewsmonError, StorageError
 from newsmon.faults import fault_point
@@ -89,13 +95,18 @@ def ingest_task(folder: Path, now: datetime) -> IngestResult:
 def dedupe_task(
     store: Store, documents: list[Document], threshold: float
 ) -> tuple[list[Fingerprint], list[StoryAssignment]]:
-    """Fingerprint a batch and put each document into a story (stored or new)."""
+    """Fingerprint a batch and put each document into a story (stored or new).
+
+    Only the batch's own keys and LSH bands are looked up, within the join window; candidates
+    are verified against their stories' canonical documents.
+    """
+    store.backfill_story_index()
     fingerprints = fingerprint_documents(documents)
-    candidates = store.band_candidates(fingerprints)
-    exact = store.exact_story_matches([f.text_hash for f in fingerprints])
-    story_ids = {s for ids in candidates.values() for s in ids}
-    signatures = store.story_signatures(sorted(story_ids))
-    return fingerprints, assign_stories(fingerprints, exact, candidates, signatures, threshold)
+    exact, by_headline = store.key_matches(fingerprints)
+    candidates = merge_candidates(by_headline, store.band_candidates(fingerprints))
+    story_ids = {*exact.values(), *(s for ids in candidates.values() for s in ids)}
+    canonicals = canonicals_from_documents(store.story_canonicals(sorted(story_ids)))
+    return fingerprints, assign_stories(fingerprints, exact, candidates, canonicals, threshold)
 
 
 @task(name="tag", cache_policy=NONE)

@@ -59,8 +59,12 @@ class StoryAssignment:
     document_id: str
     story_id: str
     similarity: float
-    method: str  # "new" (starts a story), "exact" (same normalized text), "minhash"
+    method: str  # "new" (starts a story), "exact" (same normalized text), "near", "headline" (older: "minhash")
     matched_document_id: str | None = None
+    containment: float | None = None  # share of this document found in the canonical
+    coverage: float | None = None  # share of the canonical found in this document
+    differences: tuple[str, ...] = ()  # headline, truncated, added_text, edited, noisy
+    kind: str = "full"  # full | short | boilerplate (a wall page: never joins, never joined)
 
 
 @dataclass(frozen=True, slots=True)

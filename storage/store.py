@@ -25,7 +25,16 @@ import pyarrow as pa
 
 import newsmon
 from newsmon.alerts import AlertRecord, StoryLine
-from newsmon.dedupe import BANDS, Fingerprint, band_hashes, signature_from_bytes
+from newsmon.dedupe import (
+    BANDS,
+    MAX_CANDIDATES,
+    SCHEME,
+    WINDOW,
+    Fingerprint,
+    band_hashes,
+    fingerprint_documents,
+    key64,
+)
 from newsmon.errors import (
     DatabaseLockedError,
     DatabaseMissingError,
@@ -91,6 +100,20 @@ _SET_CURRENT_VERSIONS_OF_STAGED = (
     " WHERE is_current <> ((topic, version) IN (SELECT (topic, version) FROM staged_topics))"
     " AND topic IN (SELECT topic FROM staged_topics)"
 )
+_WINDOW_DAYS = WINDOW.days + 1  # the widest join window, in whole days (both sides rounded)
+_SELECT_CANONICALS = (
+    "SELECT t.id, d.id, d.url, d.source, d.source_kind, d.title, d.body, d.author, d.origin, d.published_at,"
+    " d.first_seen_at, d.content_hash, d.text_hash, d.extractor, d.charset, d.boilerplate_lines, d.extraction,"
+    " d.page_kind, d.language, d.canonical_url FROM staged_stories t JOIN stories s ON s.id = t.id"
+    " JOIN documents d ON d.id = s.canonical_document_id"
+)
+_SELECT_BACKLOG = (
+    "SELECT b.story_id, d.id, d.url, d.source, d.source_kind, d.title, d.body, d.author, d.origin, d.published_at,"
+    " d.first_seen_at, d.content_hash, d.text_hash, d.extractor, d.charset, d.boilerplate_lines, d.extraction,"
+    " d.page_kind, d.language, d.canonical_url"
+    " FROM (SELECT story_id FROM story_index_backlog ORDER BY story_id LIMIT ?) b"
+    " LEFT JOIN stories s ON s.id = b.story_id LEFT JOIN documents d ON d.id = s.canonical_document_id"
+)
 DOCUMENT_COLUMNS: tuple[str, ...] = (
     "id", "url", "source", "source_kind", "title", "body", "author", "origin", "published_at",
     "first_seen_at", "content_hash", "text_hash", "extractor", "charset", "boilerplate_lines",
@@ -133,6 +156,7 @@ class Store:
         self.con = con
         self.path = path
         self._lock = lock
+        self._backlog_empty = False
 
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
@@ -282,50 +306,101 @@ class Store:
             )
         return dict(rows)
 
-    def exact_story_matches(self, text_hashes: Sequence[str]) -> dict[str, str]:
-        """Stored stories holding a document with each of these normalized-text hashes."""
-        if not text_hashes:
-            return {}
-        staged = pa.table({"text_hash": pa.array(sorted(set(text_hashes)), pa.string())})
-        with self._registered("staged_hashes", staged):
+    def key_matches(self, fingerprints: Sequence[Fingerprint]) -> tuple[dict[int, str], dict[str, list[str]]]:
+        """Indexed stories within the join window of each new document: by exact key (exact key ->
+        the latest such story) and by headline key (document id -> stories, latest first)."""
+        indexed = [f for f in fingerprints if f.kind != "boilerplate"]
+        if not indexed:
+            return {}, {}
+        staged = pa.table(
+            {
+                "document_id": pa.array([f.document_id for f in indexed], pa.string()),
+                "exact_key": pa.array([f.exact_key for f in indexed], pa.int64()),
+                "headline_key": pa.array([f.headline_key for f in indexed], pa.int64()),
+            }
+        )
+        with self._registered("staged_keys", staged):
             rows = _run(
                 self.con,
-                "SELECT d.text_hash, min(m.story_id) FROM documents d"
-                " JOIN staged_hashes s ON s.text_hash = d.text_hash"
-                " JOIN story_members m ON m.document_id = d.id GROUP BY d.text_hash",
+                "SELECT s.document_id, k.story_id, k.day, true FROM staged_keys s"
+                " JOIN story_index k ON k.exact_key = s.exact_key WHERE k.day BETWEEN ? AND ?"
+                " UNION ALL SELECT s.document_id, k.story_id, k.day, false FROM staged_keys s"
+                " JOIN story_index k ON k.headline_key = s.headline_key WHERE k.day BETWEEN ? AND ?"
+                " ORDER BY 3 DESC, 2",
+                [*_day_window(indexed), *_day_window(indexed)],
             )
-        return dict(rows)
+        key_of = {f.document_id: f.exact_key for f in indexed}
+        exact: dict[int, str] = {}
+        by_headline: dict[str, list[str]] = defaultdict(list)
+        for doc_id, story_id, _day, is_exact in rows:
+            if story_id == doc_id:
+                continue  # a changed document finding its own story
+            if is_exact:
+                exact.setdefault(key_of[doc_id], story_id)
+            elif story_id not in by_headline[doc_id]:
+                by_headline[doc_id].append(story_id)
+        return exact, dict(by_headline)
 
-    def band_candidates(self, fingerprints: Sequence[Fingerprint]) -> dict[str, list[str]]:
-        """For each new document, the stored stories with a member sharing an LSH band."""
-        if not fingerprints:
+    def band_candidates(self, fingerprints: Sequence[Fingerprint], limit: int = MAX_CANDIDATES) -> dict[str, list[str]]:
+        """For each new full document, the indexed stories within the join window whose canonical
+        shares an LSH band with it, most shared bands first (at most ``limit``)."""
+        full = [f for f in fingerprints if f.kind == "full"]
+        if not full:
             return {}
-        staged = _bands_table(fingerprints)
+        staged = _bands_table(full)
         with self._registered("staged_bands", staged):
             rows = _run(
                 self.con,
-                "SELECT DISTINCT s.document_id, m.story_id FROM staged_bands s"
-                " JOIN lsh_bands b ON b.band = s.band AND b.band_hash = s.band_hash"
-                " JOIN story_members m ON m.document_id = b.document_id"
-                " WHERE b.document_id <> s.document_id",
+                "SELECT s.document_id, k.story_id, count(*) AS hits FROM staged_bands s"
+                " JOIN lsh_bands b ON b.band_key = s.band_key"
+                " JOIN story_index k ON k.story_key = b.story_key"
+                " WHERE b.day BETWEEN ? AND ? AND k.day BETWEEN ? AND ? AND abs(b.day - s.day) <= ?"
+                " GROUP BY ALL ORDER BY 1, 3 DESC, 2",
+                [*_day_window(full), *_day_window(full), _WINDOW_DAYS],
             )
         out: dict[str, list[str]] = defaultdict(list)
-        for doc_id, story_id in rows:
-            out[doc_id].append(story_id)
+        for doc_id, story_id, _hits in rows:
+            if story_id != doc_id and len(out[doc_id]) < limit:
+                out[doc_id].append(story_id)
         return dict(out)
 
-    def story_signatures(self, story_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """The MinHash signature of each story's canonical document."""
+    def story_canonicals(self, story_ids: Sequence[str]) -> dict[str, Document]:
+        """The canonical document of each of these stories."""
         if not story_ids:
             return {}
         staged = pa.table({"id": pa.array(sorted(set(story_ids)), pa.string())})
         with self._registered("staged_stories", staged):
-            rows = _run(
-                self.con,
-                "SELECT s.id, g.minhash FROM stories s JOIN staged_stories t ON t.id = s.id"
-                " JOIN document_signatures g ON g.document_id = s.canonical_document_id",
-            )
-        return {story_id: signature_from_bytes(blob) for story_id, blob in rows}
+            rows = _run(self.con, _SELECT_CANONICALS)
+        return {row[0]: Document(*row[1:]) for row in rows}
+
+    def backfill_story_index(self, batch_size: int = 500) -> int:
+        """Index the stories stored before the current fingerprint scheme (queued by migration
+        0004): re-fingerprint their canonicals from the stored text. Returns how many were indexed;
+        cheap once the queue is empty."""
+        if self._backlog_empty:
+            return 0
+        done = 0
+        while True:
+            rows = _run(self.con, _SELECT_BACKLOG, [batch_size])
+            if not rows:
+                self._backlog_empty = True
+                if done:
+                    log.info("indexed %d stories stored before the current dedupe scheme", done)
+                return done
+            found = [(row[0], Document(*row[1:])) for row in rows if row[1] is not None]
+            fps = fingerprint_documents([doc for _, doc in found])
+            index_tbl, bands_tbl = _index_tables(fps, [story_id for story_id, _ in found])
+            queue = pa.table({"story_id": pa.array([row[0] for row in rows], pa.string())})
+            with (
+                self._registered("staged_index", index_tbl),
+                self._registered("staged_bands", bands_tbl),
+                self._registered("staged_backlog", queue),
+                self.transaction() as con,
+            ):
+                _run(con, "INSERT INTO story_index SELECT * FROM staged_index")
+                _run(con, "INSERT INTO lsh_bands SELECT band_key, day, story_key FROM staged_bands")
+                _run(con, "DELETE FROM story_index_backlog WHERE story_id IN (SELECT story_id FROM staged_backlog)")
+            done += len(found)
 
     # -- topics --------------------------------------------------------------------------
     def register_topics(
@@ -418,22 +493,21 @@ class Store:
         docs_tbl = _documents_table(documents, run_id, now)
         fps_tbl = pa.table(
             {
-                "document_id": [f.document_id for f in fingerprints],
+                "document_id": pa.array([f.document_id for f in fingerprints], pa.string()),
                 "minhash": pa.array([f.signature_bytes() for f in fingerprints], pa.binary()),
             }
         )
-        bands_tbl = _bands_table(fingerprints)
-        members_tbl = pa.table(
-            {
-                "document_id": [a.document_id for a in assignments],
-                "story_id": [a.story_id for a in assignments],
-                "similarity": pa.array([a.similarity for a in assignments], pa.float64()),
-                "method": [a.method for a in assignments],
-            }
-        )
+        by_id = {f.document_id: f for f in fingerprints}
+        starts = [a for a in assignments if a.method == "new" and a.kind != "boilerplate" and a.document_id in by_id]
+        index_tbl, bands_tbl = _index_tables([by_id[a.document_id] for a in starts], [a.story_id for a in starts])
+        members_tbl = _members_table(assignments)
+        # A stored canonical processed again is re-indexed when it starts its story afresh, and
+        # unindexed when it moved to another story; a copy of itself keeps its rows.
+        reindexed = [a.document_id for a in assignments if a.method == "new" or a.story_id != a.document_id]
         with (
             self._registered("staged_documents", docs_tbl),
             self._registered("staged_signatures", fps_tbl),
+            self._registered("staged_index", index_tbl),
             self._registered("staged_bands", bands_tbl),
             self._registered("staged_members", members_tbl),
             self.transaction() as con,
@@ -452,30 +526,32 @@ class Store:
                 " WHERE documents.content_hash <> excluded.content_hash",
             )
             fault_point("mid-store")
-            # Changed documents are re-clustered: drop their old index rows first.
-            _run(con, "DELETE FROM lsh_bands WHERE document_id IN (SELECT document_id FROM staged_signatures)")
+            self._drop_index_rows(con, reindexed)
             _run(
                 con,
-                "INSERT INTO document_signatures SELECT document_id, minhash, ? FROM staged_signatures"
-                " ON CONFLICT (document_id) DO UPDATE SET minhash = excluded.minhash, run_id = excluded.run_id",
-                [run_id],
+                "INSERT INTO document_signatures (document_id, minhash, run_id, scheme)"
+                " SELECT document_id, minhash, ?, ? FROM staged_signatures ON CONFLICT (document_id) DO UPDATE SET"
+                " minhash = excluded.minhash, run_id = excluded.run_id, scheme = excluded.scheme",
+                [run_id, SCHEME],
             )
+            _run(con, "INSERT INTO story_index SELECT * FROM staged_index")
+            _run(con, "INSERT INTO lsh_bands SELECT band_key, day, story_key FROM staged_bands")
             _run(
                 con,
-                "INSERT INTO lsh_bands SELECT band, band_hash, document_id FROM staged_bands ON CONFLICT DO NOTHING",
-            )
-            _run(
-                con,
-                "INSERT INTO stories SELECT story_id, document_id, ?, ? FROM staged_members"
+                "INSERT INTO stories (id, canonical_document_id, first_seen_at, run_id, kind)"
+                " SELECT story_id, document_id, ?, ?, kind FROM staged_members"
                 " WHERE method = 'new' ON CONFLICT (id) DO NOTHING",
                 [now, run_id],
             )
             _run(
                 con,
-                "INSERT INTO story_members SELECT document_id, story_id, similarity, method, ?, ?"
-                " FROM staged_members ON CONFLICT (document_id) DO UPDATE SET"
+                "INSERT INTO story_members (document_id, story_id, similarity, method, run_id, assigned_at,"
+                " containment, coverage, differences) SELECT document_id, story_id, similarity, method, ?, ?,"
+                " containment, coverage, differences FROM staged_members ON CONFLICT (document_id) DO UPDATE SET"
                 " story_id = excluded.story_id, similarity = excluded.similarity,"
-                " method = excluded.method, run_id = excluded.run_id, assigned_at = excluded.assigned_at",
+                " method = excluded.method, run_id = excluded.run_id, assigned_at = excluded.assigned_at,"
+                " containment = excluded.containment, coverage = excluded.coverage,"
+                " differences = excluded.differences",
                 [run_id, now],
             )
             new_ids = {
@@ -489,6 +565,29 @@ class Store:
             self._store_tags(con, tags, run_id, now, new_ids)
             self._store_feed_items(con, feed_items, run_id, now)
         return len(new_ids)
+
+    def _drop_index_rows(self, con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]) -> None:
+        """Remove the index rows of these stories (their canonical is being stored again)."""
+        if not story_ids:
+            return
+        staged = pa.table({"story_id": pa.array(list(story_ids), pa.string())})
+        with self._registered("staged_reindexed", staged):
+            old = _run(
+                con,
+                "SELECT k.story_key, k.day FROM story_index k JOIN staged_reindexed s ON s.story_id = k.story_id",
+            )
+        if not old:
+            return
+        keys = pa.table({"story_key": pa.array([key for key, _ in old], pa.int64())})
+        days = [day for _, day in old]
+        with self._registered("staged_old_keys", keys):
+            _run(
+                con,
+                "DELETE FROM lsh_bands WHERE day BETWEEN ? AND ?"
+                " AND story_key IN (SELECT story_key FROM staged_old_keys)",
+                [min(days), max(days)],
+            )
+            _run(con, "DELETE FROM story_index WHERE story_key IN (SELECT story_key FROM staged_old_keys)")
 
     def store_tags(self, tags: Sequence[Tag], run_id: str, now: datetime) -> None:
         """Store re-tags of already stored documents (marked as backfill, never alerted)."""
@@ -876,22 +975,58 @@ def _documents_table(documents: Sequence[Document], run_id: str, now: datetime) 
     )
 
 
+def _day_window(fingerprints: Sequence[Fingerprint]) -> tuple[int, int]:
+    """The days an index row may have to be within the join window of any of these documents."""
+    days = [f.day for f in fingerprints]
+    return min(days) - _WINDOW_DAYS, max(days) + _WINDOW_DAYS
+
+
 def _bands_table(fingerprints: Sequence[Fingerprint]) -> pa.Table:
-    if not fingerprints:
-        return pa.table(
-            {
-                "band": pa.array([], pa.int16()),
-                "band_hash": pa.array([], pa.int64()),
-                "document_id": pa.array([], pa.string()),
-            }
-        )
-    hashes = band_hashes(np.stack([f.signature for f in fingerprints]))
+    """The band keys of each document, with its id and day (for lookups)."""
     n = len(fingerprints)
+    hashes = band_hashes(np.stack([f.signature for f in fingerprints])) if n else np.zeros((0, BANDS), np.int64)
     return pa.table(
         {
-            "band": pa.array(np.tile(np.arange(BANDS, dtype=np.int16), n)),
-            "band_hash": pa.array(hashes.reshape(-1)),
             "document_id": pa.array(np.repeat([f.document_id for f in fingerprints], BANDS).tolist(), pa.string()),
+            "band_key": pa.array(hashes.reshape(-1), pa.int64()),
+            "day": pa.array(np.repeat([f.day for f in fingerprints], BANDS).astype(np.int32), pa.int32()),
+        }
+    )
+
+
+def _index_tables(fingerprints: Sequence[Fingerprint], story_ids: Sequence[str]) -> tuple[pa.Table, pa.Table]:
+    """Index rows of new story canonicals: one story_index row each, and band rows for full texts."""
+    keep = [(f, s) for f, s in zip(fingerprints, story_ids, strict=True) if f.kind != "boilerplate"]
+    index = pa.table(
+        {
+            "story_id": pa.array([s for _, s in keep], pa.string()),
+            "story_key": pa.array([key64(s) for _, s in keep], pa.int64()),
+            "day": pa.array([f.day for f, _ in keep], pa.int32()),
+            "kind": pa.array([f.kind for f, _ in keep], pa.string()),
+            "exact_key": pa.array([f.exact_key for f, _ in keep], pa.int64()),
+            "headline_key": pa.array([f.headline_key for f, _ in keep], pa.int64()),
+        }
+    )
+    full = [(f, s) for f, s in keep if f.kind == "full"]
+    bands = _bands_table([f for f, _ in full])
+    story_keys = np.repeat(np.array([key64(s) for _, s in full], dtype=np.int64), BANDS)
+    return index, bands.append_column("story_key", pa.array(story_keys, pa.int64()))
+
+
+def _members_table(assignments: Sequence[StoryAssignment]) -> pa.Table:
+    """Story membership rows, with what differs from the canonical."""
+    return pa.table(
+        {
+            "document_id": pa.array([a.document_id for a in assignments], pa.string()),
+            "story_id": pa.array([a.story_id for a in assignments], pa.string()),
+            "similarity": pa.array([a.similarity for a in assignments], pa.float64()),
+            "method": pa.array([a.method for a in assignments], pa.string()),
+            "containment": pa.array([a.containment for a in assignments], pa.float64()),
+            "coverage": pa.array([a.coverage for a in assignments], pa.float64()),
+            "differences": pa.array(
+                [list(a.differences) if a.method != "new" else None for a in assignments], pa.list_(pa.string())
+            ),
+            "kind": pa.array([a.kind for a in assignments], pa.string()),
         }
     )
 

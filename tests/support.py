@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flows.monitor import dedupe_task
 from newsmon.config import default_topics_path
-from newsmon.dedupe import assign_stories, fingerprint_documents
 from newsmon.documents import read_documents
 from newsmon.topics import load_topics, tag_documents
 from storage.store import Store
@@ -22,8 +22,7 @@ def store_seeds(store: Store, run_id: str, folder: Path = SEEDS) -> int:
     topics = load_topics(default_topics_path())
     store.register_topics(topics, run_id, NOW)
     store.start_run(run_id, NOW, str(folder))
-    fps = fingerprint_documents(docs)
-    assignments = assign_stories(fps, store.exact_story_matches([f.text_hash for f in fps]), {}, {})
+    fps, assignments = dedupe_task.fn(store, docs, 0.5)
     new = store.store_batch(run_id, NOW, docs, fps, assignments, tag_documents(docs, topics))
     store.finish_run(run_id, "completed", NOW)
     return new
