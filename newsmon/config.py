@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     topics: Path | None = Field(None, description="topics TOML file; None = shipped defaults")
     alerts_dir: Path = Field(Path("alerts"), description="folder for alert Markdown files")
     lock_timeout_s: float = Field(30.0, ge=0, description="how long a writer waits for the lock")
-    dedupe_threshold: float = Field(0.5, gt=0, le=1, description="least share of each text found in the other, for an edited reprint")
+    dedupe_threshold: float = Field(0.5, gt=0, le=1, description="least share of each text in the other (reprints)")
     batch_size: int = Field(500, ge=1, description="documents per processing batch")
     feeds: Path | None = Field(None, description="feeds TOML file; None = ./feeds.toml if present")
     fetch_pages: bool = Field(True, description="fetch and extract each new feed item's page")
