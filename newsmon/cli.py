@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -797,6 +797,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _json_default(value: Any) -> Any:
+    """JSON for what :func:`_jsonable` leaves (inside lists and structs too): intervals as
+    seconds, anything else as its text."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    converted = _jsonable(value)
+    return converted if converted is not value else str(value)
+
+
 def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat) -> None:
     if fmt is OutputFormat.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
@@ -804,7 +813,7 @@ def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputForm
         writer.writerows([[_jsonable(v) for v in row] for row in rows])
     elif fmt is OutputFormat.json:
         records = [{c: _jsonable(v) for c, v in zip(columns, row, strict=True)} for row in rows]
-        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1, default=_json_default) + "\n")
     else:
         table = Table(*columns)
         for row in rows:

@@ -66,6 +66,7 @@ def test_sql_formats(tmp_path: Path) -> None:
     ]
     as_json = json.loads(newsmon("sql", "select * from v_stories", "--db", str(db), "-f", "json").stdout)
     assert len(as_json) == 2 and {"story_id", "canonical_title", "documents"} <= set(as_json[0])
+    assert all(row["spread"] == 0.0 and row["source_list"] for row in as_json)  # intervals as seconds
     table = newsmon("sql", "select count(*) as n from v_documents", "--db", str(db))
     assert table.returncode == 0 and "2" in table.stdout and "1 row" in table.stdout
 
