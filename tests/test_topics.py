@@ -286,11 +286,11 @@ def test_headline_and_lede_are_read_together(make_document: MakeDocument, defaul
     doc = make_document(
         "d",
         "French president hopes to secure uranium supply in Kazakhstan and Uzbekistan. Later news.",
-        title="Macron pursues nuclear deals in Russia's back yard",
+        title="Macron pursues strategic nuclear deals on Russia's doorstep",
     )
     tag = one_tag(doc, default_topics, "central-asia-diplomacy")
     assert tag.evidence == (
-        "Macron pursues nuclear deals in Russia's back yard … "
+        "Macron pursues strategic nuclear deals on Russia's doorstep … "
         "French president hopes to secure uranium supply in Kazakhstan and Uzbekistan."
     )
     # the second sentence is never joined to the headline
