@@ -11,6 +11,7 @@ Example ``newsmon.toml``::
     seeds = "corpus/"
     topics = "my-topics.toml"
     alerts_dir = "out/alerts"
+    http_allow = ["intranet.example", "10.1.0.0/16"]   # fetched although not public
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsmon.errors import ConfigError
 
@@ -33,6 +35,20 @@ DEFAULT_FEEDS_FILE = Path("feeds.toml")
 def default_topics_path() -> Path:
     """Return the path of the topics file shipped with newsmon."""
     return Path(str(resources.files("newsmon") / "defaults" / "topics.toml"))
+
+
+class _EnvSource(EnvSettingsSource):
+    """The ``NEWSMON_*`` variables, except ``NEWSMON_HTTP_ALLOW``.
+
+    That one is a comma-separated list that :meth:`newsmon.http.HttpConfig.from_env` reads
+    and merges with ``http_allow``, so the file's entries and the environment's add up.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """No value for ``http_allow``; every other field as the environment gives it."""
+        if field_name == "http_allow":
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
 
 
 class Settings(BaseSettings):
@@ -52,6 +68,21 @@ class Settings(BaseSettings):
     http_timeout_s: float = Field(20.0, gt=0, description="total deadline of one HTTP request")
     http_concurrency: int = Field(16, ge=1, description="HTTP requests in flight (2 per host at most)")
     extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="extraction processes")
+    http_allow: list[str] = Field(
+        default_factory=list, description="hosts or CIDR ranges fetched although not public (plus NEWSMON_HTTP_ALLOW)"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, with ``NEWSMON_HTTP_ALLOW`` left to the HTTP client (see :class:`_EnvSource`)."""
+        return init_settings, _EnvSource(settings_cls), dotenv_settings, file_secret_settings
 
     @property
     def feeds_path(self) -> Path | None:

@@ -38,7 +38,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -61,7 +61,7 @@ DEFAULT_USER_AGENT = f"newsmon/{__version__} (media monitor; +https://pypi.org/p
 ACCEPT_ENCODING = "gzip, deflate"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = {"http": 80, "https": 443}
-_ALLOW_HINT = f" (list the host or range in {ALLOW_ENV} if it is meant to be fetched)"
+_ALLOW_HINT = f" (list the host or range in http_allow or {ALLOW_ENV} if it is meant to be fetched)"
 _DECODE_STEP = 64 * 1024  # most decoded bytes produced per decompression step
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # IPv4 literals in the forms inet_aton() accepts: 2130706433, 0177.0.0.1, 0x7f.1, 127.1
@@ -94,18 +94,18 @@ class HttpConfig:
         _allow_rules(self.allow)  # validates the entries
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> HttpConfig:
-        """Build a config from ``NEWSMON_HTTP_ALLOW`` (comma-separated hosts or CIDRs) and ``overrides``.
+    def from_env(cls, allow: Iterable[str] = (), **overrides: Any) -> HttpConfig:
+        """Build a config from ``overrides``, allowing ``allow`` plus ``NEWSMON_HTTP_ALLOW``.
 
-        An ``allow`` override replaces the environment's list.
+        ``allow`` is the configured list (``http_allow`` in ``newsmon.toml``); the environment
+        variable (comma-separated hosts or CIDR ranges) adds to it, duplicates dropped.
         """
-        values: dict[str, Any] = {}
+        if isinstance(allow, str):
+            raise ConfigError(f"HTTP allow-list must be a list of hosts or CIDR ranges, not the string {allow!r}")
         env = os.environ.get(ALLOW_ENV, "")
-        if env.strip():
-            values["allow"] = tuple(part.strip() for part in env.split(",") if part.strip())
-        values.update(overrides)
+        entries = [entry.strip() for entry in (*allow, *env.split(",")) if entry.strip()]
         try:
-            return cls(**values)
+            return cls(allow=tuple(dict.fromkeys(entries)), **overrides)
         except TypeError as err:
             raise ConfigError(f"invalid HTTP setting ({err}): check the option names") from err
 

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 import newsmon.http as nh
+from newsmon.config import load_settings
 from newsmon.errors import ConfigError, FetchError
 from newsmon.http import (
     FetchRequest,
@@ -742,16 +743,71 @@ def test_config_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.allow == ("127.0.0.0/8", "localhost", "10.0.0.5")
     assert config.total_timeout_s == 3
     assert config.user_agent.startswith("newsmon/")
-    assert HttpConfig.from_env(allow=["::1"]).allow == ("::1",)
+    # the configured list and the environment's add up, duplicates dropped
+    merged = HttpConfig.from_env(allow=["::1", "localhost"])
+    assert merged.allow == ("::1", "localhost", "127.0.0.0/8", "10.0.0.5")
     assert pickle.loads(pickle.dumps(config)) == config
+    with pytest.raises(ConfigError, match="list of hosts"):
+        HttpConfig.from_env(allow="10.0.0.0/8")  # a bare string would be split into characters
+    with pytest.raises(ConfigError):
+        HttpConfig.from_env(allow=["10.0.0.0/33"])
     monkeypatch.setenv("NEWSMON_HTTP_ALLOW", "10.0.0.0/33")
     with pytest.raises(ConfigError):
         HttpConfig.from_env()
     monkeypatch.delenv("NEWSMON_HTTP_ALLOW")
+    assert HttpConfig.from_env(allow=["::1"]).allow == ("::1",)
+    assert HttpConfig.from_env().allow == ()
     with pytest.raises(ConfigError):
         HttpConfig.from_env(no_such_option=1)
     with pytest.raises(ConfigError):
         HttpConfig(total_timeout_s=0)
+
+
+def test_allow_list_from_the_config_file_opens_a_host(
+    server: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``http_allow`` in newsmon.toml opens an address, merged with NEWSMON_HTTP_ALLOW (never replaced)."""
+    server.routes["/feed"] = reply(200, b"<rss/>")
+    config_file = tmp_path / "newsmon.toml"
+    config_file.write_text('http_allow = ["127.0.0.1/32", "intranet.example"]\n', encoding="utf-8")
+    monkeypatch.delenv("NEWSMON_HTTP_ALLOW", raising=False)
+    assert fail(server.url("/feed"), HttpConfig.from_env(total_timeout_s=5)).kind == "blocked"
+    settings = load_settings(config_file)
+    assert settings.http_allow == ["127.0.0.1/32", "intranet.example"]
+    http = HttpConfig.from_env(allow=settings.http_allow, total_timeout_s=5)
+    assert fetch_one(FetchRequest(server.url("/feed")), http).body == b"<rss/>"
+
+    # the environment variable stays a comma-separated list: it neither breaks the settings
+    # (it is not JSON) nor replaces the file's entries
+    monkeypatch.setenv("NEWSMON_HTTP_ALLOW", "10.0.0.0/8,localhost")
+    settings = load_settings(config_file)
+    assert settings.http_allow == ["127.0.0.1/32", "intranet.example"]
+    merged = HttpConfig.from_env(allow=settings.http_allow)
+    assert merged.allow == ("127.0.0.1/32", "intranet.example", "10.0.0.0/8", "localhost")
+    assert load_settings(None).http_allow == []  # no file, default: the environment's list only
+    assert HttpConfig.from_env(allow=load_settings(None).http_allow).allow == ("10.0.0.0/8", "localhost")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('http_allow = "127.0.0.1"\n', "http_allow"),  # a string, not a list
+        ("http_allow = [1]\n", "http_allow"),
+        ('http_alow = ["127.0.0.1"]\n', "http_alow"),  # a typo is still an unknown setting
+    ],
+)
+def test_bad_allow_list_in_the_config_file_is_a_clear_error(tmp_path: Path, toml: str, message: str) -> None:
+    config_file = tmp_path / "newsmon.toml"
+    config_file.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config_file)
+
+
+def test_malformed_allow_entry_in_the_config_file_is_refused_by_the_client(tmp_path: Path) -> None:
+    config_file = tmp_path / "newsmon.toml"
+    config_file.write_text('http_allow = ["10.0.0.0/33"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="neither a host name nor a CIDR range"):
+        HttpConfig.from_env(allow=load_settings(config_file).http_allow)
 
 
 def test_fetch_error_survives_pickling() -> None:
