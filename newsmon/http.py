@@ -11,8 +11,10 @@ Everything fetched is untrusted, so every request is guarded:
   ``Host`` header and the TLS server name keep the host name), so a DNS answer that
   changes between check and connect (DNS rebinding) cannot redirect it;
 * one total deadline per request covers resolution, connection, all redirects and the body;
-* the *decoded* body is capped; ``gzip`` and ``deflate`` are decoded here in bounded steps,
-  so a compression bomb stops at the cap with bounded memory.
+* the *decoded* body is capped; ``gzip``, ``deflate`` and (with the ``brotli`` package, 1.2
+  or later) ``br`` are decoded here in bounded steps, so a compression bomb stops at the cap
+  with bounded memory. ``br`` is advertised in ``Accept-Encoding`` only when it can be
+  decoded that way.
 
 Failures are :class:`~newsmon.errors.FetchError` with a ``kind`` (``scheme``, ``blocked``,
 ``dns``, ``connect``, ``timeout``, ``too_large``, ``redirects``, ``encoding``,
@@ -51,6 +53,11 @@ import httpx
 from newsmon import __version__
 from newsmon.errors import ConfigError, FetchError
 
+try:
+    import brotli
+except ImportError:  # optional at run time: without it ``br`` is neither advertised nor accepted
+    brotli = None
+
 log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -58,11 +65,30 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ALLOW_ENV = "NEWSMON_HTTP_ALLOW"
 DEFAULT_USER_AGENT = f"newsmon/{__version__} (media monitor; +https://pypi.org/project/newsmon/)"
-ACCEPT_ENCODING = "gzip, deflate"
+_DECODE_STEP = 64 * 1024  # most decoded bytes produced per decompression step
+
+
+def _brotli_is_bounded() -> bool:
+    """True if the installed ``brotli`` can decode in bounded steps (``output_buffer_limit``, 1.2+)."""
+    if brotli is None:
+        return False
+    try:
+        probe = brotli.Decompressor()
+        out = probe.process(brotli.compress(b"newsmon" * 64), output_buffer_limit=_DECODE_STEP)
+        return isinstance(out, bytes) and all(
+            callable(getattr(probe, name, None)) for name in ("can_accept_more_data", "is_finished")
+        )
+    except (TypeError, AttributeError, brotli.error):
+        return False
+
+
+BROTLI = _brotli_is_bounded()
+ACCEPT_ENCODING = "gzip, deflate, br" if BROTLI else "gzip, deflate"
+_CODINGS = ("gzip", "x-gzip", "deflate", "br") if BROTLI else ("gzip", "x-gzip", "deflate")
+_DECODE_ERRORS: tuple[type[Exception], ...] = (zlib.error, brotli.error) if BROTLI else (zlib.error,)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = {"http": 80, "https": 443}
 _ALLOW_HINT = f" (list the host or range in http_allow or {ALLOW_ENV} if it is meant to be fetched)"
-_DECODE_STEP = 64 * 1024  # most decoded bytes produced per decompression step
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # IPv4 literals in the forms inet_aton() accepts: 2130706433, 0177.0.0.1, 0x7f.1, 127.1
 _LEGACY_IPV4 = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
@@ -323,25 +349,31 @@ async def _checked_addresses(target: _Target, config: HttpConfig, requested: str
 
 
 class _Decoder:
-    """Incremental Content-Encoding decoder that yields at most ``_DECODE_STEP`` bytes at a time."""
+    """Incremental Content-Encoding decoder that yields at most about ``_DECODE_STEP`` bytes at a time."""
 
     def __init__(self, coding: str) -> None:
         self.coding = coding
         self._gzip = coding in ("gzip", "x-gzip")
         self._first = True  # no output yet: a "deflate" body may still turn out to be raw DEFLATE
         self._trailing = False  # past the end of the stream: the rest is ignored
+        self._fed = False  # any encoded byte seen yet
         self._inflater: Any = self._new_inflater()
 
     def _new_inflater(self) -> Any:
         if self.coding == "identity":
             return None
+        if self.coding == "br":
+            return brotli.Decompressor()
         return zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
 
     def feed(self, data: bytes) -> Iterator[bytes]:
-        """Decoded pieces of ``data``; raises zlib.error for corrupt input."""
+        """Decoded pieces of ``data``; raises zlib.error or brotli.error for corrupt input."""
         if self._inflater is None:
             if data:
                 yield data
+            return
+        if self.coding == "br":
+            yield from self._unbrotli(data)
             return
         while data and not self._trailing:
             if self._inflater.eof:
@@ -358,6 +390,36 @@ class _Decoder:
                 yield from self._inflate(data)
             self._first = False
             data = self._inflater.unused_data if self._inflater.eof else b""
+
+    def finish(self) -> None:
+        """Check that the body ended where its encoding ends; raises brotli.error for a cut ``br`` body.
+
+        An empty body is empty whatever its encoding; a cut gzip or deflate body keeps what
+        was decoded.
+        """
+        if self.coding == "br" and self._fed and not self._inflater.is_finished():
+            raise brotli.error("the brotli stream is cut off")
+
+    def _unbrotli(self, data: bytes) -> Iterator[bytes]:
+        """Brotli in bounded steps: the decoder keeps the input and hands out its output piece by piece.
+
+        Each ``process`` call returns at most about ``_DECODE_STEP`` bytes; the output is drained
+        with empty input until there is none, so one small chunk of a bomb never decodes at once.
+        """
+        decoder = self._inflater
+        if not data:
+            return
+        self._fed = True
+        if decoder.is_finished():
+            raise brotli.error("data after the end of the brotli stream")
+        out = decoder.process(data, output_buffer_limit=_DECODE_STEP)
+        while out:
+            yield out
+            if decoder.is_finished():
+                return
+            out = decoder.process(b"", output_buffer_limit=_DECODE_STEP)
+        if not (decoder.is_finished() or decoder.can_accept_more_data()):
+            raise brotli.error("the decoder stopped with input left and no output")
 
     def _inflate(self, data: bytes) -> Iterator[bytes]:
         inflater = self._inflater
@@ -376,7 +438,7 @@ def _decoder_for(content_encoding: str | None, requested: str) -> _Decoder:
     codings = [c for c in codings if c and c != "identity"]
     if not codings:
         return _Decoder("identity")
-    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
+    if len(codings) == 1 and codings[0] in _CODINGS:
         return _Decoder(codings[0])
     raise FetchError("encoding", requested, f"unsupported content-encoding {content_encoding!r}")
 
@@ -399,8 +461,12 @@ async def _read_body(response: httpx.Response, requested: str, config: HttpConfi
                 if len(body) + len(piece) > cap:
                     raise FetchError("too_large", requested, f"decoded body exceeds the {cap}-byte cap")
                 body += piece
-        except zlib.error as err:
+        except _DECODE_ERRORS as err:
             raise FetchError("encoding", requested, f"corrupt {decoder.coding} body: {err}") from None
+    try:
+        decoder.finish()
+    except _DECODE_ERRORS as err:
+        raise FetchError("encoding", requested, f"corrupt {decoder.coding} body: {err}") from None
     return bytes(body)
 
 

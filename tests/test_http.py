@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import brotli
 import pytest
 
 import newsmon.http as nh
@@ -248,7 +249,7 @@ def test_plain_200_returns_body_headers_and_sends_honest_headers(server: Scripte
     assert 0 <= result.elapsed_s < 5
     sent = server.seen[0].headers
     assert sent["user-agent"].startswith("newsmon/")
-    assert sent["accept-encoding"] == "gzip, deflate"
+    assert sent["accept-encoding"] == "gzip, deflate, br"  # brotli 1.2 decodes in bounded steps
     assert sent["accept"] == "application/rss+xml"
     assert sent["host"] == f"127.0.0.1:{server.port}"
     assert "if-none-match" not in sent
@@ -308,6 +309,8 @@ def _raw_deflate(data: bytes) -> bytes:
         ("deflate", _raw_deflate),
         ("gzip", lambda d: gzip.compress(d[:1000]) + gzip.compress(d[1000:])),  # two gzip members
         ("identity", lambda d: d),
+        ("br", brotli.compress),
+        ("BR", lambda d: brotli.compress(d, quality=1, lgwin=10)),
     ],
 )
 def test_content_encodings_are_decoded(server: ScriptedServer, coding: str, encode: Callable[[bytes], bytes]) -> None:
@@ -316,7 +319,7 @@ def test_content_encodings_are_decoded(server: ScriptedServer, coding: str, enco
     assert fetch_one(FetchRequest(server.url("/z")), LOCAL).body == text
 
 
-@pytest.mark.parametrize("coding", ["br", "zstd", "compress", "gzip, br", "weird"])
+@pytest.mark.parametrize("coding", ["zstd", "compress", "gzip, br", "br, br", "weird"])
 def test_unsupported_encoding_is_refused(server: ScriptedServer, coding: str) -> None:
     server.routes["/z"] = reply(200, b"\x00\x01garbage", {"Content-Encoding": coding})
     assert fail(server.url("/z")).kind == "encoding"
@@ -325,6 +328,35 @@ def test_unsupported_encoding_is_refused(server: ScriptedServer, coding: str) ->
 def test_corrupt_gzip_is_an_encoding_error(server: ScriptedServer) -> None:
     server.routes["/z"] = reply(200, b"\x1f\x8bnot really gzip at all", {"Content-Encoding": "gzip"})
     assert fail(server.url("/z")).kind == "encoding"
+
+
+_BROTLI_TEXT = b"<rss>" + b"brotli news item " * 4000 + b"</rss>"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x00\x01garbage",  # not brotli at all
+        brotli.compress(_BROTLI_TEXT)[:-3],  # cut off before the end of the stream
+        brotli.compress(_BROTLI_TEXT) + b"trailing junk",  # data after the end of the stream
+    ],
+    ids=["garbage", "cut-off", "trailing"],
+)
+def test_corrupt_brotli_is_an_encoding_error(server: ScriptedServer, body: bytes) -> None:
+    server.routes["/z"] = reply(200, body, {"Content-Encoding": "br"})
+    err = fail(server.url("/z"))
+    assert err.kind == "encoding" and "corrupt br body" in str(err)
+
+
+def test_empty_brotli_body_is_empty(server: ScriptedServer) -> None:
+    server.routes["/z"] = reply(200, b"", {"Content-Encoding": "br"})
+    assert fetch_one(FetchRequest(server.url("/z")), LOCAL).body == b""
+
+
+def test_brotli_is_advertised_only_when_it_decodes_in_bounded_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert nh._brotli_is_bounded() and "br" in nh.ACCEPT_ENCODING
+    monkeypatch.setattr(nh, "brotli", None)  # as on an install without the brotli package
+    assert not nh._brotli_is_bounded()
 
 
 @pytest.mark.parametrize(("size", "ok"), [(1000, True), (1001, False)])
@@ -378,6 +410,55 @@ def test_gzip_bomb_stops_at_cap_with_bounded_memory(server: ScriptedServer, gzip
     assert err.kind == "too_large"
     assert elapsed < 5
     assert peak < 20 * MB
+
+
+@pytest.fixture(scope="module")
+def brotli_bomb() -> bytes:
+    """100 MB of zeros, brotli-compressed (a few hundred bytes)."""
+    packer = brotli.Compressor(quality=5)
+    zeros = bytes(MB)
+    return b"".join([*(packer.process(zeros) for _ in range(100)), packer.finish()])
+
+
+@pytest.mark.parametrize("piece", [None, 1], ids=["one-chunk", "byte-by-byte"])
+def test_brotli_bomb_stops_at_cap_with_bounded_memory(
+    make_server: Callable[..., ScriptedServer], brotli_bomb: bytes, piece: int | None
+) -> None:
+    """The whole bomb fits in one read of the socket; it must still decode in bounded steps."""
+    assert len(brotli_bomb) < 4096
+    server = make_server()
+
+    def bomb(h: _Handler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Encoding", "br")
+        h.send_header("Content-Length", str(len(brotli_bomb)))
+        h.end_headers()
+        step = piece or len(brotli_bomb)
+        for i in range(0, len(brotli_bomb), step):
+            h.wfile.write(brotli_bomb[i : i + step])
+            h.wfile.flush()
+
+    server.routes["/bomb"] = bomb
+    config = HttpConfig(allow=LOCAL.allow, max_body_bytes=MB)
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        err = fail(server.url("/bomb"), config)
+        elapsed = time.monotonic() - started
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert err.kind == "too_large" and "decoded body" in str(err)
+    assert elapsed < 5
+    assert peak < 4 * MB  # the 1 MB cap and one decoding step, not the 100 MB
+
+
+def test_brotli_body_up_to_the_cap_decodes(server: ScriptedServer) -> None:
+    text = bytes(range(256)) * 4096  # exactly 1 MB
+    server.routes["/z"] = reply(200, brotli.compress(text), {"Content-Encoding": "br"})
+    assert fetch_one(FetchRequest(server.url("/z")), HttpConfig(allow=LOCAL.allow, max_body_bytes=MB)).body == text
+    config = HttpConfig(allow=LOCAL.allow, max_body_bytes=MB - 1)
+    assert fail(server.url("/z"), config).kind == "too_large"
 
 
 # --------------------------------------------------------------------------- deadlines and connection failures

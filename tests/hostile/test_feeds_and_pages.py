@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
+from pathlib import Path
 
+import brotli
 import pytest
-from support import Route, ScriptedServer
+from support import REPO, Route, ScriptedServer
 
 from newsmon.errors import FetchError
 from newsmon.extract import PagePool, extract_page
@@ -135,6 +139,75 @@ def test_gzip_bomb_stops_at_the_cap(server: ScriptedServer) -> None:
     tracemalloc.stop()
     assert isinstance(result, FetchError) and result.kind == "too_large"
     assert peak < 40 * 1024 * 1024
+
+
+def _brotli_bomb(megabytes: int) -> bytes:
+    packer = brotli.Compressor(quality=5)
+    zeros = bytes(1024 * 1024)
+    return b"".join([*(packer.process(zeros) for _ in range(megabytes)), packer.finish()])
+
+
+def test_brotli_bomb_stops_at_the_cap(server: ScriptedServer) -> None:
+    bomb = _brotli_bomb(100)  # 100 MB of zeros in a few hundred bytes: one read of the socket
+    assert len(bomb) < 4096
+    server.routes["/bomb"] = Route(bomb, {"Content-Type": "application/rss+xml", "Content-Encoding": "br"})
+    tracemalloc.start()
+    result = fetch_all([FetchRequest(server.url("/bomb"))], LOOPBACK)[0]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert isinstance(result, FetchError) and result.kind == "too_large", result
+    assert peak < 16 * 1024 * 1024
+
+
+_RSS_PROBE = """
+import sys, threading
+import brotli
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from newsmon.http import FetchRequest, HttpConfig, fetch_all
+bomb = sys.stdin.buffer.read()
+
+
+def peak_kb():  # this process image's peak RSS (ru_maxrss would carry the parent's over exec)
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
+class Bomb(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = bomb if self.path == "/bomb" else brotli.compress(b"<rss/>")
+        self.send_response(200)
+        self.send_header("Content-Encoding", "br")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+httpd = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
+threading.Thread(target=httpd.serve_forever, daemon=True).start()
+config = HttpConfig(allow=("127.0.0.0/8",), total_timeout_s=10, max_body_bytes=2 * 1024 * 1024)
+url = "http://127.0.0.1:%d" % httpd.server_address[1]
+fetch_all([FetchRequest(url + "/small")], config)  # warm up: imports, event loop, connection pool
+before = peak_kb()
+result = fetch_all([FetchRequest(url + "/bomb")], config)[0]
+after = peak_kb()
+print(getattr(result, "kind", "no error"), (after - before) // 1024)
+"""
+
+
+def test_brotli_bomb_keeps_the_process_small() -> None:
+    """The decoder's own (C) memory too: the whole process grows by a few MB, not by 100 MB."""
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("needs /proc/self/status (Linux) to read the peak memory of a process")
+    result = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE],
+        input=_brotli_bomb(100), cwd=REPO, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    kind, grown_mb = result.stdout.decode().split()
+    assert kind == "too_large"
+    assert int(grown_mb) < 40, f"peak memory grew by {grown_mb} MB"
 
 
 def _raw_server(handler: object) -> tuple[object, str]:
