@@ -172,20 +172,25 @@ def headline_tokens(title: str) -> list[str]:
     return [t.casefold() for t in cased_tokens(title)]
 
 
-def prepare_text(title: str, body: str) -> PreparedText:
-    """Tokenize a body, dropping a copy of the headline from its first lines."""
-    cased = cased_tokens(_strip_headline(title, body))
+def prepare_text(title: str, body: str, head: Sequence[str] | None = None) -> PreparedText:
+    """Tokenize a body, dropping a copy of the headline from its first lines (``head``: the
+    headline's tokens, if the caller has them)."""
+    cased = cased_tokens(_strip_headline(list(head) if head is not None else headline_tokens(title), body))
     return PreparedText(cased, [t.casefold() for t in cased])
 
 
-def _strip_headline(title: str, body: str) -> str:
+def _strip_headline(head: list[str], body: str) -> str:
     """Remove the headline where extraction put it on the body's first lines (once or twice)."""
-    head = headline_tokens(title)
     if not head:
         return body
-    lines = body.split("\n")
-    first = [i for i, line in enumerate(lines) if line.strip()][:3]
-    drop = {i for i in first if (words := headline_tokens(lines[i])) and _same_headline(words, head)}
+    lines = body.split("\n", 8)
+    first = [i for i, line in enumerate(lines[:8]) if line.strip()][:3]
+    longest = 2 * sum(len(w) + 1 for w in head) + 20  # a longer line cannot be the headline, even noisy
+    drop = {
+        i
+        for i in first
+        if len(lines[i]) <= longest and (words := headline_tokens(lines[i])) and _same_headline(words, head)
+    }
     return "\n".join(line for i, line in enumerate(lines) if i not in drop) if drop else body
 
 
@@ -352,14 +357,17 @@ def _headline_key(headline: Sequence[str]) -> int | None:
 
 def fingerprint_documents(documents: Sequence[Document]) -> list[Fingerprint]:
     """Fingerprint a batch: prepared text, kind, exact and headline keys, and the two signatures."""
-    texts = [prepare_text(d.title, d.body) for d in documents]
     heads = [tuple(headline_tokens(d.title)) for d in documents]
-    full_sets = [char_shingles(t.tokens) for t in texts]
-    lead_sets = [char_shingles(t.tokens[:LEAD_WORDS]) for t in texts]
-    signatures = np.hstack([oph_signatures(full_sets), oph_signatures(lead_sets, _LEAD_SEED)])
+    texts = [prepare_text(d.title, d.body, head) for d, head in zip(documents, heads, strict=True)]
+    kinds = [document_kind(d, len(t.tokens)) for d, t in zip(documents, texts, strict=True)]
+    signatures = np.zeros((len(documents), SIGNATURE_SIZE), dtype=np.uint32)  # only full texts are banded
+    full = [i for i, kind in enumerate(kinds) if kind == "full"]
+    if full:
+        full_sets = [char_shingles(texts[i].tokens) for i in full]
+        lead_sets = [char_shingles(texts[i].tokens[:LEAD_WORDS]) for i in full]
+        signatures[full] = np.hstack([oph_signatures(full_sets), oph_signatures(lead_sets, _LEAD_SEED)])
     out = []
-    for doc, text, head, sig in zip(documents, texts, heads, signatures, strict=True):
-        kind = document_kind(doc, len(text.tokens))
+    for doc, text, head, sig, kind in zip(documents, texts, heads, signatures, kinds, strict=True):
         body = " ".join(text.tokens)
         exact = key64(body) if kind == "full" else key64(" ".join(head) + "\n" + body)
         out.append(
@@ -374,8 +382,8 @@ def canonicals_from_documents(documents: Mapping[str, Document]) -> dict[str, Ca
     """Canonicals of stored stories (story id -> its canonical document)."""
     out = {}
     for story_id, doc in documents.items():
-        text = prepare_text(doc.title, doc.body)
         head = tuple(headline_tokens(doc.title))
+        text = prepare_text(doc.title, doc.body, head)
         kind = document_kind(doc, len(text.tokens))
         out[story_id] = Canonical(
             story_id, doc.id, kind, document_time(doc), doc.source, head, _headline_key(head), text
