@@ -541,6 +541,21 @@ class _PerServerTransport(httpx.AsyncBaseTransport):
         self._pools.clear()
 
 
+_LOCATION = "x-newsmon-location"  # where a redirect's Location is kept, out of httpx's sight
+
+
+async def _take_location(response: httpx.Response) -> None:
+    """Keep a redirect's Location from httpx, which would parse it itself.
+
+    httpx builds the next request of every redirect even when it does not follow them, and
+    refuses forms such as ``0177.0.0.1`` with a protocol error before newsmon could judge the
+    address. :func:`_follow` reads the Location from ``_LOCATION`` and checks it like any URL.
+    """
+    if response.status_code in REDIRECT_STATUSES and "location" in response.headers:
+        response.headers[_LOCATION] = response.headers["location"]
+        del response.headers["location"]
+
+
 def _client(config: HttpConfig) -> httpx.AsyncClient:
     total = config.total_timeout_s
     return httpx.AsyncClient(
@@ -550,6 +565,7 @@ def _client(config: HttpConfig) -> httpx.AsyncClient:
         timeout=httpx.Timeout(total, connect=min(config.connect_timeout_s, total)),
         headers={"User-Agent": config.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),  # never store cookies
+        event_hooks={"response": [_take_location]},
     )
 
 
@@ -634,7 +650,7 @@ async def _follow(
         addresses = await _checked_addresses(target, config, request.url)
         response = await _send(client, target, addresses, request)
         try:
-            location = response.headers.get("location", "").strip()
+            location = response.headers.get(_LOCATION, "").strip()
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return await _finish(response, request, target, redirects, config, start)
         except httpx.HTTPError as err:

@@ -62,12 +62,12 @@ class Route:
 
 
 class ScriptedServer:
-    """A real HTTP server on 127.0.0.1 with scripted routes; records every request.
+    """A real HTTP server on 127.0.0.1 (or another loopback address) with scripted routes; records every request.
 
     Honours If-None-Match against a route's etag (304), like a well-behaved origin.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         import http.server
         import threading
 
@@ -104,15 +104,20 @@ class ScriptedServer:
             def log_message(self, *_args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(self.httpd.server_address[1])
+
+    @property
     def base(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        """``http://HOST:PORT`` (127.0.0.1 unless another loopback address was given)."""
+        return f"http://{self.httpd.server_address[0]}:{self.port}"
 
     def url(self, path: str) -> str:
         """The absolute URL of a path on this server."""

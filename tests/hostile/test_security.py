@@ -60,11 +60,48 @@ def test_other_schemes_are_refused(url: str) -> None:
     assert isinstance(result, FetchError) and result.kind == "scheme"
 
 
-@pytest.mark.parametrize("target", ["http://169.254.169.254/", "http://10.0.0.1/", "http://[::1]:80/"])
-def test_redirects_to_non_public_addresses_are_refused(server: ScriptedServer, target: str) -> None:
-    server.routes["/hop"] = Route(b"", {"Location": target}, status=302)
-    result = fetch_all([FetchRequest(server.url("/hop"))], HttpConfig(allow=("127.0.0.1/32",), total_timeout_s=2))[0]
-    assert isinstance(result, FetchError) and result.kind == "blocked"
+# Every non-public form, as a redirect target; {port} is the loopback server's, so a target
+# that slipped through on loopback would reach it (and any other would trip the network guard).
+REDIRECT_TARGETS = [
+    "http://127.0.0.1:{port}/secret",
+    "http://[::1]:{port}/secret",
+    "http://0.0.0.0:{port}/secret",  # reaches this machine on Linux
+    "http://2130706433:{port}/secret",  # 127.0.0.1 as one number
+    "http://0177.0.0.1:{port}/secret",  # octal
+    "http://[::ffff:127.0.0.1]:{port}/secret",  # IPv4-mapped IPv6
+    "http://localhost:{port}/secret",  # a name: refused on the address it resolves to
+    "http://10.1.2.3/",  # 10/8
+    "http://172.16.0.1/",  # 172.16/12, both ends
+    "http://172.31.255.254/",
+    "http://192.168.1.1/",  # 192.168/16
+    "http://100.64.0.1/",  # 100.64/10 (shared, carrier-grade NAT)
+    "http://169.254.169.254/latest/meta-data/",  # link-local: cloud metadata
+    "http://[fd00::1]/",  # fd00::/8 (unique local)
+    "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+]
+
+
+@pytest.mark.parametrize("target", REDIRECT_TARGETS)
+def test_redirects_to_non_public_addresses_are_refused(target: str) -> None:
+    """The first hop is allowed (only its exact address); the redirect target is not, whatever its form.
+
+    The server sits on 127.0.0.2 and only 127.0.0.2/32 is allowed, so loopback as such is
+    not: each target is judged on its own (resolved or decoded) address.
+    """
+    front = ScriptedServer("127.0.0.2")
+    try:
+        location = target.format(port=front.port)
+        front.routes["/hop"] = Route(b"", {"Location": location}, status=302)
+        front.routes["/secret"] = Route(b"secret", {"Content-Type": "text/plain"})
+        config = HttpConfig(allow=("127.0.0.2/32",), total_timeout_s=3)
+        assert fetch_all([FetchRequest(front.url("/secret"))], config)[0].body == b"secret"  # type: ignore[union-attr]
+        result = fetch_all([FetchRequest(front.url("/hop"))], config)[0]
+        assert isinstance(result, FetchError) and result.kind == "blocked", result
+        assert "not public" in result.message or "resolves to non-public address" in result.message
+        assert location in result.message or "localhost resolves" in result.message  # the hop that was refused
+        assert [path for path, _ in front.requests] == ["/secret", "/hop"]  # the target was never requested
+    finally:
+        front.close()
 
 
 def test_dns_rebinding_connects_to_the_checked_address(server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
