@@ -12,8 +12,9 @@ import logging
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -60,6 +61,21 @@ _SELECT_DOCUMENTS = (
     " content_hash, text_hash, extractor, charset, boilerplate_lines, extraction, page_kind, language,"
     " canonical_url FROM documents WHERE id > ? ORDER BY id LIMIT ?"
 )
+_SELECT_DOCUMENTS_BY_ID = (
+    "SELECT id, url, source, source_kind, title, body, author, origin, published_at, first_seen_at,"
+    " content_hash, text_hash, extractor, charset, boilerplate_lines, extraction, page_kind, language,"
+    " canonical_url FROM documents JOIN staged_doc_ids USING (id)"
+)
+_BACKFILL_PLAN = (
+    "WITH picked AS (SELECT id FROM documents WHERE first_seen_at >= ? OR published_at >= ?),"
+    " stories_of AS (SELECT s.id FROM stories s JOIN picked p ON p.id = s.canonical_document_id),"
+    " wanted AS (SELECT id FROM picked UNION"
+    "  SELECT m.document_id FROM story_members m JOIN stories_of s ON s.id = m.story_id)"
+    " SELECT d.id, coalesce(d.published_at, d.first_seen_at) AS appeared, d.url, d.first_seen_at, d.text_hash,"
+    " m.story_id"
+    " FROM documents d JOIN wanted USING (id) LEFT JOIN story_members m ON m.document_id = d.id"
+    " ORDER BY appeared, d.url"
+)
 _SELECT_FEEDS = (
     "SELECT url, name, interval_s, etag, last_modified, validators_trusted, validator_churn,"
     " polls_since_full_get, last_body_hash, last_polled_at, last_success_at, last_status, last_error,"
@@ -99,6 +115,57 @@ _SET_CURRENT_VERSIONS_OF_STAGED = (
     "UPDATE topic_versions SET is_current = ((topic, version) IN (SELECT (topic, version) FROM staged_topics))"
     " WHERE is_current <> ((topic, version) IN (SELECT (topic, version) FROM staged_topics))"
     " AND topic IN (SELECT topic FROM staged_topics)"
+)
+_UPSERT_DOCUMENTS = (
+    "INSERT INTO documents BY NAME SELECT * FROM staged_documents ON CONFLICT (id) DO UPDATE SET"
+    " title = excluded.title, body = excluded.body, author = excluded.author,"
+    " origin = excluded.origin, published_at = excluded.published_at,"
+    " content_hash = excluded.content_hash, text_hash = excluded.text_hash,"
+    " extractor = excluded.extractor, charset = excluded.charset,"
+    " boilerplate_lines = excluded.boilerplate_lines, updated_at = excluded.updated_at,"
+    " extraction = excluded.extraction, page_kind = excluded.page_kind,"
+    " language = excluded.language, canonical_url = excluded.canonical_url,"
+    " updated_run_id = excluded.updated_run_id"
+    " WHERE documents.content_hash <> excluded.content_hash OR documents.text_hash <> excluded.text_hash"
+    " OR documents.title <> excluded.title OR documents.extractor <> excluded.extractor"
+    " OR documents.author IS DISTINCT FROM excluded.author OR documents.origin IS DISTINCT FROM excluded.origin"
+    " OR documents.published_at IS DISTINCT FROM excluded.published_at"
+    " OR documents.charset IS DISTINCT FROM excluded.charset"
+    " OR documents.boilerplate_lines IS DISTINCT FROM excluded.boilerplate_lines"
+    " OR documents.extraction IS DISTINCT FROM excluded.extraction"
+    " OR documents.page_kind IS DISTINCT FROM excluded.page_kind"
+    " OR documents.language IS DISTINCT FROM excluded.language"
+    " OR documents.canonical_url IS DISTINCT FROM excluded.canonical_url"
+)
+_UPSERT_MEMBERS = (
+    "INSERT INTO story_members (document_id, story_id, similarity, method, run_id, assigned_at,"
+    " containment, coverage, differences) SELECT document_id, story_id, similarity, method, ?, ?,"
+    " containment, coverage, differences FROM staged_members ON CONFLICT (document_id) DO UPDATE SET"
+    " story_id = excluded.story_id, similarity = excluded.similarity,"
+    " method = excluded.method, run_id = excluded.run_id, assigned_at = excluded.assigned_at,"
+    " containment = excluded.containment, coverage = excluded.coverage,"
+    " differences = excluded.differences"
+    " WHERE story_members.story_id <> excluded.story_id OR story_members.method <> excluded.method"
+    " OR story_members.similarity IS DISTINCT FROM excluded.similarity"
+    " OR story_members.containment IS DISTINCT FROM excluded.containment"
+    " OR story_members.coverage IS DISTINCT FROM excluded.coverage"
+    " OR story_members.differences IS DISTINCT FROM excluded.differences"
+)
+# Stories about to be indexed again whose one stored index row and signature would come out the same.
+_UNCHANGED_INDEX = (
+    "SELECT i.story_id FROM staged_index i"
+    " JOIN story_index k ON k.story_id = i.story_id AND k.story_key = i.story_key AND k.day = i.day"
+    " AND k.kind = i.kind AND k.exact_key = i.exact_key AND k.headline_key IS NOT DISTINCT FROM i.headline_key"
+    " JOIN document_signatures g ON g.document_id = i.story_id AND g.scheme = ?"
+    " JOIN staged_signatures s ON s.document_id = i.story_id AND s.minhash = g.minhash"
+    " WHERE (SELECT count(*) FROM story_index o WHERE o.story_id = i.story_id) = 1"
+)
+_DELETE_STALE_TAGS = (
+    "DELETE FROM document_topics WHERE document_id IN (SELECT id FROM staged_documents)"
+    " AND EXISTS (SELECT 1 FROM staged_versions v"
+    "  WHERE v.topic = document_topics.topic AND v.version = document_topics.topic_version)"
+    " AND NOT EXISTS (SELECT 1 FROM staged_tag_keys n WHERE n.document_id = document_topics.document_id"
+    "  AND n.topic = document_topics.topic AND n.topic_version = document_topics.topic_version)"
 )
 _WINDOW_DAYS = WINDOW.days + 1  # the widest join window, in whole days (both sides rounded)
 _SELECT_CANONICALS = (
@@ -147,6 +214,19 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         raise StorageError(f"cannot open database {path} ({message.splitlines()[0]}): check the path") from err
     except duckdb.Error as err:
         raise StorageError(f"cannot open database {path} ({str(err).splitlines()[0]})") from err
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillItem:
+    """A stored document a backfill re-processes: when it appeared (published, else first seen),
+    its url (the tie-break of the replay order), its first sighting, text hash and story."""
+
+    id: str
+    at: datetime
+    url: str
+    first_seen_at: datetime
+    text_hash: str
+    story_id: str | None
 
 
 class Store:
@@ -306,9 +386,13 @@ class Store:
             )
         return dict(rows)
 
-    def key_matches(self, fingerprints: Sequence[Fingerprint]) -> tuple[dict[int, str], dict[str, list[str]]]:
+    def key_matches(
+        self, fingerprints: Sequence[Fingerprint], exclude: Collection[str] = frozenset()
+    ) -> tuple[dict[int, str], dict[str, list[str]]]:
         """Indexed stories within the join window of each new document: by exact key (exact key ->
-        the latest such story) and by headline key (document id -> stories, latest first)."""
+        the latest such story) and by headline key (document id -> stories, latest first).
+
+        Stories in ``exclude`` are left out (a backfill's stories that it has not replayed yet)."""
         indexed = [f for f in fingerprints if f.kind != "boilerplate"]
         if not indexed:
             return {}, {}
@@ -333,17 +417,20 @@ class Store:
         exact: dict[int, str] = {}
         by_headline: dict[str, list[str]] = defaultdict(list)
         for doc_id, story_id, _day, is_exact in rows:
-            if story_id == doc_id:
-                continue  # a changed document finding its own story
+            if story_id == doc_id or story_id in exclude:
+                continue  # a changed document finding its own story, or a story not replayed yet
             if is_exact:
                 exact.setdefault(key_of[doc_id], story_id)
             elif story_id not in by_headline[doc_id]:
                 by_headline[doc_id].append(story_id)
         return exact, dict(by_headline)
 
-    def band_candidates(self, fingerprints: Sequence[Fingerprint], limit: int = MAX_CANDIDATES) -> dict[str, list[str]]:
+    def band_candidates(
+        self, fingerprints: Sequence[Fingerprint], limit: int = MAX_CANDIDATES, exclude: Collection[str] = frozenset()
+    ) -> dict[str, list[str]]:
         """For each new full document, the indexed stories within the join window whose canonical
-        shares an LSH band with it, most shared bands first (at most ``limit``)."""
+        shares an LSH band with it, most shared bands first (at most ``limit``; stories in
+        ``exclude`` left out)."""
         full = [f for f in fingerprints if f.kind == "full"]
         if not full:
             return {}
@@ -360,7 +447,7 @@ class Store:
             )
         out: dict[str, list[str]] = defaultdict(list)
         for doc_id, story_id, _hits in rows:
-            if story_id != doc_id and len(out[doc_id]) < limit:
+            if story_id != doc_id and story_id not in exclude and len(out[doc_id]) < limit:
                 out[doc_id].append(story_id)
         return dict(out)
 
@@ -373,10 +460,10 @@ class Store:
             rows = _run(self.con, _SELECT_CANONICALS)
         return {row[0]: Document(*row[1:]) for row in rows}
 
-    def backfill_story_index(self, batch_size: int = 500) -> int:
+    def backfill_story_index(self, batch_size: int = 500, run_id: str | None = None) -> int:
         """Index the stories stored before the current fingerprint scheme (queued by migration
         0004): re-fingerprint their canonicals from the stored text. Returns how many were indexed;
-        cheap once the queue is empty."""
+        cheap once the queue is empty. ``run_id`` is recorded on the index rows."""
         if self._backlog_empty:
             return 0
         done = 0
@@ -389,7 +476,7 @@ class Store:
                 return done
             found = [(row[0], Document(*row[1:])) for row in rows if row[1] is not None]
             fps = fingerprint_documents([doc for _, doc in found])
-            index_tbl, bands_tbl = _index_tables(fps, [story_id for story_id, _ in found])
+            index_tbl, bands_tbl = _index_tables(fps, [story_id for story_id, _ in found], run_id)
             queue = pa.table({"story_id": pa.array([row[0] for row in rows], pa.string())})
             with (
                 self._registered("staged_index", index_tbl),
@@ -397,7 +484,7 @@ class Store:
                 self._registered("staged_backlog", queue),
                 self.transaction() as con,
             ):
-                _run(con, "INSERT INTO story_index SELECT * FROM staged_index")
+                _run(con, "INSERT INTO story_index BY NAME SELECT * FROM staged_index")
                 _run(con, "INSERT INTO lsh_bands SELECT band_key, day, story_key FROM staged_bands")
                 _run(con, "DELETE FROM story_index_backlog WHERE story_id IN (SELECT story_id FROM staged_backlog)")
             done += len(found)
@@ -437,6 +524,22 @@ class Store:
             _run(con, _SET_CURRENT_VERSIONS if replace_all else _SET_CURRENT_VERSIONS_OF_STAGED)
         return [t for t in topics if (t.slug, t.version) not in known]
 
+    def stale_topics(self, topics: Sequence[Topic]) -> list[Topic]:
+        """The topics whose version is not the current one in the database (new, changed, or back
+        to an earlier definition): stored documents must be re-tagged with them before
+        :meth:`register_topics` makes them current."""
+        staged = pa.table({"topic": [t.slug for t in topics], "version": [t.version for t in topics]})
+        with self._registered("staged_topics", staged):
+            current = {
+                (topic, version)
+                for topic, version in _run(
+                    self.con,
+                    "SELECT v.topic, v.version FROM topic_versions v JOIN staged_topics s USING (topic, version)"
+                    " WHERE v.is_current",
+                )
+            }
+        return [t for t in topics if (t.slug, t.version) not in current]
+
     def count_documents(self) -> int:
         """How many documents are stored."""
         return int(_run(self.con, "SELECT count(*) FROM documents")[0][0])
@@ -472,6 +575,65 @@ class Store:
             last_id = rows[-1][0]
             yield [Document(*row) for row in rows]
 
+    # -- backfill ------------------------------------------------------------------------
+    def backfill_plan(self, since: datetime) -> tuple[list[BackfillItem], set[str]]:
+        """What a backfill from ``since`` re-processes, in replay order (time, then url): the
+        documents first seen or published on or after ``since``, and every member of a story whose
+        canonical is one of them (so no story is left half replayed). Also returns the stories
+        whose canonical is re-processed: they take no new members until it has been."""
+        rows = _run(self.con, _BACKFILL_PLAN, [since, since])
+        items = [BackfillItem(i, at, url, seen, text_hash, story) for i, at, url, seen, text_hash, story in rows]
+        replayed = pa.table({"id": pa.array([item.id for item in items], pa.string())})
+        with self._registered("staged_replayed", replayed):
+            stories = _run(
+                self.con, "SELECT id FROM stories WHERE canonical_document_id IN (SELECT id FROM staged_replayed)"
+            )
+        return items, {row[0] for row in stories}
+
+    def documents_by_id(self, ids: Sequence[str]) -> dict[str, Document]:
+        """The stored documents with these ids."""
+        if not ids:
+            return {}
+        staged = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
+        with self._registered("staged_doc_ids", staged):
+            rows = _run(self.con, _SELECT_DOCUMENTS_BY_ID)
+        return {row[0]: Document(*row) for row in rows}
+
+    def memberships(self, ids: Sequence[str]) -> dict[str, str]:
+        """The story of each of these documents (those that have one)."""
+        if not ids:
+            return {}
+        staged = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
+        with self._registered("staged_doc_ids", staged):
+            rows = _run(
+                self.con,
+                "SELECT m.document_id, m.story_id FROM story_members m JOIN staged_doc_ids s ON s.id = m.document_id",
+            )
+        return dict(rows)
+
+    def tag_keys(self, ids: Sequence[str], versions: Sequence[tuple[str, str]]) -> set[tuple[str, str, str, str]]:
+        """(document, topic, version, evidence) of the stored tags of these documents and versions."""
+        if not ids or not versions:
+            return set()
+        staged = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
+        staged_versions = pa.table({"topic": [t for t, _ in versions], "version": [v for _, v in versions]})
+        with self._registered("staged_doc_ids", staged), self._registered("staged_versions", staged_versions):
+            rows = _run(
+                self.con,
+                "SELECT t.document_id, t.topic, t.topic_version, t.evidence FROM document_topics t"
+                " JOIN staged_doc_ids s ON s.id = t.document_id"
+                " JOIN staged_versions v ON v.topic = t.topic AND v.version = t.topic_version",
+            )
+        return {(d, t, v, e) for d, t, v, e in rows}
+
+    def existing_stories(self, ids: Sequence[str]) -> set[str]:
+        """Which of these story ids are stored."""
+        if not ids:
+            return set()
+        staged = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
+        with self._registered("staged_story_ids", staged):
+            return {row[0] for row in _run(self.con, "SELECT s.id FROM stories s JOIN staged_story_ids USING (id)")}
+
     # -- the write of one batch ----------------------------------------------------------
     def store_batch(
         self,
@@ -482,12 +644,17 @@ class Store:
         assignments: Sequence[StoryAssignment],
         tags: Sequence[Tag],
         feed_items: Sequence[FeedItemRow] = (),
+        tagged_versions: Sequence[tuple[str, str]] | None = None,
     ) -> int:
         """Store one batch atomically: documents, fingerprints, story membership, tags and the
         feed items they came from.
 
-        Idempotent: documents are keyed by id and updated only when their content changed;
-        the other rows are keyed by document (and topic version). Returns how many documents
+        Idempotent: rows are keyed by natural keys and rewritten only where a value differs, so a
+        document processed again with the same text, story and tags changes no row (and keeps
+        its run ids). ``tagged_versions`` lists the (topic, version) pairs the batch was tagged
+        with: the batch's tags of those versions then become exactly ``tags`` (a tag the text no
+        longer earns is removed). Without it tags are only added or updated. A story left with
+        no member (its documents moved to other stories) is removed. Returns how many documents
         were new.
         """
         docs_tbl = _documents_table(documents, run_id, now)
@@ -499,11 +666,10 @@ class Store:
         )
         by_id = {f.document_id: f for f in fingerprints}
         starts = [a for a in assignments if a.method == "new" and a.kind != "boilerplate" and a.document_id in by_id]
-        index_tbl, bands_tbl = _index_tables([by_id[a.document_id] for a in starts], [a.story_id for a in starts])
+        index_tbl, bands_tbl = _index_tables(
+            [by_id[a.document_id] for a in starts], [a.story_id for a in starts], run_id
+        )
         members_tbl = _members_table(assignments)
-        # A stored canonical processed again is re-indexed when it starts its story afresh, and
-        # unindexed when it moved to another story; a copy of itself keeps its rows.
-        reindexed = [a.document_id for a in assignments if a.method == "new" or a.story_id != a.document_id]
         with (
             self._registered("staged_documents", docs_tbl),
             self._registered("staged_signatures", fps_tbl),
@@ -512,48 +678,56 @@ class Store:
             self._registered("staged_members", members_tbl),
             self.transaction() as con,
         ):
-            _run(
-                con,
-                "INSERT INTO documents BY NAME SELECT * FROM staged_documents ON CONFLICT (id) DO UPDATE SET"
-                " title = excluded.title, body = excluded.body, author = excluded.author,"
-                " origin = excluded.origin, published_at = excluded.published_at,"
-                " content_hash = excluded.content_hash, text_hash = excluded.text_hash,"
-                " extractor = excluded.extractor, charset = excluded.charset,"
-                " boilerplate_lines = excluded.boilerplate_lines, updated_at = excluded.updated_at,"
-                " extraction = excluded.extraction, page_kind = excluded.page_kind,"
-                " language = excluded.language, canonical_url = excluded.canonical_url,"
-                " updated_run_id = excluded.updated_run_id"
-                " WHERE documents.content_hash <> excluded.content_hash",
-            )
+            _run(con, _UPSERT_DOCUMENTS)
             fault_point("mid-store")
+            # A stored canonical processed again is re-indexed when it starts its story afresh (unless
+            # its index rows would come out the same), and unindexed when it moved to another story.
+            unchanged = {row[0] for row in _run(con, _UNCHANGED_INDEX, [SCHEME])}
+            reindexed = [
+                a.document_id
+                for a in assignments
+                if (a.method == "new" or a.story_id != a.document_id) and a.document_id not in unchanged
+            ]
             self._drop_index_rows(con, reindexed)
             _run(
                 con,
                 "INSERT INTO document_signatures (document_id, minhash, run_id, scheme)"
                 " SELECT document_id, minhash, ?, ? FROM staged_signatures ON CONFLICT (document_id) DO UPDATE SET"
-                " minhash = excluded.minhash, run_id = excluded.run_id, scheme = excluded.scheme",
+                " minhash = excluded.minhash, run_id = excluded.run_id, scheme = excluded.scheme"
+                " WHERE document_signatures.minhash <> excluded.minhash"
+                " OR document_signatures.scheme IS DISTINCT FROM excluded.scheme",
                 [run_id, SCHEME],
             )
-            _run(con, "INSERT INTO story_index SELECT * FROM staged_index")
-            _run(con, "INSERT INTO lsh_bands SELECT band_key, day, story_key FROM staged_bands")
+            kept = pa.table({"story_id": pa.array(sorted(unchanged), pa.string())})
+            with self._registered("staged_unchanged", kept):
+                _run(
+                    con,
+                    "INSERT INTO story_index BY NAME SELECT * FROM staged_index"
+                    " WHERE story_id NOT IN (SELECT story_id FROM staged_unchanged)",
+                )
+                _run(
+                    con,
+                    "INSERT INTO lsh_bands SELECT band_key, day, story_key FROM staged_bands WHERE story_key NOT IN"
+                    " (SELECT story_key FROM staged_index WHERE story_id IN (SELECT story_id FROM staged_unchanged))",
+                )
             _run(
                 con,
                 "INSERT INTO stories (id, canonical_document_id, first_seen_at, run_id, kind)"
                 " SELECT story_id, document_id, ?, ?, kind FROM staged_members"
-                " WHERE method = 'new' ON CONFLICT (id) DO NOTHING",
+                " WHERE method = 'new' ON CONFLICT (id) DO UPDATE SET kind = excluded.kind"
+                " WHERE stories.kind IS DISTINCT FROM excluded.kind",
                 [now, run_id],
             )
-            _run(
-                con,
-                "INSERT INTO story_members (document_id, story_id, similarity, method, run_id, assigned_at,"
-                " containment, coverage, differences) SELECT document_id, story_id, similarity, method, ?, ?,"
-                " containment, coverage, differences FROM staged_members ON CONFLICT (document_id) DO UPDATE SET"
-                " story_id = excluded.story_id, similarity = excluded.similarity,"
-                " method = excluded.method, run_id = excluded.run_id, assigned_at = excluded.assigned_at,"
-                " containment = excluded.containment, coverage = excluded.coverage,"
-                " differences = excluded.differences",
-                [run_id, now],
-            )
+            left = [
+                row[0]
+                for row in _run(
+                    con,
+                    "SELECT DISTINCT m.story_id FROM story_members m JOIN staged_members s USING (document_id)"
+                    " WHERE m.story_id <> s.story_id",
+                )
+            ]
+            _run(con, _UPSERT_MEMBERS, [run_id, now])
+            self._drop_empty_stories(con, left)
             new_ids = {
                 row[0]
                 for row in _run(
@@ -562,9 +736,43 @@ class Store:
                     [run_id],
                 )
             }
+            if tagged_versions is not None:
+                self._drop_stale_tags(con, tags, tagged_versions)
             self._store_tags(con, tags, run_id, now, new_ids)
             self._store_feed_items(con, feed_items, run_id, now)
         return len(new_ids)
+
+    def _drop_empty_stories(self, con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]) -> None:
+        """Remove the rows of these stories that no document belongs to any more."""
+        if not story_ids:
+            return
+        staged = pa.table({"id": pa.array(sorted(set(story_ids)), pa.string())})
+        with self._registered("staged_left", staged):
+            _run(
+                con,
+                "DELETE FROM stories WHERE id IN (SELECT id FROM staged_left)"
+                " AND NOT EXISTS (SELECT 1 FROM story_members m WHERE m.story_id = stories.id)",
+            )
+
+    def _drop_stale_tags(
+        self, con: duckdb.DuckDBPyConnection, tags: Sequence[Tag], versions: Sequence[tuple[str, str]]
+    ) -> None:
+        """Delete the batch documents' tags of these topic versions that ``tags`` does not hold."""
+        staged_versions = pa.table(
+            {
+                "topic": pa.array([t for t, _ in versions], pa.string()),
+                "version": pa.array([v for _, v in versions], pa.string()),
+            }
+        )
+        keys = pa.table(
+            {
+                "document_id": pa.array([t.document_id for t in tags], pa.string()),
+                "topic": pa.array([t.topic for t in tags], pa.string()),
+                "topic_version": pa.array([t.topic_version for t in tags], pa.string()),
+            }
+        )
+        with self._registered("staged_versions", staged_versions), self._registered("staged_tag_keys", keys):
+            _run(con, _DELETE_STALE_TAGS)
 
     def _drop_index_rows(self, con: duckdb.DuckDBPyConnection, story_ids: Sequence[str]) -> None:
         """Remove the index rows of these stories (their canonical is being stored again)."""
@@ -602,6 +810,8 @@ class Store:
         now: datetime,
         new_ids: set[str],
     ) -> None:
+        """Add tags (new documents' ones pending an alert, the others marked backfill); a stored tag
+        whose score, evidence or clause differs is updated and keeps its alert."""
         tbl = pa.table(
             {
                 "document_id": pa.array([t.document_id for t in tags], pa.string()),
@@ -618,7 +828,10 @@ class Store:
                 con,
                 "INSERT INTO document_topics SELECT document_id, topic, topic_version, score, evidence,"
                 " clause, ?, ?, alert_id FROM staged_tags"
-                " ON CONFLICT (document_id, topic, topic_version) DO NOTHING",
+                " ON CONFLICT (document_id, topic, topic_version) DO UPDATE SET score = excluded.score,"
+                " evidence = excluded.evidence, clause = excluded.clause, run_id = excluded.run_id,"
+                " tagged_at = excluded.tagged_at WHERE document_topics.score <> excluded.score"
+                " OR document_topics.evidence <> excluded.evidence OR document_topics.clause <> excluded.clause",
                 [run_id, now],
             )
 
@@ -869,8 +1082,9 @@ class Store:
             for url, quietest, alert in silenced:
                 _run(
                     con,
-                    "INSERT INTO feed_silences VALUES (?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
-                    [url, now, quietest, alert],
+                    "INSERT INTO feed_silences (feed_url, started_at, quietest, alert_id, ended_at, run_id)"
+                    " VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING",
+                    [url, now, quietest, alert, run_of.get(alert)],
                 )
 
     def alert_files(self) -> list[tuple[str, str, str | None, str | None]]:
@@ -994,8 +1208,11 @@ def _bands_table(fingerprints: Sequence[Fingerprint]) -> pa.Table:
     )
 
 
-def _index_tables(fingerprints: Sequence[Fingerprint], story_ids: Sequence[str]) -> tuple[pa.Table, pa.Table]:
-    """Index rows of new story canonicals: one story_index row each, and band rows for full texts."""
+def _index_tables(
+    fingerprints: Sequence[Fingerprint], story_ids: Sequence[str], run_id: str | None
+) -> tuple[pa.Table, pa.Table]:
+    """Index rows of new story canonicals: one story_index row each (with the run that indexes
+    it), and band rows for full texts."""
     keep = [(f, s) for f, s in zip(fingerprints, story_ids, strict=True) if f.kind != "boilerplate"]
     index = pa.table(
         {
@@ -1005,6 +1222,7 @@ def _index_tables(fingerprints: Sequence[Fingerprint], story_ids: Sequence[str])
             "kind": pa.array([f.kind for f, _ in keep], pa.string()),
             "exact_key": pa.array([f.exact_key for f, _ in keep], pa.int64()),
             "headline_key": pa.array([f.headline_key for f, _ in keep], pa.int64()),
+            "run_id": pa.array([run_id] * len(keep), pa.string()),
         }
     )
     full = [(f, s) for f, s in keep if f.kind == "full"]
@@ -1094,6 +1312,15 @@ def latest_digest(con: duckdb.DuckDBPyConnection, topic: str | None = None) -> l
     return [_alert_record(row) for row in rows]
 
 
+def known_topics(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every topic the database knows (any version, or an alert), sorted."""
+    try:
+        rows = _run(con, "SELECT topic FROM topic_versions UNION SELECT topic FROM alerts ORDER BY 1")
+    except duckdb.Error as err:
+        raise QueryError(f"cannot read topics ({str(err).splitlines()[0]}): run `newsmon run` to migrate") from err
+    return [row[0] for row in rows]
+
+
 def run_query(
     con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -1117,6 +1344,18 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None 
         return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
     except (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.TransactionException) as err:
         first = str(err).splitlines()[0]
-        raise StorageError(
-            f"database write failed ({first}): free disk space or memory and run again; committed data is intact"
-        ) from err
+        raise StorageError(f"database write failed ({first}): {write_failure_advice(first)}") from err
+
+
+def write_failure_advice(message: str) -> str:
+    """What to do about a failed write, from the system's message (disk full, file size limit, ...)."""
+    lowered = message.lower()
+    if "no space left" in lowered or "disk full" in lowered or "quota" in lowered:
+        cause = "the disk is full: free disk space"
+    elif "file too large" in lowered or "file size limit" in lowered:
+        cause = "a file size limit (ulimit -f) stopped the write: raise the limit or move the database"
+    elif "out of memory" in lowered or "memory" in lowered:
+        cause = "out of memory: free memory or lower batch_size"
+    else:
+        cause = "free disk space or memory"
+    return f"{cause} and run again; committed data is intact"

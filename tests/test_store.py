@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pytest
 from support import NOW, SEEDS, store_seeds
 
+from newsmon.alerts import AlertRecord
+from newsmon.config import default_topics_path
 from newsmon.dedupe import assign_stories, fingerprint_documents
 from newsmon.documents import read_documents
 from newsmon.errors import DatabaseLockedError, DatabaseMissingError, QueryError
-from storage.store import Store, open_reader, run_query
+from newsmon.models import Tag
+from newsmon.topics import load_topics
+from storage.store import Store, open_reader, run_query, write_failure_advice
 
 PUBLIC_VIEWS = {"v_documents", "v_document_topics", "v_stories", "v_topic_daily", "v_runs", "v_alerts"}
+PROVENANCE = {"story_index", "feed_silences"}
 
 
 def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -31,6 +37,13 @@ def test_migrate_records_versions_and_creates_views(tmp_path: Path) -> None:
         assert store.migrate() == []  # forward-only: nothing to apply twice
         views = {r[0] for r in store.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
         assert views >= PUBLIC_VIEWS
+        with_run_id = {
+            r[0]
+            for r in store.con.execute(
+                "SELECT table_name FROM duckdb_columns() WHERE column_name = 'run_id'"
+            ).fetchall()
+        }
+        assert with_run_id >= PROVENANCE
     finally:
         store.close()
 
@@ -46,6 +59,97 @@ def test_store_batch_is_idempotent(tmp_path: Path) -> None:
         assert first["documents"] == 2 and first["stories"] == 2 and first["document_topics"] == 5
     finally:
         store.close()
+
+
+def _dump(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table but the run records, run ids and times included."""
+    tables = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT internal AND table_name NOT IN ('runs', 'run_stages')"
+        ).fetchall()
+    ]
+    return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}  # noqa: S608
+
+
+def test_storing_the_same_batch_again_rewrites_no_row(tmp_path: Path) -> None:
+    store = Store.open_writer(tmp_path / "db.duckdb")
+    try:
+        store_seeds(store, "run-1")
+        before = _dump(store.con)
+        store_seeds(store, "run-2")  # the same documents, stories and tags: nothing to write
+        after = _dump(store.con)
+        assert after == before
+        members = store.con.execute("SELECT DISTINCT run_id FROM story_members").fetchall()
+        assert members == [("run-1",)]
+    finally:
+        store.close()
+
+
+def test_index_rows_and_feed_silences_record_their_run(tmp_path: Path) -> None:
+    store = Store.open_writer(tmp_path / "db.duckdb")
+    try:
+        store_seeds(store, "run-1")
+        index_runs = store.con.execute("SELECT run_id, count(*) FROM story_index GROUP BY 1").fetchall()
+        assert index_runs == [("run-1", 2)]
+        record = AlertRecord(
+            "alert-9", "run-9", "sources:silent", "sources", NOW, NOW.date(), 0, 0, 0, False, {}, "", ""
+        )
+        store.store_alerts([record], [], [("https://feed.example/rss", 5, "alert-9")], [], NOW)
+        silences = store.con.execute("SELECT feed_url, alert_id, run_id FROM feed_silences").fetchall()
+        assert silences == [("https://feed.example/rss", "alert-9", "run-9")]
+    finally:
+        store.close()
+
+
+def test_stale_topics_are_those_not_current(tmp_path: Path) -> None:
+    topics = load_topics(default_topics_path())
+    first = topics[0]
+    changed = [replace(first, version="v-changed"), *topics[1:]]
+    store = Store.open_writer(tmp_path / "db.duckdb")
+    try:
+        assert store.stale_topics(topics) == topics  # nothing registered yet
+        store.register_topics(topics, "run-1", NOW)
+        assert store.stale_topics(topics) == []
+        assert store.stale_topics(changed) == [changed[0]]
+        store.register_topics(changed, "run-2", NOW)
+        # back to the first definition: known, but not current, so stored documents need it again
+        assert store.stale_topics(topics) == [first]
+    finally:
+        store.close()
+
+
+def test_tags_of_the_versions_in_force_follow_the_text(tmp_path: Path) -> None:
+    """With tagged_versions, a batch's tags of those versions become exactly the new ones: a tag
+    the text no longer earns goes, one whose evidence changed is updated (keeping its alert)."""
+    store = Store.open_writer(tmp_path / "db.duckdb")
+    try:
+        store_seeds(store, "run-1")
+        docs = read_documents(SEEDS, NOW).documents
+        fps = fingerprint_documents(docs)
+        assignments = assign_stories(fps, {}, {}, {})
+        rows = store.con.execute(
+            "SELECT document_id, topic, topic_version, score, evidence, clause FROM document_topics ORDER BY ALL"
+        ).fetchall()
+        tags = [Tag(*row) for row in rows]
+        keep, drop = tags[0], tags[1]
+        edited = Tag(keep.document_id, keep.topic, keep.topic_version, keep.score, "other evidence", keep.clause)
+        versions = sorted({(t.topic, t.topic_version) for t in tags})
+        store.store_batch("run-2", NOW, docs, fps, assignments, [edited, *tags[2:]], tagged_versions=versions)
+        after = {(r[0], r[1]): r[2] for r in store.con.execute(
+            "SELECT document_id, topic, evidence FROM document_topics"
+        ).fetchall()}  # fmt: skip
+        assert after[(keep.document_id, keep.topic)] == "other evidence"
+        assert (drop.document_id, drop.topic) not in after
+        assert len(after) == len(tags) - 1
+    finally:
+        store.close()
+
+
+def test_write_failure_advice_names_the_cause() -> None:
+    assert "disk is full" in write_failure_advice("IO Error: Could not write file: No space left on device")
+    assert "file size limit" in write_failure_advice('IO Error: Could not write file "x": File too large')
+    assert "committed data is intact" in write_failure_advice("IO Error: something else")
 
 
 def test_failed_batch_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

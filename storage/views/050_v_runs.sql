@@ -1,4 +1,5 @@
--- One row per run, with its counts per stage.
+-- One row per run, with its counts per stage. documents_backfilled: stored documents a backfill
+-- (`newsmon run --since`) re-processed; documents_backfill_changed: those whose text, story or tags changed.
 CREATE OR REPLACE VIEW v_runs AS
 SELECT
     r.id AS run_id,
@@ -15,6 +16,8 @@ SELECT
     coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'dedupe'), 0) AS stories_new,
     coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'tag'), 0) AS tags_new,
     coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'alert'), 0) AS alerts,
+    coalesce(sum(s.items_in) FILTER (WHERE s.stage = 'backfill'), 0) AS documents_backfilled,
+    coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'backfill'), 0) AS documents_backfill_changed,
     round(epoch(r.finished_at - r.started_at), 3) AS seconds,
     r.error
 FROM runs r
