@@ -177,7 +177,11 @@ def _note(state: FeedState, kind: str, message: str, now: datetime) -> FeedState
 def _unique_new_items(
     fresh: Sequence[tuple[FeedState, FeedItem]], seen: dict[tuple[str, str], str]
 ) -> list[tuple[FeedState, FeedItem]]:
-    """Items not stored yet, or stored with other content; one per (feed, key)."""
+    """Items not stored yet, or stored with other content; one per (feed, key).
+
+    Keys already tell apart different items that share a GUID (see
+    :func:`newsmon.feeds.distinct_keys`), so only an item repeated verbatim is dropped here.
+    """
     out: list[tuple[FeedState, FeedItem]] = []
     taken: set[tuple[str, str]] = set()
     for state, item in fresh:

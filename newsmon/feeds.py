@@ -66,7 +66,7 @@ class FeedSpec:
 class FeedItem:
     """One entry of a parsed feed, reduced to safe plain data."""
 
-    key: str  # guid, else canonical link, else a hash of the content
+    key: str  # guid, else canonical link, else a hash of the content (see distinct_keys)
     title: str
     link: str | None  # canonical http(s) link, or None
     summary: str
@@ -305,7 +305,7 @@ def parse_feed(data: bytes, headers: Mapping[str, str] | None = None) -> ParsedF
     entries = result.get("entries") or []
     if not version and not entries:
         return ParsedFeed(is_feed=False, error=error or "not a feed", encoding=source_encoding)
-    items = [item for entry in entries if (item := _item(entry)) is not None]
+    items = distinct_keys([item for entry in entries if (item := _item(entry)) is not None])
     title = plain_text(result.get("feed", {}).get("title")) or None
     return ParsedFeed(True, title, items, error, source_encoding or result.get("encoding"))
 
@@ -327,6 +327,39 @@ def _item(entry: Mapping[str, Any]) -> FeedItem | None:
     guid = entry.get("id") if isinstance(entry.get("id"), str) else None
     key = (guid or "").strip()[:2000] or canonical or content_hash
     return FeedItem(key, title, canonical, summary, author, published, content_hash)
+
+
+def distinct_keys(items: Sequence[FeedItem]) -> list[FeedItem]:
+    """The items, with keys that tell apart different items sharing a key in one feed.
+
+    Some feeds give several items one GUID (the site's home page, a constant). Keyed by it
+    alone, all but one would be lost. Where a key is shared by items with different content,
+    each of those items is keyed by the key plus its link, or plus its content hash when it
+    has no link or shares its link with another of them. The suffix comes from the item
+    itself, not from its position, so a poll that lists the same items in another order keys
+    them the same, and an item keyed by its link keeps its key when its text changes.
+    Items repeated verbatim keep the plain key (they are one item).
+    """
+    contents: dict[str, set[str]] = {}
+    for item in items:
+        contents.setdefault(item.key, set()).add(item.content_hash)
+    shared = {key for key, hashes in contents.items() if len(hashes) > 1}
+    if not shared:
+        return list(items)
+    link_contents: dict[tuple[str, str], set[str]] = {}
+    for item in items:
+        if item.key in shared and item.link:
+            link_contents.setdefault((item.key, item.link), set()).add(item.content_hash)
+    out: list[FeedItem] = []
+    for item in items:
+        if item.key not in shared:
+            out.append(item)
+            continue
+        own_link = item.link is not None and len(link_contents[(item.key, item.link)]) == 1
+        suffix = item.link if own_link else item.content_hash
+        out.append(replace(item, key=f"{item.key}#{suffix}"))
+    log.debug("feed repeats %d key(s) for different items; keys disambiguated", len(shared))
+    return out
 
 
 def _entry_time(entry: Mapping[str, Any]) -> datetime | None:

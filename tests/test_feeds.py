@@ -138,8 +138,37 @@ def test_items_are_untrusted_data() -> None:
     assert first.link is None and first.key == "g1"
     assert "<script" not in first.summary
     assert items[1].link == "https://example.com/a?id=7" and items[1].key == items[1].link
-    assert [i.key for i in items[2:4]] == ["dup", "dup"]
+    assert [i.key for i in items[2:4]] == [f"dup#{items[2].content_hash}", f"dup#{items[3].content_hash}"]
     assert items[4].key == items[4].content_hash and items[4].summary == "no title, no link, no guid"
+
+
+def _rss_items(*items: str) -> bytes:
+    return f"<rss version='2.0'><channel><title>t</title>{''.join(items)}</channel></rss>".encode()
+
+
+def test_shared_guids_get_keys_of_their_own_that_do_not_depend_on_order() -> None:
+    a = "<item><title>A</title><link>https://x.example/a</link><guid>home</guid></item>"
+    b = "<item><title>B</title><link>https://x.example/b?utm_source=rss</link><guid>home</guid></item>"
+    c = "<item><title>C</title><guid>home</guid></item>"  # no link: keyed by its content
+    unique = "<item><title>U</title><link>https://x.example/u</link><guid>u-1</guid></item>"
+    keys = {i.title: i.key for i in parse_feed(_rss_items(a, b, c, unique), {}).items}
+    assert keys["A"] == "home#https://x.example/a" and keys["B"] == "home#https://x.example/b"
+    assert keys["C"].startswith("home#") and len(keys["C"]) == len("home#") + 64
+    assert keys["U"] == "u-1"  # a GUID used once keeps its plain key
+    shuffled = {i.title: i.key for i in parse_feed(_rss_items(c, unique, b, a), {}).items}
+    assert shuffled == keys
+    edited = a.replace("<title>A</title>", "<title>A, corrected</title>")
+    assert parse_feed(_rss_items(edited, b), {}).items[0].key == keys["A"]  # keyed by its link: stable
+
+
+def test_items_repeated_verbatim_share_one_key_and_same_link_items_are_told_apart() -> None:
+    a = "<item><title>A</title><link>https://x.example/a</link><guid>g</guid></item>"
+    items = parse_feed(_rss_items(a, a), {}).items
+    assert [i.key for i in items] == ["g", "g"]  # one item listed twice
+    other = a.replace("<title>A</title>", "<title>A2</title>")  # same GUID and link, other text
+    items = parse_feed(_rss_items(a, other), {}).items
+    assert len({i.key for i in items}) == 2
+    assert all(i.key == f"g#{i.content_hash}" for i in items)
 
 
 def test_canonicalize_url() -> None:

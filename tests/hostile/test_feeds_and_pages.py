@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import brotli
+import duckdb
 import pytest
+from prefect.testing.utilities import prefect_test_harness
 from support import REPO, Route, ScriptedServer
 
+from newsmon.config import Settings
 from newsmon.errors import FetchError
 from newsmon.extract import PagePool, extract_page
 from newsmon.feeds import parse_feed
@@ -274,6 +277,67 @@ def test_html_png_and_empty_bodies_are_not_feeds(body: bytes, ctype: str) -> Non
     assert not parsed.is_feed and parsed.items == []
 
 
+@pytest.fixture(scope="module")
+def prefect_api() -> Iterator[None]:
+    """A Prefect test API for the tests that run the monitor flow (it takes seconds to start)."""
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def _item(title: str, guid: str, text: str, link: str | None = None) -> bytes:
+    link_tag = f"<link>{link}</link>" if link else ""
+    return f"<item><title>{title}</title>{link_tag}<guid>{guid}</guid><description>{text}</description></item>".encode()
+
+
+class FeedRuns:
+    """The monitor flow polling one scripted feed into a DuckDB file, poll after poll."""
+
+    def __init__(self, tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        from datetime import UTC, datetime
+
+        self.route = Route(rss())
+        server.routes["/feed.xml"] = self.route
+        self.url = server.url("/feed.xml")
+        feeds = tmp_path / "feeds.toml"
+        feeds.write_text(f'[[feeds]]\nname = "Wire"\nurl = "{self.url}"\ninterval = 60\n', encoding="utf-8")
+        (tmp_path / "no-seeds").mkdir()
+        monkeypatch.setenv("NEWSMON_HTTP_ALLOW", "127.0.0.0/8")
+        self.settings = Settings(
+            db=tmp_path / "n.duckdb", seeds=tmp_path / "no-seeds", feeds=feeds, alerts_dir=tmp_path / "alerts",
+            extract_workers=1, fetch_pages=False,
+        )  # fmt: skip
+        self.now = datetime.now(UTC)
+        self.runs: list[object] = []
+
+    def poll(self, *items: bytes) -> object:
+        """Serve ``items`` as the feed and run the monitor once (each run 5 minutes after the last)."""
+        from datetime import timedelta
+
+        from flows.monitor import monitor
+
+        self.route.body = rss(*items)
+        self.now += timedelta(minutes=5)
+        summary = monitor(self.settings, now=self.now)
+        self.runs.append(summary)
+        return summary
+
+    def rows(self, sql: str) -> list[tuple[object, ...]]:
+        con = duckdb.connect(str(self.settings.db), read_only=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def documents(self) -> dict[str, tuple[object, ...]]:
+        """title -> (body, run that stored it, run that last changed it) of every stored document."""
+        return {r[0]: r[1:] for r in self.rows("SELECT title, body, run_id, updated_run_id FROM documents")}  # type: ignore[misc]
+
+
+@pytest.fixture
+def feed_runs(tmp_path: Path, server: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> FeedRuns:
+    return FeedRuns(tmp_path, server, monkeypatch)
+
+
 def test_duplicate_guids_keep_every_item_key(lost_rows: object) -> None:
     body = rss(
         b"<item><title>First</title><guid>same</guid></item>",
@@ -282,7 +346,68 @@ def test_duplicate_guids_keep_every_item_key(lost_rows: object) -> None:
     )
     items = parse_feed(body, {}).items
     assert [i.title for i in items] == ["First", "Second", "Good item"]
+    assert len({i.key for i in items}) == 3
     _kept(body, lost_rows)
+
+
+DUPLICATES = [
+    _item("First of two", "https://news.example/", "Ministers met in Astana.", "https://news.example/a/1"),
+    _item("Second of two", "https://news.example/", "Talks went on in Tashkent.", "https://news.example/a/2"),
+    _item("First of two", "https://news.example/", "Ministers met in Astana.", "https://news.example/a/1"),  # verbatim
+    _item("Third, no link", "1", "A summary-only item."),
+    _item("Fourth, no link", "1", "Another summary-only item."),
+    GOOD,
+]
+DUPLICATE_TITLES = {"First of two", "Second of two", "Third, no link", "Fourth, no link", "Good item"}
+
+
+@pytest.mark.slow
+def test_duplicate_guids_are_all_stored_and_a_second_poll_adds_nothing(
+    prefect_api: None, feed_runs: FeedRuns, lost_rows: object
+) -> None:
+    """Items sharing a GUID but not their content are separate documents; a repeat is one."""
+    first = feed_runs.poll(*DUPLICATES)
+    stored = feed_runs.documents()
+    lost_rows(len(DUPLICATE_TITLES - set(stored)))  # type: ignore[operator]
+    assert set(stored) == DUPLICATE_TITLES
+    assert first.documents_new == 5  # type: ignore[attr-defined]
+    assert feed_runs.rows("SELECT count(*) FROM feed_items") == [(5,)]
+    again = feed_runs.poll(*reversed(DUPLICATES))  # the same items, listed in another order
+    assert again.documents_new == 0 and again.documents_unchanged == 0  # type: ignore[attr-defined]
+    assert feed_runs.documents() == stored  # nothing added, nothing rewritten
+    assert feed_runs.rows("SELECT count(*) FROM feed_items") == [(5,)]
+    health = feed_runs.rows("SELECT status, items_total FROM v_feed_health")
+    assert health == [("ok", 5)]
+
+
+@pytest.mark.slow
+def test_changed_item_updates_its_document(prefect_api: None, feed_runs: FeedRuns, lost_rows: object) -> None:
+    """Same GUID, new text: the item's one document gets the new text; nothing is duplicated."""
+    old = [
+        _item("Summit", "g1", "Old text: the summit opens on Monday.", "https://news.example/g1"),
+        _item("Shared one", "same", "First wording of a shared-GUID item.", "https://news.example/s1"),
+        _item("Shared two", "same", "Another item under the same GUID.", "https://news.example/s2"),
+    ]
+    feed_runs.poll(*old)
+    before = feed_runs.documents()
+    new = [
+        _item("Summit", "g1", "New text: the summit was moved to Tuesday.", "https://news.example/g1"),
+        _item("Shared one", "same", "Second wording of a shared-GUID item.", "https://news.example/s1"),
+        old[2],
+    ]
+    second = feed_runs.poll(*new)
+    after = feed_runs.documents()
+    lost_rows(len(set(before) - set(after)))  # type: ignore[operator]
+    assert set(after) == set(before) == {"Summit", "Shared one", "Shared two"}  # one row each
+    assert second.documents_new == 0  # type: ignore[attr-defined]
+    first_run, second_run = (r.run_id for r in feed_runs.runs)  # type: ignore[attr-defined]
+    assert after["Summit"] == ("New text: the summit was moved to Tuesday.", first_run, second_run)
+    assert after["Shared one"] == ("Second wording of a shared-GUID item.", first_run, second_run)
+    assert after["Shared two"] == before["Shared two"]  # unchanged, not rewritten
+    keys = feed_runs.rows("SELECT item_key FROM feed_items ORDER BY 1")
+    assert keys == [("g1",), ("same#https://news.example/s1",), ("same#https://news.example/s2",)]
+    third = feed_runs.poll(*new)  # polled again unchanged: nothing moves
+    assert third.documents_new == 0 and feed_runs.documents() == after  # type: ignore[attr-defined]
 
 
 def test_items_without_link_date_or_guid_are_kept() -> None:

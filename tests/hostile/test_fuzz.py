@@ -95,6 +95,41 @@ def test_boilerplate_stripper_only_removes_lines(lines: list[str]) -> None:
     assert cleaned.removed_lines + len(kept) <= len([o for o in originals if o])
 
 
+ITEMS = st.lists(
+    st.tuples(
+        st.sampled_from(["", "home", "1", "https://site.example/"]),  # few GUIDs: many shared
+        st.sampled_from([None, "https://site.example/a", "https://site.example/b"]),
+        st.sampled_from(["Alpha", "Beta", "Gamma"]),
+    ),
+    max_size=12,
+)
+
+
+@FAST
+@given(entries=ITEMS, seed=st.randoms(use_true_random=False))
+def test_feed_keys_tell_items_apart_and_ignore_order(entries: list[tuple[str, str | None, str]], seed: object) -> None:
+    """Items with different content never share a key, and the keys do not depend on the order."""
+    xml = [
+        f"<item><title>{title}</title>{f'<link>{link}</link>' if link else ''}"
+        f"{f'<guid>{guid}</guid>' if guid else ''}</item>"
+        for guid, link, title in entries
+    ]
+
+    def keyed(parts: list[str]) -> list[tuple[str, str]]:
+        body = f"<rss version='2.0'><channel>{''.join(parts)}</channel></rss>".encode()
+        return sorted((item.key, item.content_hash) for item in parse_feed(body, {}).items)
+
+    pairs = keyed(xml)
+    assert len(pairs) == len(entries)
+    contents: dict[str, set[str]] = {}
+    for key, content in pairs:
+        contents.setdefault(key, set()).add(content)
+    assert all(len(c) == 1 for c in contents.values())  # a key is shared only by verbatim repeats
+    shuffled = list(xml)
+    seed.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert keyed(shuffled) == pairs
+
+
 def test_double_escaped_markup_does_not_come_back() -> None:
     assert plain_text("&amp;lt;img src=x onerror=alert(1)&amp;gt;News <script>evil()</script>") == "News"
     assert plain_text("AT&amp;T says 3 &lt; 5") == "AT&T says 3 < 5"
