@@ -3,10 +3,13 @@ and the third-party data folder that sits beside the checkout (``../shared``).""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -79,59 +82,70 @@ def make_document() -> MakeDocument:
     return make
 
 
-# -- network guard: no test may connect outside loopback ------------------------------------
+# -- network guard: no test, and no subprocess of a test, may connect outside loopback -------
 
+NETGUARD = Path(__file__).resolve().parent / "netguard"
+
+
+def _load_guard() -> ModuleType:
+    """The guard module (``tests/netguard/sitecustomize.py``), loaded under its own name."""
+    spec = importlib.util.spec_from_file_location("newsmon_test_netguard", NETGUARD / "sitecustomize.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+netguard = _load_guard()
 _violations: list[str] = []
+netguard.install(_violations.append)
+
+# Subprocesses: this folder first on PYTHONPATH (its sitecustomize installs the same guard),
+# and one log for their refusals, read after each test.
+os.environ["PYTHONPATH"] = os.pathsep.join([str(NETGUARD), *filter(None, [os.environ.get("PYTHONPATH")])])
+_log_fd, _log_name = tempfile.mkstemp(prefix="newsmon-netguard-", suffix=".log")
+os.close(_log_fd)
+SUBPROCESS_LOG = Path(_log_name)
+os.environ[netguard.LOG_ENV] = str(SUBPROCESS_LOG)
+_log_seen = 0
 
 
-def _loopback(address: object) -> bool:
-    import ipaddress
-
-    if isinstance(address, tuple) and address:
-        host = str(address[0]).strip("[]")
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host.split("%")[0]).is_loopback
-        except ValueError:
-            return False
-    return True  # AF_UNIX paths and the like never leave the machine
+def subprocess_violations() -> list[str]:
+    """Refusals that subprocesses logged since the last call."""
+    global _log_seen
+    try:
+        data = SUBPROCESS_LOG.read_bytes()
+    except FileNotFoundError:
+        return []
+    new, _log_seen = data[_log_seen:], len(data)
+    return [line for line in new.decode("utf-8", "replace").splitlines() if line]
 
 
-def _guarded(original: Callable[..., object]) -> Callable[..., object]:
-    def connect(self: object, address: object) -> object:
-        family = getattr(self, "family", None)
-        import socket as _socket
-
-        if family in (_socket.AF_INET, _socket.AF_INET6) and not _loopback(address):
-            _violations.append(f"connection to {address!r}")
-            raise ConnectionRefusedError(f"test network guard: {address!r} is outside 127.0.0.0/8")
-        return original(self, address)
-
-    return connect
-
-
-def _install_network_guard() -> None:
-    import socket as _socket
-
-    if getattr(_socket.socket, "_newsmon_guard", False):
-        return
-    _socket.socket.connect = _guarded(_socket.socket.connect)  # type: ignore[method-assign]
-    _socket.socket.connect_ex = _guarded(_socket.socket.connect_ex)  # type: ignore[method-assign]
-    _socket.socket._newsmon_guard = True  # type: ignore[attr-defined]
-
-
-_install_network_guard()
+@pytest.fixture
+def take_subprocess_refusals() -> Callable[[], list[str]]:
+    """For a test that provokes a refusal on purpose: takes the logged ones, so they do not fail it."""
+    return subprocess_violations
 
 
 @pytest.fixture(autouse=True)
 def _no_traffic_outside_loopback() -> Iterator[None]:
-    """Fail any test whose code tried to connect outside loopback (even if it caught the error)."""
+    """Fail any test whose code, or a subprocess it ran, tried to connect outside loopback
+    (even if the error was caught)."""
     before = len(_violations)
+    subprocess_violations()  # anything logged before this test is not its doing
     yield
-    new = _violations[before:]
+    new = _violations[before:] + [f"subprocess: {v}" for v in subprocess_violations()]
     if new:
         pytest.fail(f"test tried to reach the network outside 127.0.0.0/8: {new}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Refusals logged after the last test (a long-lived subprocess) fail the session too."""
+    late = subprocess_violations()
+    if late:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\ntest network guard: subprocesses tried to reach the network outside 127.0.0.0/8: {late}")
+    SUBPROCESS_LOG.unlink(missing_ok=True)
 
 
 # -- the hostile-input catalogue: a summary line per group -------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +37,12 @@ def make_database(path: Path) -> Path:
     finally:
         store.close()
     return path
+
+
+def python_path(*first: Path) -> str:
+    """A PYTHONPATH for a subprocess: ``first``, then the session's own (which starts with the
+    network guard's folder), so a subprocess given its own path is still guarded."""
+    return os.pathsep.join([*(str(p) for p in first), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 SHARED = REPO.parent / "shared"

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pytest
 from prefect.testing.utilities import prefect_test_harness
-from support import REPO, SEEDS, Route, ScriptedServer
+from support import REPO, SEEDS, Route, ScriptedServer, python_path
 
 pytestmark = [pytest.mark.hostile("faults"), pytest.mark.slow]
 
@@ -65,7 +65,7 @@ def _env(api: str, **extra: str) -> dict[str, str]:
     env.update(
         PREFECT_API_URL=api, NEWSMON_HTTP_ALLOW="127.0.0.0/8", NEWSMON_BATCH_SIZE="4", NEWSMON_EXTRACT_WORKERS="1"
     )
-    env.update(PYTHONPATH=str(REPO), **extra)
+    env.update(PYTHONPATH=python_path(REPO), **extra)  # python_path keeps the network guard
     return env
 
 

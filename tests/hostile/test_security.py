@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import textwrap
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
-from support import REPO, Route, ScriptedServer, make_database
+from support import REPO, Route, ScriptedServer, make_database, python_path
 
 from newsmon.errors import FetchError, TopicDefinitionError
 from newsmon.http import FetchRequest, HttpConfig, fetch_all
@@ -122,6 +126,81 @@ def test_dns_rebinding_connects_to_the_checked_address(server: ScriptedServer, m
     )[0]
     assert not isinstance(result, FetchError) and result.body == b"ok"  # went to the address it checked
     assert server.hits("/x")[0]["host"] == f"rebind.test:{port}"
+
+
+# -- the tests' network guard reaches subprocesses -------------------------------------------
+
+_TRY_TEST_NET = textwrap.dedent(
+    """
+    import json, socket, time
+    out = []
+    tcp, udp = socket.SOCK_STREAM, socket.SOCK_DGRAM
+    for kind, call in ((tcp, "connect"), (udp, "connect"), (tcp, "connect_ex")):
+        s = socket.socket(socket.AF_INET, kind)
+        s.setblocking(False)  # a real connect would return at once, its SYN sent and a local port bound
+        t0 = time.monotonic()
+        try:
+            getattr(s, call)(("192.0.2.1", 9))  # TEST-NET-1: documentation only, never routed
+            result = "connected"
+        except ConnectionRefusedError as err:
+            result = str(err)
+        except OSError as err:
+            result = "kernel: " + str(err)
+        out.append([call, kind == socket.SOCK_STREAM, result, list(s.getsockname()), time.monotonic() - t0])
+        s.close()
+    print(json.dumps({"guarded": getattr(socket.socket, "_newsmon_guard", False), "tries": out}))
+    """
+)
+
+
+def _run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_subprocess_cannot_reach_outside_loopback(tmp_path: Path) -> None:
+    """A subprocess is guarded as the test process is: refused before the kernel sees a connect."""
+    log = tmp_path / "refusals.log"
+    result = _run_python(_TRY_TEST_NET, {**os.environ, "TEST_NETWORK_GUARD_LOG": str(log)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["guarded"] is True
+    for call, _stream, outcome, local, seconds in report["tries"]:
+        assert outcome.startswith("test network guard:"), (call, outcome)
+        assert local == ["0.0.0.0", 0], "the socket was bound: connect() reached the kernel"
+        assert seconds < 0.5
+    assert result.stderr.count("test network guard: refused connection to ('192.0.2.1', 9)") == 3
+    lines = log.read_text().splitlines()  # what the session reads to fail the test
+    assert len(lines) == 3 and all(line.startswith("connection to ('192.0.2.1', 9) (pid ") for line in lines)
+
+
+def test_a_subprocess_refusal_fails_the_test_even_when_caught(
+    take_subprocess_refusals: Callable[[], list[str]],
+) -> None:
+    """The child swallows the error and exits 0; the session's log still has it."""
+    take_subprocess_refusals()
+    code = "import socket\ntry:\n    socket.create_connection(('192.0.2.7', 80), timeout=1)\nexcept OSError:\n    pass"
+    result = _run_python(code, dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    refused = take_subprocess_refusals()  # taken here, so this test passes; any other would fail
+    assert len(refused) == 1 and refused[0].startswith("connection to ('192.0.2.7', 80)"), refused
+
+
+def test_a_subprocess_with_its_own_environment_is_guarded_and_reaches_loopback(server: ScriptedServer) -> None:
+    """As the fault tests start ``newsmon``: a clean environment and a PYTHONPATH of their own."""
+    server.routes["/ok"] = Route(b"fine", {"Content-Type": "text/plain"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSMON_", "PREFECT_", "PYTHONPATH"))}
+    env["PYTHONPATH"] = python_path(REPO)
+    code = (
+        "import socket, urllib.request\n"
+        f"print(socket.socket._newsmon_guard, urllib.request.urlopen({server.url('/ok')!r}, timeout=5).read())"
+    )
+    t0 = time.monotonic()
+    result = _run_python(code, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "b'fine'"] and time.monotonic() - t0 < 30
+    assert server.hits("/ok")
 
 
 SQL_TEXT = "x'); DROP TABLE documents; --"
