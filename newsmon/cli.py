@@ -133,6 +133,15 @@ def run(
             show_default=False,
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            help="also re-process (backfill) the stored documents first seen or published on or after this date"
+            " (ISO 8601, UTC unless it has an offset): dedupe and tag them again with the current topics",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the monitor once: read the seeds folder, poll due feeds, dedupe, tag, store, alert.
 
@@ -150,8 +159,24 @@ def run(
       newsmon run --feeds feeds.toml --now 2023-05-18T23:59
 
     --now replays a past day: first sightings, trend windows and the alert day use that clock.
+
+    --since DATE is a backfill, e.g. after changing the topics, the boilerplate patterns or the
+    dedupe threshold: after the usual work, every stored document first seen or published on
+    or after DATE (and every copy in a story whose first copy is one of them) is deduped and
+    tagged again, in batches, replaying them in order of time, with progress in the log.
+    "Current extractors" means: documents whose file is in the seeds folder are read again from
+    it (current charset detection, HTML extraction and boilerplate patterns); feed items keep
+    their stored text, since their pages are not stored. Re-tags of old documents never alert.
+    Running the same backfill again changes nothing; if one is interrupted, run it again.
+
+      newsmon run --since 2023-05-01
     """
     clock = _parse_now(now) if now is not None else None
+    start = _parse_now(since, "--since") if since is not None else None
+    if start is not None and start > (clock or _utc_now()):
+        from newsmon.errors import ConfigError
+
+        raise ConfigError(f"--since {since} is later than the run's clock: give a date in the past")
     settings = load_settings(config, db=db, seeds=seeds, topics=topics, alerts_dir=alerts_dir, feeds=feeds)
     from newsmon.documents import iter_document_files
     from newsmon.feeds import load_feeds
@@ -166,7 +191,7 @@ def run(
     from flows.monitor import RunSummary, monitor
 
     _quiet_newsmon_tracebacks()
-    state = monitor(settings, now=clock, return_state=True)
+    state = monitor(settings, now=clock, since=start, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, BaseException):
         raise outcome
@@ -181,6 +206,15 @@ def run(
         f"{summary.tags_new + summary.retagged} tags; alerts: {alerts}; database: {settings.db}",
         highlight=False,
     )
+    if summary.backfill is not None:
+        b = summary.backfill
+        console.print(
+            f"newsmon: backfill since {b.since:%Y-%m-%d %H:%M} UTC: {b.documents} documents re-processed"
+            f" ({b.reread} read again from their file, {b.new_text} with a new text), {b.moved} moved to another"
+            f" story, tags +{b.tags_added} -{b.tags_removed} ({b.tags_changed} with new evidence);"
+            f" {b.changed} documents changed",
+            highlight=False,
+        )
 
 
 class _OneLineErrors(logging.Filter):
@@ -202,8 +236,9 @@ def _quiet_newsmon_tracebacks() -> None:
                 handler.addFilter(quiet)
 
 
-def _parse_now(value: str) -> datetime:
-    """An ISO 8601 date or time for ``--now``; without an offset it is UTC."""
+def _parse_now(value: str, option: str = "--now") -> datetime:
+    """An ISO 8601 date or time for ``--now`` or ``--since``; without an offset it is UTC (a date
+    alone is its midnight)."""
     from datetime import UTC
 
     from newsmon.errors import ConfigError
@@ -211,8 +246,14 @@ def _parse_now(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as err:
-        raise ConfigError(f"--now {value!r} is not an ISO 8601 time: write e.g. 2023-05-18T23:59") from err
+        raise ConfigError(f"{option} {value!r} is not an ISO 8601 time: write e.g. 2023-05-18T23:59") from err
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _utc_now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
 
 
 @app.command()
@@ -308,7 +349,31 @@ def _serve_flow(params: dict[str, Any], seconds: float | None, cron: str | None)
     )
 
 
-@app.command()
+def _public_views() -> list[str]:
+    """The public views (``v_*``) that ``storage/views`` defines, in their files' order."""
+    from importlib import resources
+
+    files = sorted((f for f in (resources.files("storage") / "views").iterdir() if f.name.endswith(".sql")), key=str)
+    return [name for f in files for name in _VIEW_NAME.findall(f.read_text(encoding="utf-8"))]
+
+
+_VIEW_NAME = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(v_\w+)", re.IGNORECASE)
+_SQL_HELP = """Run a read-only SQL query against the database.
+
+    Public views: {views}. The tables behind them are internal. Queries read the snapshot
+    published after the last run, so they never block a running monitor (--live reads the
+    file itself, possible only between runs). The connection is read-only with external access
+    disabled (no files, no network).
+
+    Examples:
+
+      newsmon sql "select topic, count(*) from v_document_topics group by 1"
+
+      newsmon sql "select * from v_stories order by documents desc limit 10" --format csv
+    """
+
+
+@app.command(help=_SQL_HELP.format(views=", ".join(_public_views())))
 def sql(
     query: Annotated[str, typer.Argument(help="one SQL query (read-only)")],
     db: DbOption = None,
@@ -318,19 +383,7 @@ def sql(
         bool, typer.Option("--live", help="read the database file itself, not the snapshot of the last run")
     ] = False,
 ) -> None:
-    """Run a read-only SQL query against the database.
-
-    Public views: v_documents, v_document_topics, v_stories, v_topic_daily, v_runs, v_alerts,
-    v_feed_health. Queries read the snapshot published after the last run, so they never
-    block a running monitor (--live reads the file itself, possible only between runs).
-    The connection is read-only with external access disabled (no files, no network).
-
-    Examples:
-
-      newsmon sql "select topic, count(*) from v_document_topics group by 1"
-
-      newsmon sql "select * from v_stories order by documents desc limit 10" --format csv
-    """
+    """Run a read-only SQL query (help: ``_SQL_HELP``, listing every public view)."""
     from storage.store import open_reader, run_query
 
     settings = load_settings(config, db=db)
@@ -367,7 +420,7 @@ def runs(
     finally:
         con.close()
     per_run: dict[str, list[str]] = {}
-    order = ("ingest", "feeds", "dedupe", "tag", "store", "retag", "alert")
+    order = ("ingest", "feeds", "dedupe", "tag", "store", "backfill", "retag", "alert")
     stages.sort(key=lambda row: order.index(row[1]) if row[1] in order else len(order))
     for run_id, stage, items_in, items_out, skipped, seconds in stages:
         extra = f" -{skipped}" if skipped else ""
@@ -396,7 +449,8 @@ def alerts(
     config: ConfigOption = None,
 ) -> None:
     """Print the latest digest: what triggered each alert (numbers against the baseline), the
-    top stories and silent feeds; or the latest alert of one topic.
+    top stories and silent feeds; or the latest alert of one topic (an unknown topic is an
+    error that lists the known ones).
 
     Examples:
 
@@ -406,14 +460,19 @@ def alerts(
 
     Every alert is in the v_digests view (newsmon sql "select * from v_digests").
     """
-    from storage.store import latest_digest, open_reader
+    from newsmon.errors import ConfigError
+    from storage.store import known_topics, latest_digest, open_reader
 
     settings = load_settings(config, db=db)
     con = open_reader(settings.db)
     try:
         records = latest_digest(con, topic)
+        known = known_topics(con) if topic is not None and not records else []
     finally:
         con.close()
+    if topic is not None and not records and topic not in known:
+        names = ", ".join(known) or "none yet (run `newsmon run` first)"
+        raise ConfigError(f"no topic {topic!r} in {settings.db}: use one of {names}")
     if not records:
         where = f" for topic {topic!r}" if topic else ""
         console.print(f"no alerts{where} yet: alerts appear after a run finds new tagged documents", highlight=False)

@@ -1,6 +1,10 @@
 """Fault-injection points for crash-safety tests.
 
-A run passes named points (``after-fetch``, ``mid-store``, ``before-alert``, ...). When the
+A run passes named points, in this order: ``after-fetch`` (feeds polled, nothing stored),
+``mid-store`` (inside each batch's transaction), ``before-feed-states``, ``mid-backfill`` (after
+each backfill batch), ``mid-retag`` (after each re-tag batch), ``before-register`` (re-tag done,
+new topic versions not yet current), ``before-alert``, ``after-alert-store`` (alerts stored, no
+files yet) and ``before-notify`` (files written, nothing sent). When the
 environment variable ``NEWSMON_FAULT`` names the point, the process kills itself with
 SIGKILL right there, the way a power cut or the OOM killer would, so tests can check that
 nothing committed is lost and nothing is duplicated. ``NAME@N`` kills at the N-th time the

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,15 @@ def test_help_has_an_example_for_every_command() -> None:
     assert top.returncode == 0
     for command in ("run", "sql", "alerts", "topics"):
         assert command in top.stdout
-    for command in (["run"], ["sql"], ["alerts"], ["topics", "list"]):
+    for command in (
+        ["run"],
+        ["sql"],
+        ["alerts"],
+        ["runs"],
+        ["topics", "list"],
+        ["topics", "test"],
+        ["topics", "retag"],
+    ):
         result = newsmon(*command, "--help")
         assert result.returncode == 0
         assert "Example" in result.stdout and "newsmon " + command[0] in result.stdout
@@ -171,3 +180,92 @@ def test_feeds_add_import_and_list(tmp_path: Path) -> None:
     assert listed.returncode == 0
     assert "Example" in listed.stdout and "Wire" in listed.stdout and "not polled yet" in listed.stdout
     assert "2 feeds" in listed.stdout
+
+
+def _runs_database(path: Path) -> Path:
+    """A database with a completed, a failed and a crashed run, and one per-stage record each."""
+    from datetime import UTC, datetime, timedelta
+
+    from storage.store import Store
+
+    t0 = datetime(2023, 5, 1, 8, 0, tzinfo=UTC)
+    store = Store.open_writer(path)
+    try:
+        store.start_run("run-ok", t0, "seeds")
+        store.record_stage("run-ok", "ingest", 6, 4, 2, 0.5)
+        store.record_stage("run-ok", "dedupe", 4, 3, 0, 0.25)
+        store.record_stage("run-ok", "alert", 0, 2, 0, 0.125)
+        store.finish_run("run-ok", "completed", t0 + timedelta(seconds=9))
+        store.start_run("run-bad", t0 + timedelta(hours=1), "seeds")
+        store.record_stage("run-bad", "ingest", 6, 0, 0, 0.5)
+        error = "StorageError: database write failed (IO Error: No space left on device)"
+        store.finish_run("run-bad", "failed", t0 + timedelta(hours=1, seconds=3), error)
+        store.start_run("run-killed", t0 + timedelta(hours=2), "seeds")  # never finished: killed
+        store.start_run("run-after", t0 + timedelta(hours=3), "seeds")  # marks it crashed
+        store.record_stage("run-after", "backfill", 8, 1, 0, 1.5)
+        store.finish_run("run-after", "completed", t0 + timedelta(hours=3, seconds=12))
+    finally:
+        store.close()
+    return path
+
+
+def test_runs_lists_status_stages_durations_and_errors(tmp_path: Path) -> None:
+    db = _runs_database(tmp_path / "runs.duckdb")
+    result = newsmon("runs", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    lines = {name: next(ln for ln in result.stdout.splitlines() if name in ln) for name in (
+        "run-ok", "run-bad", "run-killed", "run-after"
+    )}  # fmt: skip
+    assert "completed" in lines["run-ok"] and "9.0" in lines["run-ok"]
+    assert "ingest 6→4 -2 0.5s" in lines["run-ok"] and "dedupe 4→3 0.2s" in lines["run-ok"]
+    assert "alert 0→2 0.1s" in lines["run-ok"]
+    assert lines["run-ok"].index("ingest") < lines["run-ok"].index("dedupe") < lines["run-ok"].index("alert")
+    assert "failed" in lines["run-bad"] and "No space left on device" in lines["run-bad"]
+    assert "crashed" in lines["run-killed"] and "killed or crashed" in lines["run-killed"]
+    assert "backfill 8→1 1.5s" in lines["run-after"]
+    order = [ln for ln in result.stdout.splitlines() if "run-" in ln]
+    assert [next(n for n in lines if n in ln) for ln in order] == ["run-after", "run-killed", "run-bad", "run-ok"]
+    latest = newsmon("runs", "-n", "1", "--db", str(db))
+    assert "run-after" in latest.stdout and "run-ok" not in latest.stdout
+
+
+def test_alerts_for_an_unknown_topic_is_an_error_naming_the_known_ones(tmp_path: Path) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    line = _one_line_error(newsmon("alerts", "--topic", "nope", "--db", str(db)))
+    assert "'nope'" in line and "central-asia-diplomacy" in line and "covid-origins" in line
+    known = newsmon("alerts", "--topic", "covid-origins", "--db", str(db))  # known, no alert yet
+    assert known.returncode == 0 and "no alerts for topic 'covid-origins'" in known.stdout
+
+
+def test_sql_help_lists_every_public_view(tmp_path: Path) -> None:
+    import duckdb
+
+    db = make_database(tmp_path / "n.duckdb")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    finally:
+        con.close()
+    public = {v for v in views if v.startswith("v_")}
+    assert len(public) >= 14
+    listed = set(re.findall(r"\bv_\w+", newsmon("sql", "--help").stdout))
+    assert public <= listed, public - listed
+
+
+def test_readme_commands_table_lists_every_command() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Commands") : readme.index("## What a run does")]
+    for command in ("run", "feeds add", "feeds import", "feeds list", "sql", "runs", "serve", "alerts"):
+        assert f"`newsmon {command}" in table, command
+    for command in ("topics list", "topics test", "topics retag"):
+        assert f"`newsmon {command}" in table, command
+    assert "--since" in table
+
+
+@pytest.mark.parametrize(
+    ("since", "expected"),
+    [("last tuesday", "--since 'last tuesday' is not an ISO 8601 time"), ("2999-01-01", "later than the run's clock")],
+)
+def test_run_since_mistakes_are_one_clear_line(tmp_path: Path, since: str, expected: str) -> None:
+    line = _one_line_error(newsmon("run", "--since", since, "--db", str(tmp_path / "x.duckdb"), "--seeds", str(SEEDS)))
+    assert expected in line

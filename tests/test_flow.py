@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -47,10 +49,10 @@ def _settings(tmp_path: Path, corpus: Path, topics: Path | None = None) -> Setti
     return Settings(db=tmp_path / "news.duckdb", seeds=corpus, topics=topics, alerts_dir=tmp_path / "alerts")
 
 
-def _query(db: Path, sql: str) -> list[tuple]:
+def _query(db: Path, sql: str, *params: object) -> list[tuple]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, list(params)).fetchall()
     finally:
         con.close()
 
@@ -217,3 +219,186 @@ def test_feeds_are_polled_extracted_and_not_duplicated(tmp_path: Path, monkeypat
         assert counts == [(4, 4)]
     finally:
         server.close()
+
+
+SINCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _dump(db: Path) -> dict[str, list[tuple]]:
+    """Every row of every table but the run records, run ids and times included."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT internal AND table_name NOT IN ('runs', 'run_stages')"
+            ).fetchall()
+        ]
+        return {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}  # noqa: S608
+    finally:
+        con.close()
+
+
+def _content(db: Path) -> dict[str, list[tuple]]:
+    """Texts, stories and tags, without run ids and times."""
+    return {
+        "documents": sorted(
+            _query(db, "SELECT id, title, body, text_hash, extractor, boilerplate_lines FROM documents")
+        ),
+        "stories": sorted(_query(db, "SELECT document_id, story_id, method, similarity FROM story_members")),
+        "story_rows": sorted(_query(db, "SELECT id, canonical_document_id, kind FROM stories")),
+        "tags": sorted(_query(db, "SELECT document_id, topic, topic_version, evidence, clause FROM document_topics")),
+        "index": sorted(_query(db, "SELECT story_id, day, kind, exact_key, headline_key FROM story_index")),
+        "bands": _query(db, "SELECT count(*), count(DISTINCT story_key) FROM lsh_bands"),
+    }
+
+
+def test_backfill_rereads_files_retags_and_a_second_one_changes_nothing(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, _corpus(tmp_path / "in"))
+    monitor(settings)
+    original = _content(settings.db)
+    untouched = _dump(settings.db)
+    same = monitor(settings, since=SINCE)  # nothing changed since: the backfill changes no row
+    assert same.backfill is not None and (same.backfill.documents, same.backfill.changed) == (4, 0)
+    assert same.backfill.reread == 4 and same.documents_new == 0 and same.alerts == []
+    assert _dump(settings.db) == untouched
+
+    # A database written by an earlier extractor: boilerplate left in a body, so a topic missed it.
+    con = duckdb.connect(str(settings.db))
+    try:
+        (doc_id,) = con.execute("SELECT id FROM documents WHERE url LIKE ?", [f"%/{SEED_A}"]).fetchone()
+        con.execute(
+            "UPDATE documents SET body = 'Spread the love\nLeave a Reply', text_hash = 'old', extractor = 'old/0'"
+            " WHERE id = ?",
+            [doc_id],
+        )
+        con.execute("DELETE FROM document_topics WHERE document_id = ? AND topic = 'covid-origins'", [doc_id])
+    finally:
+        con.close()
+    fixed = monitor(settings, since=SINCE)
+    assert fixed.backfill is not None
+    counts = fixed.backfill
+    assert (counts.documents, counts.reread, counts.new_text, counts.moved) == (4, 4, 1, 0)
+    assert (counts.tags_added, counts.tags_removed, counts.changed) == (1, 0, 1)
+    assert fixed.alerts == []  # re-tags of old documents are not news
+    assert _content(settings.db) == original  # read again from its file, tagged again
+    alerted = _query(
+        settings.db, "SELECT alert_id FROM document_topics WHERE document_id = ? AND topic = 'covid-origins'", doc_id
+    )
+    assert alerted == [("backfill",)]
+
+    after_fix = _dump(settings.db)
+    again = monitor(settings, since=SINCE)
+    assert again.backfill is not None and again.backfill.changed == 0
+    assert _dump(settings.db) == after_fix
+    runs = _query(
+        settings.db,
+        "SELECT documents_backfilled, documents_backfill_changed, input LIKE '%backfill since 2000-01-01%'"
+        " FROM v_runs ORDER BY started_at",
+    )
+    assert runs == [(0, 0, False), (4, 0, True), (4, 1, True), (4, 0, True)]
+
+
+_VOCAB = (
+    "the minister said that talks on trade energy water and security would continue next month in Astana"
+    " with partners from the region while officials reviewed budgets pipelines railways and customs rules"
+)
+
+
+def _article(words: int, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    vocab = _VOCAB.split()
+    return " ".join(rng.choice(vocab) + ("." if rng.random() < 0.08 else "") for _ in range(words))
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+def test_backfill_never_pulls_a_document_into_a_later_story(tmp_path: Path, batch_size: int) -> None:
+    """A short report A, then a long piece X that opens with all of A: X is too long to be a copy
+    of A, so it starts its own story. Read the other way, A is a truncated copy of X; a backfill
+    must not move A (the earlier story's canonical) into X's story, which did not exist yet."""
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    lede = "Kazakhstan's President Tokayev met Uzbek counterpart Mirziyoyev in Tashkent on Tuesday. "
+    short = lede + _article(120, 1)
+    long = short + " " + " ".join(f"Section {k}: " + _article(100, 10 + k) for k in range(6))
+    (corpus / "a-report.txt").write_text("Tokayev meets Mirziyoyev in Tashkent\n\n" + short, encoding="utf-8")
+    (corpus / "b-feature.txt").write_text("Central Asia leaders hold a long summit\n\n" + long, encoding="utf-8")
+    settings = _settings(tmp_path, corpus).model_copy(update={"batch_size": batch_size})
+    monitor(settings)
+    stories_sql = "SELECT regexp_extract(url, '[^/]+$'), story_id, is_canonical FROM v_documents ORDER BY 1"
+    before = _query(settings.db, stories_sql)
+    assert len({story for _, story, _ in before}) == 2 and all(canonical for *_, canonical in before)
+    result = monitor(settings, since=SINCE)
+    assert result.backfill is not None and result.backfill.moved == 0
+    assert _query(settings.db, stories_sql) == before
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def run_log() -> Iterator[list[str]]:
+    """The messages of the flow and task run loggers (what the terminal and Prefect's UI show)."""
+    handler = _Lines()
+    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler.lines
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+def test_long_stages_log_progress_and_one_summary_line(tmp_path: Path, run_log: list[str]) -> None:
+    topics = tmp_path / "topics.toml"
+    shutil.copy(default_topics_path(), topics)
+    settings = _settings(tmp_path, _corpus(tmp_path / "in"), topics).model_copy(update={"batch_size": 1})
+    monitor(settings)
+    progress = [ln for ln in run_log if ln.startswith("dedupe/tag/store: ")]
+    assert progress and progress[-1].startswith("dedupe/tag/store: 4/4 documents (100%), ")
+    assert re.search(r"\d+ documents/s$", progress[-1])
+    assert sum(ln.startswith("store: 4 new documents; ") for ln in run_log) == 1
+
+    run_log.clear()
+    topics.write_text(
+        topics.read_text(encoding="utf-8")
+        + '\n[topics.tashkent]\nname = "Tashkent"\ndescription = "Anything about Tashkent."\nquery = "tashkent"\n',
+        encoding="utf-8",
+    )
+    monitor(settings, since=SINCE)
+    assert any(re.fullmatch(r"backfill: 4/4 documents \(100%\), \d+ documents/s", ln) for ln in run_log), run_log
+    assert sum(ln.startswith("backfill: 4 documents since 2000-01-01") for ln in run_log) == 1
+    # the new topic: the backfill tagged the 4 documents it re-processed; the re-tag the rest (none)
+    assert any(re.fullmatch(r"retag: 4/4 documents \(100%\), \d+ documents/s", ln) for ln in run_log), run_log
+    assert sum(ln.startswith("retag: 1 topic version(s) new (tashkent)") for ln in run_log) == 1
+
+
+def test_prefect_yaml_deployment_loads_and_never_queues_runs() -> None:
+    """The deployment's entrypoint imports the monitor flow, its parameters are settings, and a run
+    that comes due while one is going is cancelled (one at a time, CANCEL_NEW)."""
+    import yaml
+    from prefect.cli.deploy._models import ConcurrencyLimitSpec, PrefectYamlModel
+    from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+    from prefect.flows import load_flow_from_entrypoint
+
+    repo = Path(__file__).resolve().parents[1]
+    config = PrefectYamlModel.model_validate(yaml.safe_load((repo / "prefect.yaml").read_text(encoding="utf-8")))
+    (deployment,) = config.deployments
+    assert deployment.entrypoint is not None
+    path, _, name = deployment.entrypoint.partition(":")
+    loaded = load_flow_from_entrypoint(str(repo / path) + ":" + name)
+    assert loaded.name == monitor.name == "monitor"
+    limit = deployment.concurrency_limit
+    assert isinstance(limit, ConcurrencyLimitSpec) and limit.limit == 1
+    assert ConcurrencyLimitStrategy(limit.collision_strategy) is ConcurrencyLimitStrategy.CANCEL_NEW
+    settings = deployment.parameters["settings"]
+    assert settings["feeds"] == "feeds.toml"
+    assert set(settings) <= set(Settings.model_fields)
+    Settings(**settings)  # valid settings as they are

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +84,13 @@ def _env(api: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def _newsmon(work: Path, env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def _newsmon(
+    work: Path,
+    env: dict[str, str],
+    *args: str,
+    timeout: float = 180,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "newsmon.cli", *args],
         cwd=work,
@@ -91,6 +99,7 @@ def _newsmon(work: Path, env: dict[str, str], *args: str, timeout: float = 180) 
         text=True,
         timeout=timeout,
         check=False,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -112,7 +121,7 @@ def _state(db: Path, root: Path | None = None) -> dict[str, Any]:
             return sorted(tuple(portable(v) for v in row) for row in con.execute(sql).fetchall())
 
         return {
-            "documents": rows("SELECT url, title, extraction, page_kind FROM documents"),
+            "documents": rows("SELECT url, title, extraction, page_kind, md5(body) FROM documents"),
             "stories": rows(
                 "SELECT list_sort(list(d.url)) FROM story_members m JOIN documents d ON d.id = m.document_id"
                 " GROUP BY m.story_id"
@@ -126,9 +135,16 @@ def _state(db: Path, root: Path | None = None) -> dict[str, Any]:
             "feed_items": rows("SELECT feed_url, item_key FROM feed_items"),
             "feeds": rows("SELECT url, etag, consecutive_failures FROM feeds"),
             "bands": rows("SELECT count(*) FROM lsh_bands"),
+            "index": rows("SELECT count(*), count(DISTINCT story_id) FROM story_index"),
         }
     finally:
         con.close()
+
+
+def _alert_files(work: Path) -> tuple[list[str], int]:
+    """The topics of the Markdown alert files and the number of HTML digests (run ids differ)."""
+    folder = work / "alerts"
+    return sorted(p.name.split("_", 2)[2] for p in folder.glob("*.md")), len(list(folder.glob("*_digest.html")))
 
 
 def test_readers_never_block_the_writer_nor_see_errors(
@@ -182,7 +198,10 @@ def test_live_reader_makes_the_writer_wait_then_fail_clearly(
     assert "Traceback" not in blocked.stderr
 
 
-@pytest.mark.parametrize("point", ["after-fetch", "mid-store", "before-feed-states", "before-alert"])
+@pytest.mark.parametrize(
+    "point",
+    ["after-fetch", "mid-store", "before-feed-states", "before-alert", "after-alert-store", "before-notify"],
+)
 def test_sigkill_at_any_point_loses_and_duplicates_nothing(
     tmp_path: Path, prefect_api: str, feed_server: ScriptedServer, point: str
 ) -> None:
@@ -197,20 +216,129 @@ def test_sigkill_at_any_point_loses_and_duplicates_nothing(
     rerun = _newsmon(work, env, "run")
     assert rerun.returncode == 0, rerun.stderr
     assert _state(work / "newsmon.duckdb") == expected
+    assert _alert_files(work) == _alert_files(reference)  # every stored alert has its files, once
     statuses = _newsmon(work, env, "sql", "select status from v_runs order by started_at", "-f", "csv")
     assert statuses.stdout.split() == ["status", "crashed", "completed"]
 
 
-def test_disk_full_is_a_clear_error_and_loses_nothing(
+TOPICS = """[topics.corridor]
+name = "Trade corridor"
+description = "Trade corridors between Central Asian states."
+query = 'corridor*'
+"""
+CHANGED_TOPICS = TOPICS.replace("query = 'corridor*'", "query = 'corridor* OR blinken OR tashkent'")
+
+
+@pytest.mark.parametrize("point", ["mid-retag@1", "mid-retag@2", "before-register"])
+def test_sigkill_during_a_retag_completes_it_on_the_next_run(
+    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer, point: str
+) -> None:
+    """A changed topic re-tags every stored document; killed before that is done (after some
+    batches, or after all but before the version is made current), the next run completes it."""
+    env = _env(prefect_api)
+
+    def changed_topic(root: Path) -> Path:
+        work = _workdir(root, feed_server)
+        (work / "topics.toml").write_text(TOPICS, encoding="utf-8")
+        assert _newsmon(work, env, "run", "--topics", "topics.toml").returncode == 0
+        (work / "topics.toml").write_text(CHANGED_TOPICS, encoding="utf-8")
+        return work
+
+    reference = changed_topic(tmp_path / "ref")
+    assert _newsmon(reference, env, "run", "--topics", "topics.toml").returncode == 0
+    expected = _state(reference / "newsmon.duckdb")
+
+    work = changed_topic(tmp_path / "crash")
+    killed = _newsmon(work, _env(prefect_api, NEWSMON_FAULT=point), "run", "--topics", "topics.toml")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    rerun = _newsmon(work, env, "run", "--topics", "topics.toml")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _state(work / "newsmon.duckdb") == expected
+    query = (
+        "select (select count(*) from documents), count(distinct t.document_id), count(distinct t.topic_version),"
+        " bool_and(v.is_current) from document_topics t join topic_versions v"
+        " on v.topic = t.topic and v.version = t.topic_version where v.is_current"
+    )
+    documents, tagged, versions, current = (
+        _newsmon(work, env, "sql", query, "-f", "csv", "--live").stdout.split()[-1].split(",")
+    )
+    assert (documents, versions, current) == ("8", "1", "True")
+    assert int(tagged) == 8  # 6 feed items on the corridor, both seeds on Blinken in Tashkent
+    statuses = _newsmon(work, env, "sql", "select status from v_runs order by started_at", "-f", "csv")
+    assert statuses.stdout.split() == ["status", "completed", "crashed", "completed"]
+
+
+def _stale_body(db: Path) -> None:
+    """Make one seed's stored text what an earlier extractor left (boilerplate lines in it)."""
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(
+            "UPDATE documents SET body = body || '\nSpread the love\nLeave a Reply', text_hash = 'stale'"
+            " WHERE url LIKE '%/000_d16311e57be8b6ce.txt'"
+        )
+    finally:
+        con.close()
+
+
+def test_backfill_shows_progress_and_a_killed_one_is_finished_by_a_rerun(
     tmp_path: Path, prefect_api: str, feed_server: ScriptedServer
 ) -> None:
+    env = _env(prefect_api)
+    reference = _workdir(tmp_path / "ref", feed_server)
+    assert _newsmon(reference, env, "run").returncode == 0
+    untouched = _state(reference / "newsmon.duckdb")
+    _stale_body(reference / "newsmon.duckdb")
+    backfill = _newsmon(reference, env, "run", "--since", "2023-05-01")
+    assert backfill.returncode == 0, backfill.stderr
+    assert _state(reference / "newsmon.duckdb") == untouched  # the seed read again, the same as first stored
+    assert re.search(r"backfill: 3/8 documents \(38%\), \d+ documents/s, about \d+ s left", backfill.stderr) or (
+        re.search(r"backfill: 8/8 documents \(100%\), \d+ documents/s", backfill.stderr)
+    ), backfill.stderr
+    assert "backfill: 8 documents since 2023-05-01" in backfill.stderr
+    assert "newsmon: backfill since 2023-05-01 00:00 UTC: 8 documents re-processed" in backfill.stdout
+    assert "1 documents changed" in backfill.stdout
+
+    work = _workdir(tmp_path / "crash", feed_server)
+    assert _newsmon(work, env, "run").returncode == 0
+    _stale_body(work / "newsmon.duckdb")
+    killed = _newsmon(work, _env(prefect_api, NEWSMON_FAULT="mid-backfill@1"), "run", "--since", "2023-05-01")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    rerun = _newsmon(work, env, "run", "--since", "2023-05-01")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _state(work / "newsmon.duckdb") == untouched
+    statuses = _newsmon(work, env, "sql", "select status from v_runs order by started_at", "-f", "csv")
+    assert statuses.stdout.split() == ["status", "completed", "crashed", "completed"]
+
+
+def _mount_tmpfs(folder: Path, size: str) -> str | None:
+    """Mount a small tmpfs on ``folder``; None when done, else why it could not be."""
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, check=False
+    )
+    return None if mounted.returncode == 0 else (mounted.stderr.decode().strip() or f"exit {mounted.returncode}")
+
+
+def _file_size_limit(max_bytes: int) -> Callable[[], None]:
+    """For a child process: no file may grow past ``max_bytes`` (RLIMIT_FSIZE, as ``ulimit -f``),
+    with SIGXFSZ ignored so that such a write fails with EFBIG (File too large) instead of killing."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return limit
+
+
+@pytest.mark.parametrize("limit", ["tmpfs", "file-size"])
+def test_disk_full_is_a_clear_error_and_loses_nothing(
+    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer, limit: str
+) -> None:
+    """A full disk (a 24 MB tmpfs), or where one cannot be mounted (not root), a file size limit
+    on the writer: one clear line, exit 1, and everything committed before intact."""
     small = tmp_path / "small"
     small.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(small)], capture_output=True, check=False
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()})")
+    why_not = _mount_tmpfs(small, "24m") if limit == "tmpfs" else "the file size limit was asked for"
+    mounted = why_not is None
     try:
         work = _workdir(small, feed_server)
         seeds = tmp_path / "seeds"  # the input stays on the big disk; the database lives on the small one
@@ -223,10 +351,16 @@ def test_disk_full_is_a_clear_error_and_loses_nothing(
             (seeds / f"big-{n}.txt").write_text(
                 f"Big report {n}\n\n" + " ".join(f"token{n}_{i}" for i in range(20000)), encoding="utf-8"
             )
-        full = _newsmon(work, env, "run")
-        assert full.returncode == 1, full.stdout + full.stderr
+        if mounted:
+            full, cause = _newsmon(work, env, "run"), "the disk is full: free disk space"
+        else:  # no tmpfs (e.g. not root): the writer may not grow any file past 2 MB more than now
+            largest = max(f.stat().st_size for f in work.iterdir() if f.is_file())
+            full = _newsmon(work, env, "run", preexec_fn=_file_size_limit(largest + 2 * 1024 * 1024))
+            cause = "a file size limit (ulimit -f) stopped the write"
+        assert full.returncode == 1, f"{why_not}\n{full.stdout}{full.stderr}"
         lines = [ln for ln in full.stderr.splitlines() if ln.startswith("newsmon: error:")]
-        assert lines and ("space" in lines[0].lower() or "write failed" in lines[0]), full.stderr
+        assert len(lines) == 1, full.stderr
+        assert cause in lines[0] and "committed data is intact" in lines[0], lines[0]
         assert "Traceback" not in full.stderr
         copy = tmp_path / "copy.duckdb"
         shutil.copy(work / "newsmon.duckdb", copy)
@@ -237,7 +371,8 @@ def test_disk_full_is_a_clear_error_and_loses_nothing(
         for key in ("documents", "tags", "feed_items"):  # everything committed before is intact
             assert set(before[key]) <= set(after[key]), key
     finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)
+        if mounted:
+            subprocess.run(["umount", "-l", str(small)], check=False)
 
 
 def test_serve_runs_on_schedule_without_overlap_and_stops_cleanly(
