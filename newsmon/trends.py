@@ -55,7 +55,7 @@ class SilenceParams:
     """The silent-feed test's knobs; the defaults are what ``v_source_cadence`` uses."""
 
     window_days: int = 14
-    min_history_days: int = 3
+    min_history_days: int = 7  # a full week: weekend lulls must be in the history
     max_share: float = 0.25
     alpha: float = 0.001
 

@@ -164,6 +164,9 @@ def test_small_or_new_or_irregular_feeds_are_never_silent() -> None:
     assert not assess_feed(activity(steady(3)), NOW).is_silent  # 0 of ~3 a day happens by chance
     young = assess_feed(activity({1: 50, 2: 50}, age_days=2.5), NOW)
     assert young.history_days == 2 and not young.is_silent and young.p_value is None
+    # five weekdays of history and then its first Saturday: not silent, a week was not seen yet
+    first_weekend = assess_feed(activity({b: 40 for b in range(1, 6)}, age_days=5.5), NOW)
+    assert first_weekend.history_days == 5 and not first_weekend.is_silent and first_weekend.p_value is None
     gappy = {**steady(40), 5: 0}
     assert not assess_feed(activity(gappy), NOW).is_silent  # it has had empty days before
 

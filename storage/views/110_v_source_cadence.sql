@@ -42,7 +42,7 @@ tested AS (
         s.mean,
         s.quietest,
         CASE
-            WHEN h.history_days < 3 THEN NULL
+            WHEN h.history_days < 7 THEN NULL
             WHEN s.quietest <= 0 THEN 1.0
             ELSE least(1.0, list_sum(list_transform(
                 range(coalesce(b0.items, 0) + 1),
@@ -65,7 +65,7 @@ SELECT
     t.quietest,
     t.p_value,
     coalesce(
-        t.active AND t.history_days >= 3 AND t.quietest > 0 AND t.last_24h <= 0.25 * t.quietest AND t.p_value <= 0.001,
+        t.active AND t.history_days >= 7 AND t.quietest > 0 AND t.last_24h <= 0.25 * t.quietest AND t.p_value <= 0.001,
         false
     ) AS is_silent,
     h.status AS feed_status,
