@@ -163,6 +163,17 @@ def lost_rows(request: pytest.FixtureRequest) -> Callable[[int], None]:
 
 _lost: dict[str, int] = {}
 _group_results: dict[str, list[tuple[str, bool]]] = {}
+_unchecked: set[str] = set()  # hostile tests that left a database behind but never counted lost rows
+
+
+@pytest.fixture(autouse=True)
+def _stored_data_is_checked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A hostile test that leaves a DuckDB file in its tmp_path must have called ``lost_rows``."""
+    hostile = request.node.get_closest_marker("hostile") is not None
+    tmp: Path | None = request.getfixturevalue("tmp_path") if hostile and "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is not None and request.node.nodeid not in _lost and any(tmp.rglob("*.duckdb")):
+        _unchecked.add(request.node.nodeid)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -191,4 +202,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         results = _group_results[group]
         lost = sum(_lost.get(nodeid, 0) for nodeid, _ in results)
         passed = sum(1 for _, ok in results if ok)
-        terminalreporter.write_line(f"{group}: {len(results)} tried, {passed} passed, {lost} rows lost")
+        unchecked = sorted(nodeid for nodeid, _ in results if nodeid in _unchecked)
+        line = f"{group}: {len(results)} tried, {passed} passed, {lost} rows lost"
+        if unchecked:
+            names = ", ".join(n.rsplit("/", 1)[-1] for n in unchecked)
+            line += f"; {len(unchecked)} stored data without counting lost rows: {names}"
+        terminalreporter.write_line(line)

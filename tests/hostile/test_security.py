@@ -271,7 +271,7 @@ def test_no_sql_is_built_by_string_formatting() -> None:
     ],
 )
 def test_newsmon_sql_cannot_write_files_or_reach_the_network(
-    tmp_path: Path, server: ScriptedServer, query: str
+    tmp_path: Path, server: ScriptedServer, query: str, lost_rows: Callable[[int], None]
 ) -> None:
     db = make_database(tmp_path / "n.duckdb")
     server.routes["/x.csv"] = Route(b"a,b\n1,2\n", {"Content-Type": "text/csv"})
@@ -284,8 +284,10 @@ def test_newsmon_sql_cannot_write_files_or_reach_the_network(
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
     assert server.hits("/x.csv") == []
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT count(*) FROM documents").fetchall() == [(2,)]
+    stored = con.execute("SELECT count(*) FROM documents").fetchall()[0][0]
     con.close()
+    lost_rows(2 - stored)
+    assert stored == 2
 
 
 @pytest.mark.parametrize("topic", ["../../x", "/etc/cron.d/evil", "a\x00b", "é" * 300, "..", "con:", "a/b\\c"])
