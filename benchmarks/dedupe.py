@@ -657,7 +657,7 @@ def _synthetic_fill(store: Store, size: int, last_day: int, spread_days: int, se
             {
                 "story_id": ids, "story_key": keys, "day": days, "kind": ["full"] * n,
                 "exact_key": rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64),
-                "headline_key": rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64),
+                "headline_key": rng.integers(-(2**63), 2**63 - 1, n, dtype=np.int64), "run_id": ["fill"] * n,
             }
         )  # fmt: skip
         bands = pa.table(
@@ -679,7 +679,7 @@ def _synthetic_fill(store: Store, size: int, last_day: int, spread_days: int, se
                 "INSERT INTO story_members (document_id, story_id, similarity, method, run_id, assigned_at)"
                 " SELECT id, id, 1.0, 'new', 'fill', first_seen_at FROM fill_docs"
             ).fetchall()
-            con.execute("INSERT INTO story_index SELECT * FROM fill_index").fetchall()
+            con.execute("INSERT INTO story_index BY NAME SELECT * FROM fill_index").fetchall()
             con.execute("INSERT INTO lsh_bands SELECT band_key, day, story_key FROM fill_bands").fetchall()
         for name in ("fill_docs", "fill_index", "fill_bands"):
             store.con.unregister(name)
