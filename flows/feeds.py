@@ -1,9 +1,12 @@
 """Feed polling for the monitor flow: poll due feeds, parse, fetch and extract new items' pages.
 
-Four tasks per run, whatever the number of feeds and items: poll (all due feeds, concurrent
-HTTP), parse, fetch pages (concurrent HTTP), extract (process pool). Feed states (validators,
-health, next poll) are returned, not saved: the flow saves them only after the items'
-documents are stored, so a crash in between re-polls instead of losing items.
+Three tasks per run, whatever the number of feeds and items: poll (all due feeds, concurrent
+HTTP), parse, and fetch-and-extract pages (concurrent HTTP in chunks, extracted in a process
+pool while the next chunk downloads). With a Dask task runner, each chunk's extraction is
+submitted to the workers instead (a fetch task per chunk, an extraction task per worker and
+chunk). Feed states (validators, health, next poll) are returned, not saved: the flow saves
+them only after the items' documents are stored, so a crash in between re-polls instead of
+losing items.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
 from flows import as_is
 from newsmon.errors import FetchError
-from newsmon.extract import PagePool, PageText
+from newsmon.extract import PageText, extract_pages_inline
 from newsmon.feeds import (
     FeedItem,
     FeedState,
@@ -35,10 +39,17 @@ from newsmon.feeds import (
 )
 from newsmon.http import FetchRequest, FetchResult, HttpConfig, fetch_all
 from newsmon.models import Document, FeedItemRow
+from newsmon.pages import (
+    FetchedPages,
+    PageOutcome,
+    Progress,
+    add_chunk,
+    chunked,
+    fetch_and_extract,
+    fetch_pages,
+)
 from newsmon.text import sha256_hex
 from storage.store import Store
-
-HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 
 
 @dataclass(slots=True)
@@ -71,19 +82,25 @@ def parse_feeds_task(results: list[FetchResult | FetchError]) -> list[ParsedFeed
     ]
 
 
+@task(name="fetch-and-extract-pages", cache_policy=NONE)
+def fetch_and_extract_task(
+    urls: list[str], undated: set[str], http: HttpConfig, workers: int, progress: Progress | None = None
+) -> PageOutcome:
+    """Fetch new items' article pages in chunks and extract them in a process pool (deadline and
+    memory cap per page), the next chunk downloading while the current one is extracted."""
+    return fetch_and_extract(urls, undated, http, workers, progress)
+
+
 @task(name="fetch-pages", cache_policy=NONE)
-def fetch_pages_task(urls: list[str], http: HttpConfig) -> list[FetchResult | FetchError]:
-    """Fetch new items' article pages concurrently (same guardrails as feeds)."""
-    return fetch_all([FetchRequest(u, accept="text/html,application/xhtml+xml") for u in urls], http)
+def fetch_pages_task(urls: list[str], http: HttpConfig, undated: set[str]) -> FetchedPages:
+    """Fetch one chunk of article pages (same guardrails as feeds)."""
+    return fetch_pages(urls, http, undated)
 
 
 @task(name="extract-pages", cache_policy=NONE)
-def extract_pages_task(pages: list[tuple[bytes, str]], with_metadata: list[bool], workers: int) -> list[PageText]:
-    """Extract article text from fetched pages in a process pool (deadline and memory cap per page)."""
-    if not pages:
-        return []
-    with PagePool(workers) as pool:
-        return pool.extract(pages, with_metadata)
+def extract_pages_task(pages: list[tuple[bytes, str]], with_metadata: list[bool]) -> list[PageText]:
+    """Extract pages in the worker's own process (a Dask worker is a process already)."""
+    return extract_pages_inline(pages, with_metadata)
 
 
 _FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -97,8 +114,13 @@ def harvest_feeds(
     run_id: str,
     workers: int,
     fetch_pages: bool = True,
+    runner: Any | None = None,
+    progress: Progress | None = None,
 ) -> FeedHarvest:
-    """Poll the due feeds of ``feeds_file`` and turn their new or changed items into documents."""
+    """Poll the due feeds of ``feeds_file`` and turn their new or changed items into documents.
+
+    ``runner``: a started task runner (Dask) to extract pages on instead of a local process
+    pool; ``progress`` is called with (pages done, pages in all) as chunks finish."""
     harvest = FeedHarvest()
     specs = load_feeds(feeds_file) if feeds_file is not None else []
     store.sync_feeds(specs, now, run_id)
@@ -137,7 +159,7 @@ def harvest_feeds(
         harvest.item_rows.setdefault(doc_id, []).append(row)
         if len(harvest.item_rows[doc_id]) == 1:
             to_build.append((state, item))
-    pages = _fetch_and_extract(to_build, http, workers, harvest) if fetch_pages else {}
+    pages = _fetch_and_extract(to_build, http, workers, harvest, runner, progress) if fetch_pages else {}
     for state, item in to_build:
         page = pages.get(item.link) if item.link else None
         harvest.documents.append(item_document(state.url, state.name, item, page, now))
@@ -194,31 +216,46 @@ def _unique_new_items(
 
 
 def _fetch_and_extract(
-    items: Sequence[tuple[FeedState, FeedItem]], http: HttpConfig, workers: int, harvest: FeedHarvest
+    items: Sequence[tuple[FeedState, FeedItem]],
+    http: HttpConfig,
+    workers: int,
+    harvest: FeedHarvest,
+    runner: Any | None,
+    progress: Progress | None,
 ) -> dict[str, PageText]:
     urls = sorted({i.link for _s, i in items if i.link})
     if not urls:
         return {}
     # trafilatura's metadata search costs a third of its time: only for items the feed left undated
     undated = {i.link for _s, i in items if i.link and (i.published_at is None or not i.title)}
-    fetched = fetch_pages_task(as_is(urls), http)
-    pages: list[tuple[bytes, str]] = []
-    page_urls: list[str] = []
-    metadata: list[bool] = []
-    out: dict[str, PageText] = {}
-    for url, result in zip(urls, fetched, strict=True):
-        if isinstance(result, FetchError):
-            harvest.pages_failed += 1
-            out[url] = PageText(None, "unavailable", str(result))
-            continue
-        ctype = result.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype not in HTML_TYPES:
-            out[url] = PageText(None, "not-article", f"content-type {ctype}")
-            continue
-        pages.append((result.body, result.final_url))
-        page_urls.append(url)
-        metadata.append(url in undated)
-    harvest.pages_fetched = len(pages)
-    extracted = extract_pages_task(as_is(pages), as_is(metadata), workers)
-    out.update(zip(page_urls, extracted, strict=True))
-    return out
+    if runner is not None:
+        outcome = _fetch_and_extract_distributed(runner, urls, undated, http, workers, progress)
+    else:
+        outcome = fetch_and_extract_task(as_is(urls), as_is(undated), http, workers, progress)
+    harvest.pages_fetched, harvest.pages_failed = outcome.fetched, outcome.failed
+    return outcome.texts
+
+
+def _fetch_and_extract_distributed(
+    runner: Any, urls: list[str], undated: set[str], http: HttpConfig, workers: int, progress: Progress | None
+) -> PageOutcome:
+    """Fetch chunk by chunk here; each chunk's extraction goes to the task runner (Dask) in
+    pieces, one per worker, while the next chunk is fetched."""
+    outcome = PageOutcome()
+    pending: list[tuple[FetchedPages, list[Any]]] = []
+    for chunk in chunked(urls):
+        fetched = fetch_pages_task(as_is(chunk), http, as_is(undated))
+        size = max(1, -(-len(fetched.pages) // max(1, workers)))
+        pieces = [
+            runner.submit(
+                extract_pages_task,
+                {"pages": fetched.pages[i : i + size], "with_metadata": fetched.with_metadata[i : i + size]},
+            )
+            for i in range(0, len(fetched.pages), size)
+        ]
+        pending.append((fetched, pieces))
+    for fetched, pieces in pending:
+        add_chunk(outcome, fetched, [text for piece in pieces for text in piece.result()])
+        if progress is not None:
+            progress(len(outcome.texts), len(urls))
+    return outcome

@@ -20,11 +20,13 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.exceptions import MissingContextError
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
 from flows import as_is
 from flows.feeds import FeedHarvest, harvest_feeds
+from flows.runners import task_runner
 from newsmon.alerts import (
     CHART_DAYS,
     AlertRecord,
@@ -60,6 +62,7 @@ from newsmon.notify import (
     target_key,
     unknown_routes,
 )
+from newsmon.pages import PAGE_CHUNK
 from newsmon.topics import Topic, load_topics, tag_documents
 from newsmon.trends import SilenceParams, SpikeParams, TrendPoint, silence_changes, topic_trends
 from storage.store import BackfillItem, Store
@@ -202,8 +205,10 @@ def retag_task(
     """Apply new topic versions to the documents stored before this run, batch by batch, with
     progress in the log. The versions are made current by the caller only once this is done."""
     total = store.count_documents()
-    progress = StageProgress("retag", total, "documents", _logger(), enabled=total > batch_size)
     count = 0
+    if total <= len(skip_ids):
+        return count  # every stored document was tagged by this run already (a first run)
+    progress = StageProgress("retag", total, "documents", _logger(), enabled=total > batch_size)
     for batch in store.iter_documents(batch_size):
         todo = [d for d in batch if d.id not in skip_ids]
         tags = tag_documents(todo, topics)
@@ -406,14 +411,15 @@ def _run_stages(
     run_id = summary.run_id
     stale = store.stale_topics(topics)
     documents = _ingest(store, settings, now, summary, logger)
-    harvest = _harvest(store, settings, now, summary, logger)
-    documents.extend(harvest.documents)
-    documents = list({d.id: d for d in reversed(documents)}.values())[::-1]  # one per id, first wins
-    known = store.known_content([d.id for d in documents])
-    todo = [d for d in documents if known.get(d.id) != d.content_hash]
-    todo.sort(key=lambda d: (d.published_at or d.first_seen_at, d.url))
-    summary.documents_unchanged = len(documents) - len(todo)
-    _process_new(store, settings, topics, now, todo, harvest, summary, logger)
+    with task_runner(settings) as runner:  # Dask, when configured: extraction and tagging run there
+        harvest = _harvest(store, settings, now, summary, logger, runner)
+        documents.extend(harvest.documents)
+        documents = list({d.id: d for d in reversed(documents)}.values())[::-1]  # one per id, first wins
+        known = store.known_content([d.id for d in documents])
+        todo = [d for d in documents if known.get(d.id) != d.content_hash]
+        todo.sort(key=lambda d: (d.published_at or d.first_seen_at, d.url))
+        summary.documents_unchanged = len(documents) - len(todo)
+        _process_new(store, settings, topics, now, todo, harvest, summary, logger, runner)
     processed = {d.id for d in todo}
     leftover = [r for doc_id, rs in harvest.item_rows.items() if doc_id not in processed for r in rs]
     store.store_feed_items([*harvest.known_rows, *leftover], run_id, now)
@@ -458,16 +464,29 @@ def _ingest(store: Store, settings: Settings, now: datetime, summary: RunSummary
     return list(ingested.documents)
 
 
-def _harvest(store: Store, settings: Settings, now: datetime, summary: RunSummary, logger: Any) -> FeedHarvest:
-    """Poll the due feeds (when a feeds file is in force) and extract their new items' pages."""
+def _harvest(
+    store: Store, settings: Settings, now: datetime, summary: RunSummary, logger: Any, runner: Any | None = None
+) -> FeedHarvest:
+    """Poll the due feeds (when a feeds file is in force) and extract their new items' pages
+    (on ``runner``, a started Dask task runner, if given)."""
     if settings.feeds_path is None:
         return FeedHarvest()
     logger.info("feeds: polling the due feeds of %s", settings.feeds_path)
     t0 = time.perf_counter()
-    http = HttpConfig.from_env(total_timeout_s=settings.http_timeout_s, concurrency=settings.http_concurrency)
-    harvest = harvest_feeds(
-        store, settings.feeds_path, http, now, summary.run_id, settings.extract_workers, settings.fetch_pages
+    http = HttpConfig.from_env(
+        settings.http_allow, total_timeout_s=settings.http_timeout_s, concurrency=settings.http_concurrency
     )
+    workers = settings.dask_workers if runner is not None else settings.extract_workers
+    pages: list[StageProgress] = []
+
+    def page_progress(done: int, total: int) -> None:
+        if not pages:
+            pages.append(StageProgress("pages", total, "pages", logger, enabled=total > PAGE_CHUNK))
+        pages[0].advance(done - pages[0].done)
+
+    harvest = harvest_feeds(
+        store, settings.feeds_path, http, now, summary.run_id, workers, settings.fetch_pages, runner, page_progress,
+    )  # fmt: skip
     seconds = time.perf_counter() - t0
     summary.feeds_polled, summary.feeds_failed = harvest.polled, harvest.failed
     summary.add_time("feeds", seconds)
@@ -491,14 +510,19 @@ def _process_new(
     harvest: FeedHarvest,
     summary: RunSummary,
     logger: Any,
+    runner: Any | None = None,
 ) -> None:
-    """Dedupe, tag and store the new and changed documents, batch by batch, with progress."""
+    """Dedupe, tag and store the new and changed documents, batch by batch, with progress (the
+    tagging on ``runner``, a started Dask task runner, if given)."""
     enabled = len(todo) > settings.batch_size
     progress = StageProgress("dedupe/tag/store", len(todo), "documents", logger, enabled=enabled)
-    for start in range(0, len(todo), settings.batch_size):
-        batch = todo[start : start + settings.batch_size]
+    batches = [todo[start : start + settings.batch_size] for start in range(0, len(todo), settings.batch_size)]
+    # on Dask, every batch's tagging is submitted at once and runs on the workers while this
+    # process dedupes and stores the batches in order
+    tagging = [runner.submit(tag_task, {"documents": b, "topics": topics}) for b in batches] if runner else None
+    for n, batch in enumerate(batches):
         rows = [row for d in batch for row in harvest.item_rows.get(d.id, [])]
-        _process_batch(store, settings, topics, now, batch, rows, summary)
+        _process_batch(store, settings, topics, now, batch, rows, summary, tagging[n] if tagging else None)
         progress.advance(len(batch))
     seconds = sum(summary.stage_seconds.get(s, 0.0) for s in ("dedupe", "tag", "store"))
     logger.info(
@@ -656,12 +680,14 @@ def _process_batch(
     batch: list[Document],
     feed_rows: list[FeedItemRow],
     summary: RunSummary,
+    tagging: PrefectFuture[list[Tag]] | None = None,
 ) -> None:
+    """Dedupe, tag and store one batch; ``tagging``: its tags, already submitted to the task runner."""
     run_id = summary.run_id
     t0 = time.perf_counter()
     fingerprints, assignments = dedupe_task(store, as_is(batch), settings.dedupe_threshold, run_id)
     t1 = time.perf_counter()
-    tags = tag_task(as_is(batch), topics)
+    tags = tagging.result() if tagging is not None else tag_task(as_is(batch), topics)
     t2 = time.perf_counter()
     existing = store.existing_stories([a.story_id for a in assignments if a.method == "new"])
     versions = [(t.slug, t.version) for t in topics]

@@ -20,7 +20,7 @@ import os
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="extraction processes")
     http_allow: list[str] = Field(
         default_factory=list, description="hosts or CIDR ranges fetched although not public (plus NEWSMON_HTTP_ALLOW)"
+    )
+    task_runner: Literal["local", "dask"] = Field(
+        "local", description="where extraction and tagging run: in this process and its pools, or on Dask"
+    )
+    dask_address: str | None = Field(
+        None, description="scheduler of an existing Dask cluster (tcp://host:8786); None = a local cluster"
+    )
+    dask_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="workers of the local Dask cluster"
     )
 
     @classmethod

@@ -199,6 +199,22 @@ def _extract_in_worker(html: bytes, url: str, deadline_s: float, with_metadata: 
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def extract_pages_inline(pages: Sequence[tuple[bytes, str]], with_metadata: Sequence[bool]) -> list[PageText]:
+    """Extract pages in this process, one by one, with the size and element limits of
+    :func:`extract_page` but without a deadline or memory cap of its own.
+
+    For workers that are processes already and may not start children (Dask's): the worker's
+    own memory limit is the guard there, and a page that fails fails alone.
+    """
+    out = []
+    for (html, url), meta in zip(pages, with_metadata, strict=True):
+        try:
+            out.append(extract_page(html, url, meta))
+        except MemoryError:
+            out.append(PageText(None, "unavailable", "extraction ran out of memory"))
+    return out
+
+
 class PagePool:
     """A process pool for page extraction with a per-page deadline and a memory cap per worker.
 
