@@ -32,7 +32,7 @@ from newsmon.feeds import (
     item_document,
     item_document_id,
     load_feeds,
-    parse_feed,
+    parse_feeds,
     plan_poll,
     record_failure,
     record_success,
@@ -75,11 +75,21 @@ def poll_feeds_task(plans: list[PollPlan], http: HttpConfig) -> list[FetchResult
 
 
 @task(name="parse-feeds", cache_policy=NONE)
-def parse_feeds_task(results: list[FetchResult | FetchError]) -> list[ParsedFeed | None]:
-    """Parse each fetched feed body (None for failures and 304s)."""
-    return [
-        parse_feed(r.body, r.headers) if isinstance(r, FetchResult) and not r.not_modified else None for r in results
-    ]
+def parse_feeds_task(bodies: list[tuple[bytes, dict[str, str]]], workers: int) -> list[ParsedFeed]:
+    """Parse the fetched feed bodies (in a process pool when there are many)."""
+    return parse_feeds(bodies, workers)
+
+
+def _parse(results: Sequence[FetchResult | FetchError], workers: int) -> list[ParsedFeed | None]:
+    """Each result's parsed feed; None for failures and 304s (no task at all when every feed
+    answered 304 or failed)."""
+    fetched = [i for i, r in enumerate(results) if isinstance(r, FetchResult) and not r.not_modified]
+    parsed: list[ParsedFeed | None] = [None] * len(results)
+    if fetched:
+        bodies = [(r.body, r.headers) for i in fetched if isinstance(r := results[i], FetchResult)]
+        for i, feed in zip(fetched, parse_feeds_task(as_is(bodies), workers), strict=True):
+            parsed[i] = feed
+    return parsed
 
 
 @task(name="fetch-and-extract-pages", cache_policy=NONE)
@@ -129,7 +139,7 @@ def harvest_feeds(
         return harvest
     plans = [plan_poll(s) for s in states]
     results = poll_feeds_task(as_is(plans), http)
-    parsed = parse_feeds_task(as_is(results))
+    parsed = _parse(results, workers)
     harvest.polled = len(states)
     fresh: list[tuple[FeedState, FeedItem]] = []
     body_hashes: dict[str, str] = {}

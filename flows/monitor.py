@@ -47,7 +47,7 @@ from newsmon.dedupe import (
     fingerprint_documents,
     merge_candidates,
 )
-from newsmon.documents import read_documents
+from newsmon.documents import iter_document_files, read_documents
 from newsmon.errors import NewsmonError, StorageError
 from newsmon.faults import fault_point
 from newsmon.http import HttpConfig
@@ -450,7 +450,8 @@ def _ingest(store: Store, settings: Settings, now: datetime, summary: RunSummary
         logger.info("ingest: no folder %s, no files read", settings.seeds)
         return []
     t0 = time.perf_counter()
-    ingested = ingest_task(settings.seeds, now)
+    has_files = settings.seeds.is_dir() and next(iter(iter_document_files(settings.seeds)), None) is not None
+    ingested = ingest_task(settings.seeds, now) if has_files or not settings.seeds.is_dir() else IngestResult()
     seconds = time.perf_counter() - t0
     summary.files_seen, summary.files_skipped = ingested.files_seen, len(ingested.skipped)
     summary.add_time("ingest", seconds)

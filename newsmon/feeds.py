@@ -13,10 +13,12 @@ import html
 import io
 import json
 import logging
+import multiprocessing
 import re
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -284,6 +286,23 @@ def to_utf8(data: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
     out = text.encode("utf-8")
     out = _XML_DECL.sub(rb"\1\2utf-8\2", out, count=1)
     return out, source
+
+
+POOL_PARSE_BYTES = 2_000_000  # below this much feed XML, a process pool costs more than it saves
+
+
+def parse_feeds(bodies: Sequence[tuple[bytes, Mapping[str, str]]], workers: int) -> list[ParsedFeed]:
+    """:func:`parse_feed` on every (body, headers), in ``workers`` processes when there is enough
+    to parse (feedparser is pure Python: one core parses about 1,600 items a second)."""
+    if workers <= 1 or len(bodies) < 2 or sum(len(b) for b, _ in bodies) < POOL_PARSE_BYTES:
+        return [parse_feed(body, headers) for body, headers in bodies]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(min(workers, len(bodies)), mp_context=context) as pool:
+        return list(pool.map(_parse_one, bodies, chunksize=max(1, len(bodies) // (8 * workers))))
+
+
+def _parse_one(job: tuple[bytes, Mapping[str, str]]) -> ParsedFeed:
+    return parse_feed(*job)
 
 
 def parse_feed(data: bytes, headers: Mapping[str, str] | None = None) -> ParsedFeed:

@@ -510,9 +510,16 @@ def _status_error(response: httpx.Response, requested: str, hop: str, config: Ht
 # --------------------------------------------------------------------------- transport
 
 
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
+
+
 def make_ssl_context(config: HttpConfig) -> ssl.SSLContext:
-    """The TLS context for one batch: certificates verified against certifi unless ``verify_tls`` is off."""
-    return httpx.create_ssl_context(verify=config.verify_tls, trust_env=False)
+    """The TLS context: certificates verified against certifi unless ``verify_tls`` is off.
+
+    Built once per process (loading the CA bundle takes about 45 ms); contexts are safe to share."""
+    return _ssl_context(config.verify_tls)
 
 
 class _PerServerTransport(httpx.AsyncBaseTransport):

@@ -79,12 +79,17 @@ def fetch_pages(urls: Sequence[str], http: HttpConfig, undated: set[str]) -> Fet
 
 
 def fetch_and_extract(
-    urls: Sequence[str], undated: set[str], http: HttpConfig, workers: int, progress: Progress | None = None
+    urls: Sequence[str],
+    undated: set[str],
+    http: HttpConfig,
+    workers: int,
+    progress: Progress | None = None,
+    chunk_size: int = PAGE_CHUNK,
 ) -> PageOutcome:
-    """Fetch and extract every URL's page in chunks, the next chunk downloading while the
-    process pool extracts the current one."""
+    """Fetch and extract every URL's page in chunks of ``chunk_size``, the next chunk
+    downloading while the process pool extracts the current one."""
     outcome = PageOutcome()
-    chunks = chunked(urls)
+    chunks = chunked(urls, chunk_size)
     if not chunks:
         return outcome
     with PagePool(workers) as pool, concurrent.futures.ThreadPoolExecutor(1, "extract") as extractor:

@@ -1,0 +1,75 @@
+"""Article pages fetched in chunks and extracted while the next chunk downloads (newsmon.pages),
+and feeds parsed in a process pool (newsmon.feeds.parse_feeds)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import Route, ScriptedServer
+
+from newsmon import feeds, pages
+from newsmon.errors import FetchError
+from newsmon.http import FetchResult, HttpConfig
+
+PARAGRAPH = (
+    "The foreign ministers of the five Central Asian states met their counterpart in Astana on Tuesday"
+    " to discuss trade, water and security along the region's borders, officials said. "
+)
+
+
+def article(n: int) -> bytes:
+    body = "".join(f"<p>{PARAGRAPH}Paragraph {k} of article {n}.</p>" for k in range(8))
+    head = f"<html><head><title>Article {n}</title></head>"
+    return f"{head}<body><article><h1>Article {n}</h1>{body}</article></body></html>".encode()
+
+
+@pytest.fixture
+def site() -> Iterator[ScriptedServer]:
+    server = ScriptedServer()
+    for n in range(7):
+        server.routes[f"/a/{n}"] = Route(article(n), {"Content-Type": "text/html; charset=utf-8"})
+    server.routes["/image"] = Route(b"\x89PNG\r\n", {"Content-Type": "image/png"})
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def http() -> HttpConfig:
+    return HttpConfig.from_env(["127.0.0.0/8"])
+
+
+def test_sort_fetched_settles_failures_and_non_html() -> None:
+    ok = FetchResult("u1", "u1-final", 200, {"content-type": "text/html"}, b"<p>x</p>", None, None, False, 0.1, 0)
+    png = FetchResult("u2", "u2", 200, {"content-type": "image/png"}, b"png", None, None, False, 0.1, 0)
+    err = FetchError("timeout", "u3", "no complete response within 20 s")
+    out = pages.sort_fetched(["u1", "u2", "u3"], [ok, png, err], undated={"u1"})
+    assert out.pages == [(b"<p>x</p>", "u1-final")] and out.urls == ["u1"] and out.with_metadata == [True]
+    assert out.settled["u2"].page_kind == "not-article" and "image/png" in (out.settled["u2"].error or "")
+    assert out.settled["u3"].page_kind == "unavailable" and out.failed == 1
+
+
+def test_fetch_and_extract_in_chunks_with_progress(site: ScriptedServer, http: HttpConfig) -> None:
+    urls = [site.url(f"/a/{n}") for n in range(7)] + [site.url("/image"), site.url("/missing")]
+    seen: list[tuple[int, int]] = []
+    outcome = pages.fetch_and_extract(urls, set(), http, 2, lambda d, t: seen.append((d, t)), chunk_size=3)
+    assert set(outcome.texts) == set(urls)
+    for n in range(7):
+        text = outcome.texts[site.url(f"/a/{n}")]
+        assert text.page_kind == "article" and text.extracted is not None
+        assert f"Paragraph 7 of article {n}." in text.extracted.text
+    assert outcome.texts[site.url("/image")].page_kind == "not-article"
+    assert outcome.texts[site.url("/missing")].page_kind == "unavailable"
+    assert (outcome.fetched, outcome.failed) == (7, 1)
+    assert [t for _, t in seen] == [9, 9, 9] and [d for d, _ in seen] == [3, 6, 9]  # one line per chunk
+    assert len(site.requests) == 9  # every page fetched once
+
+
+def test_pooled_parse_equals_parse_in_process(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = shared_data / "feeds" / "rss-parser"
+    bodies = [(p.read_bytes(), {"content-type": "application/xml"}) for p in sorted(folder.glob("*.rss"))[:12]]
+    alone = feeds.parse_feeds(bodies, workers=1)
+    monkeypatch.setattr(feeds, "POOL_PARSE_BYTES", 0)
+    pooled = feeds.parse_feeds(bodies, workers=2)
+    assert pooled == alone and sum(len(p.items) for p in alone) > 100
