@@ -154,10 +154,6 @@ def harvest_feeds(
     harvest.items_seen = len(fresh)
     seen = store.seen_items([(s.url, i.key) for s, i in fresh])
     todo = _unique_new_items(fresh, seen)
-    new_counts: dict[str, int] = {}
-    for state, _item in todo:
-        new_counts[state.url] = new_counts.get(state.url, 0) + 1
-    harvest.states = [_with_items(s, new_counts.get(s.url, 0)) for s in harvest.states]
     existing = store.existing_documents([item_document_id(s.url, i) for s, i in todo])
     to_build: list[tuple[FeedState, FeedItem]] = []
     for state, item in todo:
@@ -174,10 +170,6 @@ def harvest_feeds(
         page = pages.get(item.link) if item.link else None
         harvest.documents.append(item_document(state.url, state.name, item, page, now))
     return harvest
-
-
-def _with_items(state: FeedState, new_items: int) -> FeedState:
-    return replace(state, items_total=state.items_total + new_items) if new_items else state
 
 
 def _outcome(

@@ -87,8 +87,8 @@ _UPDATE_FEEDS = (
     " polls_since_full_get = s.polls_since_full_get, last_body_hash = s.last_body_hash,"
     " last_polled_at = s.last_polled_at, last_success_at = s.last_success_at, last_status = s.last_status,"
     " last_error = s.last_error, last_error_kind = s.last_error_kind, last_error_at = s.last_error_at,"
-    " consecutive_failures = s.consecutive_failures, next_poll_at = s.next_poll_at,"
-    " items_total = s.items_total FROM staged_states s WHERE feeds.url = s.url"
+    " consecutive_failures = s.consecutive_failures, next_poll_at = s.next_poll_at"
+    " FROM staged_states s WHERE feeds.url = s.url"
 )
 _STORY_LINES = (
     "WITH tagged AS ("
@@ -156,9 +156,11 @@ _UNCHANGED_INDEX = (
     "SELECT i.story_id FROM staged_index i"
     " JOIN story_index k ON k.story_id = i.story_id AND k.story_key = i.story_key AND k.day = i.day"
     " AND k.kind = i.kind AND k.exact_key = i.exact_key AND k.headline_key IS NOT DISTINCT FROM i.headline_key"
-    " JOIN document_signatures g ON g.document_id = i.story_id AND g.scheme = ?"
-    " JOIN staged_signatures s ON s.document_id = i.story_id AND s.minhash = g.minhash"
-    " WHERE (SELECT count(*) FROM story_index o WHERE o.story_id = i.story_id) = 1"
+    " LEFT JOIN document_signatures g ON g.document_id = i.story_id AND g.scheme = ?"
+    " LEFT JOIN staged_signatures s ON s.document_id = i.story_id"
+    " WHERE s.minhash IS NOT DISTINCT FROM g.minhash AND (k.kind = 'full') = (s.minhash IS NOT NULL)"
+    " AND"
+    " (SELECT count(*) FROM story_index o WHERE o.story_id = i.story_id) = 1"
 )
 _DELETE_STALE_TAGS = (
     "DELETE FROM document_topics WHERE document_id IN (SELECT id FROM staged_documents)"
@@ -658,12 +660,15 @@ class Store:
         were new.
         """
         docs_tbl = _documents_table(documents, run_id, now)
+        signed = [f for f in fingerprints if f.kind == "full"]  # only full texts have signatures
         fps_tbl = pa.table(
             {
-                "document_id": pa.array([f.document_id for f in fingerprints], pa.string()),
-                "minhash": pa.array([f.signature_bytes() for f in fingerprints], pa.binary()),
+                "document_id": pa.array([f.document_id for f in signed], pa.string()),
+                "minhash": pa.array([f.signature_bytes() for f in signed], pa.binary()),
             }
         )
+        unsigned_ids = [f.document_id for f in fingerprints if f.kind != "full"]
+        unsigned = pa.table({"document_id": pa.array(unsigned_ids, pa.string())})
         by_id = {f.document_id: f for f in fingerprints}
         starts = [a for a in assignments if a.method == "new" and a.kind != "boilerplate" and a.document_id in by_id]
         index_tbl, bands_tbl = _index_tables(
@@ -673,6 +678,7 @@ class Store:
         with (
             self._registered("staged_documents", docs_tbl),
             self._registered("staged_signatures", fps_tbl),
+            self._registered("staged_unsigned", unsigned),
             self._registered("staged_index", index_tbl),
             self._registered("staged_bands", bands_tbl),
             self._registered("staged_members", members_tbl),
@@ -689,6 +695,11 @@ class Store:
                 if (a.method == "new" or a.story_id != a.document_id) and a.document_id not in unchanged
             ]
             self._drop_index_rows(con, reindexed)
+            if unsigned.num_rows:  # a text that became a summary or a wall page keeps no signature
+                _run(
+                    con,
+                    "DELETE FROM document_signatures WHERE document_id IN (SELECT document_id FROM staged_unsigned)",
+                )
             _run(
                 con,
                 "INSERT INTO document_signatures (document_id, minhash, run_id, scheme)"
@@ -922,6 +933,15 @@ class Store:
             }
         )
         with self._registered("staged_items", staged):
+            # counted in the transaction that stores the items: a run killed before it saves the
+            # feed states loses no count (the next run sees these items as stored)
+            _run(
+                con,
+                "UPDATE feeds SET items_total = feeds.items_total + c.n FROM (SELECT s.feed_url, count(*) AS n"
+                " FROM staged_items s LEFT JOIN feed_items i ON i.feed_url = s.feed_url AND i.item_key = s.item_key"
+                " WHERE i.item_key IS NULL OR i.content_hash <> s.content_hash GROUP BY s.feed_url) c"
+                " WHERE feeds.url = c.feed_url",
+            )
             _run(
                 con,
                 "INSERT INTO feed_items SELECT feed_url, item_key, document_id, content_hash, ?, ?"

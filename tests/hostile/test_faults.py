@@ -103,9 +103,10 @@ def _state(db: Path, root: Path) -> dict[str, Any]:
             ),
             "alerted": rows("SELECT topic, count(*) FROM document_topics WHERE alert_id IS NOT NULL GROUP BY 1"),
             "feed_items": rows("SELECT feed_url, item_key FROM feed_items"),
-            # not items_total: items stored by a run killed before it saved the feed states are
-            # counted by no run (the rerun finds them stored); items_stored counts them
-            "feeds": rows("SELECT url, etag, last_status, consecutive_failures, validators_trusted FROM feeds"),
+            # items_total is counted with the items it counts, so a kill loses no count
+            "feeds": rows(
+                "SELECT url, etag, last_status, consecutive_failures, validators_trusted, items_total FROM feeds"
+            ),
         }
     finally:
         con.close()
