@@ -12,6 +12,8 @@ import logging
 import time
 import uuid
 from collections.abc import Collection
+from concurrent.futures import Future
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,7 +65,7 @@ from newsmon.notify import (
     unknown_routes,
 )
 from newsmon.pages import PAGE_CHUNK
-from newsmon.topics import Topic, load_topics, tag_documents
+from newsmon.topics import TaggingPool, Topic, load_topics, tag_documents
 from newsmon.trends import SilenceParams, SpikeParams, TrendPoint, silence_changes, topic_trends
 from storage.store import BackfillItem, Store
 
@@ -515,16 +517,21 @@ def _process_new(
 ) -> None:
     """Dedupe, tag and store the new and changed documents, batch by batch, with progress (the
     tagging on ``runner``, a started Dask task runner, if given)."""
-    enabled = len(todo) > settings.batch_size
-    progress = StageProgress("dedupe/tag/store", len(todo), "documents", logger, enabled=enabled)
-    batches = [todo[start : start + settings.batch_size] for start in range(0, len(todo), settings.batch_size)]
-    # on Dask, every batch's tagging is submitted at once and runs on the workers while this
-    # process dedupes and stores the batches in order
-    tagging = [runner.submit(tag_task, {"documents": b, "topics": topics}) for b in batches] if runner else None
-    for n, batch in enumerate(batches):
-        rows = [row for d in batch for row in harvest.item_rows.get(d.id, [])]
-        _process_batch(store, settings, topics, now, batch, rows, summary, tagging[n] if tagging else None)
-        progress.advance(len(batch))
+    batches = batched(todo, settings.batch_size, settings.batch_bytes)
+    progress = StageProgress("dedupe/tag/store", len(todo), "documents", logger, enabled=len(batches) > 1)
+    # every batch's tagging is submitted at once, to Dask or to a helper process, and runs there
+    # while this process dedupes and stores the batches in order
+    with ExitStack() as stack:
+        tagging: list[Any] | None = None
+        if runner is not None:
+            tagging = [runner.submit(tag_task, {"documents": b, "topics": topics}) for b in batches]
+        elif TaggingPool.wanted(topics, len(batches), settings.extract_workers):
+            pool = stack.enter_context(TaggingPool(topics, max(1, settings.extract_workers - 1)))
+            tagging = [pool.submit(b) for b in batches]
+        for n, batch in enumerate(batches):
+            rows = [row for d in batch for row in harvest.item_rows.get(d.id, [])]
+            _process_batch(store, settings, topics, now, batch, rows, summary, tagging[n] if tagging else None)
+            progress.advance(len(batch))
     seconds = sum(summary.stage_seconds.get(s, 0.0) for s in ("dedupe", "tag", "store"))
     logger.info(
         "dedupe: %d documents, %d new stories (%d unchanged documents not reprocessed)",
@@ -535,6 +542,24 @@ def _process_new(
         "store: %d new documents; dedupe, tag and store %.1f s (%.0f documents/s)",
         summary.documents_new, seconds, len(todo) / max(seconds, 1e-9),
     )  # fmt: skip
+
+
+def batched(documents: list[Document], size: int, max_bytes: int) -> list[list[Document]]:
+    """Consecutive batches of at most ``size`` documents and about ``max_bytes`` of text each
+    (one transaction each: many feed summaries fit in one, fewer full articles)."""
+    batches: list[list[Document]] = []
+    current: list[Document] = []
+    weight = 0
+    for doc in documents:
+        length = len(doc.body) + len(doc.title)
+        if current and (len(current) >= size or weight + length > max_bytes):
+            batches.append(current)
+            current, weight = [], 0
+        current.append(doc)
+        weight += length
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _retag(
@@ -548,7 +573,7 @@ def _retag(
 ) -> None:
     """Re-tag the stored documents not processed by this run with the topic versions not yet current."""
     t0 = time.perf_counter()
-    summary.retagged = retag_task(store, stale, done, summary.run_id, now, settings.batch_size)
+    summary.retagged = retag_task(store, as_is(stale), as_is(done), summary.run_id, now, settings.batch_size)
     seconds = time.perf_counter() - t0
     summary.add_time("retag", seconds)
     store.record_stage(summary.run_id, "retag", 0, summary.retagged, 0, seconds)
@@ -643,7 +668,7 @@ def _replay_batch(replay: _Replay, chunk: list[BackfillItem]) -> None:
     fingerprints, assignments = dedupe_task(
         store, as_is(batch), replay.settings.dedupe_threshold, run_id, as_is(replay.unreplayed)
     )
-    tags = tag_task(as_is(batch), replay.topics)
+    tags = tag_task(as_is(batch), as_is(replay.topics))
     store_task(
         store, run_id, replay.now, as_is(batch), as_is(fingerprints), as_is(assignments), as_is(tags), [],
         as_is(versions),
@@ -681,14 +706,15 @@ def _process_batch(
     batch: list[Document],
     feed_rows: list[FeedItemRow],
     summary: RunSummary,
-    tagging: PrefectFuture[list[Tag]] | None = None,
+    tagging: PrefectFuture[list[Tag]] | Future[list[Tag]] | None = None,
 ) -> None:
-    """Dedupe, tag and store one batch; ``tagging``: its tags, already submitted to the task runner."""
+    """Dedupe, tag and store one batch; ``tagging``: its tags, already submitted (to the task
+    runner, or to a helper process)."""
     run_id = summary.run_id
     t0 = time.perf_counter()
     fingerprints, assignments = dedupe_task(store, as_is(batch), settings.dedupe_threshold, run_id)
     t1 = time.perf_counter()
-    tags = tagging.result() if tagging is not None else tag_task(as_is(batch), topics)
+    tags = tagging.result() if tagging is not None else tag_task(as_is(batch), as_is(topics))
     t2 = time.perf_counter()
     existing = store.existing_stories([a.story_id for a in assignments if a.method == "new"])
     versions = [(t.slug, t.version) for t in topics]

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -466,6 +468,48 @@ def tag_documents(documents: Iterable[Document], topics: Sequence[Topic]) -> lis
             if match is not None:
                 tags.append(_tag(doc.document, topic, match.score, match.evidence, match.clause))
     return tags
+
+
+class TaggingPool:
+    """Tags batches of documents in helper processes, ahead of when the caller needs them, so
+    tagging overlaps with the caller's own work (dedupe and storage) on a second core.
+
+    The topics are sent once, when a worker starts; each batch then costs only its documents.
+    Rules only: a semantic topic's model is loaded once per process, so semantic tagging stays
+    in the caller's process (:meth:`wanted` says whether a pool helps). Use as a context manager.
+    """
+
+    def __init__(self, topics: Sequence[Topic], workers: int = 1) -> None:
+        context = multiprocessing.get_context("forkserver")
+        self._pool = ProcessPoolExecutor(
+            max(1, workers), mp_context=context, initializer=_start_tagger, initargs=(list(topics),)
+        )
+
+    @staticmethod
+    def wanted(topics: Sequence[Topic], batches: int, cores: int) -> bool:
+        """Whether a pool pays for its start-up: several batches, a spare core, rules only."""
+        return batches > 1 and cores > 1 and not any(t.semantic for t in topics)
+
+    def submit(self, documents: Sequence[Document]) -> Future[list[Tag]]:
+        """Tag ``documents`` in a worker; the future's result is :func:`tag_documents`'s."""
+        return self._pool.submit(_tag_in_worker, list(documents))
+
+    def __enter__(self) -> TaggingPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_worker_topics: list[Topic] = []
+
+
+def _start_tagger(topics: list[Topic]) -> None:
+    _worker_topics[:] = topics
+
+
+def _tag_in_worker(documents: list[Document]) -> list[Tag]:
+    return tag_documents(documents, _worker_topics)
 
 
 def _tag(document: Document, topic: Topic, score: float, evidence: str, clause: str) -> Tag:

@@ -403,3 +403,21 @@ def test_prefect_yaml_deployment_loads_and_never_queues_runs() -> None:
     assert settings["feeds"] == "feeds.toml"
     assert set(settings) <= set(Settings.model_fields)
     Settings(**settings)  # valid settings as they are
+
+
+def test_batches_are_bounded_by_count_and_by_text() -> None:
+    from flows.monitor import batched
+    from newsmon.models import Document
+
+    def doc(n: int, size: int) -> Document:
+        return Document(
+            f"d{n}", f"file:///{n}", "s", "file", "t", "x" * size, None, None, None, NOW, "c", "h", "e", None
+        )
+
+    NOW = datetime(2023, 5, 1, tzinfo=UTC)
+    small = [doc(n, 10) for n in range(7)]
+    assert [len(b) for b in batched(small, 3, 10_000)] == [3, 3, 1]
+    big = [doc(n, 400) for n in range(5)]  # 401 characters each with the title
+    assert [len(b) for b in batched(big, 100, 1000)] == [2, 2, 1]
+    assert [len(b) for b in batched([doc(0, 5000)], 3, 1000)] == [1]  # a huge one still goes alone
+    assert batched([], 3, 1000) == []

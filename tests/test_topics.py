@@ -785,3 +785,19 @@ def test_topics_help_has_examples() -> None:
     for command in ("list", "test", "retag"):
         result = newsmon("topics", command, "--help")
         assert result.returncode == 0 and "Example" in result.stdout and f"newsmon topics {command}" in result.stdout
+
+
+def test_tagging_pool_gives_the_tags_of_tag_documents(make_document: MakeDocument, default_topics: list[Topic]) -> None:
+    from newsmon.topics import TaggingPool
+
+    docs = [
+        make_document(f"d{i}", f"Talks in Astana on sanctions against Russia, round {i}.", title=f"Round {i}")
+        for i in range(40)
+    ] + [make_document("plain", "The weather was mild.")]
+    batches = [docs[:20], docs[20:]]
+    assert TaggingPool.wanted(default_topics, len(batches), cores=2)
+    assert not TaggingPool.wanted(default_topics, 1, cores=2) and not TaggingPool.wanted(default_topics, 2, cores=1)
+    with TaggingPool(default_topics, workers=1) as pool:
+        futures = [pool.submit(b) for b in batches]
+        pooled = [tag for f in futures for tag in f.result()]
+    assert pooled == tag_documents(docs, default_topics) and len(pooled) >= 40
