@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -176,8 +177,11 @@ def render_rss(title: str, link: str, items: list[tuple[Entry, str]]) -> bytes:
     return "".join(out).encode("utf-8")
 
 
-def build_feeds(entries: list[Entry], n_feeds: int, base: str) -> list[Feed]:
-    """Split the entries into ``n_feeds`` feeds: by source, then round-robin within each source."""
+def build_feeds(entries: list[Entry], n_feeds: int, base: str | Sequence[str]) -> list[Feed]:
+    """Split the entries into ``n_feeds`` feeds: by source, then round-robin within each source.
+
+    Item links point at ``base`` (or, given several, at each in turn: pages on several hosts)."""
+    bases = [base] if isinstance(base, str) else list(base)
     by_source: dict[str, list[Entry]] = defaultdict(list)
     for entry in entries:
         by_source[entry.source].append(entry)
@@ -192,7 +196,7 @@ def build_feeds(entries: list[Entry], n_feeds: int, base: str) -> list[Feed]:
             part = chronological[j::k]
             items: list[tuple[Entry, str]] = []
             for entry in reversed(part):  # newest first, as feeds list them
-                items.append((entry, f"{base}/page/{page}"))
+                items.append((entry, f"{bases[page % len(bases)]}/page/{page}"))
                 page += 1
             name = f"{host} {j + 1}/{k}"
             xml = render_rss(name, source, items)
@@ -202,9 +206,11 @@ def build_feeds(entries: list[Entry], n_feeds: int, base: str) -> list[Feed]:
     return feeds
 
 
-def write_feeds_toml(feeds: list[Feed], base: str, path: Path) -> None:
-    """The feed list the flow polls: every feed at the shortest interval."""
-    specs = [FeedSpec(f.name, base + f.path, float(INTERVAL_S)) for f in feeds]
+def write_feeds_toml(feeds: list[Feed], base: str | Sequence[str], path: Path) -> None:
+    """The feed list the flow polls: every feed at the shortest interval (on the hosts of
+    ``base`` in turn, if several)."""
+    bases = [base] if isinstance(base, str) else list(base)
+    specs = [FeedSpec(f.name, bases[n % len(bases)] + f.path, float(INTERVAL_S)) for n, f in enumerate(feeds)]
     text = "# benchmark feeds\n\n" + "\n".join(render_feed_entry(s) for s in specs)
     path.write_text(text, encoding="utf-8")
 
@@ -246,14 +252,17 @@ def _etag_matches(header: str, opaque: str) -> bool:
 
 
 class FeedServer:
-    """A threaded HTTP/1.1 server on 127.0.0.1 serving the feeds; records every request.
+    """A threaded HTTP/1.1 server on 127.0.0.1 serving the feeds (and article pages, if given);
+    records every request.
 
     Identity responses carry a strong ETag, gzipped ones the weak form (as nginx does); a
     matching If-None-Match gets 304.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hosts: int = 1) -> None:
+        """Serve on ``hosts`` loopback addresses (127.0.0.1, 127.0.0.2, ...), as several sites."""
         self.feeds: dict[str, Feed] = {}
+        self.pages: dict[str, bytes] = {}  # path -> HTML
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
         server = self
@@ -265,6 +274,10 @@ class FeedServer:
             def do_GET(self) -> None:
                 feed = server.feeds.get(self.path)
                 inm = self.headers.get("If-None-Match")
+                page = server.pages.get(self.path) if feed is None else None
+                if page is not None:
+                    self._reply(200, page, {"Content-Type": "text/html; charset=utf-8"}, inm, False)
+                    return
                 if feed is None:
                     self._reply(404, b"not found\n", {"Content-Type": "text/plain"}, inm, False)
                     return
@@ -300,14 +313,20 @@ class FeedServer:
             daemon_threads = True
             request_queue_size = 128
 
-        self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="feed-server", daemon=True)
-        self.thread.start()
+        self.httpds = [Server((f"127.0.0.{k + 1}", 0), Handler) for k in range(hosts)]
+        self.httpd = self.httpds[0]
+        for httpd in self.httpds:
+            threading.Thread(target=httpd.serve_forever, name="feed-server", daemon=True).start()
 
     @property
     def base(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return self.bases[0]
+
+    @property
+    def bases(self) -> list[str]:
+        """``http://127.0.0.K:PORT`` of every host served."""
+        return [f"http://{h.server_address[0]}:{h.server_address[1]}" for h in self.httpds]
 
     def mark(self) -> int:
         """The number of requests answered so far (to slice out one poll's requests)."""
@@ -321,8 +340,9 @@ class FeedServer:
 
     def close(self) -> None:
         """Stop serving."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        for httpd in self.httpds:
+            httpd.shutdown()
+            httpd.server_close()
 
 
 # -- the runs -------------------------------------------------------------------------------

@@ -27,10 +27,12 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -47,6 +49,7 @@ from prefect import flow  # noqa: E402
 from flows.monitor import (  # noqa: E402
     RunSummary,
     alert_task,
+    batched,
     dedupe_task,
     ingest_task,
     monitor,
@@ -55,7 +58,7 @@ from flows.monitor import (  # noqa: E402
     tag_task,
 )
 from newsmon.config import Settings, load_settings  # noqa: E402
-from newsmon.topics import load_topics  # noqa: E402
+from newsmon.topics import TaggingPool, load_topics  # noqa: E402
 from storage.store import Store, open_reader  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - _IMPORT_T0
@@ -138,7 +141,7 @@ def run_bare(settings: Settings, now: datetime) -> Result:
     store = Store.open_writer(settings.db, settings.lock_timeout_s)
     try:
         store.start_run(run_id, now, str(settings.seeds))
-        new_versions = store.register_topics(topics, run_id, now)
+        stale = store.stale_topics(topics)
         t0 = time.perf_counter()
         ingested = ingest_task.fn(settings.seeds, now)
         summary.add_time("ingest", secs := time.perf_counter() - t0)
@@ -148,29 +151,21 @@ def run_bare(settings: Settings, now: datetime) -> Result:
         todo.sort(key=lambda d: (d.published_at or d.first_seen_at, d.url))
         summary.files_seen, summary.files_skipped = ingested.files_seen, len(ingested.skipped)
         summary.documents_unchanged = len(ingested.documents) - len(todo)
-        for start in range(0, len(todo), settings.batch_size):
-            batch = todo[start : start + settings.batch_size]
-            t0 = time.perf_counter()
-            fingerprints, assignments = dedupe_task.fn(store, batch, settings.dedupe_threshold)
-            t1 = time.perf_counter()
-            tags = tag_task.fn(batch, topics)
-            t2 = time.perf_counter()
-            new_docs = store_task.fn(store, run_id, now, batch, fingerprints, assignments, tags, **_STORE_EXTRA)
-            t3 = time.perf_counter()
-            new_stories = sum(1 for a in assignments if a.method == "new")
-            summary.documents_new += new_docs
-            summary.stories_new += new_stories
-            summary.tags_new += len(tags)
-            for stage, n_out, secs in (("dedupe", new_stories, t1 - t0), ("tag", len(tags), t2 - t1),
-                                       ("store", new_docs, t3 - t2)):  # fmt: skip
-                summary.add_time(stage, secs)
-                store.record_stage(run_id, stage, len(batch), n_out, 0, secs)
-        if new_versions:
+        batches = batched(todo, settings.batch_size, settings.batch_bytes)
+        with ExitStack() as stack:  # tagging ahead in a helper process, as the flow does
+            ahead = None
+            if TaggingPool.wanted(topics, len(batches), settings.extract_workers):
+                pool = stack.enter_context(TaggingPool(topics, max(1, settings.extract_workers - 1)))
+                ahead = [pool.submit(b) for b in batches]
+            for n, batch in enumerate(batches):
+                _bare_batch(store, settings, topics, now, batch, ahead[n] if ahead else None, summary)
+        if stale:
             t0 = time.perf_counter()
             skip = {d.id for d in todo}
-            summary.retagged = retag_task.fn(store, new_versions, skip, run_id, now, settings.batch_size)
+            summary.retagged = retag_task.fn(store, stale, skip, run_id, now, settings.batch_size)
             summary.add_time("retag", secs := time.perf_counter() - t0)
             store.record_stage(run_id, "retag", 0, summary.retagged, 0, secs)
+        store.register_topics(topics, run_id, now)
         t0 = time.perf_counter()
         alerts = alert_task.fn(store, run_id, now, settings.alerts_dir)
         summary.alerts = [a.topic for a in alerts]
@@ -181,6 +176,33 @@ def run_bare(settings: Settings, now: datetime) -> Result:
         store.close()
     wall = time.perf_counter() - t_start
     return Result(wall, summary, stored_counts(settings.db), _batches(summary, settings))
+
+
+def _bare_batch(
+    store: Store, settings: Settings, topics: list[Any], now: datetime, batch: list[Any], ahead: Any,
+    summary: RunSummary,
+) -> None:  # fmt: skip
+    """One batch as the flow's ``_process_batch`` does it, without Prefect (``ahead``: its tags,
+    already submitted to the tagging pool)."""
+    run_id = summary.run_id
+    t0 = time.perf_counter()
+    fingerprints, assignments = dedupe_task.fn(store, batch, settings.dedupe_threshold, run_id)
+    t1 = time.perf_counter()
+    tags = ahead.result() if ahead is not None else tag_task.fn(batch, topics)
+    t2 = time.perf_counter()
+    versions = [(t.slug, t.version) for t in topics]
+    new_docs = store_task.fn(
+        store, run_id, now, batch, fingerprints, assignments, tags, **_STORE_EXTRA, tagged_versions=versions
+    )
+    t3 = time.perf_counter()
+    new_stories = sum(1 for a in assignments if a.method == "new")
+    summary.documents_new += new_docs
+    summary.stories_new += new_stories
+    summary.tags_new += len(tags)
+    for stage, n_out, secs in (("dedupe", new_stories, t1 - t0), ("tag", len(tags), t2 - t1),
+                               ("store", new_docs, t3 - t2)):  # fmt: skip
+        summary.add_time(stage, secs)
+        store.record_stage(run_id, stage, len(batch), n_out, 0, secs)
 
 
 def median_result(results: list[Result]) -> Result:

@@ -41,7 +41,14 @@ from newsmon.config import default_topics_path  # noqa: E402
 from newsmon.feeds import FeedItem, item_document, plain_text  # noqa: E402
 from newsmon.models import Document  # noqa: E402
 from newsmon.text import sha256_hex  # noqa: E402
-from newsmon.topics import Topic, load_topics, semantic_model_id, semantic_scorer, tag_documents  # noqa: E402
+from newsmon.topics import (  # noqa: E402
+    TaggingPool,
+    Topic,
+    load_topics,
+    semantic_model_id,
+    semantic_scorer,
+    tag_documents,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 LABELS = SHARED / "labels" / "topics-dev.jsonl"
@@ -180,6 +187,20 @@ def items_per_second(documents: Sequence[Document], topics: Sequence[Topic], rep
     return len(documents) / best, count
 
 
+def pooled_items_per_second(documents: Sequence[Document], topics: Sequence[Topic], workers: int) -> float:
+    """Tagging rate with the rules in ``workers`` processes (a :class:`TaggingPool`, as the flow
+    tags), over the documents repeated to at least 20,000 so that the pool's start-up counts
+    little; start-up included."""
+    copies = max(1, -(-20_000 // max(1, len(documents))))
+    many = list(documents) * copies
+    t0 = time.perf_counter()
+    with TaggingPool(topics, workers) as pool:
+        futures = [pool.submit(batch) for batch in _batches(many, 2000)]
+        for future in futures:
+            future.result()
+    return len(many) / (time.perf_counter() - t0)
+
+
 def _batches(documents: Sequence[Document], size: int) -> Iterable[Sequence[Document]]:
     for start in range(0, len(documents), size):
         yield documents[start : start + size]
@@ -237,6 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_s, tags_s = items_per_second(documents, semantic, 1)
             line += f"; rules + semantic {rate_s:,.0f} items/s ({tags_s} tags)"
         print(line)
+    cores = os.cpu_count() or 1
+    if cores > 1:
+        print(f"\n== throughput (rules, {cores} processes: TaggingPool, as runs tag) ==")
+        for label, documents in sets:
+            print(f"{label}: rules {pooled_items_per_second(documents, rules, cores):,.0f} items/s")
     print(
         f"targets: >= {TARGET_RULES_PER_S:,} items/s with rules, >= {TARGET_SEMANTIC_PER_S} items/s with embeddings;"
         " only items holding a topic's required words are embedded"
