@@ -16,7 +16,7 @@ at least twice the expected count, and a tail probability of at most 0.01. The s
 ``-log10(p)``, capped at 15.
 
 **Silent feeds.** For each feed, the items first seen in the last 24 hours are compared with
-its quietest day in the 14 days before (24-hour buckets back from the run's clock, at least 3
+its quietest day in the 14 days before (24-hour buckets back from the run's clock, at least 7
 of them). A feed is silent when it delivered at most a quarter of that quietest day and the
 Poisson lower tail ``P(X <= observed)`` at the quietest day's rate is at most 0.001; a feed
 that is sometimes empty for a day therefore never counts as silent after one empty day.

@@ -14,6 +14,7 @@ import ipaddress
 import pickle
 import socket
 import ssl
+import sys
 import threading
 import time
 import tracemalloc
@@ -59,6 +60,14 @@ class Seen:
     headers: dict[str, str]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up early (the guardrails do, on purpose) are not an error to print."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @dataclass
 class ScriptedServer:
     """A threaded HTTP server on a loopback address whose routes are plain functions."""
@@ -75,7 +84,7 @@ class ScriptedServer:
 
     def start(self) -> ScriptedServer:
         handler = type("BoundHandler", (_Handler,), {"server_state": self})
-        self.httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        self.httpd = _QuietServer((self.host, self.port), handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
         if self.tls is not None:

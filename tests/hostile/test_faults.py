@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import random
@@ -221,6 +222,24 @@ def _lock_taken(work: Path, pid: int, deadline_s: float = 120) -> float:
     raise AssertionError(f"run {pid} never took the writer lock")
 
 
+def _lock_released(work: Path, pid: int, deadline_s: float = 120) -> float:
+    """Wait until run ``pid`` no longer holds the writer lock (released, or the run gone); the time then."""
+    fd = os.open(work / "newsmon.duckdb.lock", os.O_RDWR)
+    end = time.monotonic() + deadline_s
+    try:
+        while time.monotonic() < end:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(0.005)
+                continue
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return time.monotonic()
+    finally:
+        os.close(fd)
+    raise AssertionError(f"run {pid} held the writer lock for more than {deadline_s:.0f} s")
+
+
 def _exited(pid: int) -> bool:
     """True once the child is a zombie or gone (the fork server reaps it on ``wait``)."""
     try:
@@ -268,7 +287,7 @@ def test_sigkill_at_twenty_random_points(
     database an uninterrupted run makes, and the killed run marked crashed.
 
     The moments are uniform over the time an uninterrupted run holds the database (from
-    taking the writer lock to its exit: the longest of the reference run and the reruns so
+    taking the writer lock to releasing it: the longest of the reference run and the reruns so
     far), so kills land in every stage: migration, ingest, polling, page extraction, each
     batch's transaction, feed states, alerts, the snapshot. A run that ends before its moment
     is not a kill, and another moment is drawn.
@@ -281,8 +300,8 @@ def test_sigkill_at_twenty_random_points(
         reference = _work(tmp_path / "ref", feeds)
         pid = runner.start(reference)
         locked = _lock_taken(reference, pid)
+        windows = [_lock_released(reference, pid) - locked]  # how long uninterrupted runs hold the database
         assert runner.wait(pid) == 0, (reference / "run.log").read_text()[-3000:]
-        windows = [time.monotonic() - locked]  # how long uninterrupted runs hold the database
         expected = _state(reference / "newsmon.duckdb", reference)
         assert len(expected["documents"]) == 10 and expected["alerted"]
 
@@ -311,8 +330,8 @@ def test_sigkill_at_twenty_random_points(
 
             rerun = runner.start(work)
             locked = _lock_taken(work, rerun)
+            windows.append(_lock_released(work, rerun) - locked)
             assert runner.wait(rerun) == 0, f"{where}\n" + (work / "run.log").read_text()[-3000:]
-            windows.append(time.monotonic() - locked)
             found = _state(work / "newsmon.duckdb", work)
             lost_rows(_lost(expected, found))
             assert found == expected, where
