@@ -21,6 +21,7 @@ Example (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gzip
 import heapq
@@ -343,6 +344,49 @@ class FeedServer:
         for httpd in self.httpds:
             httpd.shutdown()
             httpd.server_close()
+
+
+def _serve_child(hosts: int, conn: Any) -> None:
+    """Child process of :class:`FeedServerProcess`: bind, report the bases, take the content, serve."""
+    server = FeedServer(hosts)
+    conn.send(server.bases)
+    server.feeds, server.pages = conn.recv()
+    conn.send("serving")
+    conn.recv()  # anything (or EOF): stop
+    server.close()
+
+
+class FeedServerProcess:
+    """:class:`FeedServer` in a process of its own, as a real site is not inside the monitor.
+
+    It still shares the machine's cores with what is measured, but not its interpreter's GIL:
+    a server thread in the flow's own process would make every fetch wait for the GIL behind
+    the page server, which no deployment has. Call :meth:`serve` once the feeds are built.
+    """
+
+    def __init__(self, hosts: int = 1) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve_child, args=(hosts, child), name="page-server", daemon=True)
+        self._process.start()
+        child.close()
+        self.bases: list[str] = self._conn.recv()
+
+    def serve(self, feeds: dict[str, Feed], pages: dict[str, bytes]) -> None:
+        """Hand the feeds and pages to the server and wait until it serves them."""
+        self._conn.send((feeds, pages))
+        if self._conn.recv() != "serving":
+            raise RuntimeError("the page server did not start")
+
+    def close(self) -> None:
+        """Stop the server process."""
+        with contextlib.suppress(OSError):
+            self._conn.send("stop")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
 
 
 # -- the runs -------------------------------------------------------------------------------

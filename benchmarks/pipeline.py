@@ -154,7 +154,7 @@ def run_bare(settings: Settings, now: datetime) -> Result:
         batches = batched(todo, settings.batch_size, settings.batch_bytes)
         with ExitStack() as stack:  # tagging ahead in a helper process, as the flow does
             ahead = None
-            if TaggingPool.wanted(topics, len(batches), settings.extract_workers):
+            if TaggingPool.wanted(topics, len(todo), settings.extract_workers):
                 pool = stack.enter_context(TaggingPool(topics, max(1, settings.extract_workers - 1)))
                 ahead = [pool.submit(b) for b in batches]
             for n, batch in enumerate(batches):

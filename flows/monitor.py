@@ -12,7 +12,6 @@ import logging
 import time
 import uuid
 from collections.abc import Collection
-from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -65,7 +64,7 @@ from newsmon.notify import (
     unknown_routes,
 )
 from newsmon.pages import PAGE_CHUNK
-from newsmon.topics import TaggingPool, Topic, load_topics, tag_documents
+from newsmon.topics import TaggingPool, TagsAhead, Topic, load_topics, tag_documents
 from newsmon.trends import SilenceParams, SpikeParams, TrendPoint, silence_changes, topic_trends
 from storage.store import BackfillItem, Store
 
@@ -525,7 +524,7 @@ def _process_new(
         tagging: list[Any] | None = None
         if runner is not None:
             tagging = [runner.submit(tag_task, {"documents": b, "topics": topics}) for b in batches]
-        elif TaggingPool.wanted(topics, len(batches), settings.extract_workers):
+        elif TaggingPool.wanted(topics, len(todo), settings.extract_workers):
             pool = stack.enter_context(TaggingPool(topics, max(1, settings.extract_workers - 1)))
             tagging = [pool.submit(b) for b in batches]
         for n, batch in enumerate(batches):
@@ -706,7 +705,7 @@ def _process_batch(
     batch: list[Document],
     feed_rows: list[FeedItemRow],
     summary: RunSummary,
-    tagging: PrefectFuture[list[Tag]] | Future[list[Tag]] | None = None,
+    tagging: PrefectFuture[list[Tag]] | TagsAhead | None = None,
 ) -> None:
     """Dedupe, tag and store one batch; ``tagging``: its tags, already submitted (to the task
     runner, or to a helper process)."""

@@ -8,7 +8,7 @@ import re
 import resource
 import signal
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -215,6 +215,15 @@ def extract_pages_inline(pages: Sequence[tuple[bytes, str]], with_metadata: Sequ
     return out
 
 
+@dataclass(slots=True)
+class PendingPages:
+    """Pages queued on a :class:`PagePool`, to :meth:`~PagePool.collect`."""
+
+    jobs: list[tuple[bytes, str, float, bool]]
+    futures: list[Future[PageText]]
+    executor: ProcessPoolExecutor
+
+
 class PagePool:
     """A process pool for page extraction with a per-page deadline and a memory cap per worker.
 
@@ -247,11 +256,23 @@ class PagePool:
 
         ``with_metadata`` says per page whether trafilatura should search its metadata (default: yes).
         """
+        return self.collect(self.submit(pages, with_metadata))
+
+    def submit(self, pages: Sequence[tuple[bytes, str]], with_metadata: Sequence[bool] | None = None) -> PendingPages:
+        """Queue pages for extraction and return at once; :meth:`collect` waits for them.
+
+        Pages queued before an earlier batch is collected keep the workers busy across the
+        batches' boundary (no worker idles while the last page of a batch finishes).
+        """
         meta = list(with_metadata) if with_metadata is not None else [True] * len(pages)
         jobs = [(html, url, self.deadline_s, m) for (html, url), m in zip(pages, meta, strict=True)]
-        results: list[PageText] = [PageText(None, "unavailable", "not extracted")] * len(pages)
         executor = self._executor()
-        futures = [executor.submit(_extract_in_worker, *job) for job in jobs]
+        return PendingPages(jobs, [executor.submit(_extract_in_worker, *job) for job in jobs], executor)
+
+    def collect(self, pending: PendingPages) -> list[PageText]:
+        """The texts of pages queued by :meth:`submit`, in order (waits for them)."""
+        jobs, futures = pending.jobs, pending.futures
+        results: list[PageText] = [PageText(None, "unavailable", "not extracted")] * len(jobs)
         broken: list[int] = []
         for i, future in enumerate(futures):
             try:
@@ -263,7 +284,15 @@ class PagePool:
                 self.close(kill=True)
                 executor = self._executor()
                 futures[i + 1 :] = [executor.submit(_extract_in_worker, *job) for job in jobs[i + 1 :]]
-        if broken:  # a worker died: retry its pages one at a time, so only the culprit fails
+        if broken and pending.executor is not self._pool:
+            # queued on a pool this one replaced on purpose (another batch's hung page):
+            # none of these pages is a culprit, so they go again together
+            executor = self._executor()
+            again = [executor.submit(_extract_in_worker, *jobs[i]) for i in broken]
+            retry = PendingPages([jobs[i] for i in broken], again, executor)
+            for i, text in zip(broken, self.collect(retry), strict=True):
+                results[i] = text
+        elif broken:  # a worker died: retry its pages one at a time, so only the culprit fails
             self.close(kill=True)
             for i in broken:
                 results[i] = self._extract_alone(jobs[i])

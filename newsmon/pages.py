@@ -1,24 +1,26 @@
 """Article pages of new feed items: fetched in chunks, extracted while the next chunk downloads.
 
 Fetching is network-bound and extraction CPU-bound, so the two overlap: chunk *k* is
-extracted by the process pool while chunk *k + 1* is fetched. Chunks also bound memory (only
+extracted by the process pool while chunk *k + 1* is fetched (its pages ordered round-robin
+by host, so each chunk downloads from many sites at once). Chunks also bound memory (only
 about two chunks of page bodies are held at a time) and give progress as they finish.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from newsmon.errors import FetchError
-from newsmon.extract import PagePool, PageText
+from newsmon.extract import PagePool, PageText, PendingPages
 from newsmon.http import FetchRequest, FetchResult, HttpConfig, fetch_all
 
 log = logging.getLogger(__name__)
 
-PAGE_CHUNK = 200  # pages per fetch; about 6 s of extraction on two cores
+PAGE_CHUNK = 200  # pages per fetch; about 2 to 6 s of extraction on two cores
+FIRST_CHUNK_PER_WORKER = 8  # the first fetch is small: the workers wait for it
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 PAGE_ACCEPT = "text/html,application/xhtml+xml"
 
@@ -45,9 +47,25 @@ class PageOutcome:
     failed: int = 0  # fetches that failed
 
 
-def chunked(urls: Sequence[str], size: int = PAGE_CHUNK) -> list[list[str]]:
-    """The URLs in chunks of at most ``size``."""
-    return [list(urls[i : i + size]) for i in range(0, len(urls), size)]
+def chunked(urls: Sequence[str], size: int = PAGE_CHUNK, first: int | None = None) -> list[list[str]]:
+    """The URLs in chunks of at most ``size`` (the first of at most ``first``, if given)."""
+    head = min(len(urls), first if first is not None else size)
+    chunks = [list(urls[:head])] if head else []
+    return chunks + [list(urls[i : i + size]) for i in range(head, len(urls), size)]
+
+
+def interleave_hosts(urls: Sequence[str]) -> list[str]:
+    """The URLs round-robin by host (each host's own order kept), so that every chunk spans many
+    sites: with at most two requests per host, a chunk of one site's pages would download two
+    at a time."""
+    by_host: dict[str, list[str]] = {}
+    for url in urls:
+        by_host.setdefault(urlsplit(url).netloc.lower(), []).append(url)
+    queues = list(by_host.values())
+    out: list[str] = []
+    for rank in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[rank] for q in queues if rank < len(q))
+    return out
 
 
 def sort_fetched(urls: Sequence[str], results: Sequence[FetchResult | FetchError], undated: set[str]) -> FetchedPages:
@@ -86,32 +104,36 @@ def fetch_and_extract(
     progress: Progress | None = None,
     chunk_size: int = PAGE_CHUNK,
 ) -> PageOutcome:
-    """Fetch and extract every URL's page in chunks of ``chunk_size``, the next chunk
-    downloading while the process pool extracts the current one."""
+    """Fetch and extract every URL's page in chunks of ``chunk_size``.
+
+    Each chunk is queued on the process pool as soon as it has downloaded, before the previous
+    one is collected, so the workers never wait at a chunk's boundary; the next chunk downloads
+    while they extract. The first chunk is small, so extraction starts almost at once.
+    """
     outcome = PageOutcome()
-    chunks = chunked(urls, chunk_size)
-    if not chunks:
-        return outcome
-    with PagePool(workers) as pool, concurrent.futures.ThreadPoolExecutor(1, "extract") as extractor:
-        pending: tuple[FetchedPages, concurrent.futures.Future[list[PageText]]] | None = None
+    chunks = chunked(interleave_hosts(urls), chunk_size, first=min(chunk_size, FIRST_CHUNK_PER_WORKER * workers))
+    with PagePool(workers) as pool:
+        pending: tuple[FetchedPages, PendingPages] | None = None
         for chunk in chunks:
             fetched = fetch_pages(chunk, http, undated)
+            queued = (fetched, pool.submit(fetched.pages, fetched.with_metadata))
             if pending is not None:
-                _collect(outcome, *pending, len(urls), progress)
-            pending = (fetched, extractor.submit(pool.extract, fetched.pages, fetched.with_metadata))
+                _collect(outcome, pool, *pending, len(urls), progress)
+            pending = queued
         if pending is not None:
-            _collect(outcome, *pending, len(urls), progress)
+            _collect(outcome, pool, *pending, len(urls), progress)
     return outcome
 
 
 def _collect(
     outcome: PageOutcome,
+    pool: PagePool,
     fetched: FetchedPages,
-    extraction: concurrent.futures.Future[list[PageText]],
+    extraction: PendingPages,
     total: int,
     progress: Progress | None,
 ) -> None:
-    add_chunk(outcome, fetched, extraction.result())
+    add_chunk(outcome, fetched, pool.collect(extraction))
     if progress is not None:
         progress(len(outcome.texts), total)
 

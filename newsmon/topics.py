@@ -485,20 +485,37 @@ class TaggingPool:
             max(1, workers), mp_context=context, initializer=_start_tagger, initargs=(list(topics),)
         )
 
-    @staticmethod
-    def wanted(topics: Sequence[Topic], batches: int, cores: int) -> bool:
-        """Whether a pool pays for its start-up: several batches, a spare core, rules only."""
-        return batches > 1 and cores > 1 and not any(t.semantic for t in topics)
+    MIN_DOCUMENTS = 500  # fewer are tagged in well under the pool's start-up time
+    PIECE = 250  # documents per task: a batch's tags arrive in pieces, so none waits on a whole batch
 
-    def submit(self, documents: Sequence[Document]) -> Future[list[Tag]]:
-        """Tag ``documents`` in a worker; the future's result is :func:`tag_documents`'s."""
-        return self._pool.submit(_tag_in_worker, list(documents))
+    @staticmethod
+    def wanted(topics: Sequence[Topic], documents: int, cores: int) -> bool:
+        """Whether a pool pays for its start-up: enough documents, a spare core, rules only."""
+        return documents >= TaggingPool.MIN_DOCUMENTS and cores > 1 and not any(t.semantic for t in topics)
+
+    def submit(self, documents: Sequence[Document]) -> TagsAhead:
+        """Tag ``documents`` in the workers, in pieces; the result is :func:`tag_documents`'s."""
+        docs = list(documents)
+        return TagsAhead(
+            [self._pool.submit(_tag_in_worker, docs[i : i + self.PIECE]) for i in range(0, len(docs), self.PIECE)]
+        )
 
     def __enter__(self) -> TaggingPool:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(slots=True)
+class TagsAhead:
+    """The tags of one submitted batch, computed in pieces by a :class:`TaggingPool`."""
+
+    pieces: list[Future[list[Tag]]]
+
+    def result(self, timeout: float | None = None) -> list[Tag]:
+        """Every piece's tags, in the batch's order (waits for them)."""
+        return [tag for piece in self.pieces for tag in piece.result(timeout)]
 
 
 _worker_topics: list[Topic] = []

@@ -73,3 +73,51 @@ def test_pooled_parse_equals_parse_in_process(shared_data: Path, monkeypatch: py
     monkeypatch.setattr(feeds, "POOL_PARSE_BYTES", 0)
     pooled = feeds.parse_feeds(bodies, workers=2)
     assert pooled == alone and sum(len(p.items) for p in alone) > 100
+
+
+def test_chunks_span_hosts_and_the_first_is_small() -> None:
+    urls = [f"http://a.example/{n}" for n in range(4)] + [f"http://b.example/{n}" for n in range(2)]
+    urls += ["http://C.example/0"]
+    order = pages.interleave_hosts(urls)
+    assert order == [
+        "http://a.example/0", "http://b.example/0", "http://C.example/0",
+        "http://a.example/1", "http://b.example/1", "http://a.example/2", "http://a.example/3",
+    ]  # fmt: skip
+    assert sorted(order) == sorted(urls)
+    assert pages.chunked(order, 3, first=1) == [order[:1], order[1:4], order[4:7]]
+    assert pages.chunked(order, 3) == [order[:3], order[3:6], order[6:]]
+    assert pages.chunked([], 3, first=1) == [] and pages.interleave_hosts([]) == []
+
+
+def test_batches_queued_ahead_give_what_each_batch_alone_gives() -> None:
+    from newsmon.extract import PagePool, extract_page
+
+    batches = [[(article(n), f"https://x.example/{n}") for n in range(k, k + 3)] for k in (0, 3)]
+    batches.append([(b"<html><body>Subscribe to read</body></html>", "https://x.example/wall")])
+    with PagePool(2) as pool:
+        queued = [pool.submit(b, [False] * len(b)) for b in batches]  # all queued before any is collected
+        texts = [pool.collect(q) for q in queued]
+    for batch, got in zip(batches, texts, strict=True):
+        assert got == [extract_page(html, url, False) for html, url in batch]
+    assert [t.page_kind for t in texts[0] + texts[1]] == ["article"] * 6 and texts[2][0].page_kind != "article"
+
+
+def test_a_worker_killed_under_queued_batches_loses_no_page() -> None:
+    """A worker dies while two batches are queued: both come out whole (the pages of the batch
+    that was queued behind it go again together, on the new pool)."""
+    import os
+    import signal
+    from concurrent.futures.process import BrokenProcessPool
+
+    from newsmon.extract import PagePool, extract_page
+
+    batches = [[(article(n), f"https://x.example/{n}") for n in range(k, k + 60)] for k in (0, 60)]
+    with PagePool(2) as pool:
+        queued = [pool.submit(b, [False] * len(b)) for b in batches]
+        assert queued[0].futures[0].result(60).page_kind == "article"  # the workers are up
+        victim = next(iter(pool._pool._processes))  # type: ignore[union-attr]
+        os.kill(victim, signal.SIGKILL)
+        texts = [pool.collect(q) for q in queued]
+    assert any(isinstance(f.exception(), BrokenProcessPool) for f in queued[1].futures)  # it did break
+    for batch, got in zip(batches, texts, strict=True):
+        assert got == [extract_page(html, url, False) for html, url in batch]

@@ -792,12 +792,13 @@ def test_tagging_pool_gives_the_tags_of_tag_documents(make_document: MakeDocumen
 
     docs = [
         make_document(f"d{i}", f"Talks in Astana on sanctions against Russia, round {i}.", title=f"Round {i}")
-        for i in range(40)
+        for i in range(600)
     ] + [make_document("plain", "The weather was mild.")]
-    batches = [docs[:20], docs[20:]]
-    assert TaggingPool.wanted(default_topics, len(batches), cores=2)
-    assert not TaggingPool.wanted(default_topics, 1, cores=2) and not TaggingPool.wanted(default_topics, 2, cores=1)
-    with TaggingPool(default_topics, workers=1) as pool:
+    batches = [docs[:20], docs[20:]]  # the second one goes in pieces
+    assert TaggingPool.wanted(default_topics, len(docs), cores=2)
+    assert not TaggingPool.wanted(default_topics, 100, cores=2) and not TaggingPool.wanted(default_topics, 600, cores=1)
+    with TaggingPool(default_topics, workers=2) as pool:
         futures = [pool.submit(b) for b in batches]
+        assert [len(f.pieces) for f in futures] == [1, 3]
         pooled = [tag for f in futures for tag in f.result()]
-    assert pooled == tag_documents(docs, default_topics) and len(pooled) >= 40
+    assert pooled == tag_documents(docs, default_topics) and len(pooled) >= 600
