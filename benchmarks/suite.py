@@ -58,6 +58,7 @@ DATA = ROOT.parent / "shared" / "data"
 PAGES_DIR = DATA / "html" / "article-extraction-benchmark"
 SUMMER = DATA / "feeds-archive" / "rss-2023-summer.jsonl.gz"
 REPLAY = DATA / "feeds-archive" / "replay-2023-05.jsonl.gz"
+SETTLE_S = 3.0  # pause between the timed runs of the pages measurement
 HOSTS = 8  # loopback addresses served, as several sites: newsmon sends at most 2 requests per host
 
 
@@ -130,9 +131,11 @@ def _bare_extract(job: tuple[bytes, str]) -> int:
 def measure_pages(n_pages: int, workers: int, repeat: int = 2) -> dict[str, Any]:
     """Pages per second through the flow and through a bare trafilatura loop.
 
-    The two alternate (flow, bare, flow, bare, ...) and each keeps its best of ``repeat``: this
+    The two alternate (bare, flow, bare, flow, ...) and each keeps its best of ``repeat``: this
     machine's speed drifts by 10-20 % from one minute to the next, and a single pair would
-    measure the drift as much as the pipeline. Every flow run starts on a fresh DuckDB file.
+    measure the drift as much as the pipeline. Each starts after a pause of ``SETTLE_S``, so
+    neither pays for the other's leftovers (Prefect's API writes a run's events and logs after
+    it ends). Every flow run starts on a fresh DuckDB file.
     """
     from benchmarks.feeds import Entry, FeedServerProcess, build_feeds, write_feeds_toml
 
@@ -157,15 +160,17 @@ def measure_pages(n_pages: int, workers: int, repeat: int = 2) -> dict[str, Any]
         from flows.monitor import monitor
 
         for rep in range(repeat):
-            settings = _settings(work / f"flow{rep}", work / "feeds.toml", True)
-            settings = settings.model_copy(update={"extract_workers": workers})
-            t0 = time.perf_counter()
-            summary = monitor(settings, now)
-            flows.append((time.perf_counter() - t0, summary, _documents(settings.db)))
+            time.sleep(SETTLE_S)
             t0 = time.perf_counter()
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
                 extracted = sum(1 for n in pool.map(_bare_extract, jobs, chunksize=4) if n)
             bares.append((time.perf_counter() - t0, extracted))
+            settings = _settings(work / f"flow{rep}", work / "feeds.toml", True)
+            settings = settings.model_copy(update={"extract_workers": workers})
+            time.sleep(SETTLE_S)
+            t0 = time.perf_counter()
+            summary = monitor(settings, now)
+            flows.append((time.perf_counter() - t0, summary, _documents(settings.db)))
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
