@@ -220,7 +220,7 @@ def _batches(summary: RunSummary, settings: Settings) -> int:
 
 
 def _rate(n: int, seconds: float) -> str:
-    return f"{n / seconds:,.0f}" if seconds > 0 else "-"
+    return f"{n / seconds:,.0f}" if seconds >= 0.001 else "-"
 
 
 def _pct(part: float, whole: float) -> str:
@@ -263,6 +263,7 @@ def print_report(n: int, flows: list[Result], bares: list[Result], first_noop: f
         f"{bare.wall:>10.3f}{_rate(n, bare.wall):>12}{flow_res.wall - bare.wall:>+13.3f}"
     )
     print("  (other = open + migrate, topic registration, run/stage records, known-content lookup, checkpoint)")
+    print("  (tag = waiting for the tags: from 500 documents on, a helper process computes them beside dedupe)")
     print()
 
     overhead = flow_res.wall - bare.wall
