@@ -47,6 +47,7 @@ from newsmon.pages import (
     chunked,
     fetch_and_extract,
     fetch_pages,
+    interleave_hosts,
 )
 from newsmon.text import sha256_hex
 from storage.store import Store
@@ -245,7 +246,7 @@ def _fetch_and_extract_distributed(
     pieces, one per worker, while the next chunk is fetched."""
     outcome = PageOutcome()
     pending: list[tuple[FetchedPages, list[Any]]] = []
-    for chunk in chunked(urls):
+    for chunk in chunked(interleave_hosts(urls)):
         fetched = fetch_pages_task(as_is(chunk), http, as_is(undated))
         size = max(1, -(-len(fetched.pages) // max(1, workers)))
         pieces = [
