@@ -285,8 +285,8 @@ class PagePool:
                 executor = self._executor()
                 futures[i + 1 :] = [executor.submit(_extract_in_worker, *job) for job in jobs[i + 1 :]]
         if broken and pending.executor is not self._pool:
-            # queued on a pool this one replaced on purpose (another batch's hung page):
-            # none of these pages is a culprit, so they go again together
+            # queued on a pool that was replaced since (another batch's hung page or dead
+            # worker): none of these pages is a culprit, so they go again together
             executor = self._executor()
             again = [executor.submit(_extract_in_worker, *jobs[i]) for i in broken]
             retry = PendingPages([jobs[i] for i in broken], again, executor)
