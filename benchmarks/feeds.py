@@ -178,11 +178,15 @@ def render_rss(title: str, link: str, items: list[tuple[Entry, str]]) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+def _as_bases(base: str | Sequence[str]) -> list[str]:
+    return [base] if isinstance(base, str) else list(base)
+
+
 def build_feeds(entries: list[Entry], n_feeds: int, base: str | Sequence[str]) -> list[Feed]:
     """Split the entries into ``n_feeds`` feeds: by source, then round-robin within each source.
 
     Item links point at ``base`` (or, given several, at each in turn: pages on several hosts)."""
-    bases = [base] if isinstance(base, str) else list(base)
+    bases = _as_bases(base)
     by_source: dict[str, list[Entry]] = defaultdict(list)
     for entry in entries:
         by_source[entry.source].append(entry)
@@ -210,7 +214,7 @@ def build_feeds(entries: list[Entry], n_feeds: int, base: str | Sequence[str]) -
 def write_feeds_toml(feeds: list[Feed], base: str | Sequence[str], path: Path) -> None:
     """The feed list the flow polls: every feed at the shortest interval (on the hosts of
     ``base`` in turn, if several)."""
-    bases = [base] if isinstance(base, str) else list(base)
+    bases = _as_bases(base)
     specs = [FeedSpec(f.name, bases[n % len(bases)] + f.path, float(INTERVAL_S)) for n, f in enumerate(feeds)]
     text = "# benchmark feeds\n\n" + "\n".join(render_feed_entry(s) for s in specs)
     path.write_text(text, encoding="utf-8")
@@ -315,7 +319,6 @@ class FeedServer:
             request_queue_size = 128
 
         self.httpds = [Server((f"127.0.0.{k + 1}", 0), Handler) for k in range(hosts)]
-        self.httpd = self.httpds[0]
         for httpd in self.httpds:
             threading.Thread(target=httpd.serve_forever, name="feed-server", daemon=True).start()
 
