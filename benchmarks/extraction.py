@@ -3,8 +3,9 @@
 Reads the 181 real pages with gold text of ``../shared/data/html/article-extraction-benchmark``
 and prints token-level precision, recall and F1 (mean over pages, and pooled over all tokens)
 and pages per second, for newsmon's path (the guarded process pool, page classification and
-boilerplate stripping that feed items go through) and for ``trafilatura.extract`` with default
-settings in a process pool of the same size, measured side by side in one run.
+boilerplate stripping that feed items go through) and for ``trafilatura.extract`` in a process
+pool of the same size, with its default settings and with the options newsmon passes
+(``newsmon.extract.TRAFILATURA_OPTIONS``), measured side by side in one run.
 
     python -m benchmarks.extraction [--workers 2] [--repeat 3]
 """
@@ -30,7 +31,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from newsmon.boilerplate import strip_boilerplate  # noqa: E402
-from newsmon.extract import PagePool  # noqa: E402
+from newsmon.extract import TRAFILATURA_OPTIONS, PagePool  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "html" / "article-extraction-benchmark"
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -68,11 +69,16 @@ def _bare(args: tuple[bytes, str]) -> str:
     return trafilatura.extract(args[0], url=args[1]) or ""
 
 
-def run_bare(pages: list[tuple[bytes, str]], workers: int) -> tuple[list[str], float]:
-    """trafilatura.extract in a plain process pool (pool start-up included, as for newsmon)."""
+def _bare_same_options(args: tuple[bytes, str]) -> str:
+    return trafilatura.extract(args[0], url=args[1], **TRAFILATURA_OPTIONS) or ""
+
+
+def run_bare(pages: list[tuple[bytes, str]], workers: int, same_options: bool = False) -> tuple[list[str], float]:
+    """trafilatura.extract in a plain process pool (pool start-up included, as for newsmon),
+    with its defaults or with the options newsmon passes."""
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        texts = list(pool.map(_bare, pages, chunksize=4))
+        texts = list(pool.map(_bare_same_options if same_options else _bare, pages, chunksize=4))
     return texts, time.perf_counter() - t0
 
 
@@ -99,12 +105,14 @@ def main() -> int:
     pages = [(gzip.decompress((DATA / "html" / f"{i}.html.gz").read_bytes()), gold[i]["url"]) for i in ids]
     gold_tokens = [tokens(gold[i]["articleBody"]) for i in ids]
 
-    best = {"bare": float("inf"), "newsmon": float("inf"), "newsmon+meta": float("inf")}
+    best = {"bare": float("inf"), "bare+options": float("inf"), "newsmon": float("inf"), "newsmon+meta": float("inf")}
     texts: dict[str, list[str]] = {}
     kinds: Counter[str] = Counter()
     for _ in range(args.repeat):  # interleaved, so machine noise hits all paths alike
         texts["bare"], t = run_bare(pages, args.workers)
         best["bare"] = min(best["bare"], t)
+        texts["bare+options"], t = run_bare(pages, args.workers, same_options=True)
+        best["bare+options"] = min(best["bare+options"], t)
         texts["newsmon"], t, kinds = run_newsmon(pages, args.workers, metadata=False)
         best["newsmon"] = min(best["newsmon"], t)
         texts["newsmon+meta"], t, _ = run_newsmon(pages, args.workers, metadata=True)
@@ -115,7 +123,8 @@ def main() -> int:
     print(f"pages: {n}, workers: {args.workers}, best of {args.repeat} passes, trafilatura {trafilatura.__version__}")
     print(f"{'path':<44}{'precision':>10}{'recall':>10}{'F1':>8}{'pooled F1':>11}{'pages/s':>9}")
     labels = {
-        "bare": "trafilatura.extract (bare)",
+        "bare": "trafilatura.extract (bare, its defaults)",
+        "bare+options": "trafilatura.extract (bare, newsmon's options)",
         "newsmon": "newsmon (item dated by its feed)",
         "newsmon+meta": "newsmon (undated item: metadata search)",
     }
@@ -128,6 +137,9 @@ def main() -> int:
     for key in ("newsmon", "newsmon+meta"):
         ratio_f1 = results[key]["f1"] / results["bare"]["f1"]
         print(f"{labels[key]} / bare: F1 x{ratio_f1:.3f}, speed x{best['bare'] / best[key]:.3f}")
+    same = best["bare+options"] / best["newsmon"]
+    print(f"{labels['newsmon']} / bare with the same options: speed x{same:.3f}")
+    print(f"newsmon's trafilatura options: {TRAFILATURA_OPTIONS}")
     print(f"newsmon page kinds: {dict(kinds)}")
     return 0
 

@@ -12,12 +12,29 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict
 
 import trafilatura
 
 log = logging.getLogger(__name__)
 
-EXTRACTOR = f"trafilatura/{trafilatura.__version__}"
+
+class TrafilaturaOptions(TypedDict):
+    """Keyword arguments newsmon passes to ``trafilatura.bare_extraction`` and ``extract``."""
+
+    fast: bool
+    favor_recall: bool
+    include_comments: bool
+    include_tables: bool
+
+
+# How trafilatura is asked, for article pages and HTML files alike: its main extractor only
+# ("fast": no readability/jusText comparison) with recall focus (no balanced-mode re-run).
+# On the 181 gold pages this is both cheaper and more accurate than its defaults: token F1
+# 0.964 against 0.959, 11 pages under 0.8 precision against 12, and about 40 % less CPU per
+# page (``python -m benchmarks.extraction`` prints the figures).
+TRAFILATURA_OPTIONS = TrafilaturaOptions(fast=True, favor_recall=True, include_comments=False, include_tables=True)
+EXTRACTOR = f"trafilatura/{trafilatura.__version__}+fast,recall"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +51,7 @@ class Extracted:
 
 def extract_html(html: str, url: str | None = None) -> Extracted | None:
     """Extract the main text and metadata of an HTML page; ``None`` if it has no main text."""
-    doc = trafilatura.bare_extraction(
-        html,
-        url=url,
-        include_comments=False,
-        include_tables=True,
-        favor_precision=False,
-        with_metadata=True,
-    )
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, **TRAFILATURA_OPTIONS)
     if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
         return None
     return Extracted(
@@ -155,9 +165,7 @@ def extract_page(html: bytes, url: str, with_metadata: bool = True) -> PageText:
     if html.count(b"<") > MAX_PAGE_ELEMENTS:
         return PageText(None, "not-article", f"more than {MAX_PAGE_ELEMENTS} elements")
     try:
-        doc = trafilatura.bare_extraction(
-            html, url=url, include_comments=False, include_tables=True, with_metadata=with_metadata
-        )
+        doc = trafilatura.bare_extraction(html, url=url, with_metadata=with_metadata, **TRAFILATURA_OPTIONS)
     except Exception as err:  # trafilatura and lxml raise many kinds on broken pages
         return PageText(None, "unavailable", f"extraction failed: {type(err).__name__}: {err}"[:300])
     if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
