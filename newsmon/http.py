@@ -41,7 +41,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -154,7 +154,8 @@ class FetchResult:
     final_url: str  # after redirects
     status: int
     headers: dict[str, str]  # lower-cased names; repeated headers joined with ", "
-    body: bytes  # content-encoding removed; b"" for 304
+    body: bytes = field(repr=False)  # content-encoding removed; b"" for 304 (not in repr: asyncio
+    # formats a finished task's result, this list, when it sets and restores signal handlers)
     etag: str | None
     last_modified: str | None
     not_modified: bool
@@ -523,11 +524,13 @@ def make_ssl_context(config: HttpConfig) -> ssl.SSLContext:
 
 
 class _PerServerTransport(httpx.AsyncBaseTransport):
-    """Routes requests to one connection pool per TLS server name.
+    """Routes requests to one connection pool per server: address, port and TLS server name.
 
     Requests go to IP addresses, and httpcore reuses a connection for any request to the same
     IP and port; separate pools keep a TLS connection verified for one host from carrying
-    another host's requests.
+    another host's requests. Small pools are also cheaper: httpcore checks every connection of
+    a pool for expiry on each request, so one pool for all servers costs more per request the
+    more servers a run talks to.
     """
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
@@ -535,7 +538,8 @@ class _PerServerTransport(httpx.AsyncBaseTransport):
         self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        key = str(request.extensions.get("sni_hostname") or "")
+        url = request.url
+        key = f"{url.scheme}://{url.host}:{url.port or ''} {request.extensions.get('sni_hostname') or ''}"
         pool = self._pools.get(key)
         if pool is None:
             pool = httpx.AsyncHTTPTransport(verify=self._ssl_context, http2=False, trust_env=False, retries=0)
