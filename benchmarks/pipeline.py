@@ -190,12 +190,13 @@ def _bare_batch(
     t1 = time.perf_counter()
     tags = ahead.result() if ahead is not None else tag_task.fn(batch, topics)
     t2 = time.perf_counter()
+    existing = store.existing_stories([a.story_id for a in assignments if a.method == "new"])
     versions = [(t.slug, t.version) for t in topics]
     new_docs = store_task.fn(
         store, run_id, now, batch, fingerprints, assignments, tags, **_STORE_EXTRA, tagged_versions=versions
     )
     t3 = time.perf_counter()
-    new_stories = sum(1 for a in assignments if a.method == "new")
+    new_stories = sum(1 for a in assignments if a.method == "new" and a.story_id not in existing)
     summary.documents_new += new_docs
     summary.stories_new += new_stories
     summary.tags_new += len(tags)
