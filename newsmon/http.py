@@ -535,11 +535,17 @@ class _PerServerTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
         self._ssl_context = ssl_context
-        self._pools: dict[str, httpx.AsyncHTTPTransport] = {}
+        self._pools: dict[tuple[str, str, int | None, str], httpx.AsyncHTTPTransport] = {}
+
+    @staticmethod
+    def pool_key(request: httpx.Request) -> tuple[str, str, int | None, str]:
+        """(scheme, address, port, TLS server name): requests with the same key share connections
+        (httpx gives a written default port as None, so ``:443`` and no port are the same)."""
+        url = request.url
+        return url.scheme, url.host, url.port, str(request.extensions.get("sni_hostname") or "")
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        key = f"{url.scheme}://{url.host}:{url.port or ''} {request.extensions.get('sni_hostname') or ''}"
+        key = self.pool_key(request)
         pool = self._pools.get(key)
         if pool is None:
             pool = httpx.AsyncHTTPTransport(verify=self._ssl_context, http2=False, trust_env=False, retries=0)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import brotli
+import httpx
 import pytest
 
 import newsmon.http as nh
@@ -822,6 +823,24 @@ def test_https_uses_the_host_name_for_sni_and_verification(
     # a connection verified for news.test is never reused for another host at the same address
     assert isinstance(other, FetchError) and other.kind == "connect" and "TLS" in str(other)
     assert len(server.seen) == 1
+
+
+def test_connections_are_pooled_per_server() -> None:
+    def key(url: str, sni: str | None = None) -> tuple[str, str, int | None, str]:
+        extensions = {"sni_hostname": sni} if sni else {}
+        return nh._PerServerTransport.pool_key(httpx.Request("GET", url, extensions=extensions))
+
+    assert key("http://127.0.0.1:8080/a") == key("http://127.0.0.1:8080/b?x=1")
+    assert key("http://127.0.0.1:8080/") != key("http://127.0.0.2:8080/")  # another address
+    assert key("http://127.0.0.1:8080/") != key("http://127.0.0.1:8081/")  # another port
+    assert key("https://192.0.2.7:443/", "a.test") == key("https://192.0.2.7/", "a.test")  # default port
+    assert key("https://192.0.2.7/", "a.test") != key("https://192.0.2.7/", "b.test")  # another TLS name
+    assert key("http://192.0.2.7:443/") != key("https://192.0.2.7:443/")
+
+
+def test_fetch_result_repr_leaves_the_body_out() -> None:
+    result = FetchResult("http://a.test/", "http://a.test/", 200, {}, b"<html>" * 10_000, None, None, False, 0.1, 0)
+    assert "html" not in repr(result) and "status=200" in repr(result)
 
 
 # --------------------------------------------------------------------------- configuration
