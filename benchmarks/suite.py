@@ -37,6 +37,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -84,6 +85,67 @@ def _peaks() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return own, child
+
+
+class CpuByProcess:
+    """CPU seconds spent by this process and its descendants while in the ``with`` block, by
+    role (from each process's command line), sampled every ``every_s`` seconds: a process that
+    ends between two samples loses at most that much of its time."""
+
+    ROLES = (
+        ("forkserver", "extraction and tagging workers"),
+        ("spawn_main", "page server"),
+        ("uvicorn", "Prefect API"),
+    )
+
+    def __init__(self, every_s: float = 0.2) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+        self.every_s = every_s
+        self._start: dict[int, float] = {}
+        self._last: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+
+    def _sample(self) -> dict[int, tuple[str, float]]:
+        import psutil
+
+        out: dict[int, tuple[str, float]] = {}
+        for proc in [self._me, *self._me.children(recursive=True)]:
+            try:
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    role = "flow process" if proc.pid == self._me.pid else self._role(proc.cmdline())
+                out[proc.pid] = (role, times.user + times.system)
+            except psutil.Error:
+                continue
+        return out
+
+    def _role(self, cmdline: list[str]) -> str:
+        text = " ".join(cmdline)
+        return next((role for sign, role in self.ROLES if sign in text), "other")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._last.update(self._sample())
+
+    def __enter__(self) -> CpuByProcess:
+        self._start = {pid: cpu for pid, (_role, cpu) in self._sample().items()}
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._sample())
+
+    def by_role(self) -> dict[str, float]:
+        """CPU seconds per role over the block."""
+        roles: dict[str, float] = {}
+        for pid, (role, cpu) in self._last.items():
+            roles[role] = roles.get(role, 0.0) + cpu - self._start.get(pid, 0.0)
+        return roles
 
 
 def _warm_prefect() -> tuple[float, float]:
@@ -171,7 +233,7 @@ def measure_pages(n_pages: int, workers: int, repeat: int = 2) -> dict[str, Any]
     first_noop, noop_s = _warm_prefect()
     work = Path(tempfile.mkdtemp(prefix="newsmon-bench-pages-"))
     server = FeedServerProcess(HOSTS)
-    flows: list[tuple[float, Any, int]] = []
+    flows: list[tuple[float, Any, int, dict[str, float]]] = []
     bares: list[tuple[float, int]] = []
     sames: list[tuple[float, int]] = []
     try:
@@ -188,18 +250,20 @@ def measure_pages(n_pages: int, workers: int, repeat: int = 2) -> dict[str, Any]
             settings = _settings(work / f"flow{rep}", work / "feeds.toml", True)
             settings = settings.model_copy(update={"extract_workers": workers})
             time.sleep(SETTLE_S)
-            t0 = time.perf_counter()
-            summary = monitor(settings, now)
-            flows.append((time.perf_counter() - t0, summary, _documents(settings.db)))
+            with CpuByProcess() as cpu:
+                t0 = time.perf_counter()
+                summary = monitor(settings, now)
+                wall = time.perf_counter() - t0
+            flows.append((wall, summary, _documents(settings.db), cpu.by_role()))
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
-    flow_s, summary, stored = min(flows, key=lambda f: f[0])
+    flow_s, summary, stored, cpu_by_role = min(flows, key=lambda f: f[0])
     bare_s, extracted = min(bares)
     same_s, _ = min(sames)
     return {
         "flow_pps": n_pages / flow_s, "bare_pps": n_pages / bare_s, "stored": stored, "extracted": extracted,
-        "same_pps": n_pages / same_s, "same_runs": [b[0] for b in sames],
+        "same_pps": n_pages / same_s, "same_runs": [b[0] for b in sames], "cpu": cpu_by_role,
         "stages": summary.stage_seconds, "flow_s": flow_s, "bare_s": bare_s, "noop_s": noop_s,
         "startup_s": first_noop - noop_s, "peaks": _peaks(), "flow_runs": [f[0] for f in flows],
         "bare_runs": [b[0] for b in bares],
@@ -331,9 +395,11 @@ def rows_for(name: str, r: dict[str, Any]) -> list[Row]:
         )
         same = r["flow_pps"] / r["same_pps"]
         same_runs = ", ".join(f"{b:.1f}" for b in r["same_runs"])
+        cpu = ", ".join(f"{role} {sec:.1f}" for role, sec in sorted(r["cpu"].items(), key=lambda kv: -kv[1]))
         own = (
             f"bare trafilatura.extract with newsmon's options {r['same_pps']:.1f} pages/s (s: {same_runs});"
-            " the gap is newsmon's own cost: fetching over HTTP, dedupe, tagging, storage, Prefect"
+            " the gap is newsmon's own cost: fetching over HTTP, dedupe, tagging, storage, Prefect;"
+            f" CPU s of the best flow run ({r['flow_s']:.1f} s wall, {os.cpu_count()} cores) by process: {cpu}"
         )
         return [
             Row("pages: flow / bare extraction", f"{ratio:.2f}x", ">= 0.85x", ratio >= 0.85, detail, peak, child),
