@@ -65,11 +65,13 @@ def scores(triples: list[tuple[int, int, int]]) -> dict[str, float]:
     }
 
 
-def _bare(args: tuple[bytes, str]) -> str:
+def bare_extract(args: tuple[bytes, str]) -> str:
+    """``trafilatura.extract`` with its defaults (one ``(html, url)`` page)."""
     return trafilatura.extract(args[0], url=args[1]) or ""
 
 
-def _bare_same_options(args: tuple[bytes, str]) -> str:
+def bare_extract_same_options(args: tuple[bytes, str]) -> str:
+    """``trafilatura.extract`` with the options newsmon passes."""
     return trafilatura.extract(args[0], url=args[1], **TRAFILATURA_OPTIONS) or ""
 
 
@@ -78,7 +80,7 @@ def run_bare(pages: list[tuple[bytes, str]], workers: int, same_options: bool = 
     with its defaults or with the options newsmon passes."""
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        texts = list(pool.map(_bare_same_options if same_options else _bare, pages, chunksize=4))
+        texts = list(pool.map(bare_extract_same_options if same_options else bare_extract, pages, chunksize=4))
     return texts, time.perf_counter() - t0
 
 

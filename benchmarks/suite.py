@@ -185,24 +185,12 @@ def _documents(db: Path) -> int:
 # -- 1. pages ---------------------------------------------------------------------------------
 
 
-def _bare_extract(job: tuple[bytes, str]) -> int:
-    import trafilatura
-
-    return len(trafilatura.extract(job[0], url=job[1]) or "")
-
-
-def _bare_extract_same_options(job: tuple[bytes, str]) -> int:
-    import trafilatura
-
-    from newsmon.extract import TRAFILATURA_OPTIONS
-
-    return len(trafilatura.extract(job[0], url=job[1], **TRAFILATURA_OPTIONS) or "")
-
-
 def _time_bare(jobs: list[tuple[bytes, str]], workers: int, same_options: bool) -> tuple[float, int]:
     """Wall seconds of a bare extraction loop over ``jobs``, and how many gave text."""
+    from benchmarks.extraction import bare_extract, bare_extract_same_options
+
     time.sleep(SETTLE_S)
-    extract = _bare_extract_same_options if same_options else _bare_extract
+    extract = bare_extract_same_options if same_options else bare_extract
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         extracted = sum(1 for n in pool.map(extract, jobs, chunksize=4) if n)

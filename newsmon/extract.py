@@ -276,7 +276,10 @@ class PagePool:
         batches' boundary (no worker idles while the last page of a batch finishes).
         """
         meta = list(with_metadata) if with_metadata is not None else [True] * len(pages)
-        jobs = [(html, url, self.deadline_s, m) for (html, url), m in zip(pages, meta, strict=True)]
+        return self._queue([(html, url, self.deadline_s, m) for (html, url), m in zip(pages, meta, strict=True)])
+
+    def _queue(self, jobs: list[tuple[bytes, str, float, bool]]) -> PendingPages:
+        """Submit ``jobs`` to the current pool (started if need be)."""
         executor = self._executor()
         return PendingPages(jobs, [executor.submit(_extract_in_worker, *job) for job in jobs], executor)
 
@@ -293,14 +296,11 @@ class PagePool:
             except TimeoutError:  # a worker stuck where the deadline cannot reach it
                 results[i] = PageText(None, "unavailable", "extraction hung")
                 self.close(kill=True)
-                executor = self._executor()
-                futures[i + 1 :] = [executor.submit(_extract_in_worker, *job) for job in jobs[i + 1 :]]
+                futures[i + 1 :] = self._queue(jobs[i + 1 :]).futures
         if broken and pending.executor is not self._pool:
             # queued on a pool that was replaced since (another batch's hung page or dead
             # worker): none of these pages is a culprit, so they go again together
-            executor = self._executor()
-            again = [executor.submit(_extract_in_worker, *jobs[i]) for i in broken]
-            retry = PendingPages([jobs[i] for i in broken], again, executor)
+            retry = self._queue([jobs[i] for i in broken])
             for i, text in zip(broken, self.collect(retry), strict=True):
                 results[i] = text
         elif broken:  # a worker died: retry its pages one at a time, so only the culprit fails
