@@ -73,12 +73,13 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 from datasketch import MinHash, MinHashLSH  # noqa: E402
 
-from flows.monitor import dedupe_task  # noqa: E402
 from newsmon import dedupe  # noqa: E402
 from newsmon.boilerplate import strip_boilerplate  # noqa: E402
 from newsmon.documents import document_id  # noqa: E402
 from newsmon.feeds import FeedItem, item_document, plain_text, safe_http_url  # noqa: E402
 from newsmon.models import Document  # noqa: E402
+from newsmon.pipeline import store_batch  # noqa: E402
+from newsmon.steps import Deduped, dedupe_batch  # noqa: E402
 from newsmon.text import sha256_hex, split_sentences, text_hash, words  # noqa: E402
 from storage.store import Store  # noqa: E402
 
@@ -544,8 +545,9 @@ def run_newsmon(documents: Sequence[Document], db: Path, threshold: float = dedu
         out = {}
         for start in range(0, len(todo), BATCH):
             batch = todo[start : start + BATCH]
-            fps, assignments = dedupe_task.fn(store, batch, threshold)
-            store.store_batch("benchmark", NOW, batch, fps, assignments, [])
+            deduped = dedupe_batch(store, batch, threshold)
+            fps, assignments = deduped.fingerprints, deduped.assignments
+            store_batch(store, "benchmark", NOW, batch, Deduped.of(fps, assignments), [])
             out.update({a.document_id: a.story_id for a in assignments})
         return out
     finally:
@@ -712,8 +714,9 @@ def scale_point(size: int, spread_days: int, batches: int, seed: int, result: An
         store = Store.open_writer(db)
         try:
             docs = [file_document(o.key, o.title, o.body, o.source, o.url, o.at) for o in stored]
-            fps, assignments = dedupe_task.fn(store, docs, dedupe.DEFAULT_THRESHOLD)
-            store.store_batch("seed", NOW, docs, fps, assignments, [])
+            deduped = dedupe_batch(store, docs, dedupe.DEFAULT_THRESHOLD)
+            fps, assignments = deduped.fingerprints, deduped.assignments
+            store_batch(store, "seed", NOW, docs, Deduped.of(fps, assignments), [])
             t0 = time.perf_counter()
             _synthetic_fill(store, size - len(stored), base_day, spread_days, seed)
             fill_s = time.perf_counter() - t0
@@ -736,9 +739,10 @@ def scale_point(size: int, spread_days: int, batches: int, seed: int, result: An
             joined = 0
             for batch in timed:
                 t0 = time.perf_counter()
-                fps, assignments = dedupe_task.fn(store, batch, dedupe.DEFAULT_THRESHOLD)
+                deduped = dedupe_batch(store, batch, dedupe.DEFAULT_THRESHOLD)
+                fps, assignments = deduped.fingerprints, deduped.assignments
                 t1 = time.perf_counter()
-                store.store_batch("timed", NOW, batch, fps, assignments, [])
+                store_batch(store, "timed", NOW, batch, Deduped.of(fps, assignments), [])
                 t2 = time.perf_counter()
                 lookup += t1 - t0
                 write += t2 - t1

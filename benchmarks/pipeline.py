@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gzip
-import inspect
 import io
 import json
 import os
@@ -27,12 +26,10 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -46,25 +43,14 @@ _IMPORT_T0 = time.perf_counter()
 import duckdb  # noqa: E402
 from prefect import flow  # noqa: E402
 
-from flows.monitor import (  # noqa: E402
-    RunSummary,
-    alert_task,
-    batched,
-    dedupe_task,
-    ingest_task,
-    monitor,
-    retag_task,
-    store_task,
-    tag_task,
-)
+from flows.monitor import monitor  # noqa: E402
 from newsmon.config import Settings, load_settings  # noqa: E402
-from newsmon.topics import TaggingPool, load_topics  # noqa: E402
+from newsmon.pipeline import RunContext, RunSummary, run_once  # noqa: E402
+from newsmon.topics import load_topics  # noqa: E402
 from storage.store import Store, open_reader  # noqa: E402
 
 IMPORT_SECONDS = time.perf_counter() - _IMPORT_T0
 
-# Newer store tasks also take the batch's feed item rows; a folder of files has none.
-_STORE_EXTRA: dict[str, list] = {"feed_rows": []} if "feed_rows" in inspect.signature(store_task.fn).parameters else {}
 
 CORPUS = ROOT.parent / "shared" / "data" / "documents" / "wh-2023.jsonl.gz"
 STAGES = ("ingest", "dedupe", "tag", "store", "retag", "alert")
@@ -133,77 +119,16 @@ def run_flow(settings: Settings, now: datetime) -> Result:
 
 
 def run_bare(settings: Settings, now: datetime) -> Result:
-    """The flow's stages without Prefect: the tasks' plain functions, same order and batching."""
+    """The same run without Prefect: the pipeline core with its plain steps."""
     t_start = time.perf_counter()
-    summary = RunSummary(str(uuid.uuid4()))
-    run_id = summary.run_id
-    topics = load_topics(settings.topics_path)
     store = Store.open_writer(settings.db, settings.lock_timeout_s)
     try:
-        store.start_run(run_id, now, str(settings.seeds))
-        stale = store.stale_topics(topics)
-        t0 = time.perf_counter()
-        ingested = ingest_task.fn(settings.seeds, now)
-        summary.add_time("ingest", secs := time.perf_counter() - t0)
-        store.record_stage(run_id, "ingest", ingested.files_seen, len(ingested.documents), len(ingested.skipped), secs)
-        known = store.known_content([d.id for d in ingested.documents])
-        todo = [d for d in ingested.documents if known.get(d.id) != d.content_hash]
-        todo.sort(key=lambda d: (d.published_at or d.first_seen_at, d.url))
-        summary.files_seen, summary.files_skipped = ingested.files_seen, len(ingested.skipped)
-        summary.documents_unchanged = len(ingested.documents) - len(todo)
-        batches = batched(todo, settings.batch_size, settings.batch_bytes)
-        with ExitStack() as stack:  # tagging ahead in a helper process, as the flow does
-            ahead = None
-            if TaggingPool.wanted(topics, len(todo), settings.extract_workers):
-                pool = stack.enter_context(TaggingPool(topics, max(1, settings.extract_workers - 1)))
-                ahead = [pool.submit(b) for b in batches]
-            for n, batch in enumerate(batches):
-                _bare_batch(store, settings, topics, now, batch, ahead[n] if ahead else None, summary)
-        if stale:
-            t0 = time.perf_counter()
-            skip = {d.id for d in todo}
-            summary.retagged = retag_task.fn(store, stale, skip, run_id, now, settings.batch_size)
-            summary.add_time("retag", secs := time.perf_counter() - t0)
-            store.record_stage(run_id, "retag", 0, summary.retagged, 0, secs)
-        store.register_topics(topics, run_id, now)
-        t0 = time.perf_counter()
-        alerts = alert_task.fn(store, run_id, now, settings.alerts_dir)
-        summary.alerts = [a.topic for a in alerts]
-        summary.add_time("alert", secs := time.perf_counter() - t0)
-        store.record_stage(run_id, "alert", 0, len(alerts), 0, secs)
-        store.finish_run(run_id, "completed", datetime.now(UTC))
+        ctx = RunContext(settings, store, load_topics(settings.topics_path), now, str(uuid.uuid4()))
+        summary = run_once(ctx)
     finally:
         store.close()
     wall = time.perf_counter() - t_start
     return Result(wall, summary, stored_counts(settings.db), _batches(summary, settings))
-
-
-def _bare_batch(
-    store: Store, settings: Settings, topics: list[Any], now: datetime, batch: list[Any], ahead: Any,
-    summary: RunSummary,
-) -> None:  # fmt: skip
-    """One batch as the flow's ``_process_batch`` does it, without Prefect (``ahead``: its tags,
-    already submitted to the tagging pool)."""
-    run_id = summary.run_id
-    t0 = time.perf_counter()
-    fingerprints, assignments = dedupe_task.fn(store, batch, settings.dedupe_threshold, run_id)
-    t1 = time.perf_counter()
-    tags = ahead.result() if ahead is not None else tag_task.fn(batch, topics)
-    t2 = time.perf_counter()
-    existing = store.existing_stories([a.story_id for a in assignments if a.method == "new"])
-    versions = [(t.slug, t.version) for t in topics]
-    new_docs = store_task.fn(
-        store, run_id, now, batch, fingerprints, assignments, tags, **_STORE_EXTRA, tagged_versions=versions
-    )
-    t3 = time.perf_counter()
-    new_stories = sum(1 for a in assignments if a.method == "new" and a.story_id not in existing)
-    summary.documents_new += new_docs
-    summary.stories_new += new_stories
-    summary.tags_new += len(tags)
-    for stage, n_out, secs in (("dedupe", new_stories, t1 - t0), ("tag", len(tags), t2 - t1),
-                               ("store", new_docs, t3 - t2)):  # fmt: skip
-        summary.add_time(stage, secs)
-        store.record_stage(run_id, stage, len(batch), n_out, 0, secs)
 
 
 def median_result(results: list[Result]) -> Result:

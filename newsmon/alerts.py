@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from newsmon.models import AlertItem
+from newsmon.models import AlertItem, AlertRecord, StoryLine
 from newsmon.text import sha256_hex
 from newsmon.trends import SourceCadence, TrendPoint
 
@@ -90,27 +90,6 @@ def html_link(label: str, url: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class StoryLine:
-    """One story as a digest lists it: its canonical headline and how far it spread."""
-
-    story_id: str
-    headline: str
-    url: str
-    documents: int
-    sources: tuple[str, ...]
-    evidence: str
-    score: float
-    first_seen_at: datetime
-    is_new: bool = False  # new to the topic in this run
-    new_documents: int = 0  # its documents first tagged in this run
-
-    @property
-    def reprints(self) -> int:
-        """Copies beyond the first."""
-        return max(0, self.documents - 1)
-
-
-@dataclass(frozen=True, slots=True)
 class TopicInput:
     """What the alert stage knows about one topic."""
 
@@ -120,28 +99,6 @@ class TopicInput:
     stories: Sequence[StoryLine]  # the stories of those items, and of today's spike
     trend: Sequence[TrendPoint]  # daily trend up to the run's day
     spike_alerted: bool = False  # a spike alert for this topic and day exists already
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRecord:
-    """One digest section: a topic's alert, or the silent feeds (``kind = 'sources'``)."""
-
-    id: str
-    run_id: str
-    topic: str
-    kind: str  # topic | sources
-    created_at: datetime
-    day: date
-    document_count: int
-    story_count: int
-    new_stories: int
-    spike: bool
-    triggers: Mapping[str, Any]
-    markdown: str
-    html: str
-    title: str = ""  # one line, for notifications
-    path: str | None = None
-    digest_path: str | None = None
 
 
 class _Named(Protocol):

@@ -678,7 +678,7 @@ def topics_list(
 
         con = open_reader(settings.db)
         try:
-            status = Store(con, settings.db).topic_status()
+            status = Store.on_connection(con, settings.db).topics.status()
         finally:
             con.close()
     table = Table("topic", "name", "version", "scoring", "in database", "documents", title=str(settings.topics_path))
@@ -721,12 +721,12 @@ def topics_test(
     _, (topic,) = _load_topic_file(settings, name)
     con = open_reader(settings.db)
     try:
-        store = Store(con, settings.db)
-        current = store.current_tags(topic.slug)
+        store = Store.on_connection(con, settings.db)
+        current = store.topics.current_tags(topic.slug)
         titles: dict[str, str] = {}
         new: dict[str, Any] = {}
         total = 0
-        for batch in store.iter_documents(settings.batch_size):
+        for batch in store.documents.iter_all(settings.batch_size):
             total += len(batch)
             titles.update((d.id, d.title) for d in batch if d.id in current)
             for tag in tag_documents(batch, [topic]):
@@ -808,6 +808,8 @@ def topics_retag(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from newsmon import __version__
+    from newsmon.backfill import retag_stored
     from newsmon.errors import DatabaseMissingError
     from newsmon.topics import tag_documents
     from storage.store import Store
@@ -820,21 +822,21 @@ def topics_retag(
     run_id, now, t0 = f"retag-{uuid.uuid4()}", datetime.now(UTC), time.perf_counter()
     tags = documents = 0
     try:
-        before = store.topic_status()
-        store.start_run(run_id, now, f"topics retag {name or 'all'}")
+        before = store.topics.status()
+        store.runs.start(run_id, now, f"topics retag {name or 'all'}", __version__)
         columns = (TextColumn("retag"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"), TimeElapsedColumn())
         with Progress(*columns, console=err_console, transient=False) as progress:
-            task = progress.add_task("retag", total=store.count_documents())
-            for batch in store.iter_documents(settings.batch_size):
-                batch_tags = tag_documents(batch, chosen)
-                store.store_tags(batch_tags, run_id, now)
-                documents, tags = documents + len(batch), tags + len(batch_tags)
-                progress.advance(task, len(batch))
-        store.register_topics(chosen, run_id, now, replace_all=name is None)
-        store.record_stage(run_id, "retag", documents, tags, 0, time.perf_counter() - t0)
-        store.finish_run(run_id, "completed", datetime.now(UTC))
+            task = progress.add_task("retag", total=store.documents.count())
+            tags = retag_stored(
+                store, chosen, run_id, now, settings.batch_size, tag_documents,
+                progress=lambda done, _total: progress.update(task, completed=done),
+            )  # fmt: skip
+            documents = store.documents.count()
+        store.topics.register(chosen, run_id, now, replace_all=name is None)
+        store.runs.record_stage(run_id, "retag", documents, tags, 0, time.perf_counter() - t0)
+        store.runs.finish(run_id, "completed", datetime.now(UTC))
     except BaseException as err:
-        store.finish_run(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
+        store.runs.finish(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
         raise
     finally:
         store.close()

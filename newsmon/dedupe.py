@@ -46,7 +46,14 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from newsmon.extract import classify_page
-from newsmon.models import Document, StoryAssignment
+from newsmon.models import (
+    MAX_CANDIDATES,
+    WINDOW,
+    DedupeKeys,
+    Document,
+    StoryAssignment,
+    StoryKey,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +67,7 @@ BANDS = 2 * BANDS_PER_SIGNATURE
 LEAD_WORDS = 120
 MIN_BODY_WORDS = 30
 MIN_HEADLINE_WORDS = 4
-WINDOW = timedelta(days=7)
 SHORT_WINDOW = timedelta(hours=72)
-MAX_CANDIDATES = 8
 DEFAULT_THRESHOLD = 0.5  # least share of each text found in the other, for an edited copy
 HIGH_SHARE = 0.75  # share that makes a truncation or an added-text copy
 MEAN_SHARE = 0.65  # mean share of an edited copy
@@ -75,7 +80,6 @@ NOISE_RATE = 0.01
 SHORT_SAME_SOURCE_SHARE = 0.8
 SAME_SOURCE_REPOST = timedelta(hours=12)
 WALL_KINDS = frozenset({"paywall", "cookie-wall", "bot-check"})
-SCHEME = "oph-c7-2x128"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _U64 = np.uint64
@@ -921,3 +925,37 @@ def merge_candidates(*maps: Mapping[str, Iterable[str]]) -> dict[str, list[str]]
             merged = out.setdefault(doc_id, [])
             merged.extend(s for s in story_ids if s not in merged)
     return out
+
+
+# -- what the reprint index stores ------------------------------------------------------------
+
+
+def dedupe_keys(fingerprints: Sequence[Fingerprint]) -> list[DedupeKeys]:
+    """The index keys of each fingerprint, band hashes computed for all full texts at once."""
+    full = [i for i, f in enumerate(fingerprints) if f.kind == "full"]
+    hashes = band_hashes(np.stack([fingerprints[i].signature for i in full])) if full else None
+    bands: dict[int, np.ndarray] = {i: hashes[n] for n, i in enumerate(full)} if hashes is not None else {}
+    return [
+        DedupeKeys(
+            f.document_id,
+            f.kind,
+            f.day,
+            f.exact_key,
+            f.headline_key,
+            bands.get(i),
+            f.signature_bytes() if f.kind == "full" else None,
+        )
+        for i, f in enumerate(fingerprints)
+    ]
+
+
+def story_keys(keys: Sequence[DedupeKeys], story_ids: Sequence[str]) -> list[StoryKey]:
+    """Index entries of stories whose canonicals have these keys (wall pages are never indexed)."""
+    return [StoryKey(s, key64(s), k) for k, s in zip(keys, story_ids, strict=True) if k.kind != "boilerplate"]
+
+
+def new_story_keys(keys: Sequence[DedupeKeys], assignments: Sequence[StoryAssignment]) -> list[StoryKey]:
+    """Index entries of the stories a batch starts (its documents assigned as ``new``)."""
+    by_id = {k.document_id: k for k in keys}
+    starts = [a for a in assignments if a.method == "new" and a.kind != "boilerplate" and a.document_id in by_id]
+    return story_keys([by_id[a.document_id] for a in starts], [a.story_id for a in starts])

@@ -31,13 +31,12 @@ from newsmon.boilerplate import strip_boilerplate
 from newsmon.documents import document_id
 from newsmon.errors import ConfigError
 from newsmon.extract import EXTRACTOR, PageText
-from newsmon.models import Document
+from newsmon.models import DEFAULT_INTERVAL_S, Document, FeedSpec, FeedState
 from newsmon.text import detect_charset, sha256_hex, text_hash
 
 log = logging.getLogger(__name__)
 
 FEED_EXTRACTOR = "feed-summary/1"
-DEFAULT_INTERVAL_S = 1800.0
 MIN_INTERVAL_S = 60.0
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -52,16 +51,6 @@ TRACKING_PARAMS = re.compile(
     r"smid|smtyp|src|ref|ref_src|rss|feed|__twitter_impression)$",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedSpec:
-    """One feed the user follows."""
-
-    name: str
-    url: str
-    interval_s: float = DEFAULT_INTERVAL_S
-    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,30 +387,6 @@ VERIFY_EVERY_POLLS = 12  # a full GET now and then checks that 304s are honest
 CHURN_LIMIT = 3  # 200s with new validators but an unchanged body before we stop trusting them
 BACKOFF_BASE_S = 300.0
 BACKOFF_CAP_S = 86400.0
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What newsmon remembers of one feed between polls."""
-
-    url: str
-    name: str
-    interval_s: float
-    etag: str | None = None
-    last_modified: str | None = None
-    validators_trusted: bool = True
-    validator_churn: int = 0
-    polls_since_full_get: int = 0
-    last_body_hash: str | None = None
-    last_polled_at: datetime | None = None
-    last_success_at: datetime | None = None
-    last_status: int | None = None
-    last_error: str | None = None
-    last_error_kind: str | None = None
-    last_error_at: datetime | None = None
-    consecutive_failures: int = 0
-    next_poll_at: datetime | None = None
-    items_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+DEFAULT_INTERVAL_S = 1800.0  # a feed's default polling interval
+SCHEME = "oph-c7-2x128"  # the reprint fingerprint scheme stored with every signature
+WINDOW = timedelta(days=7)  # a reprint joins a story whose canonical is at most this far apart
+MAX_CANDIDATES = 8  # stories verified per document at most, most shared LSH bands first
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +123,237 @@ class FeedItemRow:
     item_key: str
     document_id: str
     content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoryLine:
+    """One story as a digest lists it: its canonical headline and how far it spread."""
+
+    story_id: str
+    headline: str
+    url: str
+    documents: int
+    sources: tuple[str, ...]
+    evidence: str
+    score: float
+    first_seen_at: datetime
+    is_new: bool = False  # new to the topic in this run
+    new_documents: int = 0  # its documents first tagged in this run
+
+    @property
+    def reprints(self) -> int:
+        """Copies beyond the first."""
+        return max(0, self.documents - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """One digest section: a topic's alert, or the silent feeds (``kind = 'sources'``)."""
+
+    id: str
+    run_id: str
+    topic: str
+    kind: str  # topic | sources
+    created_at: datetime
+    day: date
+    document_count: int
+    story_count: int
+    new_stories: int
+    spike: bool
+    triggers: Mapping[str, Any]
+    markdown: str
+    html: str
+    title: str = ""  # one line, for notifications
+    path: str | None = None
+    digest_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed the user follows."""
+
+    name: str
+    url: str
+    interval_s: float = DEFAULT_INTERVAL_S
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What newsmon remembers of one feed between polls."""
+
+    url: str
+    name: str
+    interval_s: float
+    etag: str | None = None
+    last_modified: str | None = None
+    validators_trusted: bool = True
+    validator_churn: int = 0
+    polls_since_full_get: int = 0
+    last_body_hash: str | None = None
+    last_polled_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    last_error_kind: str | None = None
+    last_error_at: datetime | None = None
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = None
+    items_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SpikeParams:
+    """The spike test's knobs; the defaults are what ``v_topic_trend`` uses."""
+
+    window_days: int = 14
+    guard_days: int = 1
+    min_history_days: int = 3
+    floor: float = 0.5
+    min_stories: int = 3
+    min_ratio: float = 2.0
+    alpha: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceParams:
+    """The silent-feed test's knobs; the defaults are what ``v_source_cadence`` uses."""
+
+    window_days: int = 14
+    min_history_days: int = 7  # a full week: weekend lulls must be in the history
+    max_share: float = 0.25
+    alpha: float = 0.001
+
+
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """One topic's activity on one day."""
+
+    day: date
+    stories: int
+    documents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedActivity:
+    """A feed's items per 24-hour bucket back from the run's clock (bucket 0 = the last 24 h)."""
+
+    name: str
+    url: str
+    first_seen_at: datetime
+    last_seen_at: datetime | None
+    buckets: Mapping[int, int]
+    status: str | None = None  # v_feed_health status, if known
+    last_error_kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """A delivery to make (new, failed before, or cut short by a crash)."""
+
+    alert_id: str
+    target: str  # target_key of the URL
+    label: str  # see redact()
+    attempts: int
+    title: str
+    body: str
+
+
+def notification_body(markdown: str, alert_id: str, digest_path: str | None) -> str:
+    """The message of a notification: the alert's Markdown and its identifiers."""
+    footer = f"\n\n---\nnewsmon alert `{alert_id}`"
+    if digest_path:
+        footer += f" · digest: {digest_path}"
+    return markdown.rstrip() + footer + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one delivery attempt."""
+
+    status: str  # sent | failed | gave-up | dropped
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillItem:
+    """A stored document a backfill re-processes: when it appeared (published, else first seen),
+    its url (the tie-break of the replay order), its first sighting, text hash and story."""
+
+    id: str
+    at: datetime
+    url: str
+    first_seen_at: datetime
+    text_hash: str
+    story_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DedupeKeys:
+    """What the reprint index stores and looks up for one document (computed by dedupe).
+
+    ``band_keys`` (int64 LSH band hashes) and ``signature`` (the stored MinHash bytes) are set
+    for full texts only; ``day`` is days since 1970-01-01 UTC, the index's window column."""
+
+    document_id: str
+    kind: str  # full | short | boilerplate
+    day: int
+    exact_key: int
+    headline_key: int | None
+    band_keys: np.ndarray | None = field(default=None, compare=False, repr=False)
+    signature: bytes | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKey:
+    """A story's entry in the reprint index: its id, the hash that stands for it in band rows,
+    and its canonical's keys."""
+
+    story_id: str
+    story_key: int
+    keys: DedupeKeys
+
+
+@dataclass(frozen=True, slots=True)
+class IndexScheme:
+    """How the reprint index is read: the fingerprint scheme, the join window and candidate cap."""
+
+    scheme: str
+    window_days: int  # the widest join window, in whole days (both sides rounded)
+    max_candidates: int
+
+
+INDEX_SCHEME = IndexScheme(SCHEME, WINDOW.days + 1, MAX_CANDIDATES)
+
+
+class TopicLike(Protocol):
+    """A topic definition as storage records it (see ``newsmon.topics.Topic``)."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def definition(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One processed batch as it is stored.
+
+    ``keys`` are the documents' dedupe keys; ``new_stories`` the index entries of the stories
+    the batch starts; ``tagged_versions`` the (topic, version) pairs the batch was tagged with
+    (the batch's tags of those versions then become exactly ``tags``), or None to only add tags.
+    """
+
+    documents: Sequence[Document]
+    keys: Sequence[DedupeKeys]
+    new_stories: Sequence[StoryKey]
+    assignments: Sequence[StoryAssignment]
+    tags: Sequence[Tag]
+    feed_items: Sequence[FeedItemRow] = ()
+    tagged_versions: Sequence[tuple[str, str]] | None = None

@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsmon.errors import ConfigError
+from newsmon.models import Outcome, PendingDelivery
 from newsmon.text import sha256_hex
 
 log = logging.getLogger(__name__)
@@ -56,26 +57,6 @@ class NotifyConfig:
                 if target_key(url) == key:
                     return url
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class PendingDelivery:
-    """A delivery to make (new, failed before, or cut short by a crash)."""
-
-    alert_id: str
-    target: str  # target_key of the URL
-    label: str  # see redact()
-    attempts: int
-    title: str
-    body: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of one delivery attempt."""
-
-    status: str  # sent | failed | gave-up | dropped
-    error: str | None = None
 
 
 def notify_config_path(env: Mapping[str, str] | None = None) -> Path | None:
@@ -138,14 +119,6 @@ def redact(url: str) -> str:
     if not (host == "localhost" or "." in host or ":" in host):
         host, port = "…", ""
     return f"{scheme}://{host}{port}/… [{target_key(url)[:8]}]"
-
-
-def notification_body(markdown: str, alert_id: str, digest_path: str | None) -> str:
-    """The message of a notification: the alert's Markdown and its identifiers."""
-    footer = f"\n\n---\nnewsmon alert `{alert_id}`"
-    if digest_path:
-        footer += f" · digest: {digest_path}"
-    return markdown.rstrip() + footer + "\n"
 
 
 def send(url: str, title: str, body: str) -> tuple[bool, str | None]:

@@ -30,43 +30,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from newsmon.models import DayCount, FeedActivity, SilenceParams, SpikeParams
+
 log = logging.getLogger(__name__)
 
 MAX_SCORE = 15.0
 _P_FLOOR = 10.0**-MAX_SCORE
 _POISSON_LIMIT = 1e6  # a negative binomial with r above this is a Poisson for our purposes
-
-
-@dataclass(frozen=True, slots=True)
-class SpikeParams:
-    """The spike test's knobs; the defaults are what ``v_topic_trend`` uses."""
-
-    window_days: int = 14
-    guard_days: int = 1
-    min_history_days: int = 3
-    floor: float = 0.5
-    min_stories: int = 3
-    min_ratio: float = 2.0
-    alpha: float = 0.01
-
-
-@dataclass(frozen=True, slots=True)
-class SilenceParams:
-    """The silent-feed test's knobs; the defaults are what ``v_source_cadence`` uses."""
-
-    window_days: int = 14
-    min_history_days: int = 7  # a full week: weekend lulls must be in the history
-    max_share: float = 0.25
-    alpha: float = 0.001
-
-
-@dataclass(frozen=True, slots=True)
-class DayCount:
-    """One topic's activity on one day."""
-
-    day: date
-    stories: int
-    documents: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,19 +59,6 @@ class TrendPoint:
     def has_baseline(self) -> bool:
         """True when there was enough history to test this day."""
         return self.expected is not None
-
-
-@dataclass(frozen=True, slots=True)
-class FeedActivity:
-    """A feed's items per 24-hour bucket back from the run's clock (bucket 0 = the last 24 h)."""
-
-    name: str
-    url: str
-    first_seen_at: datetime
-    last_seen_at: datetime | None
-    buckets: Mapping[int, int]
-    status: str | None = None  # v_feed_health status, if known
-    last_error_kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

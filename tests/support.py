@@ -6,9 +6,10 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.monitor import dedupe_task
 from newsmon.config import default_topics_path
 from newsmon.documents import read_documents
+from newsmon.pipeline import store_batch
+from newsmon.steps import Deduped, dedupe_batch
 from newsmon.topics import load_topics, tag_documents
 from storage.store import Store
 
@@ -21,11 +22,12 @@ def store_seeds(store: Store, run_id: str, folder: Path = SEEDS) -> int:
     """Store a folder's documents the way a run does, without Prefect; returns new documents."""
     docs = read_documents(folder, NOW).documents
     topics = load_topics(default_topics_path())
-    store.register_topics(topics, run_id, NOW)
-    store.start_run(run_id, NOW, str(folder))
-    fps, assignments = dedupe_task.fn(store, docs, 0.5)
-    new = store.store_batch(run_id, NOW, docs, fps, assignments, tag_documents(docs, topics))
-    store.finish_run(run_id, "completed", NOW)
+    store.topics.register(topics, run_id, NOW)
+    store.runs.start(run_id, NOW, str(folder))
+    deduped = dedupe_batch(store, docs, 0.5)
+    fps, assignments = deduped.fingerprints, deduped.assignments
+    new = store_batch(store, run_id, NOW, docs, Deduped.of(fps, assignments), tag_documents(docs, topics))
+    store.runs.finish(run_id, "completed", NOW)
     return new
 
 

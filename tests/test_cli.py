@@ -191,19 +191,19 @@ def _runs_database(path: Path) -> Path:
     t0 = datetime(2023, 5, 1, 8, 0, tzinfo=UTC)
     store = Store.open_writer(path)
     try:
-        store.start_run("run-ok", t0, "seeds")
-        store.record_stage("run-ok", "ingest", 6, 4, 2, 0.5)
-        store.record_stage("run-ok", "dedupe", 4, 3, 0, 0.25)
-        store.record_stage("run-ok", "alert", 0, 2, 0, 0.125)
-        store.finish_run("run-ok", "completed", t0 + timedelta(seconds=9))
-        store.start_run("run-bad", t0 + timedelta(hours=1), "seeds")
-        store.record_stage("run-bad", "ingest", 6, 0, 0, 0.5)
+        store.runs.start("run-ok", t0, "seeds")
+        store.runs.record_stage("run-ok", "ingest", 6, 4, 2, 0.5)
+        store.runs.record_stage("run-ok", "dedupe", 4, 3, 0, 0.25)
+        store.runs.record_stage("run-ok", "alert", 0, 2, 0, 0.125)
+        store.runs.finish("run-ok", "completed", t0 + timedelta(seconds=9))
+        store.runs.start("run-bad", t0 + timedelta(hours=1), "seeds")
+        store.runs.record_stage("run-bad", "ingest", 6, 0, 0, 0.5)
         error = "StorageError: database write failed (IO Error: No space left on device)"
-        store.finish_run("run-bad", "failed", t0 + timedelta(hours=1, seconds=3), error)
-        store.start_run("run-killed", t0 + timedelta(hours=2), "seeds")  # never finished: killed
-        store.start_run("run-after", t0 + timedelta(hours=3), "seeds")  # marks it crashed
-        store.record_stage("run-after", "backfill", 8, 1, 0, 1.5)
-        store.finish_run("run-after", "completed", t0 + timedelta(hours=3, seconds=12))
+        store.runs.finish("run-bad", "failed", t0 + timedelta(hours=1, seconds=3), error)
+        store.runs.start("run-killed", t0 + timedelta(hours=2), "seeds")  # never finished: killed
+        store.runs.start("run-after", t0 + timedelta(hours=3), "seeds")  # marks it crashed
+        store.runs.record_stage("run-after", "backfill", 8, 1, 0, 1.5)
+        store.runs.finish("run-after", "completed", t0 + timedelta(hours=3, seconds=12))
     finally:
         store.close()
     return path

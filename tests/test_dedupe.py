@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flows.monitor import dedupe_task
 from newsmon.dedupe import (
     BANDS,
     BINS,
@@ -22,6 +21,7 @@ from newsmon.dedupe import (
     assign_stories,
     band_hashes,
     char_shingles,
+    dedupe_keys,
     fingerprint_documents,
     oph_signatures,
     signature_from_bytes,
@@ -29,6 +29,8 @@ from newsmon.dedupe import (
 )
 from newsmon.documents import read_documents
 from newsmon.models import Document, StoryAssignment
+from newsmon.pipeline import store_batch
+from newsmon.steps import Deduped, dedupe_batch
 from storage.store import Store
 
 MakeDocument = Callable[..., Document]
@@ -362,10 +364,11 @@ def test_empty_batch() -> None:
 
 
 def _dedupe_and_store(store: Store, docs: Sequence[Document], run_id: str, now: datetime) -> list[StoryAssignment]:
-    store.start_run(run_id, now, "test")
-    fps, assignments = dedupe_task.fn(store, list(docs), 0.5)
-    store.store_batch(run_id, now, list(docs), fps, assignments, [])
-    store.finish_run(run_id, "completed", now)
+    store.runs.start(run_id, now, "test")
+    deduped = dedupe_batch(store, list(docs), 0.5)
+    fps, assignments = deduped.fingerprints, deduped.assignments
+    store_batch(store, run_id, now, list(docs), Deduped.of(fps, assignments), [])
+    store.runs.finish(run_id, "completed", now)
     return assignments
 
 
@@ -472,10 +475,10 @@ def test_lookups_read_only_the_join_window(tmp_path: Path, seed: Document, now: 
         _dedupe_and_store(store, [seed], "run-1", now)
         late = variant(seed, "late", seed.body, first_seen_at=seed.first_seen_at + timedelta(days=60))
         (fp,) = fingerprint_documents([late])
-        assert store.band_candidates([fp]) == {}
-        assert store.key_matches([fp]) == ({}, {})
+        assert store.stories.band_candidates(dedupe_keys([fp])) == {}
+        assert store.stories.key_matches(dedupe_keys([fp])) == ({}, {})
         soon = variant(seed, "soon", seed.body, first_seen_at=seed.first_seen_at + timedelta(days=2))
         (fp,) = fingerprint_documents([soon])
-        assert store.band_candidates([fp]) == {"soon": [seed.id]}
+        assert store.stories.band_candidates(dedupe_keys([fp])) == {"soon": [seed.id]}
     finally:
         store.close(snapshot=False)

@@ -21,7 +21,8 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 from support import NOW, REPO, Route, ScriptedServer, store_seeds
 
-from flows.monitor import alert_task, monitor
+from flows.monitor import monitor
+from newsmon.alerting import store_alerts
 from newsmon.alerts import digest_order, render_digest_page
 from newsmon.config import Settings
 from newsmon.errors import StorageError
@@ -222,7 +223,7 @@ def test_parse_now() -> None:
 def _stage(db: Path, run_id: str, folder: Path, hours: int = 0) -> list[str]:
     store = Store.open_writer(db)
     try:
-        return [r.topic for r in alert_task.fn(store, run_id, NOW + timedelta(hours=hours), folder)]
+        return [r.topic for r in store_alerts(store, run_id, NOW + timedelta(hours=hours), folder)]
     finally:
         store.close()
 
@@ -258,29 +259,29 @@ def test_a_crash_after_the_alerts_are_stored_loses_no_file(
     seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "alerts"
-    import flows.monitor
+    import newsmon.alerting
 
-    write = flows.monitor.write_missing_files
+    write = newsmon.alerting.write_missing_files
 
     def crash(*_args: object, **_kwargs: object) -> None:
         raise OSError("killed while writing")
 
-    monkeypatch.setattr(flows.monitor, "write_missing_files", crash)
+    monkeypatch.setattr(newsmon.alerting, "write_missing_files", crash)
     with pytest.raises(StorageError, match="the alerts are stored and the next run writes their files"):
         _stage(seeded, "run-1", folder)
     rows = query(seeded, "SELECT run_id, topic, path FROM alerts")
     assert rows and all(path is None for *_x, path in rows)  # stored, not written
     assert list(folder.iterdir()) == []
-    monkeypatch.setattr(flows.monitor, "write_missing_files", write)
+    monkeypatch.setattr(newsmon.alerting, "write_missing_files", write)
     assert _stage(seeded, "run-2", folder, hours=1) == []  # no second alert for the same news
     written = query(seeded, "SELECT markdown, path, digest_path FROM alerts")
     assert len(written) == len(rows)
     for markdown, path, page in written:
         assert Path(str(path)).read_text(encoding="utf-8") == markdown
         assert Path(str(page)).is_file()
-    store = Store(duckdb.connect(str(seeded), read_only=True), seeded)
+    store = Store.on_connection(duckdb.connect(str(seeded), read_only=True), seeded)
     try:
-        records = store.alert_records(["run-1"])
+        records = store.alerts.records_of_runs(["run-1"])
     finally:
         store.con.close()
     page = Path(str(written[0][2]))

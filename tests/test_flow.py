@@ -406,8 +406,8 @@ def test_prefect_yaml_deployment_loads_and_never_queues_runs() -> None:
 
 
 def test_batches_are_bounded_by_count_and_by_text() -> None:
-    from flows.monitor import batched
     from newsmon.models import Document
+    from newsmon.pipeline import batched
 
     def doc(n: int, size: int) -> Document:
         return Document(

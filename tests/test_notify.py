@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from support import NOW, store_seeds
 
-from flows.monitor import alert_task
+from newsmon.alerting import store_alerts
 from newsmon.alerts import AlertRecord
 from newsmon.errors import ConfigError
 from newsmon.notify import (
@@ -109,9 +109,9 @@ def alert_stage(db: Path, run_id: str, folder: Path, hours: int = 0) -> list[Ale
     store = Store.open_writer(db)
     try:
         now = NOW + timedelta(hours=hours)
-        store.start_run(run_id, now, "test")
-        records = alert_task.fn(store, run_id, now, folder)
-        store.finish_run(run_id, "completed", now)
+        store.runs.start(run_id, now, "test")
+        records = store_alerts(store, run_id, now, folder)
+        store.runs.finish(run_id, "completed", now)
         return records
     finally:
         store.close()
@@ -178,7 +178,7 @@ def test_a_delivery_cut_short_by_a_crash_is_retried(
     write_notify(tmp_path, monkeypatch, {"*": [receiver.url("/all")]})
     store = Store.open_writer(db)
     try:
-        records = alert_task.fn(store, "run-1", NOW, tmp_path / "alerts")
+        records = store_alerts(store, "run-1", NOW, tmp_path / "alerts")
         # what a run killed during a request leaves: attempts noted, outcomes never recorded
         con = store.con
         con.execute("UPDATE deliveries SET status = 'sending', attempts = 1").fetchall()

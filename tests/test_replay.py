@@ -244,12 +244,12 @@ def test_forty_reprints_of_one_story_do_not_spike(replay: dict[str, Any]) -> Non
 
 def test_python_statistics_match_the_trend_view(replay: dict[str, Any]) -> None:
     db: Path = replay["db"]
-    store = Store(duckdb.connect(str(db), read_only=True), db)
+    store = Store.on_connection(duckdb.connect(str(db), read_only=True), db)
     try:
-        start = store.history_start()
+        start = store.alerts.history_start()
         assert start == FIRST_DAY
         ours = topic_trends(
-            store.topic_day_counts(start, LAST_DAY), store.topic_names(), start, LAST_DAY, SpikeParams()
+            store.alerts.topic_day_counts(start, LAST_DAY), store.topics.names(), start, LAST_DAY, SpikeParams()
         )
     finally:
         store.con.close()
@@ -296,9 +296,9 @@ def test_every_alerting_run_has_its_files(replay: dict[str, Any]) -> None:
 
 def test_python_silence_test_matches_the_cadence_view(replay: dict[str, Any]) -> None:
     db: Path = replay["db"]
-    store = Store(duckdb.connect(str(db), read_only=True), db)
+    store = Store.on_connection(duckdb.connect(str(db), read_only=True), db)
     try:
-        ours = {c.url: c for c in (assess_feed(a, clock(LAST_DAY)) for a in store.feed_activity(clock(LAST_DAY), 14))}
+        ours = {c.url: c for c in (assess_feed(a, clock(LAST_DAY)) for a in store.feeds.activity(clock(LAST_DAY), 14))}
     finally:
         store.con.close()
     view = query(db, "SELECT url, last_24h, history_days, mean, quietest, p_value, is_silent FROM v_source_cadence")

@@ -10,12 +10,15 @@ import duckdb
 import pytest
 from support import NOW, SEEDS, store_seeds
 
+import storage.batches
 from newsmon.alerts import AlertRecord
 from newsmon.config import default_topics_path
 from newsmon.dedupe import assign_stories, fingerprint_documents
 from newsmon.documents import read_documents
 from newsmon.errors import DatabaseLockedError, DatabaseMissingError, QueryError
 from newsmon.models import Tag
+from newsmon.pipeline import store_batch
+from newsmon.steps import Deduped
 from newsmon.topics import load_topics
 from storage.store import Store, open_reader, run_query, write_failure_advice
 
@@ -95,7 +98,7 @@ def test_index_rows_and_feed_silences_record_their_run(tmp_path: Path) -> None:
         record = AlertRecord(
             "alert-9", "run-9", "sources:silent", "sources", NOW, NOW.date(), 0, 0, 0, False, {}, "", ""
         )
-        store.store_alerts([record], [], [("https://feed.example/rss", 5, "alert-9")], [], NOW)
+        store.alerts.store([record], [], [("https://feed.example/rss", 5, "alert-9")], [], NOW)
         silences = store.con.execute("SELECT feed_url, alert_id, run_id FROM feed_silences").fetchall()
         assert silences == [("https://feed.example/rss", "alert-9", "run-9")]
     finally:
@@ -108,13 +111,13 @@ def test_stale_topics_are_those_not_current(tmp_path: Path) -> None:
     changed = [replace(first, version="v-changed"), *topics[1:]]
     store = Store.open_writer(tmp_path / "db.duckdb")
     try:
-        assert store.stale_topics(topics) == topics  # nothing registered yet
-        store.register_topics(topics, "run-1", NOW)
-        assert store.stale_topics(topics) == []
-        assert store.stale_topics(changed) == [changed[0]]
-        store.register_topics(changed, "run-2", NOW)
+        assert store.topics.stale(topics) == topics  # nothing registered yet
+        store.topics.register(topics, "run-1", NOW)
+        assert store.topics.stale(topics) == []
+        assert store.topics.stale(changed) == [changed[0]]
+        store.topics.register(changed, "run-2", NOW)
         # back to the first definition: known, but not current, so stored documents need it again
-        assert store.stale_topics(topics) == [first]
+        assert store.topics.stale(topics) == [first]
     finally:
         store.close()
 
@@ -135,7 +138,9 @@ def test_tags_of_the_versions_in_force_follow_the_text(tmp_path: Path) -> None:
         keep, drop = tags[0], tags[1]
         edited = Tag(keep.document_id, keep.topic, keep.topic_version, keep.score, "other evidence", keep.clause)
         versions = sorted({(t.topic, t.topic_version) for t in tags})
-        store.store_batch("run-2", NOW, docs, fps, assignments, [edited, *tags[2:]], tagged_versions=versions)
+        store_batch(
+            store, "run-2", NOW, docs, Deduped.of(fps, assignments), [edited, *tags[2:]], tagged_versions=versions
+        )
         after = {(r[0], r[1]): r[2] for r in store.con.execute(
             "SELECT document_id, topic, evidence FROM document_topics"
         ).fetchall()}  # fmt: skip
@@ -162,9 +167,9 @@ def test_failed_batch_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
         def fail(*_args: object, **_kwargs: object) -> None:
             raise OSError("disk full")
 
-        monkeypatch.setattr(store, "_store_tags", fail)  # fails after documents were inserted
+        monkeypatch.setattr(storage.batches, "write_tags", fail)  # fails after documents were inserted
         with pytest.raises(OSError, match="disk full"):
-            store.store_batch("run-x", NOW, docs, fps, assignments, [])
+            store_batch(store, "run-x", NOW, docs, Deduped.of(fps, assignments), [])
         assert all(v == 0 for v in _counts(store.con).values())
     finally:
         store.close()
@@ -222,3 +227,26 @@ def test_second_writer_waits_then_fails_clearly(tmp_path: Path) -> None:
         holder.join(30)
     store = Store.open_writer(path, lock_timeout_s=5)  # released once the holder exits
     store.close()
+
+
+def test_views_take_their_windows_from_the_python_parameters() -> None:
+    """One source for each window and threshold: the views are rendered from SpikeParams and
+    SilenceParams, so a digest and a view cannot disagree."""
+    from importlib import resources
+
+    from newsmon.models import SilenceParams, SpikeParams
+    from storage.database import render_view, view_parameters
+
+    params = view_parameters()
+    assert params["spike_window_start"] == SpikeParams().window_days + SpikeParams().guard_days
+    assert params["silence_min_history_days"] == SilenceParams().min_history_days
+    for name in ("090_v_topic_trend.sql", "110_v_source_cadence.sql"):
+        sql = (resources.files("storage") / "views" / name).read_text(encoding="utf-8")
+        body = sql.split("CREATE OR REPLACE VIEW", 1)[1]
+        assert "{{" in body
+        assert "{{" not in render_view(body, params)
+    trend = render_view(
+        (resources.files("storage") / "views" / "090_v_topic_trend.sql").read_text(encoding="utf-8"),
+        {**params, "spike_window_start": 99},
+    )
+    assert "ROWS BETWEEN 99 PRECEDING" in trend

@@ -7,6 +7,7 @@
 --               (a Poisson when the baseline is not over-dispersed);
 --   score     = -log10(p_value), at most 15;
 --   is_spike  = stories >= 3 and stories >= 2 * expected and p_value <= 0.01.
+-- The {{...}} numbers are newsmon.models.SpikeParams, filled in when the views are created.
 CREATE OR REPLACE VIEW v_topic_trend AS
 WITH bounds AS (
     SELECT
@@ -34,14 +35,14 @@ windowed AS (
         avg(stories) OVER w AS baseline_mean,
         var_samp(stories) OVER w AS baseline_variance
     FROM series
-    WINDOW w AS (PARTITION BY topic ORDER BY day ROWS BETWEEN 15 PRECEDING AND 2 PRECEDING)
+    WINDOW w AS (PARTITION BY topic ORDER BY day ROWS BETWEEN {{spike_window_start}} PRECEDING AND {{spike_window_end}} PRECEDING)
 ),
 expected AS (
     SELECT
         *,
-        CASE WHEN baseline_days >= 3 THEN baseline_mean END AS baseline,
-        CASE WHEN baseline_days >= 3 THEN baseline_variance END AS variance,
-        CASE WHEN baseline_days >= 3 THEN greatest(baseline_mean, 0.5) END AS expected
+        CASE WHEN baseline_days >= {{spike_min_history_days}} THEN baseline_mean END AS baseline,
+        CASE WHEN baseline_days >= {{spike_min_history_days}} THEN baseline_variance END AS variance,
+        CASE WHEN baseline_days >= {{spike_min_history_days}} THEN greatest(baseline_mean, {{spike_floor}}) END AS expected
     FROM windowed
 ),
 shaped AS (
@@ -83,5 +84,5 @@ SELECT
     CASE WHEN raw_p IS NOT NULL THEN least(1.0, greatest(0.0, raw_p)) END AS p_value,
     CASE WHEN expected IS NULL THEN 0.0 ELSE greatest(0.0, least(15.0, -log10(greatest(least(1.0, raw_p), 1e-15)))) END
         AS score,
-    coalesce(expected IS NOT NULL AND stories >= 3 AND stories >= 2 * expected AND raw_p <= 0.01, false) AS is_spike
+    coalesce(expected IS NOT NULL AND stories >= {{spike_min_stories}} AND stories >= {{spike_min_ratio}} * expected AND raw_p <= {{spike_alpha}}, false) AS is_spike
 FROM tested;

@@ -1,7 +1,8 @@
 -- Per feed, relative to the latest run's clock: items first seen in the last 24 hours against the
--- 24-hour buckets of the 14 days before (quietest and mean), and the silent-feed test of
--- newsmon.trends: with at least 3 days of history, a feed is silent when it delivered at most a
--- quarter of its quietest day and P(X <= last_24h) <= 0.001 at the quietest day's Poisson rate.
+-- 24-hour buckets of the days before (quietest and mean), and the silent-feed test of
+-- newsmon.trends: with enough days of history, a feed is silent when it delivered at most a
+-- share of its quietest day and P(X <= last_24h) is small at the quietest day's Poisson rate.
+-- The {{...}} numbers are newsmon.models.SilenceParams, filled in when the views are created.
 CREATE OR REPLACE VIEW v_source_cadence AS
 WITH ref AS (SELECT max(started_at) AS now FROM runs),
 feed_age AS (
@@ -15,7 +16,7 @@ hist AS (
         a.*,
         CASE
             WHEN a.first_seen_at IS NULL OR r.now IS NULL THEN 0
-            ELSE least(14, greatest(0, CAST(floor(epoch(r.now - a.first_seen_at) / 86400) AS INTEGER)))
+            ELSE least({{silence_window_days}}, greatest(0, CAST(floor(epoch(r.now - a.first_seen_at) / 86400) AS INTEGER)))
         END AS history_days
     FROM feed_age a, ref r
 ),
@@ -28,7 +29,7 @@ buckets AS (
 grid AS (
     SELECT h.url, b.bucket, coalesce(c.items, 0) AS items
     FROM hist h
-    CROSS JOIN range(1, 15) AS b(bucket)
+    CROSS JOIN range(1, {{silence_window_days}} + 1) AS b(bucket)
     LEFT JOIN buckets c ON c.feed_url = h.url AND c.bucket = b.bucket
     WHERE b.bucket <= h.history_days
 ),
@@ -42,7 +43,7 @@ tested AS (
         s.mean,
         s.quietest,
         CASE
-            WHEN h.history_days < 7 THEN NULL
+            WHEN h.history_days < {{silence_min_history_days}} THEN NULL
             WHEN s.quietest <= 0 THEN 1.0
             ELSE least(1.0, list_sum(list_transform(
                 range(coalesce(b0.items, 0) + 1),
@@ -65,7 +66,8 @@ SELECT
     t.quietest,
     t.p_value,
     coalesce(
-        t.active AND t.history_days >= 7 AND t.quietest > 0 AND t.last_24h <= 0.25 * t.quietest AND t.p_value <= 0.001,
+        t.active AND t.history_days >= {{silence_min_history_days}} AND t.quietest > 0
+        AND t.last_24h <= {{silence_max_share}} * t.quietest AND t.p_value <= {{silence_alpha}},
         false
     ) AS is_silent,
     h.status AS feed_status,

@@ -19,6 +19,8 @@ from support import REPO, Route, ScriptedServer, make_database, python_path
 from newsmon.errors import FetchError, TopicDefinitionError
 from newsmon.http import FetchRequest, HttpConfig, fetch_all
 from newsmon.models import Document
+from newsmon.pipeline import store_batch
+from newsmon.steps import Deduped
 from newsmon.text import sha256_hex, text_hash
 from newsmon.topics import compile_topic
 from storage.store import Store
@@ -219,13 +221,13 @@ def test_sql_in_titles_and_topic_names_is_stored_verbatim(tmp_path: Path, lost_r
         from newsmon.dedupe import assign_stories, fingerprint_documents
 
         fps = fingerprint_documents([doc])
-        store.store_batch("r1", now, [doc], fps, assign_stories(fps, {}, {}, {}), [])
+        store_batch(store, "r1", now, [doc], Deduped.of(fps, assign_stories(fps, {}, {}, {})), [])
         topic = (
             compile_topic("sql-topic", {"name": SQL_TEXT, "rules": [{"terms": ["kazakhstan"]}]}, "test")
             if _rules_format()
             else compile_topic("sql-topic", {"name": SQL_TEXT, "query": "kazakhstan"}, "test")
         )
-        store.register_topics([topic], "r1", now)
+        store.topics.register([topic], "r1", now)
         rows = store.con.execute("SELECT title, source, author FROM documents").fetchall()
         names = store.con.execute("SELECT name FROM topic_versions").fetchall()
         tables = store.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'documents'").fetchall()

@@ -1,12 +1,11 @@
-"""Feed polling for the monitor flow: poll due feeds, parse, fetch and extract new items' pages.
+"""Feed polling: poll the due feeds, parse them, fetch and extract new items' pages.
 
-Three tasks per run, whatever the number of feeds and items: poll (all due feeds, concurrent
+Three steps per run, whatever the number of feeds and items: poll (all due feeds, concurrent
 HTTP), parse, and fetch-and-extract pages (concurrent HTTP in chunks, extracted in a process
-pool while the next chunk downloads). With a Dask task runner, each chunk's extraction is
-submitted to the workers instead (a fetch task per chunk, an extraction task per worker and
-chunk). Feed states (validators, health, next poll) are returned, not saved: the flow saves
-them only after the items' documents are stored, so a crash in between re-polls instead of
-losing items.
+pool while the next chunk downloads). With a task runner that can submit (Dask), each chunk's
+extraction goes to its workers instead. Feed states (validators, health, next poll) are
+returned, not saved: the run saves them only after the items' documents are stored, so a crash
+in between re-polls instead of losing items.
 """
 
 from __future__ import annotations
@@ -18,39 +17,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NONE
-
-from flows import as_is
 from newsmon.errors import FetchError
-from newsmon.extract import PageText, extract_pages_inline
+from newsmon.extract import PageText
 from newsmon.feeds import (
     FeedItem,
-    FeedState,
     ParsedFeed,
     PollPlan,
     item_document,
     item_document_id,
     load_feeds,
-    parse_feeds,
     plan_poll,
     record_failure,
     record_success,
 )
-from newsmon.http import FetchRequest, FetchResult, HttpConfig, fetch_all
-from newsmon.models import Document, FeedItemRow
-from newsmon.pages import (
-    FetchedPages,
-    PageOutcome,
-    Progress,
-    add_chunk,
-    chunked,
-    fetch_and_extract,
-    fetch_pages,
-    interleave_hosts,
-)
+from newsmon.http import FetchResult, HttpConfig
+from newsmon.models import Document, FeedItemRow, FeedState
+from newsmon.pages import FetchedPages, PageOutcome, Progress, add_chunk, chunked, interleave_hosts
+from newsmon.steps import Result, Steps
 from newsmon.text import sha256_hex
-from storage.store import Store
 
 
 @dataclass(slots=True)
@@ -69,93 +53,54 @@ class FeedHarvest:
     pages_failed: int = 0
 
 
-@task(name="poll-feeds", cache_policy=NONE)
-def poll_feeds_task(plans: list[PollPlan], http: HttpConfig) -> list[FetchResult | FetchError]:
-    """Fetch every due feed concurrently (conditional GET where the validators are trusted)."""
-    return fetch_all([FetchRequest(p.url, p.etag, p.last_modified, _FEED_ACCEPT) for p in plans], http)
-
-
-@task(name="parse-feeds", cache_policy=NONE)
-def parse_feeds_task(bodies: list[tuple[bytes, dict[str, str]]], workers: int) -> list[ParsedFeed]:
-    """Parse the fetched feed bodies (in a process pool when there are many)."""
-    return parse_feeds(bodies, workers)
-
-
-def _parse(results: Sequence[FetchResult | FetchError], workers: int) -> list[ParsedFeed | None]:
-    """Each result's parsed feed; None for failures and 304s (no task at all when every feed
-    answered 304 or failed)."""
+def _parse(steps: Steps, results: Sequence[FetchResult | FetchError], workers: int) -> list[ParsedFeed | None]:
+    """Each result's parsed feed; None for failures and 304s (no parse step at all when every
+    feed answered 304 or failed)."""
     fetched = [i for i, r in enumerate(results) if isinstance(r, FetchResult) and not r.not_modified]
     parsed: list[ParsedFeed | None] = [None] * len(results)
     if fetched:
         bodies = [(r.body, r.headers) for i in fetched if isinstance(r := results[i], FetchResult)]
-        for i, feed in zip(fetched, parse_feeds_task(as_is(bodies), workers), strict=True):
+        for i, feed in zip(fetched, steps.parse(bodies, workers), strict=True):
             parsed[i] = feed
     return parsed
 
 
-@task(name="fetch-and-extract-pages", cache_policy=NONE)
-def fetch_and_extract_task(
-    urls: list[str], undated: set[str], http: HttpConfig, workers: int, progress: Progress | None = None
-) -> PageOutcome:
-    """Fetch new items' article pages in chunks and extract them in a process pool (deadline and
-    memory cap per page), the next chunk downloading while the current one is extracted."""
-    return fetch_and_extract(urls, undated, http, workers, progress)
-
-
-@task(name="fetch-pages", cache_policy=NONE)
-def fetch_pages_task(urls: list[str], http: HttpConfig, undated: set[str]) -> FetchedPages:
-    """Fetch one chunk of article pages (same guardrails as feeds)."""
-    return fetch_pages(urls, http, undated)
-
-
-@task(name="extract-pages", cache_policy=NONE)
-def extract_pages_task(pages: list[tuple[bytes, str]], with_metadata: list[bool]) -> list[PageText]:
-    """Extract pages in the worker's own process (a Dask worker is a process already)."""
-    return extract_pages_inline(pages, with_metadata)
-
-
-_FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-
-
 def harvest_feeds(
-    store: Store,
+    store: Any,
     feeds_file: Path | None,
     http: HttpConfig,
     now: datetime,
     run_id: str,
     workers: int,
+    steps: Steps,
     fetch_pages: bool = True,
-    runner: Any | None = None,
     progress: Progress | None = None,
 ) -> FeedHarvest:
     """Poll the due feeds of ``feeds_file`` and turn their new or changed items into documents.
 
-    ``runner``: a started task runner (Dask) to extract pages on instead of a local process
-    pool; ``progress`` is called with (pages done, pages in all) as chunks finish."""
+    ``store`` is the run's store (its feed and document repositories); ``progress`` is called
+    with (pages done, pages in all) as chunks finish."""
     harvest = FeedHarvest()
     specs = load_feeds(feeds_file) if feeds_file is not None else []
-    store.sync_feeds(specs, now, run_id)
-    states = store.due_feeds(now)
+    store.feeds.sync(specs, now, run_id)
+    states = store.feeds.due(now)
     if not states:
         return harvest
     plans = [plan_poll(s) for s in states]
-    results = poll_feeds_task(as_is(plans), http)
-    parsed = _parse(results, workers)
+    results = steps.poll(plans, http)
+    parsed = _parse(steps, results, workers)
     harvest.polled = len(states)
     fresh: list[tuple[FeedState, FeedItem]] = []
-    body_hashes: dict[str, str] = {}
     for state, plan, result, feed in zip(states, plans, results, parsed, strict=True):
         new_state, items = _outcome(state, plan, result, feed, now)
         harvest.states.append(new_state)
         harvest.failed += new_state.consecutive_failures > 0
         harvest.not_modified += isinstance(result, FetchResult) and result.not_modified
-        if isinstance(result, FetchResult):
-            body_hashes[state.url] = sha256_hex(result.body)
         fresh.extend((new_state, item) for item in items)
     harvest.items_seen = len(fresh)
-    seen = store.seen_items([(s.url, i.key) for s, i in fresh])
+    seen = store.feeds.seen_items([(s.url, i.key) for s, i in fresh])
     todo = _unique_new_items(fresh, seen)
-    existing = store.existing_documents([item_document_id(s.url, i) for s, i in todo])
+    existing = store.documents.existing([item_document_id(s.url, i) for s, i in todo])
     to_build: list[tuple[FeedState, FeedItem]] = []
     for state, item in todo:
         doc_id = item_document_id(state.url, item)
@@ -166,7 +111,7 @@ def harvest_feeds(
         harvest.item_rows.setdefault(doc_id, []).append(row)
         if len(harvest.item_rows[doc_id]) == 1:
             to_build.append((state, item))
-    pages = _fetch_and_extract(to_build, http, workers, harvest, runner, progress) if fetch_pages else {}
+    pages = _fetch_and_extract(to_build, http, workers, harvest, steps, progress) if fetch_pages else {}
     for state, item in to_build:
         page = pages.get(item.link) if item.link else None
         harvest.documents.append(item_document(state.url, state.name, item, page, now))
@@ -223,7 +168,7 @@ def _fetch_and_extract(
     http: HttpConfig,
     workers: int,
     harvest: FeedHarvest,
-    runner: Any | None,
+    steps: Steps,
     progress: Progress | None,
 ) -> dict[str, PageText]:
     urls = sorted({i.link for _s, i in items if i.link})
@@ -231,28 +176,29 @@ def _fetch_and_extract(
         return {}
     # trafilatura's metadata search costs a third of its time: only for items the feed left undated
     undated = {i.link for _s, i in items if i.link and (i.published_at is None or not i.title)}
-    if runner is not None:
-        outcome = _fetch_and_extract_distributed(runner, urls, undated, http, workers, progress)
+    if steps.submit is not None:
+        outcome = _fetch_and_extract_distributed(steps, urls, undated, http, workers, progress)
     else:
-        outcome = fetch_and_extract_task(as_is(urls), as_is(undated), http, workers, progress)
+        outcome = steps.pages(urls, undated, http, workers, progress)
     harvest.pages_fetched, harvest.pages_failed = outcome.fetched, outcome.failed
     return outcome.texts
 
 
 def _fetch_and_extract_distributed(
-    runner: Any, urls: list[str], undated: set[str], http: HttpConfig, workers: int, progress: Progress | None
+    steps: Steps, urls: list[str], undated: set[str], http: HttpConfig, workers: int, progress: Progress | None
 ) -> PageOutcome:
     """Fetch chunk by chunk here; each chunk's extraction goes to the task runner (Dask) in
     pieces, one per worker, while the next chunk is fetched."""
     outcome = PageOutcome()
-    pending: list[tuple[FetchedPages, list[Any]]] = []
+    pending: list[tuple[FetchedPages, list[Result]]] = []
     for chunk in chunked(interleave_hosts(urls)):
-        fetched = fetch_pages_task(as_is(chunk), http, as_is(undated))
+        fetched = steps.fetch_chunk(chunk, http, undated)
         size = max(1, -(-len(fetched.pages) // max(1, workers)))
         pieces = [
-            runner.submit(
-                extract_pages_task,
-                {"pages": fetched.pages[i : i + size], "with_metadata": fetched.with_metadata[i : i + size]},
+            steps.remote(
+                "extract_chunk",
+                pages=fetched.pages[i : i + size],
+                with_metadata=fetched.with_metadata[i : i + size],
             )
             for i in range(0, len(fetched.pages), size)
         ]

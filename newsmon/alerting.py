@@ -1,0 +1,163 @@
+"""The run's last steps: decide its alerts (stories new to a topic, spikes, silent feeds), store
+them, write their files and send the notifications due."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from newsmon.alerts import (
+    CHART_DAYS,
+    AlertRecord,
+    TopicInput,
+    build_sources_alert,
+    build_topic_alert,
+    digest_order,
+    runs_missing_files,
+    stories_wanted,
+    topic_input,
+    write_missing_files,
+)
+from newsmon.errors import NewsmonError, StorageError
+from newsmon.faults import fault_point
+from newsmon.models import SilenceParams, SpikeParams
+from newsmon.notify import (
+    MAX_ATTEMPTS,
+    NotifyConfig,
+    deliver_all,
+    load_notify_config,
+    notify_config_path,
+    redact,
+    target_key,
+    unknown_routes,
+)
+from newsmon.pipeline import RunContext
+from newsmon.trends import TrendPoint, silence_changes, topic_trends
+
+log = logging.getLogger(__name__)
+
+
+def alert_stage(ctx: RunContext) -> list[AlertRecord]:
+    """The alert step of a run, timed and recorded; its alerts."""
+    t0 = time.perf_counter()
+    alerts = (ctx.steps.alert or store_alerts)(ctx.store, ctx.run_id, ctx.now, ctx.settings.alerts_dir, ctx.logger)
+    seconds = time.perf_counter() - t0
+    ctx.summary.alerts = [a.topic for a in alerts]
+    ctx.record("alert", 0, len(alerts), 0, seconds)
+    ctx.logger.info("alert: %s", ", ".join(ctx.summary.alerts) if alerts else "nothing new, no alert")
+    return alerts
+
+
+def store_alerts(store: Any, run_id: str, now: datetime, folder: Path, logger: Any = log) -> list[AlertRecord]:
+    """Decide this run's alerts (stories new to a topic, spikes, silent feeds) and store them; then
+    write the alert files from the stored rows (and any that are missing) and send notifications.
+
+    The alerts folder is made first, so a folder that cannot be used fails the run before any
+    alert is stored. Notifications never fail the run.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    notify_config = _notify_config(store, logger)
+    records, silenced, recovered = _decide_alerts(store, run_id, now)
+    routes = notify_config or NotifyConfig()
+    deliveries = [(r.id, target_key(url), redact(url)) for r in records for url in routes.urls_for(r.topic)]
+    store.alerts.store(records, deliveries, silenced, recovered, now)
+    fault_point("after-alert-store")
+    failure = _write_alert_files(store, folder)
+    fault_point("before-notify")
+    if notify_config is not None:
+        _deliver(store, notify_config, run_id, now, logger)
+    if failure is not None:
+        raise failure
+    return records
+
+
+def _decide_alerts(
+    store: Any, run_id: str, now: datetime
+) -> tuple[list[AlertRecord], list[tuple[str, int, str]], list[str]]:
+    """This run's alerts in digest order, the feeds that went silent (url, quietest day, alert id)
+    and the urls of silent feeds that recovered."""
+    records = [r for r in (build_topic_alert(run_id, now, t) for t in _topic_inputs(store, now)) if r is not None]
+    activities = store.feeds.activity(now, SilenceParams().window_days)
+    silent, recovered = silence_changes(activities, now, store.feeds.open_silences())
+    sources = build_sources_alert(run_id, now, silent)
+    if sources is None:
+        return digest_order(records), [], recovered
+    silenced = [(c.url, c.quietest or 0, sources.id) for c in silent]
+    return digest_order([*records, sources]), silenced, recovered
+
+
+def _write_alert_files(store: Any, folder: Path) -> StorageError | None:
+    """Write the files of every stored alert that lacks one; the error, if the disk refused."""
+    try:
+        missing = store.alerts.records_of_runs(runs_missing_files(store.alerts.files()))
+        paths, pages = write_missing_files(missing, folder)
+    except OSError as err:  # the rows are stored: the next run writes the files
+        error = StorageError(
+            f"cannot write alert files in {folder} ({err.strerror or err}): {_file_advice(err)};"
+            " the alerts are stored and the next run writes their files"
+        )
+        error.__cause__ = err
+        return error
+    store.alerts.set_paths(paths, pages)
+    return None
+
+
+def _file_advice(err: OSError) -> str:
+    """What to do about a file that could not be written."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full: free disk space"
+    if err.errno == errno.EFBIG:
+        return "a file size limit (ulimit -f) stopped the write: raise the limit"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "fix the folder's permissions"
+    return "free disk space or fix permissions"
+
+
+def _topic_inputs(store: Any, now: datetime) -> list[TopicInput]:
+    """Each current topic's pending items, trend up to the run's day and candidate stories."""
+    day = now.date()
+    names = store.topics.names()
+    pending = store.alerts.pending_items()
+    start = store.alerts.history_start()
+    trends: dict[str, list[TrendPoint]] = {}
+    if start is not None and start <= day:
+        params = SpikeParams()
+        since = max(start, day - timedelta(days=CHART_DAYS + params.window_days + params.guard_days))
+        trends = topic_trends(store.alerts.topic_day_counts(since, day), names, since, day, params)
+    spiked = store.alerts.spike_alerted_topics(day)
+    wanted = stories_wanted(pending, trends, day, store.alerts.stories_on_day(day), spiked)
+    lines = store.alerts.story_lines(sorted(wanted))
+    return [topic_input(t, names[t], pending.get(t, []), trends.get(t, []), lines, t in spiked) for t in sorted(names)]
+
+
+def _notify_config(store: Any, logger: Any) -> NotifyConfig | None:
+    """The notification routes, or None (and an error in the log) when the notify file is invalid."""
+    try:
+        config = load_notify_config(notify_config_path())
+    except NewsmonError as err:
+        logger.error("notifications skipped: %s", err)
+        return None
+    for key in unknown_routes(config, list(store.topics.names())):
+        logger.warning("notify: %r in %s matches no topic", key, config.path)
+    return config
+
+
+def _deliver(store: Any, config: NotifyConfig, run_id: str, now: datetime, logger: Any) -> None:
+    """Send the deliveries due (new and earlier failures); a failure is recorded, never raised."""
+    try:
+        pending = store.deliveries.due(MAX_ATTEMPTS)
+        if not pending:
+            return
+        counts = deliver_all(
+            pending,
+            config,
+            lambda d: store.deliveries.record_attempt(d, now, run_id),
+            lambda d, outcome: store.deliveries.record_outcome(d, outcome, now),
+        )
+        logger.info("notify: %s", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    except Exception as err:  # notifications must never fail the pipeline
+        logger.error("notify: deliveries interrupted (%s: %s); they are retried next run", type(err).__name__, err)

@@ -1,0 +1,343 @@
+"""The pipeline core: one run as explicit steps over batches, in plain Python.
+
+collect (seeds folder, feeds) -> fetch and extract pages -> dedupe -> tag -> store -> re-tag
+and backfill -> trends and alerts -> notify. Every step is a function of a :class:`RunContext`
+(settings, clock, run id, the store's repositories, the steps to call, a logger) and a batch,
+returning plain data. The Prefect flow (``flows/monitor.py``), ``newsmon run --since``,
+``newsmon topics retag``, the Dask runner and the benchmarks all run this core; the flow only
+wraps the steps as tasks (see :mod:`newsmon.steps`).
+
+Determinism: documents are processed in arrival order (time, url, id), batches are cut from
+that order, and every lookup that chooses among stories is totally ordered, so the same
+documents give the same stories and tags whatever the batch size, worker count or runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from newsmon import __version__
+from newsmon.config import Settings
+from newsmon.dedupe import new_story_keys
+from newsmon.faults import fault_point
+from newsmon.harvest import FeedHarvest, harvest_feeds
+from newsmon.http import HttpConfig
+from newsmon.models import Batch, Document, FeedItemRow, IngestResult, Tag
+from newsmon.pages import PAGE_CHUNK
+from newsmon.steps import Deduped, Result, Steps
+from newsmon.topics import TaggingPool, Topic
+
+
+@dataclass(slots=True)
+class BackfillCounts:
+    """What a backfill (``newsmon run --since``) re-processed and what that changed."""
+
+    since: datetime
+    documents: int = 0
+    reread: int = 0  # documents read again from their file with the current extractors
+    new_text: int = 0  # ... whose text came out different from the stored one
+    moved: int = 0  # documents now in another story
+    tags_added: int = 0
+    tags_removed: int = 0
+    tags_changed: int = 0  # same tag, other evidence
+    changed: int = 0  # documents whose text, story or tags changed
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did, stage by stage (returned by the flow and printed by the CLI)."""
+
+    run_id: str
+    files_seen: int = 0
+    files_skipped: int = 0
+    feeds_polled: int = 0
+    feeds_failed: int = 0
+    documents_new: int = 0
+    documents_unchanged: int = 0
+    stories_new: int = 0
+    tags_new: int = 0
+    retagged: int = 0
+    alerts: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    backfill: BackfillCounts | None = None
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        """Accumulate the time spent inside one stage's work."""
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What every step of one run shares: settings, clock, run id, store, topics, steps, logger."""
+
+    settings: Settings
+    store: Any  # storage.store.Store: the run's repositories (one writer)
+    topics: list[Topic]
+    now: datetime
+    run_id: str
+    steps: Steps = field(default_factory=Steps)
+    logger: Any = field(default_factory=lambda: logging.getLogger(__name__))
+    summary: RunSummary = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.summary = RunSummary(self.run_id)
+
+    @property
+    def versions(self) -> list[tuple[str, str]]:
+        """The (topic, version) pairs in force."""
+        return [(t.slug, t.version) for t in self.topics]
+
+    def record(self, stage: str, items_in: int, items_out: int, skipped: int, seconds: float) -> None:
+        """Add a stage's counts and time to the summary and to the run's row (``v_runs``)."""
+        self.summary.add_time(stage, seconds)
+        self.store.runs.record_stage(self.run_id, stage, items_in, items_out, skipped, seconds)
+
+
+class StageProgress:
+    """Progress of a long stage in the run's log: items done of the total and the rate, at most
+    every ``every_s`` seconds and always at the end; silent when ``enabled`` is false (a stage
+    of one batch needs no progress line)."""
+
+    def __init__(
+        self, stage: str, total: int, unit: str, logger: Any, enabled: bool = True, every_s: float = 5.0
+    ) -> None:
+        self.stage, self.total, self.unit, self.logger = stage, total, unit, logger
+        self.enabled, self.every_s = enabled and total > 0, every_s
+        self.done = 0
+        self.started = time.perf_counter()
+        self._last_line = self.started
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` more items done; log a line when one is due."""
+        self.done += n
+        now = time.perf_counter()
+        if self.enabled and (self.done >= self.total or now - self._last_line >= self.every_s):
+            self._last_line = now
+            self.logger.info("%s", self.line())
+
+    def line(self) -> str:
+        """``backfill: 1500/12000 documents (12%), 230 documents/s, about 45 s left``."""
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = self.done / elapsed
+        left = f", about {(self.total - self.done) / rate:.0f} s left" if 0 < self.done < self.total else ""
+        share = 100 * self.done / max(self.total, 1)
+        return f"{self.stage}: {self.done}/{self.total} {self.unit} ({share:.0f}%), {rate:.0f} {self.unit}/s{left}"
+
+
+# -- one run ----------------------------------------------------------------------------------
+
+
+def run_once(ctx: RunContext, since: datetime | None = None, describe: str | None = None) -> RunSummary:
+    """Record the run, run every stage (:func:`run_stages`), and record how it ended.
+
+    The caller opened ``ctx.store`` (the writer lock) and closes it afterwards."""
+    store, run_id = ctx.store, ctx.run_id
+    what = describe or str(ctx.settings.seeds) + (f"; backfill since {since.isoformat()}" if since else "")
+    if store.runs.start(run_id, ctx.now, what, __version__):
+        ctx.logger.warning("an earlier run had not finished (killed?): marked crashed; this run completes its work")
+    try:
+        run_stages(ctx, since)
+        store.runs.finish(run_id, "completed", datetime.now(UTC))
+    except BaseException as err:
+        try:
+            store.runs.finish(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
+        except Exception as record_err:  # e.g. the disk is full: keep the original error
+            ctx.logger.error("could not record the failure of run %s: %s", run_id, record_err)
+        raise
+    return ctx.summary
+
+
+def run_stages(ctx: RunContext, since: datetime | None = None) -> None:
+    """Every stage of a run, in the order that keeps it crash-safe.
+
+    Topic versions that are not current yet are made current only after every stored
+    document has been re-tagged with them, so a run killed in between leaves them not
+    current and the next run re-tags again (idempotent) instead of never.
+    """
+    from newsmon.alerting import alert_stage
+    from newsmon.backfill import backfill, retag_stale
+
+    store, summary = ctx.store, ctx.summary
+    stale = store.topics.stale(ctx.topics)
+    documents = ingest(ctx)
+    harvested = harvest(ctx)
+    documents.extend(harvested.documents)
+    documents = list({d.id: d for d in reversed(documents)}.values())[::-1]  # one per id, first wins
+    known = store.documents.known_content([d.id for d in documents])
+    todo = arrival_order([d for d in documents if known.get(d.id) != d.content_hash])
+    summary.documents_unchanged = len(documents) - len(todo)
+    process_new(ctx, todo, harvested.item_rows)
+    processed = {d.id for d in todo}
+    leftover = [r for doc_id, rs in harvested.item_rows.items() if doc_id not in processed for r in rs]
+    store.feeds.store_items([*harvested.known_rows, *leftover], ctx.run_id, ctx.now)
+    fault_point("before-feed-states")
+    store.feeds.save_states(harvested.states)  # only now: a crash before this re-polls, never loses items
+    if since is not None:
+        processed |= backfill(ctx, since, {d.id: d for d in documents}, processed)
+    if stale:
+        retag_stale(ctx, stale, processed)
+    fault_point("before-register")
+    store.topics.register(ctx.topics, ctx.run_id, ctx.now)  # only after the re-tag: see above
+    fault_point("before-alert")
+    alert_stage(ctx)
+
+
+def arrival_order(documents: list[Document]) -> list[Document]:
+    """Documents in the order a run processes them: by time (published, else first seen), url, id."""
+    return sorted(documents, key=lambda d: (d.published_at or d.first_seen_at, d.url, d.id))
+
+
+def ingest(ctx: RunContext) -> list[Document]:
+    """Read the seeds folder (when it exists or was given); its documents."""
+    from newsmon.documents import iter_document_files
+
+    settings, logger = ctx.settings, ctx.logger
+    if not (settings.seeds.exists() or "seeds" in settings.model_fields_set):
+        logger.info("ingest: no folder %s, no files read", settings.seeds)
+        return []
+    t0 = time.perf_counter()
+    has_files = settings.seeds.is_dir() and next(iter(iter_document_files(settings.seeds)), None) is not None
+    ingested = ctx.steps.ingest(settings.seeds, ctx.now) if has_files or not settings.seeds.is_dir() else IngestResult()
+    seconds = time.perf_counter() - t0
+    ctx.summary.files_seen, ctx.summary.files_skipped = ingested.files_seen, len(ingested.skipped)
+    ctx.record("ingest", ingested.files_seen, len(ingested.documents), len(ingested.skipped), seconds)
+    logger.info(
+        "ingest: %d files, %d documents, %d skipped in %.1f s",
+        ingested.files_seen, len(ingested.documents), len(ingested.skipped), seconds,
+    )  # fmt: skip
+    return list(ingested.documents)
+
+
+def harvest(ctx: RunContext) -> FeedHarvest:
+    """Poll the due feeds (when a feeds file is in force) and extract their new items' pages."""
+    settings, logger, summary = ctx.settings, ctx.logger, ctx.summary
+    if settings.feeds_path is None:
+        return FeedHarvest()
+    logger.info("feeds: polling the due feeds of %s", settings.feeds_path)
+    t0 = time.perf_counter()
+    http = HttpConfig.from_env(
+        settings.http_allow, total_timeout_s=settings.http_timeout_s, concurrency=settings.http_concurrency
+    )
+    workers = settings.dask_workers if ctx.steps.submit is not None else settings.extract_workers
+    pages: list[StageProgress] = []
+
+    def page_progress(done: int, total: int) -> None:
+        if not pages:
+            pages.append(StageProgress("pages", total, "pages", logger, enabled=total > PAGE_CHUNK))
+        pages[0].advance(done - pages[0].done)
+
+    result = harvest_feeds(
+        ctx.store, settings.feeds_path, http, ctx.now, ctx.run_id, workers, ctx.steps, settings.fetch_pages,
+        page_progress,
+    )  # fmt: skip
+    seconds = time.perf_counter() - t0
+    summary.feeds_polled, summary.feeds_failed = result.polled, result.failed
+    ctx.record("feeds", result.polled, len(result.documents), result.failed, seconds)
+    logger.info(
+        "feeds: %d polled (%d not modified, %d failed), %d items, %d new or changed; %d pages fetched,"
+        " %d failed; %.1f s (%.1f pages/s)",
+        result.polled, result.not_modified, result.failed, result.items_seen, len(result.documents),
+        result.pages_fetched, result.pages_failed, seconds, result.pages_fetched / max(seconds, 1e-9),
+    )  # fmt: skip
+    fault_point("after-fetch")
+    return result
+
+
+# -- dedupe, tag and store, batch by batch -----------------------------------------------------
+
+
+def batched(documents: list[Document], size: int, max_bytes: int) -> list[list[Document]]:
+    """Consecutive batches of at most ``size`` documents and about ``max_bytes`` of text each
+    (one transaction each: many feed summaries fit in one, fewer full articles)."""
+    batches: list[list[Document]] = []
+    current: list[Document] = []
+    weight = 0
+    for doc in documents:
+        length = len(doc.body) + len(doc.title)
+        if current and (len(current) >= size or weight + length > max_bytes):
+            batches.append(current)
+            current, weight = [], 0
+        current.append(doc)
+        weight += length
+    if current:
+        batches.append(current)
+    return batches
+
+
+def process_new(ctx: RunContext, todo: list[Document], item_rows: dict[str, list[FeedItemRow]]) -> None:
+    """Dedupe, tag and store the new and changed documents, batch by batch, with progress.
+
+    Every batch's tagging is submitted at once (to the task runner, or to a helper process) and
+    runs there while this process dedupes and stores the batches in order."""
+    settings, summary, logger = ctx.settings, ctx.summary, ctx.logger
+    batches = batched(todo, settings.batch_size, settings.batch_bytes)
+    progress = StageProgress("dedupe/tag/store", len(todo), "documents", logger, enabled=len(batches) > 1)
+    with ExitStack() as stack:
+        tagging: list[Result] | None = None
+        if ctx.steps.submit is not None:
+            tagging = [ctx.steps.remote("tag", documents=b, topics=ctx.topics) for b in batches]
+        elif TaggingPool.wanted(ctx.topics, len(todo), settings.extract_workers):
+            pool = stack.enter_context(TaggingPool(ctx.topics, max(1, settings.extract_workers - 1)))
+            tagging = [pool.submit(b) for b in batches]
+        for n, batch in enumerate(batches):
+            rows = [row for d in batch for row in item_rows.get(d.id, [])]
+            process_batch(ctx, batch, rows, tagging[n] if tagging else None)
+            progress.advance(len(batch))
+    seconds = sum(summary.stage_seconds.get(s, 0.0) for s in ("dedupe", "tag", "store"))
+    logger.info(
+        "dedupe: %d documents, %d new stories (%d unchanged documents not reprocessed)",
+        len(todo), summary.stories_new, summary.documents_unchanged,
+    )  # fmt: skip
+    logger.info("tag: %d tags on %d documents", summary.tags_new, len(todo))
+    logger.info(
+        "store: %d new documents; dedupe, tag and store %.1f s (%.0f documents/s)",
+        summary.documents_new, seconds, len(todo) / max(seconds, 1e-9),
+    )  # fmt: skip
+
+
+def process_batch(
+    ctx: RunContext, batch: list[Document], feed_rows: list[FeedItemRow], tagging: Result | None = None
+) -> None:
+    """Dedupe, tag and store one batch; ``tagging``: its tags, already submitted elsewhere."""
+    steps, store = ctx.steps, ctx.store
+    t0 = time.perf_counter()
+    deduped = steps.dedupe(store, batch, ctx.settings.dedupe_threshold, ctx.run_id)
+    t1 = time.perf_counter()
+    tags = tagging.result() if tagging is not None else steps.tag(batch, ctx.topics)
+    t2 = time.perf_counter()
+    existing = store.stories.existing([a.story_id for a in deduped.assignments if a.method == "new"])
+    new_docs = (steps.store or store_batch)(store, ctx.run_id, ctx.now, batch, deduped, tags, feed_rows, ctx.versions)
+    t3 = time.perf_counter()
+    new_stories = sum(1 for a in deduped.assignments if a.method == "new" and a.story_id not in existing)
+    ctx.summary.documents_new += new_docs
+    ctx.summary.stories_new += new_stories
+    ctx.summary.tags_new += len(tags)
+    ctx.record("dedupe", len(batch), new_stories, 0, t1 - t0)
+    ctx.record("tag", len(batch), len(tags), 0, t2 - t1)
+    ctx.record("store", len(batch), new_docs, 0, t3 - t2)
+
+
+def store_batch(
+    store: Any,
+    run_id: str,
+    now: datetime,
+    documents: list[Document],
+    deduped: Deduped,
+    tags: list[Tag],
+    feed_rows: list[FeedItemRow] | tuple[()] = (),
+    tagged_versions: list[tuple[str, str]] | None = None,
+) -> int:
+    """Write a batch in one transaction; returns the number of new documents.
+
+    With ``tagged_versions`` (the topic versions the batch was tagged with), the batch's tags of
+    those versions are replaced by ``tags``."""
+    batch = Batch(
+        documents, deduped.keys, new_story_keys(deduped.keys, deduped.assignments), deduped.assignments, tags,
+        feed_rows, tagged_versions,
+    )  # fmt: skip
+    return int(store.batches.store(batch, run_id, now))

@@ -1,0 +1,46 @@
+"""Notification deliveries (``deliveries``): one row per alert and target, retried until sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from newsmon.models import Outcome, PendingDelivery, notification_body
+from storage.database import Database
+
+
+class DeliveryRepository:
+    """The deliveries due, and each attempt and outcome as it happens."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def due(self, max_attempts: int) -> list[PendingDelivery]:
+        """Deliveries not made yet (new, failed, or cut short by a crash), oldest alert first."""
+        rows = self.db.execute(
+            "SELECT d.alert_id, d.target, d.target_label, d.attempts, coalesce(a.title, 'newsmon: ' || a.topic),"
+            " a.markdown, a.digest_path FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+            " WHERE d.status IN ('pending', 'sending', 'failed') AND d.attempts < ?"
+            " ORDER BY a.created_at, d.alert_id, d.target",
+            [max_attempts],
+        )
+        return [
+            PendingDelivery(alert, target, label, int(attempts), title, notification_body(markdown, alert, digest))
+            for alert, target, label, attempts, title, markdown, digest in rows
+        ]
+
+    def record_attempt(self, delivery: PendingDelivery, now: datetime, run_id: str) -> None:
+        """Note an attempt before it is made: if the run dies during it, the next run retries."""
+        self.db.execute(
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, last_attempt_at = ?, last_run_id = ?"
+            " WHERE alert_id = ? AND target = ?",
+            [now, run_id, delivery.alert_id, delivery.target],
+        )
+
+    def record_outcome(self, delivery: PendingDelivery, outcome: Outcome, now: datetime) -> None:
+        """Record a delivery's outcome (sent, failed, gave-up or dropped)."""
+        self.db.execute(
+            "UPDATE deliveries SET status = ?, last_error = ?,"
+            " sent_at = CASE WHEN ? = 'sent' THEN CAST(? AS TIMESTAMPTZ) ELSE sent_at END"
+            " WHERE alert_id = ? AND target = ?",
+            [outcome.status, outcome.error, outcome.status, now, delivery.alert_id, delivery.target],
+        )

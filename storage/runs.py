@@ -1,0 +1,60 @@
+"""Runs and their stages (``runs``, ``run_stages``; read through ``v_runs``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+
+class RunRepository:
+    """The record of each run: started, crashed, completed or failed, and its stage counts."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def start(self, run_id: str, now: datetime, input_desc: str, version: str = "unknown") -> int:
+        """Record a run as running; returns how many earlier runs were found crashed.
+
+        Holding the writer lock proves that no other run is alive, so any run still marked
+        running was killed (SIGKILL, power loss): it is marked ``crashed``. Its committed
+        batches are kept; the work it did not finish is redone by this run. ``version`` is the
+        newsmon release that runs it.
+        """
+        crashed = self.db.execute(
+            "UPDATE runs SET status = 'crashed', finished_at = ?,"
+            " error = 'the run ended without finishing (killed or crashed); its committed batches are kept'"
+            " WHERE status = 'running' AND id <> ? RETURNING id",
+            [now, run_id],
+        )
+        for (old,) in crashed:
+            log.warning("run %s had not finished (killed?): marked crashed", old)
+        self.db.execute(
+            "INSERT INTO runs (id, started_at, status, input, newsmon_version) VALUES (?, ?, 'running', ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL",
+            [run_id, now, input_desc, version],
+        )
+        return len(crashed)
+
+    def finish(self, run_id: str, status: str, finished_at: datetime, error: str | None = None) -> None:
+        """Mark a run completed or failed."""
+        self.db.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
+            [status, finished_at, error, run_id],
+        )
+
+    def record_stage(
+        self, run_id: str, stage: str, items_in: int, items_out: int, skipped: int, seconds: float
+    ) -> None:
+        """Add one batch's counts to a stage of a run."""
+        self.db.execute(
+            "INSERT INTO run_stages VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, stage) DO UPDATE SET"
+            " items_in = run_stages.items_in + excluded.items_in,"
+            " items_out = run_stages.items_out + excluded.items_out,"
+            " skipped = run_stages.skipped + excluded.skipped,"
+            " seconds = run_stages.seconds + excluded.seconds",
+            [run_id, stage, items_in, items_out, skipped, seconds],
+        )
