@@ -693,7 +693,7 @@ def test_backtest_counts_added_dropped_and_kept(default_topics: list[Topic]) -> 
 def newsmon(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``newsmon`` in a subprocess and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
