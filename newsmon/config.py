@@ -138,3 +138,25 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 def _env_set_fields(settings: Settings) -> dict[str, Any]:
     """Fields that the environment actually set (so that they override the file)."""
     return {name: getattr(settings, name) for name in settings.model_fields_set}
+
+
+def settings_parameters(settings: Settings) -> dict[str, Any]:
+    """The settings as plain parameters of a scheduled run, which may start in another folder:
+    paths made absolute, unset values left out."""
+    values = {k: (str(Path(v).resolve()) if isinstance(v, Path) else v) for k, v in settings.model_dump().items()}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def check_inputs(settings: Settings, seeds_given: bool = False) -> None:
+    """Fail fast on the inputs of a run before any work starts: a missing seeds folder (when
+    ``--seeds`` was given, the folder exists, or there is no feeds file to read instead), a
+    bad feeds file, a bad topics file."""
+    from newsmon.documents import iter_document_files
+    from newsmon.feeds import load_feeds
+    from newsmon.topics import load_topics
+
+    if seeds_given or settings.seeds.exists() or settings.feeds_path is None:
+        next(iter(iter_document_files(settings.seeds)), None)
+    if settings.feeds_path is not None:
+        load_feeds(settings.feeds_path)
+    load_topics(settings.topics_path)

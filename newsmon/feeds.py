@@ -135,6 +135,19 @@ def load_feeds(path: Path) -> list[FeedSpec]:
     return specs
 
 
+def new_feed(
+    url: str, name: str | None = None, interval: str | None = None, tags: Sequence[str] = (), where: str = "--interval"
+) -> FeedSpec:
+    """A feed the user adds: an http(s) URL (else a :class:`ConfigError`), a name (default: the
+    host), a poll interval such as ``15m`` (default 30 minutes; ``where`` names it in errors)
+    and tags."""
+    clean = safe_http_url(url)
+    if clean is None:
+        raise ConfigError(f"{url!r} is not an http(s) URL: give the feed's web address")
+    seconds = parse_duration(interval, where) if interval else DEFAULT_INTERVAL_S
+    return FeedSpec(name or urlsplit(clean).hostname or clean, clean, seconds, tuple(tags))
+
+
 def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 

@@ -25,7 +25,7 @@ import logging
 import multiprocessing
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -120,6 +120,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"topics file {path} is a folder: pass a .toml file") from err
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"topics file {path} is not valid TOML ({err}): fix it") from err
+
+
+def select_topics(topics: Sequence[Topic], name: str | None, where: Path) -> list[Topic]:
+    """The topic whose slug is ``name``, or all of them when None; an unknown name is a
+    :class:`ConfigError` that lists the topics of ``where`` (the topics file)."""
+    if name is None:
+        return list(topics)
+    chosen = [t for t in topics if t.slug == name]
+    if not chosen:
+        known = ", ".join(t.slug for t in topics)
+        raise ConfigError(f"no topic {name!r} in {where}: use one of {known}")
+    return chosen
 
 
 def compile_topic(slug: str, spec: Any, where: str) -> Topic:
@@ -571,6 +583,42 @@ def check_examples(topic: Topic) -> list[ExampleCheck]:
             )  # fmt: skip
             checks.append(ExampleCheck(text, expected, match_topic(topic, Prepared.of(doc)) is not None))
     return checks
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """A topic tried on the stored documents: the tags it would make (``new``) against those its
+    current version in the database made (``current``), both by document id."""
+
+    topic: Topic
+    documents: int  # stored documents tried
+    current: Mapping[str, Tag]
+    new: Mapping[str, Tag]
+
+    @property
+    def added(self) -> list[str]:
+        """Documents it would tag that are not tagged now, by id."""
+        return sorted(set(self.new) - set(self.current))
+
+    @property
+    def dropped(self) -> list[str]:
+        """Documents tagged now that it would no longer tag, by id."""
+        return sorted(set(self.current) - set(self.new))
+
+    @property
+    def kept(self) -> int:
+        """How many documents are tagged now and would stay tagged."""
+        return len(set(self.new) & set(self.current))
+
+    @property
+    def stored_versions(self) -> list[str]:
+        """The versions of the topic that made the current tags."""
+        return sorted({t.topic_version for t in self.current.values()})
+
+    @property
+    def same_definition(self) -> bool:
+        """True if the current tags were made by this very definition."""
+        return self.stored_versions == [self.topic.version]
 
 
 # -- semantic scoring (optional extra) --------------------------------------------------------

@@ -20,7 +20,7 @@ def newsmon(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``newsmon`` in a subprocess and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -122,7 +122,7 @@ def test_readme_run_command_on_a_fresh_machine(tmp_path: Path) -> None:
     clean_env.update(env)
     args = ["run", "--seeds", str(SEEDS)]
     first = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -135,7 +135,7 @@ def test_readme_run_command_on_a_fresh_machine(tmp_path: Path) -> None:
     db = work / "newsmon.duckdb"
     assert db.exists()
     second = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=300,

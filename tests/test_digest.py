@@ -184,7 +184,7 @@ def test_newsmon_alerts_prints_the_latest_digest(hostile_digest: tuple[Path, Pat
     db, page = hostile_digest
     env = {**os.environ, "COLUMNS": "200"}
     result = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", "alerts", "--db", str(db)],
+        [sys.executable, "-m", "cli", "alerts", "--db", str(db)],
         capture_output=True, text=True, timeout=60, cwd=REPO, env=env, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -193,7 +193,7 @@ def test_newsmon_alerts_prints_the_latest_digest(hostile_digest: tuple[Path, Pat
     assert "## Russia sanctions (russia-sanctions)" in out and "## Central Asia diplomacy" in out
     assert "New: " in out and f"HTML digest: {page}" in out
     one = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", "alerts", "--db", str(db), "--topic", "russia-sanctions"],
+        [sys.executable, "-m", "cli", "alerts", "--db", str(db), "--topic", "russia-sanctions"],
         capture_output=True, text=True, timeout=60, cwd=REPO, env=env, check=False,
     )  # fmt: skip
     assert one.returncode == 0 and "Russia sanctions" in one.stdout and "Central Asia diplomacy" not in one.stdout
@@ -201,20 +201,11 @@ def test_newsmon_alerts_prints_the_latest_digest(hostile_digest: tuple[Path, Pat
 
 def test_run_now_must_be_an_iso_time(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", "run", "--now", "last tuesday", "--db", str(tmp_path / "x.duckdb")],
+        [sys.executable, "-m", "cli", "run", "--now", "last tuesday", "--db", str(tmp_path / "x.duckdb")],
         capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
     )  # fmt: skip
     assert result.returncode == 1 and "--now 'last tuesday' is not an ISO 8601 time" in result.stderr
     assert not (tmp_path / "x.duckdb").exists()
-
-
-def test_parse_now() -> None:
-    from newsmon.cli import _parse_now
-
-    assert _parse_now("2023-05-18T23:59") == datetime(2023, 5, 18, 23, 59, tzinfo=UTC)
-    assert _parse_now("2023-05-18") == datetime(2023, 5, 18, tzinfo=UTC)
-    assert _parse_now("2023-05-19T01:00+02:00") == datetime(2023, 5, 18, 23, 0, tzinfo=UTC)
-    assert _parse_now("2023-05-18T23:59:00Z").tzinfo == UTC
 
 
 # --- crash-safe files ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ from newsmon.feeds import (
     append_feeds,
     canonicalize_url,
     load_feeds,
+    new_feed,
     parse_feed,
     parse_opml,
     plan_poll,
@@ -223,6 +224,17 @@ def test_feeds_file_round_trip_and_errors(tmp_path: Path) -> None:
     path.write_text('[[feeds]]\nurl = "https://a.example/"\ninterval = "5s"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="below one minute"):
         load_feeds(path)
+
+
+def test_new_feed_from_user_input() -> None:
+    assert new_feed(" https://news.example/rss ") == FeedSpec("news.example", "https://news.example/rss", 1800.0)
+    assert new_feed("https://a.example/rss", "A", "15m", ["world"]) == FeedSpec(
+        "A", "https://a.example/rss", 900.0, ("world",)
+    )
+    with pytest.raises(ConfigError, match="'file:///etc/passwd' is not an http"):
+        new_feed("file:///etc/passwd")
+    with pytest.raises(ConfigError, match="--interval: interval '20s' is below one minute"):
+        new_feed("https://a.example/rss", interval="20s")
 
 
 def test_opml_import_with_folders() -> None:

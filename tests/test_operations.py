@@ -92,7 +92,7 @@ def _newsmon(
     preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=work,
         env=env,
         capture_output=True,
@@ -165,7 +165,7 @@ def test_readers_never_block_the_writer_nor_see_errors(
         )
     held = duckdb.connect(str(work / "newsmon.snapshot.duckdb"), read_only=True)  # a BI tool left open
     writer = subprocess.Popen(
-        [sys.executable, "-m", "newsmon.cli", "run"],
+        [sys.executable, "-m", "cli", "run"],
         cwd=work,
         env=env,
         stdout=subprocess.PIPE,
@@ -399,7 +399,7 @@ def test_serve_runs_on_schedule_without_overlap_and_stops_cleanly(
     serve_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}  # serve starts its own server,
     serve_env["PREFECT_HOME"] = str(tmp_path / "prefect-home")  # as for a user with none configured
     serve = subprocess.Popen(
-        [sys.executable, "-m", "newsmon.cli", "serve", "--interval", "5s"],
+        [sys.executable, "-m", "cli", "serve", "--interval", "5s"],
         cwd=work, env=serve_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

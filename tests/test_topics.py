@@ -21,15 +21,17 @@ import newsmon.topics as topics_module
 from newsmon.documents import read_documents
 from newsmon.errors import ConfigError, TopicDefinitionError
 from newsmon.feeds import plain_text
-from newsmon.models import Document
+from newsmon.models import Document, Tag
 from newsmon.topics import (
     VETO_SIMILARITY,
+    Backtest,
     SemanticScorer,
     Topic,
     check_examples,
     compile_term_list,
     load_topics,
     score_hits,
+    select_topics,
     semantic_model_id,
     tag_document,
     tag_documents,
@@ -664,13 +666,34 @@ def test_semantic_path_with_the_packaged_model(
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
 
 
+def test_select_topics_by_slug(default_topics: list[Topic], default_topics_file: Path) -> None:
+    assert select_topics(default_topics, None, default_topics_file) == default_topics
+    assert [t.slug for t in select_topics(default_topics, "covid-origins", default_topics_file)] == ["covid-origins"]
+    with pytest.raises(ConfigError, match=r"no topic 'nope' in .*topics.toml: use one of central-asia-diplomacy, "):
+        select_topics(default_topics, "nope", default_topics_file)
+
+
+def test_backtest_counts_added_dropped_and_kept(default_topics: list[Topic]) -> None:
+    topic = default_topics[0]
+
+    def tag(doc_id: str, version: str) -> Tag:
+        return Tag(doc_id, topic.slug, version, 1.0, "evidence", "clause")
+
+    current = {"a": tag("a", "old"), "b": tag("b", "old"), "c": tag("c", "older")}
+    test = Backtest(topic, 10, current, {"b": tag("b", topic.version), "d": tag("d", topic.version)})
+    assert (test.added, test.dropped, test.kept) == (["d"], ["a", "c"], 1)
+    assert test.stored_versions == ["old", "older"] and not test.same_definition
+    same = Backtest(topic, 10, {"b": tag("b", topic.version)}, {"b": tag("b", topic.version)})
+    assert same.same_definition and (same.added, same.dropped, same.kept) == ([], [], 1)
+
+
 # --- the topics commands, run as a user runs them ------------------------------------------------
 
 
 def newsmon(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``newsmon`` in a subprocess and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

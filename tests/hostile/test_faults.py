@@ -75,7 +75,7 @@ def _env(api: str, **extra: str) -> dict[str, str]:
 
 def _run(work: Path, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", "run"],
+        [sys.executable, "-m", "cli", "run"],
         cwd=work,
         env=env,
         capture_output=True,
@@ -141,7 +141,7 @@ def server() -> Iterator[ScriptedServer]:
 # own work, not 3 s of imports, and every kill lands in the run itself.
 _FORK_SERVER = """
 import json, os, sys, threading, traceback
-import newsmon.cli, flows.monitor, storage.store  # the imports every run would repeat
+import cli, flows.monitor, storage.store  # the imports every run would repeat
 if threading.active_count() != 1:
     raise SystemExit("fork server: threads after the imports; forking is not safe")
 for line in sys.stdin:
@@ -162,7 +162,7 @@ for line in sys.stdin:
         os.dup2(log, 1)
         os.dup2(log, 2)
         sys.argv = ["newsmon", "run"]
-        newsmon.cli.main()
+        cli.main()
         code = 0
     except SystemExit as end:
         code = end.code if isinstance(end.code, int) else 1
@@ -441,7 +441,7 @@ def test_overlapping_runs_take_turns(tmp_path: Path, prefect_api: str, server: S
     env = _env(prefect_api, NEWSMON_LOCK_TIMEOUT_S="120")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "newsmon.cli", "run"],
+            [sys.executable, "-m", "cli", "run"],
             cwd=work,
             env=env,
             stdout=subprocess.PIPE,

@@ -254,7 +254,7 @@ def test_no_sql_is_built_by_string_formatting() -> None:
     """ruff's S608 flags SQL assembled with f-strings, format() or %; the code base must have none."""
     ruff = Path(sys.executable).with_name("ruff")
     result = subprocess.run(
-        [str(ruff), "check", "--select", "S608", "--no-cache", "newsmon", "storage", "flows"],
+        [str(ruff), "check", "--select", "S608", "--no-cache", "newsmon", "storage", "flows", "cli"],
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout
@@ -279,7 +279,7 @@ def test_newsmon_sql_cannot_write_files_or_reach_the_network(
     server.routes["/x.csv"] = Route(b"a,b\n1,2\n", {"Content-Type": "text/csv"})
     sql = query.format(tmp=tmp_path, url=server.url("/x.csv"))
     result = subprocess.run(
-        [sys.executable, "-m", "newsmon.cli", "sql", sql, "--db", str(db)],
+        [sys.executable, "-m", "cli", "sql", sql, "--db", str(db)],
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 1 and result.stderr.startswith("newsmon: error: query failed")

@@ -1,0 +1,91 @@
+"""The ``newsmon`` typer app: the root group and its error handling, the consoles, the options
+that several commands share, and the entry point."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from newsmon import __version__
+from newsmon.errors import NewsmonError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class NewsmonGroup(TyperGroup):
+    """The root command group: a newsmon error is one line on stderr and exit code 1 (its
+    message says what, where and what to do); Ctrl-C exits with 130."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context (typer's own copy of click in recent releases)
+        try:
+            return super().invoke(ctx)
+        except NewsmonError as err:
+            err_console.print(f"newsmon: error: {err}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from err
+        except KeyboardInterrupt as err:
+            err_console.print("newsmon: interrupted")
+            raise typer.Exit(130) from err
+
+
+app = typer.Typer(
+    name="newsmon",
+    cls=NewsmonGroup,
+    help=(
+        "Media monitoring: ingest documents, dedupe reprints, tag topics, store in DuckDB, alert.\n\n"
+        "Examples:\n\n"
+        "  newsmon run                      # ingest ./seeds into ./newsmon.duckdb\n\n"
+        '  newsmon sql "select * from v_stories"\n\n'
+        "  newsmon alerts --topic russia-sanctions"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="DuckDB file [env NEWSMON_DB; default ./newsmon.duckdb]", show_default=False),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML config file [default ./newsmon.toml if present]", show_default=False),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"newsmon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Media monitoring pipeline."""
+
+
+def wide() -> Console:
+    """The console, or a wide one when the output is piped (no squeezing to 80 columns)."""
+    return console if console.is_terminal else Console(width=240)
+
+
+def when(value: Any) -> str:
+    """A time in a table cell (minutes; empty when there is none)."""
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""
+
+
+def main() -> None:
+    """Entry point: log warnings to stderr and run the CLI (errors: see :class:`NewsmonGroup`)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
