@@ -52,7 +52,7 @@ def task_steps(runner: Any | None = None) -> Steps:
     def submit(step: str, **kwargs: Any) -> Any:
         assert runner is not None
         remote = {"tag": tag_task, "extract_chunk": extract_chunk_task}[step]
-        return runner.submit(remote, {k: as_is(v) for k, v in kwargs.items()})
+        return runner.submit(remote, kwargs)  # a Dask runner ships its arguments as they are
 
     return Steps(
         ingest=_called(ingest_task),

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import re
-import resource
 import signal
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -15,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Final, TypedDict
 
 import trafilatura
+
+from newsmon.workers import WORKER_MEMORY_BYTES, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ def _parse_date(value: str | None) -> datetime | None:
 MAX_PAGE_BYTES = 5 * 1024 * 1024
 MAX_PAGE_ELEMENTS = 200_000  # a page with more tags than this is not an article
 PAGE_DEADLINE_S = 30.0
-WORKER_MEMORY_BYTES = 2 * 1024**3
 
 _NOT_ARTICLE_SIGNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
@@ -185,14 +184,6 @@ def extract_page(html: bytes, url: str, with_metadata: bool = True) -> PageText:
     return PageText(extracted, classify_page(extracted.text), None, canonical)
 
 
-def _init_worker(memory_bytes: int) -> None:
-    """Cap a worker's address space, so a pathological page fails that page, not the run."""
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    except (ValueError, OSError):  # pragma: no cover - platform without the limit
-        log.debug("could not limit worker memory")
-
-
 def _alarm(_signum: int, _frame: object) -> None:
     raise TimeoutError("page extraction deadline")
 
@@ -236,29 +227,24 @@ class PendingPages:
 
 
 class PagePool:
-    """A process pool for page extraction with a per-page deadline and a memory cap per worker.
+    """Page extraction on a :class:`~newsmon.workers.WorkerPool`, with a per-page deadline and
+    the pool's memory cap per worker.
 
     A worker that dies (killed, out of memory) fails only the pages it held; the pool is
-    rebuilt for the rest. Use as a context manager, or call :meth:`close`.
+    restarted for the rest. ``workers`` is the run's pool (kept open on exit) or a number of
+    processes for a pool of its own. Use as a context manager, or call :meth:`close`.
     """
 
     def __init__(
-        self, workers: int, deadline_s: float = PAGE_DEADLINE_S, memory_bytes: int = WORKER_MEMORY_BYTES
+        self, workers: int | WorkerPool, deadline_s: float = PAGE_DEADLINE_S, memory_bytes: int = WORKER_MEMORY_BYTES
     ) -> None:
-        self.workers = max(1, workers)
+        self._owned = not isinstance(workers, WorkerPool)
+        self._workers = workers if isinstance(workers, WorkerPool) else WorkerPool(workers, memory_bytes)
+        self.workers = self._workers.workers
         self.deadline_s = deadline_s
-        self.memory_bytes = memory_bytes
-        self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_init_worker,
-                initargs=(self.memory_bytes,),
-            )
-        return self._pool
+        return self._workers.executor()
 
     def extract(
         self, pages: Sequence[tuple[bytes, str]], with_metadata: Sequence[bool] | None = None
@@ -297,7 +283,7 @@ class PagePool:
                 results[i] = PageText(None, "unavailable", "extraction hung")
                 self.close(kill=True)
                 futures[i + 1 :] = self._queue(jobs[i + 1 :]).futures
-        if broken and pending.executor is not self._pool:
+        if broken and pending.executor is not self._workers.current:
             # queued on a pool that was replaced since (another batch's hung page or dead
             # worker): none of these pages is a culprit, so they go again together
             retry = self._queue([jobs[i] for i in broken])
@@ -321,14 +307,12 @@ class PagePool:
             return PageText(None, "unavailable", f"extraction worker died ({type(err).__name__})")
 
     def close(self, kill: bool = False) -> None:
-        """Stop the workers (the pool is rebuilt on the next use); ``kill`` ends busy ones too."""
-        if self._pool is None:
-            return
+        """``kill``: end the workers now, busy ones too (the pool restarts on the next use);
+        otherwise stop a pool of its own (the run's pool stays open for the run's other work)."""
         if kill:
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                process.kill()
-        self._pool.shutdown(wait=not kill, cancel_futures=True)
-        self._pool = None
+            self._workers.kill()
+        elif self._owned:
+            self._workers.close()
 
     def __enter__(self) -> PagePool:
         return self

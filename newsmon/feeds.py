@@ -13,12 +13,10 @@ import html
 import io
 import json
 import logging
-import multiprocessing
 import re
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +31,7 @@ from newsmon.errors import ConfigError
 from newsmon.extract import EXTRACTOR, PageText
 from newsmon.models import DEFAULT_INTERVAL_S, Document, FeedSpec, FeedState
 from newsmon.text import detect_charset, sha256_hex, text_hash
+from newsmon.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -293,14 +292,18 @@ def to_utf8(data: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
 POOL_PARSE_BYTES = 2_000_000  # below this much feed XML, a process pool costs more than it saves
 
 
-def parse_feeds(bodies: Sequence[tuple[bytes, Mapping[str, str]]], workers: int) -> list[ParsedFeed]:
-    """:func:`parse_feed` on every (body, headers), in ``workers`` processes when there is enough
-    to parse (feedparser is pure Python: one core parses about 1,600 items a second)."""
-    if workers <= 1 or len(bodies) < 2 or sum(len(b) for b, _ in bodies) < POOL_PARSE_BYTES:
+def parse_feeds(bodies: Sequence[tuple[bytes, Mapping[str, str]]], workers: int | WorkerPool) -> list[ParsedFeed]:
+    """:func:`parse_feed` on every (body, headers), in worker processes when there is enough to
+    parse (feedparser is pure Python: one core parses about 1,600 items a second). ``workers``
+    is the run's pool, or a number of processes for a pool of its own."""
+    count = workers.workers if isinstance(workers, WorkerPool) else workers
+    if count <= 1 or len(bodies) < 2 or sum(len(b) for b, _ in bodies) < POOL_PARSE_BYTES:
         return [parse_feed(body, headers) for body, headers in bodies]
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(min(workers, len(bodies)), mp_context=context) as pool:
-        return list(pool.map(_parse_one, bodies, chunksize=max(1, len(bodies) // (8 * workers))))
+    chunksize = max(1, len(bodies) // (8 * count))
+    if isinstance(workers, WorkerPool):
+        return workers.map(_parse_one, bodies, chunksize)
+    with WorkerPool(min(count, len(bodies))) as pool:
+        return pool.map(_parse_one, bodies, chunksize)
 
 
 def _parse_one(job: tuple[bytes, Mapping[str, str]]) -> ParsedFeed:

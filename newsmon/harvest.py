@@ -35,6 +35,7 @@ from newsmon.models import Document, FeedItemRow, FeedState
 from newsmon.pages import FetchedPages, PageOutcome, Progress, add_chunk, chunked, interleave_hosts
 from newsmon.steps import Result, Steps
 from newsmon.text import sha256_hex
+from newsmon.workers import WorkerPool
 
 
 @dataclass(slots=True)
@@ -53,7 +54,9 @@ class FeedHarvest:
     pages_failed: int = 0
 
 
-def _parse(steps: Steps, results: Sequence[FetchResult | FetchError], workers: int) -> list[ParsedFeed | None]:
+def _parse(
+    steps: Steps, results: Sequence[FetchResult | FetchError], workers: int | WorkerPool
+) -> list[ParsedFeed | None]:
     """Each result's parsed feed; None for failures and 304s (no parse step at all when every
     feed answered 304 or failed)."""
     fetched = [i for i, r in enumerate(results) if isinstance(r, FetchResult) and not r.not_modified]
@@ -71,7 +74,7 @@ def harvest_feeds(
     http: HttpConfig,
     now: datetime,
     run_id: str,
-    workers: int,
+    workers: int | WorkerPool,
     steps: Steps,
     fetch_pages: bool = True,
     progress: Progress | None = None,
@@ -166,7 +169,7 @@ def _unique_new_items(
 def _fetch_and_extract(
     items: Sequence[tuple[FeedState, FeedItem]],
     http: HttpConfig,
-    workers: int,
+    workers: int | WorkerPool,
     harvest: FeedHarvest,
     steps: Steps,
     progress: Progress | None,
@@ -177,7 +180,8 @@ def _fetch_and_extract(
     # trafilatura's metadata search costs a third of its time: only for items the feed left undated
     undated = {i.link for _s, i in items if i.link and (i.published_at is None or not i.title)}
     if steps.submit is not None:
-        outcome = _fetch_and_extract_distributed(steps, urls, undated, http, workers, progress)
+        count = workers.workers if isinstance(workers, WorkerPool) else workers
+        outcome = _fetch_and_extract_distributed(steps, urls, undated, http, count, progress)
     else:
         outcome = steps.pages(urls, undated, http, workers, progress)
     harvest.pages_fetched, harvest.pages_failed = outcome.fetched, outcome.failed

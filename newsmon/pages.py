@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from newsmon.errors import FetchError
 from newsmon.extract import PagePool, PageText, PendingPages
 from newsmon.http import FetchRequest, FetchResult, HttpConfig, fetch_all
+from newsmon.workers import WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def fetch_and_extract(
     urls: Sequence[str],
     undated: set[str],
     http: HttpConfig,
-    workers: int,
+    workers: int | WorkerPool,
     progress: Progress | None = None,
     chunk_size: int = PAGE_CHUNK,
 ) -> PageOutcome:
@@ -111,7 +112,8 @@ def fetch_and_extract(
     while they extract. The first chunk is small, so extraction starts almost at once.
     """
     outcome = PageOutcome()
-    chunks = chunked(interleave_hosts(urls), chunk_size, first=min(chunk_size, FIRST_CHUNK_PER_WORKER * workers))
+    count = workers.workers if isinstance(workers, WorkerPool) else workers
+    chunks = chunked(interleave_hosts(urls), chunk_size, first=min(chunk_size, FIRST_CHUNK_PER_WORKER * count))
     with PagePool(workers) as pool:
         pending: tuple[FetchedPages, PendingPages] | None = None
         for chunk in chunks:

@@ -30,7 +30,8 @@ from newsmon.http import HttpConfig
 from newsmon.models import Batch, Document, FeedItemRow, IngestResult, Tag
 from newsmon.pages import PAGE_CHUNK
 from newsmon.steps import Deduped, Result, Steps
-from newsmon.topics import TaggingPool, Topic
+from newsmon.topics import TaggingPool, Topic, worker_state_for
+from newsmon.workers import WorkerPool
 
 
 @dataclass(slots=True)
@@ -82,6 +83,7 @@ class RunContext:
     run_id: str
     steps: Steps = field(default_factory=Steps)
     logger: Any = field(default_factory=lambda: logging.getLogger(__name__))
+    pool: WorkerPool | None = None  # the run's processes for CPU work (see run_once)
     summary: RunSummary = field(init=False)
 
     def __post_init__(self) -> None:
@@ -135,7 +137,17 @@ class StageProgress:
 def run_once(ctx: RunContext, since: datetime | None = None, describe: str | None = None) -> RunSummary:
     """Record the run, run every stage (:func:`run_stages`), and record how it ended.
 
-    The caller opened ``ctx.store`` (the writer lock) and closes it afterwards."""
+    The caller opened ``ctx.store`` (the writer lock) and closes it afterwards. Unless the
+    context brings one (or a task runner takes the CPU work), the run's one worker pool is made
+    here: ``extract_workers`` processes, started on first use, holding the topics for tagging.
+    """
+    if ctx.pool is None and ctx.steps.submit is None:
+        with WorkerPool(ctx.settings.extract_workers, state=worker_state_for(ctx.topics)) as pool:
+            ctx.pool = pool
+            try:
+                return run_once(ctx, since, describe)
+            finally:
+                ctx.pool = None
     store, run_id = ctx.store, ctx.run_id
     what = describe or str(ctx.settings.seeds) + (f"; backfill since {since.isoformat()}" if since else "")
     if store.runs.start(run_id, ctx.now, what, __version__):
@@ -223,7 +235,9 @@ def harvest(ctx: RunContext) -> FeedHarvest:
     http = HttpConfig.from_env(
         settings.http_allow, total_timeout_s=settings.http_timeout_s, concurrency=settings.http_concurrency
     )
-    workers = settings.dask_workers if ctx.steps.submit is not None else settings.extract_workers
+    workers: int | WorkerPool = settings.dask_workers if ctx.steps.submit is not None else settings.extract_workers
+    if ctx.pool is not None:
+        workers = ctx.pool
     pages: list[StageProgress] = []
 
     def page_progress(done: int, total: int) -> None:
@@ -282,7 +296,7 @@ def process_new(ctx: RunContext, todo: list[Document], item_rows: dict[str, list
         if ctx.steps.submit is not None:
             tagging = [ctx.steps.remote("tag", documents=b, topics=ctx.topics) for b in batches]
         elif TaggingPool.wanted(ctx.topics, len(todo), settings.extract_workers):
-            pool = stack.enter_context(TaggingPool(ctx.topics, max(1, settings.extract_workers - 1)))
+            pool = stack.enter_context(TaggingPool(ctx.topics, ctx.pool or max(1, settings.extract_workers - 1)))
             tagging = [pool.submit(b) for b in batches]
         for n, batch in enumerate(batches):
             rows = [row for d in batch for row in item_rows.get(d.id, [])]

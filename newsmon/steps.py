@@ -33,6 +33,7 @@ from newsmon.http import FetchRequest, FetchResult, HttpConfig, fetch_all
 from newsmon.models import DedupeKeys, Document, IngestResult, StoryAssignment, Tag
 from newsmon.pages import FetchedPages, PageOutcome, Progress, fetch_and_extract, fetch_pages
 from newsmon.topics import Topic, tag_documents
+from newsmon.workers import WorkerPool
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 BACKLOG_BATCH = 500
@@ -115,8 +116,10 @@ class Steps:
 
     ingest: Callable[[Path, datetime], IngestResult] = read_documents
     poll: Callable[[Sequence[PollPlan], HttpConfig], list[FetchResult | FetchError]] = poll_feeds
-    parse: Callable[[Sequence[tuple[bytes, dict[str, str]]], int], list[ParsedFeed]] = parse_feeds
-    pages: Callable[[Sequence[str], set[str], HttpConfig, int, Progress | None], PageOutcome] = fetch_and_extract
+    parse: Callable[[Sequence[tuple[bytes, dict[str, str]]], int | WorkerPool], list[ParsedFeed]] = parse_feeds
+    pages: Callable[[Sequence[str], set[str], HttpConfig, int | WorkerPool, Progress | None], PageOutcome] = (
+        fetch_and_extract
+    )
     fetch_chunk: Callable[[Sequence[str], HttpConfig, set[str]], FetchedPages] = fetch_pages
     extract_chunk: Callable[[Sequence[tuple[bytes, str]], Sequence[bool]], list[PageText]] = extract_pages_inline
     dedupe: Callable[..., Deduped] = dedupe_batch

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from newsmon.query import And as AndNode
 from newsmon.query import Node, Or, Query, Term, Unit, finish, parse_query, term_pattern, union_pattern
 from newsmon.query import Not as NotNode
 from newsmon.text import normalize_for_match, sha256_hex, split_sentences
+from newsmon.workers import WorkerPool, worker_state
 
 log = logging.getLogger(__name__)
 
@@ -483,19 +483,20 @@ def tag_documents(documents: Iterable[Document], topics: Sequence[Topic]) -> lis
 
 
 class TaggingPool:
-    """Tags batches of documents in helper processes, ahead of when the caller needs them, so
-    tagging overlaps with the caller's own work (dedupe and storage) on a second core.
+    """Tags batches of documents in worker processes, ahead of when the caller needs them, so
+    tagging overlaps with the caller's own work (dedupe and storage) on another core.
 
-    The topics are sent once, when a worker starts; each batch then costs only its documents.
-    Rules only: a semantic topic's model is loaded once per process, so semantic tagging stays
-    in the caller's process (:meth:`wanted` says whether a pool helps). Use as a context manager.
+    ``workers`` is the run's :class:`~newsmon.workers.WorkerPool`, created with
+    ``state={"topics": topics}`` (see :func:`worker_state_for`), or a number of processes for a
+    pool of its own. The topics reach a worker once, when it starts; each batch then costs only
+    its documents. Rules only: a semantic topic's model is loaded once per process, so semantic
+    tagging stays in the caller's process (:meth:`wanted` says whether a pool helps). Use as a
+    context manager.
     """
 
-    def __init__(self, topics: Sequence[Topic], workers: int = 1) -> None:
-        context = multiprocessing.get_context("forkserver")
-        self._pool = ProcessPoolExecutor(
-            max(1, workers), mp_context=context, initializer=_start_tagger, initargs=(list(topics),)
-        )
+    def __init__(self, topics: Sequence[Topic], workers: int | WorkerPool = 1) -> None:
+        self._owned = not isinstance(workers, WorkerPool)
+        self._pool = workers if isinstance(workers, WorkerPool) else WorkerPool(workers, state=worker_state_for(topics))
 
     MIN_DOCUMENTS = 500  # fewer are tagged in well under the pool's start-up time
     PIECE = 250  # documents per task: a batch's tags arrive in pieces, so none waits on a whole batch
@@ -516,7 +517,8 @@ class TaggingPool:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._owned:
+            self._pool.close()
 
 
 @dataclass(slots=True)
@@ -530,15 +532,13 @@ class TagsAhead:
         return [tag for piece in self.pieces for tag in piece.result(timeout)]
 
 
-_worker_topics: list[Topic] = []
-
-
-def _start_tagger(topics: list[Topic]) -> None:
-    _worker_topics[:] = topics
+def worker_state_for(topics: Sequence[Topic]) -> dict[str, Any]:
+    """The worker state a pool needs to tag with ``topics`` (sent once per worker)."""
+    return {"topics": list(topics)}
 
 
 def _tag_in_worker(documents: list[Document]) -> list[Tag]:
-    return tag_documents(documents, _worker_topics)
+    return tag_documents(documents, worker_state("topics"))
 
 
 def _tag(document: Document, topic: Topic, score: float, evidence: str, clause: str) -> Tag:

@@ -115,7 +115,7 @@ def test_a_worker_killed_under_queued_batches_loses_no_page() -> None:
     with PagePool(2) as pool:
         queued = [pool.submit(b, [False] * len(b)) for b in batches]
         assert queued[0].futures[0].result(60).page_kind == "article"  # the workers are up
-        victim = next(iter(pool._pool._processes))  # type: ignore[union-attr]
+        victim = next(iter(pool._workers.current._processes))  # type: ignore[union-attr]
         os.kill(victim, signal.SIGKILL)
         texts = [pool.collect(q) for q in queued]
     assert any(isinstance(f.exception(), BrokenProcessPool) for f in queued[1].futures)  # it did break

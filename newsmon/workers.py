@@ -1,0 +1,106 @@
+"""The run's one process pool for CPU work: page extraction, feed parsing and tagging.
+
+A run creates one :class:`WorkerPool` and hands it to every step that needs processes (it is
+injected, never a module-level pool); the workers start on first use (``forkserver``), so a
+run with nothing to extract starts none. Each worker's address space is capped, so a
+pathological page fails that page, not the run; :meth:`WorkerPool.kill` ends them all (a hung
+page) and the next job starts fresh ones.
+
+Read-only data every job of a run needs (the compiled topics) is sent once, when a worker
+starts, as the pool's ``state``; jobs read it with :func:`worker_state`. That per-process slot
+is the only state the workers keep.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import resource
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+from newsmon.errors import NewsmonError
+
+log = logging.getLogger(__name__)
+
+WORKER_MEMORY_BYTES = 2 * 1024**3
+T = TypeVar("T")
+R = TypeVar("R")
+
+_state: dict[str, Any] = {}  # in a worker process: the pool's state, installed when it starts
+
+
+def _start_worker(memory_bytes: int, state: Mapping[str, Any]) -> None:
+    """Cap the worker's address space and install the pool's state."""
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except (ValueError, OSError):  # pragma: no cover - platform without the limit
+        log.debug("could not limit worker memory")
+    _state.clear()
+    _state.update(state)
+
+
+def worker_state(name: str) -> Any:
+    """In a worker: the value the pool was created with under ``name``."""
+    try:
+        return _state[name]
+    except KeyError:
+        raise NewsmonError(f"worker state {name!r} was not given to this pool: pass state={{{name!r}: ...}}") from None
+
+
+class WorkerPool:
+    """A lazily started process pool of ``workers`` processes (see the module's docstring)."""
+
+    def __init__(
+        self, workers: int, memory_bytes: int = WORKER_MEMORY_BYTES, state: Mapping[str, Any] | None = None
+    ) -> None:
+        self.workers = max(1, workers)
+        self.memory_bytes = memory_bytes
+        self.state = dict(state or {})
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def current(self) -> ProcessPoolExecutor | None:
+        """The executor now running, if any (jobs queued on an earlier one were cut short)."""
+        return self._executor
+
+    def executor(self) -> ProcessPoolExecutor:
+        """The running executor, started if need be."""
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(self.memory_bytes, self.state),
+            )
+        return self._executor
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
+        """Run ``fn(*args)`` in a worker."""
+        return self.executor().submit(fn, *args)
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T], chunksize: int = 1) -> list[R]:
+        """``fn`` over ``items`` in the workers, results in order."""
+        return list(self.executor().map(fn, items, chunksize=chunksize))
+
+    def kill(self) -> None:
+        """End every worker now, busy or not (the next job starts new ones)."""
+        if self._executor is None:
+            return
+        for process in list(getattr(self._executor, "_processes", {}).values()):
+            process.kill()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = None
+
+    def close(self) -> None:
+        """Let the workers finish and stop them."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
