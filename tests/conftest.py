@@ -4,14 +4,17 @@ and the third-party data folder that sits beside the checkout (``../shared``).""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from typer.testing import CliRunner, Result
 
 import newsmon
 from newsmon.models import Document
@@ -80,6 +83,44 @@ def make_document() -> MakeDocument:
         )
 
     return make
+
+
+# -- the command line, run in this process ----------------------------------------------------
+
+
+class _StderrLog(logging.Handler):
+    """Warnings and errors logged during a command, on its stderr, as ``cli.main`` sets up logging."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")  # the stderr of the moment: the runner's
+
+
+@pytest.fixture
+def newsmon(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """``newsmon(*args, env={...})`` runs the ``newsmon`` command in this process (typer's
+    CliRunner) from the repository folder, and returns its exit code, stdout and stderr.
+
+    Errors are handled by the app itself (one line, exit code 1), as in the real command; an
+    exception it lets through fails the test with its traceback. Commands that need a process
+    of their own (signals, kills, Prefect settings) run ``python -m cli`` instead.
+    """
+    from cli import app
+
+    monkeypatch.chdir(REPO)
+
+    def invoke(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
+        log = _StderrLog()
+        logging.getLogger().addHandler(log)
+        try:
+            return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+        finally:
+            logging.getLogger().removeHandler(log)
+
+    return invoke
 
 
 # -- network guard: no test, and no subprocess of a test, may connect outside loopback -------

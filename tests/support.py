@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from typer.testing import Result
 
 from newsmon.config import default_topics_path
 from newsmon.documents import read_documents
@@ -16,6 +19,8 @@ from storage.store import Store
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
 NOW = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
+
+Newsmon = Callable[..., Result]  # the ``newsmon`` fixture: the command, run in process
 
 
 def store_seeds(store: Store, run_id: str, folder: Path = SEEDS) -> int:

@@ -1,4 +1,6 @@
-"""The command line, run as a user runs it: a real process, real files."""
+"""The command line: each command run in process as a user runs it (real files, the exit
+code, stdout and stderr), and once as a real process (the entry point, its start-up imports,
+and a first run on a fresh machine)."""
 
 from __future__ import annotations
 
@@ -9,29 +11,17 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
-from support import REPO, SEEDS, make_database
+from support import REPO, SEEDS, Newsmon, make_database
+from typer.testing import Result
 
 
-def newsmon(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run ``newsmon`` in a subprocess and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd or REPO,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-
-
-def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stderr
+def _one_line_error(result: Result) -> str:
+    assert result.exit_code == 1, result.stderr
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("newsmon: error: ")
@@ -39,9 +29,40 @@ def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_help_has_an_example_for_every_command() -> None:
+def test_entry_point_and_help_in_a_real_process() -> None:
+    """The installed script is ``cli:main``; ``python -m cli --help`` works and, like ``newsmon
+    sql``, starts without importing Prefect or DuckDB."""
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    from cli import main
+
+    assert EntryPoint("newsmon", scripts["newsmon"], "console_scripts").load() is main
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "cli", "sql", "--help"],
+        capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout and "v_documents" in result.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import")}
+    assert not {m for m in imported if m.split(".")[0] in ("prefect", "duckdb", "flows")}
+
+
+def test_interrupt_is_one_line_and_exit_code_130(newsmon: Newsmon, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cli.query.load_settings", interrupted)
+    result = newsmon("sql", "select 1")
+    assert result.exit_code == 130 and result.stderr == "newsmon: interrupted\n"
+
+
+def test_version(newsmon: Newsmon) -> None:
+    result = newsmon("--version")
+    assert result.exit_code == 0 and result.stdout == "newsmon 0.1.0\n"
+
+
+def test_help_has_an_example_for_every_command(newsmon: Newsmon) -> None:
     top = newsmon("--help")
-    assert top.returncode == 0
+    assert top.exit_code == 0
     for command in ("run", "sql", "alerts", "topics"):
         assert command in top.stdout
     for command in (
@@ -54,15 +75,15 @@ def test_help_has_an_example_for_every_command() -> None:
         ["topics", "retag"],
     ):
         result = newsmon(*command, "--help")
-        assert result.returncode == 0
+        assert result.exit_code == 0
         assert "Example" in result.stdout and "newsmon " + command[0] in result.stdout
 
 
-def test_sql_formats(tmp_path: Path) -> None:
+def test_sql_formats(tmp_path: Path, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     query = "select d.url, t.topic from v_document_topics t join v_documents d on d.id = t.document_id order by 1, 2"
     result = newsmon("sql", query, "--db", str(db), "--format", "csv")
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     rows = list(csv.reader(io.StringIO(result.stdout)))
     assert rows[0] == ["url", "topic"]
     pairs = [(Path(url).name, topic) for url, topic in rows[1:]]
@@ -77,13 +98,13 @@ def test_sql_formats(tmp_path: Path) -> None:
     assert len(as_json) == 2 and {"story_id", "canonical_title", "documents"} <= set(as_json[0])
     assert all(row["spread"] == 0.0 and row["source_list"] for row in as_json)  # intervals as seconds
     table = newsmon("sql", "select count(*) as n from v_documents", "--db", str(db))
-    assert table.returncode == 0 and "2" in table.stdout and "1 row" in table.stdout
+    assert table.exit_code == 0 and "2" in table.stdout and "1 row" in table.stdout
 
 
-def test_db_from_environment(tmp_path: Path) -> None:
+def test_db_from_environment(tmp_path: Path, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "env.duckdb")
     result = newsmon("sql", "select count(*) from v_documents", "-f", "csv", env={"NEWSMON_DB": str(db)})
-    assert result.returncode == 0 and result.stdout.splitlines()[1] == "2"
+    assert result.exit_code == 0 and result.stdout.splitlines()[1] == "2"
 
 
 @pytest.mark.parametrize(
@@ -97,7 +118,7 @@ def test_db_from_environment(tmp_path: Path) -> None:
         (["run", "--config", "{tmp}/absent.toml"], "config file"),
     ],
 )
-def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], expected: str) -> None:
+def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], expected: str, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     (tmp_path / "bad.toml").write_text("[topics.x\n", encoding="utf-8")
     real = [a.format(tmp=tmp_path, db=db) for a in args]
@@ -105,15 +126,16 @@ def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], expec
     assert expected in line
 
 
-def test_alerts_command_prints_latest_per_topic(tmp_path: Path) -> None:
+def test_alerts_command_prints_latest_per_topic(tmp_path: Path, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     none_yet = newsmon("alerts", "--db", str(db))
-    assert none_yet.returncode == 0 and "no alerts" in none_yet.stdout
+    assert none_yet.exit_code == 0 and "no alerts" in none_yet.stdout
 
 
 @pytest.mark.slow
-def test_readme_run_command_on_a_fresh_machine(tmp_path: Path) -> None:
-    """A new PREFECT_HOME, the embedded API, the seeds: 2 documents in 2 stories; a rerun adds nothing."""
+def test_readme_run_command_on_a_fresh_machine(tmp_path: Path, newsmon: Newsmon) -> None:
+    """A new PREFECT_HOME, the embedded API, the seeds: 2 documents in 2 stories; a rerun adds nothing.
+    The runs are real processes: Prefect's settings and its embedded API are per process."""
     work = tmp_path / "work"
     work.mkdir()
     env = {"PREFECT_HOME": str(tmp_path / "prefect-home"), "NEWSMON_DB": "", "PREFECT_API_URL": ""}
@@ -156,17 +178,17 @@ def test_readme_run_command_on_a_fresh_machine(tmp_path: Path) -> None:
     )
     assert counts.stdout.splitlines()[1] == "2,2,5,2"
     alerts = newsmon("alerts", "--db", str(db), "--topic", "covid-origins")
-    assert alerts.returncode == 0 and "COVID-19 origins" in alerts.stdout and "Traceability" in alerts.stdout
+    assert alerts.exit_code == 0 and "COVID-19 origins" in alerts.stdout and "Traceability" in alerts.stdout
 
 
-def test_feeds_add_import_and_list(tmp_path: Path) -> None:
+def test_feeds_add_import_and_list(tmp_path: Path, newsmon: Newsmon) -> None:
     feeds = tmp_path / "feeds.toml"
     added = newsmon(
         "feeds", "add", "https://news.example/rss", "--name", "Example", "--interval", "15m", "--feeds", str(feeds)
     )
-    assert added.returncode == 0 and "added Example" in added.stdout
+    assert added.exit_code == 0 and "added Example" in added.stdout
     again = newsmon("feeds", "add", "https://news.example/rss", "--feeds", str(feeds))
-    assert again.returncode == 0 and "already" in again.stdout
+    assert again.exit_code == 0 and "already" in again.stdout
     _one_line_error(newsmon("feeds", "add", "file:///etc/passwd", "--feeds", str(feeds)))
     opml = tmp_path / "subs.opml"
     opml.write_text(
@@ -175,9 +197,9 @@ def test_feeds_add_import_and_list(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     imported = newsmon("feeds", "import", str(opml), "--feeds", str(feeds))
-    assert imported.returncode == 0 and "imported 1 new feeds" in imported.stdout
+    assert imported.exit_code == 0 and "imported 1 new feeds" in imported.stdout
     listed = newsmon("feeds", "list", "--feeds", str(feeds), "--db", str(tmp_path / "none.duckdb"))
-    assert listed.returncode == 0
+    assert listed.exit_code == 0
     assert "Example" in listed.stdout and "Wire" in listed.stdout and "not polled yet" in listed.stdout
     assert "2 feeds" in listed.stdout
 
@@ -209,10 +231,10 @@ def _runs_database(path: Path) -> Path:
     return path
 
 
-def test_runs_lists_status_stages_durations_and_errors(tmp_path: Path) -> None:
+def test_runs_lists_status_stages_durations_and_errors(tmp_path: Path, newsmon: Newsmon) -> None:
     db = _runs_database(tmp_path / "runs.duckdb")
     result = newsmon("runs", "--db", str(db))
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.stderr
     lines = {name: next(ln for ln in result.stdout.splitlines() if name in ln) for name in (
         "run-ok", "run-bad", "run-killed", "run-after"
     )}  # fmt: skip
@@ -229,15 +251,15 @@ def test_runs_lists_status_stages_durations_and_errors(tmp_path: Path) -> None:
     assert "run-after" in latest.stdout and "run-ok" not in latest.stdout
 
 
-def test_alerts_for_an_unknown_topic_is_an_error_naming_the_known_ones(tmp_path: Path) -> None:
+def test_alerts_for_an_unknown_topic_is_an_error_naming_the_known_ones(tmp_path: Path, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     line = _one_line_error(newsmon("alerts", "--topic", "nope", "--db", str(db)))
     assert "'nope'" in line and "central-asia-diplomacy" in line and "covid-origins" in line
     known = newsmon("alerts", "--topic", "covid-origins", "--db", str(db))  # known, no alert yet
-    assert known.returncode == 0 and "no alerts for topic 'covid-origins'" in known.stdout
+    assert known.exit_code == 0 and "no alerts for topic 'covid-origins'" in known.stdout
 
 
-def test_sql_help_lists_every_public_view(tmp_path: Path) -> None:
+def test_sql_help_lists_every_public_view(tmp_path: Path, newsmon: Newsmon) -> None:
     import duckdb
 
     db = make_database(tmp_path / "n.duckdb")
@@ -266,6 +288,6 @@ def test_readme_commands_table_lists_every_command() -> None:
     ("since", "expected"),
     [("last tuesday", "--since 'last tuesday' is not an ISO 8601 time"), ("2999-01-01", "later than the run's clock")],
 )
-def test_run_since_mistakes_are_one_clear_line(tmp_path: Path, since: str, expected: str) -> None:
+def test_run_since_mistakes_are_one_clear_line(tmp_path: Path, since: str, expected: str, newsmon: Newsmon) -> None:
     line = _one_line_error(newsmon("run", "--since", since, "--db", str(tmp_path / "x.duckdb"), "--seeds", str(SEEDS)))
     assert expected in line

@@ -7,11 +7,9 @@ the page and the test checks what it rendered and that no injected script ran.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from prefect.testing.utilities import prefect_test_harness
-from support import NOW, REPO, Route, ScriptedServer, store_seeds
+from support import NOW, Newsmon, Route, ScriptedServer, store_seeds
 
 from flows.monitor import monitor
 from newsmon.alerting import store_alerts
@@ -180,31 +178,21 @@ def test_alert_markdown_of_the_hostile_feed_is_escaped(hostile_digest: tuple[Pat
 
 
 @pytest.mark.slow
-def test_newsmon_alerts_prints_the_latest_digest(hostile_digest: tuple[Path, Path]) -> None:
+def test_newsmon_alerts_prints_the_latest_digest(hostile_digest: tuple[Path, Path], newsmon: Newsmon) -> None:
     db, page = hostile_digest
-    env = {**os.environ, "COLUMNS": "200"}
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "alerts", "--db", str(db)],
-        capture_output=True, text=True, timeout=60, cwd=REPO, env=env, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    result = newsmon("alerts", "--db", str(db), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert out.startswith("# newsmon digest: run")
     assert "## Russia sanctions (russia-sanctions)" in out and "## Central Asia diplomacy" in out
     assert "New: " in out and f"HTML digest: {page}" in out
-    one = subprocess.run(
-        [sys.executable, "-m", "cli", "alerts", "--db", str(db), "--topic", "russia-sanctions"],
-        capture_output=True, text=True, timeout=60, cwd=REPO, env=env, check=False,
-    )  # fmt: skip
-    assert one.returncode == 0 and "Russia sanctions" in one.stdout and "Central Asia diplomacy" not in one.stdout
+    one = newsmon("alerts", "--db", str(db), "--topic", "russia-sanctions", env={"COLUMNS": "200"})
+    assert one.exit_code == 0 and "Russia sanctions" in one.stdout and "Central Asia diplomacy" not in one.stdout
 
 
-def test_run_now_must_be_an_iso_time(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "run", "--now", "last tuesday", "--db", str(tmp_path / "x.duckdb")],
-        capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
-    )  # fmt: skip
-    assert result.returncode == 1 and "--now 'last tuesday' is not an ISO 8601 time" in result.stderr
+def test_run_now_must_be_an_iso_time(tmp_path: Path, newsmon: Newsmon) -> None:
+    result = newsmon("run", "--now", "last tuesday", "--db", str(tmp_path / "x.duckdb"))
+    assert result.exit_code == 1 and "--now 'last tuesday' is not an ISO 8601 time" in result.stderr
     assert not (tmp_path / "x.duckdb").exists()
 
 

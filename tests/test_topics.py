@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import REPO, make_database
+from support import Newsmon, make_database
+from typer.testing import Result
 
 import newsmon.topics as topics_module
 from newsmon.documents import read_documents
@@ -39,6 +38,7 @@ from newsmon.topics import (
 )
 
 MakeDocument = Callable[..., Document]
+Sql = Callable[[Path, str], list[list[str]]]
 
 LEGACY_TOPICS = """
 # custom topics for tests, in the rule-table format of earlier versions
@@ -687,26 +687,29 @@ def test_backtest_counts_added_dropped_and_kept(default_topics: list[Topic]) -> 
     assert same.same_definition and (same.added, same.dropped, same.kept) == ([], [], 1)
 
 
-# --- the topics commands, run as a user runs them ------------------------------------------------
+# --- the topics commands, run as a user runs them (in process) -----------------------------------
 
 
-def newsmon(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``newsmon`` in a subprocess and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd or REPO,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
+@pytest.fixture
+def topics_cli(newsmon: Newsmon) -> Newsmon:
+    """The ``newsmon`` command with a wide terminal (table rows on one line)."""
+
+    def run(*args: str) -> Result:
+        return newsmon(*args, env={"COLUMNS": "200"})
+
+    return run
 
 
-def sql(db: Path, query: str) -> list[list[str]]:
-    result = newsmon("sql", query, "--db", str(db), "-f", "json")
-    assert result.returncode == 0, result.stderr
-    return [list(map(str, row.values())) for row in json.loads(result.stdout)]
+@pytest.fixture
+def sql(newsmon: Newsmon) -> Sql:
+    """``sql(db, query)``: the rows of ``newsmon sql``, as text."""
+
+    def rows(db: Path, query: str) -> list[list[str]]:
+        result = newsmon("sql", query, "--db", str(db), "-f", "json")
+        assert result.exit_code == 0, result.stderr
+        return [list(map(str, row.values())) for row in json.loads(result.stdout)]
+
+    return rows
 
 
 @pytest.fixture
@@ -720,24 +723,24 @@ def widened(tmp_path: Path, default_topics_file: Path) -> Path:
     return path
 
 
-def test_topics_list_shows_versions_and_counts(tmp_path: Path, widened: Path) -> None:
+def test_topics_list_shows_versions_and_counts(tmp_path: Path, widened: Path, topics_cli: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
-    result = newsmon("topics", "list", "--db", str(db))
-    assert result.returncode == 0, result.stderr
+    result = topics_cli("topics", "list", "--db", str(db))
+    assert result.exit_code == 0, result.stderr
     lines = {line.split()[1]: line for line in result.stdout.splitlines() if "-" in line and "│" in line}
     assert "this version" in lines["covid-origins"] and lines["covid-origins"].rstrip(" │").endswith("1")
     assert lines["central-asia-diplomacy"].rstrip(" │").endswith("2")
-    changed = newsmon("topics", "list", "--topics", str(widened), "--db", str(db))
+    changed = topics_cli("topics", "list", "--topics", str(widened), "--db", str(db))
     assert "newsmon topics retag covid-origins" in changed.stdout
-    no_db = newsmon("topics", "list", "--db", str(tmp_path / "none.duckdb"))
-    assert no_db.returncode == 0 and "no database at" in no_db.stdout
+    no_db = topics_cli("topics", "list", "--db", str(tmp_path / "none.duckdb"))
+    assert no_db.exit_code == 0 and "no database at" in no_db.stdout
 
 
-def test_topics_test_back_tests_without_saving(tmp_path: Path, widened: Path) -> None:
+def test_topics_test_back_tests_without_saving(tmp_path: Path, widened: Path, topics_cli: Newsmon, sql: Sql) -> None:
     db = make_database(tmp_path / "n.duckdb")
     before = sql(db, "select document_id, topic, topic_version from document_topics order by all")
-    result = newsmon("topics", "test", "covid-origins", "--file", str(widened), "--db", str(db))
-    assert result.returncode == 0, result.stderr
+    result = topics_cli("topics", "test", "covid-origins", "--file", str(widened), "--db", str(db))
+    assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "would tag 2 of 2 stored documents; tagged now: 1" in out
     assert "+1 added, -0 dropped, 1 kept" in out
@@ -745,25 +748,27 @@ def test_topics_test_back_tests_without_saving(tmp_path: Path, widened: Path) ->
     assert "post-Covid recovery" in out and '"post covid recovery"' in out  # its evidence and clause
     assert "counterexamples: 4/5 not tagged" in out and "counterexample tagged" in out
     assert sql(db, "select document_id, topic, topic_version from document_topics order by all") == before
-    same = newsmon("topics", "test", "russia-sanctions", "--db", str(db))
+    same = topics_cli("topics", "test", "russia-sanctions", "--db", str(db))
     assert "(the same definition)" in same.stdout and "+0 added, -0 dropped, 2 kept" in same.stdout
 
 
-def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path) -> None:
+def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path, topics_cli: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     narrowed = tmp_path / "narrow.toml"
     text = default_topics_file.read_text(encoding="utf-8")
     narrowed.write_text(text.replace("NEAR/12", "NEAR/1"), encoding="utf-8")
-    result = newsmon("topics", "test", "russia-sanctions", "--topics", str(narrowed), "--db", str(db))
-    assert result.returncode == 0, result.stderr
+    result = topics_cli("topics", "test", "russia-sanctions", "--topics", str(narrowed), "--db", str(db))
+    assert result.exit_code == 0, result.stderr
     assert "-2 dropped" in result.stdout and "dropped (first 2 of 2):" in result.stdout
 
 
-def test_topics_retag_applies_a_changed_topic_to_history(tmp_path: Path, widened: Path) -> None:
+def test_topics_retag_applies_a_changed_topic_to_history(
+    tmp_path: Path, widened: Path, topics_cli: Newsmon, sql: Sql
+) -> None:
     db = make_database(tmp_path / "n.duckdb")
     versions_before = dict(map(tuple, sql(db, "select topic, topic_version from v_document_topics")))
-    result = newsmon("topics", "retag", "covid-origins", "--topics", str(widened), "--db", str(db))
-    assert result.returncode == 0, result.stderr
+    result = topics_cli("topics", "retag", "covid-origins", "--topics", str(widened), "--db", str(db))
+    assert result.exit_code == 0, result.stderr
     assert "retagged 2 documents with 1 topic(s)" in result.stdout and "covid-origins" in result.stdout
     assert "2/2" in result.stderr  # rich progress
     rows = sql(db, "select topic, topic_version, evidence from v_document_topics where topic = 'covid-origins'")
@@ -778,13 +783,13 @@ def test_topics_retag_applies_a_changed_topic_to_history(tmp_path: Path, widened
     # re-tagged history is not news: no alert is pending for it
     pending = sql(db, "select count(*) from document_topics where alert_id is null and run_id like 'retag-%'")
     assert pending == [["0"]]
-    again = newsmon("topics", "retag", "--db", str(db))  # back to the shipped definitions
-    assert again.returncode == 0, again.stderr
+    again = topics_cli("topics", "retag", "--db", str(db))  # back to the shipped definitions
+    assert again.exit_code == 0, again.stderr
     back = sql(db, "select topic, count(*) from v_document_topics group by 1 order by 1")
     assert back == [["central-asia-diplomacy", "2"], ["covid-origins", "1"], ["russia-sanctions", "2"]]
 
 
-def test_topics_commands_fail_in_one_clear_line(tmp_path: Path) -> None:
+def test_topics_commands_fail_in_one_clear_line(tmp_path: Path, topics_cli: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     bad = tmp_path / "bad.toml"
     bad.write_text("[topics.oops]\nquery = 'lab leak'\n", encoding="utf-8")
@@ -798,16 +803,16 @@ def test_topics_commands_fail_in_one_clear_line(tmp_path: Path) -> None:
         (("topics", "test", "covid-origins", "--db", str(tmp_path / "missing.duckdb")), "no database at"),
     ]
     for args, expected in cases:
-        result = newsmon(*args)
+        result = topics_cli(*args)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert result.returncode == 1 and len(lines) == 1, result.stderr
+        assert result.exit_code == 1 and len(lines) == 1, result.stderr
         assert lines[0].startswith("newsmon: error: ") and expected in lines[0]
 
 
-def test_topics_help_has_examples() -> None:
+def test_topics_help_has_examples(topics_cli: Newsmon) -> None:
     for command in ("list", "test", "retag"):
-        result = newsmon("topics", command, "--help")
-        assert result.returncode == 0 and "Example" in result.stdout and f"newsmon topics {command}" in result.stdout
+        result = topics_cli("topics", command, "--help")
+        assert result.exit_code == 0 and "Example" in result.stdout and f"newsmon topics {command}" in result.stdout
 
 
 def test_tagging_pool_gives_the_tags_of_tag_documents(make_document: MakeDocument, default_topics: list[Topic]) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support import REPO, Route, ScriptedServer, make_database, python_path
+from support import REPO, Newsmon, Route, ScriptedServer, make_database, python_path
 
 from newsmon.errors import FetchError, TopicDefinitionError
 from newsmon.http import FetchRequest, HttpConfig, fetch_all
@@ -273,16 +273,13 @@ def test_no_sql_is_built_by_string_formatting() -> None:
     ],
 )
 def test_newsmon_sql_cannot_write_files_or_reach_the_network(
-    tmp_path: Path, server: ScriptedServer, query: str, lost_rows: Callable[[int], None]
+    tmp_path: Path, server: ScriptedServer, query: str, lost_rows: Callable[[int], None], newsmon: Newsmon
 ) -> None:
     db = make_database(tmp_path / "n.duckdb")
     server.routes["/x.csv"] = Route(b"a,b\n1,2\n", {"Content-Type": "text/csv"})
     sql = query.format(tmp=tmp_path, url=server.url("/x.csv"))
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "sql", sql, "--db", str(db)],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 1 and result.stderr.startswith("newsmon: error: query failed")
+    result = newsmon("sql", sql, "--db", str(db))
+    assert result.exit_code == 1 and result.stderr.startswith("newsmon: error: query failed")
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "other.duckdb").exists()
     assert server.hits("/x.csv") == []
     con = duckdb.connect(str(db), read_only=True)
