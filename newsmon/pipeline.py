@@ -245,10 +245,13 @@ def harvest(ctx: RunContext) -> FeedHarvest:
             pages.append(StageProgress("pages", total, "pages", logger, enabled=total > PAGE_CHUNK))
         pages[0].advance(done - pages[0].done)
 
-    result = harvest_feeds(
-        ctx.store, settings.feeds_path, http, ctx.now, ctx.run_id, workers, ctx.steps, settings.fetch_pages,
-        page_progress,
-    )  # fmt: skip
+    try:
+        result = harvest_feeds(
+            ctx.store, settings.feeds_path, http, ctx.now, ctx.run_id, workers, ctx.steps, settings.fetch_pages,
+            page_progress,
+        )  # fmt: skip
+    finally:
+        stop_workers(ctx)
     seconds = time.perf_counter() - t0
     summary.feeds_polled, summary.feeds_failed = result.polled, result.failed
     ctx.record("feeds", result.polled, len(result.documents), result.failed, seconds)
@@ -260,6 +263,14 @@ def harvest(ctx: RunContext) -> FeedHarvest:
     )  # fmt: skip
     fault_point("after-fetch")
     return result
+
+
+def stop_workers(ctx: RunContext) -> None:
+    """Stop the run's worker processes at the end of a stage that used them (the pool starts
+    them again when a later stage needs them): between stages no child process is alive, so a
+    run killed there leaves none behind holding its output open."""
+    if ctx.pool is not None:
+        ctx.pool.close()
 
 
 # -- dedupe, tag and store, batch by batch -----------------------------------------------------
@@ -298,6 +309,7 @@ def process_new(ctx: RunContext, todo: list[Document], item_rows: dict[str, list
         elif TaggingPool.wanted(ctx.topics, len(todo), settings.extract_workers):
             pool = stack.enter_context(TaggingPool(ctx.topics, ctx.pool or max(1, settings.extract_workers - 1)))
             tagging = [pool.submit(b) for b in batches]
+        stack.callback(stop_workers, ctx)
         for n, batch in enumerate(batches):
             rows = [row for d in batch for row in item_rows.get(d.id, [])]
             process_batch(ctx, batch, rows, tagging[n] if tagging else None)
