@@ -137,14 +137,17 @@ class PreparedText:
 
     @property
     def deletions(self) -> dict[str, str]:
-        """Each token of 4+ letters and its one-letter deletions, mapped to the token."""
+        """Each token of 4+ letters and its one-letter deletions, mapped to the token.
+
+        A token maps to itself; a deletion two tokens share ("would", "could": "ould") maps to
+        the one that comes first in the text. Never in set order: that changes with the
+        process's string hash seed, and with it which near miss a noisy copy is corrected to."""
         if self._deletions is None:
-            index: dict[str, str] = {}
-            for token in self.vocab:
-                if len(token) >= 4 and not token.isdigit():
-                    index.setdefault(token, token)
-                    for variant in _deletions(token):
-                        index.setdefault(variant, token)
+            words = [t for t in dict.fromkeys(self.tokens) if len(t) >= 4 and not t.isdigit()]
+            index = dict(zip(words, words, strict=True))
+            for token in words:
+                for variant in _deletions(token):
+                    index.setdefault(variant, token)
             self._deletions = index
         return self._deletions
 
