@@ -429,10 +429,10 @@ class Store:
 
     def band_candidates(
         self, fingerprints: Sequence[Fingerprint], limit: int = MAX_CANDIDATES, exclude: Collection[str] = frozenset()
-    ) -> dict[str, list[str]]:
+    ) -> dict[str, dict[str, int]]:
         """For each new full document, the indexed stories within the join window whose canonical
-        shares an LSH band with it, most shared bands first (at most ``limit``; stories in
-        ``exclude`` left out)."""
+        shares an LSH band with it and how many bands, most shared bands first, then by story id
+        (at most ``limit``; stories in ``exclude`` left out)."""
         full = [f for f in fingerprints if f.kind == "full"]
         if not full:
             return {}
@@ -447,10 +447,10 @@ class Store:
                 " GROUP BY ALL ORDER BY 1, 3 DESC, 2",
                 [*_day_window(full), *_day_window(full), _WINDOW_DAYS],
             )
-        out: dict[str, list[str]] = defaultdict(list)
-        for doc_id, story_id, _hits in rows:
+        out: dict[str, dict[str, int]] = defaultdict(dict)
+        for doc_id, story_id, hits in rows:
             if story_id != doc_id and story_id not in exclude and len(out[doc_id]) < limit:
-                out[doc_id].append(story_id)
+                out[doc_id][story_id] = hits
         return dict(out)
 
     def story_canonicals(self, story_ids: Sequence[str]) -> dict[str, Document]:

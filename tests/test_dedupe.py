@@ -476,6 +476,6 @@ def test_lookups_read_only_the_join_window(tmp_path: Path, seed: Document, now: 
         assert store.key_matches([fp]) == ({}, {})
         soon = variant(seed, "soon", seed.body, first_seen_at=seed.first_seen_at + timedelta(days=2))
         (fp,) = fingerprint_documents([soon])
-        assert store.band_candidates([fp]) == {"soon": [seed.id]}
+        assert store.band_candidates([fp]) == {"soon": {seed.id: BANDS}}
     finally:
         store.close(snapshot=False)

@@ -1,5 +1,5 @@
 """The same documents in the same arrival order give the same stories and tags, whatever the
-process's string hash seed.
+batch size, the number of workers and the process's string hash seed.
 
 Real White House documents of 2023 from ``../shared/data`` (templated families: national
 emergency notices, disaster declarations, nominations, whose reprint candidates crowd the
@@ -15,10 +15,19 @@ import os
 import random
 import subprocess
 import sys
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from support import REPO, python_path
+import duckdb
+import pytest
+from support import REPO, python_path, require_shared
+
+from flows.monitor import batched, dedupe_task, store_task, tag_task
+from newsmon.config import load_settings
+from newsmon.documents import read_documents
+from newsmon.topics import TaggingPool, load_topics
+from storage.store import Store
 
 NOW = datetime(2023, 6, 1, 12, 0, tzinfo=UTC)
 FAMILIES = (
@@ -29,6 +38,8 @@ FAMILIES = (
     "memorandum on the delegation",
 )
 OCR = {"l": "1", "o": "0", "e": "c", "a": "o", "m": "rn", "n": "u", "i": "l", "t": "f", "d": "cl"}
+
+Outcome = tuple[dict[str, str], set[tuple[str, str, str]]]
 
 
 def ocr_noise(text: str, rate: float, rng: random.Random) -> str:
@@ -47,6 +58,104 @@ def white_house(shared: Path, wanted: int | None = None) -> list[tuple[int, str,
     family = [r for r in rows if any(f in r[1].lower() for f in FAMILIES)]
     others = [r for r in rows if r not in family][: max(0, (wanted or 0) - len(family))]
     return sorted(family + others)
+
+
+def write_corpus(folder: Path, documents: list[tuple[int, str, str]], noisy_every: int, rate: float) -> int:
+    """Each document as ``NNNNN-0.txt`` (headline line, then text) and, for every
+    ``noisy_every``-th one, an OCR-noised copy ``NNNNN-1.txt`` right after it."""
+    folder.mkdir(parents=True)
+    rng = random.Random(20230601)
+    for n, (i, title, text) in enumerate(documents):
+        (folder / f"{i:05d}-0.txt").write_text(f"{title}\n{text}\n", encoding="utf-8")
+        if n % noisy_every == 0:
+            copy = f"{ocr_noise(title, rate, rng)}\n{ocr_noise(text, rate, rng)}\n"
+            (folder / f"{i:05d}-1.txt").write_text(copy, encoding="utf-8")
+    return len(list(folder.iterdir()))
+
+
+def run_pipeline(folder: Path, db: Path, batch_size: int | None, workers: int) -> None:
+    """The monitor flow's ingest, dedupe, tag and store stages without Prefect: documents in
+    arrival order, in batches, tags computed ahead in helper processes when there are workers
+    to spare (as ``_process_new`` does)."""
+    settings = load_settings(None, db=db, seeds=folder, extract_workers=workers, batch_size=batch_size)
+    topics = load_topics(settings.topics_path)
+    versions = [(t.slug, t.version) for t in topics]
+    todo = read_documents(folder, NOW).documents
+    todo.sort(key=lambda d: (d.published_at or d.first_seen_at, d.url))
+    batches = batched(todo, settings.batch_size, settings.batch_bytes)
+    store = Store.open_writer(db)
+    try:
+        with ExitStack() as stack:
+            ahead = None
+            if TaggingPool.wanted(topics, len(todo), settings.extract_workers):
+                pool = stack.enter_context(TaggingPool(topics, settings.extract_workers - 1))
+                ahead = [pool.submit(b) for b in batches]
+            for n, batch in enumerate(batches):
+                fingerprints, assignments = dedupe_task.fn(store, batch, settings.dedupe_threshold, "run")
+                tags = ahead[n].result() if ahead else tag_task.fn(batch, topics)
+                store_task.fn(store, "run", NOW, batch, fingerprints, assignments, tags, [], versions)
+    finally:
+        store.close(snapshot=False)
+
+
+def outcome(db: Path) -> Outcome:
+    """Each document's story canonical (by file name) and the tags (file name, topic, evidence)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        members = con.execute(
+            "SELECT d.url, c.url FROM story_members m JOIN documents d ON d.id = m.document_id"
+            " JOIN stories s ON s.id = m.story_id JOIN documents c ON c.id = s.canonical_document_id"
+        ).fetchall()
+        tags = con.execute(
+            "SELECT d.url, t.topic, t.evidence FROM document_topics t JOIN documents d ON d.id = t.document_id"
+        ).fetchall()
+    finally:
+        con.close()
+    name = lambda url: url.rsplit("/", 1)[-1]  # noqa: E731
+    return {name(d): name(c) for d, c in members}, {(name(d), t, e) for d, t, e in tags}
+
+
+def differences(expected: Outcome, found: Outcome) -> list[str]:
+    """The documents whose story canonical differs, and the tags only one run has."""
+    (stories_a, tags_a), (stories_b, tags_b) = expected, found
+    moved = [f"{d}: {stories_a.get(d)} -> {stories_b.get(d)}" for d in sorted(stories_a.keys() | stories_b.keys())
+             if stories_a.get(d) != stories_b.get(d)]  # fmt: skip
+    return moved + [f"tag only in one run: {t}" for t in sorted(tags_a ^ tags_b)]
+
+
+# -- batch size and workers (in process) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shared = require_shared()
+    folder = tmp_path_factory.mktemp("determinism") / "docs"
+    write_corpus(folder, white_house(shared, 330), noisy_every=4, rate=0.03)  # 413 documents
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    """One batch (the default size), no helper process."""
+    db = tmp_path_factory.mktemp("reference") / "news.duckdb"
+    run_pipeline(corpus, db, None, 1)
+    return outcome(db)
+
+
+@pytest.mark.parametrize(("batch_size", "workers"), [(37, 1), (200, 1), (None, 2), (200, 2)])
+def test_stories_and_tags_do_not_depend_on_batch_size_or_workers(
+    corpus: Path,
+    reference: Outcome,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    batch_size: int | None,
+    workers: int,
+) -> None:
+    monkeypatch.setattr(TaggingPool, "MIN_DOCUMENTS", 1)  # tags ahead in a helper process even for a few
+    run_pipeline(corpus, tmp_path / "news.duckdb", batch_size, workers)
+    found = outcome(tmp_path / "news.duckdb")
+    assert len(found[0]) == len(reference[0])
+    assert differences(reference, found) == []
 
 
 # -- string hash seed (subprocesses) ----------------------------------------------------------
