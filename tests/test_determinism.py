@@ -1,5 +1,6 @@
 """The same documents in the same arrival order give the same stories and tags, whatever the
-batch size, the number of workers and the process's string hash seed.
+batch size, the number of workers, the process's string hash seed, and whether a run was
+killed and resumed.
 
 Real White House documents of 2023 from ``../shared/data`` (templated families: national
 emergency notices, disaster declarations, nominations, whose reprint candidates crowd the
@@ -13,6 +14,7 @@ import gzip
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 from contextlib import ExitStack
@@ -186,3 +188,70 @@ def test_noisy_copies_compare_the_same_under_any_string_hash_seed(shared_data: P
         results.append(json.loads(done.stdout))
     changed = [i for i in range(len(pairs)) if not results[0][i] == results[1][i] == results[2][i]]
     assert changed == []
+
+
+# -- killed and resumed (subprocesses) --------------------------------------------------------
+
+_RUN = """
+import sys
+from datetime import datetime
+from pathlib import Path
+from benchmarks.pipeline import run_bare
+from newsmon.config import load_settings
+work, seeds = Path(sys.argv[1]), Path(sys.argv[2])
+settings = load_settings(None, db=work / "news.duckdb", seeds=seeds, alerts_dir=work / "alerts")
+run_bare(settings, datetime.fromisoformat(sys.argv[3]))
+"""
+
+
+def _run_bare(work: Path, seeds: Path, hash_seed: int, **env: str) -> int:
+    """The pipeline without Prefect (``benchmarks.pipeline.run_bare``) in a process of its own;
+    its exit code (its output in ``work/log.txt``)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSMON_", "PREFECT_"))}
+    clean.update(PYTHONHASHSEED=str(hash_seed), PYTHONPATH=python_path(REPO), PREFECT_LOGGING_LEVEL="WARNING", **env)
+    work.mkdir(exist_ok=True)
+    with (work / "log.txt").open("a", encoding="utf-8") as log:
+        command = [sys.executable, "-c", _RUN, str(work), str(seeds), NOW.isoformat()]
+        return subprocess.run(command, env=clean, stdout=log, stderr=log, timeout=300, check=False).returncode
+
+
+def feed_entries(shared: Path, n: int) -> list[tuple[str, str]]:
+    """(headline, summary) of the first ``n`` entries of the May 2023 feed archive."""
+    out = []
+    with gzip.open(shared / "feeds-archive" / "replay-2023-05.jsonl.gz", "rt", encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            title = " ".join((record.get("title") or "").split())
+            if title:
+                out.append((title, record.get("description") or ""))
+            if len(out) == n:
+                break
+    return out
+
+
+@pytest.mark.slow
+def test_a_killed_and_resumed_run_stores_what_an_uninterrupted_run_does(shared_data: Path, tmp_path: Path) -> None:
+    """A few thousand documents: one uninterrupted run in one batch, against a run killed with
+    SIGKILL inside its third batch's transaction (batches of 300) and resumed with batches of
+    400 and tags ahead in a helper process, each process with another hash seed. (The killed
+    run tags in its own process: a killed run's tagging pool outlives it.)"""
+    seeds = tmp_path / "docs"
+    n = write_corpus(seeds, white_house(shared_data, 1000), noisy_every=4, rate=0.03)
+    for j, (title, summary) in enumerate(feed_entries(shared_data, 1500)):
+        (seeds / f"feed{j:05d}.txt").write_text(f"{title}\n{summary}\n", encoding="utf-8")
+    n += 1500
+
+    log = lambda run: (tmp_path / run / "log.txt").read_text(encoding="utf-8")[-3000:]  # noqa: E731
+    assert _run_bare(tmp_path / "whole", seeds, 1, NEWSMON_EXTRACT_WORKERS="1") == 0, log("whole")
+    killed = _run_bare(
+        tmp_path / "resumed", seeds, 2, NEWSMON_BATCH_SIZE="300", NEWSMON_EXTRACT_WORKERS="1",
+        NEWSMON_FAULT="mid-store@3",
+    )  # fmt: skip
+    assert killed == -signal.SIGKILL, log("resumed")
+    assert len(outcome(tmp_path / "resumed" / "news.duckdb")[0]) == 600  # two batches committed
+    resumed = _run_bare(tmp_path / "resumed", seeds, 3, NEWSMON_BATCH_SIZE="400", NEWSMON_EXTRACT_WORKERS="2")
+    assert resumed == 0, log("resumed")
+
+    expected = outcome(tmp_path / "whole" / "news.duckdb")
+    assert len(expected[0]) == n
+    assert differences(expected, outcome(tmp_path / "resumed" / "news.duckdb")) == []
