@@ -131,6 +131,7 @@ class PreparedText:
     _deletions: dict[str, str] | None = field(default=None, repr=False)
     _salient: np.ndarray | None = field(default=None, repr=False)
     _trigrams: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _bands: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def vocab(self) -> frozenset[str]:
@@ -141,14 +142,17 @@ class PreparedText:
 
     @property
     def deletions(self) -> dict[str, str]:
-        """Each token of 4+ letters and its one-letter deletions, mapped to the token."""
+        """Each token of 4+ letters and its one-letter deletions, mapped to the token.
+
+        A token maps to itself; a deletion two tokens share ("would", "could": "ould") maps to
+        the one that comes first in the text. Never in set order: that changes with the
+        process's string hash seed, and with it which near miss a noisy copy is corrected to."""
         if self._deletions is None:
-            index: dict[str, str] = {}
-            for token in self.vocab:
-                if len(token) >= 4 and not token.isdigit():
-                    index.setdefault(token, token)
-                    for variant in _deletions(token):
-                        index.setdefault(variant, token)
+            words = [t for t in dict.fromkeys(self.tokens) if len(t) >= 4 and not t.isdigit()]
+            index = dict(zip(words, words, strict=True))
+            for token in words:
+                for variant in _deletions(token):
+                    index.setdefault(variant, token)
             self._deletions = index
         return self._deletions
 
@@ -164,6 +168,14 @@ class PreparedText:
         if self._trigrams is None:
             self._trigrams = _ranked_trigrams(self.tokens)
         return self._trigrams
+
+    @property
+    def bands(self) -> np.ndarray:
+        """The LSH band hashes of the text as a full text (what the index holds for a full
+        canonical), computed once."""
+        if self._bands is None:
+            self._bands = band_hashes(_signatures([self]))[0]
+        return self._bands
 
 
 def cased_tokens(text: str) -> list[str]:
@@ -367,9 +379,7 @@ def fingerprint_documents(documents: Sequence[Document]) -> list[Fingerprint]:
     signatures = np.zeros((len(documents), SIGNATURE_SIZE), dtype=np.uint32)  # only full texts are banded
     full = [i for i, kind in enumerate(kinds) if kind == "full"]
     if full:
-        full_sets = [char_shingles(texts[i].tokens) for i in full]
-        lead_sets = [char_shingles(texts[i].tokens[:LEAD_WORDS]) for i in full]
-        signatures[full] = np.hstack([oph_signatures(full_sets), oph_signatures(lead_sets, _LEAD_SEED)])
+        signatures[full] = _signatures([texts[i] for i in full])
     out = []
     for doc, text, head, sig, kind in zip(documents, texts, heads, signatures, kinds, strict=True):
         body = " ".join(text.tokens)
@@ -380,6 +390,13 @@ def fingerprint_documents(documents: Sequence[Document]) -> list[Fingerprint]:
             )
         )
     return out
+
+
+def _signatures(texts: Sequence[PreparedText]) -> np.ndarray:
+    """The two signatures of each text, whole body then lead: (n, SIGNATURE_SIZE)."""
+    full_sets = [char_shingles(t.tokens) for t in texts]
+    lead_sets = [char_shingles(t.tokens[:LEAD_WORDS]) for t in texts]
+    return np.hstack([oph_signatures(full_sets), oph_signatures(lead_sets, _LEAD_SEED)])
 
 
 def canonicals_from_documents(documents: Mapping[str, Document]) -> dict[str, Canonical]:
@@ -716,7 +733,7 @@ class _BatchIndex:
     headlines: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, story_id: str, fp: Fingerprint, bands: np.ndarray) -> None:
-        self.exact.setdefault(fp.exact_key, story_id)
+        self.exact[fp.exact_key] = story_id  # the latest, as the store's lookup returns it
         if fp.headline_key is not None:
             self.headlines[fp.headline_key].append(story_id)
         if fp.kind == "full":
@@ -724,10 +741,12 @@ class _BatchIndex:
                 self.bands[value].append(story_id)
 
     def candidates(self, fp: Fingerprint, bands: np.ndarray) -> dict[str, int]:
+        """Stories with the same headline or sharing LSH bands, and how many bands each shares
+        (what the store's lookups give for stored stories)."""
         hits: dict[str, int] = defaultdict(int)
         if fp.headline_key is not None:
             for story_id in self.headlines.get(fp.headline_key, ()):
-                hits[story_id] += BANDS
+                hits.setdefault(story_id, 0)
         if fp.kind == "full":
             for value in bands.tolist():
                 for story_id in self.bands.get(value, ()):
@@ -819,7 +838,7 @@ def _similarity(c: Comparison) -> float:
 def assign_stories(
     fingerprints: Sequence[Fingerprint],
     exact_stories: Mapping[int, str],
-    candidate_stories: Mapping[str, Iterable[str]],
+    candidate_stories: Mapping[str, Iterable[str] | Mapping[str, int]],
     canonicals: Mapping[str, Canonical],
     threshold: float = DEFAULT_THRESHOLD,
 ) -> list[StoryAssignment]:
@@ -827,9 +846,11 @@ def assign_stories(
 
     ``fingerprints`` must be in first-seen order (earliest first): the first document of a
     new story is its canonical. ``exact_stories`` maps stored exact keys to
-    their story, ``candidate_stories`` maps a new document to stored stories in the order to
-    try them (LSH band or headline matches), and ``canonicals`` gives each of those stories'
-    canonical. Candidates are verified against the canonical only, best match wins.
+    their (latest) story, ``candidate_stories`` maps a new document to the stored stories that
+    share its headline or LSH bands (story id -> bands shared, as :func:`merge_candidates`
+    gives them), and ``canonicals`` gives each of those stories' canonical. Stored candidates
+    and this batch's are ranked together (:func:`_ranked`) and verified against the canonical
+    only, best match wins: the outcome does not depend on which stories were stored before.
     """
     if not fingerprints:
         return []
@@ -870,12 +891,13 @@ def _best_match(
     fp: Fingerprint,
     bands: np.ndarray,
     exact_stories: Mapping[int, str],
-    candidate_stories: Mapping[str, Iterable[str]],
+    candidate_stories: Mapping[str, Iterable[str] | Mapping[str, int]],
     known: Mapping[str, Canonical],
     index: _BatchIndex,
     threshold: float,
 ) -> Match | None:
-    exact = exact_stories.get(fp.exact_key) or index.exact.get(fp.exact_key)
+    # the latest story with this exact key: this batch's stories come after the stored ones
+    exact = index.exact.get(fp.exact_key) or exact_stories.get(fp.exact_key)
     if exact == fp.document_id:
         exact = None  # a stored canonical processed again starts its own story afresh
     if exact is not None and exact in known and within_window(fp, known[exact]):
@@ -884,9 +906,8 @@ def _best_match(
     if exact is not None and exact not in known:  # stored story not loaded: trust the exact key
         return Match(exact, exact, "exact", 1.0, None, False)
     best: Match | None = None
-    for story_id in _ranked(fp, bands, candidate_stories, index):
-        candidate = known.get(story_id)
-        match = verify(fp, candidate, threshold) if candidate is not None else None
+    for story_id in _ranked(fp, bands, candidate_stories.get(fp.document_id, {}), index, known):
+        match = verify(fp, known[story_id], threshold)
         if match is not None and (best is None or _rank(match) > _rank(best)):
             best = match
     return best
@@ -908,22 +929,48 @@ def _jaccard(a: Sequence[str], b: Sequence[str]) -> float:
 
 
 def _ranked(
-    fp: Fingerprint, bands: np.ndarray, candidate_stories: Mapping[str, Iterable[str]], index: _BatchIndex
+    fp: Fingerprint,
+    bands: np.ndarray,
+    stored: Iterable[str] | Mapping[str, int],
+    index: _BatchIndex,
+    known: Mapping[str, Canonical],
 ) -> list[str]:
-    """Stored candidates in the store's order, then this batch's by band hits (each at most MAX_CANDIDATES)."""
-    stored = [s for s in candidate_stories.get(fp.document_id, ()) if s != fp.document_id][:MAX_CANDIDATES]
+    """The candidates to verify, in order (the first of equally good matches wins), at most
+    :data:`MAX_CANDIDATES`: stories with the same headline within the join window first, then
+    stories sharing LSH bands within the index's day window; most bands shared first, ties by
+    story id.
+
+    Stored candidates (``stored``: story id -> bands shared, as the store's lookups give them:
+    every story with the same headline, the stories sharing most bands cut to the same number)
+    and this batch's are ranked together by that one rule, so the choice does not depend on
+    where the batch boundaries fell (batch size, a resumed run)."""
+    hits = dict(stored) if isinstance(stored, Mapping) else dict.fromkeys(stored, 0)
     local = index.candidates(fp, bands)
-    ranked = sorted((s for s in local if s not in stored), key=lambda s: (-local[s], s))
-    return stored + ranked[:MAX_CANDIDATES]
+    hits.update(local)
+    score: dict[str, int] = {}
+    for story_id, n in hits.items():
+        canonical = known.get(story_id)
+        if canonical is None or story_id == fp.document_id:
+            continue
+        if fp.headline_key is not None and canonical.headline_key == fp.headline_key and within_window(fp, canonical):
+            if not n and story_id not in local and fp.kind == canonical.kind == "full":
+                n = int(np.isin(bands, canonical.text.bands).sum())  # beyond the store's band candidates
+            score[story_id] = BANDS + n
+        elif n > 0 and abs(day_number(canonical.at) - fp.day) <= WINDOW.days + 1:
+            score[story_id] = n
+    return sorted(score, key=lambda s: (-score[s], s))[:MAX_CANDIDATES]
 
 
-def merge_candidates(*maps: Mapping[str, Iterable[str]]) -> dict[str, list[str]]:
-    """Candidate lists per document, in the order of the maps given, without repeats."""
-    out: dict[str, list[str]] = {}
+def merge_candidates(*maps: Mapping[str, Iterable[str] | Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """Candidates per document, in the order of the maps given, without repeats: story id ->
+    LSH bands shared (from a map of bands shared, such as the store's band lookup; else 0)."""
+    out: dict[str, dict[str, int]] = {}
     for candidates in maps:
         for doc_id, story_ids in candidates.items():
-            merged = out.setdefault(doc_id, [])
-            merged.extend(s for s in story_ids if s not in merged)
+            merged = out.setdefault(doc_id, {})
+            shared = story_ids if isinstance(story_ids, Mapping) else {}
+            for story_id in story_ids:
+                merged[story_id] = max(merged.get(story_id, 0), shared.get(story_id, 0))
     return out
 
 

@@ -66,10 +66,10 @@ class StoryRepository:
 
     def band_candidates(
         self, keys: Sequence[DedupeKeys], exclude: Collection[str] = frozenset()
-    ) -> dict[str, list[str]]:
+    ) -> dict[str, dict[str, int]]:
         """For each new full document, the indexed stories within the join window whose canonical
-        shares an LSH band with it, most shared bands first, then by story id (at most the
-        scheme's ``max_candidates``; stories in ``exclude`` left out)."""
+        shares an LSH band with it and how many bands, most shared bands first, then by story id
+        (at most the scheme's ``max_candidates``; stories in ``exclude`` left out)."""
         full = [k for k in keys if k.kind == "full" and k.band_keys is not None]
         if not full:
             return {}
@@ -83,10 +83,10 @@ class StoryRepository:
                 " GROUP BY ALL ORDER BY 1, 3 DESC, 2",
                 [*window, *window, self.scheme.window_days],
             )
-        out: dict[str, list[str]] = defaultdict(list)
-        for doc_id, story_id, _hits in rows:
+        out: dict[str, dict[str, int]] = defaultdict(dict)
+        for doc_id, story_id, hits in rows:
             if story_id != doc_id and story_id not in exclude and len(out[doc_id]) < self.scheme.max_candidates:
-                out[doc_id].append(story_id)
+                out[doc_id][story_id] = hits
         return dict(out)
 
     def canonicals(self, story_ids: Sequence[str]) -> dict[str, Document]:

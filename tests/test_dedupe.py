@@ -479,6 +479,6 @@ def test_lookups_read_only_the_join_window(tmp_path: Path, seed: Document, now: 
         assert store.stories.key_matches(dedupe_keys([fp])) == ({}, {})
         soon = variant(seed, "soon", seed.body, first_seen_at=seed.first_seen_at + timedelta(days=2))
         (fp,) = fingerprint_documents([soon])
-        assert store.stories.band_candidates(dedupe_keys([fp])) == {"soon": [seed.id]}
+        assert store.stories.band_candidates(dedupe_keys([fp])) == {"soon": {seed.id: BANDS}}
     finally:
         store.close(snapshot=False)
