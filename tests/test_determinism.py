@@ -10,67 +10,32 @@ are first seen at the same time, so every one is inside every other's join windo
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import random
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pytest
 from support import REPO, python_path, require_shared
 
+from benchmarks.determinism import (
+    NOW,
+    Outcome,
+    differences,
+    feed_entries,
+    ocr_noise,
+    outcome,
+    run_bare_process,
+    white_house,
+    write_corpus,
+)
 from newsmon.config import load_settings
 from newsmon.pipeline import RunContext, run_once
 from newsmon.topics import TaggingPool, load_topics
 from storage.store import Store
-
-NOW = datetime(2023, 6, 1, 12, 0, tzinfo=UTC)
-FAMILIES = (
-    "continuation of the national emergency",
-    "disaster declaration",
-    "nominations sent to the senate",
-    "withdrawal sent to the senate",
-    "memorandum on the delegation",
-)
-OCR = {"l": "1", "o": "0", "e": "c", "a": "o", "m": "rn", "n": "u", "i": "l", "t": "f", "d": "cl"}
-
-Outcome = tuple[dict[str, str], set[tuple[str, str, str]]]
-
-
-def ocr_noise(text: str, rate: float, rng: random.Random) -> str:
-    """Replace about ``rate`` of the letters with OCR look-alikes."""
-    return "".join(OCR[ch] if ch in OCR and rng.random() < rate else ch for ch in text)
-
-
-def white_house(shared: Path, wanted: int | None = None) -> list[tuple[int, str, str]]:
-    """(index, title, text) of the documents of the families above, then of the first others
-    up to ``wanted`` documents in all."""
-    rows = []
-    with gzip.open(shared / "documents" / "wh-2023.jsonl.gz", "rt", encoding="utf-8") as lines:
-        for i, line in enumerate(lines):
-            record = json.loads(line)
-            rows.append((i, " ".join(record["title"].split()), record["text"]))
-    family = [r for r in rows if any(f in r[1].lower() for f in FAMILIES)]
-    others = [r for r in rows if r not in family][: max(0, (wanted or 0) - len(family))]
-    return sorted(family + others)
-
-
-def write_corpus(folder: Path, documents: list[tuple[int, str, str]], noisy_every: int, rate: float) -> int:
-    """Each document as ``NNNNN-0.txt`` (headline line, then text) and, for every
-    ``noisy_every``-th one, an OCR-noised copy ``NNNNN-1.txt`` right after it."""
-    folder.mkdir(parents=True)
-    rng = random.Random(20230601)
-    for n, (i, title, text) in enumerate(documents):
-        (folder / f"{i:05d}-0.txt").write_text(f"{title}\n{text}\n", encoding="utf-8")
-        if n % noisy_every == 0:
-            copy = f"{ocr_noise(title, rate, rng)}\n{ocr_noise(text, rate, rng)}\n"
-            (folder / f"{i:05d}-1.txt").write_text(copy, encoding="utf-8")
-    return len(list(folder.iterdir()))
 
 
 def run_pipeline(folder: Path, db: Path, batch_size: int | None, workers: int) -> None:
@@ -83,31 +48,6 @@ def run_pipeline(folder: Path, db: Path, batch_size: int | None, workers: int) -
         run_once(RunContext(settings, store, load_topics(settings.topics_path), NOW, "run"))
     finally:
         store.close(snapshot=False)
-
-
-def outcome(db: Path) -> Outcome:
-    """Each document's story canonical (by file name) and the tags (file name, topic, evidence)."""
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        members = con.execute(
-            "SELECT d.url, c.url FROM story_members m JOIN documents d ON d.id = m.document_id"
-            " JOIN stories s ON s.id = m.story_id JOIN documents c ON c.id = s.canonical_document_id"
-        ).fetchall()
-        tags = con.execute(
-            "SELECT d.url, t.topic, t.evidence FROM document_topics t JOIN documents d ON d.id = t.document_id"
-        ).fetchall()
-    finally:
-        con.close()
-    name = lambda url: url.rsplit("/", 1)[-1]  # noqa: E731
-    return {name(d): name(c) for d, c in members}, {(name(d), t, e) for d, t, e in tags}
-
-
-def differences(expected: Outcome, found: Outcome) -> list[str]:
-    """The documents whose story canonical differs, and the tags only one run has."""
-    (stories_a, tags_a), (stories_b, tags_b) = expected, found
-    moved = [f"{d}: {stories_a.get(d)} -> {stories_b.get(d)}" for d in sorted(stories_a.keys() | stories_b.keys())
-             if stories_a.get(d) != stories_b.get(d)]  # fmt: skip
-    return moved + [f"tag only in one run: {t}" for t in sorted(tags_a ^ tags_b)]
 
 
 # -- batch size and workers (in process) ------------------------------------------------------
@@ -177,42 +117,6 @@ def test_noisy_copies_compare_the_same_under_any_string_hash_seed(shared_data: P
 
 # -- killed and resumed (subprocesses) --------------------------------------------------------
 
-_RUN = """
-import sys
-from datetime import datetime
-from pathlib import Path
-from benchmarks.pipeline import run_bare
-from newsmon.config import load_settings
-work, seeds = Path(sys.argv[1]), Path(sys.argv[2])
-settings = load_settings(None, db=work / "news.duckdb", seeds=seeds, alerts_dir=work / "alerts")
-run_bare(settings, datetime.fromisoformat(sys.argv[3]))
-"""
-
-
-def _run_bare(work: Path, seeds: Path, hash_seed: int, **env: str) -> int:
-    """The pipeline without Prefect (``benchmarks.pipeline.run_bare``) in a process of its own;
-    its exit code (its output in ``work/log.txt``)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSMON_", "PREFECT_"))}
-    clean.update(PYTHONHASHSEED=str(hash_seed), PYTHONPATH=python_path(REPO), PREFECT_LOGGING_LEVEL="WARNING", **env)
-    work.mkdir(exist_ok=True)
-    with (work / "log.txt").open("a", encoding="utf-8") as log:
-        command = [sys.executable, "-c", _RUN, str(work), str(seeds), NOW.isoformat()]
-        return subprocess.run(command, env=clean, stdout=log, stderr=log, timeout=300, check=False).returncode
-
-
-def feed_entries(shared: Path, n: int) -> list[tuple[str, str]]:
-    """(headline, summary) of the first ``n`` entries of the May 2023 feed archive."""
-    out = []
-    with gzip.open(shared / "feeds-archive" / "replay-2023-05.jsonl.gz", "rt", encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            title = " ".join((record.get("title") or "").split())
-            if title:
-                out.append((title, record.get("description") or ""))
-            if len(out) == n:
-                break
-    return out
-
 
 @pytest.mark.slow
 def test_a_killed_and_resumed_run_stores_what_an_uninterrupted_run_does(shared_data: Path, tmp_path: Path) -> None:
@@ -227,14 +131,14 @@ def test_a_killed_and_resumed_run_stores_what_an_uninterrupted_run_does(shared_d
     n += 1500
 
     log = lambda run: (tmp_path / run / "log.txt").read_text(encoding="utf-8")[-3000:]  # noqa: E731
-    assert _run_bare(tmp_path / "whole", seeds, 1, NEWSMON_EXTRACT_WORKERS="1") == 0, log("whole")
-    killed = _run_bare(
+    assert run_bare_process(tmp_path / "whole", seeds, 1, NEWSMON_EXTRACT_WORKERS="1") == 0, log("whole")
+    killed = run_bare_process(
         tmp_path / "resumed", seeds, 2, NEWSMON_BATCH_SIZE="300", NEWSMON_EXTRACT_WORKERS="1",
         NEWSMON_FAULT="mid-store@3",
     )  # fmt: skip
     assert killed == -signal.SIGKILL, log("resumed")
     assert len(outcome(tmp_path / "resumed" / "news.duckdb")[0]) == 600  # two batches committed
-    resumed = _run_bare(tmp_path / "resumed", seeds, 3, NEWSMON_BATCH_SIZE="400", NEWSMON_EXTRACT_WORKERS="2")
+    resumed = run_bare_process(tmp_path / "resumed", seeds, 3, NEWSMON_BATCH_SIZE="400", NEWSMON_EXTRACT_WORKERS="2")
     assert resumed == 0, log("resumed")
 
     expected = outcome(tmp_path / "whole" / "news.duckdb")
