@@ -82,6 +82,24 @@ def make_document() -> MakeDocument:
     return make
 
 
+# -- one Prefect test API for the whole session -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """The Prefect test harness (an API server on loopback with a throw-away database); its URL.
+
+    Started once per session, by the first test that asks for it (starting it takes seconds),
+    and active from then on: flows run in the test process report to it through Prefect's
+    settings, and tests that start ``newsmon`` in a subprocess pass the URL as ``PREFECT_API_URL``.
+    """
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield str(PREFECT_API_URL.value())
+
+
 # -- network guard: no test, and no subprocess of a test, may connect outside loopback -------
 
 NETGUARD = Path(__file__).resolve().parent / "netguard"

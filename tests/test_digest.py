@@ -18,7 +18,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import NOW, REPO, Route, ScriptedServer, store_seeds
 
 from flows.monitor import alert_task, monitor
@@ -29,13 +28,6 @@ from storage.store import Store
 
 PWN = "document.title='PWNED';document.body.setAttribute('data-pwned','1')"
 CLOCK = datetime(2023, 5, 19, 22, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[None]:
-    """One Prefect test API for the tests that run the flow (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def chromium() -> str:
@@ -103,7 +95,7 @@ HOSTILE_FILES = {
 
 
 @pytest.fixture(scope="module")
-def hostile_digest(prefect_api: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+def hostile_digest(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """Run the monitor on the hostile feed; yield the database and the run's HTML digest."""
     tmp = tmp_path_factory.mktemp("digest")
     server = ScriptedServer()

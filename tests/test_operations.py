@@ -21,7 +21,6 @@ from typing import Any
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import REPO, SEEDS, Route, ScriptedServer, python_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.hostile("faults")]
@@ -34,15 +33,6 @@ ARTICLE = (
     )
     + "</article><footer>Share this: Facebook Twitter</footer></body></html>"
 )
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
-    """A Prefect API that subprocess runs share (so each run skips the ephemeral start-up)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield str(PREFECT_API_URL.value())
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from xml.sax.saxutils import escape
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import Route, ScriptedServer
 
 from flows.monitor import monitor
@@ -48,13 +47,6 @@ EVENTS = {  # where each topic's coverage surges in the data: spikes may fire th
 QUIET_FEED, QUIET_FROM = "http://www.aljazeera.com/xml/rss/all.xml", date(2023, 5, 22)
 REPRINT_DAY, REPRINTS = date(2023, 5, 25), 40
 TOPICS = load_topics(default_topics_path())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_api() -> Iterator[None]:
-    """One Prefect test API for the module (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def clock(day: date) -> datetime:
@@ -131,7 +123,7 @@ def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def replay(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Run the monitor once per replayed day; yield the database and what was served."""
     from support import require_shared
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import REPO, SEEDS, Route, ScriptedServer, python_path
 
 pytestmark = [pytest.mark.hostile("faults"), pytest.mark.slow]
@@ -30,14 +29,6 @@ PAGE = (
     + "".join(f"<p>{{t}} — paragraph {i}: ministers discussed item {i} of the agenda at length.</p>" for i in range(10))
     + "</article></body></html>"
 )
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield str(PREFECT_API_URL.value())
 
 
 def _rss(server: ScriptedServer, feed: int, items: int) -> bytes:

@@ -13,7 +13,6 @@ from pathlib import Path
 import brotli
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import REPO, Route, ScriptedServer
 
 from newsmon.config import Settings
@@ -277,13 +276,6 @@ def test_html_png_and_empty_bodies_are_not_feeds(body: bytes, ctype: str) -> Non
     assert not parsed.is_feed and parsed.items == []
 
 
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[None]:
-    """A Prefect test API for the tests that run the monitor flow (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 def _item(title: str, guid: str, text: str, link: str | None = None) -> bytes:
     link_tag = f"<link>{link}</link>" if link else ""
     return f"<item><title>{title}</title>{link_tag}<guid>{guid}</guid><description>{text}</description></item>".encode()
@@ -363,7 +355,7 @@ DUPLICATE_TITLES = {"First of two", "Second of two", "Third, no link", "Fourth, 
 
 @pytest.mark.slow
 def test_duplicate_guids_are_all_stored_and_a_second_poll_adds_nothing(
-    prefect_api: None, feed_runs: FeedRuns, lost_rows: object
+    prefect_api: str, feed_runs: FeedRuns, lost_rows: object
 ) -> None:
     """Items sharing a GUID but not their content are separate documents; a repeat is one."""
     first = feed_runs.poll(*DUPLICATES)
@@ -381,7 +373,7 @@ def test_duplicate_guids_are_all_stored_and_a_second_poll_adds_nothing(
 
 
 @pytest.mark.slow
-def test_changed_item_updates_its_document(prefect_api: None, feed_runs: FeedRuns, lost_rows: object) -> None:
+def test_changed_item_updates_its_document(prefect_api: str, feed_runs: FeedRuns, lost_rows: object) -> None:
     """Same GUID, new text: the item's one document gets the new text; nothing is duplicated."""
     old = [
         _item("Summit", "g1", "Old text: the summit opens on Monday.", "https://news.example/g1"),
