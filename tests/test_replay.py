@@ -94,8 +94,12 @@ def reprinted(days: dict[date, dict[str, list[dict[str, Any]]]]) -> list[tuple[s
     feeds and dated on the reprint day."""
     for day in sorted(days, reverse=True):
         for url, entries in sorted(days[day].items()):
-            by_id = {_document(url, e, day).id: e for e in entries}
-            docs = [_document(url, e, day) for e in by_id.values()]
+            made = {}  # document id -> (its document, the last entry that made it)
+            for e in entries:
+                doc = _document(url, e, day)
+                made[doc.id] = (doc, e)
+            by_id = {doc_id: e for doc_id, (_doc, e) in made.items()}
+            docs = [doc for doc, _e in made.values()]
             tagged = [t.document_id for t in tag_documents(docs, TOPICS) if t.topic == "russia-sanctions"]
             if tagged:
                 entry = by_id[tagged[0]]
