@@ -352,7 +352,7 @@ def test_network_drop_mid_run_loses_nothing(
             self.request.close()  # the connection drops mid-body
 
     drop = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Drop)
-    threading.Thread(target=drop.serve_forever, daemon=True).start()
+    threading.Thread(target=drop.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         server.routes["/ok"] = Route(_rss(server, 0, 5), etag='"ok"')
         work = _work(tmp_path, [server.url("/ok"), f"http://127.0.0.1:{drop.server_address[1]}/feed"])
@@ -386,7 +386,7 @@ def test_one_hanging_feed_of_two_hundred(
 
     hang = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Hang)
     hang.daemon_threads = True
-    threading.Thread(target=hang.serve_forever, daemon=True).start()
+    threading.Thread(target=hang.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     deadline = 5.0
     env = _env(prefect_api, NEWSMON_HTTP_TIMEOUT_S=str(deadline), NEWSMON_FETCH_PAGES="false")
     try:

@@ -121,7 +121,7 @@ def test_100_mb_body_stops_at_the_cap(server: ScriptedServer, with_length: bool)
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Huge)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         t0 = time.perf_counter()
         result = fetch_all([FetchRequest(f"http://127.0.0.1:{httpd.server_address[1]}/")], LOOPBACK)[0]
@@ -221,7 +221,7 @@ def _raw_server(handler: object) -> tuple[object, str]:
         daemon_threads = True
 
     srv = Server(("127.0.0.1", 0), handler)  # type: ignore[arg-type]
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return srv, f"http://127.0.0.1:{srv.server_address[1]}/"
 
 
