@@ -133,6 +133,7 @@ def query(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_chromium_renders_the_digest_and_runs_no_injected_script(
     hostile_digest: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 from support import REPO, SEEDS, Route, ScriptedServer, python_path
 
-pytestmark = [pytest.mark.slow, pytest.mark.hostile("faults")]
+pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.hostile("faults")]
 
 ARTICLE = (
     "<html><head><title>{title}</title></head><body><nav>Home | World | Sport</nav><article><h1>{title}</h1>"

@@ -697,6 +697,7 @@ def widened(tmp_path: Path, default_topics_file: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_topics_list_shows_versions_and_counts(tmp_path: Path, widened: Path) -> None:
     db = make_database(tmp_path / "n.duckdb")
     result = newsmon("topics", "list", "--db", str(db))
@@ -710,6 +711,7 @@ def test_topics_list_shows_versions_and_counts(tmp_path: Path, widened: Path) ->
     assert no_db.returncode == 0 and "no database at" in no_db.stdout
 
 
+@pytest.mark.slow
 def test_topics_test_back_tests_without_saving(tmp_path: Path, widened: Path) -> None:
     db = make_database(tmp_path / "n.duckdb")
     before = sql(db, "select document_id, topic, topic_version from document_topics order by all")
@@ -726,6 +728,7 @@ def test_topics_test_back_tests_without_saving(tmp_path: Path, widened: Path) ->
     assert "(the same definition)" in same.stdout and "+0 added, -0 dropped, 2 kept" in same.stdout
 
 
+@pytest.mark.slow
 def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path) -> None:
     db = make_database(tmp_path / "n.duckdb")
     narrowed = tmp_path / "narrow.toml"
@@ -736,6 +739,7 @@ def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path) ->
     assert "-2 dropped" in result.stdout and "dropped (first 2 of 2):" in result.stdout
 
 
+@pytest.mark.slow
 def test_topics_retag_applies_a_changed_topic_to_history(tmp_path: Path, widened: Path) -> None:
     db = make_database(tmp_path / "n.duckdb")
     versions_before = dict(map(tuple, sql(db, "select topic, topic_version from v_document_topics")))
@@ -761,6 +765,7 @@ def test_topics_retag_applies_a_changed_topic_to_history(tmp_path: Path, widened
     assert back == [["central-asia-diplomacy", "2"], ["covid-origins", "1"], ["russia-sanctions", "2"]]
 
 
+@pytest.mark.slow
 def test_topics_commands_fail_in_one_clear_line(tmp_path: Path) -> None:
     db = make_database(tmp_path / "n.duckdb")
     bad = tmp_path / "bad.toml"

@@ -22,7 +22,7 @@ import duckdb
 import pytest
 from support import REPO, SEEDS, Route, ScriptedServer, python_path
 
-pytestmark = [pytest.mark.hostile("faults"), pytest.mark.slow]
+pytestmark = [pytest.mark.hostile("faults"), pytest.mark.faults, pytest.mark.slow]
 
 PAGE = (
     "<html><body><article><h1>{t}</h1>"

@@ -82,6 +82,7 @@ def test_xxe_and_external_dtd_are_never_resolved(server: ScriptedServer, lost_ro
     _kept(body, lost_rows)
 
 
+@pytest.mark.slow
 def test_billion_laughs_is_bounded() -> None:
     lol = b"<!ENTITY lol0 'lol'>" + b"".join(
         f"<!ENTITY lol{i} '{('&lol' + str(i - 1) + ';') * 10}'>".encode() for i in range(1, 10)
@@ -225,6 +226,7 @@ def _raw_server(handler: object) -> tuple[object, str]:
     return srv, f"http://127.0.0.1:{srv.server_address[1]}/"
 
 
+@pytest.mark.slow
 def test_slow_loris_and_silent_servers_end_at_the_deadline() -> None:
     import socketserver
 
