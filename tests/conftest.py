@@ -101,6 +101,30 @@ def prefect_api() -> Iterator[str]:
         yield str(PREFECT_API_URL.value())
 
 
+# -- pytest-xdist: the tests of one xdist_group go to one worker ---------------------------------
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a ``--dist loadgroup`` worker, give each test of an ``xdist_group`` the ``@group`` suffix
+    that tells the controller to send the group's tests to one worker.
+
+    pytest-xdist 3.8 sets it through a field that pytest 9.2's structured node ids no longer
+    read (pytest-xdist#1386), so the groups (tests sharing an expensive module fixture) would
+    be spread over the workers, each building the fixture. Nothing is done where the suffix holds.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        suffix = "@" + "_".join(sorted(names))
+        if names and not item.nodeid.endswith(suffix):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(item.nodeid + suffix)  # type: ignore[attr-defined]
+
+
 # -- network guard: no test, and no subprocess of a test, may connect outside loopback -------
 
 NETGUARD = Path(__file__).resolve().parent / "netguard"

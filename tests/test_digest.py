@@ -134,6 +134,7 @@ def query(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 @pytest.mark.slow
 @pytest.mark.browser
+@pytest.mark.xdist_group("hostile-digest")
 def test_chromium_renders_the_digest_and_runs_no_injected_script(
     hostile_digest: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -162,6 +163,7 @@ def test_chromium_renders_the_digest_and_runs_no_injected_script(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-digest")  # one worker runs the flow once for the three
 def test_alert_markdown_of_the_hostile_feed_is_escaped(hostile_digest: tuple[Path, Path]) -> None:
     db, page = hostile_digest
     for markdown, path in query(db, "SELECT markdown, path FROM alerts"):
@@ -172,6 +174,7 @@ def test_alert_markdown_of_the_hostile_feed_is_escaped(hostile_digest: tuple[Pat
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-digest")  # one worker runs the flow once for the three
 def test_newsmon_alerts_prints_the_latest_digest(hostile_digest: tuple[Path, Path]) -> None:
     db, page = hostile_digest
     env = {**os.environ, "COLUMNS": "200"}

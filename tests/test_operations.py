@@ -209,6 +209,7 @@ def uninterrupted(
     return _state(reference / "newsmon.duckdb"), _alert_files(reference)
 
 
+@pytest.mark.xdist_group("operations-uninterrupted")  # one worker makes the reference and runs all six
 @pytest.mark.parametrize(
     "point",
     ["after-fetch", "mid-store", "before-feed-states", "before-alert", "after-alert-store", "before-notify"],
@@ -263,6 +264,7 @@ def retagged(prefect_api: str, feed_server: ScriptedServer, tmp_path_factory: py
     return _state(reference / "newsmon.duckdb")
 
 
+@pytest.mark.xdist_group("operations-retagged")  # one worker makes the reference and runs all three
 @pytest.mark.parametrize("point", ["mid-retag@1", "mid-retag@2", "before-register"])
 def test_sigkill_during_a_retag_completes_it_on_the_next_run(
     tmp_path: Path,

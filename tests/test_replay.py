@@ -34,7 +34,8 @@ from newsmon.topics import load_topics, tag_documents
 from newsmon.trends import DayCount, SpikeParams, assess_feed, assess_series, topic_trends
 from storage.store import Store
 
-pytestmark = pytest.mark.slow
+# one worker builds the replay (pytest-xdist --dist loadgroup) and runs all its tests
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("replay")]
 
 FIRST_DAY, LAST_DAY = date(2023, 5, 8), date(2023, 5, 31)
 OUTLETS: dict[str, str] = {}  # feed url -> name: every outlet of the archive (filled by load_days)
