@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -123,6 +124,48 @@ def newsmon(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     return invoke
 
 
+# -- one Prefect test API for the whole session -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """The Prefect test harness (an API server on loopback with a throw-away database); its URL.
+
+    Started once per session, by the first test that asks for it (starting it takes seconds),
+    and active from then on: flows run in the test process report to it through Prefect's
+    settings, and tests that start ``newsmon`` in a subprocess pass the URL as ``PREFECT_API_URL``.
+    """
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield str(PREFECT_API_URL.value())
+
+
+# -- pytest-xdist: the tests of one xdist_group go to one worker ---------------------------------
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a ``--dist loadgroup`` worker, give each test of an ``xdist_group`` the ``@group`` suffix
+    that tells the controller to send the group's tests to one worker.
+
+    pytest-xdist 3.8 sets it through a field that pytest 9.2's structured node ids no longer
+    read (pytest-xdist#1386), so the groups (tests sharing an expensive module fixture) would
+    be spread over the workers, each building the fixture. Nothing is done where the suffix holds.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        suffix = "@" + "_".join(sorted(names))
+        if names and not item.nodeid.endswith(suffix):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(item.nodeid + suffix)  # type: ignore[attr-defined]
+
+
 # -- network guard: no test, and no subprocess of a test, may connect outside loopback -------
 
 NETGUARD = Path(__file__).resolve().parent / "netguard"
@@ -180,16 +223,31 @@ def _no_traffic_outside_loopback() -> Iterator[None]:
         pytest.fail(f"test tried to reach the network outside 127.0.0.0/8: {new}")
 
 
+_late_in_workers: list[str] = []  # under pytest-xdist: what the workers' sessions logged after their last test
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Refusals logged after the last test (a long-lived subprocess) fail the session too."""
-    late = subprocess_violations()
-    if late:
+    """Refusals logged after the last test (a long-lived subprocess) fail the session too
+    (a pytest-xdist worker hands them to the controller, which fails the session)."""
+    late = subprocess_violations() + _late_in_workers
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["netguard_late"] = late
+    elif late:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\ntest network guard: subprocesses tried to reach the network outside 127.0.0.0/8: {late}")
     SUBPROCESS_LOG.unlink(missing_ok=True)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """A pytest-xdist worker finished: keep the refusals its subprocesses logged after its last test."""
+    _late_in_workers.extend(getattr(node, "workeroutput", {}).get("netguard_late", []))
+
+
 # -- the hostile-input catalogue: a summary line per group -------------------------------------
+# Each hostile test's reports carry its group, and its teardown report the rows it found lost,
+# so the summary adds them up wherever the reports arrive: here, or in pytest-xdist's controller.
 
 
 @pytest.fixture
@@ -202,9 +260,11 @@ def lost_rows(request: pytest.FixtureRequest) -> Callable[[int], None]:
     return record
 
 
-_lost: dict[str, int] = {}
-_group_results: dict[str, list[tuple[str, bool]]] = {}
+_lost: dict[str, int] = {}  # recorded by the tests run in this process
 _unchecked: set[str] = set()  # hostile tests that left a database behind but never counted lost rows
+_group_results: dict[str, dict[str, bool]] = {}  # from the reports: group -> test -> passed
+_reported_lost: dict[str, int] = {}
+_reported_unchecked: set[str] = set()
 
 
 @pytest.fixture(autouse=True)
@@ -228,11 +288,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     marker = item.get_closest_marker("hostile")
     if marker is None or not marker.args:
         return
+    report.hostile = {"group": str(marker.args[0])}
+    if report.when == "teardown":  # after the fixtures' teardown: lost rows and the stored-data check are known
+        report.hostile.update(lost=_lost.get(item.nodeid, 0), unchecked=item.nodeid in _unchecked)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    info = getattr(report, "hostile", None)
+    if not info:
+        return
     failed_setup_or_call = report.failed and report.when in ("setup", "call")
     if report.when == "call" or failed_setup_or_call or (report.when == "setup" and report.skipped):
-        results = _group_results.setdefault(str(marker.args[0]), [])
-        results[:] = [r for r in results if r[0] != item.nodeid]
-        results.append((item.nodeid, report.passed and report.when == "call"))
+        _group_results.setdefault(info["group"], {})[report.nodeid] = report.passed and report.when == "call"
+    if report.when == "teardown":
+        _reported_lost[report.nodeid] = int(info["lost"])
+        if info["unchecked"]:
+            _reported_unchecked.add(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -241,9 +312,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("hostile inputs and faults")
     for group in sorted(_group_results):
         results = _group_results[group]
-        lost = sum(_lost.get(nodeid, 0) for nodeid, _ in results)
-        passed = sum(1 for _, ok in results if ok)
-        unchecked = sorted(nodeid for nodeid, _ in results if nodeid in _unchecked)
+        lost = sum(_reported_lost.get(nodeid, 0) for nodeid in results)
+        passed = sum(1 for ok in results.values() if ok)
+        unchecked = sorted(nodeid for nodeid in results if nodeid in _reported_unchecked)
         line = f"{group}: {len(results)} tried, {passed} passed, {lost} rows lost"
         if unchecked:
             names = ", ".join(n.rsplit("/", 1)[-1] for n in unchecked)

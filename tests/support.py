@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +17,7 @@ from newsmon.documents import read_documents
 from newsmon.pipeline import store_batch
 from newsmon.steps import Deduped, dedupe_batch
 from newsmon.topics import load_topics, tag_documents
+from storage.snapshot import snapshot_path
 from storage.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,13 +40,32 @@ def store_seeds(store: Store, run_id: str, folder: Path = SEEDS) -> int:
     return new
 
 
+_template: Path | None = None  # the seeds' database, built once per test process
+
+
 def make_database(path: Path) -> Path:
-    """A database holding the two seeds."""
-    store = Store.open_writer(path)
-    try:
-        store_seeds(store, "run-1")
-    finally:
-        store.close()
+    """A database holding the two seeds, with its read snapshot and lock file: a copy of the
+    files that storing them once, in this test process, left (nothing in them names the file)."""
+    global _template
+    if _template is None:
+        folder = Path(tempfile.mkdtemp(prefix="newsmon-test-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        store = Store.open_writer(folder / "seeds.duckdb")
+        try:
+            store_seeds(store, "run-1")
+        finally:
+            store.close()
+        _template = folder / "seeds.duckdb"
+    copies = {
+        _template: path,
+        snapshot_path(_template): snapshot_path(path),
+        _template.with_name(_template.name + ".lock"): path.with_name(path.name + ".lock"),
+        _template.with_name(_template.name + ".wal"): path.with_name(path.name + ".wal"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for source, target in copies.items():
+        if source.exists():
+            shutil.copyfile(source, target)
     return path
 
 
@@ -120,7 +143,7 @@ class ScriptedServer:
 
         self.httpd = http.server.ThreadingHTTPServer((host, 0), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property

@@ -17,7 +17,6 @@ import duckdb
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.testing.utilities import prefect_test_harness
 from support import SEEDS, Route, ScriptedServer, require_shared
 
 from flows.monitor import monitor
@@ -25,17 +24,10 @@ from newsmon.config import Settings
 
 pytest.importorskip("prefect_dask", reason="the dask extra is not installed (pip install -e '.[dask]')")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]  # the session's Prefect test API
 
 NOW = datetime(2023, 5, 19, 18, 0, tzinfo=UTC)
 PAGES = 16
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_api() -> Iterator[None]:
-    """One Prefect test API for the module (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import NOW, Newsmon, Route, ScriptedServer, store_seeds
 
 from flows.monitor import monitor
@@ -28,13 +27,6 @@ from storage.store import Store
 
 PWN = "document.title='PWNED';document.body.setAttribute('data-pwned','1')"
 CLOCK = datetime(2023, 5, 19, 22, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[None]:
-    """One Prefect test API for the tests that run the flow (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def chromium() -> str:
@@ -102,7 +94,7 @@ HOSTILE_FILES = {
 
 
 @pytest.fixture(scope="module")
-def hostile_digest(prefect_api: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+def hostile_digest(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """Run the monitor on the hostile feed; yield the database and the run's HTML digest."""
     tmp = tmp_path_factory.mktemp("digest")
     server = ScriptedServer()
@@ -140,6 +132,8 @@ def query(db: Path, sql: str) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.xdist_group("hostile-digest")
 def test_chromium_renders_the_digest_and_runs_no_injected_script(
     hostile_digest: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -168,6 +162,7 @@ def test_chromium_renders_the_digest_and_runs_no_injected_script(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-digest")  # one worker runs the flow once for the three
 def test_alert_markdown_of_the_hostile_feed_is_escaped(hostile_digest: tuple[Path, Path]) -> None:
     db, page = hostile_digest
     for markdown, path in query(db, "SELECT markdown, path FROM alerts"):
@@ -178,6 +173,7 @@ def test_alert_markdown_of_the_hostile_feed_is_escaped(hostile_digest: tuple[Pat
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile-digest")  # one worker runs the flow once for the three
 def test_newsmon_alerts_prints_the_latest_digest(hostile_digest: tuple[Path, Path], newsmon: Newsmon) -> None:
     db, page = hostile_digest
     result = newsmon("alerts", "--db", str(db), env={"COLUMNS": "200"})

@@ -78,6 +78,7 @@ def _monitorable_entries(body: bytes, headers: Mapping[str, str]) -> int:
     )
 
 
+@pytest.mark.slow
 def test_every_real_feed_is_served_fetched_and_parsed_without_a_crash(server: ScriptedServer) -> None:
     files = _feed_files()
     assert len(files) > 100

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.monitor import monitor
 from newsmon.config import Settings, default_topics_path
@@ -20,14 +19,7 @@ SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SEED_A = "000_d16311e57be8b6ce.txt"
 SEED_B = "002_7a780bc5721e2cfc.txt"
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_api() -> Iterator[None]:
-    """One Prefect test API for the module (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]  # the session's Prefect test API
 
 
 def _corpus(folder: Path) -> Path:

@@ -21,10 +21,9 @@ from typing import Any
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import REPO, SEEDS, Route, ScriptedServer, python_path
 
-pytestmark = [pytest.mark.slow, pytest.mark.hostile("faults")]
+pytestmark = [pytest.mark.slow, pytest.mark.faults, pytest.mark.hostile("faults")]
 
 ARTICLE = (
     "<html><head><title>{title}</title></head><body><nav>Home | World | Sport</nav><article><h1>{title}</h1>"
@@ -37,16 +36,8 @@ ARTICLE = (
 
 
 @pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
-    """A Prefect API that subprocess runs share (so each run skips the ephemeral start-up)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield str(PREFECT_API_URL.value())
-
-
-@pytest.fixture
 def feed_server() -> Iterator[ScriptedServer]:
+    """The wire's feed and article pages (never changed: the module's runs share it)."""
     server = ScriptedServer()
     items = []
     for n in range(6):
@@ -207,18 +198,32 @@ def test_live_reader_makes_the_writer_wait_then_fail_clearly(
     lost_rows(_lost(before, _state(work / "newsmon.duckdb")))
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(
+    prefect_api: str, feed_server: ScriptedServer, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, Any], tuple[list[str], int]]:
+    """What one uninterrupted first run stores, and its alert files: the reference of the crash tests."""
+    reference = _workdir(tmp_path_factory.mktemp("uninterrupted"), feed_server)
+    result = _newsmon(reference, _env(prefect_api), "run")
+    assert result.returncode == 0, result.stderr
+    return _state(reference / "newsmon.duckdb"), _alert_files(reference)
+
+
+@pytest.mark.xdist_group("operations-uninterrupted")  # one worker makes the reference and runs all six
 @pytest.mark.parametrize(
     "point",
     ["after-fetch", "mid-store", "before-feed-states", "before-alert", "after-alert-store", "before-notify"],
 )
 def test_sigkill_at_any_point_loses_and_duplicates_nothing(
-    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer, point: str, lost_rows: Callable[[int], None]
+    tmp_path: Path,
+    prefect_api: str,
+    feed_server: ScriptedServer,
+    uninterrupted: tuple[dict[str, Any], tuple[list[str], int]],
+    point: str,
+    lost_rows: Callable[[int], None],
 ) -> None:
-    reference = _workdir(tmp_path / "ref", feed_server)
+    expected, alert_files = uninterrupted
     env = _env(prefect_api)
-    assert _newsmon(reference, env, "run").returncode == 0
-    expected = _state(reference / "newsmon.duckdb")
-
     work = _workdir(tmp_path / "crash", feed_server)
     killed = _newsmon(work, _env(prefect_api, NEWSMON_FAULT=point), "run")
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
@@ -227,7 +232,7 @@ def test_sigkill_at_any_point_loses_and_duplicates_nothing(
     found = _state(work / "newsmon.duckdb")
     lost_rows(_lost(expected, found))
     assert found == expected
-    assert _alert_files(work) == _alert_files(reference)  # every stored alert has its files, once
+    assert _alert_files(work) == alert_files  # every stored alert has its files, once
     statuses = _newsmon(work, env, "sql", "select status from v_runs order by started_at", "-f", "csv")
     assert statuses.stdout.split() == ["status", "crashed", "completed"]
 
@@ -240,26 +245,40 @@ query = 'corridor*'
 CHANGED_TOPICS = TOPICS.replace("query = 'corridor*'", "query = 'corridor* OR blinken OR tashkent'")
 
 
+def _changed_topic(root: Path, server: ScriptedServer, env: dict[str, str]) -> Path:
+    """A work folder after a first run with TOPICS, whose topics file now holds CHANGED_TOPICS."""
+    work = _workdir(root, server)
+    (work / "topics.toml").write_text(TOPICS, encoding="utf-8")
+    assert _newsmon(work, env, "run", "--topics", "topics.toml").returncode == 0
+    (work / "topics.toml").write_text(CHANGED_TOPICS, encoding="utf-8")
+    return work
+
+
+@pytest.fixture(scope="module")
+def retagged(prefect_api: str, feed_server: ScriptedServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What an uninterrupted run with a changed topic stores: the reference of the retag crash tests."""
+    env = _env(prefect_api)
+    reference = _changed_topic(tmp_path_factory.mktemp("retagged"), feed_server, env)
+    result = _newsmon(reference, env, "run", "--topics", "topics.toml")
+    assert result.returncode == 0, result.stderr
+    return _state(reference / "newsmon.duckdb")
+
+
+@pytest.mark.xdist_group("operations-retagged")  # one worker makes the reference and runs all three
 @pytest.mark.parametrize("point", ["mid-retag@1", "mid-retag@2", "before-register"])
 def test_sigkill_during_a_retag_completes_it_on_the_next_run(
-    tmp_path: Path, prefect_api: str, feed_server: ScriptedServer, point: str, lost_rows: Callable[[int], None]
+    tmp_path: Path,
+    prefect_api: str,
+    feed_server: ScriptedServer,
+    retagged: dict[str, Any],
+    point: str,
+    lost_rows: Callable[[int], None],
 ) -> None:
     """A changed topic re-tags every stored document; killed before that is done (after some
     batches, or after all but before the version is made current), the next run completes it."""
     env = _env(prefect_api)
-
-    def changed_topic(root: Path) -> Path:
-        work = _workdir(root, feed_server)
-        (work / "topics.toml").write_text(TOPICS, encoding="utf-8")
-        assert _newsmon(work, env, "run", "--topics", "topics.toml").returncode == 0
-        (work / "topics.toml").write_text(CHANGED_TOPICS, encoding="utf-8")
-        return work
-
-    reference = changed_topic(tmp_path / "ref")
-    assert _newsmon(reference, env, "run", "--topics", "topics.toml").returncode == 0
-    expected = _state(reference / "newsmon.duckdb")
-
-    work = changed_topic(tmp_path / "crash")
+    expected = retagged
+    work = _changed_topic(tmp_path / "crash", feed_server, env)
     killed = _newsmon(work, _env(prefect_api, NEWSMON_FAULT=point), "run", "--topics", "topics.toml")
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     rerun = _newsmon(work, env, "run", "--topics", "topics.toml")

@@ -25,7 +25,6 @@ from xml.sax.saxutils import escape
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import Route, ScriptedServer
 
 from flows.monitor import monitor
@@ -35,7 +34,8 @@ from newsmon.topics import load_topics, tag_documents
 from newsmon.trends import DayCount, SpikeParams, assess_feed, assess_series, topic_trends
 from storage.store import Store
 
-pytestmark = pytest.mark.slow
+# one worker builds the replay (pytest-xdist --dist loadgroup) and runs all its tests
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("replay")]
 
 FIRST_DAY, LAST_DAY = date(2023, 5, 8), date(2023, 5, 31)
 OUTLETS: dict[str, str] = {}  # feed url -> name: every outlet of the archive (filled by load_days)
@@ -48,13 +48,6 @@ EVENTS = {  # where each topic's coverage surges in the data: spikes may fire th
 QUIET_FEED, QUIET_FROM = "http://www.aljazeera.com/xml/rss/all.xml", date(2023, 5, 22)
 REPRINT_DAY, REPRINTS = date(2023, 5, 25), 40
 TOPICS = load_topics(default_topics_path())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def prefect_api() -> Iterator[None]:
-    """One Prefect test API for the module (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def clock(day: date) -> datetime:
@@ -102,8 +95,12 @@ def reprinted(days: dict[date, dict[str, list[dict[str, Any]]]]) -> list[tuple[s
     feeds and dated on the reprint day."""
     for day in sorted(days, reverse=True):
         for url, entries in sorted(days[day].items()):
-            by_id = {_document(url, e, day).id: e for e in entries}
-            docs = [_document(url, e, day) for e in by_id.values()]
+            made = {}  # document id -> (its document, the last entry that made it)
+            for e in entries:
+                doc = _document(url, e, day)
+                made[doc.id] = (doc, e)
+            by_id = {doc_id: e for doc_id, (_doc, e) in made.items()}
+            docs = [doc for doc, _e in made.values()]
             tagged = [t.document_id for t in tag_documents(docs, TOPICS) if t.topic == "russia-sanctions"]
             if tagged:
                 entry = by_id[tagged[0]]
@@ -131,7 +128,7 @@ def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def replay(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Run the monitor once per replayed day; yield the database and what was served."""
     from support import require_shared
 

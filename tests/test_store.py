@@ -208,6 +208,7 @@ def _hold_writer(path: str, ready: multiprocessing.synchronize.Event, done: mult
     store.close()
 
 
+@pytest.mark.slow
 def test_second_writer_waits_then_fails_clearly(tmp_path: Path) -> None:
     path = tmp_path / "db.duckdb"
     ctx = multiprocessing.get_context("spawn")

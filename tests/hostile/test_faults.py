@@ -20,24 +20,15 @@ from typing import Any
 
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import REPO, SEEDS, Route, ScriptedServer, python_path
 
-pytestmark = [pytest.mark.hostile("faults"), pytest.mark.slow]
+pytestmark = [pytest.mark.hostile("faults"), pytest.mark.faults, pytest.mark.slow]
 
 PAGE = (
     "<html><body><article><h1>{t}</h1>"
     + "".join(f"<p>{{t}} — paragraph {i}: ministers discussed item {i} of the agenda at length.</p>" for i in range(10))
     + "</article></body></html>"
 )
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
-    with prefect_test_harness(server_startup_timeout=120):
-        from prefect.settings import PREFECT_API_URL
-
-        yield str(PREFECT_API_URL.value())
 
 
 def _rss(server: ScriptedServer, feed: int, items: int) -> bytes:
@@ -361,7 +352,7 @@ def test_network_drop_mid_run_loses_nothing(
             self.request.close()  # the connection drops mid-body
 
     drop = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Drop)
-    threading.Thread(target=drop.serve_forever, daemon=True).start()
+    threading.Thread(target=drop.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         server.routes["/ok"] = Route(_rss(server, 0, 5), etag='"ok"')
         work = _work(tmp_path, [server.url("/ok"), f"http://127.0.0.1:{drop.server_address[1]}/feed"])
@@ -395,7 +386,7 @@ def test_one_hanging_feed_of_two_hundred(
 
     hang = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Hang)
     hang.daemon_threads = True
-    threading.Thread(target=hang.serve_forever, daemon=True).start()
+    threading.Thread(target=hang.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     deadline = 5.0
     env = _env(prefect_api, NEWSMON_HTTP_TIMEOUT_S=str(deadline), NEWSMON_FETCH_PAGES="false")
     try:

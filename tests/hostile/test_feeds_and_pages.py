@@ -13,7 +13,6 @@ from pathlib import Path
 import brotli
 import duckdb
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from support import REPO, Route, ScriptedServer
 
 from newsmon.config import Settings
@@ -83,6 +82,7 @@ def test_xxe_and_external_dtd_are_never_resolved(server: ScriptedServer, lost_ro
     _kept(body, lost_rows)
 
 
+@pytest.mark.slow
 def test_billion_laughs_is_bounded() -> None:
     lol = b"<!ENTITY lol0 'lol'>" + b"".join(
         f"<!ENTITY lol{i} '{('&lol' + str(i - 1) + ';') * 10}'>".encode() for i in range(1, 10)
@@ -122,7 +122,7 @@ def test_100_mb_body_stops_at_the_cap(server: ScriptedServer, with_length: bool)
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Huge)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         t0 = time.perf_counter()
         result = fetch_all([FetchRequest(f"http://127.0.0.1:{httpd.server_address[1]}/")], LOOPBACK)[0]
@@ -222,10 +222,11 @@ def _raw_server(handler: object) -> tuple[object, str]:
         daemon_threads = True
 
     srv = Server(("127.0.0.1", 0), handler)  # type: ignore[arg-type]
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return srv, f"http://127.0.0.1:{srv.server_address[1]}/"
 
 
+@pytest.mark.slow
 def test_slow_loris_and_silent_servers_end_at_the_deadline() -> None:
     import socketserver
 
@@ -275,13 +276,6 @@ def test_redirect_loop(server: ScriptedServer) -> None:
 def test_html_png_and_empty_bodies_are_not_feeds(body: bytes, ctype: str) -> None:
     parsed = parse_feed(body, {"content-type": ctype})
     assert not parsed.is_feed and parsed.items == []
-
-
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[None]:
-    """A Prefect test API for the tests that run the monitor flow (it takes seconds to start)."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 def _item(title: str, guid: str, text: str, link: str | None = None) -> bytes:
@@ -363,7 +357,7 @@ DUPLICATE_TITLES = {"First of two", "Second of two", "Third, no link", "Fourth, 
 
 @pytest.mark.slow
 def test_duplicate_guids_are_all_stored_and_a_second_poll_adds_nothing(
-    prefect_api: None, feed_runs: FeedRuns, lost_rows: object
+    prefect_api: str, feed_runs: FeedRuns, lost_rows: object
 ) -> None:
     """Items sharing a GUID but not their content are separate documents; a repeat is one."""
     first = feed_runs.poll(*DUPLICATES)
@@ -381,7 +375,7 @@ def test_duplicate_guids_are_all_stored_and_a_second_poll_adds_nothing(
 
 
 @pytest.mark.slow
-def test_changed_item_updates_its_document(prefect_api: None, feed_runs: FeedRuns, lost_rows: object) -> None:
+def test_changed_item_updates_its_document(prefect_api: str, feed_runs: FeedRuns, lost_rows: object) -> None:
     """Same GUID, new text: the item's one document gets the new text; nothing is duplicated."""
     old = [
         _item("Summit", "g1", "Old text: the summit opens on Monday.", "https://news.example/g1"),
