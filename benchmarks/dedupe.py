@@ -78,8 +78,11 @@ from newsmon.boilerplate import strip_boilerplate  # noqa: E402
 from newsmon.documents import document_id  # noqa: E402
 from newsmon.feeds import FeedItem, item_document, plain_text, safe_http_url  # noqa: E402
 from newsmon.models import Document  # noqa: E402
-from newsmon.pipeline import store_batch  # noqa: E402
-from newsmon.steps import Deduped, dedupe_batch  # noqa: E402
+from newsmon.steps import (  # noqa: E402
+    Deduped,
+    dedupe_batch,
+    store_batch,
+)
 from newsmon.text import sha256_hex, split_sentences, text_hash, words  # noqa: E402
 from storage.store import Store  # noqa: E402
 

@@ -14,7 +14,7 @@ from prefect import Task, task
 from prefect.cache_policies import NONE
 from prefect.utilities.annotations import quote
 
-from newsmon import alerting, pipeline, steps
+from newsmon import alerting, steps
 from newsmon.steps import Steps
 
 T = TypeVar("T")
@@ -27,7 +27,7 @@ fetch_chunk_task = task(name="fetch-pages", cache_policy=NONE)(steps.fetch_pages
 extract_chunk_task = task(name="extract-pages", cache_policy=NONE)(steps.extract_pages_inline)
 dedupe_task = task(name="dedupe", cache_policy=NONE)(steps.dedupe_batch)
 tag_task = task(name="tag", cache_policy=NONE)(steps.tag_batch)
-store_task = task(name="store", cache_policy=NONE)(pipeline.store_batch)
+store_task = task(name="store", cache_policy=NONE)(steps.store_batch)
 alert_task = task(name="alert", cache_policy=NONE)(alerting.store_alerts)
 
 

@@ -23,13 +23,12 @@ from typing import Any
 
 from newsmon import __version__
 from newsmon.config import Settings
-from newsmon.dedupe import new_story_keys
 from newsmon.faults import fault_point
 from newsmon.harvest import FeedHarvest, harvest_feeds
 from newsmon.http import HttpConfig
-from newsmon.models import Batch, Document, FeedItemRow, IngestResult, Tag
+from newsmon.models import Document, FeedItemRow, IngestResult
 from newsmon.pages import PAGE_CHUNK
-from newsmon.steps import Deduped, Result, Steps
+from newsmon.steps import Result, Steps
 from newsmon.topics import TaggingPool, Topic, worker_state_for
 from newsmon.workers import WorkerPool
 
@@ -134,33 +133,30 @@ class StageProgress:
 # -- one run ----------------------------------------------------------------------------------
 
 
-def run_once(ctx: RunContext, since: datetime | None = None, describe: str | None = None) -> RunSummary:
+def run_once(ctx: RunContext, since: datetime | None = None) -> RunSummary:
     """Record the run, run every stage (:func:`run_stages`), and record how it ended.
 
     The caller opened ``ctx.store`` (the writer lock) and closes it afterwards. Unless the
     context brings one (or a task runner takes the CPU work), the run's one worker pool is made
     here: ``extract_workers`` processes, started on first use, holding the topics for tagging.
     """
-    if ctx.pool is None and ctx.steps.submit is None:
-        with WorkerPool(ctx.settings.extract_workers, state=worker_state_for(ctx.topics)) as pool:
-            ctx.pool = pool
-            try:
-                return run_once(ctx, since, describe)
-            finally:
-                ctx.pool = None
     store, run_id = ctx.store, ctx.run_id
-    what = describe or str(ctx.settings.seeds) + (f"; backfill since {since.isoformat()}" if since else "")
+    what = str(ctx.settings.seeds) + (f"; backfill since {since.isoformat()}" if since else "")
     if store.runs.start(run_id, ctx.now, what, __version__):
         ctx.logger.warning("an earlier run had not finished (killed?): marked crashed; this run completes its work")
-    try:
-        run_stages(ctx, since)
-        store.runs.finish(run_id, "completed", datetime.now(UTC))
-    except BaseException as err:
+    with ExitStack() as stack:
+        if ctx.pool is None and ctx.steps.submit is None:
+            ctx.pool = stack.enter_context(WorkerPool(ctx.settings.extract_workers, state=worker_state_for(ctx.topics)))
+            stack.callback(setattr, ctx, "pool", None)
         try:
-            store.runs.finish(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
-        except Exception as record_err:  # e.g. the disk is full: keep the original error
-            ctx.logger.error("could not record the failure of run %s: %s", run_id, record_err)
-        raise
+            run_stages(ctx, since)
+            store.runs.finish(run_id, "completed", datetime.now(UTC))
+        except BaseException as err:
+            try:
+                store.runs.finish(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
+            except Exception as record_err:  # e.g. the disk is full: keep the original error
+                ctx.logger.error("could not record the failure of run %s: %s", run_id, record_err)
+            raise
     return ctx.summary
 
 
@@ -337,7 +333,7 @@ def process_batch(
     tags = tagging.result() if tagging is not None else steps.tag(batch, ctx.topics)
     t2 = time.perf_counter()
     existing = store.stories.existing([a.story_id for a in deduped.assignments if a.method == "new"])
-    new_docs = (steps.store or store_batch)(store, ctx.run_id, ctx.now, batch, deduped, tags, feed_rows, ctx.versions)
+    new_docs = steps.store(store, ctx.run_id, ctx.now, batch, deduped, tags, feed_rows, ctx.versions)
     t3 = time.perf_counter()
     new_stories = sum(1 for a in deduped.assignments if a.method == "new" and a.story_id not in existing)
     ctx.summary.documents_new += new_docs
@@ -346,24 +342,3 @@ def process_batch(
     ctx.record("dedupe", len(batch), new_stories, 0, t1 - t0)
     ctx.record("tag", len(batch), len(tags), 0, t2 - t1)
     ctx.record("store", len(batch), new_docs, 0, t3 - t2)
-
-
-def store_batch(
-    store: Any,
-    run_id: str,
-    now: datetime,
-    documents: list[Document],
-    deduped: Deduped,
-    tags: list[Tag],
-    feed_rows: list[FeedItemRow] | tuple[()] = (),
-    tagged_versions: list[tuple[str, str]] | None = None,
-) -> int:
-    """Write a batch in one transaction; returns the number of new documents.
-
-    With ``tagged_versions`` (the topic versions the batch was tagged with), the batch's tags of
-    those versions are replaced by ``tags``."""
-    batch = Batch(
-        documents, deduped.keys, new_story_keys(deduped.keys, deduped.assignments), deduped.assignments, tags,
-        feed_rows, tagged_versions,
-    )  # fmt: skip
-    return int(store.batches.store(batch, run_id, now))

@@ -23,6 +23,7 @@ from newsmon.dedupe import (
     dedupe_keys,
     fingerprint_documents,
     merge_candidates,
+    new_story_keys,
     story_keys,
 )
 from newsmon.documents import read_documents
@@ -30,7 +31,7 @@ from newsmon.errors import FetchError
 from newsmon.extract import PageText, extract_pages_inline
 from newsmon.feeds import ParsedFeed, PollPlan, parse_feeds
 from newsmon.http import FetchRequest, FetchResult, HttpConfig, fetch_all
-from newsmon.models import DedupeKeys, Document, IngestResult, StoryAssignment, Tag
+from newsmon.models import Batch, DedupeKeys, Document, FeedItemRow, IngestResult, StoryAssignment, Tag
 from newsmon.pages import FetchedPages, PageOutcome, Progress, fetch_and_extract, fetch_pages
 from newsmon.topics import Topic, tag_documents
 from newsmon.workers import WorkerPool
@@ -105,6 +106,27 @@ def tag_batch(documents: Sequence[Document], topics: Sequence[Topic]) -> list[Ta
     return tag_documents(documents, topics)
 
 
+def store_batch(
+    store: Any,
+    run_id: str,
+    now: datetime,
+    documents: list[Document],
+    deduped: Deduped,
+    tags: list[Tag],
+    feed_rows: list[FeedItemRow] | tuple[()] = (),
+    tagged_versions: list[tuple[str, str]] | None = None,
+) -> int:
+    """Write a batch in one transaction; returns the number of new documents.
+
+    With ``tagged_versions`` (the topic versions the batch was tagged with), the batch's tags of
+    those versions are replaced by ``tags``."""
+    batch = Batch(
+        documents, deduped.keys, new_story_keys(deduped.keys, deduped.assignments), deduped.assignments, tags,
+        feed_rows, tagged_versions,
+    )  # fmt: skip
+    return int(store.batches.store(batch, run_id, now))
+
+
 @dataclass(frozen=True)
 class Steps:
     """The functions a run calls for each step (see the module's docstring).
@@ -124,7 +146,7 @@ class Steps:
     extract_chunk: Callable[[Sequence[tuple[bytes, str]], Sequence[bool]], list[PageText]] = extract_pages_inline
     dedupe: Callable[..., Deduped] = dedupe_batch
     tag: Callable[[Sequence[Document], Sequence[Topic]], list[Tag]] = tag_batch
-    store: Callable[..., int] | None = None  # None: newsmon.pipeline.store_batch
+    store: Callable[..., int] = store_batch
     alert: Callable[..., list[Any]] | None = None  # None: newsmon.alerting.store_alerts
     submit: Callable[..., Result] | None = None
 

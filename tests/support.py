@@ -14,8 +14,7 @@ from typer.testing import Result
 
 from newsmon.config import default_topics_path
 from newsmon.documents import read_documents
-from newsmon.pipeline import store_batch
-from newsmon.steps import Deduped, dedupe_batch
+from newsmon.steps import Deduped, dedupe_batch, store_batch
 from newsmon.topics import load_topics, tag_documents
 from storage.snapshot import snapshot_path
 from storage.store import Store

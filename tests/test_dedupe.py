@@ -29,8 +29,7 @@ from newsmon.dedupe import (
 )
 from newsmon.documents import read_documents
 from newsmon.models import Document, StoryAssignment
-from newsmon.pipeline import store_batch
-from newsmon.steps import Deduped, dedupe_batch
+from newsmon.steps import Deduped, dedupe_batch, store_batch
 from storage.store import Store
 
 MakeDocument = Callable[..., Document]

@@ -17,8 +17,7 @@ from newsmon.dedupe import assign_stories, fingerprint_documents
 from newsmon.documents import read_documents
 from newsmon.errors import DatabaseLockedError, DatabaseMissingError, QueryError
 from newsmon.models import Tag
-from newsmon.pipeline import store_batch
-from newsmon.steps import Deduped
+from newsmon.steps import Deduped, store_batch
 from newsmon.topics import load_topics
 from storage.store import Store, open_reader, run_query, write_failure_advice
 

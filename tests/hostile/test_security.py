@@ -19,8 +19,7 @@ from support import REPO, Newsmon, Route, ScriptedServer, make_database, python_
 from newsmon.errors import FetchError, TopicDefinitionError
 from newsmon.http import FetchRequest, HttpConfig, fetch_all
 from newsmon.models import Document
-from newsmon.pipeline import store_batch
-from newsmon.steps import Deduped
+from newsmon.steps import Deduped, store_batch
 from newsmon.text import sha256_hex, text_hash
 from newsmon.topics import compile_topic
 from storage.store import Store
