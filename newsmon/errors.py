@@ -39,11 +39,8 @@ class InputError(NewsmonError):
 class FetchError(NewsmonError):
     """An HTTP fetch failed or was refused.
 
-    ``kind`` classifies the failure for back-off and health reporting: ``scheme`` (not
-    http/https), ``blocked`` (a non-public address not allowed by config), ``dns``,
-    ``connect``, ``timeout`` (the total deadline), ``too_large`` (decoded body over the cap),
-    ``redirects`` (loop or more than the maximum), ``encoding`` (bad or unsupported
-    content-encoding), ``http_4xx``, ``http_5xx``, ``protocol``.
+    ``kind`` is the failure's class (a key of :data:`FAILURE_CLASSES`), for back-off, health
+    reporting and the run summary.
     """
 
     def __init__(
@@ -64,6 +61,38 @@ class FetchError(NewsmonError):
     def __reduce__(self) -> tuple[type[FetchError], tuple[str, str, str, int | None, float | None]]:
         """Pickle with all fields (results cross process boundaries)."""
         return (type(self), (self.kind, self.url, self.message, self.status, self.retry_after_s))
+
+
+FAILURE_CLASSES: dict[str, str] = {
+    # class: what happened, and what to do (one line each; feeds check and run summaries print them)
+    "dns": "the host name does not resolve: check the URL's host name (and this machine's DNS)",
+    "refused": "the connection was refused (nothing listens there): check the host and port, or whether"
+    " the site is down",
+    "timeout": "no complete answer within the deadline: the site is slow or unreachable; raise"
+    " http_timeout_s if it is slow",
+    "connect": "the connection failed or broke: retry later; check the network",
+    "tls": "the TLS handshake failed (certificate or protocol): check the URL's scheme and the site's certificate",
+    "blocked-address": "a loopback, private or otherwise non-public address: list the host or range in http_allow"
+    " (newsmon.toml) or NEWSMON_HTTP_ALLOW if it is meant to be fetched",
+    "scheme": "not an http(s) URL: only web addresses are fetched",
+    "redirects": "a redirect loop or too many redirects: use the URL the site ends on",
+    "too-large": "the body is over the size cap: check that the URL is a feed or article, or raise the cap",
+    "encoding": "a corrupt or unsupported content-encoding: the site's compression is broken",
+    "http-4xx": "the server answered with a client error (404 gone, 403 forbidden, 429 too many requests):"
+    " check the URL",
+    "http-5xx": "the server answered with a server error: retry later",
+    "protocol": "the server broke the HTTP protocol: retry later",
+    "not-a-feed": "the address gives no RSS or Atom feed (an HTML page?): `newsmon feeds add URL` offers the"
+    " feeds a page links",
+    "parse": "the feed is malformed XML and gave no items: tell the site, or try its other feed format",
+    "extraction": "the page was fetched but no article text could be extracted from it",
+}
+"""Every failure newsmon records, per feed and per page, has one of these classes."""
+
+
+def failure_hint(kind: str | None) -> str:
+    """What a failure class means and what to do about it ("" for an unknown class)."""
+    return FAILURE_CLASSES.get(kind or "", "")
 
 
 class StorageError(NewsmonError):

@@ -132,7 +132,7 @@ def _outcome(
     if feed is None or not feed.is_feed:
         reason = feed.error if feed is not None and feed.error else "not a feed"
         ctype = result.headers.get("content-type", "?")
-        return record_failure(state, now, "not_a_feed", f"{reason} (content-type {ctype})", jitter, result.status), []
+        return record_failure(state, now, "not-a-feed", f"{reason} (content-type {ctype})", jitter, result.status), []
     if feed.error and not feed.items:
         return record_failure(state, now, "parse", feed.error, jitter, result.status), []
     new_state = record_success(

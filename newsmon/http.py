@@ -16,9 +16,9 @@ Everything fetched is untrusted, so every request is guarded:
   with bounded memory. ``br`` is advertised in ``Accept-Encoding`` only when it can be
   decoded that way.
 
-Failures are :class:`~newsmon.errors.FetchError` with a ``kind`` (``scheme``, ``blocked``,
-``dns``, ``connect``, ``timeout``, ``too_large``, ``redirects``, ``encoding``,
-``http_4xx``, ``http_5xx``, ``protocol``). :func:`fetch_many` returns them in place of
+Failures are :class:`~newsmon.errors.FetchError` with a ``kind``, one of the failure classes
+of :data:`newsmon.errors.FAILURE_CLASSES` (``dns``, ``refused``, ``timeout``,
+``blocked-address``, ``http-4xx``, ...). :func:`fetch_many` returns them in place of
 results, so one bad URL never stops a batch.
 
 Example::
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import functools
 import ipaddress
 import logging
@@ -307,7 +308,7 @@ def _parse_target(text: str, config: HttpConfig, requested: str) -> _Target:
 
 def _check_literal(literal: IPAddress | None, host: str, config: HttpConfig, requested: str, where: str) -> None:
     if literal is not None and not _address_allowed(literal, _normal_host(host), config):
-        raise FetchError("blocked", requested, f"address {literal} is not public{where}{_ALLOW_HINT}")
+        raise FetchError("blocked-address", requested, f"address {literal} is not public{where}{_ALLOW_HINT}")
 
 
 # --------------------------------------------------------------------------- resolution
@@ -342,7 +343,8 @@ async def _checked_addresses(target: _Target, config: HttpConfig, requested: str
         raise FetchError("dns", requested, f"{target.host} has no IPv4 or IPv6 address")
     for ip in addresses:
         if not _address_allowed(ip, target.host, config):
-            raise FetchError("blocked", requested, f"{target.host} resolves to non-public address {ip}{_ALLOW_HINT}")
+            message = f"{target.host} resolves to non-public address {ip}{_ALLOW_HINT}"
+            raise FetchError("blocked-address", requested, message)
     return addresses
 
 
@@ -445,22 +447,22 @@ def _decoder_for(content_encoding: str | None, requested: str) -> _Decoder:
 
 
 async def _read_body(response: httpx.Response, requested: str, config: HttpConfig) -> bytes:
-    """The decoded body, refused as ``too_large`` as soon as it would pass the cap."""
+    """The decoded body, refused as ``too-large`` as soon as it would pass the cap."""
     cap = config.max_body_bytes
     decoder = _decoder_for(response.headers.get("content-encoding"), requested)
     declared = response.headers.get("content-length", "").strip()
     if declared.isdigit() and int(declared) > cap:
-        raise FetchError("too_large", requested, f"content-length {int(declared)} exceeds the {cap}-byte cap")
+        raise FetchError("too-large", requested, f"content-length {int(declared)} exceeds the {cap}-byte cap")
     body = bytearray()
     received = 0
     async for chunk in response.aiter_raw():
         received += len(chunk)
         if received > cap:
-            raise FetchError("too_large", requested, f"body exceeds the {cap}-byte cap")
+            raise FetchError("too-large", requested, f"body exceeds the {cap}-byte cap")
         try:
             for piece in decoder.feed(chunk):
                 if len(body) + len(piece) > cap:
-                    raise FetchError("too_large", requested, f"decoded body exceeds the {cap}-byte cap")
+                    raise FetchError("too-large", requested, f"decoded body exceeds the {cap}-byte cap")
                 body += piece
         except _DECODE_ERRORS as err:
             raise FetchError("encoding", requested, f"corrupt {decoder.coding} body: {err}") from None
@@ -499,9 +501,9 @@ def _status_error(response: httpx.Response, requested: str, hop: str, config: Ht
     if status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("retry-after"), config.max_retry_after_s)
     if 400 <= status < 500:
-        kind = "http_4xx"
+        kind = "http-4xx"
     elif status >= 500:
-        kind = "http_5xx"
+        kind = "http-5xx"
     else:
         kind = "protocol"
         message += " (not a redirect that can be followed)" if 300 <= status < 400 else ""
@@ -590,11 +592,11 @@ def _transport_error(err: Exception, requested: str, target: _Target) -> FetchEr
     where = "" if target.text == requested else f" (at {target.text})"
     detail = str(err) or type(err).__name__
     if isinstance(err, httpx.ConnectTimeout):
-        return FetchError("connect", requested, f"connection to {target.host} timed out{where}")
+        return FetchError("timeout", requested, f"connection to {target.host} timed out{where}")
     if isinstance(err, httpx.TimeoutException):
         return FetchError("timeout", requested, f"{detail}{where}")
     if isinstance(err, httpx.ConnectError) and _is_tls_error(err):
-        return FetchError("connect", requested, f"TLS with {target.host} failed: {detail}{where}")
+        return FetchError("tls", requested, f"TLS with {target.host} failed: {detail}{where}")
     if isinstance(err, httpx.NetworkError):  # connect, read, write, close
         return FetchError("connect", requested, f"{detail}{where}")
     if isinstance(err, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
@@ -637,6 +639,7 @@ async def _send(
         headers["If-Modified-Since"] = request.last_modified
     extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
     failures: list[str] = []
+    kinds: set[str] = set()
     for ip in addresses:
         outgoing = client.build_request(
             "GET", target.url.copy_with(host=str(ip)), headers=headers, extensions=extensions
@@ -648,9 +651,25 @@ async def _send(
             if _is_tls_error(err):
                 raise _transport_error(err, request.url, target) from None
             reason = "timed out" if isinstance(err, httpx.ConnectTimeout) else _root_reason(err)
+            kinds.add(_connect_kind(err))
             failures.append(f"{ip}: {reason}")
     where = "" if target.text == request.url else f" (at {target.text})"
-    raise FetchError("connect", request.url, f"cannot connect to {target.host} ({'; '.join(failures)}){where}")
+    kind = kinds.pop() if len(kinds) == 1 else "connect"
+    raise FetchError(kind, request.url, f"cannot connect to {target.host} ({'; '.join(failures)}){where}")
+
+
+def _connect_kind(err: BaseException) -> str:
+    """``refused`` (nothing listens there), ``timeout`` (no answer), else ``connect``."""
+    if isinstance(err, httpx.ConnectTimeout):
+        return "timeout"
+    seen: BaseException | None = err
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError) or getattr(seen, "errno", None) == errno.ECONNREFUSED:
+            return "refused"
+        seen = seen.__cause__ or seen.__context__
+    return "connect"
 
 
 # --------------------------------------------------------------------------- fetching

@@ -285,12 +285,12 @@ def test_digest_page_is_self_contained_with_a_section_per_alert() -> None:
 def test_sources_alert_lists_the_silent_feeds() -> None:
     assert build_sources_alert(RUN, NOW, []) is None
     silent = SourceCadence(
-        "Wire | news", "https://w.example/rss", 1, 14, 48.2, 25, 1e-9, True, NOW, "failing", "http_5xx"
+        "Wire | news", "https://w.example/rss", 1, 14, 48.2, 25, 1e-9, True, NOW, "failing", "http-5xx"
     )
     alert = build_sources_alert(RUN, NOW, [silent])
     assert alert is not None and alert.kind == "sources" and alert.topic == SOURCES_TOPIC
     assert "| Wire \\| news | 1 | 25 | 48.2 |" in alert.markdown
-    assert "failing (http\\_5xx)" in alert.markdown
+    assert "failing (http-5xx)" in alert.markdown
     assert alert.triggers["silent"][0]["quietest"] == 25
 
 

@@ -262,11 +262,11 @@ def test_backoff_grows_is_capped_and_honours_retry_after() -> None:
     state = _state()
     delays = []
     for _ in range(12):
-        state = record_failure(state, NOW, "http_5xx", "boom", jitter=0.5, status=503)
+        state = record_failure(state, NOW, "http-5xx", "boom", jitter=0.5, status=503)
         delays.append((state.next_poll_at - NOW).total_seconds())
     assert delays == sorted(delays) and delays[0] == 900 and delays[-1] == 86400
-    assert state.consecutive_failures == 12 and state.last_error_kind == "http_5xx"
-    slow = record_failure(_state(), NOW, "http_4xx", "429", jitter=0.5, status=429, retry_after_s=7200)
+    assert state.consecutive_failures == 12 and state.last_error_kind == "http-5xx"
+    slow = record_failure(_state(), NOW, "http-4xx", "429", jitter=0.5, status=429, retry_after_s=7200)
     assert slow.next_poll_at - NOW == timedelta(seconds=7200)
     healed = record_success(state, plan_poll(state), NOW, 200, "e1", None, "h1", 3)
     assert healed.consecutive_failures == 0 and healed.next_poll_at == NOW + timedelta(seconds=900)

@@ -287,7 +287,7 @@ def test_fetch_many_keeps_order_and_returns_failures(server: ScriptedServer) -> 
     results = fetch_all(requests, LOCAL)
     assert isinstance(results[0], FetchResult) and results[0].body == b"A"
     assert isinstance(results[1], FetchError) and results[1].kind == "scheme"
-    assert isinstance(results[2], FetchError) and (results[2].kind, results[2].status) == ("http_4xx", 404)
+    assert isinstance(results[2], FetchError) and (results[2].kind, results[2].status) == ("http-4xx", 404)
     assert isinstance(results[3], FetchResult) and results[3].body == b"B"
     assert fetch_all([], LOCAL) == []
 
@@ -376,19 +376,19 @@ def test_cap_is_exact(server: ScriptedServer, size: int, ok: bool) -> None:
     if ok:
         assert len(fetch_one(FetchRequest(server.url("/b")), config).body) == size
     else:
-        assert fail(server.url("/b"), config).kind == "too_large"
+        assert fail(server.url("/b"), config).kind == "too-large"
 
 
 def test_too_large_content_length_is_refused_early(server: ScriptedServer) -> None:
     server.routes["/big"] = reply(200, b"x" * (2 * MB))
     err = fail(server.url("/big"), HttpConfig(allow=LOCAL.allow, max_body_bytes=MB))
-    assert err.kind == "too_large" and "content-length" in str(err)
+    assert err.kind == "too-large" and "content-length" in str(err)
 
 
 @pytest.mark.parametrize("route", [chunked(3 * MB), close_delimited(3 * MB)], ids=["chunked", "close-delimited"])
 def test_too_large_without_content_length(server: ScriptedServer, route: Route) -> None:
     server.routes["/big"] = route
-    assert fail(server.url("/big"), HttpConfig(allow=LOCAL.allow, max_body_bytes=MB)).kind == "too_large"
+    assert fail(server.url("/big"), HttpConfig(allow=LOCAL.allow, max_body_bytes=MB)).kind == "too-large"
 
 
 def test_small_chunked_body_is_read(server: ScriptedServer) -> None:
@@ -417,7 +417,7 @@ def test_gzip_bomb_stops_at_cap_with_bounded_memory(server: ScriptedServer, gzip
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert err.kind == "too_large"
+    assert err.kind == "too-large"
     assert elapsed < 5
     assert peak < 20 * MB
 
@@ -458,7 +458,7 @@ def test_brotli_bomb_stops_at_cap_with_bounded_memory(
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert err.kind == "too_large" and "decoded body" in str(err)
+    assert err.kind == "too-large" and "decoded body" in str(err)
     assert elapsed < 5
     assert peak < 4 * MB  # the 1 MB cap and one decoding step, not the 100 MB
 
@@ -468,7 +468,7 @@ def test_brotli_body_up_to_the_cap_decodes(server: ScriptedServer) -> None:
     server.routes["/z"] = reply(200, brotli.compress(text), {"Content-Encoding": "br"})
     assert fetch_one(FetchRequest(server.url("/z")), HttpConfig(allow=LOCAL.allow, max_body_bytes=MB)).body == text
     config = HttpConfig(allow=LOCAL.allow, max_body_bytes=MB - 1)
-    assert fail(server.url("/z"), config).kind == "too_large"
+    assert fail(server.url("/z"), config).kind == "too-large"
 
 
 # --------------------------------------------------------------------------- deadlines and connection failures
@@ -489,11 +489,11 @@ def test_server_that_never_answers_times_out(server: ScriptedServer) -> None:
     assert time.monotonic() - started < 2.5
 
 
-def test_connection_refused_is_connect() -> None:
+def test_connection_refused_is_refused() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    assert fail(f"http://127.0.0.1:{port}/").kind == "connect"
+    assert fail(f"http://127.0.0.1:{port}/").kind == "refused"
 
 
 def test_dns_failure_is_dns(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -553,7 +553,7 @@ def test_redirect_from_allowed_host_to_blocked_address(make_server: Callable[...
     front.routes["/go"] = redirect(target.format(port=front.port))
     hidden.routes["/secret"] = reply(200, b"secret")
     err = fail(front.url("/go", host="localhost"), HttpConfig(allow=("localhost",), total_timeout_s=5))
-    assert err.kind == "blocked"
+    assert err.kind == "blocked-address"
     assert front.paths() == ["/go"]
     assert hidden.seen == []
 
@@ -569,14 +569,14 @@ def test_redirect_to_another_scheme_is_refused(server: ScriptedServer) -> None:
 def test_429_with_retry_after_seconds(server: ScriptedServer) -> None:
     server.routes["/busy"] = reply(429, b"slow down", {"Retry-After": "7"})
     err = fail(server.url("/busy"))
-    assert (err.kind, err.status, err.retry_after_s) == ("http_4xx", 429, 7.0)
+    assert (err.kind, err.status, err.retry_after_s) == ("http-4xx", 429, 7.0)
 
 
 def test_503_with_retry_after_http_date(server: ScriptedServer) -> None:
     when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
     server.routes["/down"] = reply(503, b"", {"Retry-After": email.utils.format_datetime(when, usegmt=True)})
     err = fail(server.url("/down"))
-    assert (err.kind, err.status) == ("http_5xx", 503)
+    assert (err.kind, err.status) == ("http-5xx", 503)
     assert err.retry_after_s is not None and 100 <= err.retry_after_s <= 121
 
 
@@ -595,7 +595,7 @@ def test_parse_retry_after_forms() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"), [(404, "http_4xx"), (410, "http_4xx"), (500, "http_5xx"), (502, "http_5xx")]
+    ("status", "kind"), [(404, "http-4xx"), (410, "http-4xx"), (500, "http-5xx"), (502, "http-5xx")]
 )
 def test_error_statuses(server: ScriptedServer, status: int, kind: str) -> None:
     server.routes["/e"] = reply(status, b"nope")
@@ -630,7 +630,7 @@ def test_conditional_get_304(server: ScriptedServer) -> None:
 def test_non_public_addresses_are_refused_by_default(server: ScriptedServer, host: str) -> None:
     server.routes["/"] = reply(200, b"should not be reached")
     err = fail(f"http://{host}:{server.port}/", HttpConfig(total_timeout_s=5))
-    assert err.kind == "blocked"
+    assert err.kind == "blocked-address"
     assert server.seen == []
 
 
@@ -695,7 +695,7 @@ def test_check_url_literals_and_allow_list() -> None:
     for url in ("http://10.1.2.3/", "http://[fd00::1]/", "http://0x7f.1/", "http://169.254.169.254/latest"):
         with pytest.raises(FetchError) as info:
             check_url(url, HttpConfig())
-        assert info.value.kind == "blocked"
+        assert info.value.kind == "blocked-address"
     check_url("http://10.1.2.3/", HttpConfig(allow=("10.0.0.0/8",)))
     check_url("http://[::ffff:10.1.2.3]/", HttpConfig(allow=("10.0.0.0/8",)))
     check_url("http://[fd00::1]:8080/", HttpConfig(allow=("fd00::/8",)))
@@ -706,7 +706,7 @@ def test_every_resolved_address_is_checked(server: ScriptedServer, monkeypatch: 
         return [ipaddress.ip_address("8.8.8.8"), ipaddress.ip_address("127.0.0.1")]
 
     monkeypatch.setattr(nh, "resolve_host", mixed)
-    assert fail(f"http://mixed.test:{server.port}/", HttpConfig(total_timeout_s=2)).kind == "blocked"
+    assert fail(f"http://mixed.test:{server.port}/", HttpConfig(total_timeout_s=2)).kind == "blocked-address"
     assert server.seen == []
 
 
@@ -821,7 +821,7 @@ def test_https_uses_the_host_name_for_sni_and_verification(
     assert sni[0] == "news.test"
     assert server.seen[0].headers["host"] == f"news.test:{server.port}"
     # a connection verified for news.test is never reused for another host at the same address
-    assert isinstance(other, FetchError) and other.kind == "connect" and "TLS" in str(other)
+    assert isinstance(other, FetchError) and other.kind == "tls" and "TLS" in str(other)
     assert len(server.seen) == 1
 
 
@@ -880,7 +880,7 @@ def test_allow_list_from_the_config_file_opens_a_host(
     config_file = tmp_path / "newsmon.toml"
     config_file.write_text('http_allow = ["127.0.0.1/32", "intranet.example"]\n', encoding="utf-8")
     monkeypatch.delenv("NEWSMON_HTTP_ALLOW", raising=False)
-    assert fail(server.url("/feed"), HttpConfig.from_env(total_timeout_s=5)).kind == "blocked"
+    assert fail(server.url("/feed"), HttpConfig.from_env(total_timeout_s=5)).kind == "blocked-address"
     settings = load_settings(config_file)
     assert settings.http_allow == ["127.0.0.1/32", "intranet.example"]
     http = HttpConfig.from_env(allow=settings.http_allow, total_timeout_s=5)
@@ -924,11 +924,11 @@ def test_fetch_error_survives_pickling() -> None:
 
     from newsmon.errors import FetchError
 
-    err = pickle.loads(pickle.dumps(FetchError("http_4xx", "https://a.example/", "429", 429, 7.0)))
+    err = pickle.loads(pickle.dumps(FetchError("http-4xx", "https://a.example/", "429", 429, 7.0)))
     assert (err.kind, err.url, err.status, err.retry_after_s, str(err)) == (
-        "http_4xx",
+        "http-4xx",
         "https://a.example/",
         429,
         7.0,
-        "http_4xx: https://a.example/: 429",
+        "http-4xx: https://a.example/: 429",
     )

@@ -54,7 +54,7 @@ def server() -> Iterator[ScriptedServer]:
 @pytest.mark.parametrize("url", NON_PUBLIC)
 def test_non_public_addresses_are_refused_before_connecting(url: str) -> None:
     result = fetch_all([FetchRequest(url)], HttpConfig(total_timeout_s=2))[0]
-    assert isinstance(result, FetchError) and result.kind == "blocked", result
+    assert isinstance(result, FetchError) and result.kind == "blocked-address", result
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_redirects_to_non_public_addresses_are_refused(target: str) -> None:
         config = HttpConfig(allow=("127.0.0.2/32",), total_timeout_s=3)
         assert fetch_all([FetchRequest(front.url("/secret"))], config)[0].body == b"secret"  # type: ignore[union-attr]
         result = fetch_all([FetchRequest(front.url("/hop"))], config)[0]
-        assert isinstance(result, FetchError) and result.kind == "blocked", result
+        assert isinstance(result, FetchError) and result.kind == "blocked-address", result
         assert "not public" in result.message or "resolves to non-public address" in result.message
         assert location in result.message or "localhost resolves" in result.message  # the hop that was refused
         assert [path for path, _ in front.requests] == ["/secret", "/hop"]  # the target was never requested
