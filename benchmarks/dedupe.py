@@ -76,7 +76,7 @@ from datasketch import MinHash, MinHashLSH  # noqa: E402
 from newsmon import dedupe  # noqa: E402
 from newsmon.boilerplate import strip_boilerplate  # noqa: E402
 from newsmon.documents import document_id  # noqa: E402
-from newsmon.feeds import FeedItem, item_document, plain_text, safe_http_url  # noqa: E402
+from newsmon.feeds import FeedItem, item_document, plain_text  # noqa: E402
 from newsmon.models import Document  # noqa: E402
 from newsmon.steps import (  # noqa: E402
     Deduped,
@@ -84,6 +84,7 @@ from newsmon.steps import (  # noqa: E402
     store_batch,
 )
 from newsmon.text import sha256_hex, split_sentences, text_hash, words  # noqa: E402
+from newsmon.urls import safe_http_url  # noqa: E402
 from storage.store import Store  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

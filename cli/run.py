@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from cli.app import ConfigOption, DbOption, app, console
+from cli.report import quiet_console, summary_lines
 from newsmon.config import check_inputs, load_settings, settings_parameters
 from newsmon.errors import NewsmonError
 from newsmon.schedule import backfill_start, parse_time, serve_schedule
@@ -106,6 +108,8 @@ def run(
     from flows.monitor import RunSummary, monitor
 
     _quiet_newsmon_tracebacks()
+    quiet_console()
+    started = time.perf_counter()
     state = monitor(settings, now=clock, since=start, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, BaseException):
@@ -113,14 +117,9 @@ def run(
     if not isinstance(outcome, RunSummary):
         raise TypeError(f"the monitor flow returned {type(outcome).__name__}")
     summary = outcome
-    alerts = ", ".join(summary.alerts) if summary.alerts else "none (nothing new)"
-    feeds_part = f"{summary.feeds_polled} feeds polled ({summary.feeds_failed} failed), " if settings.feeds_path else ""
-    console.print(
-        f"newsmon: {summary.files_seen} files ({summary.files_skipped} skipped), {feeds_part}"
-        f"{summary.documents_new} new documents, {summary.stories_new} new stories, "
-        f"{summary.tags_new + summary.retagged} tags; alerts: {alerts}; database: {settings.db}",
-        highlight=False,
-    )
+    width = console.width if console.is_terminal else int(os.environ.get("COLUMNS") or 120)
+    for line in summary_lines(summary, settings, time.perf_counter() - started, width):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if summary.backfill is not None:
         b = summary.backfill
         console.print(

@@ -137,6 +137,7 @@ class PageText:
     page_kind: str  # article | paywall | cookie-wall | bot-check | not-article | unavailable
     error: str | None = None
     canonical_url: str | None = None
+    failure: str | None = None  # the failure class when the page could not be had (newsmon.errors.FAILURE_CLASSES)
 
 
 _CANONICAL = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical\b[^>]*>", re.IGNORECASE)
@@ -163,13 +164,14 @@ def extract_page(html: bytes, url: str, with_metadata: bool = True) -> PageText:
     language then come from the page's ``<link rel=canonical>`` and ``<html lang>``.
     """
     if len(html) > MAX_PAGE_BYTES:
-        return PageText(None, "unavailable", f"page larger than {MAX_PAGE_BYTES} bytes")
+        return PageText(None, "unavailable", f"page larger than {MAX_PAGE_BYTES} bytes", failure="too-large")
     if html.count(b"<") > MAX_PAGE_ELEMENTS:
         return PageText(None, "not-article", f"more than {MAX_PAGE_ELEMENTS} elements")
     try:
         doc = trafilatura.bare_extraction(html, url=url, with_metadata=with_metadata, **TRAFILATURA_OPTIONS)
     except Exception as err:  # trafilatura and lxml raise many kinds on broken pages
-        return PageText(None, "unavailable", f"extraction failed: {type(err).__name__}: {err}"[:300])
+        message = f"extraction failed: {type(err).__name__}: {err}"[:300]
+        return PageText(None, "unavailable", message, failure="extraction")
     if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
         return PageText(None, "not-article", "no main text")
     extracted = Extracted(
@@ -194,9 +196,9 @@ def _extract_in_worker(html: bytes, url: str, deadline_s: float, with_metadata: 
     try:
         return extract_page(html, url, with_metadata)
     except TimeoutError:
-        return PageText(None, "unavailable", f"extraction took longer than {deadline_s:.0f} s")
+        return PageText(None, "unavailable", f"extraction took longer than {deadline_s:.0f} s", failure="extraction")
     except MemoryError:
-        return PageText(None, "unavailable", "extraction ran out of memory")
+        return PageText(None, "unavailable", "extraction ran out of memory", failure="extraction")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
@@ -213,7 +215,7 @@ def extract_pages_inline(pages: Sequence[tuple[bytes, str]], with_metadata: Sequ
         try:
             out.append(extract_page(html, url, meta))
         except MemoryError:
-            out.append(PageText(None, "unavailable", "extraction ran out of memory"))
+            out.append(PageText(None, "unavailable", "extraction ran out of memory", failure="extraction"))
     return out
 
 
@@ -272,7 +274,7 @@ class PagePool:
     def collect(self, pending: PendingPages) -> list[PageText]:
         """The texts of pages queued by :meth:`submit`, in order (waits for them)."""
         jobs, futures = pending.jobs, pending.futures
-        results: list[PageText] = [PageText(None, "unavailable", "not extracted")] * len(jobs)
+        results: list[PageText] = [PageText(None, "unavailable", "not extracted", failure="extraction")] * len(jobs)
         broken: list[int] = []
         for i, future in enumerate(futures):
             try:
@@ -280,7 +282,7 @@ class PagePool:
             except BrokenProcessPool:
                 broken.append(i)
             except TimeoutError:  # a worker stuck where the deadline cannot reach it
-                results[i] = PageText(None, "unavailable", "extraction hung")
+                results[i] = PageText(None, "unavailable", "extraction hung", failure="extraction")
                 self.close(kill=True)
                 futures[i + 1 :] = self._queue(jobs[i + 1 :]).futures
         if broken and pending.executor is not self._workers.current:
@@ -304,7 +306,7 @@ class PagePool:
             return self._executor().submit(_extract_in_worker, *job).result(self._wait_s)
         except (BrokenProcessPool, TimeoutError) as err:
             self.close(kill=True)
-            return PageText(None, "unavailable", f"extraction worker died ({type(err).__name__})")
+            return PageText(None, "unavailable", f"extraction worker died ({type(err).__name__})", failure="extraction")
 
     def close(self, kill: bool = False) -> None:
         """``kill``: end the workers now, busy ones too (the pool restarts on the next use);

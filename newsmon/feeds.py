@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -31,6 +31,7 @@ from newsmon.errors import ConfigError
 from newsmon.extract import EXTRACTOR, PageText
 from newsmon.models import DEFAULT_INTERVAL_S, Document, FeedSpec, FeedState
 from newsmon.text import detect_charset, sha256_hex, text_hash
+from newsmon.urls import canonicalize_url, identity_url, safe_http_url
 from newsmon.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,6 @@ _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | 
 _XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
-TRACKING_PARAMS = re.compile(
-    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|yclid|_hsenc|_hsmi|mkt_tok|"
-    r"ocid|cmpid|cmp|ito|ns_mchannel|ns_source|ns_campaign|ns_linkname|ns_fee|sr_share|"
-    r"smid|smtyp|src|ref|ref_src|rss|feed|__twitter_impression)$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,43 +192,6 @@ def parse_opml(data: bytes) -> list[FeedSpec]:
 
     walk(root, ())
     return specs
-
-
-# -- URLs -------------------------------------------------------------------------------
-
-
-def safe_http_url(value: Any) -> str | None:
-    """``value`` if it is an absolute http(s) URL with a host (whitespace trimmed), else None."""
-    if not isinstance(value, str):
-        return None
-    url = value.strip()
-    if len(url) > 4096 or any(c in url for c in "\x00\r\n\t "):
-        return None
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # raises on a malformed port
-    except ValueError:  # e.g. an unbalanced "[" in the host
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url
-
-
-def canonicalize_url(url: str) -> str:
-    """Lower-case scheme and host, drop the fragment, default ports and tracking parameters.
-
-    ``url`` must have passed :func:`safe_http_url`.
-    """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = host if port is None or (parts.scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
-    if ":" in host and not host.startswith("["):
-        netloc = f"[{host}]" + netloc[len(host) :]
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
-    )
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -524,7 +482,8 @@ def _replace(state: FeedState, **changes: Any) -> FeedState:
 
 
 def item_document_id(feed_url: str, item: FeedItem) -> str:
-    """The document id of a feed item: from its link, else from its feed and key."""
+    """The document id of a feed item before its page is read: from its link, else from its feed
+    and key (the page's canonical URL may give it another, see :func:`item_document`)."""
     return document_id(item.link) if item.link else document_id(f"{feed_url}#item={item.key}")
 
 
@@ -532,7 +491,9 @@ def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText 
     """Build the document for a feed item from its extracted page, else from the feed's summary.
 
     The page is used only if it is an article; otherwise the item keeps the feed's own
-    summary (``extraction = 'feed-summary'``) and ``page_kind`` says why.
+    summary (``extraction = 'feed-summary'``) and ``page_kind`` says why. The document's URL, its
+    identity, is the page's declared canonical URL when that is on the item's site (see
+    :func:`newsmon.urls.identity_url`), else the item's link.
     """
     extracted = page.extracted if page is not None and page.page_kind == "article" else None
     if extracted is not None:
@@ -549,10 +510,13 @@ def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText 
         title = item.title or item.summary[:120] or (item.link or "")
         author, origin, published, language, removed = item.author, None, item.published_at, None, 0
     kind = page.page_kind if page is not None else ("unavailable" if item.link else "no-link")
-    canonical = page.canonical_url if page is not None else None
+    declared = (
+        safe_http_url(urljoin(item.link, page.canonical_url)) if item.link and page and page.canonical_url else None
+    )
+    url = identity_url(item.link, declared) if item.link else f"{feed_url}#item={item.key}"
     return Document(
-        id=item_document_id(feed_url, item),
-        url=item.link or f"{feed_url}#item={item.key}",
+        id=document_id(url),
+        url=url,
         source=feed_name,
         source_kind="feed",
         title=title,
@@ -569,5 +533,5 @@ def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText 
         extraction=extraction,
         page_kind=kind,
         language=language,
-        canonical_url=safe_http_url(canonical),
+        canonical_url=declared,
     )

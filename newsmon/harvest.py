@@ -31,7 +31,7 @@ from newsmon.feeds import (
     record_success,
 )
 from newsmon.http import FetchResult, HttpConfig
-from newsmon.models import Document, FeedItemRow, FeedState
+from newsmon.models import Document, Failure, FeedItemRow, FeedState
 from newsmon.pages import FetchedPages, PageOutcome, Progress, add_chunk, chunked, interleave_hosts
 from newsmon.steps import Result, Steps
 from newsmon.text import sha256_hex
@@ -52,6 +52,10 @@ class FeedHarvest:
     items_seen: int = 0
     pages_fetched: int = 0
     pages_failed: int = 0
+    failures: list[Failure] = field(default_factory=list)  # every failed poll and page, with its class
+    listed: int = 0  # feeds in the feeds file
+    failing: int = 0  # ... whose last poll failed (this run's or an earlier one)
+    next_due: datetime | None = None  # the next poll of any listed feed, after this run
 
 
 def _parse(
@@ -88,6 +92,7 @@ def harvest_feeds(
     store.feeds.sync(specs, now, run_id)
     states = store.feeds.due(now)
     if not states:
+        _count_health(harvest, store.feeds.active(), [])
         return harvest
     plans = [plan_poll(s) for s in states]
     results = steps.poll(plans, http)
@@ -97,10 +102,13 @@ def harvest_feeds(
     for state, plan, result, feed in zip(states, plans, results, parsed, strict=True):
         new_state, items = _outcome(state, plan, result, feed, now)
         harvest.states.append(new_state)
-        harvest.failed += new_state.consecutive_failures > 0
+        if new_state.consecutive_failures > state.consecutive_failures:  # this poll failed
+            harvest.failed += 1
+            harvest.failures.append(_feed_failure(new_state))
         harvest.not_modified += isinstance(result, FetchResult) and result.not_modified
         fresh.extend((new_state, item) for item in items)
     harvest.items_seen = len(fresh)
+    _count_health(harvest, store.feeds.active(), harvest.states)
     seen = store.feeds.seen_items([(s.url, i.key) for s, i in fresh])
     todo = _unique_new_items(fresh, seen)
     existing = store.documents.existing([item_document_id(s.url, i) for s, i in todo])
@@ -117,8 +125,34 @@ def harvest_feeds(
     pages = _fetch_and_extract(to_build, http, workers, harvest, steps, progress) if fetch_pages else {}
     for state, item in to_build:
         page = pages.get(item.link) if item.link else None
-        harvest.documents.append(item_document(state.url, state.name, item, page, now))
+        if page is not None and page.failure is not None and item.link:
+            harvest.failures.append(Failure("page", item.link, page.failure, page.error or "", state.url))
+        document = item_document(state.url, state.name, item, page, now)
+        _rekey(harvest, item_document_id(state.url, item), document.id)
+        harvest.documents.append(document)
     return harvest
+
+
+def _count_health(harvest: FeedHarvest, listed: Sequence[FeedState], polled: Sequence[FeedState]) -> None:
+    """The listed feeds, how many are failing, and when the next poll is, with this run's polls."""
+    latest = {s.url: s for s in listed} | {s.url: s for s in polled}
+    harvest.listed = len(latest)
+    harvest.failing = sum(1 for s in latest.values() if s.consecutive_failures > 0)
+    harvest.next_due = min((s.next_poll_at for s in latest.values() if s.next_poll_at is not None), default=None)
+
+
+def _feed_failure(state: FeedState) -> Failure:
+    return Failure(
+        "feed", state.url, state.last_error_kind or "protocol", state.last_error or "", None, state.last_status
+    )
+
+
+def _rekey(harvest: FeedHarvest, old_id: str, new_id: str) -> None:
+    """Point an item's rows at its document's id when its page's canonical URL gave it another."""
+    if old_id == new_id:
+        return
+    rows = [replace(r, document_id=new_id) for r in harvest.item_rows.pop(old_id, [])]
+    harvest.item_rows.setdefault(new_id, []).extend(rows)
 
 
 def _outcome(
@@ -126,7 +160,7 @@ def _outcome(
 ) -> tuple[FeedState, list[FeedItem]]:
     jitter = random.random()
     if isinstance(result, FetchError):
-        return record_failure(state, now, result.kind, str(result), jitter, result.status, result.retry_after_s), []
+        return record_failure(state, now, result.kind, result.message, jitter, result.status, result.retry_after_s), []
     if result.not_modified:
         return record_success(state, plan, now, 304, None, None, None, 0), []
     if feed is None or not feed.is_feed:
@@ -177,6 +211,8 @@ def _fetch_and_extract(
     urls = sorted({i.link for _s, i in items if i.link})
     if not urls:
         return {}
+    if progress is not None:
+        progress(0, len(urls))  # the clock of the page rate starts now, not at the first chunk's end
     # trafilatura's metadata search costs a third of its time: only for items the feed left undated
     undated = {i.link for _s, i in items if i.link and (i.published_at is None or not i.title)}
     if steps.submit is not None:

@@ -103,6 +103,41 @@ class AlertItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed fetch of a run: a feed's poll or an article page, with its failure class
+    (a key of ``newsmon.errors.FAILURE_CLASSES``)."""
+
+    scope: str  # feed | page
+    url: str
+    kind: str
+    message: str
+    feed_url: str | None = None  # a page's: the feed whose item linked it
+    status: int | None = None
+
+
+@dataclass(slots=True)
+class FailureTally:
+    """A run's failures of one scope and class: how many, and the first as an example."""
+
+    scope: str
+    kind: str
+    count: int
+    example: Failure
+
+
+def tally_failures(failures: Sequence[Failure]) -> list[FailureTally]:
+    """Failures counted by (scope, class), most frequent first, each with its first example."""
+    tallies: dict[tuple[str, str], FailureTally] = {}
+    for failure in failures:
+        key = (failure.scope, failure.kind)
+        if key in tallies:
+            tallies[key].count += 1
+        else:
+            tallies[key] = FailureTally(failure.scope, failure.kind, 1, failure)
+    return sorted(tallies.values(), key=lambda t: (t.scope != "feed", -t.count, t.kind))
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One topic's summary of what a run found new."""
 

@@ -26,7 +26,7 @@ from newsmon.config import Settings
 from newsmon.faults import fault_point
 from newsmon.harvest import FeedHarvest, harvest_feeds
 from newsmon.http import HttpConfig
-from newsmon.models import Document, FeedItemRow, IngestResult
+from newsmon.models import Document, FailureTally, FeedItemRow, IngestResult, tally_failures
 from newsmon.pages import PAGE_CHUNK
 from newsmon.steps import Result, Steps
 from newsmon.topics import TaggingPool, Topic, worker_state_for
@@ -57,6 +57,13 @@ class RunSummary:
     files_skipped: int = 0
     feeds_polled: int = 0
     feeds_failed: int = 0
+    feeds_not_modified: int = 0
+    feeds_listed: int = 0
+    feeds_failing: int = 0  # listed feeds whose last poll failed, in this run or an earlier one
+    feeds_next_due: datetime | None = None
+    pages_fetched: int = 0
+    pages_failed: int = 0
+    failures: list[FailureTally] = field(default_factory=list)  # by scope and class, each with an example
     documents_new: int = 0
     documents_unchanged: int = 0
     stories_new: int = 0
@@ -122,12 +129,30 @@ class StageProgress:
             self.logger.info("%s", self.line())
 
     def line(self) -> str:
-        """``backfill: 1500/12000 documents (12%), 230 documents/s, about 45 s left``."""
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        """``backfill [####----------------] 1500/12000 documents (12%), 230 documents/s, about 45 s left``.
+
+        The rate is items done over the time since the stage began (its callers start it when
+        the stage's work starts)."""
+        elapsed = max(time.perf_counter() - self.started, 1e-6)
+        share = self.done / max(self.total, 1)
+        filled = round(share * BAR_WIDTH)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
         rate = self.done / elapsed
-        left = f", about {(self.total - self.done) / rate:.0f} s left" if 0 < self.done < self.total else ""
-        share = 100 * self.done / max(self.total, 1)
-        return f"{self.stage}: {self.done}/{self.total} {self.unit} ({share:.0f}%), {rate:.0f} {self.unit}/s{left}"
+        left = f", about {_duration((self.total - self.done) / rate)} left" if 0 < self.done < self.total else ""
+        counts = f"{self.done}/{self.total} {self.unit} ({100 * share:.0f}%)"
+        return f"{self.stage} [{bar}] {counts}, {rate:.0f} {self.unit}/s{left}"
+
+
+BAR_WIDTH = 20
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``3 min``, ``2.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # -- one run ----------------------------------------------------------------------------------
@@ -250,6 +275,11 @@ def harvest(ctx: RunContext) -> FeedHarvest:
         stop_workers(ctx)
     seconds = time.perf_counter() - t0
     summary.feeds_polled, summary.feeds_failed = result.polled, result.failed
+    summary.feeds_not_modified = result.not_modified
+    summary.feeds_listed, summary.feeds_failing, summary.feeds_next_due = result.listed, result.failing, result.next_due
+    summary.pages_fetched, summary.pages_failed = result.pages_fetched, result.pages_failed
+    summary.failures = tally_failures(result.failures)
+    ctx.store.failures.record(ctx.run_id, result.failures, ctx.now)
     ctx.record("feeds", result.polled, len(result.documents), result.failed, seconds)
     logger.info(
         "feeds: %d polled (%d not modified, %d failed), %d items, %d new or changed; %d pages fetched,"

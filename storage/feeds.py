@@ -55,6 +55,13 @@ class FeedRepository:
             [now],
         )
 
+    def active(self) -> list[FeedState]:
+        """The states of the feeds listed in the feeds file (as of the last sync)."""
+        return self.db.records(
+            FeedState,
+            f"SELECT {_FEED_STATE_COLUMNS} FROM feeds WHERE active ORDER BY name, url",  # noqa: S608
+        )
+
     def states(self) -> list[FeedState]:
         """Every feed's state (active or not)."""
         return self.db.records(FeedState, f"SELECT {_FEED_STATE_COLUMNS} FROM feeds ORDER BY name, url")  # noqa: S608

@@ -3,7 +3,7 @@
 ``Store.open_writer`` takes the writer lock, opens and migrates the file; ``close``
 checkpoints, publishes the read snapshot and releases the lock. Each entity's reads and
 writes live in its own module (``storage/documents.py``, ``stories.py``, ``topics.py``,
-``feeds.py``, ``alerts.py``, ``deliveries.py``, ``runs.py``; a batch's write in ``batches.py``).
+``feeds.py``, ``failures.py``, ``alerts.py``, ``deliveries.py``, ``runs.py``; a batch's write in ``batches.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from storage.batches import BatchWriter
 from storage.database import Database, open_reader, run_query, write_failure_advice
 from storage.deliveries import DeliveryRepository
 from storage.documents import DocumentRepository
+from storage.failures import FailureRepository
 from storage.feeds import FeedRepository
 from storage.lock import WriterLock
 from storage.runs import RunRepository
@@ -51,6 +52,7 @@ class Store:
         self.stories = StoryRepository(db, scheme)
         self.topics = TopicRepository(db)
         self.feeds = FeedRepository(db)
+        self.failures = FailureRepository(db)
         self.alerts = AlertRepository(db)
         self.deliveries = DeliveryRepository(db)
         self.batches = BatchWriter(db, scheme.scheme)

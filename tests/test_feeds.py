@@ -19,7 +19,6 @@ from newsmon.feeds import (
     FeedSpec,
     FeedState,
     append_feeds,
-    canonicalize_url,
     load_feeds,
     new_feed,
     parse_feed,
@@ -206,11 +205,6 @@ def test_items_repeated_verbatim_share_one_key_and_same_link_items_are_told_apar
     items = parse_feed(_rss_items(a, other), {}).items
     assert len({i.key for i in items}) == 2
     assert all(i.key == f"g#{i.content_hash}" for i in items)
-
-
-def test_canonicalize_url() -> None:
-    assert canonicalize_url("http://EX.com:80/p?fbclid=1&a=2&utm_medium=m") == "http://ex.com/p?a=2"
-    assert canonicalize_url("https://ex.com") == "https://ex.com/"
 
 
 def test_feeds_file_round_trip_and_errors(tmp_path: Path) -> None:

@@ -353,8 +353,8 @@ def test_long_stages_log_progress_and_one_summary_line(tmp_path: Path, run_log: 
     shutil.copy(default_topics_path(), topics)
     settings = _settings(tmp_path, _corpus(tmp_path / "in"), topics).model_copy(update={"batch_size": 1})
     monitor(settings)
-    progress = [ln for ln in run_log if ln.startswith("dedupe/tag/store: ")]
-    assert progress and progress[-1].startswith("dedupe/tag/store: 4/4 documents (100%), ")
+    progress = [ln for ln in run_log if ln.startswith("dedupe/tag/store [")]
+    assert progress and progress[-1].startswith("dedupe/tag/store [####################] 4/4 documents (100%), ")
     assert re.search(r"\d+ documents/s$", progress[-1])
     assert sum(ln.startswith("store: 4 new documents; ") for ln in run_log) == 1
 
@@ -365,7 +365,7 @@ def test_long_stages_log_progress_and_one_summary_line(tmp_path: Path, run_log: 
         encoding="utf-8",
     )
     monitor(settings, since=SINCE)
-    assert any(re.fullmatch(r"backfill: 4/4 documents \(100%\), \d+ documents/s", ln) for ln in run_log), run_log
+    assert any(re.fullmatch(r"backfill \[#+\] 4/4 documents \(100%\), \d+ documents/s", ln) for ln in run_log), run_log
     assert sum(ln.startswith("backfill: 4 documents since 2000-01-01") for ln in run_log) == 1
     # the new topic: the backfill tagged the 4 documents it re-processed; the re-tag has none left
     # and reads nothing (no progress line)

@@ -323,9 +323,9 @@ def test_backfill_shows_progress_and_a_killed_one_is_finished_by_a_rerun(
     backfill = _newsmon(reference, env, "run", "--since", "2023-05-01")
     assert backfill.returncode == 0, backfill.stderr
     assert _state(reference / "newsmon.duckdb") == untouched  # the seed read again, the same as first stored
-    assert re.search(r"backfill: 3/8 documents \(38%\), \d+ documents/s, about \d+ s left", backfill.stderr) or (
-        re.search(r"backfill: 8/8 documents \(100%\), \d+ documents/s", backfill.stderr)
-    ), backfill.stderr
+    assert re.search(
+        r"backfill \[[#-]+\] 3/8 documents \(38%\), \d+ documents/s, about \d+ s left", backfill.stderr
+    ) or (re.search(r"backfill \[#+\] 8/8 documents \(100%\), \d+ documents/s", backfill.stderr)), backfill.stderr
     assert "backfill: 8 documents since 2023-05-01" in backfill.stderr
     assert "newsmon: backfill since 2023-05-01 00:00 UTC: 8 documents re-processed" in backfill.stdout
     assert "1 documents changed" in backfill.stdout

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsmon.boilerplate import is_boilerplate_line, strip_boilerplate
-from newsmon.feeds import canonicalize_url, parse_feed, plain_text, safe_http_url
+from newsmon.feeds import parse_feed, plain_text
+from newsmon.urls import canonicalize_url, safe_http_url
 
 pytestmark = pytest.mark.hostile("fuzzing")
 # CI runs 300 examples per property; a longer hunt: NEWSMON_FUZZ_EXAMPLES=100000 pytest tests/hostile/test_fuzz.py

@@ -1,0 +1,117 @@
+"""The end-of-run summary: what a run did, what failed and why (by failure class, one example
+each), and what to do next; every line fits the terminal."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from newsmon.config import Settings
+from newsmon.errors import failure_hint
+from newsmon.models import FailureTally
+from newsmon.pipeline import RunSummary
+
+LABEL = 9  # width of the left column
+
+
+def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width: int) -> list[str]:
+    """The run's summary, one fact per line, each cut to ``width`` characters."""
+    lines = [f"newsmon: run {summary.run_id[:8]} completed in {_seconds(seconds)}; database {settings.db}"]
+    read = f"{summary.files_seen} files ({summary.files_skipped} skipped)"
+    if settings.feeds_path is not None:
+        read += f"; {_feeds(summary)}"
+    lines.append(_row("read", read))
+    if summary.pages_fetched or summary.pages_failed:
+        lines.append(_row("pages", f"{summary.pages_fetched} fetched, {summary.pages_failed} failed"))
+    lines.append(
+        _row(
+            "stored",
+            f"{summary.documents_new} new documents, {summary.stories_new} new stories, "
+            f"{summary.tags_new + summary.retagged} tags ({summary.documents_unchanged} documents unchanged)",
+        )
+    )
+    lines.append(_row("alerts", ", ".join(summary.alerts) if summary.alerts else "none (nothing new)"))
+    lines.extend(failure_lines(summary.failures))
+    lines.extend(hint_lines(summary, settings))
+    return [_cut(line, width) for line in lines]
+
+
+def failure_lines(tallies: list[FailureTally]) -> list[str]:
+    """One line per (scope, class): ``feed refused ×2, e.g. URL: message``, then what it means."""
+    lines: list[str] = []
+    for n, tally in enumerate(tallies):
+        example = tally.example
+        what = f"{tally.count} {tally.scope}{'s' if tally.count != 1 else ''} {tally.kind}"
+        lines.append(_row("failed" if n == 0 else "", f"{what}: e.g. {example.url}: {_one_line(example.message)}"))
+        todo = failure_hint(tally.kind).partition(": ")[2]
+        if todo:
+            lines.append(_row("", f"  → {todo}"))
+    return lines
+
+
+def hint_lines(summary: RunSummary, settings: Settings) -> list[str]:
+    """Next steps the run's outcome calls for."""
+    hints: list[str] = []
+    feeds_option = f" --feeds {settings.feeds}" if settings.feeds is not None else ""
+    if summary.feeds_failing:
+        n = summary.feeds_failing
+        hints.append(
+            f"next: {n} feed{'s' if n != 1 else ''} failing: `newsmon feeds list --failing{feeds_option}` shows why;"
+            " after a fix, `newsmon feeds check NAME` polls it now"
+        )
+    if settings.feeds_path is None and summary.files_seen == 0:
+        hints.append("next: nothing to read: put documents in ./seeds, or add a feed with `newsmon feeds add URL`")
+    if summary.documents_new:
+        hints.append('next: `newsmon sql "select * from v_stories"` or `newsmon alerts` to see the results')
+    return hints
+
+
+class _QuietTaskRuns(logging.Filter):
+    """Drop the task runs' "Finished in state Completed()" lines from the console (they stay in
+    Prefect's UI): a run's own progress and summary lines say more."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        done = record.getMessage().startswith("Finished in state Completed")
+        return not (record.name == "prefect.task_runs" and done)
+
+
+def quiet_console() -> None:
+    """Install :class:`_QuietTaskRuns` on the console handlers (the root logger's and Prefect's)."""
+    quiet = _QuietTaskRuns()
+    for name in ("", "prefect", "prefect.task_runs", "prefect.flow_runs"):
+        for handler in logging.getLogger(name).handlers:
+            quieted = any(isinstance(f, _QuietTaskRuns) for f in handler.filters)
+            if isinstance(handler, logging.StreamHandler) and not quieted:
+                handler.addFilter(quiet)
+
+
+def _feeds(summary: RunSummary) -> str:
+    """``3 feeds: 1 polled (0 not modified), 1 failed; 2 failing; next poll 14:05 UTC``."""
+    polled = f"{summary.feeds_listed} feeds: {summary.feeds_polled} polled ({summary.feeds_not_modified} not modified)"
+    polled += f", {summary.feeds_failed} failed" if summary.feeds_failed else ""
+    failing = f"; {summary.feeds_failing} failing" if summary.feeds_failing else ""
+    due = summary.feeds_next_due
+    when = f"; next poll {_when(due)}" if due is not None else ""
+    return polled + failing + when
+
+
+def _when(moment: datetime) -> str:
+    """``14:05 UTC`` today, else ``Dec 07 14:05 UTC``."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{utc:%H:%M} UTC" if utc.date() == datetime.now(UTC).date() else f"{utc:%b %d %H:%M} UTC"
+
+
+def _row(label: str, text: str) -> str:
+    return f"  {label:<{LABEL}} {text}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _cut(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: max(width - 1, 10)] + "…"
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

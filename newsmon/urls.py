@@ -1,0 +1,89 @@
+"""URLs of feeds and articles: which are fetched, how they are written, and which is an article's identity.
+
+Tracking parameters are recognised by courlan's list (the URL library trafilatura uses and keeps
+up to date: ``utm_*``, ``fbclid``, ``gclid``, ``mc_*``, ``ref``, ...) plus a few that news sites
+add and it does not know (``ocid``, ``cmpid``, ``smid``, ``ns_*``, ...). The rest of the URL is
+kept as the site wrote it: its path (with any ``;params``), and query parameters in their order,
+blank ones included; courlan's own ``normalize_url`` re-sorts the query and re-encodes the path,
+which can change the page a server returns, so it is not used to write URLs.
+
+A document's identity is its canonical item link; where the page declares a canonical URL on the
+same site (the ``amp.`` or ``m.`` copy of an article, a link with session or campaign junk), that
+URL is the identity instead, so one article reached by several links is one document. A canonical
+URL on another site (a syndicated copy naming its original) is kept as ``canonical_url`` but is
+not the copy's identity: the copy is its own document, which dedupe puts in the original's story.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import courlan
+from courlan.clean import TRACKERS_RE
+
+NEWS_TRACKERS = re.compile(
+    r"^(_hsenc|_hsmi|ocid|cmpid|cmp|ito|ns_\w+|sr_share|smid|smtyp|src|rss|feed|__twitter_impression)$",
+    re.IGNORECASE,
+)
+MAX_URL_CHARS = 4096
+
+
+def safe_http_url(value: Any) -> str | None:
+    """``value`` if it is an absolute http(s) URL with a host (whitespace trimmed), else None."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if len(url) > MAX_URL_CHARS or any(c in url for c in "\x00\r\n\t "):
+        return None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises on a malformed port
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
+
+
+def is_tracking_param(name: str) -> bool:
+    """True if a query parameter only tracks the click (campaign, referrer, click id)."""
+    return bool(TRACKERS_RE.search(name.lower()) or NEWS_TRACKERS.match(name))
+
+
+def canonicalize_url(url: str) -> str:
+    """Lower-case scheme and host, drop the fragment, default ports and tracking parameters.
+
+    ``url`` must have passed :func:`safe_http_url`.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (parts.scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    if ":" in host and not host.startswith("["):
+        netloc = f"[{host}]" + netloc[len(host) :]
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(k, v) for k, v in pairs if not is_tracking_param(k)])
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
+
+
+def same_site(a: str, b: str) -> bool:
+    """True if two URLs are on one site: the same registered domain (``amp.bbc.co.uk`` and
+    ``www.bbc.co.uk``), or for addresses and single-label hosts the same host and port."""
+    domain_a, domain_b = courlan.extract_domain(a), courlan.extract_domain(b)
+    if domain_a and domain_b:
+        return bool(domain_a == domain_b)
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.hostname, pa.port) == (pb.hostname, pb.port) and pa.hostname is not None
+
+
+def identity_url(link: str, declared: str | None) -> str:
+    """The URL that identifies an article reached by ``link`` (canonical) whose page declares
+    ``declared`` as its canonical URL (relative to ``link`` if it is relative): the declared one
+    when it is a safe http(s) URL on the same site, else the link (see the module's docstring)."""
+    safe = safe_http_url(urljoin(link, declared.strip())) if declared else None
+    if safe is None:
+        return link
+    canonical = canonicalize_url(safe)
+    return canonical if same_site(canonical, link) else link

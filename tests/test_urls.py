@@ -1,0 +1,60 @@
+"""URLs: tracking parameters, canonical form, and which URL identifies an article."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsmon.urls import canonicalize_url, identity_url, is_tracking_param, safe_http_url, same_site
+
+
+def test_canonicalize_url_drops_port_fragment_and_trackers() -> None:
+    assert canonicalize_url("http://EX.com:80/p?fbclid=1&a=2&utm_medium=m#top") == "http://ex.com/p?a=2"
+    assert canonicalize_url("https://ex.com") == "https://ex.com/"
+    assert canonicalize_url("https://ex.com:8443/p") == "https://ex.com:8443/p"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["utm_source", "UTM_Campaign", "fbclid", "gclid", "msclkid", "mc_cid", "mc_eid", "ref", "ocid", "cmpid", "smid",
+     "ns_campaign", "_hsenc", "__twitter_impression"],
+)  # fmt: skip
+def test_tracking_parameters_are_recognised(name: str) -> None:
+    assert is_tracking_param(name)
+
+
+@pytest.mark.parametrize("name", ["id", "p", "page", "q", "story_id", "article", "year"])
+def test_content_parameters_are_kept(name: str) -> None:
+    assert not is_tracking_param(name)
+
+
+def test_the_rest_of_the_url_is_kept_as_written() -> None:
+    # blank parameters, their order, and path parameters change what some servers return
+    assert (
+        canonicalize_url("https://ex.com/index.php?article&b=2&a=1&utm_x=1")
+        == "https://ex.com/index.php?article=&b=2&a=1"
+    )
+    assert canonicalize_url("https://ex.com/p;jsessionid=1?x=1") == "https://ex.com/p;jsessionid=1?x=1"
+
+
+def test_same_site_is_the_registered_domain() -> None:
+    assert same_site("https://amp.bbc.co.uk/news/1", "https://www.bbc.co.uk/news/1")
+    assert not same_site("https://www.bbc.co.uk/x", "https://www.cbc.ca/x")
+    assert not same_site("https://a.blogspot.com/x", "https://b.blogspot.com/x")  # a public suffix: two sites
+    assert same_site("http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b")
+    assert not same_site("http://127.0.0.1:8080/a", "http://127.0.0.1:9090/a")
+
+
+def test_identity_is_the_declared_canonical_on_the_same_site_only() -> None:
+    link = "https://m.example.com/news/42?utm_source=rss"
+    assert identity_url(link, "https://www.example.com/news/42?utm_medium=x") == "https://www.example.com/news/42"
+    assert identity_url(link, "/news/42") == "https://m.example.com/news/42"
+    # a syndicated copy naming its original on another site stays its own document
+    assert identity_url(link, "https://original.example.org/story") == link
+    assert identity_url(link, "javascript:alert(1)") == link
+    assert identity_url(link, None) == link
+
+
+def test_safe_http_url_refuses_other_schemes_and_junk() -> None:
+    assert safe_http_url(" https://ex.com/a ") == "https://ex.com/a"
+    for bad in ("javascript:alert(1)", "file:///etc/passwd", "https://", "http://[::1", "https://a b/", 42):
+        assert safe_http_url(bad) is None
