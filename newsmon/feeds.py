@@ -510,9 +510,10 @@ def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText 
         title = item.title or item.summary[:120] or (item.link or "")
         author, origin, published, language, removed = item.author, None, item.published_at, None, 0
     kind = page.page_kind if page is not None else ("unavailable" if item.link else "no-link")
-    declared = (
-        safe_http_url(urljoin(item.link, page.canonical_url)) if item.link and page and page.canonical_url else None
-    )
+    declared = None  # the page's canonical URL, absolute, without tracking parameters
+    if item.link and page is not None and page.canonical_url:
+        safe = safe_http_url(urljoin(item.link, page.canonical_url))
+        declared = canonicalize_url(safe) if safe is not None else None
     url = identity_url(item.link, declared) if item.link else f"{feed_url}#item={item.key}"
     return Document(
         id=document_id(url),

@@ -141,7 +141,7 @@ def test_a_page_is_identified_by_its_canonical_url_on_the_same_site(
     summary, settings = _run(tmp_path, f'[[feeds]]\nname = "Wire"\nurl = "{site.url("/feed.xml")}"\n', monkeypatch)
     assert summary.documents_new == 1
     rows = _query(settings.db, "SELECT d.url, d.canonical_url, i.document_id = d.id FROM documents d, feed_items i")
-    assert rows == [(site.url("/story/one"), site.url("/story/one?utm_source=x"), True)]
+    assert rows == [(site.url("/story/one"), site.url("/story/one"), True)]  # no tracking parameter kept
 
 
 def test_progress_rates_count_from_the_start_of_the_stage() -> None:
