@@ -218,7 +218,9 @@ def _answer_to_file(con: Any, text: str, fmt: OutputFormat, output: Path, max_wi
         ) from err
     finally:
         tmp.unlink(missing_ok=True)
-    console.print(f"wrote {_rows(rows)} to {output} ({human_size(output.stat().st_size)})", highlight=False)
+    console.print(
+        f"wrote {_rows(rows)} to {output} ({human_size(output.stat().st_size)})", highlight=False, soft_wrap=True
+    )
 
 
 def _check_output(output: Path) -> None:
@@ -239,7 +241,9 @@ def _sql_to_parquet(con: Any, text: str, output: Path) -> None:
         raise QueryError(f"--format parquet writes one result: give one statement, not {len(statements)}")
     _check_output(output)
     written = write_batches(arrow_reader(con, statement_text(statements[0])), "parquet", output)
-    console.print(f"wrote {_rows(written.rows)} to {output} ({human_size(written.size)})", highlight=False)
+    console.print(
+        f"wrote {_rows(written.rows)} to {output} ({human_size(written.size)})", highlight=False, soft_wrap=True
+    )
 
 
 def _rows(n: int) -> str:
