@@ -6,14 +6,13 @@ import Prefect.
 
 from __future__ import annotations
 
-import csv
 import json
-import re
+import os
 import sys
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+import textwrap
 from enum import StrEnum
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.markdown import Markdown
@@ -21,6 +20,16 @@ from rich.table import Table
 
 from cli.app import ConfigOption, DbOption, app, console, when, wide
 from newsmon.config import load_settings
+from newsmon.errors import ConfigError, InputError, OutputError, QueryError
+from newsmon.results import (
+    DEFAULT_MAX_WIDTH,
+    json_records,
+    one_line,
+    render_markdown,
+    render_table,
+    write_csv,
+    write_jsonl,
+)
 
 
 class OutputFormat(StrEnum):
@@ -29,88 +38,232 @@ class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
+    parquet = "parquet"
 
 
 def _public_views() -> list[str]:
     """The public views (``v_*``) that ``storage/views`` defines, in their files' order."""
-    from importlib import resources
+    from storage.catalog import public_views
 
-    files = sorted((f for f in (resources.files("storage") / "views").iterdir() if f.name.endswith(".sql")), key=str)
-    return [name for f in files for name in _VIEW_NAME.findall(f.read_text(encoding="utf-8"))]
+    return [v.name for v in public_views()]
 
 
-_VIEW_NAME = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(v_\w+)", re.IGNORECASE)
-_SQL_HELP = """Run a read-only SQL query against the database.
+_SQL_HELP = """Run read-only SQL against the database: one statement, or a script of several.
 
-    Public views: {views}. The tables behind them are internal. Queries read the snapshot
-    published after the last run, so they never block a running monitor (--live reads the
-    file itself, possible only between runs). The connection is read-only with external access
-    disabled (no files, no network).
+    Public views: {views}. The tables behind them are internal; `newsmon sql --views` lists
+    each view with its columns. Queries read the snapshot published after the last run, so
+    they never block a running monitor (--live reads the file itself, possible only between
+    runs). The connection is read-only with external access disabled (no files, no network).
+
+    The table format fits the terminal (COLUMNS when the output is not a terminal): columns are
+    sized to their content, long text is cut with an ellipsis (--max-width per cell), and a
+    result too wide for columns is shown one record per row. Each statement of a script is
+    answered in turn, after a header line (-- [2/3] select ...).
 
     Examples:
 
       newsmon sql "select topic, count(*) from v_document_topics group by 1"
 
       newsmon sql "select * from v_stories order by documents desc limit 10" --format csv
+
+      newsmon sql --file report.sql --format markdown
+
+      echo "select * from v_runs" | newsmon sql - --format jsonl
+
+      newsmon sql "select * from v_documents" --format parquet --output documents.parquet
+
+      newsmon sql --views
     """
 
 
 @app.command(help=_SQL_HELP.format(views=", ".join(_public_views())))
 def sql(
-    query: Annotated[str, typer.Argument(help="one SQL query (read-only)")],
+    query: Annotated[
+        str | None, typer.Argument(help="SQL: one statement or several separated by ';' ('-': read it from stdin)")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-F", help="read the SQL from this file", show_default=False)
+    ] = None,
+    views: Annotated[
+        bool, typer.Option("--views", help="list the public views, their columns and what each holds")
+    ] = False,
     db: DbOption = None,
     config: ConfigOption = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")] = OutputFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="write to this file instead of the terminal (needed for parquet)"),
+    ] = None,
+    max_width: Annotated[
+        int, typer.Option("--max-width", min=0, help="widest a cell is shown in table and markdown (0: no limit)")
+    ] = DEFAULT_MAX_WIDTH,
     live: Annotated[
         bool, typer.Option("--live", help="read the database file itself, not the snapshot of the last run")
     ] = False,
 ) -> None:
-    """Run a read-only SQL query (help: ``_SQL_HELP``, listing every public view)."""
-    from storage.store import open_reader, run_query
-
+    """Run read-only SQL (help: ``_SQL_HELP``, listing every public view)."""
     settings = load_settings(config, db=db)
+    if views:
+        _print_views(settings.db, live)
+        return
+    text = _query_text(query, file)
+    if fmt is OutputFormat.parquet and output is None:
+        raise OutputError("--format parquet writes a file: add --output FILE.parquet")
+    from storage.store import open_reader
+
     con = open_reader(settings.db, live=live)
     try:
-        columns, rows = run_query(con, query)
+        if fmt is OutputFormat.parquet:
+            assert output is not None
+            _sql_to_parquet(con, text, output)
+        elif output is not None:
+            _answer_to_file(con, text, fmt, output, max_width)
+        else:
+            _answer(con, text, fmt, max_width, sys.stdout)
     finally:
         con.close()
-    _print_rows(columns, rows, fmt)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
+def _query_text(query: str | None, file: Path | None) -> str:
+    """The SQL to run: the argument, stdin (``-``) or the file; exactly one of them."""
+    if query is not None and file is not None:
+        raise ConfigError("give the SQL as an argument or with --file, not both")
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"cannot read SQL file {file} ({err}): check the path") from err
+    if query is None:
+        raise ConfigError('no query: newsmon sql "select * from v_stories limit 5" (or --file F, or - for stdin)')
+    return sys.stdin.read() if query == "-" else query
 
 
-def _json_default(value: Any) -> Any:
-    """JSON for what :func:`_jsonable` leaves (inside lists and structs too): intervals as
-    seconds, anything else as its text."""
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    converted = _jsonable(value)
-    return converted if converted is not value else str(value)
+def terminal_width() -> int:
+    """Cells a line may take: the terminal's width, else COLUMNS, else 120."""
+    if sys.stdout.isatty():
+        try:
+            return os.get_terminal_size(sys.stdout.fileno()).columns
+        except (OSError, ValueError):
+            pass
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    return columns if columns > 0 else 120
 
 
-def _print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat) -> None:
+def _answer(con: Any, text: str, fmt: OutputFormat, max_width: int, out: TextIO) -> int:
+    """Run every statement of ``text`` and write each answer to ``out``; the rows written."""
+    from storage.exports import run_statement, split_statements, statement_text
+
+    statements = split_statements(con, text)
+    width = terminal_width()
+    several = len(statements) > 1
+    answers: list[dict[str, Any]] = []
+    total = 0
+    for n, statement in enumerate(statements, 1):
+        sql_text = statement_text(statement)
+        where = f"statement {n} of {len(statements)}" if several else "query"
+        columns, rows, returns_rows = run_statement(con, statement, where)
+        total += len(rows)
+        if fmt is OutputFormat.json:
+            answers.append({"statement": " ".join(sql_text.split()).rstrip("; "), "rows": json_records(columns, rows)})
+            continue
+        if several:
+            if n > 1:
+                out.write("\n")
+            out.write(f"-- [{n}/{len(statements)}] {one_line(sql_text, max(20, width - 12))}\n")
+        if not returns_rows:
+            out.write("ok\n")
+            continue
+        _write_result(columns, rows, fmt, max_width, width, out)
+        out.flush()
+    if fmt is OutputFormat.json:
+        body: Any = answers[0]["rows"] if not several else answers
+        out.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+    return total
+
+
+def _write_result(
+    columns: list[str], rows: list[tuple[Any, ...]], fmt: OutputFormat, max_width: int, width: int, out: TextIO
+) -> None:
+    """One statement's rows in a text format."""
     if fmt is OutputFormat.csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[_jsonable(v) for v in row] for row in rows])
-    elif fmt is OutputFormat.json:
-        records = [{c: _jsonable(v) for c, v in zip(columns, row, strict=True)} for row in rows]
-        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1, default=_json_default) + "\n")
+        write_csv(columns, rows, out)
+    elif fmt is OutputFormat.jsonl:
+        write_jsonl(columns, rows, out)
+    elif fmt is OutputFormat.markdown:
+        out.write("\n".join(render_markdown(columns, rows, max_width or None)) + "\n")
     else:
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*("" if v is None else str(_jsonable(v)) for v in row))
-        out = wide()  # pipes: don't squeeze to 80
-        out.print(table)
-        out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")
+        lines = render_table(columns, rows, width, max_width or None)
+        lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        out.write("\n".join(lines) + "\n")
+
+
+def _answer_to_file(con: Any, text: str, fmt: OutputFormat, output: Path, max_width: int) -> None:
+    """The answers written to a file (replaced only when complete), and a summary line."""
+    from newsmon.results import human_size
+
+    _check_output(output)
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            rows = _answer(con, text, fmt, max_width, handle)
+        os.replace(tmp, output)
+    except OSError as err:
+        raise OutputError(
+            f"cannot write {output} ({err.strerror or err}): check the folder and free disk space"
+        ) from err
+    finally:
+        tmp.unlink(missing_ok=True)
+    console.print(
+        f"wrote {_rows(rows)} to {output} ({human_size(output.stat().st_size)})", highlight=False, soft_wrap=True
+    )
+
+
+def _check_output(output: Path) -> None:
+    if output.is_dir():
+        raise OutputError(f"--output {output} is a folder: give a file name")
+    if not output.parent.is_dir():
+        raise OutputError(f"cannot write {output}: folder {output.parent} does not exist")
+
+
+def _sql_to_parquet(con: Any, text: str, output: Path) -> None:
+    """One statement's rows as a Parquet file, and a summary line."""
+    from newsmon.exports import write_batches
+    from newsmon.results import human_size
+    from storage.exports import arrow_reader, split_statements, statement_text
+
+    statements = split_statements(con, text)
+    if len(statements) != 1:
+        raise QueryError(f"--format parquet writes one result: give one statement, not {len(statements)}")
+    _check_output(output)
+    written = write_batches(arrow_reader(con, statement_text(statements[0])), "parquet", output)
+    console.print(
+        f"wrote {_rows(written.rows)} to {output} ({human_size(written.size)})", highlight=False, soft_wrap=True
+    )
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'s' if n != 1 else ''}"
+
+
+def _print_views(db_path: Path, live: bool) -> None:
+    """Each public view: its name, what it holds, and its columns (from the database, or from the
+    current schema when there is none yet)."""
+    from storage.catalog import public_views, schema_catalog
+
+    catalog = schema_catalog(db_path, live)
+    width = terminal_width()
+    lines: list[str] = []
+    for view in public_views():
+        obj = catalog.get(view.name)
+        lines += textwrap.wrap(f"{view.name} — {view.description}", max(30, width), subsequent_indent="  ")
+        columns = ", ".join(obj.column_names) if obj is not None else "(not in this database: run `newsmon run`)"
+        lines += [f"    {line}" for line in textwrap.wrap(columns, max(30, width - 4))]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 @app.command()
@@ -208,7 +361,7 @@ def _print_digest(records: list[Any]) -> None:
             console.print(f"HTML digest: {first.digest_path}", markup=False, highlight=False, soft_wrap=True)
         return
     console.rule(f"newsmon digest · {first.created_at:%Y-%m-%d %H:%M} UTC · run {first.run_id[:8]}")
-    table = Table("topic", "trigger", "new stories", "stories today", "baseline", "ratio", "score")
+    table = Table("topic", "trigger", "new stories", "first seen today", "baseline", "ratio", "score")
     for record in records:
         today = record.triggers.get("today") or {}
         trigger = "spike" if record.spike else ("silent feeds" if record.kind == "sources" else "new stories")

@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 def alert_stage(ctx: RunContext) -> list[AlertRecord]:
     """The alert step of a run, timed and recorded; its alerts."""
     t0 = time.perf_counter()
-    alerts = (ctx.steps.alert or store_alerts)(ctx.store, ctx.run_id, ctx.now, ctx.settings.alerts_dir, ctx.logger)
+    alerts = (ctx.steps.alert or store_alerts)(
+        ctx.store, ctx.run_id, ctx.now, ctx.settings.alerts_dir, ctx.logger, dashboard_url=ctx.settings.dashboard_url
+    )
     seconds = time.perf_counter() - t0
     ctx.summary.alerts = [a.topic for a in alerts]
     ctx.record("alert", 0, len(alerts), 0, seconds)
@@ -52,16 +54,19 @@ def alert_stage(ctx: RunContext) -> list[AlertRecord]:
     return alerts
 
 
-def store_alerts(store: Any, run_id: str, now: datetime, folder: Path, logger: Any = log) -> list[AlertRecord]:
+def store_alerts(
+    store: Any, run_id: str, now: datetime, folder: Path, logger: Any = log, dashboard_url: str | None = None
+) -> list[AlertRecord]:
     """Decide this run's alerts (stories new to a topic, spikes, silent feeds) and store them; then
     write the alert files from the stored rows (and any that are missing) and send notifications.
+    With a ``dashboard_url``, each story links to its page there.
 
     The alerts folder is made first, so a folder that cannot be used fails the run before any
     alert is stored. Notifications never fail the run.
     """
     folder.mkdir(parents=True, exist_ok=True)
     notify_config = _notify_config(store, logger)
-    records, silenced, recovered = _decide_alerts(store, run_id, now)
+    records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url)
     routes = notify_config or NotifyConfig()
     deliveries = [(r.id, target_key(url), redact(url)) for r in records for url in routes.urls_for(r.topic)]
     store.alerts.store(records, deliveries, silenced, recovered, now)
@@ -76,11 +81,12 @@ def store_alerts(store: Any, run_id: str, now: datetime, folder: Path, logger: A
 
 
 def _decide_alerts(
-    store: Any, run_id: str, now: datetime
+    store: Any, run_id: str, now: datetime, dashboard_url: str | None = None
 ) -> tuple[list[AlertRecord], list[tuple[str, int, str]], list[str]]:
     """This run's alerts in digest order, the feeds that went silent (url, quietest day, alert id)
     and the urls of silent feeds that recovered."""
-    records = [r for r in (build_topic_alert(run_id, now, t) for t in _topic_inputs(store, now)) if r is not None]
+    built = (build_topic_alert(run_id, now, t, dashboard_url) for t in _topic_inputs(store, now))
+    records = [r for r in built if r is not None]
     activities = store.feeds.activity(now, SilenceParams().window_days)
     silent, recovered = silence_changes(activities, now, store.feeds.open_silences())
     sources = build_sources_alert(run_id, now, silent)

@@ -24,8 +24,9 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
-from newsmon.models import AlertItem, AlertRecord, StoryLine
+from newsmon.models import AlertItem, AlertRecord, SpikeParams, StoryLine
 from newsmon.text import sha256_hex
 from newsmon.trends import SourceCadence, TrendPoint
 
@@ -164,8 +165,11 @@ def today_point(trend: Sequence[TrendPoint], day: date) -> TrendPoint | None:
     return trend[-1] if trend and trend[-1].day == day else None
 
 
-def build_topic_alert(run_id: str, now: datetime, data: TopicInput) -> AlertRecord | None:
-    """The topic's alert for this run, or None when nothing new and no fresh spike."""
+def build_topic_alert(
+    run_id: str, now: datetime, data: TopicInput, dashboard_url: str | None = None
+) -> AlertRecord | None:
+    """The topic's alert for this run, or None when nothing new and no fresh spike; with a
+    ``dashboard_url``, each story links to its page there."""
     point = today_point(data.trend, now.date())
     new_story_ids = {i.story_id for i in data.items if i.is_new_story}
     fresh_spike = point is not None and point.is_spike and not data.spike_alerted
@@ -187,8 +191,10 @@ def build_topic_alert(run_id: str, now: datetime, data: TopicInput) -> AlertReco
         new_stories=len(new_story_ids),
         spike=fresh_spike,
         triggers=triggers,
-        markdown=render_topic_markdown(data.topic, data.name, run_id, now, triggers, stories, data.trend),
-        html=render_topic_html(data.topic, data.name, triggers, stories, data.trend),
+        markdown=render_topic_markdown(
+            data.topic, data.name, run_id, now, triggers, stories, data.trend, dashboard_url
+        ),
+        html=render_topic_html(data.topic, data.name, triggers, stories, data.trend, dashboard_url),
         title=alert_title(data.name, triggers),
     )
 
@@ -287,20 +293,19 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
     today = triggers.get("today")
     if triggers.get("spike") and today:
         lines.append(
-            f"Spike: {_plural(today['stories'], 'unique story', 'unique stories')} on {today['day']} "
+            f"Spike: {_plural(today['stories'], 'unique story', 'unique stories')} first seen on {today['day']} "
             f"({_plural(today['documents'], 'document')}) against a baseline of {today['baseline']:.1f} a day "
             f"over {today['baseline_days']} days (expected {today['expected']:.1f}): "
             f"{today['ratio']:.1f}× expected, p = {today['p_value']:.1e}, score {today['score']:.1f}."
         )
     elif today and today.get("expected") is not None:
         lines.append(
-            f"Trend: {_plural(today['stories'], 'story', 'stories')} on {today['day']} against a baseline of "
-            f"{today['baseline']:.1f} a day ({today['ratio']:.1f}× expected, score {today['score']:.1f}): no spike."
+            f"Trend: {_first_seen(today)} against a baseline of {today['baseline']:.1f} a day "
+            f"({today['ratio']:.1f}× expected, score {today['score']:.1f}): no spike."
         )
     elif today:
         lines.append(
-            f"Trend: {_plural(today['stories'], 'story', 'stories')} on {today['day']}; no baseline yet "
-            f"({today['baseline_days']} of the 3 baseline days needed)."
+            f"Trend: {_first_seen(today)}; no baseline yet ({today['baseline_days']} of the 3 baseline days needed)."
         )
     if triggers.get("new_stories"):
         copies = triggers.get("new_copies", 0)
@@ -310,6 +315,12 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
             f"{_plural(triggers['new_documents'], 'new document')} in all{known}."
         )
     return lines
+
+
+def _first_seen(today: Mapping[str, Any]) -> str:
+    """``N stories first seen on DAY (today)``: the trend counts stories by the day newsmon first
+    saw a copy, whatever their publication date."""
+    return f"{_plural(today['stories'], 'story', 'stories')} first seen on {today['day']} (today)"
 
 
 def sparkline(points: Sequence[TrendPoint]) -> str:
@@ -322,10 +333,18 @@ def sparkline(points: Sequence[TrendPoint]) -> str:
 
 def _story_meta(story: StoryLine) -> str:
     status = "new story" if story.is_new else ("new copies" if story.new_documents else "earlier today")
+    published = f"published {story.published_at:%Y-%m-%d %H:%M} UTC" if story.published_at else "no publication date"
     return (
         f"{status} · {_plural(story.reprints, 'reprint')} · {_plural(len(story.sources), 'source')}: "
-        f"{', '.join(story.sources)} · first seen {story.first_seen_at:%Y-%m-%d %H:%M} UTC"
+        f"{', '.join(story.sources)} · {published} · first seen {story.first_seen_at:%Y-%m-%d %H:%M} UTC"
     )
+
+
+def dashboard_link(dashboard_url: str | None, story_id: str) -> str | None:
+    """The story's page on the dashboard (``{dashboard_url}/stories/{story_id}``), if one is configured."""
+    if not dashboard_url:
+        return None
+    return safe_url(f"{dashboard_url.rstrip('/')}/stories/{quote(story_id, safe='')}")
 
 
 # --- Markdown -----------------------------------------------------------------------------
@@ -339,6 +358,7 @@ def render_topic_markdown(
     triggers: Mapping[str, Any],
     stories: Sequence[StoryLine],
     trend: Sequence[TrendPoint],
+    dashboard_url: str | None = None,
 ) -> str:
     """One topic's section as a Markdown document."""
     lines = [
@@ -352,13 +372,15 @@ def render_topic_markdown(
     if recent:
         lines += [
             "",
-            f"Unique stories a day, {recent[0].day} to {recent[-1].day}: `{sparkline(recent)}` "
+            f"Unique stories a day by first sighting, {recent[0].day} to {recent[-1].day}: `{sparkline(recent)}` "
             f"(today {recent[-1].stories}, peak {max(p.stories for p in recent)})",
         ]
     lines.append("")
     for n, story in enumerate(stories[:TOP_STORIES], 1):
         lines.append(f"{n}. **{markdown_link(story.headline, story.url)}**\\")  # a hard line break
-        lines.append(f"   {escape_markdown(_story_meta(story))}")
+        link = dashboard_link(dashboard_url, story.story_id)
+        on_dashboard = f" · [dashboard]({link})" if link else ""
+        lines.append(f"   {escape_markdown(_story_meta(story))}{on_dashboard}")
         lines.append(f"   > {escape_markdown(story.evidence)}")
         lines.append("")
     if len(stories) > TOP_STORIES:
@@ -442,15 +464,28 @@ def svg_chart(points: Sequence[TrendPoint], title: str, width: int = 640, height
             f'<rect class="{cls}" x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
             f"<title>{escape_html(tip)}</title></rect>"
         )
-    baseline = [
-        f"{left + i * step + step / 2:.1f},{y(p.expected):.1f}" for i, p in enumerate(points) if p.expected is not None
-    ]
-    if len(baseline) > 1:
-        parts.append(f'<polyline class="baseline" points="{" ".join(baseline)}"/>')
+    path = baseline_path(points, left, step, y)
+    if path:
+        parts.append(f'<path class="baseline" d="{path}"><title>baseline: stories expected a day</title></path>')
     parts.append(f'<text x="{left}" y="{height - 8}" class="label">{points[0].day}</text>')
     parts.append(f'<text x="{width - right}" y="{height - 8}" text-anchor="end" class="label">{points[-1].day}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def baseline_path(points: Sequence[TrendPoint], left: float, step: float, y: Any) -> str:
+    """SVG path data of the baseline as steps: across each day that has one (even a single day),
+    joined to the next day's level; a day without one breaks the line."""
+    moves: list[str] = []
+    joined = False
+    for i, p in enumerate(points):
+        if p.expected is None:
+            joined = False
+            continue
+        x0, level = left + i * step, y(p.expected)
+        moves.append(f"{'V' if joined else 'M' + f'{x0:.1f}'} {level:.1f} H {x0 + step:.1f}")
+        joined = True
+    return " ".join(moves)
 
 
 def section_anchor(topic: str) -> str:
@@ -465,6 +500,7 @@ def render_topic_html(
     triggers: Mapping[str, Any],
     stories: Sequence[StoryLine],
     trend: Sequence[TrendPoint],
+    dashboard_url: str | None = None,
 ) -> str:
     """One topic's section of the HTML digest."""
     recent = list(trend)[-CHART_DAYS:]
@@ -479,14 +515,18 @@ def render_topic_html(
         "</ul>",
     ]
     if recent:
-        caption = f"Unique stories a day, {recent[0].day} to {recent[-1].day}; dashed: baseline (expected)"
+        caption = f"Unique stories a day by first sighting, {recent[0].day} to {recent[-1].day}; " + (
+            "dashed: the baseline (stories expected a day)"
+            if any(p.expected is not None for p in recent)
+            else f"no baseline yet (it needs {SpikeParams().min_history_days} days of history)"
+        )
         parts.append(f"<figure>{svg_chart(recent, f'{name}: {caption}')}<figcaption>{escape_html(caption)}")
         parts.append("</figcaption></figure>")
     parts.append('<ol class="stories">')
     for story in stories[:TOP_STORIES]:
         parts.append(
             f"<li><strong>{html_link(story.headline, story.url)}</strong>"
-            f'<div class="meta">{escape_html(_story_meta(story))}</div>'
+            f'<div class="meta">{escape_html(_story_meta(story))}{_dashboard_html(dashboard_url, story.story_id)}</div>'
             f"<blockquote>{escape_html(story.evidence)}</blockquote></li>"
         )
     parts.append("</ol>")
@@ -494,6 +534,11 @@ def render_topic_html(
         parts.append(f"<p>… and {_plural(len(stories) - TOP_STORIES, 'more story', 'more stories')}.</p>")
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _dashboard_html(dashboard_url: str | None, story_id: str) -> str:
+    link = dashboard_link(dashboard_url, story_id)
+    return f" · {html_link('dashboard', link)}" if link else ""
 
 
 def render_sources_html(now: datetime, silent: Sequence[SourceCadence]) -> str:

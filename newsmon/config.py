@@ -12,6 +12,7 @@ Example ``newsmon.toml``::
     topics = "my-topics.toml"
     alerts_dir = "out/alerts"
     http_allow = ["intranet.example", "10.1.0.0/16"]   # fetched although not public
+    dashboard_url = "https://dash.example/newsmon"     # digests link {dashboard_url}/stories/{id}
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -81,6 +83,23 @@ class Settings(BaseSettings):
     dask_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, description="workers of the local Dask cluster"
     )
+    dashboard_url: str | None = Field(
+        None, description="base URL of the dashboard; digests link each story to {dashboard_url}/stories/{story_id}"
+    )
+
+    @field_validator("dashboard_url")
+    @classmethod
+    def _check_dashboard_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host and no query or fragment, without its trailing slash."""
+        if value is None or not value.strip():
+            return None
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL with a host and no query, e.g. https://dash.example/newsmon")
+        if any(c.isspace() or c in "<>\"'`\\" for c in url):
+            raise ValueError("must not hold spaces, quotes or angle brackets")
+        return url
 
     @classmethod
     def settings_customise_sources(

@@ -7,6 +7,7 @@ one-line message that says what went wrong, where, and what to do::
     ├── ConfigError           bad config file, topics file or setting
     │   └── TopicDefinitionError   a topic in topics.toml cannot be compiled
     ├── InputError            an input folder or file cannot be read at all
+    ├── OutputError           an output file (an export, a query's --output) cannot be written
     ├── FetchError            an HTTP fetch failed; ``kind`` says how (timeout, dns, blocked, ...)
     └── StorageError          the DuckDB file cannot be used
         ├── DatabaseLockedError    another process holds the database or the writer lock
@@ -93,6 +94,10 @@ FAILURE_CLASSES: dict[str, str] = {
 def failure_hint(kind: str | None) -> str:
     """What a failure class means and what to do about it ("" for an unknown class)."""
     return FAILURE_CLASSES.get(kind or "", "")
+
+
+class OutputError(NewsmonError):
+    """An output file (an export, ``newsmon sql --output``) cannot be written."""
 
 
 class StorageError(NewsmonError):

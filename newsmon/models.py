@@ -174,6 +174,7 @@ class StoryLine:
     first_seen_at: datetime
     is_new: bool = False  # new to the topic in this run
     new_documents: int = 0  # its documents first tagged in this run
+    published_at: datetime | None = None  # the canonical's publication time, when known
 
     @property
     def reprints(self) -> int:

@@ -4,8 +4,9 @@ Plain Python over rows the store reads; the views ``v_topic_trend`` and ``v_sour
 compute the same numbers in SQL for ad hoc queries (same windows, same tests, same thresholds).
 
 **Spikes.** For each topic and day, the count is the number of *unique stories* with a tagged
-document that day (the day of publication, or of first sighting when that is earlier or the
-date is missing), so forty copies of one wire story count once. The baseline is the trailing
+document first seen that day (the day newsmon learned of it, whatever its publication date, so
+a feed's backlog of older items counts on the day it arrived), so forty copies of one wire
+story count once. The baseline is the trailing
 14 days before *yesterday* (a one-day guard band, as in CDC's EARS C2, so a surge that began
 yesterday does not hide today's), with days without items counted as zero and days before
 monitoring began left out. The test is the upper tail of a negative binomial with the

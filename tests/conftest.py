@@ -102,8 +102,9 @@ class _StderrLog(logging.Handler):
 
 @pytest.fixture
 def newsmon(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """``newsmon(*args, env={...})`` runs the ``newsmon`` command in this process (typer's
-    CliRunner) from the repository folder, and returns its exit code, stdout and stderr.
+    """``newsmon(*args, env={...}, input=...)`` runs the ``newsmon`` command in this process (typer's
+    CliRunner) from the repository folder, with ``input`` on its stdin, and returns its exit
+    code, stdout and stderr.
 
     Errors are handled by the app itself (one line, exit code 1), as in the real command; an
     exception it lets through fails the test with its traceback. Commands that need a process
@@ -113,11 +114,11 @@ def newsmon(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
 
     monkeypatch.chdir(REPO)
 
-    def invoke(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
+    def invoke(*args: str, env: Mapping[str, str | None] | None = None, input: str | None = None) -> Result:
         log = _StderrLog()
         logging.getLogger().addHandler(log)
         try:
-            return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+            return CliRunner().invoke(app, list(args), env=env, input=input, catch_exceptions=False)
         finally:
             logging.getLogger().removeHandler(log)
 

@@ -70,6 +70,7 @@ def test_help_has_an_example_for_every_command(newsmon: Newsmon) -> None:
         ["sql"],
         ["alerts"],
         ["runs"],
+        ["export"],
         ["topics", "list"],
         ["topics", "test"],
         ["topics", "retag"],
@@ -277,7 +278,7 @@ def test_sql_help_lists_every_public_view(tmp_path: Path, newsmon: Newsmon) -> N
 def test_readme_commands_table_lists_every_command() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("## Commands") : readme.index("## What a run does")]
-    for command in ("run", "feeds add", "feeds import", "feeds list", "sql", "runs", "serve", "alerts"):
+    for command in ("run", "feeds add", "feeds import", "feeds list", "sql", "export", "runs", "serve", "alerts"):
         assert f"`newsmon {command}" in table, command
     for command in ("topics list", "topics test", "topics retag"):
         assert f"`newsmon {command}" in table, command

@@ -1,5 +1,6 @@
 -- (topic, story) pairs in staged_pairs: the canonical headline and link, copies, sources, first
--- sighting, and the evidence of the story's best current tag for the topic (the canonical's first).
+-- sighting, the canonical's publication time, and the evidence of the story's best current tag for
+-- the topic (the canonical's first).
 WITH tagged AS (
     SELECT p.topic, p.story_id, t.evidence, t.score, s.canonical_document_id = t.document_id AS canonical
     FROM staged_pairs p
@@ -21,7 +22,7 @@ spread AS (
     GROUP BY ALL
 )
 SELECT sp.topic, sp.story_id, c.title AS headline, c.url, sp.documents, sp.sources,
-    coalesce(b.evidence, '') AS evidence, coalesce(b.score, 0.0) AS score, sp.first_seen_at
+    coalesce(b.evidence, '') AS evidence, coalesce(b.score, 0.0) AS score, sp.first_seen_at, c.published_at
 FROM spread sp
 JOIN stories s ON s.id = sp.story_id
 JOIN documents c ON c.id = s.canonical_document_id

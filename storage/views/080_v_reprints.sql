@@ -1,6 +1,6 @@
--- Lineage: one row per member of a story (its canonical too, with is_canonical), how close it
--- is to the canonical and what differs, and how long after the canonical it appeared (lag:
--- publication, else first sighting; negative when a copy carries an earlier date).
+-- Lineage of each story: one row per copy, how close it is to the canonical and how late it came.
+-- Its canonical is a row too (is_canonical); lag: how long after the canonical it appeared
+-- (publication, else first sighting; negative when a copy carries an earlier date).
 -- similarity: mean of containment (share of this copy found in the canonical) and coverage
 -- (share of the canonical found in this copy); 1 for exact copies. differences: headline,
 -- truncated, added_text, edited, noisy. method: exact, near (verified reprint), headline (a

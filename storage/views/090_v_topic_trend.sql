@@ -1,3 +1,4 @@
+-- Unique stories per topic and day against the trailing baseline, with the spike test.
 -- Per topic and day since monitoring began (the first sighting of any document) up to the latest
 -- run's day; days without items are zero. Unique stories against the trailing baseline, with the
 -- spike test of newsmon.trends (same windows and thresholds):

@@ -1,6 +1,7 @@
--- A story's copies over time: one row per document of a story, in the order they appeared
--- (publication, or first sighting when earlier or undated), with the delay after the story's
--- first copy, the source and the topics each copy is tagged with.
+-- A story's copies over time, in the order they appeared, with their sources and topics.
+-- One row per document of a story, in the order they appeared (publication, or first sighting
+-- when earlier or undated), with the delay after the story's first copy, the source and the
+-- topics each copy is tagged with.
 CREATE OR REPLACE VIEW v_story_timeline AS
 WITH copies AS (
     SELECT

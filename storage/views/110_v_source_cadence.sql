@@ -1,4 +1,5 @@
--- Per feed, relative to the latest run's clock: items first seen in the last 24 hours against the
+-- Per feed: items in the last 24 hours against its quietest recent day, and the silent-feed test.
+-- Relative to the latest run's clock: items first seen in the last 24 hours against the
 -- 24-hour buckets of the days before (quietest and mean), and the silent-feed test of
 -- newsmon.trends: with enough days of history, a feed is silent when it delivered at most a
 -- share of its quietest day and P(X <= last_24h) is small at the quietest day's Poisson rate.

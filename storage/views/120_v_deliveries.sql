@@ -1,5 +1,6 @@
--- Notifications of alerts: one row per alert and configured URL (shown redacted), with status
--- (pending, sending, sent, failed, gave-up, dropped), attempts and the last error.
+-- Notifications of alerts: one row per alert and configured URL, with its delivery status.
+-- The URL is shown redacted; status: pending, sending, sent, failed, gave-up, dropped; with the
+-- attempts and the last error.
 CREATE OR REPLACE VIEW v_deliveries AS
 SELECT
     d.alert_id,

@@ -1,5 +1,5 @@
--- Alert digests, newest first: one row per run and topic (or the run's silent feeds), with what
--- triggered it (JSON), its Markdown and HTML sections and its files.
+-- Alert digests, newest first: one row per run and topic (or the run's silent feeds).
+-- With what triggered it (JSON), its Markdown and HTML sections and its files.
 CREATE OR REPLACE VIEW v_digests AS
 SELECT
     id AS alert_id,

@@ -1,0 +1,149 @@
+"""``newsmon export``: a public view or a table, filtered, into a Parquet, CSV or JSON Lines file.
+
+It reads the snapshot of the last run (``--live``: the file itself) through the same sandboxed
+read-only connection as ``newsmon sql``; the view's name is checked against the database's
+catalog and the filter values are bound, never written into the SQL.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.app import ConfigOption, DbOption, app, console, err_console
+from newsmon.config import load_settings
+from newsmon.errors import ConfigError, OutputError
+from newsmon.schedule import parse_time
+
+
+class ExportFormat(StrEnum):
+    """File formats of ``newsmon export``."""
+
+    parquet = "parquet"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+_SUFFIXES = {".parquet": ExportFormat.parquet, ".csv": ExportFormat.csv, ".jsonl": ExportFormat.jsonl,
+             ".ndjson": ExportFormat.jsonl}  # fmt: skip
+
+
+@app.command()
+def export(
+    name: Annotated[str, typer.Argument(help="a public view (v_*, see `newsmon sql --views`) or a table")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the file to write (replaced when complete)")],
+    fmt: Annotated[
+        ExportFormat | None,
+        typer.Option("--format", "-f", help="file format [default: from the file's suffix]", show_default=False),
+    ] = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", "-t", help="only this topic (views with a topic column)")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="from this date or time on (ISO 8601, UTC unless it has an offset)"),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="up to this date (the whole day) or time (ISO 8601, UTC unless it has an offset)"),
+    ] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="read the database file itself, not the snapshot of the last run")
+    ] = False,
+) -> None:
+    """Export a public view (or a table) to Parquet, CSV or JSON Lines, for notebooks and spreadsheets.
+
+    Parquet keeps the types (times with their zone, lists; intervals as seconds) and is read by
+    DuckDB, pyarrow, pandas and polars. CSV and JSON Lines write times in ISO 8601 and lists
+    as JSON. The file is written under a temporary name and renamed when complete.
+
+    Filters apply where the view has the column: --topic needs a topic column (v_document_topics,
+    v_topic_documents, v_topic_daily, v_topic_trend, v_alerts, v_digests, v_deliveries);
+    --since/--until filter the first of day, first_seen_at, tagged_at, created_at, started_at that
+    the view has (v_documents, v_stories, v_reprints, v_story_timeline: first_seen_at; the topic
+    views: day; v_document_topics: tagged_at; v_runs: started_at). A filter a view cannot take
+    is refused.
+
+    Examples:
+
+      newsmon export v_documents --output documents.parquet
+
+      newsmon export v_topic_documents --topic russia-sanctions --since 2023-05-01 --output sanctions.csv
+
+      newsmon export v_stories --format jsonl --output stories.jsonl --db data/news.duckdb
+    """
+    from newsmon.exports import write_batches
+    from newsmon.results import human_size
+    from storage.catalog import ExportFilter, export_statement, exportable, lookup
+    from storage.exports import arrow_reader
+    from storage.store import open_reader
+
+    chosen = fmt or _format_of(output)
+    filters = ExportFilter(topic, _bound(since, "--since"), _bound(until, "--until"))
+    settings = load_settings(config, db=db)
+    if output.resolve() in {settings.db.resolve(), _snapshot(settings.db).resolve()}:
+        raise OutputError(f"--output {output} is the database itself: write the export to another file")
+    con = open_reader(settings.db, live=live)
+    try:
+        objects = exportable(con)
+        obj = lookup(objects, name)
+        sql, params = export_statement(obj, filters, objects)
+        written = write_batches(arrow_reader(con, sql, params), chosen.value, output, _progress(obj.name))
+    finally:
+        con.close()
+    if err_console.is_terminal:
+        sys.stderr.write("\r" + " " * 60 + "\r")
+    console.print(
+        f"wrote {written.rows:,} row{'s' if written.rows != 1 else ''} of {obj.name} to {output}"
+        f" ({human_size(written.size)}, {chosen.value}) in {written.seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _format_of(output: Path) -> ExportFormat:
+    found = _SUFFIXES.get(output.suffix.lower())
+    if found is None:
+        raise ConfigError(f"cannot tell the format of {output.name}: add --format parquet, csv or jsonl")
+    return found
+
+
+def _snapshot(db: Path) -> Path:
+    from storage.snapshot import snapshot_path
+
+    return snapshot_path(db)
+
+
+def _bound(value: str | None, option: str) -> date | datetime | None:
+    """A filter bound: a date alone (``2023-05-01``) or a time (UTC unless it has an offset)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return parse_time(value, option)
+
+
+def _progress(name: str) -> Callable[[int], None] | None:
+    """Rows written so far on stderr, at most twice a second, when stderr is a terminal."""
+    if not err_console.is_terminal:
+        return None
+    last = [0.0]
+
+    def show(rows: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5:
+            last[0] = now
+            sys.stderr.write(f"\rexporting {name}: {rows:,} rows")
+            sys.stderr.flush()
+
+    return show

@@ -1,0 +1,513 @@
+"""What an analyst uses: ``newsmon sql`` (readable in any terminal, every statement of a script,
+the formats), ``newsmon export``, the digest's dates, trend and links, and every query of the
+README, on a database made by a real run of the seed documents."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shlex
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from support import REPO, SEEDS, Newsmon
+
+from newsmon.alerting import store_alerts
+from newsmon.alerts import render_topic_html, render_topic_markdown
+from newsmon.config import Settings, default_topics_path, load_settings
+from newsmon.documents import read_documents
+from newsmon.errors import ConfigError
+from newsmon.models import StoryLine
+from newsmon.pipeline import RunContext, run_once
+from newsmon.results import cut, fit_widths, render_table, text_width
+from newsmon.steps import Deduped, dedupe_batch, store_batch
+from newsmon.topics import load_topics, tag_documents
+from newsmon.trends import TrendPoint
+from storage.catalog import public_views
+from storage.store import Store
+
+pytestmark = pytest.mark.xdist_group("analyst-run")
+
+DASHBOARD = "https://dash.example/newsmon"
+
+
+@pytest.fixture(scope="module")
+def run_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database from a real run of the pipeline over the seed documents (the core the flow
+    runs, without Prefect), on today's clock, with a dashboard configured."""
+    tmp = tmp_path_factory.mktemp("analyst")
+    settings = Settings(
+        db=tmp / "news.duckdb", seeds=SEEDS, alerts_dir=tmp / "alerts", extract_workers=1, dashboard_url=DASHBOARD
+    )
+    store = Store.open_writer(settings.db)
+    try:
+        summary = run_once(RunContext(settings, store, load_topics(settings.topics_path), datetime.now(UTC), "run-1"))
+    finally:
+        store.close()
+    assert summary.documents_new == 2 and summary.alerts
+    return settings.db
+
+
+def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _one_line_error(result: object) -> str:
+    assert result.exit_code == 1, result.stdout  # type: ignore[attr-defined]
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("newsmon: error: "), lines
+    return lines[0]
+
+
+# --- newsmon sql: readable ----------------------------------------------------------------------
+
+
+def test_v_documents_fits_a_100_column_terminal(run_db: Path, newsmon: Newsmon) -> None:
+    result = newsmon("sql", "select * from v_documents limit 5", "--db", str(run_db), env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) <= 60, len(lines)
+    assert max(text_width(line) for line in lines) <= 100
+    ids = [r[0] for r in _rows(run_db, "select id from v_documents")]
+    assert all(any(i in line for line in lines) for i in ids)  # every row is there
+    body_lines = [line for line in lines if line.startswith("body ")]
+    assert len(body_lines) == len(ids) and all(line.endswith("…") for line in body_lines)  # cut, not wrapped
+    assert lines[-1] == "(2 rows)"
+
+
+def test_columns_are_sized_to_their_content(run_db: Path, newsmon: Newsmon) -> None:
+    result = newsmon("sql", "select story_id, documents from v_stories", "--db", str(run_db), env={"COLUMNS": "200"})
+    header, rule, *rows, count = result.stdout.splitlines()
+    assert header == "story_id             │ documents" and len(rule) == len(header)
+    assert all(len(row) == len(header) for row in rows) and count == "(2 rows)"
+
+
+def test_max_width_cuts_every_cell(run_db: Path, newsmon: Newsmon) -> None:
+    query = "select title, url, source from v_documents"
+    result = newsmon("sql", query, "--db", str(run_db), "--max-width", "12", env={"COLUMNS": "200"})
+    titles = {r[0] for r in _rows(run_db, "select title from v_documents")}
+    for line in result.stdout.splitlines()[2:-1]:
+        cells = [c.strip() for c in line.split("│")]
+        assert all(text_width(c) <= 12 for c in cells)
+        assert cells[0].endswith("…") and any(t.startswith(cells[0][:-1]) for t in titles)
+
+
+def test_every_statement_of_a_script_is_answered(run_db: Path, newsmon: Newsmon) -> None:
+    script = "select count(*) as n from v_documents;\nset threads = 1;\nselect topic from v_document_topics order by 1;"
+    result = newsmon("sql", script, "--db", str(run_db), env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    headers = [ln for ln in out.splitlines() if ln.startswith("-- [")]
+    assert headers == [
+        "-- [1/3] select count(*) as n from v_documents",
+        "-- [2/3] set threads = 1",
+        "-- [3/3] select topic from v_document_topics order by 1",
+    ]
+    first, second, third = re.split(r"^-- \[\d/3\].*$", out, flags=re.M)[1:]
+    assert "(1 row)" in first and "\n2\n" in first
+    assert second.strip() == "ok"
+    assert third.count("russia-sanctions") == 2 and "(5 rows)" in third
+    as_json = json.loads(newsmon("sql", script, "--db", str(run_db), "-f", "json").stdout)
+    assert [a["statement"] for a in as_json][1] == "set threads = 1"
+    assert as_json[0]["rows"] == [{"n": 2}] and len(as_json[2]["rows"]) == 5
+
+
+def test_a_failing_statement_says_which(run_db: Path, newsmon: Newsmon) -> None:
+    result = newsmon("sql", "select 1 as a; select * from nowhere", "--db", str(run_db))
+    assert "-- [1/2] select 1 as a" in result.stdout  # the answers before it are printed
+    assert "statement 2 of 2 failed" in _one_line_error(result)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "/* only a comment */", ";"])
+def test_an_empty_query_is_one_line(run_db: Path, newsmon: Newsmon, query: str) -> None:
+    line = _one_line_error(newsmon("sql", query, "--db", str(run_db)))
+    assert "empty query" in line or "query failed" in line
+
+
+def test_no_query_at_all_is_one_line(run_db: Path, newsmon: Newsmon) -> None:
+    assert "no query" in _one_line_error(newsmon("sql", "--db", str(run_db)))
+
+
+def test_query_from_a_file_and_from_stdin(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    script = tmp_path / "report.sql"
+    script.write_text("-- stories\nselect count(*) as stories from v_stories;\n", encoding="utf-8")
+    from_file = newsmon("sql", "--file", str(script), "--db", str(run_db), "-f", "csv")
+    assert from_file.exit_code == 0 and from_file.stdout == "stories\n2\n"
+    from_stdin = newsmon("sql", "-", "--db", str(run_db), "-f", "csv", input="select 7 as seven")
+    assert from_stdin.exit_code == 0 and from_stdin.stdout == "seven\n7\n"
+    both = newsmon("sql", "select 1", "--file", str(script), "--db", str(run_db))
+    assert "not both" in _one_line_error(both)
+
+
+def test_text_formats(run_db: Path, newsmon: Newsmon) -> None:
+    query = "select story_id, canonical_title, documents, spread, source_list from v_stories order by story_id"
+    expected = _rows(run_db, query)
+
+    def out(fmt: str) -> str:
+        result = newsmon("sql", query, "--db", str(run_db), "-f", fmt)
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    rows = list(csv.DictReader(io.StringIO(out("csv"))))
+    assert [r["story_id"] for r in rows] == [e[0] for e in expected]
+    assert rows[0]["canonical_title"] == expected[0][1] and json.loads(rows[0]["source_list"]) == ["seeds"]
+    lines = [json.loads(line) for line in out("jsonl").splitlines()]
+    assert [r["canonical_title"] for r in lines] == [e[1] for e in expected] and lines[0]["spread"] == 0.0
+    assert json.loads(out("json")) == lines
+    markdown = out("markdown").splitlines()
+    assert markdown[0] == "| story_id | canonical_title | documents | spread | source_list |"
+    assert markdown[1] == "|---|---|---:|---|---|" and len(markdown) == 2 + len(expected)
+
+
+def test_parquet_and_output_files(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    target = tmp_path / "stories.parquet"
+    assert "--output" in _one_line_error(newsmon("sql", "select 1", "--db", str(run_db), "-f", "parquet"))
+    result = newsmon("sql", "select * from v_stories", "--db", str(run_db), "-f", "parquet", "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert re.fullmatch(r"wrote 2 rows to .*stories\.parquet \(\d+(\.\d)? KB\)\n", result.stdout), result.stdout
+    table = pq.read_table(target)
+    assert table.num_rows == 2 and str(table.schema.field("spread").type) == "double"  # intervals as seconds
+    csv_file = tmp_path / "out.csv"
+    written = newsmon(
+        "sql", "select id from v_documents order by id", "--db", str(run_db), "-f", "csv", "-o", str(csv_file)
+    )
+    assert written.exit_code == 0 and "wrote 2 rows" in written.stdout
+    assert csv_file.read_text(encoding="utf-8").splitlines()[0] == "id"
+    two = newsmon("sql", "select 1; select 2", "--db", str(run_db), "-f", "parquet", "-o", str(target))
+    assert "one statement" in _one_line_error(two)
+
+
+def test_the_sandbox_still_holds(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    target = tmp_path / "leak.csv"
+    result = newsmon("sql", f"select 1; copy (select 1) to '{target}'", "--db", str(run_db))
+    assert "statement 2 of 2 failed" in _one_line_error(result) and not target.exists()
+    assert "query failed" in _one_line_error(newsmon("sql", "delete from documents", "--db", str(run_db)))
+
+
+def test_views_lists_every_public_view_with_its_columns_and_a_line(run_db: Path, newsmon: Newsmon) -> None:
+    result = newsmon("sql", "--views", "--db", str(run_db), env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.stderr
+    in_db = {r[0] for r in _rows(run_db, "select view_name from duckdb_views() where not internal")}
+    described = {v.name: v.description for v in public_views()}
+    assert {v for v in in_db if v.startswith("v_")} == set(described)
+    for name, description in described.items():
+        assert 10 <= len(description) <= 100 and description.endswith("."), (name, description)
+        assert f"{name} — {description}" in result.stdout.replace("\n  ", " ")
+    columns_sql = "select column_name from information_schema.columns where table_name = 'v_topic_trend' order by 1"
+    columns = [r[0] for r in _rows(run_db, columns_sql.replace("order by 1", "order by ordinal_position"))]
+    block = result.stdout.split("v_topic_trend — ", 1)[1].split("\nv_", 1)[0]
+    assert ", ".join(columns) in " ".join(block.split())
+    assert max(len(line) for line in result.stdout.splitlines()) <= 120
+
+
+def test_views_without_a_database_shows_the_current_schema(newsmon: Newsmon, tmp_path: Path) -> None:
+    result = newsmon("sql", "--views", "--db", str(tmp_path / "none.duckdb"))
+    assert result.exit_code == 0 and "v_documents — One row per document" in result.stdout
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+# --- the layout, unit by unit ----------------------------------------------------------------------
+
+
+def test_fit_widths_narrows_the_widest_first() -> None:
+    assert fit_widths([5, 40, 10], 100) == [5, 40, 10]
+    assert fit_widths([5, 40, 30], 50) == [5, 23, 22]
+    assert sum(fit_widths([5, 40, 30], 50) or []) == 50
+    assert fit_widths([20] * 10, 50) is None  # ten columns cannot be readable in 50 cells
+
+
+def test_cut_counts_wide_characters() -> None:
+    assert cut("plain text here", 8) == "plain t…"
+    assert text_width(cut("中文标题很长的新闻", 7)) <= 7 and cut("中文标题很长的新闻", 7).endswith("…")
+    assert cut("short", 10) == "short"
+
+
+def test_too_many_columns_become_one_record_per_row() -> None:
+    columns = [f"column_{i}" for i in range(12)]
+    lines = render_table(columns, [tuple("x" * 30 for _ in columns)], width=60)
+    assert lines[0].startswith("-[ row 1 ]") and len(lines) == 13
+    assert all(text_width(line) <= 60 for line in lines)
+
+
+# --- newsmon export ------------------------------------------------------------------------------
+
+
+def test_export_parquet_writes_every_row(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    target = tmp_path / "documents.parquet"
+    result = newsmon("export", "v_documents", "--format", "parquet", "--output", str(target), "--db", str(run_db))
+    assert result.exit_code == 0, result.stderr
+    assert re.fullmatch(r"wrote 2 rows of v_documents to .*documents\.parquet \([\d.]+ KB, parquet\) in [\d.]+ s\n",
+                        result.stdout), result.stdout  # fmt: skip
+    expected = _rows(run_db, "select id, title, body, first_seen_at from v_documents order by id")
+    con = duckdb.connect()
+    try:
+        got = con.execute("select id, title, body, first_seen_at from read_parquet(?) order by id", [str(target)])
+        assert got.fetchall() == expected
+    finally:
+        con.close()
+    table = pq.read_table(target)
+    assert table.num_rows == len(expected) and table.schema.names[:2] == ["id", "title"]
+    assert str(table.schema.field("first_seen_at").type).startswith("timestamp[us, tz=")
+
+
+@pytest.mark.parametrize("module", ["pandas", "polars"])
+def test_export_parquet_reads_in_dataframe_libraries(
+    run_db: Path, newsmon: Newsmon, tmp_path: Path, module: str
+) -> None:
+    library = pytest.importorskip(module, reason=f"{module} is not installed (newsmon does not need it)")
+    target = tmp_path / "stories.parquet"
+    assert newsmon("export", "v_stories", "-o", str(target), "--db", str(run_db)).exit_code == 0
+    frame = library.read_parquet(target)
+    assert len(frame) == 2 and "source_list" in frame.columns
+
+
+def test_export_csv_and_jsonl(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    csv_file, jsonl_file = tmp_path / "tags.csv", tmp_path / "tags.jsonl"
+    assert newsmon("export", "v_document_topics", "-o", str(csv_file), "--db", str(run_db)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(csv_file.read_text(encoding="utf-8"))))
+    assert len(rows) == 5 and {"document_id", "topic", "clause", "evidence"} <= set(rows[0])
+    assert newsmon("export", "v_reprints", "-f", "jsonl", "-o", str(jsonl_file), "--db", str(run_db)).exit_code == 0
+    records = [json.loads(line) for line in jsonl_file.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == 2 and all(r["lag"] == 0.0 and r["differences"] == [] for r in records)
+
+
+def test_export_filters(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+
+    def export(*args: str) -> list[dict[str, object]]:
+        result = newsmon("export", *args, "-o", str(target), "--db", str(run_db))
+        assert result.exit_code == 0, result.stderr
+        return [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+
+    covid = export("v_topic_documents", "--topic", "covid-origins")
+    assert len(covid) == 1 and covid[0]["topic"] == "covid-origins"
+    today = datetime.now(UTC).date()
+    assert len(export("v_documents", "--since", today.isoformat())) == 2
+    assert len(export("v_documents", "--until", (today - timedelta(days=1)).isoformat())) == 0
+    assert len(export("v_documents", "--until", today.isoformat())) == 2  # a date is the whole day
+    assert len(export("v_topic_daily", "--since", today.isoformat(), "--until", today.isoformat())) == 3
+    assert export("v_topic_documents", "--topic", "x' OR '1'='1") == []  # a value, never SQL
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["v_documents", "--topic", "covid-origins"], "v_documents has no topic column"),
+        (["v_feed_health", "--since", "2023-05-01"], "v_feed_health has no time column"),
+        (["v_nothing"], "no public view or table 'v_nothing'"),
+        (["v_documents\"; copy v_documents to '/tmp/x.csv", "--topic", "t"], "no public view or table"),
+        (["v_documents", "--since", "last week"], "not an ISO 8601 time"),
+    ],
+)
+def test_export_mistakes_are_one_line(
+    run_db: Path, newsmon: Newsmon, tmp_path: Path, args: list[str], expected: str
+) -> None:
+    line = _one_line_error(newsmon("export", *args, "-o", str(tmp_path / "x.csv"), "--db", str(run_db)))
+    assert expected in line
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_export_refuses_to_overwrite_the_database(run_db: Path, newsmon: Newsmon) -> None:
+    line = _one_line_error(newsmon("export", "v_stories", "-f", "csv", "-o", str(run_db), "--db", str(run_db)))
+    assert "is the database itself" in line
+
+
+def test_filter_columns_in_the_readme_match_the_catalog(run_db: Path) -> None:
+    from storage.catalog import exportable
+
+    con = duckdb.connect(str(run_db), read_only=True)
+    try:
+        objects = exportable(con)
+    finally:
+        con.close()
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| view | `--since`/`--until` on |") : readme.index("A filter the view cannot take")]
+    listed: dict[str, str] = {}
+    for line in table.splitlines()[2:]:
+        if line.startswith("|"):
+            views, column = (cell.strip() for cell in line.strip("|").split("|"))
+            for view in re.findall(r"`(v_\w+)`", views):
+                listed[view] = column.strip("`")
+    views = {n: o for n, o in objects.items() if o.kind == "view"}
+    assert set(listed) == set(views)
+    assert {n: (o.time_column or "none") for n, o in views.items()} == listed
+    with_topic = set(re.findall(r"`(v_\w+)`", readme.split("**Export filters.**", 1)[1].split("`--since`", 1)[0]))
+    assert with_topic == {n for n, o in views.items() if o.has_topic}
+
+
+# --- the digest ----------------------------------------------------------------------------------
+
+
+def test_the_digest_counts_stories_by_first_sighting_and_shows_publication_dates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents published nine days before they arrive count on the day they arrive."""
+    monkeypatch.delenv("NEWSMON_NOTIFY", raising=False)
+    now = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
+    published = now - timedelta(days=9)
+    docs = [replace(d, published_at=published) for d in read_documents(SEEDS, now).documents]
+    topics = load_topics(default_topics_path())
+    store = Store.open_writer(tmp_path / "n.duckdb")
+    try:
+        store.topics.register(topics, "run-1", now)
+        store.runs.start("run-1", now, str(SEEDS))
+        deduped = dedupe_batch(store, docs, 0.5)
+        store_batch(store, "run-1", now, docs, Deduped.of(deduped.fingerprints, deduped.assignments),
+                    tag_documents(docs, topics))  # fmt: skip
+        records = store_alerts(store, "run-1", now, tmp_path / "alerts", dashboard_url=DASHBOARD)
+        store.runs.finish("run-1", "completed", now)
+    finally:
+        store.close()
+    sanctions = next(r for r in records if r.topic == "russia-sanctions")
+    assert sanctions.triggers["today"]["stories"] == 2  # not 0: they arrived today
+    assert "Trend: 2 stories first seen on 2023-03-01 (today)" in sanctions.markdown
+    assert sanctions.markdown.count("published 2023-02-20 12:00 UTC") == 2
+    story_ids = [r[0] for r in _rows(tmp_path / "n.duckdb", "select story_id from v_stories")]
+    for story_id in story_ids:
+        assert f"[dashboard]({DASHBOARD}/stories/{story_id})" in sanctions.markdown
+        assert f'href="{DASHBOARD}/stories/{story_id}"' in sanctions.html
+    daily = _rows(tmp_path / "n.duckdb", "select day, stories from v_topic_daily where topic = 'russia-sanctions'")
+    assert daily == [(now.date(), 2)]
+
+
+def _point(day: int, stories: int, expected: float | None) -> TrendPoint:
+    on = datetime(2023, 3, day, tzinfo=UTC).date()
+    if expected is None:
+        return TrendPoint(on, stories, stories, 0, None, None, None, None, None, 0.0, False)
+    return TrendPoint(on, stories, stories, 3, expected, expected, expected, stories / expected, 0.5, 0.3, False)
+
+
+def _story() -> StoryLine:
+    return StoryLine("s1", "Headline", "https://news.example/a", 1, ("wire",), "Evidence.", 0.5,
+                     datetime(2023, 3, 1, tzinfo=UTC))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("trend", "drawn"),
+    [
+        ([_point(1, 2, None), _point(2, 1, None)], False),
+        ([_point(1, 2, None), _point(2, 1, None), _point(3, 4, 1.5)], True),  # a single day with a baseline
+        ([_point(1, 2, 1.0), _point(2, 1, 1.2), _point(3, 4, 1.5)], True),
+    ],
+)
+def test_the_chart_draws_the_baseline_its_caption_names(trend: list[TrendPoint], drawn: bool) -> None:
+    html = render_topic_html("t", "Topic", {"today": None}, [_story()], trend)
+    caption = html.split("<figcaption>", 1)[1].split("</figcaption>", 1)[0]
+    assert ('class="baseline"' in html) is drawn
+    assert ("dashed: the baseline" in caption) is drawn
+    assert ("no baseline yet" in caption) is not drawn
+    if drawn:
+        path = re.search(r'class="baseline" d="([^"]+)"', html)
+        assert path is not None
+        levels = sum(1 for p in trend if p.expected is not None)
+        assert path.group(1).count("H ") == levels  # one step for each day that has a baseline
+
+
+def test_without_a_dashboard_there_is_no_dashboard_link() -> None:
+    story = _story()
+    now = datetime(2023, 3, 1, tzinfo=UTC)
+    assert "dashboard" not in render_topic_markdown("t", "Topic", "run", now, {}, [story], [])
+    assert "dashboard" not in render_topic_html("t", "Topic", {}, [story], [])
+    assert "no publication date" in render_topic_markdown("t", "Topic", "run", now, {}, [story], [])
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://dash.example/newsmon/", "https://dash.example/newsmon"),
+        ("http://127.0.0.1:8050", "http://127.0.0.1:8050"),
+    ],
+)
+def test_dashboard_url_setting(value: str, expected: str) -> None:
+    assert load_settings(None, dashboard_url=value).dashboard_url == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["ftp://dash.example", "javascript:alert(1)", "dash.example", "https://dash.example/?q=1", "https://"]
+)
+def test_dashboard_url_must_be_http(value: str) -> None:
+    with pytest.raises(ConfigError, match="dashboard_url"):
+        load_settings(None, dashboard_url=value)
+
+
+# --- the README's queries ------------------------------------------------------------------------
+
+
+def readme_commands() -> list[list[str]]:
+    """Every ``newsmon …`` command of the README's sh blocks, as arguments (a quoted query may
+    run over several lines; comments after ``#`` are left out)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    commands: list[list[str]] = []
+    for block in re.findall(r"```sh\n(.*?)```", readme, flags=re.S):
+        pending = ""
+        for line in block.splitlines():
+            pending = f"{pending}\n{line}" if pending else line
+            try:
+                words = shlex.split(pending, comments=True)
+            except ValueError:  # an open quote: the command goes on
+                continue
+            if words[:1] == ["newsmon"]:
+                commands.append(words[1:])
+            pending = ""
+    return commands
+
+
+def readme_queries() -> list[str]:
+    """Every ```sql block of the README, and the query of every ``newsmon sql "…"`` command."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", readme, flags=re.S)
+    return blocks + [c[1] for c in readme_commands() if c[0] == "sql" and len(c) > 1 and not c[1].startswith("-")]
+
+
+def readme_exports() -> list[list[str]]:
+    """Every ``newsmon export …`` command of the README, as arguments."""
+    return [c for c in readme_commands() if c[0] == "export"]
+
+
+def test_the_readme_has_the_analysts_questions() -> None:
+    queries = readme_queries()
+    assert len(queries) >= 10
+    text = "\n".join(queries)
+    for view in ("v_topic_documents", "v_story_timeline", "v_reprints", "v_document_topics", "v_topic_trend",
+                 "v_feed_health"):  # fmt: skip
+        assert view in text, view
+    assert len(readme_exports()) >= 3
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for needs_more in ("duckdb -readonly", ".df()", "pl.read_database", "import pandas"):
+        assert needs_more not in readme, needs_more  # examples run with what the install brings
+
+
+@pytest.mark.parametrize("query", readme_queries(), ids=lambda q: " ".join(q.split())[:50])
+def test_every_readme_query_runs(run_db: Path, newsmon: Newsmon, query: str) -> None:
+    result = newsmon("sql", query, "--db", str(run_db), "-f", "json")
+    assert result.exit_code == 0, f"{query}\n{result.stderr}"
+    json.loads(result.stdout)
+
+
+def test_readme_question_answers_on_the_seeds(run_db: Path, newsmon: Newsmon) -> None:
+    """Today's stories on russia-sanctions are both seed stories; the covid tag says why."""
+    queries = readme_queries()
+    today = next(q for q in queries if "russia-sanctions" in q and "current_date" in q)
+    assert len(json.loads(newsmon("sql", today, "--db", str(run_db), "-f", "json").stdout)) == 2
+    why = next(q for q in queries if "t.clause" in q)
+    (tag,) = json.loads(newsmon("sql", why, "--db", str(run_db), "-f", "json").stdout)
+    assert tag["clause"] and "COVID-19" in tag["evidence"]
+
+
+@pytest.mark.parametrize("args", readme_exports(), ids=lambda a: " ".join(a)[:50])
+def test_every_readme_export_runs(run_db: Path, newsmon: Newsmon, tmp_path: Path, args: list[str]) -> None:
+    where = args.index("--output") + 1
+    args = [*args[:where], str(tmp_path / Path(args[where]).name), *args[where + 1 :]]
+    result = newsmon(*args, "--db", str(run_db))
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / Path(args[where]).name).is_file()
