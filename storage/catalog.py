@@ -25,7 +25,7 @@ _CREATE_VIEW = re.compile(r"^CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECAS
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 # The column a view or table is filtered on by --since/--until: the first of these it has.
-TIME_COLUMNS = ("day", "first_seen_at", "tagged_at", "created_at", "started_at")
+TIME_COLUMNS = ("day", "first_seen_at", "tagged_at", "created_at", "started_at", "failed_at")
 TOPIC_COLUMN = "topic"
 
 
