@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
+import signal
 import socket
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 
@@ -57,6 +59,24 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+def _server(web_app: Any) -> Any:
+    """A uvicorn server that stops on SIGINT or SIGTERM and returns (uvicorn itself re-raises the
+    signal after its shutdown, which would end the process with that signal)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server(uvicorn.Config(web_app, log_level="warning", access_log=False, lifespan="off"))
+
+
 @app.command()
 def dashboard(
     db: DbOption = None,
@@ -78,8 +98,6 @@ def dashboard(
 
       newsmon dashboard --db data/news.duckdb --port 8080
     """
-    import uvicorn
-
     from web.app import create_app
 
     settings = load_settings(config, db=db)
@@ -95,10 +113,9 @@ def dashboard(
         )
     console.print(f"newsmon dashboard: {url_of(sock)} (reading {settings.db}; Ctrl-C to stop)", highlight=False,
                   markup=False, soft_wrap=True)  # fmt: skip
-    server = uvicorn.Server(uvicorn.Config(web_app, log_level="warning", access_log=False, lifespan="off"))
     try:
-        server.run(sockets=[sock])
+        _server(web_app).run(sockets=[sock])
     finally:
         sock.close()
         web_app.state.reader.close()
-    logging.getLogger(__name__).info("dashboard stopped")
+    console.print("newsmon dashboard: stopped", highlight=False)

@@ -51,26 +51,23 @@ def trend_chart(rows: Sequence[TrendRow], title: str, height: int = 220, legend:
         "scale": {"domain": ["stories a day", "spike"], "range": [BAR, SPIKE]},
         "legend": {"orient": "top"} if legend else None,
     }
-    return {
-        "$schema": SCHEMA,
-        "description": title,
-        "width": "container",
-        "height": height,
-        "data": {"values": trend_values(rows)},
-        "layer": [
-            {
-                "mark": {"type": "bar", "tooltip": True},
-                "encoding": {
-                    "x": x,
-                    "y": {"field": "stories", "type": "quantitative", "title": "unique stories"},
-                    "color": color,
-                    "tooltip": tooltip,
-                },
+    layers: list[dict[str, Any]] = [
+        {
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "x": x,
+                "y": {"field": "stories", "type": "quantitative", "title": "unique stories"},
+                "color": color,
+                "tooltip": tooltip,
             },
-            {
-                "mark": {"type": "line", "color": BASELINE, "strokeDash": [4, 3], "interpolate": "step-after"},
-                "encoding": {"x": x, "y": {"field": "baseline", "type": "quantitative"}},
-            },
+        },
+        {
+            "mark": {"type": "line", "color": BASELINE, "strokeDash": [4, 3], "interpolate": "step-after"},
+            "encoding": {"x": x, "y": {"field": "baseline", "type": "quantitative"}},
+        },
+    ]
+    if any(row.is_spike for row in rows):  # a layer with no data would warn of an infinite extent
+        layers.append(
             {
                 "transform": [{"filter": {"field": "marker", "equal": "spike"}}],
                 "mark": {
@@ -82,7 +79,14 @@ def trend_chart(rows: Sequence[TrendRow], title: str, height: int = 220, legend:
                     "yOffset": -10,
                 },
                 "encoding": {"x": x, "y": {"field": "stories", "type": "quantitative"}},
-            },
-        ],
+            }
+        )
+    return {
+        "$schema": SCHEMA,
+        "description": title,
+        "width": "container",
+        "height": height,
+        "data": {"values": trend_values(rows)},
+        "layer": layers,
         "config": {"view": {"stroke": None}, "axis": {"labelFontSize": 11}},
     }

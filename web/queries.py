@@ -25,6 +25,7 @@ from web.charts import trend_chart
 
 DEFAULT_DAYS = 30
 MAX_FILTER_TEXT = 200
+OPENING_WORDS = 80  # of the canonical's text, on a story page
 
 
 class FilterError(NewsmonError):
@@ -178,6 +179,7 @@ def story(con: duckdb.DuckDBPyConnection, story_id: str) -> dict[str, Any]:
                 "doc": copy,
                 "diff": diff,
                 "title_changed": canonical is not None and copy.title.strip() != canonical.title.strip(),
+                "opening": _opening(copy.body) if copy.is_canonical else "",
                 "tags": tags_of.get(copy.document_id, []),
             }
         )
@@ -189,6 +191,12 @@ def story(con: duckdb.DuckDBPyConnection, story_id: str) -> dict[str, Any]:
         story_topics=sorted({t.topic for t in tags}),
     )
     return page
+
+
+def _opening(body: str, words: int = OPENING_WORDS) -> str:
+    """The first ``words`` words of a text (with an ellipsis when there is more)."""
+    parts = body.split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
 
 
 def alerts(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
