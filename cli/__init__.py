@@ -2,9 +2,10 @@
 (:mod:`newsmon`) to the Prefect flows (:mod:`flows`) and the DuckDB storage (:mod:`storage`).
 
 Each module holds a group of commands and registers them on :data:`app` when imported:
-:mod:`cli.run` (run, serve), :mod:`cli.query` (sql, runs, alerts), :mod:`cli.export`, :mod:`cli.feeds` and
-:mod:`cli.topics`. Heavy imports (Prefect) happen only inside the commands that need them, so
-``newsmon sql`` and ``--help`` start fast.
+:mod:`cli.run` (run, serve), :mod:`cli.query` (sql, runs, alerts), :mod:`cli.export`, :mod:`cli.feeds`,
+:mod:`cli.topics` and :mod:`cli.dashboard` (the web app of :mod:`web`). Heavy imports (Prefect,
+the web app) happen only inside the commands that need them, so ``newsmon sql`` and ``--help``
+start fast.
 """
 
 from __future__ import annotations
@@ -15,5 +16,5 @@ from cli.app import app, main
 
 __all__ = ["app", "main"]
 
-for _module in ("run", "query", "export", "feeds", "topics"):  # the order of the commands in --help
+for _module in ("run", "query", "export", "feeds", "topics", "dashboard"):  # the order of the commands in --help
     import_module(f"cli.{_module}")

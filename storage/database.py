@@ -142,9 +142,12 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | No
         raise StorageError(f"database write failed ({first}): {write_failure_advice(first)}") from err
 
 
-def records(con: duckdb.DuckDBPyConnection, model: type[T], sql: str, params: Sequence[Any] | None = None) -> list[T]:
+def records(
+    con: duckdb.DuckDBPyConnection, model: type[T], sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+) -> list[T]:
     """Run a query and build one ``model`` (a dataclass) per row, by column name: every column
-    the query returns must be a field of the model."""
+    the query returns must be a field of the model. ``params`` are positional (``?``) or named
+    (``$name``)."""
     try:
         result = con.execute(sql, params) if params is not None else con.execute(sql)
         names = [d[0] for d in result.description or []]
