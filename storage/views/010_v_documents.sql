@@ -2,13 +2,16 @@
 -- for files); language: the document's own (detected from its page), else the language of the
 -- feed that delivered it, as a primary code (en, de, pt) like the detected ones.
 CREATE OR REPLACE VIEW v_documents AS
-WITH delivered AS (
+WITH feed_details AS (  -- per feed, once: its tags sorted, its language's primary code
+    SELECT url, list_sort(list_distinct(tags)) AS tags, lower(split_part(language, '-', 1)) AS language FROM feeds
+),
+delivered AS (
     SELECT
         i.document_id,
-        list_sort(list_distinct(flatten(list(f.tags)))) AS tags,
-        min(lower(split_part(f.language, '-', 1))) AS feed_language
+        CASE WHEN count(*) = 1 THEN any_value(f.tags) ELSE list_sort(list_distinct(flatten(list(f.tags)))) END AS tags,
+        min(f.language) AS feed_language
     FROM feed_items i
-    JOIN feeds f ON f.url = i.feed_url
+    JOIN feed_details f ON f.url = i.feed_url
     GROUP BY i.document_id
 )
 SELECT
