@@ -57,7 +57,8 @@ def fill(store: Store, docs: int) -> None:
     execute(con, "INSERT INTO stories SELECT 's' || i, 'd' || i, now(), 'r', 'full' FROM range(?) t(i)", [docs])
     execute(
         con,
-        "INSERT INTO story_members SELECT 'd' || i, 's' || i, 1.0, 'new', 'r', now(), NULL, NULL, NULL FROM range(?) t(i)",
+        "INSERT INTO story_members"
+        " SELECT 'd' || i, 's' || i, 1.0, 'new', 'r', now(), NULL, NULL, NULL FROM range(?) t(i)",
         [docs],
     )
     execute(
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
                   f" {args.docs * 3:,} tags: filled in {time.perf_counter() - t0:.1f} s")  # fmt: skip
             print(f"{'query':<38} {'with feed join':>15} {'without':>10}")
             for name, sql in QUERIES.items():
-                with_join = timed(store, sql.format(docs="v_documents", tags="tags", daily="v_topic_daily"), args.repeat)
+                joined = sql.format(docs="v_documents", tags="tags", daily="v_topic_daily")
+                with_join = timed(store, joined, args.repeat)
                 plain = sql.format(docs="v_documents_plain", tags="NULL AS tags", daily="v_topic_daily_plain")
                 without = timed(store, plain, args.repeat)
                 print(f"{name:<38} {with_join * 1000:>12.1f} ms {without * 1000:>7.1f} ms")
