@@ -9,6 +9,7 @@ one-line message that says what went wrong, where, and what to do::
     ├── InputError            an input folder or file cannot be read at all
     ├── OutputError           an output file (an export, a query's --output) cannot be written
     ├── FetchError            an HTTP fetch failed; ``kind`` says how (timeout, dns, blocked, ...)
+    ├── FeedError             a feed cannot be added or failed a check (unreachable, blocked, not a feed)
     └── StorageError          the DuckDB file cannot be used
         ├── DatabaseLockedError    another process holds the database or the writer lock
         ├── DatabaseMissingError   no database yet at that path
@@ -62,6 +63,10 @@ class FetchError(NewsmonError):
     def __reduce__(self) -> tuple[type[FetchError], tuple[str, str, str, int | None, float | None]]:
         """Pickle with all fields (results cross process boundaries)."""
         return (type(self), (self.kind, self.url, self.message, self.status, self.retry_after_s))
+
+
+class FeedError(NewsmonError):
+    """A feed cannot be added (unreachable, on a blocked address, not a feed), or failed a check."""
 
 
 FAILURE_CLASSES: dict[str, str] = {

@@ -1,4 +1,7 @@
-"""RSS/Atom feeds: the user's feed list, OPML import, and parsing of fetched feed bodies.
+"""RSS/Atom feeds: parsing of fetched feed bodies, polling state, and items as documents.
+
+The user's feed list (``feeds.toml``, OPML) is :mod:`newsmon.feedlist`; checking one feed
+before it is added is :mod:`newsmon.probe`.
 
 Feed text is untrusted data: feedparser is only ever handed bytes (``io.BytesIO``; given a
 path or URL it would read local files), titles and summaries are reduced to plain text, and
@@ -11,25 +14,33 @@ from __future__ import annotations
 import calendar
 import html
 import io
-import json
 import logging
 import re
-import tomllib
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 
 from newsmon.boilerplate import strip_boilerplate
 from newsmon.documents import document_id
-from newsmon.errors import ConfigError
 from newsmon.extract import EXTRACTOR, PageText
-from newsmon.models import DEFAULT_INTERVAL_S, Document, FeedSpec, FeedState
+from newsmon.feedlist import (
+    MIN_INTERVAL_S,
+    append_feeds,
+    format_duration,
+    load_feeds,
+    new_feed,
+    parse_duration,
+    parse_opml,
+    read_opml,
+    remove_feed,
+    render_feed_entry,
+    render_opml,
+)
+from newsmon.models import Document, FeedSpec, FeedState
 from newsmon.text import detect_charset, sha256_hex, text_hash
 from newsmon.urls import canonicalize_url, identity_url, safe_http_url
 from newsmon.workers import WorkerPool
@@ -37,14 +48,13 @@ from newsmon.workers import WorkerPool
 log = logging.getLogger(__name__)
 
 FEED_EXTRACTOR = "feed-summary/1"
-MIN_INTERVAL_S = 60.0
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 _TAG = re.compile(r"<[^>]*>")
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 _XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,129 +79,9 @@ class ParsedFeed:
     items: list[FeedItem] = field(default_factory=list)
     error: str | None = None  # a parse problem (the feed may still have yielded items)
     encoding: str | None = None
-
-
-# -- the feed list ----------------------------------------------------------------------
-
-
-def parse_duration(value: str | float | int, where: str) -> float:
-    """Seconds from ``900``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"`` (at least one minute)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ConfigError(f"{where}: interval {value!r} is not a duration: use e.g. 900, '30m', '2h'")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds < MIN_INTERVAL_S:
-        raise ConfigError(f"{where}: interval {value!r} is below one minute: poll less often")
-    return seconds
-
-
-def load_feeds(path: Path) -> list[FeedSpec]:
-    """Read a ``feeds.toml`` file: ``[[feeds]]`` tables with name, url, interval, tags."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError(f"feeds file {path} does not exist: create it with `newsmon feeds add URL`") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"feeds file {path} is not valid TOML ({err}): fix it") from err
-    entries = raw.get("feeds", [])
-    if not isinstance(entries, list):
-        raise ConfigError(f"feeds file {path}: 'feeds' must be an array of [[feeds]] tables")
-    specs: list[FeedSpec] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(entries, 1):
-        where = f"{path}: feed {i}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str):
-            raise ConfigError(f'{where}: needs a url = "https://..."')
-        url = entry["url"].strip()
-        if urlsplit(url).scheme.lower() not in ("http", "https"):
-            raise ConfigError(f"{where}: url {url!r} is not http(s): only web feeds are polled")
-        unknown = set(entry) - {"name", "url", "interval", "tags"}
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}: use name, url, interval, tags")
-        if url in seen:
-            log.warning("%s: %s is listed twice; polling it once", where, url)
-            continue
-        seen.add(url)
-        tags = entry.get("tags", [])
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise ConfigError(f"{where}: tags must be a list of strings")
-        specs.append(
-            FeedSpec(
-                name=str(entry.get("name") or urlsplit(url).hostname or url),
-                url=url,
-                interval_s=parse_duration(entry.get("interval", DEFAULT_INTERVAL_S), where),
-                tags=tuple(tags),
-            )
-        )
-    return specs
-
-
-def new_feed(
-    url: str, name: str | None = None, interval: str | None = None, tags: Sequence[str] = (), where: str = "--interval"
-) -> FeedSpec:
-    """A feed the user adds: an http(s) URL (else a :class:`ConfigError`), a name (default: the
-    host), a poll interval such as ``15m`` (default 30 minutes; ``where`` names it in errors)
-    and tags."""
-    clean = safe_http_url(url)
-    if clean is None:
-        raise ConfigError(f"{url!r} is not an http(s) URL: give the feed's web address")
-    seconds = parse_duration(interval, where) if interval else DEFAULT_INTERVAL_S
-    return FeedSpec(name or urlsplit(clean).hostname or clean, clean, seconds, tuple(tags))
-
-
-def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def render_feed_entry(spec: FeedSpec) -> str:
-    """A ``[[feeds]]`` TOML table for one feed."""
-    lines = ["[[feeds]]", f"name = {_toml_string(spec.name)}", f"url = {_toml_string(spec.url)}"]
-    if spec.interval_s != DEFAULT_INTERVAL_S:
-        lines.append(f"interval = {int(spec.interval_s)}")
-    if spec.tags:
-        lines.append("tags = [" + ", ".join(_toml_string(t) for t in spec.tags) + "]")
-    return "\n".join(lines) + "\n"
-
-
-def append_feeds(path: Path, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
-    """Append feeds to a feeds file (created if absent), skipping URLs already listed."""
-    existing = {s.url for s in load_feeds(path)} if path.exists() else set()
-    added = [s for s in specs if s.url not in existing and not existing.add(s.url)]  # type: ignore[func-returns-value]
-    if added:
-        text = path.read_text(encoding="utf-8") if path.exists() else "# newsmon feeds: one [[feeds]] table per feed.\n"
-        text = text.rstrip("\n") + "\n\n" + "\n".join(render_feed_entry(s) for s in added)
-        path.write_text(text, encoding="utf-8")
-    return added
-
-
-def parse_opml(data: bytes) -> list[FeedSpec]:
-    """The feeds of an OPML file (``outline`` elements with an ``xmlUrl``), with folder tags."""
-    if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise ConfigError("OPML file declares a DOCTYPE or entities: refused (export it again without them)")
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as err:
-        raise ConfigError(f"OPML file is not valid XML ({err}): export it again from your reader") from err
-    specs: list[FeedSpec] = []
-
-    def walk(node: ET.Element, folders: tuple[str, ...]) -> None:
-        for child in node:
-            if child.tag.lower() != "outline":
-                walk(child, folders)
-                continue
-            url = (child.get("xmlUrl") or child.get("xmlurl") or "").strip()
-            label = (child.get("title") or child.get("text") or "").strip()
-            if url and urlsplit(url).scheme.lower() in ("http", "https"):
-                specs.append(FeedSpec(name=label or urlsplit(url).hostname or url, url=url, tags=folders))
-            elif url:
-                log.warning("OPML: skipped %r (not an http(s) URL)", url)
-            walk(child, (*folders, label) if not url and label else folders)
-
-    walk(root, ())
-    return specs
+    site_url: str | None = None  # the feed's own link: the site it belongs to (http(s) only)
+    language: str | None = None  # <language>, dc:language or xml:lang, as a tag such as en-GB
+    format: str | None = None  # feedparser's version: rss20, rss10, atom10, ...
 
 
 # -- parsing ----------------------------------------------------------------------------
@@ -288,8 +178,28 @@ def parse_feed(data: bytes, headers: Mapping[str, str] | None = None) -> ParsedF
     if not version and not entries:
         return ParsedFeed(is_feed=False, error=error or "not a feed", encoding=source_encoding)
     items = distinct_keys([item for entry in entries if (item := _item(entry)) is not None])
-    title = plain_text(result.get("feed", {}).get("title")) or None
-    return ParsedFeed(True, title, items, error, source_encoding or result.get("encoding"))
+    meta = result.get("feed", {})
+    title = plain_text(meta.get("title"))[:300] or None
+    return ParsedFeed(
+        True,
+        title,
+        items,
+        error,
+        source_encoding or result.get("encoding"),
+        site_url=safe_http_url(meta.get("link")),
+        language=language_tag(meta.get("language")),
+        format=version or None,
+    )
+
+
+def language_tag(value: Any) -> str | None:
+    """A feed's declared language as a tag in the usual case (``en-us`` → ``en-US``,
+    ``pt_br`` → ``pt-BR``); None when it is missing or not shaped like a language tag."""
+    if not isinstance(value, str) or not _LANGUAGE.match(value.strip()) or len(value.strip()) > 35:
+        return None
+    primary, *rest = value.strip().replace("_", "-").split("-")
+    subtags = [p.upper() if len(p) == 2 else p.title() if len(p) == 4 else p.lower() for p in rest]
+    return "-".join([primary.lower(), *subtags])
 
 
 def _item(entry: Mapping[str, Any]) -> FeedItem | None:
@@ -378,8 +288,15 @@ class PollPlan:
 
 
 def plan_poll(state: FeedState, verify_every: int = VERIFY_EVERY_POLLS) -> PollPlan:
-    """Conditional GET when the feed's validators are trusted, except for a periodic full GET."""
-    full = not state.validators_trusted or state.polls_since_full_get + 1 >= verify_every
+    """Conditional GET when the feed's validators are trusted, except for a periodic full GET.
+
+    Validators count only once a run has read the feed's body (``last_body_hash``): those
+    recorded when the feed was added came with items no run has collected, and a conditional
+    GET with them would get a 304 and skip those items.
+    """
+    full = (
+        not state.validators_trusted or state.last_body_hash is None or state.polls_since_full_get + 1 >= verify_every
+    )
     if full:
         return PollPlan(state.url, None, None)
     return PollPlan(state.url, state.etag, state.last_modified)
@@ -470,6 +387,18 @@ def record_failure(
     )
 
 
+def with_details(state: FeedState, feed: ParsedFeed) -> FeedState:
+    """The state with the feed's title, site link, language and format as this parse read them
+    (a detail the feed no longer gives keeps its earlier value)."""
+    return _replace(
+        state,
+        title=feed.title or state.title,
+        site_url=feed.site_url or state.site_url,
+        language=feed.language or state.language,
+        format=feed.format or state.format,
+    )
+
+
 def _after(now: datetime, seconds: float) -> datetime:
     return now + timedelta(seconds=seconds)
 
@@ -536,3 +465,45 @@ def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText 
         language=language,
         canonical_url=declared,
     )
+
+
+__all__ = [  # the feed list (newsmon.feedlist) and URL helpers (newsmon.urls) stay importable from here
+    "BACKOFF_BASE_S",
+    "BACKOFF_CAP_S",
+    "CHURN_LIMIT",
+    "FEED_ACCEPT",
+    "FEED_EXTRACTOR",
+    "MIN_INTERVAL_S",
+    "POOL_PARSE_BYTES",
+    "VERIFY_EVERY_POLLS",
+    "FeedItem",
+    "FeedSpec",
+    "FeedState",
+    "ParsedFeed",
+    "PollPlan",
+    "append_feeds",
+    "backoff_s",
+    "canonicalize_url",
+    "distinct_keys",
+    "format_duration",
+    "item_document",
+    "item_document_id",
+    "language_tag",
+    "load_feeds",
+    "new_feed",
+    "parse_duration",
+    "parse_feed",
+    "parse_feeds",
+    "parse_opml",
+    "plain_text",
+    "plan_poll",
+    "read_opml",
+    "record_failure",
+    "record_success",
+    "remove_feed",
+    "render_feed_entry",
+    "render_opml",
+    "safe_http_url",
+    "to_utf8",
+    "with_details",
+]

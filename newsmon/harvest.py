@@ -29,6 +29,7 @@ from newsmon.feeds import (
     plan_poll,
     record_failure,
     record_success,
+    with_details,
 )
 from newsmon.http import FetchResult, HttpConfig
 from newsmon.models import Document, Failure, FeedItemRow, FeedState
@@ -172,6 +173,7 @@ def _outcome(
     new_state = record_success(
         state, plan, now, result.status, result.etag, result.last_modified, sha256_hex(result.body), 0
     )
+    new_state = with_details(new_state, feed)
     if feed.error:  # recoverable: items kept, the problem recorded
         new_state = _note(new_state, "parse", feed.error, now)
     return new_state, feed.items

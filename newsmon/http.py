@@ -89,7 +89,7 @@ _CODINGS = ("gzip", "x-gzip", "deflate", "br") if BROTLI else ("gzip", "x-gzip",
 _DECODE_ERRORS: tuple[type[Exception], ...] = (zlib.error, brotli.error) if BROTLI else (zlib.error,)
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = {"http": 80, "https": 443}
-_ALLOW_HINT = f" (list the host or range in http_allow or {ALLOW_ENV} if it is meant to be fetched)"
+ALLOW_HINT = f" (list the host or range in http_allow or {ALLOW_ENV} if it is meant to be fetched)"
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # IPv4 literals in the forms inet_aton() accepts: 2130706433, 0177.0.0.1, 0x7f.1, 127.1
 _LEGACY_IPV4 = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
@@ -308,7 +308,7 @@ def _parse_target(text: str, config: HttpConfig, requested: str) -> _Target:
 
 def _check_literal(literal: IPAddress | None, host: str, config: HttpConfig, requested: str, where: str) -> None:
     if literal is not None and not _address_allowed(literal, _normal_host(host), config):
-        raise FetchError("blocked-address", requested, f"address {literal} is not public{where}{_ALLOW_HINT}")
+        raise FetchError("blocked-address", requested, f"address {literal} is not public{where}{ALLOW_HINT}")
 
 
 # --------------------------------------------------------------------------- resolution
@@ -343,7 +343,7 @@ async def _checked_addresses(target: _Target, config: HttpConfig, requested: str
         raise FetchError("dns", requested, f"{target.host} has no IPv4 or IPv6 address")
     for ip in addresses:
         if not _address_allowed(ip, target.host, config):
-            message = f"{target.host} resolves to non-public address {ip}{_ALLOW_HINT}"
+            message = f"{target.host} resolves to non-public address {ip}{ALLOW_HINT}"
             raise FetchError("blocked-address", requested, message)
     return addresses
 

@@ -236,6 +236,10 @@ class FeedState:
     consecutive_failures: int = 0
     next_poll_at: datetime | None = None
     items_total: int = 0
+    title: str | None = None  # the feed's own title, site link, language and format (rss20, atom10, ...),
+    site_url: str | None = None  # as its latest successful poll (or `newsmon feeds add`) read them
+    language: str | None = None
+    format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

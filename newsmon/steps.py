@@ -29,14 +29,13 @@ from newsmon.dedupe import (
 from newsmon.documents import read_documents
 from newsmon.errors import FetchError
 from newsmon.extract import PageText, extract_pages_inline
-from newsmon.feeds import ParsedFeed, PollPlan, parse_feeds
+from newsmon.feeds import FEED_ACCEPT, ParsedFeed, PollPlan, parse_feeds
 from newsmon.http import FetchRequest, FetchResult, HttpConfig, fetch_all
 from newsmon.models import Batch, DedupeKeys, Document, FeedItemRow, IngestResult, StoryAssignment, Tag
 from newsmon.pages import FetchedPages, PageOutcome, Progress, fetch_and_extract, fetch_pages
 from newsmon.topics import Topic, tag_documents
 from newsmon.workers import WorkerPool
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 BACKLOG_BATCH = 500
 
 

@@ -12,10 +12,33 @@ import duckdb
 import pyarrow as pa
 
 from newsmon.models import FeedActivity, FeedItemRow, FeedSpec, FeedState
-from storage.database import Database, execute, load_sql
+from storage.database import Database, execute, load_sql, string_table
 
 _FEED_STATE_COLUMNS = ", ".join(f.name for f in fields(FeedState))
+_CHECK_COLUMNS = (  # what a check writes back: health and details, never the validators
+    "last_polled_at", "last_success_at", "last_status", "last_error", "last_error_kind", "last_error_at",
+    "consecutive_failures", "next_poll_at", "title", "site_url", "language", "format",
+)  # fmt: skip
 _TS = pa.timestamp("us", tz="UTC")
+
+_UPSERT_FEEDS = (
+    "INSERT INTO feeds (url, name, interval_s, tags, active, validators_trusted, validator_churn,"
+    " polls_since_full_get, consecutive_failures, next_poll_at, items_total, created_at, run_id)"
+    " SELECT url, name, interval_s, tags, true, true, 0, 0, 0, ?, 0, ?, ? FROM staged_feeds"
+    " ON CONFLICT (url) DO UPDATE SET name = excluded.name, interval_s = excluded.interval_s,"
+    " tags = excluded.tags, active = true"
+)
+
+
+def _spec_table(specs: Sequence[FeedSpec]) -> pa.Table:
+    return pa.table(
+        {
+            "url": pa.array([s.url for s in specs], pa.string()),
+            "name": pa.array([s.name for s in specs], pa.string()),
+            "interval_s": pa.array([s.interval_s for s in specs], pa.float64()),
+            "tags": pa.array([list(s.tags) for s in specs], pa.list_(pa.string())),
+        }
+    )
 
 
 class FeedRepository:
@@ -27,25 +50,65 @@ class FeedRepository:
     def sync(self, specs: Sequence[FeedSpec], now: datetime, run_id: str) -> None:
         """Make the feeds table match the feed list: add new feeds (due now), update the
         others, and mark feeds no longer listed inactive (their history stays)."""
-        staged = pa.table(
-            {
-                "url": pa.array([s.url for s in specs], pa.string()),
-                "name": pa.array([s.name for s in specs], pa.string()),
-                "interval_s": pa.array([s.interval_s for s in specs], pa.float64()),
-                "tags": pa.array([list(s.tags) for s in specs], pa.list_(pa.string())),
-            }
-        )
-        with self.db.registered("staged_feeds", staged), self.db.transaction() as con:
+        with self.db.registered("staged_feeds", _spec_table(specs)), self.db.transaction() as con:
+            execute(con, _UPSERT_FEEDS, [now, now, run_id])
+            execute(con, "UPDATE feeds SET active = false WHERE active AND url NOT IN (SELECT url FROM staged_feeds)")
+
+    def add(self, specs: Sequence[FeedSpec], now: datetime, run_id: str) -> None:
+        """Add feeds (due now) or update their name, interval and tags, and mark them active;
+        other feeds are left as they are. ``run_id`` names what added them (a run, a command)."""
+        with self.db.registered("staged_feeds", _spec_table(specs)), self.db.transaction() as con:
+            execute(con, _UPSERT_FEEDS, [now, now, run_id])
+
+    def record_added(self, state: FeedState) -> None:
+        """Record what adding a feed read from it (title, site link, language, format; the
+        validators only for a feed no run has read yet). The feed must be in the table (:meth:`add`)."""
+        with self.db.transaction() as con:
             execute(
                 con,
-                "INSERT INTO feeds (url, name, interval_s, tags, active, validators_trusted, validator_churn,"
-                " polls_since_full_get, consecutive_failures, next_poll_at, items_total, created_at, run_id)"
-                " SELECT url, name, interval_s, tags, true, true, 0, 0, 0, ?, 0, ?, ? FROM staged_feeds"
-                " ON CONFLICT (url) DO UPDATE SET name = excluded.name, interval_s = excluded.interval_s,"
-                " tags = excluded.tags, active = true",
-                [now, now, run_id],
+                load_sql("record_added_feed"),
+                [state.title, state.site_url, state.language, state.format, state.etag, state.last_modified, state.url],
             )
-            execute(con, "UPDATE feeds SET active = false WHERE active AND url NOT IN (SELECT url FROM staged_feeds)")
+
+    def deactivate(self, urls: Sequence[str]) -> int:
+        """Mark feeds inactive (removed from the feed list; their history stays). Returns how many were active."""
+        with self.db.registered("staged_urls", string_table("url", urls)), self.db.transaction() as con:
+            rows = execute(
+                con,
+                "UPDATE feeds SET active = false WHERE active AND url IN (SELECT url FROM staged_urls) RETURNING url",
+            )
+        return len(rows)
+
+    def reset(self, urls: Sequence[str], now: datetime) -> list[str]:
+        """Clear the back-off of feeds: no consecutive failures, due at ``now``. Returns the URLs found."""
+        with self.db.registered("staged_urls", string_table("url", urls)), self.db.transaction() as con:
+            rows = execute(
+                con,
+                "UPDATE feeds SET consecutive_failures = 0, next_poll_at = ?"
+                " WHERE url IN (SELECT url FROM staged_urls) RETURNING url",
+                [now],
+            )
+        return sorted(str(r[0]) for r in rows)
+
+    def states_of(self, urls: Sequence[str]) -> dict[str, FeedState]:
+        """The states of the feeds with these URLs (those in the table), by URL."""
+        with self.db.registered("staged_urls", string_table("url", urls)):
+            found = self.db.records(
+                FeedState,
+                f"SELECT {_FEED_STATE_COLUMNS} FROM feeds WHERE url IN (SELECT url FROM staged_urls)",  # noqa: S608
+            )
+        return {s.url: s for s in found}
+
+    def save_checks(self, states: Sequence[FeedState]) -> None:
+        """Write checked feeds' health and details back in one transaction; their validators
+        are not written (see ``storage/sql/update_feed_checks.sql``)."""
+        if not states:
+            return
+        columns = ["url", *_CHECK_COLUMNS]
+        data: dict[str, Any] = {c: [getattr(s, c) for s in states] for c in columns}
+        staged = pa.table({c: pa.array(v, _TS if c.endswith("_at") else None) for c, v in data.items()})
+        with self.db.registered("staged_checks", staged), self.db.transaction() as con:
+            execute(con, load_sql("update_feed_checks"))
 
     def due(self, now: datetime) -> list[FeedState]:
         """Active feeds whose next poll is due, most overdue first."""

@@ -13,6 +13,10 @@ UPDATE feeds SET
     last_error_kind = s.last_error_kind,
     last_error_at = s.last_error_at,
     consecutive_failures = s.consecutive_failures,
-    next_poll_at = s.next_poll_at
+    next_poll_at = s.next_poll_at,
+    title = s.title,
+    site_url = s.site_url,
+    language = s.language,
+    format = s.format
 FROM staged_states s
 WHERE feeds.url = s.url

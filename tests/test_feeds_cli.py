@@ -1,0 +1,474 @@
+"""Feeds a user adds, checks, resets, lists, removes, imports and exports: the ``newsmon feeds``
+commands against real HTTP servers on 127.0.0.1 (serving real feeds) and real DuckDB files, and
+the pipeline core (no Prefect) for the runs before and after."""
+
+from __future__ import annotations
+
+import socket
+import tomllib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from support import Newsmon, Route, ScriptedServer, make_database, require_shared
+
+from newsmon.config import load_settings
+from newsmon.errors import ConfigError
+from newsmon.feedlist import format_duration, load_feeds, read_opml, remove_feed, render_opml
+from newsmon.feeds import FeedSpec, parse_feed, plan_poll, record_failure
+from newsmon.models import FeedState
+from newsmon.pipeline import RunContext, run_once
+from newsmon.probe import discover_feeds
+from newsmon.topics import load_topics
+from storage.store import Store, open_reader
+
+ALLOW = {"NEWSMON_HTTP_ALLOW": "127.0.0.1"}
+NO_ALLOW: dict[str, str | None] = {"NEWSMON_HTTP_ALLOW": None}
+PAGE = b"""<!doctype html><html><head><title>News</title><base href="/news/">
+<link rel="stylesheet" href="/site.css">
+<link rel="alternate" type="application/rss+xml" title="All [bold]news[/bold]" href="../feed.rss">
+<link rel="alternate feed" type="application/atom+xml; charset=utf-8" href="atom.xml">
+<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+<link rel="alternate" type="application/rss+xml" href="../feed.rss">
+<link rel="alternate" type="text/html" hreflang="de" href="/de/">
+</head><body><p>Hello</p></body></html>"""
+
+
+def _rss(*titles: str, language: str = "en-gb") -> bytes:
+    """An RSS 2.0 feed whose items link https://news.example/<title> (items of the same title in
+    two feeds are one article)."""
+    items = "".join(
+        f"<item><title>{t}</title><link>https://news.example/{t.replace(' ', '-')}</link>"
+        f"<description>{t} body text.</description></item>"
+        for t in titles
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire &amp; Co</title>'
+        f"<link>https://wire.example/</link><language>{language}</language>{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def guardian(server: ScriptedServer) -> str:
+    """The Guardian's real RSS feed, served at /feed.rss; its URL."""
+    body = (require_shared() / "feeds" / "rss-parser" / "guardian.rss").read_bytes()
+    server.routes["/feed.rss"] = Route(body, {"Content-Type": "application/rss+xml; charset=utf-8"})
+    return server.url("/feed.rss")
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _feeds(path: Path) -> list[FeedSpec]:
+    return load_feeds(path)
+
+
+def _one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def _run(tmp_path: Path, feeds: Path, db: Path, now: datetime) -> None:
+    """One run of the pipeline core (no Prefect): the due feeds polled, their items stored."""
+    seeds = tmp_path / "no-seeds"
+    seeds.mkdir(exist_ok=True)
+    settings = load_settings(
+        None, db=db, seeds=seeds, feeds=feeds, fetch_pages=False, extract_workers=1, http_allow=["127.0.0.1"]
+    )
+    store = Store.open_writer(db)
+    try:
+        run_once(RunContext(settings, store, load_topics(settings.topics_path), now, f"run-{now:%H%M%S}"))
+    finally:
+        store.close()
+
+
+def _rows(table: str) -> dict[str, list[str]]:
+    """A printed table's rows by their first cell: the other cells, stripped."""
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in table.splitlines() if line.startswith("│")]
+    return {row[0]: row[1:] for row in cells}
+
+
+def _query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = open_reader(db, live=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+# -- add ----------------------------------------------------------------------------------------
+
+
+def test_add_fetches_a_real_feed_and_stores_its_own_title(
+    tmp_path: Path, server: ScriptedServer, guardian: str, newsmon: Newsmon
+) -> None:
+    feeds = tmp_path / "feeds.toml"
+    added = newsmon("feeds", "add", guardian, "--interval", "2h", "--feeds", str(feeds), env=ALLOW)
+    assert added.exit_code == 0, added.stderr
+    assert "added The Guardian" in added.stdout and "rss20" in added.stdout and "language en-GB" in added.stdout
+    assert "55 items" in added.stdout and "every 2h" in added.stdout and "7200" not in added.stdout
+    assert _feeds(feeds) == [FeedSpec("The Guardian", guardian, 7200.0)]
+    assert 'interval = "2h"' in feeds.read_text(encoding="utf-8")
+    again = newsmon("feeds", "add", guardian, "--feeds", str(feeds), env=ALLOW)
+    assert again.exit_code == 0 and "already" in again.stdout
+    server.routes["/copy.rss"] = server.routes["/feed.rss"]
+    named = newsmon("feeds", "add", server.url("/copy.rss"), "--name", "Mine", "--feeds", str(feeds), env=ALLOW)
+    assert named.exit_code == 0 and [s.name for s in _feeds(feeds)] == ["The Guardian", "Mine"]
+
+
+def test_add_of_a_web_page_lists_the_feeds_it_links(tmp_path: Path, server: ScriptedServer, newsmon: Newsmon) -> None:
+    server.routes["/news/index.html"] = Route(PAGE, {"Content-Type": "text/html; charset=utf-8"})
+    server.routes["/feed.rss"] = Route(_rss("One", "Two"))
+    feeds = tmp_path / "feeds.toml"
+    page = server.url("/news/index.html")
+    refused = newsmon("feeds", "add", page, "--feeds", str(feeds), env=ALLOW)
+    assert refused.exit_code == 1 and not feeds.exists()
+    line = _one_line(refused.stderr)
+    assert "is a web page, not a feed" in line and "--first" in line and "2 feeds" in line
+    listed = [line.split()[0] for line in refused.stdout.splitlines() if line.startswith("  ")]
+    assert listed == [server.url("/feed.rss"), server.url("/news/atom.xml")]  # resolved against <base>, once each
+    assert "All [bold]news[/bold]" in refused.stdout  # feed text printed as text, not console markup
+    first = newsmon("feeds", "add", page, "--first", "--tag", "wire", "--feeds", str(feeds), env=ALLOW)
+    assert first.exit_code == 0, first.stderr
+    assert _feeds(feeds) == [FeedSpec("Wire & Co", server.url("/feed.rss"), tags=("wire",))]
+
+
+def test_discovery_keeps_only_http_feed_links() -> None:
+    found = discover_feeds(PAGE, "https://site.example/news/index.html")
+    assert [(f.url, f.type) for f in found] == [
+        ("https://site.example/feed.rss", "application/rss+xml"),
+        ("https://site.example/news/atom.xml", "application/atom+xml"),
+    ]
+    assert (
+        discover_feeds(
+            b"<html><link rel=alternate type=application/rss+xml href='file:///etc/passwd'>", "https://a.example/"
+        )
+        == []
+    )
+    assert discover_feeds(b"\xff\xfe<\x00h\x00", "https://a.example/") == []
+
+
+def test_add_of_a_loopback_feed_without_an_allow_list_names_the_setting(
+    tmp_path: Path, server: ScriptedServer, guardian: str, newsmon: Newsmon
+) -> None:
+    feeds = tmp_path / "feeds.toml"
+    refused = newsmon("feeds", "add", guardian, "--feeds", str(feeds), env=NO_ALLOW)
+    assert refused.exit_code == 1 and not feeds.exists()
+    line = _one_line(refused.stderr)
+    assert "not added" in line and "blocked-address" in line and "127.0.0.1 is not public" in line
+    assert "http_allow" in line and "NEWSMON_HTTP_ALLOW" in line
+    assert server.hits("/feed.rss") == []  # refused before connecting
+    config = tmp_path / "newsmon.toml"
+    config.write_text('http_allow = ["127.0.0.0/8"]\n', encoding="utf-8")
+    allowed = newsmon("feeds", "add", guardian, "--feeds", str(feeds), "--config", str(config), env=NO_ALLOW)
+    assert allowed.exit_code == 0, allowed.stderr
+
+
+def test_add_of_a_closed_port_is_refused_and_no_check_adds_it(tmp_path: Path, newsmon: Newsmon) -> None:
+    feeds = tmp_path / "feeds.toml"
+    url = f"http://127.0.0.1:{_closed_port()}/feed.xml"
+    refused = newsmon("feeds", "add", url, "--feeds", str(feeds), env=ALLOW)
+    assert refused.exit_code == 1 and not feeds.exists()
+    line = _one_line(refused.stderr)
+    assert f"not added: {url}: refused:" in line and "nothing listens there" in line and "--no-check" in line
+    unchecked = newsmon("feeds", "add", url, "--no-check", "--feeds", str(feeds), env=ALLOW)
+    assert unchecked.exit_code == 0 and "not fetched" in unchecked.stdout
+    assert _feeds(feeds) == [FeedSpec("127.0.0.1", url)]
+    bad = newsmon("feeds", "add", "javascript:alert(1)", "--no-check", "--feeds", str(feeds))
+    assert bad.exit_code == 1 and "not an http(s) URL" in _one_line(bad.stderr)
+
+
+def test_add_of_something_that_is_no_feed_is_refused(tmp_path: Path, server: ScriptedServer, newsmon: Newsmon) -> None:
+    server.routes["/plain"] = Route(b"just some text", {"Content-Type": "text/plain"})
+    feeds = tmp_path / "feeds.toml"
+    refused = newsmon("feeds", "add", server.url("/plain"), "--feeds", str(feeds), env=ALLOW)
+    line = _one_line(refused.stderr)
+    assert refused.exit_code == 1 and "not-a-feed" in line and "content-type text/plain" in line
+    gone = newsmon("feeds", "add", server.url("/missing.rss"), "--feeds", str(feeds), env=ALLOW)
+    assert gone.exit_code == 1 and "http-4xx: HTTP 404" in _one_line(gone.stderr)
+    assert not feeds.exists()
+
+
+def test_add_records_details_in_the_database_and_the_first_run_collects_every_item(
+    tmp_path: Path, server: ScriptedServer, newsmon: Newsmon
+) -> None:
+    server.routes["/feed.rss"] = Route(_rss("One", "Two", "Three"), etag='"v1"')
+    db, feeds = make_database(tmp_path / "db" / "newsmon.duckdb"), tmp_path / "feeds.toml"
+    added = newsmon("feeds", "add", server.url("/feed.rss"), "--tag", "wire", "--feeds", str(feeds), "--db", str(db),
+                    env=ALLOW)  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    row = _query(db, "SELECT name, title, site_url, language, format, etag, active, tags FROM feeds")
+    assert row == [("Wire & Co", "Wire & Co", "https://wire.example/", "en-GB", "rss20", '"v1"', True, ["wire"])]
+    _run(tmp_path, feeds, db, datetime.now(UTC))
+    assert [h for h in server.hits("/feed.rss") if "if-none-match" in h] == []  # the add's etag was not sent
+    assert _query(db, "SELECT count(*) FROM feed_items") == [(3,)]
+
+
+# -- check ---------------------------------------------------------------------------------------
+
+
+def test_check_reports_new_items_and_never_makes_the_next_run_skip_them(
+    tmp_path: Path, server: ScriptedServer, newsmon: Newsmon
+) -> None:
+    route = Route(_rss("One", "Two"), etag='"v1"')
+    server.routes["/feed.rss"] = route
+    dead = f"http://127.0.0.1:{_closed_port()}/dead.xml"
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(
+        f'[[feeds]]\nname = "Wire"\nurl = "{server.url("/feed.rss")}"\n\n[[feeds]]\nname = "Dead"\nurl = "{dead}"\n',
+        encoding="utf-8",
+    )
+    db = make_database(tmp_path / "newsmon.duckdb")
+    start = datetime.now(UTC) - timedelta(hours=1)
+    _run(tmp_path, feeds, db, start)
+    assert _query(db, "SELECT count(*) FROM feed_items") == [(2,)]
+    route.body, route.etag = _rss("One", "Two", "Three"), '"v2"'  # a new item
+    checked = newsmon("feeds", "check", "--all", "--feeds", str(feeds), "--db", str(db), env=ALLOW)
+    assert checked.exit_code == 1  # a feed failed
+    rows = _rows(checked.stdout)
+    assert rows["Wire"][:4] == ["ok", "3", "1", "next run"]  # status, items, new (not stored yet), next poll
+    assert rows["Dead"][0] == "refused"
+    assert "Dead: refused:" in checked.stdout and "nothing listens there" in checked.stdout
+    assert "1 of 2 feeds failed the check" in _one_line(checked.stderr)
+    health = dict(
+        (name, rest)
+        for name, *rest in _query(
+            db, "SELECT name, etag, consecutive_failures, last_error_kind, next_poll_at <= now(), title FROM feeds"
+        )
+    )
+    assert health["Wire"] == ['"v1"', 0, None, True, "Wire & Co"]  # validators untouched, due now
+    assert health["Dead"][1:3] == [2, "refused"]  # the run's failure and the check's
+    _run(tmp_path, feeds, db, datetime.now(UTC))
+    assert _query(db, "SELECT count(*) FROM feed_items") == [(3,)]  # the next run collected the new item
+    only = newsmon("feeds", "check", "wire", "--feeds", str(feeds), "--db", str(db), env=ALLOW)
+    assert only.exit_code == 0 and "Dead" not in only.stdout
+    unknown = newsmon("feeds", "check", "nope", "--feeds", str(feeds), "--db", str(db), env=ALLOW)
+    assert unknown.exit_code == 1 and "no feed named 'nope'" in _one_line(unknown.stderr)
+
+
+def test_check_without_a_database_only_prints(tmp_path: Path, guardian: str, newsmon: Newsmon) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(f'[[feeds]]\nname = "G"\nurl = "{guardian}"\n', encoding="utf-8")
+    db = tmp_path / "none.duckdb"
+    checked = newsmon("feeds", "check", "G", "--feeds", str(feeds), env={**ALLOW, "NEWSMON_DB": str(db)})
+    assert checked.exit_code == 0, checked.stderr
+    assert _rows(checked.stdout)["G"][:4] == ["ok", "55", "55", "next run"]
+    assert not db.exists()
+
+
+# -- reset, list, remove ------------------------------------------------------------------------------
+
+
+def _failing_database(tmp_path: Path, feeds: Path, failures: int) -> tuple[Path, datetime]:
+    """A database where every feed of ``feeds`` failed ``failures`` times ('refused'), backed off."""
+    db = make_database(tmp_path / "newsmon.duckdb")
+    now = datetime.now(UTC)
+    store = Store.open_writer(db)
+    try:
+        specs = load_feeds(feeds)
+        store.feeds.sync(specs, now, "run-x")
+        states = []
+        for state in store.feeds.states():
+            for _ in range(failures):
+                state = record_failure(state, now, "refused", "connection refused", 0.5)
+            states.append(state)
+        store.feeds.save_states(states)
+    finally:
+        store.close()
+    return db, now
+
+
+def test_reset_clears_the_backoff(tmp_path: Path, newsmon: Newsmon) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text('[[feeds]]\nname = "Wire"\nurl = "https://wire.example/rss"\n', encoding="utf-8")
+    db, _ = _failing_database(tmp_path, feeds, 4)
+    assert _query(db, "SELECT consecutive_failures, next_poll_at > now() + INTERVAL 1 HOUR FROM feeds") == [(4, True)]
+    reset = newsmon("feeds", "reset", "Wire", "--feeds", str(feeds), "--db", str(db))
+    assert reset.exit_code == 0 and "reset Wire: failures cleared" in reset.stdout
+    assert _query(db, "SELECT consecutive_failures, next_poll_at <= now(), last_error_kind FROM feeds") == [
+        (0, True, "refused")
+    ]
+    assert _query(db, "SELECT status FROM v_feed_health") == [("new",)]
+    nodb = newsmon("feeds", "reset", "Wire", "--feeds", str(feeds), env={"NEWSMON_DB": str(tmp_path / "x.duckdb")})
+    assert nodb.exit_code == 0 and "no database" in nodb.stdout
+
+
+def test_list_shows_health_and_failing_filters(tmp_path: Path, server: ScriptedServer, newsmon: Newsmon) -> None:
+    server.routes["/feed.rss"] = Route(_rss("One", "Two"))
+    dead = f"http://127.0.0.1:{_closed_port()}/dead.xml"
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(
+        f'[[feeds]]\nname = "Wire"\nurl = "{server.url("/feed.rss")}"\ninterval = "2h"\n\n'
+        f'[[feeds]]\nname = "Dead"\nurl = "{dead}"\n\n[[feeds]]\nname = "Later"\nurl = "https://later.example/"\n',
+        encoding="utf-8",
+    )
+    db = make_database(tmp_path / "newsmon.duckdb")
+    polled = tmp_path / "polled.toml"  # the feeds file of the run: without the feed added later
+    polled.write_text(feeds.read_text(encoding="utf-8").split('[[feeds]]\nname = "Later"')[0], encoding="utf-8")
+    _run(tmp_path, polled, db, datetime.now(UTC))
+    listed = newsmon("feeds", "list", "--feeds", str(feeds), "--db", str(db))
+    assert listed.exit_code == 0, listed.stderr
+    rows = _rows(listed.stdout)
+    assert rows["Wire"][0] == "2h" and rows["Wire"][1] == "ok" and rows["Wire"][5] == f"{2 / 7:.2f}".rstrip("0")
+    assert rows["Dead"][0] == "30m" and rows["Dead"][1] == "failing" and rows["Dead"][3].endswith("refused")
+    assert rows["Later"][1] == "not polled yet"
+    failing = newsmon("feeds", "list", "--failing", "--feeds", str(feeds), "--db", str(db))
+    assert list(_rows(failing.stdout)) == ["Dead"] and "1 failing of 3 feeds" in failing.stdout
+    missing = newsmon("feeds", "list", "--feeds", str(feeds), "--db", str(tmp_path / "missing.duckdb"))
+    assert missing.exit_code == 1 and "no database at" in _one_line(missing.stderr)
+
+
+def test_remove_by_name_and_by_url_keeps_the_rest_of_the_file(tmp_path: Path, newsmon: Newsmon) -> None:
+    feeds = tmp_path / "feeds.toml"
+    text = (
+        '# my feeds\n\n# the wire\n[[feeds]]\nname = "Wire"\nurl = "https://wire.example/rss"\n\n'
+        '[[feeds]] # kept\nname = "Blog"\nurl = "https://blog.example/atom"\ninterval = 3600  # hourly\n\n'
+        '[[feeds]]\nname = "Other"\nurl = "https://other.example/rss"\ntags = ["x"]\n'
+    )
+    feeds.write_text(text, encoding="utf-8")
+    db, _ = _failing_database(tmp_path, feeds, 1)
+    by_name = newsmon("feeds", "remove", "wire", "--feeds", str(feeds), "--db", str(db))
+    assert by_name.exit_code == 0 and "removed Wire" in by_name.stdout and "marked inactive" in by_name.stdout
+    left = feeds.read_text(encoding="utf-8")
+    assert "# the wire" not in left and "# my feeds" in left and "interval = 3600  # hourly" in left
+    by_url = newsmon("feeds", "remove", "https://other.example/rss", "--feeds", str(feeds), "--db", str(db))
+    assert by_url.exit_code == 0
+    assert [s.name for s in load_feeds(feeds)] == ["Blog"]
+    assert sorted(_query(db, "SELECT name, active FROM feeds")) == [("Blog", True), ("Other", False), ("Wire", False)]
+    assert _query(db, "SELECT count(*) FROM v_feed_health WHERE NOT active") == [(2,)]  # the history stays
+    again = newsmon("feeds", "remove", "Wire", "--feeds", str(feeds), "--db", str(db))
+    assert again.exit_code == 1 and "no feed named 'Wire'" in _one_line(again.stderr)
+
+
+def test_remove_refuses_a_name_shared_by_two_feeds(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(
+        '[[feeds]]\nname = "A"\nurl = "https://a.example/1"\n[[feeds]]\nname = "A"\nurl = "https://a.example/2"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"2 feeds in .* are named 'A': give the feed's URL"):
+        remove_feed(feeds, "A")
+    assert remove_feed(feeds, "https://a.example/2").url == "https://a.example/2"
+    assert tomllib.loads(feeds.read_text(encoding="utf-8"))["feeds"] == [{"name": "A", "url": "https://a.example/1"}]
+
+
+# -- OPML -----------------------------------------------------------------------------------------
+
+
+def test_export_and_import_round_trip_with_tags(tmp_path: Path, newsmon: Newsmon) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(
+        '[[feeds]]\nname = "Wire <&> \\"Co\\""\nurl = "https://wire.example/rss?a=1&b=2"\ntags = ["world", "uk"]\n\n'
+        '[[feeds]]\nname = "Loose"\nurl = "https://loose.example/atom"\n\n'
+        '[[feeds]]\nname = "Tech"\nurl = "https://tech.example/rss"\ntags = ["tech"]\n',
+        encoding="utf-8",
+    )
+    opml = tmp_path / "subs.opml"
+    exported = newsmon("feeds", "export", "--output", str(opml), "--feeds", str(feeds),
+                       env={"NEWSMON_DB": str(tmp_path / "none.duckdb")})  # fmt: skip
+    assert exported.exit_code == 0 and "exported 3 feeds" in exported.stdout
+    data = opml.read_bytes()
+    assert data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">')
+    assert read_opml(data).feeds == load_feeds(feeds)
+    copy = tmp_path / "copy.toml"
+    imported = newsmon("feeds", "import", str(opml), "--feeds", str(copy))
+    assert imported.exit_code == 0 and "imported 3 new feeds of 3" in imported.stdout
+    assert load_feeds(copy) == load_feeds(feeds)
+    stdout = newsmon("feeds", "export", "--feeds", str(feeds), env={"NEWSMON_DB": str(tmp_path / "none.duckdb")})
+    assert stdout.stdout == data.decode()
+
+
+def test_import_refuses_outlines_that_are_not_http_and_counts_them(tmp_path: Path, newsmon: Newsmon) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body><outline text="News">'
+        '<outline text="Wire" xmlUrl="https://wire.example/feed"/>'
+        '<outline text="Evil" xmlUrl="javascript:alert(1)"/><outline text="Local" xmlUrl="file:///etc/passwd"/>'
+        "</outline></body></opml>",
+        encoding="utf-8",
+    )
+    feeds = tmp_path / "feeds.toml"
+    imported = newsmon("feeds", "import", str(opml), "--feeds", str(feeds))
+    assert imported.exit_code == 0
+    assert "imported 1 new feeds of 1" in imported.stdout and "refused 2 outline(s)" in imported.stdout
+    assert load_feeds(feeds) == [FeedSpec("Wire", "https://wire.example/feed", tags=("News",))]
+
+
+def test_opml_export_puts_each_feed_in_its_first_tags_folder() -> None:
+    specs = [FeedSpec("A", "https://a.example/", tags=("x", "y")), FeedSpec("B", "https://b.example/")]
+    text = render_opml(specs, "t", {"https://a.example/": "https://a.example/home"})
+    assert '<outline text="x" title="x">' in text and 'htmlUrl="https://a.example/home"' in text
+    assert 'category="x,y"' in text
+    assert read_opml(text.encode()).feeds == specs
+
+
+# -- details, views --------------------------------------------------------------------------------
+
+
+def test_real_feeds_give_their_language_format_and_site() -> None:
+    shared = require_shared() / "feeds"
+    cases = {
+        "rss-parser/guardian.rss": ("The Guardian", "https://www.theguardian.com/us", "en-GB", "rss20"),
+        "miniflux/small_atom.xml": ("Recent Commits to v2:main", "https://github.com/miniflux/v2/commits/main",
+                                    "en-US", "atom10"),
+        "rss-parser/craigslist.rss": ("craigslist SF bay area | apts/housing for rent search", "https://sfbay.craigslist.org/search/apa",
+                                      "en-US", "rss10"),
+        "miniflux/encoding_WINDOWS-1251.xml": ("iBash.Org.Ru", "http://ibash.org.ru/", "ru", "rss20"),
+    }  # fmt: skip
+    for name, expected in cases.items():
+        feed = parse_feed((shared / name).read_bytes())
+        assert (feed.title, feed.site_url, feed.language, feed.format) == expected, name
+
+
+def test_intervals_are_written_as_durations() -> None:
+    assert [format_duration(s) for s in (60, 90, 1800, 3600, 5400, 7200, 86400, 90000)] == [
+        "1m", "1m30s", "30m", "1h", "1h30m", "2h", "1d", "1d1h",
+    ]  # fmt: skip
+
+
+def test_validators_from_outside_a_run_never_make_a_conditional_get() -> None:
+    added = FeedState("https://a.example/", "a", 1800.0, etag='"x"', last_modified="Mon")
+    assert not plan_poll(added).conditional
+    polled = FeedState("https://a.example/", "a", 1800.0, etag='"x"', last_body_hash="h", polls_since_full_get=1)
+    assert plan_poll(polled).conditional
+
+
+def test_views_show_feed_tags_and_language(tmp_path: Path, server: ScriptedServer) -> None:
+    server.routes["/a.rss"] = Route(_rss("Alpha story", "Shared story", language="de-DE"))
+    server.routes["/b.rss"] = Route(_rss("Beta story", "Shared story", language="en"))
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(
+        f'[[feeds]]\nname = "A"\nurl = "{server.url("/a.rss")}"\ntags = ["world", "de"]\n\n'
+        f'[[feeds]]\nname = "B"\nurl = "{server.url("/b.rss")}"\ntags = ["world", "tech"]\n',
+        encoding="utf-8",
+    )
+    db = make_database(tmp_path / "newsmon.duckdb")
+    _run(tmp_path, feeds, db, datetime.now(UTC))
+    docs = dict(
+        (title, (language, tags))
+        for title, language, tags in _query(db, "SELECT title, language, tags FROM v_documents")
+    )
+    assert docs["Alpha story"] == ("de", ["de", "world"])
+    assert docs["Beta story"] == ("en", ["tech", "world"])
+    assert docs["Shared story"] == ("de", ["de", "tech", "world"])  # one article, delivered by both feeds
+    files = [row for row in _query(db, "SELECT tags, language FROM v_documents WHERE source_kind <> 'feed'")]
+    assert files and all(tags == [] for tags, _ in files)
+    health = _query(
+        db, "SELECT name, tags, language, title, site_url, format, items_per_day FROM v_feed_health ORDER BY 1"
+    )
+    assert health == [
+        ("A", ["world", "de"], "de-DE", "Wire & Co", "https://wire.example/", "rss20", round(2 / 7, 2)),
+        ("B", ["world", "tech"], "en", "Wire & Co", "https://wire.example/", "rss20", round(2 / 7, 2)),
+    ]
