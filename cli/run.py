@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -116,6 +117,7 @@ def run(
 
     _quiet_newsmon_tracebacks()
     set_wait_notifier(_print_wait)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with ApiWatchdog(on_lost=_end_run_without_api):
         state = monitor(settings, now=clock, since=start, return_state=True)
     outcome = state.result(raise_on_failure=False)
@@ -175,6 +177,17 @@ def _quiet_newsmon_tracebacks() -> None:
                 handler.addFilter(once)  # consoles only: the run's log in Prefect keeps both
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM before or after the flow, and at the end of its crash handling (Prefect's own
+    handler records the crash during the flow, then signals the process again, which lands
+    here): end now with the temporary API server and any workers, rather than let the
+    signal's default action orphan them or a full interpreter shutdown wait on them."""
+    from newsmon.processes import exit_now
+
+    os.write(2, b"newsmon: stopped by SIGTERM\n")
+    exit_now(128 + signum)
+
+
 def _print_wait(message: str) -> None:
     """How a run says, once, that it waits for the database."""
     err_console.print(f"newsmon: {message}", highlight=False, markup=False, soft_wrap=True)
@@ -189,6 +202,7 @@ def _end_run_without_api(cause: str) -> None:
         if os.environ.get("PREFECT_API_URL")
         else "run again (a new temporary API starts with the run)"
     )
+    err_console.print()  # Prefect's log worker may have left a line unfinished on stderr
     err_console.print(
         f"newsmon: error: {cause}; the run was ended as a killed run would be (committed batches are kept): {advice}",
         highlight=False,
@@ -231,8 +245,6 @@ def serve(
 
       PREFECT_HOME=/var/lib/newsmon/prefect newsmon serve --db /var/lib/newsmon/news.duckdb
     """
-    import signal
-
     from newsmon.server import LocalPrefectServer, server_home
     from newsmon.service import Service
 
