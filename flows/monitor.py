@@ -49,7 +49,9 @@ def monitor(
     try:
         return _monitor(settings, now, since)
     except NewsmonError as err:
-        get_run_logger().error("%s", err)
+        # For the run's log in Prefect; a console that prints the error itself drops this record
+        # (it carries ``newsmon_error``), so the error shows once.
+        get_run_logger().error("%s", err, extra={"newsmon_error": True})
         return Failed(message=str(err), data=err)
 
 

@@ -178,11 +178,21 @@ def run_once(ctx: RunContext, since: datetime | None = None) -> RunSummary:
             store.runs.finish(run_id, "completed", datetime.now(UTC))
         except BaseException as err:
             try:
-                store.runs.finish(run_id, "failed", datetime.now(UTC), f"{type(err).__name__}: {err}")
+                status, error = _how_it_ended(err)
+                store.runs.finish(run_id, status, datetime.now(UTC), error)
             except Exception as record_err:  # e.g. the disk is full: keep the original error
                 ctx.logger.error("could not record the failure of run %s: %s", run_id, record_err)
             raise
     return ctx.summary
+
+
+def _how_it_ended(err: BaseException) -> tuple[str, str]:
+    """The status and error recorded for a run that raised ``err``: ``crashed`` when it was
+    stopped from outside (a signal: Ctrl-C, SIGTERM, a cancellation), ``failed`` otherwise."""
+    if isinstance(err, Exception):
+        return "failed", f"{type(err).__name__}: {err}"
+    what = "interrupted (Ctrl-C)" if isinstance(err, KeyboardInterrupt) else f"stopped ({type(err).__name__})"
+    return "crashed", f"{what} before finishing; its committed batches are kept"
 
 
 def run_stages(ctx: RunContext, since: datetime | None = None) -> None:

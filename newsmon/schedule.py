@@ -7,7 +7,8 @@ Times without an offset are UTC; a date alone is its midnight.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from newsmon.errors import ConfigError
 
@@ -58,3 +59,55 @@ def serve_schedule(interval: str | None, cron: str | None) -> float | None:
     if interval and cron:
         raise ConfigError("give --interval or --cron, not both")
     return serve_interval(interval) if not cron else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSchedule:
+    """When ``newsmon serve`` runs: every ``interval_s`` seconds from the first run, or on the
+    UTC times of a cron expression. The first run is always at start."""
+
+    interval_s: float | None = None
+    cron: str | None = None
+
+    def next_after(self, now: datetime, first_start: datetime) -> datetime:
+        """The first scheduled time after ``now`` (an interval counts from ``first_start``;
+        times missed while a run went on are skipped, never made up)."""
+        if self.cron is not None:
+            from cronsim import CronSim
+
+            return datetime.fromtimestamp(next(CronSim(self.cron, now.astimezone(UTC))).timestamp(), UTC)
+        step = timedelta(seconds=self.interval_s or DEFAULT_SERVE_INTERVAL_S)
+        done = max(0, int((now - first_start) / step))  # whole intervals already past
+        return first_start + step * (done + 1)
+
+    def describe(self) -> str:
+        """The schedule in words, e.g. ``every 15m`` or ``on cron '*/15 * * * *' (UTC)``."""
+        if self.cron is not None:
+            return f"on cron {self.cron!r} (UTC)"
+        return f"every {format_duration(self.interval_s or DEFAULT_SERVE_INTERVAL_S)}"
+
+
+def format_duration(seconds: float) -> str:
+    """``90`` → ``1m30s``, ``900`` → ``15m``, ``7200`` → ``2h``: the largest units, no zero parts."""
+    rest = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts) or "0s"
+
+
+def serve_plan(interval: str | None, cron: str | None) -> ServeSchedule:
+    """The schedule of ``newsmon serve`` from ``--interval`` or ``--cron`` (one of the two; the
+    default is every 30 minutes); a bad cron expression is a :class:`ConfigError`."""
+    seconds = serve_schedule(interval, cron)
+    if cron is None:
+        return ServeSchedule(interval_s=seconds)
+    from cronsim import CronSim, CronSimError
+
+    try:
+        CronSim(cron, datetime.now(UTC))
+    except CronSimError as err:
+        raise ConfigError(f"--cron {cron!r} is not a cron expression ({err}): write e.g. '*/15 * * * *'") from err
+    return ServeSchedule(cron=cron)

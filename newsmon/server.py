@@ -1,9 +1,11 @@
 """A local Prefect server for ``newsmon serve`` when none is configured.
 
-Prefect's ephemeral API (what ``newsmon run`` uses) schedules nothing, so scheduled operation
-needs a real server. When ``PREFECT_API_URL`` is unset, newsmon starts ``prefect server start``
-on 127.0.0.1 with its own state folder (so it never shares the SQLite file of ad hoc runs),
-waits until it answers, and stops it on exit.
+Runs under ``newsmon serve`` report to a real server, so that their history and logs outlive
+each run and show in the UI (Prefect's ephemeral API stops with each run and drops its event
+backlog). When ``PREFECT_API_URL`` is unset, newsmon starts ``prefect server start`` on
+127.0.0.1, in a session of its own, with its state in ``PREFECT_HOME`` when that is set, else
+in a folder of newsmon's own beside the database; waits until it answers; and stops it, with
+every process it started, on exit.
 """
 
 from __future__ import annotations
@@ -15,16 +17,29 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from newsmon.errors import ConfigError
+from newsmon.processes import stop_group
 
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 180.0
+STOP_GRACE_S = 10.0
+OWN_HOME = ".newsmon-prefect"
+
+
+def server_home(db: Path) -> tuple[Path, str]:
+    """Where the local server keeps its state, and why there: ``PREFECT_HOME`` when it is set,
+    else newsmon's own folder beside the database (never the SQLite file of ad hoc runs)."""
+    configured = os.environ.get("PREFECT_HOME", "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve(), "from PREFECT_HOME"
+    return db.resolve().parent / OWN_HOME, "newsmon's own folder: PREFECT_HOME is unset"
 
 
 def free_port() -> int:
@@ -48,8 +63,9 @@ class LocalPrefectServer:
         """The API URL clients use."""
         return f"http://127.0.0.1:{self.port}/api"
 
-    def start(self) -> None:
-        """Start the server and wait until it answers its health check."""
+    def start(self, stopping: Callable[[], bool] = lambda: False) -> bool:
+        """Start the server and wait until it answers its health check; False (and the server
+        stopped again) when ``stopping()`` turned true meanwhile."""
         self.home.mkdir(parents=True, exist_ok=True)
         prefect = shutil.which("prefect", path=str(Path(sys.executable).parent)) or "prefect"
         env = {
@@ -60,34 +76,43 @@ class LocalPrefectServer:
         }
         cmd = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.log_path, "ab") as log_file:
-            self.process = subprocess.Popen(cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        self._wait_healthy()
+            self.process = subprocess.Popen(
+                cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        if not self._wait_healthy(stopping):
+            self.stop()
+            return False
         log.info("Prefect server on %s (UI http://127.0.0.1:%d, log %s)", self.api_url, self.port, self.log_path)
+        return True
 
-    def _wait_healthy(self) -> None:
+    def _wait_healthy(self, stopping: Callable[[], bool]) -> bool:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
+            if stopping():
+                return False
             if self.process is not None and self.process.poll() is not None:
                 raise ConfigError(f"the Prefect server exited at start-up: see {self.log_path}")
-            try:
-                if httpx.get(f"{self.api_url}/health", timeout=2, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+            if self.healthy(timeout_s=2):
+                return True
+            time.sleep(0.2)
         self.stop()
         raise ConfigError(f"the Prefect server did not answer within {STARTUP_TIMEOUT_S:.0f} s: see {self.log_path}")
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 20 s)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
+    def healthy(self, timeout_s: float = 5) -> bool:
+        """True when the server answers its health check within ``timeout_s``."""
         try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+            return httpx.get(f"{self.api_url}/health", timeout=timeout_s, trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def exit_code(self) -> int | None:
+        """The server process's exit code, None while it runs (or before it started)."""
+        return None if self.process is None else self.process.poll()
+
+    def stop(self) -> None:
+        """Stop the server and every process in its group (SIGTERM, SIGKILL after ``STOP_GRACE_S``)."""
+        if self.process is not None:
+            stop_group(self.process, STOP_GRACE_S)
 
     def __enter__(self) -> LocalPrefectServer:
         self.start()

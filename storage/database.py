@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from newsmon.errors import DatabaseLockedError, DatabaseMissingError, QueryError, StorageError
 from newsmon.models import SilenceParams, SpikeParams
-from storage.lock import WriterLock
+from storage.lock import WriterLock, notify_wait
 from storage.snapshot import publish_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ def open_reader(path: Path, live: bool = False) -> duckdb.DuckDBPyConnection:
 def _connect_waiting(path: Path, deadline: float) -> duckdb.DuckDBPyConnection:
     """Open read-write, waiting with backoff while another process holds the file."""
     delay = 0.1
+    waited = False
     while True:
         try:
             return connect(path)
@@ -124,7 +125,11 @@ def _connect_waiting(path: Path, deadline: float) -> duckdb.DuckDBPyConnection:
                 raise DatabaseLockedError(
                     f"{err}; readers should use `newsmon sql` (it reads the snapshot) instead of the live file"
                 ) from err
-            log.info("database %s is held by another process; waiting", path)
+            if not waited:
+                waited = True
+                pid = _LOCK_PID.search(str(err.__cause__ or err))
+                holder = f"process {pid.group(1)}" if pid else "another process"
+                notify_wait(f"waiting for {path}: {holder} has the file open (a reader of the live file?)…")
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 2.0)
 

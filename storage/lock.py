@@ -1,4 +1,8 @@
-"""The writer lock: one newsmon writer per database file at a time."""
+"""The writer lock: one newsmon writer per database file at a time.
+
+A writer that has to wait says so once, through the wait notifier: by default a log warning;
+the command line installs one that prints (:func:`set_wait_notifier`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,34 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from newsmon.errors import DatabaseLockedError
 
 log = logging.getLogger(__name__)
+
+
+def _log_wait(message: str) -> None:
+    log.warning("%s", message)
+
+
+_notify_wait: Callable[[str], None] = _log_wait
+
+
+def set_wait_notifier(notify: Callable[[str], None] | None) -> Callable[[str], None]:
+    """Make ``notify(message)`` the way a writer says, once, that it waits for the database
+    (None: the default, a log warning); returns the previous notifier."""
+    global _notify_wait
+    previous, _notify_wait = _notify_wait, notify or _log_wait
+    return previous
+
+
+def notify_wait(message: str) -> None:
+    """Say that this writer waits (``message`` is one line), through the installed notifier."""
+    _notify_wait(message)
 
 
 class WriterLock:
@@ -33,24 +59,39 @@ class WriterLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.timeout_s
         delay = 0.05
+        waited = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    owner = self._holder(fd)[0]
                     os.close(fd)
                     raise DatabaseLockedError(
                         f"another newsmon run (PID {owner}) is writing {self.path.with_suffix('')}:"
                         f" waited {self.timeout_s:.0f} s; try again when it has finished"
                     ) from None
-                log.info("waiting for the writer lock %s", self.path)
+                if not waited:
+                    waited = True
+                    owner, since = self._holder(fd)
+                    notify_wait(
+                        f"waiting for the writer lock on {self.path.with_suffix('')} (held by PID {owner},"
+                        f" running since {since}) for up to {self.timeout_s:.0f} s…"
+                    )
                 time.sleep(min(delay, max(0.0, deadline - time.monotonic())) * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, 2.0)
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._fd = fd
+
+    @staticmethod
+    def _holder(fd: int) -> tuple[str, str]:
+        """The holder's PID (the lock file's content) and since when it holds the lock (when it
+        wrote its PID: the file's modification time), in UTC."""
+        owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        since = datetime.fromtimestamp(os.fstat(fd).st_mtime, UTC)
+        return owner, f"{since:%Y-%m-%d %H:%M:%S} UTC"
 
     def release(self) -> None:
         """Release the lock (idempotent)."""

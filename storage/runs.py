@@ -40,7 +40,7 @@ class RunRepository:
         return len(crashed)
 
     def finish(self, run_id: str, status: str, finished_at: datetime, error: str | None = None) -> None:
-        """Mark a run completed or failed."""
+        """Mark a run completed, failed or crashed (stopped before finishing)."""
         self.db.execute(
             "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
             [status, finished_at, error, run_id],
