@@ -4,6 +4,7 @@ each), and what to do next; every line fits the terminal."""
 from __future__ import annotations
 
 import logging
+import textwrap
 from datetime import UTC, datetime
 
 from newsmon.config import Settings
@@ -15,7 +16,8 @@ LABEL = 9  # width of the left column
 
 
 def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width: int) -> list[str]:
-    """The run's summary, one fact per line, each cut to ``width`` characters."""
+    """The run's summary, one fact per line, folded to ``width`` characters (a failure's
+    example, which can be long, is cut instead)."""
     lines = [f"newsmon: run {summary.run_id[:8]} completed in {_seconds(seconds)}; database {settings.db}"]
     read = f"{summary.files_seen} files ({summary.files_skipped} skipped)"
     if settings.feeds_path is not None:
@@ -31,9 +33,10 @@ def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width
         )
     )
     lines.append(_row("alerts", ", ".join(summary.alerts) if summary.alerts else "none (nothing new)"))
-    lines.extend(failure_lines(summary.failures))
-    lines.extend(hint_lines(summary, settings))
-    return [_cut(line, width) for line in lines]
+    lines = [wrapped for line in lines for wrapped in _wrap(line, width)]
+    lines.extend(_cut(line, width) for line in failure_lines(summary.failures))  # examples may be cut
+    lines.extend(wrapped for line in hint_lines(summary, settings) for wrapped in _wrap(line, width))
+    return lines
 
 
 def failure_lines(tallies: list[FailureTally]) -> list[str]:
@@ -107,6 +110,12 @@ def _row(label: str, text: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """A line folded to ``width`` (continuations indented under its text), never cut."""
+    indent = " " * (len(line) - len(line.lstrip()) + (LABEL + 1 if line.startswith("  ") else 6))
+    return textwrap.wrap(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [""]
 
 
 def _cut(line: str, width: int) -> str:
