@@ -4,6 +4,7 @@ that several commands share, and the entry point."""
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -76,8 +77,9 @@ def _root(
 
 
 def wide() -> Console:
-    """The console, or a wide one when the output is piped (no squeezing to 80 columns)."""
-    return console if console.is_terminal else Console(width=240)
+    """The console; when the output is piped, one as wide as ``COLUMNS`` says, else 240 columns
+    (no squeezing to 80)."""
+    return console if console.is_terminal or os.environ.get("COLUMNS", "").isdigit() else Console(width=240)
 
 
 def when(value: Any) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from cli.app import ConfigOption, DbOption, app, console, when, wide
@@ -247,7 +247,7 @@ def feeds_check(
     finally:
         if store is not None:
             store.close()
-    table = Table("name", "status", "items", "new", "next poll", "url")
+    table = Table("name", "status", "items", "new", "next poll", Column("url", overflow="fold"))
     for check in checks:
         status = "ok" if check.probe.ok else check.probe.kind or "failed"
         next_poll = "next run" if check.next_poll_at is None or check.next_poll_at <= now else when(check.next_poll_at)
@@ -325,8 +325,8 @@ def feeds_list(
     specs = load_feeds(path) if path.exists() else []
     health = _health(settings.db) if settings.db.exists() else {}
     now = datetime.now(UTC)
-    columns = ("name", "every", "status", "last success", "last failure", "next poll", "items/day", "url")
-    table = Table(*columns)
+    columns = ("name", "every", "status", "last success", "last failure", "next poll", "items/day")
+    table = Table(*columns, Column("url", overflow="fold"))  # a URL is wrapped, never cut
     shown = 0
     for spec in specs:
         row = health.get(spec.url)

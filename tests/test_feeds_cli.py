@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import socket
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -35,13 +36,14 @@ PAGE = b"""<!doctype html><html><head><title>News</title><base href="/news/">
 </head><body><p>Hello</p></body></html>"""
 
 
-def _rss(*titles: str, language: str = "en-gb") -> bytes:
+def _rss(*titles: str, language: str = "en-gb", dates: Sequence[datetime] = ()) -> bytes:
     """An RSS 2.0 feed whose items link https://news.example/<title> (items of the same title in
-    two feeds are one article)."""
+    two feeds are one article); ``dates`` are the items' pubDates, in order (none by default)."""
+    when = [f"<pubDate>{format_datetime(d)}</pubDate>" for d in dates] + [""] * len(titles)
     items = "".join(
-        f"<item><title>{t}</title><link>https://news.example/{t.replace(' ', '-')}</link>"
+        f"<item><title>{t}</title><link>https://news.example/{t.replace(' ', '-')}</link>{w}"
         f"<description>{t} body text.</description></item>"
-        for t in titles
+        for t, w in zip(titles, when, strict=False)
     )
     return (
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire &amp; Co</title>'
@@ -321,7 +323,7 @@ def test_list_shows_health_and_failing_filters(tmp_path: Path, server: ScriptedS
     listed = newsmon("feeds", "list", "--feeds", str(feeds), "--db", str(db))
     assert listed.exit_code == 0, listed.stderr
     rows = _rows(listed.stdout)
-    assert rows["Wire"][0] == "2h" and rows["Wire"][1] == "ok" and rows["Wire"][5] == f"{2 / 7:.2f}".rstrip("0")
+    assert rows["Wire"][0] == "2h" and rows["Wire"][1] == "ok" and rows["Wire"][5] == "2"  # 2 undated items, one day
     assert rows["Dead"][0] == "30m" and rows["Dead"][1] == "failing" and rows["Dead"][3].endswith("refused")
     assert rows["Later"][1] == "not polled yet"
     failing = newsmon("feeds", "list", "--failing", "--feeds", str(feeds), "--db", str(db))
@@ -469,6 +471,27 @@ def test_views_show_feed_tags_and_language(tmp_path: Path, server: ScriptedServe
         db, "SELECT name, tags, language, title, site_url, format, items_per_day FROM v_feed_health ORDER BY 1"
     )
     assert health == [
-        ("A", ["world", "de"], "de-DE", "Wire & Co", "https://wire.example/", "rss20", round(2 / 7, 2)),
-        ("B", ["world", "tech"], "en", "Wire & Co", "https://wire.example/", "rss20", round(2 / 7, 2)),
-    ]
+        ("A", ["world", "de"], "de-DE", "Wire & Co", "https://wire.example/", "rss20", 2.0),
+        ("B", ["world", "tech"], "en", "Wire & Co", "https://wire.example/", "rss20", 2.0),
+    ]  # undated items first seen today: 2 items over (at least) one day
+
+
+def test_items_per_day_counts_over_the_days_a_new_feed_covers(tmp_path: Path, server: ScriptedServer) -> None:
+    """A feed added now that lists 3 items of the last 25 hours posts about 2.9 a day (not 3/7);
+    one that lists 2 items of the last week and one of a month ago, 2/7."""
+    now = datetime.now(UTC)
+    hours = [now - timedelta(hours=h) for h in (1, 13, 25)]
+    server.routes["/busy.rss"] = Route(_rss("Busy one", "Busy two", "Busy three", dates=hours))
+    weeks = [now - timedelta(days=d) for d in (2, 5, 30)]
+    server.routes["/slow.rss"] = Route(_rss("Slow one", "Slow two", "Slow three", dates=weeks))
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(
+        f'[[feeds]]\nname = "busy"\nurl = "{server.url("/busy.rss")}"\n\n'
+        f'[[feeds]]\nname = "slow"\nurl = "{server.url("/slow.rss")}"\n',
+        encoding="utf-8",
+    )
+    db = make_database(tmp_path / "newsmon.duckdb")
+    _run(tmp_path, feeds, db, now)
+    rates = dict(_query(db, "SELECT name, items_per_day FROM v_feed_health"))
+    assert rates["busy"] == pytest.approx(3 / (25 / 24), abs=0.02)
+    assert rates["slow"] == pytest.approx(2 / 7, abs=0.01)
