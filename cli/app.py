@@ -79,7 +79,10 @@ def _root(
 def wide() -> Console:
     """The console; when the output is piped, one as wide as ``COLUMNS`` says, else 240 columns
     (no squeezing to 80)."""
-    return console if console.is_terminal or os.environ.get("COLUMNS", "").isdigit() else Console(width=240)
+    if console.is_terminal:
+        return console
+    columns = os.environ.get("COLUMNS", "")
+    return Console(width=int(columns) if columns.isdigit() and int(columns) > 0 else 240)
 
 
 def when(value: Any) -> str:

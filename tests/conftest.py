@@ -118,7 +118,8 @@ def newsmon(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         log = _StderrLog()
         logging.getLogger().addHandler(log)
         try:
-            return CliRunner().invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+            piped = {"COLUMNS": None, **(env or {})}  # output to a pipe with no COLUMNS unless a test sets it
+            return CliRunner().invoke(app, list(args), env=piped, input=input, catch_exceptions=False)
         finally:
             logging.getLogger().removeHandler(log)
 
