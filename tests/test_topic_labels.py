@@ -1,0 +1,110 @@
+"""The held-out topic labels: the file's shape, its frozen test split, and the loader that
+joins it to the texts in ``../shared/data``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.accuracy import build_topic_labels as labels
+from newsmon.errors import InputError
+
+FIELDS = {
+    "id",
+    "source",
+    "link",
+    "date_published",
+    "labels",
+    "judged",
+    "kind",
+    "ambiguous",
+    "note",
+    "split",
+    "pool",
+    "labelled_on",
+    "scored_text",
+}
+
+
+def records() -> list[dict[str, Any]]:
+    with labels.LABELS.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def test_every_record_has_the_fields_and_no_text() -> None:
+    found = records()
+    assert len({r["id"] for r in found}) == len(found)
+    for record in found:
+        assert set(record) == FIELDS, record["id"]
+        assert set(record["labels"]) <= set(labels.TOPICS)
+        assert set(record["judged"]) <= set(labels.TOPICS)
+        assert set(record["labels"]) <= set(record["judged"]), record["id"]
+        assert record["split"] in {"dev", "test"}
+        assert record["kind"] in {"positive", "hard_negative", "random"}
+        assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
+        assert record["source"] in {labels.FEEDS, labels.WH}
+        assert labels.sha1(record["link"]) == record["id"]
+
+
+def test_each_topic_has_at_least_300_scored_items_and_both_splits() -> None:
+    found = records()
+    for topic in labels.TOPICS:
+        scored = [r for r in found if topic in r["judged"] and not r["ambiguous"]]
+        assert len(scored) >= 300, topic
+        for split in ("dev", "test"):
+            assert any(topic in r["labels"] for r in scored if r["split"] == split), (topic, split)
+
+
+def test_the_test_split_hash_is_the_one_documented() -> None:
+    doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
+    documented = re.search(r"test split SHA-256: `([0-9a-f]{64})`", doc)
+    assert documented, "TOPIC_LABELS.md gives no test split SHA-256"
+    assert labels.test_split_sha256(records()) == documented.group(1)
+
+
+def test_the_hash_changes_with_a_test_label_but_not_with_a_dev_one() -> None:
+    found = records()
+    before = labels.test_split_sha256(found)
+    dev = next(i for i, r in enumerate(found) if r["split"] == "dev")
+    test = next(i for i, r in enumerate(found) if r["split"] == "test")
+    changed_dev = [dict(r, labels=["covid-origins"]) if i == dev else r for i, r in enumerate(found)]
+    assert labels.test_split_sha256(changed_dev) == before
+    changed_test = [dict(r, ambiguous=not r["ambiguous"]) if i == test else r for i, r in enumerate(found)]
+    assert labels.test_split_sha256(changed_test) != before
+
+
+def test_splits_are_stratified_and_seeded() -> None:
+    items: list[dict[str, Any]] = [
+        {"id": f"{n:040x}", "labels": ["russia-sanctions"] if n % 2 else [], "kind": "random", "ambiguous": False}
+        for n in range(60)
+    ]
+    split = labels.assign_splits(items)
+    assert split == labels.assign_splits(list(reversed(items)))
+    for positive in (True, False):
+        stratum = [i["id"] for i in items if bool(i["labels"]) == positive]
+        assert sum(split[i] == "dev" for i in stratum) == 10
+
+
+def test_load_items_says_the_shared_data_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no shared data"):
+        labels.load_items(labels.LABELS, tmp_path / "absent")
+
+
+def test_load_items_joins_every_label_to_its_text(shared_data: Path) -> None:
+    items = labels.load_items(labels.LABELS, shared_data)
+    assert len(items) == len(records())
+    for item in items:
+        assert item["title"], item["id"]
+        if item["source"] == labels.WH:
+            assert item["text"].startswith(item["label_text"])
+            assert len(item["label_text"]) <= labels.LABEL_CHARS
+
+
+def test_no_item_comes_from_the_rules_own_labels(shared_data: Path) -> None:
+    with (shared_data / labels.DEV_LABELS).open(encoding="utf-8") as lines:
+        dev_links = {json.loads(line)["link"] for line in lines}
+    assert not dev_links & {r["link"] for r in records()}
