@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from newsmon.errors import TopicDefinitionError
-from newsmon.text import normalize_for_match
+from newsmon.text import normalize_for_query
 
 FIELDS = ("title", "body")
 MAX_NEAR = 50
@@ -389,24 +389,38 @@ def term_pattern(term: str) -> re.Pattern[str] | None:
 
     ``*`` ends a word (any ending); spaces and hyphens between words match either. Returns
     None when the term has no word to match or puts ``*`` anywhere but at a word's end.
+
+    A term matches whole words: not inside a longer word, and not before an apostrophe that
+    continues the word (``xi`` does not match "Xi'an"; the possessive "Xi's" still counts).
+    A term that begins or ends in a Chinese or Japanese character needs no word boundary on
+    that side, since those scripts do not separate words with spaces (``制裁`` matches inside
+    "对俄制裁").
     """
-    words = [w for w in re.split(r"[\s\-]+", normalize_for_match(term)) if w]
+    words = [w for w in re.split(r"[\s\-]+", normalize_for_query(term)) if w]
     if not words or any(not w.rstrip("*") or "*" in w.rstrip("*") or w.endswith("**") for w in words):
         return None
     pieces = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
-    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(pieces) + r"(?!\w)")
+    first, last = words[0][0], words[-1].rstrip("*")[-1]
+    left = "" if _CJK.match(first) else _LEFT
+    right = "" if _CJK.match(last) and not words[-1].endswith("*") else _RIGHT
+    return re.compile(left + r"[\s\-]+".join(pieces) + right)
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LEFT = r"(?<!\w)"
+_RIGHT = r"(?!\w|'(?!s(?!\w))\w)"  # no letter after, nor an apostrophe that continues the word
 
 
 def _body(term: Term) -> str:
-    """A term's pattern without its word-boundary guards."""
-    return term.pattern.pattern[len(r"(?<!\w)") : -len(r"(?!\w)")]
+    """A term's pattern, guards included (each term has its own)."""
+    return term.pattern.pattern
 
 
 def _grouped(terms: Sequence[Term]) -> re.Pattern[str]:
     """The union of ``terms`` with one named group per term (``t<index>``), longest first."""
     order = sorted(range(len(terms)), key=lambda i: len(_body(terms[i])), reverse=True)
     body = "|".join(f"(?P<t{i}>{_body(terms[i])})" for i in order)
-    return re.compile(r"(?<!\w)(?:" + body + r")(?!\w)")
+    return re.compile(body)
 
 
 def union_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
@@ -414,7 +428,7 @@ def union_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
     bodies = sorted({_body(t) for t in terms}, key=len, reverse=True)
     if not bodies:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(bodies) + r")(?!\w)")
+    return re.compile("|".join(bodies))
 
 
 # -- the parser ----------------------------------------------------------------------------
@@ -594,7 +608,7 @@ class _Parser:
         if pattern is None:
             what = "phrase" if token.kind == "PHRASE" else "word"
             raise self.error(token.offset, f"{what} {token.text!r} has no letters to match, or '*' not at a word's end")
-        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_match(token.text)) if w)
+        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_query(token.text)) if w)
         source = f'"{words}"' if token.kind == "PHRASE" or " " in words else words
         term = Term(source, pattern, None)
         return term.with_scope(scope) if scope else term

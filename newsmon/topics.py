@@ -35,7 +35,7 @@ from newsmon.models import Document, Tag
 from newsmon.query import And as AndNode
 from newsmon.query import Node, Or, Query, Term, Unit, finish, parse_query, term_pattern, union_pattern
 from newsmon.query import Not as NotNode
-from newsmon.text import normalize_for_match, sha256_hex, split_sentences
+from newsmon.text import normalize_for_query, sha256_hex, split_sentences
 from newsmon.workers import WorkerPool, worker_state
 
 log = logging.getLogger(__name__)
@@ -275,7 +275,7 @@ def _any_of(terms: Iterable[Any], where: str) -> Node:
         pattern = term_pattern(term)
         if pattern is None:
             raise TopicDefinitionError(f"{where}: term {term!r} has no word to match ('*' only ends a word): fix it")
-        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_match(term)) if w)
+        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_query(term)) if w)
         nodes.append(Term(f'"{words}"' if " " in words else words, pattern, None))
     if not nodes:
         raise TopicDefinitionError(f"{where}: the term list is empty: add at least one term")
@@ -308,13 +308,13 @@ class Prepared:
     @classmethod
     def of(cls, document: Document) -> Prepared:
         """Normalize a document's title and body once, for every topic."""
-        return cls(document, normalize_for_match(document.title), normalize_for_match(document.body))
+        return cls(document, normalize_for_query(document.title), normalize_for_query(document.body))
 
     def sentences(self) -> list[tuple[str, str]]:
         """(original, normalized) body sentences, photo captions left out."""
         if self._sentences is None:
             self._sentences = [
-                (s, normalize_for_match(s)) for s in without_captions(split_sentences(self.document.body))
+                (s, normalize_for_query(s)) for s in without_captions(split_sentences(self.document.body))
             ]
         return self._sentences
 
@@ -434,7 +434,7 @@ def _explain(topic: Topic, doc: Prepared, match: Match) -> None:
         unit = _headline_and_lede(doc.title, doc.sentences()[0][1])
     else:
         evidence, memo = match.hits[0]
-        unit = Unit((("body", normalize_for_match(evidence)),))
+        unit = Unit((("body", normalize_for_query(evidence)),))
     clause = topic.query.explain(memo, unit)
     for node, label in topic.labels:
         if memo[node.index]:
