@@ -412,23 +412,41 @@ _RIGHT = r"(?!\w|'(?!s(?!\w))\w)"  # no letter after, nor an apostrophe that con
 
 
 def _body(term: Term) -> str:
-    """A term's pattern, guards included (each term has its own)."""
-    return term.pattern.pattern
+    """A term's pattern without its word-boundary guards, when it has both (most terms)."""
+    pattern = term.pattern.pattern
+    if pattern.startswith(_LEFT) and pattern.endswith(_RIGHT):
+        return pattern[len(_LEFT) : -len(_RIGHT)]
+    return ""
+
+
+def _union(alternatives: Sequence[tuple[str, str]]) -> str:
+    """One pattern for (guarded body, full pattern) pairs: the plain terms share one pair of
+    guards (much faster to search than guards on each), the others keep their own."""
+    plain = "|".join(body for body, _ in alternatives if body)
+    others = "|".join(full for body, full in alternatives if not body)
+    union = f"{_LEFT}(?:{plain}){_RIGHT}" if plain else ""
+    return f"{union}|{others}" if union and others else union or others
 
 
 def _grouped(terms: Sequence[Term]) -> re.Pattern[str]:
     """The union of ``terms`` with one named group per term (``t<index>``), longest first."""
-    order = sorted(range(len(terms)), key=lambda i: len(_body(terms[i])), reverse=True)
-    body = "|".join(f"(?P<t{i}>{_body(terms[i])})" for i in order)
-    return re.compile(body)
+    order = sorted(range(len(terms)), key=lambda i: len(terms[i].pattern.pattern), reverse=True)
+    return re.compile(
+        _union(
+            [
+                (f"(?P<t{i}>{_body(terms[i])})" if _body(terms[i]) else "", f"(?P<t{i}>{terms[i].pattern.pattern})")
+                for i in order
+            ]
+        )
+    )
 
 
 def union_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
     """One pattern matching wherever any of ``terms`` matches (a cheap pre-check)."""
-    bodies = sorted({_body(t) for t in terms}, key=len, reverse=True)
-    if not bodies:
+    unique = sorted({t.pattern.pattern: t for t in terms}.values(), key=lambda t: len(t.pattern.pattern), reverse=True)
+    if not unique:
         return None
-    return re.compile("|".join(bodies))
+    return re.compile(_union([(_body(t), t.pattern.pattern) for t in unique]))
 
 
 # -- the parser ----------------------------------------------------------------------------
