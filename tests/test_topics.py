@@ -287,13 +287,13 @@ def test_more_matching_sentences_score_higher(make_document: MakeDocument, query
 def test_headline_and_lede_are_read_together(make_document: MakeDocument, default_topics: list[Topic]) -> None:
     doc = make_document(
         "d",
-        "French president hopes to secure uranium supply in Kazakhstan and Uzbekistan. Later news.",
+        "The president hopes to secure uranium supply in Kazakhstan and Uzbekistan. Later news.",
         title="Macron pursues strategic nuclear deals on Russia's doorstep",
     )
     tag = one_tag(doc, default_topics, "central-asia-diplomacy")
     assert tag.evidence == (
         "Macron pursues strategic nuclear deals on Russia's doorstep … "
-        "French president hopes to secure uranium supply in Kazakhstan and Uzbekistan."
+        "The president hopes to secure uranium supply in Kazakhstan and Uzbekistan."
     )
     # the second sentence is never joined to the headline
     late = make_document("e", "First sentence. Kazakhstan and Uzbekistan were named.", title=doc.title)
