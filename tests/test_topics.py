@@ -714,9 +714,9 @@ def sql(newsmon: Newsmon) -> Sql:
 
 @pytest.fixture
 def widened(tmp_path: Path, default_topics_file: Path) -> Path:
-    """The shipped topics with covid-origins carelessly widened to 'post-Covid recovery'."""
+    """The shipped topics with covid-origins carelessly widened to 'post-Covid recovery', passing mentions too."""
     text = default_topics_file.read_text(encoding="utf-8")
-    changed = text.replace("  OR sago\n", '  OR sago OR "post-covid recovery"\n')
+    changed = text.replace("  OR sago\n", '  OR sago OR "post-covid recovery"\n').replace("lead_sentences = 2\n", "")
     assert changed != text
     path = tmp_path / "widened.toml"
     path.write_text(changed, encoding="utf-8")
