@@ -29,6 +29,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from newsmon.errors import TopicDefinitionError
 from newsmon.text import normalize_for_query
@@ -419,10 +420,37 @@ def _body(term: Term) -> str:
     return ""
 
 
-def _union(alternatives: Sequence[tuple[str, str]]) -> str:
+_ATOM = re.compile(r"\\w\*|\[\\s\\-\]\+|\\.|.", re.DOTALL)
+
+
+def _trie(bodies: Sequence[str]) -> str:
+    """The alternation of term bodies as a prefix tree (``kazakh\\w*|kyrgyz\\w*`` becomes
+    ``k(?:azakh\\w*|yrgyz\\w*)``): Python's regex engine tries alternatives one by one, so
+    sharing prefixes makes a union of many terms several times faster to search. Longer
+    continuations are tried before a term ends, as in a longest-first alternation."""
+    root: dict[str, Any] = {}
+    for body in bodies:
+        node = root
+        for atom in _ATOM.findall(body):
+            node = node.setdefault(atom, {})
+        node[""] = {}  # a term ends here
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [atom + emit(child) for atom, child in node.items() if atom]
+        if not branches:
+            return ""
+        if len(branches) == 1 and "" not in node:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")" + ("?" if "" in node else "")
+
+    return emit(root)
+
+
+def _union(alternatives: Sequence[tuple[str, str]], trie: bool = False) -> str:
     """One pattern for (guarded body, full pattern) pairs: the plain terms share one pair of
     guards (much faster to search than guards on each), the others keep their own."""
-    plain = "|".join(body for body, _ in alternatives if body)
+    bodies = [body for body, _ in alternatives if body]
+    plain = _trie(bodies) if trie else "|".join(bodies)
     others = "|".join(full for body, full in alternatives if not body)
     union = f"{_LEFT}(?:{plain}){_RIGHT}" if plain else ""
     return f"{union}|{others}" if union and others else union or others
@@ -446,7 +474,7 @@ def union_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
     unique = sorted({t.pattern.pattern: t for t in terms}.values(), key=lambda t: len(t.pattern.pattern), reverse=True)
     if not unique:
         return None
-    return re.compile(_union([(_body(t), t.pattern.pattern) for t in unique]))
+    return re.compile(_union([(_body(t), t.pattern.pattern) for t in unique], trie=True))
 
 
 # -- the parser ----------------------------------------------------------------------------
