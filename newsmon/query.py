@@ -153,10 +153,23 @@ class Or(Node):
         """Record which alternatives hold on ``unit`` (after the group matched), for :meth:`explain`."""
         if self.which is not None:
             for text in unit.texts(self.scope):
-                for m in self.which.finditer(text):
-                    memo[self.which_terms[int((m.lastgroup or "t0")[1:])].index] = True
+                self.mark_text(text, memo)
         for item in self.others:
             item.evaluate(unit, memo)
+
+    def mark_text(self, text: str, memo: list[bool | None]) -> bool:
+        """Record which of the group's plain terms occur in ``text``; True if any does.
+
+        The group's fast pattern finds where; the slower one with a group per term is tried
+        only at those places, to say which term it was."""
+        found = False
+        if self.pattern is None or self.which is None:
+            return found
+        for hit in self.pattern.finditer(text):
+            which = self.which.match(text, hit.start())
+            if which is not None:
+                memo[self.which_terms[int((which.lastgroup or "t0")[1:])].index] = found = True
+        return found
 
     def _evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
         if self.pattern is not None and any(self.pattern.search(text) for text in unit.texts(self.scope)):
@@ -290,9 +303,8 @@ def _mark(node: Node, name: str, text: str, memo: list[bool | None]) -> bool:
         found = node.scope in (None, name) and node.pattern.search(text) is not None
     elif isinstance(node, Or):
         found = any([_mark(item, name, text, memo) for item in node.others])  # mark every item
-        if node.which is not None and node.scope in (None, name):
-            for m in node.which.finditer(text):
-                memo[node.which_terms[int((m.lastgroup or "t0")[1:])].index] = found = True
+        if node.which is not None and node.scope in (None, name) and node.mark_text(text, memo):
+            found = True
     else:
         found = bool(_spans(node, name, text))
     if found:
