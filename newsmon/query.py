@@ -29,9 +29,10 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from newsmon.errors import TopicDefinitionError
-from newsmon.text import normalize_for_match
+from newsmon.text import normalize_for_query
 
 FIELDS = ("title", "body")
 MAX_NEAR = 50
@@ -152,10 +153,23 @@ class Or(Node):
         """Record which alternatives hold on ``unit`` (after the group matched), for :meth:`explain`."""
         if self.which is not None:
             for text in unit.texts(self.scope):
-                for m in self.which.finditer(text):
-                    memo[self.which_terms[int((m.lastgroup or "t0")[1:])].index] = True
+                self.mark_text(text, memo)
         for item in self.others:
             item.evaluate(unit, memo)
+
+    def mark_text(self, text: str, memo: list[bool | None]) -> bool:
+        """Record which of the group's plain terms occur in ``text``; True if any does.
+
+        The group's fast pattern finds where; the slower one with a group per term is tried
+        only at those places, to say which term it was."""
+        found = False
+        if self.pattern is None or self.which is None:
+            return found
+        for hit in self.pattern.finditer(text):
+            which = self.which.match(text, hit.start())
+            if which is not None:
+                memo[self.which_terms[int((which.lastgroup or "t0")[1:])].index] = found = True
+        return found
 
     def _evaluate(self, unit: Unit, memo: list[bool | None]) -> bool:
         if self.pattern is not None and any(self.pattern.search(text) for text in unit.texts(self.scope)):
@@ -289,9 +303,8 @@ def _mark(node: Node, name: str, text: str, memo: list[bool | None]) -> bool:
         found = node.scope in (None, name) and node.pattern.search(text) is not None
     elif isinstance(node, Or):
         found = any([_mark(item, name, text, memo) for item in node.others])  # mark every item
-        if node.which is not None and node.scope in (None, name):
-            for m in node.which.finditer(text):
-                memo[node.which_terms[int((m.lastgroup or "t0")[1:])].index] = found = True
+        if node.which is not None and node.scope in (None, name) and node.mark_text(text, memo):
+            found = True
     else:
         found = bool(_spans(node, name, text))
     if found:
@@ -389,32 +402,91 @@ def term_pattern(term: str) -> re.Pattern[str] | None:
 
     ``*`` ends a word (any ending); spaces and hyphens between words match either. Returns
     None when the term has no word to match or puts ``*`` anywhere but at a word's end.
+
+    A term matches whole words: not inside a longer word, and not before an apostrophe that
+    continues the word (``xi`` does not match "Xi'an"; the possessive "Xi's" still counts).
+    A term that begins or ends in a Chinese or Japanese character needs no word boundary on
+    that side, since those scripts do not separate words with spaces (``制裁`` matches inside
+    "对俄制裁").
     """
-    words = [w for w in re.split(r"[\s\-]+", normalize_for_match(term)) if w]
+    words = [w for w in re.split(r"[\s\-]+", normalize_for_query(term)) if w]
     if not words or any(not w.rstrip("*") or "*" in w.rstrip("*") or w.endswith("**") for w in words):
         return None
     pieces = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
-    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(pieces) + r"(?!\w)")
+    first, last = words[0][0], words[-1].rstrip("*")[-1]
+    left = "" if _CJK.match(first) else _LEFT
+    right = "" if _CJK.match(last) and not words[-1].endswith("*") else _RIGHT
+    return re.compile(left + r"[\s\-]+".join(pieces) + right)
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LEFT = r"(?<!\w)"
+_RIGHT = r"(?!\w|'(?!s(?!\w))\w)"  # no letter after, nor an apostrophe that continues the word
 
 
 def _body(term: Term) -> str:
-    """A term's pattern without its word-boundary guards."""
-    return term.pattern.pattern[len(r"(?<!\w)") : -len(r"(?!\w)")]
+    """A term's pattern without its word-boundary guards, when it has both (most terms)."""
+    pattern = term.pattern.pattern
+    if pattern.startswith(_LEFT) and pattern.endswith(_RIGHT):
+        return pattern[len(_LEFT) : -len(_RIGHT)]
+    return ""
+
+
+_ATOM = re.compile(r"\\w\*|\[\\s\\-\]\+|\\.|.", re.DOTALL)
+
+
+def _trie(bodies: Sequence[str]) -> str:
+    """The alternation of term bodies as a prefix tree (``kazakh\\w*|kyrgyz\\w*`` becomes
+    ``k(?:azakh\\w*|yrgyz\\w*)``): Python's regex engine tries alternatives one by one, so
+    sharing prefixes makes a union of many terms several times faster to search. Longer
+    continuations are tried before a term ends, as in a longest-first alternation."""
+    root: dict[str, Any] = {}
+    for body in bodies:
+        node = root
+        for atom in _ATOM.findall(body):
+            node = node.setdefault(atom, {})
+        node[""] = {}  # a term ends here
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [atom + emit(child) for atom, child in node.items() if atom]
+        if not branches:
+            return ""
+        if len(branches) == 1 and "" not in node:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")" + ("?" if "" in node else "")
+
+    return emit(root)
+
+
+def _union(alternatives: Sequence[tuple[str, str]], trie: bool = False) -> str:
+    """One pattern for (guarded body, full pattern) pairs: the plain terms share one pair of
+    guards (much faster to search than guards on each), the others keep their own."""
+    bodies = [body for body, _ in alternatives if body]
+    plain = _trie(bodies) if trie else "|".join(bodies)
+    others = "|".join(full for body, full in alternatives if not body)
+    union = f"{_LEFT}(?:{plain}){_RIGHT}" if plain else ""
+    return f"{union}|{others}" if union and others else union or others
 
 
 def _grouped(terms: Sequence[Term]) -> re.Pattern[str]:
     """The union of ``terms`` with one named group per term (``t<index>``), longest first."""
-    order = sorted(range(len(terms)), key=lambda i: len(_body(terms[i])), reverse=True)
-    body = "|".join(f"(?P<t{i}>{_body(terms[i])})" for i in order)
-    return re.compile(r"(?<!\w)(?:" + body + r")(?!\w)")
+    order = sorted(range(len(terms)), key=lambda i: len(terms[i].pattern.pattern), reverse=True)
+    return re.compile(
+        _union(
+            [
+                (f"(?P<t{i}>{_body(terms[i])})" if _body(terms[i]) else "", f"(?P<t{i}>{terms[i].pattern.pattern})")
+                for i in order
+            ]
+        )
+    )
 
 
 def union_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
     """One pattern matching wherever any of ``terms`` matches (a cheap pre-check)."""
-    bodies = sorted({_body(t) for t in terms}, key=len, reverse=True)
-    if not bodies:
+    unique = sorted({t.pattern.pattern: t for t in terms}.values(), key=lambda t: len(t.pattern.pattern), reverse=True)
+    if not unique:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(bodies) + r")(?!\w)")
+    return re.compile(_union([(_body(t), t.pattern.pattern) for t in unique], trie=True))
 
 
 # -- the parser ----------------------------------------------------------------------------
@@ -594,7 +666,7 @@ class _Parser:
         if pattern is None:
             what = "phrase" if token.kind == "PHRASE" else "word"
             raise self.error(token.offset, f"{what} {token.text!r} has no letters to match, or '*' not at a word's end")
-        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_match(token.text)) if w)
+        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_query(token.text)) if w)
         source = f'"{words}"' if token.kind == "PHRASE" or " " in words else words
         term = Term(source, pattern, None)
         return term.with_scope(scope) if scope else term

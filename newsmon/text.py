@@ -17,7 +17,9 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE = re.compile(r"\S.*?(?:[.!?…。！？]+[\"”’»)\]]*(?=\s|$)|$)")
+# A sentence ends at . ! ? … followed by a space (or the end), or at a CJK full stop, which
+# needs no space after it (Chinese and Japanese text has none).
+_SENTENCE = re.compile(r"\S.*?(?:[。！？]+[”’」』）)\]]*|[.!?…]+[\"”’»)\]]*(?=\s|$)|$)")
 _ABBREVIATION_END = re.compile(
     r"(?:^|[\s(\"'])(?:[A-Z]|[A-Z]\.[A-Z]|[A-Z]\.[A-Z]\.[A-Z]|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gen|Gov|Lt|Col"
     r"|Sgt|St|Jr|Sr|Inc|Ltd|Co|Corp|vs|etc|No|Nos|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov"
@@ -121,6 +123,23 @@ def normalize_for_match(text: str) -> str:
         if typographic in text:
             text = text.replace(typographic, plain)
     return " ".join(text.casefold().split())
+
+
+_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,6}/\S*")
+_APOSTROPHES = ("ʻ", "ʼ", "`", "´", "′")  # Uzbek Latin oʻ/gʻ and look-alikes of the apostrophe
+
+
+def normalize_for_query(text: str) -> str:
+    """The form topic queries match on: :func:`normalize_for_match`, with every apostrophe-like
+    mark made ``'`` (Uzbek ``Oʻzbekiston`` = ``O'zbekiston``) and links (``https://…``,
+    ``www.…``, ``host.tld/path``) blanked out, so that no term ever matches inside a URL."""
+    text = normalize_for_match(text)
+    for mark in _APOSTROPHES:
+        if mark in text:
+            text = text.replace(mark, "'")
+    if "/" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    return text
 
 
 def words(text: str) -> list[str]:

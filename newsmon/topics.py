@@ -35,14 +35,25 @@ from newsmon.models import Document, Tag
 from newsmon.query import And as AndNode
 from newsmon.query import Node, Or, Query, Term, Unit, finish, parse_query, term_pattern, union_pattern
 from newsmon.query import Not as NotNode
-from newsmon.text import normalize_for_match, sha256_hex, split_sentences
+from newsmon.text import normalize_for_query, sha256_hex, split_sentences
 from newsmon.workers import WorkerPool, worker_state
 
 log = logging.getLogger(__name__)
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _TOPIC_KEYS = frozenset(
-    {"name", "description", "query", "context", "exclude", "rules", "examples", "counterexamples", "min_similarity"}
+    {
+        "name",
+        "description",
+        "query",
+        "context",
+        "exclude",
+        "rules",
+        "examples",
+        "counterexamples",
+        "min_similarity",
+        "lead_sentences",
+    }
 )
 _RULE_KEYS = frozenset({"terms", "context", "exclude"})
 _FILE_KEYS = frozenset({"topics", "semantic"})
@@ -74,6 +85,7 @@ class Topic:
     prefilter: re.Pattern[str] | None = None
     min_similarity: float | None = None  # semantic: also tag candidates from this similarity (None: no)
     semantic: str | None = None  # the semantic model in force for this topic, if any
+    lead_sentences: int | None = None  # one matching sentence past these is a passing mention (None: any counts)
 
     @property
     def clauses(self) -> int:
@@ -172,6 +184,7 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
         labels=labels,
         prefilter=union_pattern(query.root.required()),
         min_similarity=_similarity(spec.get("min_similarity"), f"{where} min_similarity"),
+        lead_sentences=_lead(spec.get("lead_sentences"), f"{where} lead_sentences"),
     )
 
 
@@ -209,6 +222,14 @@ def _texts(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise TopicDefinitionError(f'{where}: must be a list of non-empty texts such as ["..."], not {value!r}')
     return tuple(" ".join(v.split()) for v in value)
+
+
+def _lead(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TopicDefinitionError(f"{where}: must be a whole number of sentences (1 or more), not {value!r}")
+    return value
 
 
 def _similarity(value: Any, where: str) -> float | None:
@@ -275,7 +296,7 @@ def _any_of(terms: Iterable[Any], where: str) -> Node:
         pattern = term_pattern(term)
         if pattern is None:
             raise TopicDefinitionError(f"{where}: term {term!r} has no word to match ('*' only ends a word): fix it")
-        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_match(term)) if w)
+        words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_query(term)) if w)
         nodes.append(Term(f'"{words}"' if " " in words else words, pattern, None))
     if not nodes:
         raise TopicDefinitionError(f"{where}: the term list is empty: add at least one term")
@@ -308,13 +329,13 @@ class Prepared:
     @classmethod
     def of(cls, document: Document) -> Prepared:
         """Normalize a document's title and body once, for every topic."""
-        return cls(document, normalize_for_match(document.title), normalize_for_match(document.body))
+        return cls(document, normalize_for_query(document.title), normalize_for_query(document.body))
 
     def sentences(self) -> list[tuple[str, str]]:
         """(original, normalized) body sentences, photo captions left out."""
         if self._sentences is None:
             self._sentences = [
-                (s, normalize_for_match(s)) for s in without_captions(split_sentences(self.document.body))
+                (s, normalize_for_query(s)) for s in without_captions(split_sentences(self.document.body))
             ]
         return self._sentences
 
@@ -381,13 +402,17 @@ def match_topic(topic: Topic, doc: Prepared) -> Match | None:
         return None
     title_memo = _unit_memo(topic, Unit((("title", doc.title),))) if in_title and doc.title else None
     match = Match(title_memo)
+    first_at = -1  # the position of the first matching body sentence
     if in_body:
-        for original, norm in doc.sentences():
+        for at, (original, norm) in enumerate(doc.sentences()):
             if topic.may_match(norm) and (memo := _unit_memo(topic, Unit((("body", norm),)))) is not None:
                 match.hits.append((original, memo))
+                first_at = at if first_at < 0 else first_at
     if title_memo is None and not (match.hits and match.hits[0][0] == _lede(doc)):
         _match_headline_with_lede(topic, doc, match)
     if title_memo is None and not match.hits:
+        return None
+    if _passing_mention(topic, match, first_at):
         return None
     if topic.context is not None:
         match.context = topic.context.match(doc.whole())
@@ -395,6 +420,15 @@ def match_topic(topic: Topic, doc: Prepared) -> Match | None:
             return None
     _explain(topic, doc, match)
     return match
+
+
+def _passing_mention(topic: Topic, match: Match, first_at: int) -> bool:
+    """True if the only match is one body sentence past the topic's lead (``lead_sentences``):
+    a passing mention deep in a story about something else. The headline, the headline read
+    with its first sentence, or two matching sentences always count."""
+    if topic.lead_sentences is None or match.title is not None or match.lede or len(match.hits) != 1:
+        return False
+    return first_at >= topic.lead_sentences
 
 
 def _lede(doc: Prepared) -> str | None:
@@ -434,7 +468,7 @@ def _explain(topic: Topic, doc: Prepared, match: Match) -> None:
         unit = _headline_and_lede(doc.title, doc.sentences()[0][1])
     else:
         evidence, memo = match.hits[0]
-        unit = Unit((("body", normalize_for_match(evidence)),))
+        unit = Unit((("body", normalize_for_query(evidence)),))
     clause = topic.query.explain(memo, unit)
     for node, label in topic.labels:
         if memo[node.index]:

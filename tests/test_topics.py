@@ -287,13 +287,13 @@ def test_more_matching_sentences_score_higher(make_document: MakeDocument, query
 def test_headline_and_lede_are_read_together(make_document: MakeDocument, default_topics: list[Topic]) -> None:
     doc = make_document(
         "d",
-        "French president hopes to secure uranium supply in Kazakhstan and Uzbekistan. Later news.",
+        "The president hopes to secure uranium supply in Kazakhstan and Uzbekistan. Later news.",
         title="Macron pursues strategic nuclear deals on Russia's doorstep",
     )
     tag = one_tag(doc, default_topics, "central-asia-diplomacy")
     assert tag.evidence == (
         "Macron pursues strategic nuclear deals on Russia's doorstep … "
-        "French president hopes to secure uranium supply in Kazakhstan and Uzbekistan."
+        "The president hopes to secure uranium supply in Kazakhstan and Uzbekistan."
     )
     # the second sentence is never joined to the headline
     late = make_document("e", "First sentence. Kazakhstan and Uzbekistan were named.", title=doc.title)
@@ -714,9 +714,9 @@ def sql(newsmon: Newsmon) -> Sql:
 
 @pytest.fixture
 def widened(tmp_path: Path, default_topics_file: Path) -> Path:
-    """The shipped topics with covid-origins carelessly widened to 'post-Covid recovery'."""
+    """The shipped topics with covid-origins carelessly widened to 'post-Covid recovery', passing mentions too."""
     text = default_topics_file.read_text(encoding="utf-8")
-    changed = text.replace("  OR sago\n", '  OR sago OR "post-covid recovery"\n')
+    changed = text.replace("  OR sago\n", '  OR sago OR "post-covid recovery"\n').replace("lead_sentences = 2\n", "")
     assert changed != text
     path = tmp_path / "widened.toml"
     path.write_text(changed, encoding="utf-8")
@@ -756,7 +756,9 @@ def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path, to
     db = make_database(tmp_path / "n.duckdb")
     narrowed = tmp_path / "narrow.toml"
     text = default_topics_file.read_text(encoding="utf-8")
-    narrowed.write_text(text.replace("NEAR/12", "NEAR/1"), encoding="utf-8")
+    narrow = text.replace("\n  NEAR/15\n", "\n  NEAR/1\n")  # the sanctions query's measures NEAR Russia
+    assert narrow != text
+    narrowed.write_text(narrow, encoding="utf-8")
     result = topics_cli("topics", "test", "russia-sanctions", "--topics", str(narrowed), "--db", str(db))
     assert result.exit_code == 0, result.stderr
     assert "-2 dropped" in result.stdout and "dropped (first 2 of 2):" in result.stdout

@@ -1,0 +1,308 @@
+"""Topic precision, recall and F1 on the held-out labelled items, before and after, with intervals.
+
+Scores each default topic on one split (``--split dev|test``, default ``test``) of the
+held-out labels (``benchmarks/accuracy/topics-labels.jsonl``: summer-2023 feed items and
+White House 2023 documents judged by hand; items marked ambiguous, or not judged for a topic,
+are left out of that topic's score). Each item's text is joined from ``../shared/data``.
+
+For every topic it prints true and false positives, misses, precision and recall with 95 %
+Wilson intervals and F1 with a 95 % bootstrap interval (items resampled, seeded), for
+
+* BEFORE: the previous release (commit :data:`BEFORE_COMMIT`): its ``newsmon`` package,
+  matcher and ``topics.toml``, taken from the git history with ``git archive`` and run in a
+  subprocess;
+* AFTER: this checkout's matcher and default topics (or ``--topics FILE``);
+
+then the tagging rate (items/s, one process, best of ``--repeat``) of both on the May 2023
+feed stream (``feeds-archive/replay-2023-05.jsonl.gz``).
+
+The test split is frozen: tune on ``--split dev`` only.
+
+Example (from the repository root)::
+
+    .venv/bin/python -m benchmarks.accuracy.topics --split dev
+    .venv/bin/python -m benchmarks.accuracy.topics --labels /tmp/topics-labels.jsonl --no-before
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if not __package__ and str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from newsmon.config import default_topics_path  # noqa: E402
+from newsmon.feeds import plain_text  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+LABELS = Path(__file__).resolve().parent / "topics-labels.jsonl"
+FEEDS = "feeds-archive/rss-2023-summer.jsonl.gz"
+WH = "documents/wh-2023.jsonl.gz"
+STREAM = "feeds-archive/replay-2023-05.jsonl.gz"
+TOPICS = ("central-asia-diplomacy", "russia-sanctions", "covid-origins")
+BEFORE_COMMIT = "1d689d7"  # the previous release
+TARGET_PRECISION, TARGET_F1 = 0.95, 0.90
+BOOTSTRAP, SEED, Z95 = 2000, 20231, 1.959964
+
+# Run in a subprocess with another checkout's newsmon first on sys.path: reads
+# {"topics": path, "items": [[id, title, body], ...], "repeat": n, "stream": [[id, title, body], ...]}
+# on stdin, prints {"tags": [[id, topic], ...], "rate": items/s on the stream}.
+_TAGGER = r"""
+import json, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from newsmon.models import Document
+from newsmon.topics import load_topics, tag_documents
+job = json.load(sys.stdin)
+topics = load_topics(Path(job["topics"]), semantic=False)
+now = datetime(2023, 12, 31, tzinfo=UTC)
+def doc(row):
+    return Document(id=row[0], url="", source="labels", source_kind="feed", title=row[1], body=row[2],
+        author=None, origin=None, published_at=None, first_seen_at=now, content_hash=row[0], text_hash=row[0],
+        extractor="benchmark", charset=None)
+tags = [[t.document_id, t.topic] for t in tag_documents([doc(r) for r in job["items"]], topics)]
+stream = [doc(r) for r in job["stream"]]
+best = float("inf")
+for _ in range(job["repeat"] if stream else 0):
+    t0 = time.perf_counter()
+    for i in range(0, len(stream), 500):
+        tag_documents(stream[i : i + 500], topics)
+    best = min(best, time.perf_counter() - t0)
+print(json.dumps({"tags": tags, "rate": len(stream) / best if stream else None}))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One labelled item: its text and, per topic judged, whether it is about it."""
+
+    id: str
+    title: str
+    body: str
+    labels: frozenset[str]
+    judged: frozenset[str]
+    ambiguous: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A topic's counts and figures on one split."""
+
+    tp: int
+    fp: int
+    fn: int
+    precision: tuple[float, float, float]  # value, low, high
+    recall: tuple[float, float, float]
+    f1: tuple[float, float, float]
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _texts(shared: Path, wanted: dict[str, set[str]]) -> dict[str, tuple[str, str]]:
+    """(title, text) by id for the wanted ids of each window (feed: summary; White House: full text)."""
+    out: dict[str, tuple[str, str]] = {}
+    for source, ids in wanted.items():
+        with gzip.open(shared / source, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                key = _sha1(record.get("link") or "" if source == FEEDS else record["source_url"])
+                if key in ids and key not in out:
+                    if source == FEEDS:
+                        out[key] = (plain_text(record.get("title")), plain_text(record.get("description")))
+                    else:
+                        out[key] = (record.get("title") or "", record.get("text") or "")
+    return out
+
+
+def load_split(path: Path, split: str, shared: Path) -> list[Item]:
+    """The items of one split, joined to their texts (only that split's records are read)."""
+    records = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                record = json.loads(line)
+                if record.get("split") == split:
+                    records.append(record)
+    wanted: dict[str, set[str]] = {}
+    for record in records:
+        wanted.setdefault(record["source"], set()).add(record["id"])
+    unknown = set(wanted) - {FEEDS, WH}
+    if unknown:
+        raise SystemExit(f"{path}: unknown source(s) {sorted(unknown)}")
+    texts = _texts(shared, wanted)
+    missing = [r["id"] for r in records if r["id"] not in texts]
+    if missing:
+        raise SystemExit(f"{path}: {len(missing)} items not in {shared} (first {missing[0]}): another data version?")
+    return [
+        Item(
+            id=r["id"],
+            title=texts[r["id"]][0],
+            body=texts[r["id"]][1],
+            labels=frozenset(r["labels"]),
+            judged=frozenset(r.get("judged", TOPICS)),
+            ambiguous=bool(r.get("ambiguous")),
+        )
+        for r in records
+    ]
+
+
+def load_stream(shared: Path, limit: int) -> list[list[str]]:
+    """The first ``limit`` items of the May 2023 feed stream as [id, title, body]."""
+    rows: list[list[str]] = []
+    path = shared / STREAM
+    if not path.is_file() or limit <= 0:
+        return rows
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if len(rows) >= limit:
+                break
+            record = json.loads(line)
+            title, body = plain_text(record.get("title")), plain_text(record.get("description"))
+            rows.append([_sha1(f"{record.get('link')}\x00{len(rows)}"), title, body])
+    return rows
+
+
+def run_tagger(code_root: Path, topics: Path, items: Sequence[Item], stream: list[list[str]], repeat: int) -> Any:
+    """Tag the items (and time the stream) with the ``newsmon`` package found in ``code_root``."""
+    job = {"topics": str(topics), "items": [[i.id, i.title, i.body] for i in items], "stream": stream, "repeat": repeat}
+    env = {**os.environ, "PYTHONPATH": str(code_root)}
+    done = subprocess.run(
+        [sys.executable, "-c", _TAGGER], input=json.dumps(job), capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tagging with {code_root} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout)
+
+
+def release_checkout(commit: str, into: Path) -> Path:
+    """The ``newsmon`` package of ``commit`` (with its default topics) extracted into ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", commit, "newsmon"], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def wilson(hits: int, total: int) -> tuple[float, float, float]:
+    """A proportion and its 95 % Wilson interval (1.0, 1.0, 1.0 when there is nothing to count)."""
+    if total == 0:
+        return (1.0, 1.0, 1.0)
+    p = hits / total
+    centre = (p + Z95**2 / (2 * total)) / (1 + Z95**2 / total)
+    half = Z95 * math.sqrt(p * (1 - p) / total + Z95**2 / (4 * total**2)) / (1 + Z95**2 / total)
+    return (p, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+
+
+def score(items: Sequence[Item], tagged: set[tuple[str, str]], topic: str) -> Figures:
+    """One topic's figures over the items judged for it and not ambiguous."""
+    outcomes = []  # (gold, predicted) per item
+    for item in items:
+        if item.ambiguous or topic not in item.judged:
+            continue
+        outcomes.append((topic in item.labels, (item.id, topic) in tagged))
+    tp = sum(g and p for g, p in outcomes)
+    fp = sum(p and not g for g, p in outcomes)
+    fn = sum(g and not p for g, p in outcomes)
+    rng = random.Random(SEED)
+    samples = []
+    for _ in range(BOOTSTRAP):
+        draw = [outcomes[rng.randrange(len(outcomes))] for _ in outcomes] if outcomes else []
+        samples.append(_f1(sum(g and p for g, p in draw), sum(p and not g for g, p in draw),
+                           sum(g and not p for g, p in draw)))  # fmt: skip
+    samples.sort()
+    low, high = (samples[int(0.025 * BOOTSTRAP)], samples[int(0.975 * BOOTSTRAP) - 1]) if samples else (1.0, 1.0)
+    return Figures(tp, fp, fn, wilson(tp, tp + fp), wilson(tp, tp + fn), (_f1(tp, fp, fn), low, high))
+
+
+def _fmt(value: tuple[float, float, float]) -> str:
+    return f"{value[0]:.3f} [{value[1]:.2f}-{value[2]:.2f}]"
+
+
+def print_table(title: str, items: Sequence[Item], tagged: set[tuple[str, str]]) -> None:
+    """Per-topic figures with intervals, against the targets."""
+    print(f"\n== {title} ==")
+    print(f"{'topic':<24} {'TP':>4} {'FP':>4} {'FN':>4}  {'precision':<20} {'recall':<20} {'F1':<20} target")
+    for topic in TOPICS:
+        f = score(items, tagged, topic)
+        ok = "ok" if f.precision[0] >= TARGET_PRECISION and f.f1[0] >= TARGET_F1 else "MISSED"
+        print(
+            f"{topic:<24} {f.tp:>4} {f.fp:>4} {f.fn:>4}  {_fmt(f.precision):<20} {_fmt(f.recall):<20}"
+            f" {_fmt(f.f1):<20} {ok}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; returns 0, or 2 when the labels or the shared data are absent."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--labels", type=Path, default=LABELS, help="held-out labels (JSON Lines)")
+    parser.add_argument("--split", choices=("dev", "test"), default="test", help="which split to score")
+    parser.add_argument("--topics", type=Path, default=default_topics_path(), help="topics TOML file (AFTER)")
+    parser.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder")
+    parser.add_argument("--stream", type=int, default=10000, help="May 2023 feed items to time (0: no timing)")
+    parser.add_argument("--repeat", type=int, default=3, help="timing repetitions (the best is kept)")
+    parser.add_argument("--no-before", action="store_true", help="skip the previous release's figures")
+    args = parser.parse_args(argv)
+    if not args.labels.is_file():
+        print(f"no held-out labels at {args.labels}: skipped (pass --labels FILE once they exist)")
+        return 2
+    if not args.shared.is_dir():
+        print(f"no shared data at {args.shared}: skipped (the items' texts live there)")
+        return 2
+    items = load_split(args.labels, args.split, args.shared)
+    stream = load_stream(args.shared, args.stream)
+    print("newsmon topic accuracy on held-out labels")
+    ambiguous = sum(i.ambiguous for i in items)
+    print(f"labels: {args.labels}, split {args.split}: {len(items)} items ({ambiguous} ambiguous)")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    rates: list[tuple[str, float | None]] = []
+    if not args.no_before:
+        with tempfile.TemporaryDirectory(prefix="newsmon-before-") as tmp:
+            try:
+                before_root = release_checkout(BEFORE_COMMIT, Path(tmp))
+            except (subprocess.CalledProcessError, OSError) as err:
+                print(f"\n== BEFORE ({BEFORE_COMMIT}) ==\nnot measured: cannot read that commit from git ({err})")
+            else:
+                result = run_tagger(
+                    before_root, before_root / "newsmon" / "defaults" / "topics.toml", items, stream, args.repeat
+                )
+                print_table(f"BEFORE: release {BEFORE_COMMIT}", items, {(a, b) for a, b in result["tags"]})
+                rates.append((f"before ({BEFORE_COMMIT})", result["rate"]))
+    t0 = time.perf_counter()
+    result = run_tagger(ROOT, args.topics, items, stream, args.repeat)
+    print_table(f"AFTER: {args.topics}", items, {(a, b) for a, b in result["tags"]})
+    rates.append(("after", result["rate"]))
+    if stream:
+        print(f"\n== tagging rate, one process, May 2023 feed stream ({len(stream)} items, best of {args.repeat}) ==")
+        for label, rate in rates:
+            print(f"{label}: {rate:,.0f} items/s" if rate else f"{label}: not measured")
+    print(f"(run took {time.perf_counter() - t0:.0f} s; targets: precision >= {TARGET_PRECISION}, F1 >= {TARGET_F1})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
