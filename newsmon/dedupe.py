@@ -21,8 +21,9 @@ stories never grow through chains of neighbours. Three kinds of documents:
   :data:`MIN_HEADLINE_WORDS` words) from another source within :data:`SHORT_WINDOW`, or, from
   the same source, the same headline with a near-identical summary (a same-source repeat
   with another summary is a recurring column, not a reprint).
-* ``boilerplate``: the body is a paywall, cookie wall or bot check. It starts a story of its
-  own and is never indexed, so nothing ever joins it and it joins nothing.
+* ``boilerplate``: the body is a paywall, cookie wall, bot check or error page, in any
+  language, or a page without running prose (:func:`newsmon.pagekinds.junk_kind`). It starts
+  a story of its own and is never indexed, so nothing ever joins it and it joins nothing.
 
 A document joins a story only within :data:`WINDOW` of the canonical's time (published,
 else first seen): recurring templated releases weeks apart are not reprints of each other.
@@ -45,7 +46,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from newsmon.extract import classify_page
 from newsmon.models import (
     MAX_CANDIDATES,
     WINDOW,
@@ -54,6 +54,7 @@ from newsmon.models import (
     StoryAssignment,
     StoryKey,
 )
+from newsmon.pagekinds import JUNK_KINDS, junk_kind
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ CONFLICT_RATE = 0.02
 NOISE_RATE = 0.01
 SHORT_SAME_SOURCE_SHARE = 0.8
 SAME_SOURCE_REPOST = timedelta(hours=12)
-WALL_KINDS = frozenset({"paywall", "cookie-wall", "bot-check"})
+WALL_KINDS = JUNK_KINDS  # pages that never form or join a story (newsmon.pagekinds)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _U64 = np.uint64
@@ -357,8 +358,9 @@ def document_time(document: Document) -> datetime:
 
 
 def document_kind(document: Document, words: int) -> str:
-    """``boilerplate`` (a wall page), ``short`` (feed summary or few words) or ``full``."""
-    if classify_page(document.body) in WALL_KINDS:
+    """``boilerplate`` (a wall, an error page or a page without prose: :mod:`newsmon.pagekinds`),
+    ``short`` (feed summary or few words) or ``full``."""
+    if junk_kind(document.body, by_shape=document.extraction != "feed-summary") is not None:
         return "boilerplate"
     if document.page_kind in WALL_KINDS and document.extraction != "feed-summary":
         return "boilerplate"

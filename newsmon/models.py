@@ -39,7 +39,7 @@ class Document:
     charset: str | None
     boilerplate_lines: int = 0
     extraction: str = "file"  # file | article | feed-summary
-    page_kind: str = "article"  # article | paywall | cookie-wall | bot-check | not-article | unavailable
+    page_kind: str = "article"  # article | paywall | cookie-wall | bot-check | error-page | not-article | unavailable
     language: str | None = None
     canonical_url: str | None = None
 
