@@ -291,6 +291,7 @@ class PageShape:
     """
 
     chars: int
+    lines: int
     prose_chars: int
     prose_sentences: int
     cue_chars: int
@@ -377,7 +378,7 @@ def page_shape(text: str) -> PageShape:
             prose_chars += len(unit)
             prose_sentences += 1
     chars = sum(len(line) for line in lines)
-    return PageShape(chars, prose_chars, prose_sentences, cue_chars, cues)
+    return PageShape(chars, sum(1 for line in lines if line), prose_chars, prose_sentences, cue_chars, cues)
 
 
 def classify_shape(shape: PageShape) -> str:
@@ -405,12 +406,18 @@ def junk_kind(text: str, by_shape: bool = True) -> str | None:
 
     Walls and error pages always; with ``by_shape`` (not for feed summaries, which are short
     by nature) also a text of at least :data:`MIN_JUNK_CHARS` characters with no running prose
-    (menus, link lists, rows of buttons, a wall in a language without cues), as ``not-article``.
+    or of three lines or more with no running prose (menus, link lists, rows of buttons, a wall
+    in a language without cues), as ``not-article``.
     """
     shape = page_shape(text)
     kind = classify_shape(shape)
     if kind in JUNK_KINDS:
         return kind
-    if by_shape and kind == "not-article" and shape.chars >= MIN_JUNK_CHARS and not shape.has_prose:
+    if (
+        by_shape
+        and kind == "not-article"
+        and not shape.has_prose
+        and (shape.chars >= MIN_JUNK_CHARS or shape.lines >= 3)
+    ):
         return kind
     return None
