@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SAMPLE_CHARS = 600  # the start of the text that is read
+SAMPLE_CHARS = 400  # the start of the text that is read
 MIN_LETTERS = 12  # fewer letters than this: no language
 MIN_PROBABILITY = 0.5  # a weaker reading is no reading
 

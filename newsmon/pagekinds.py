@@ -233,11 +233,14 @@ FOOTER_CUES = 2  # a page with at most this many notice sentences...
 FOOTER_SHARE = 0.15  # ...that are at most this share of its text carries a footer, not a wall
 JUNK_PROSE_SHARE = 0.3  # a page of no cue whose prose is less than this share of it is not an article
 JUNK_SENTENCES = 2
+FIGURES_SHARE = 0.3  # a sentence with more digits than this share is a row of a table
+HEAD_CHARS = 3000  # of a long text, its start and end are measured
+TAIL_CHARS = 1000
 
 _SPLIT = re.compile(r"(?<=[.!?;…])[\"”’»)\]]*\s+|(?<=[。！？；])|(?<=[؟؛])\s*")
 _TERMINAL = re.compile(r"[.!?…。！？؟:;][\"”’»)\]]*$")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-_LETTER = re.compile(r"[^\W\d_]")
+_DIGITS = "0123456789"
 
 
 def _needs_word_start(phrase: str) -> bool:
@@ -334,10 +337,20 @@ def _words(unit: str, spaceless: bool) -> int:
     return len(unit.split()) + (len(_CJK.findall(unit)) // 2 if spaceless else 0)
 
 
+def _bounded(text: str) -> str:
+    """A long text's start and end (:data:`HEAD_CHARS`, :data:`TAIL_CHARS`): enough to tell a
+    wall from an article, at a bounded cost."""
+    if len(text) <= HEAD_CHARS + TAIL_CHARS:
+        return text
+    head, tail = text[:HEAD_CHARS], text[-TAIL_CHARS:]
+    return head[: head.rfind("\n")] + "\n" + tail[tail.find("\n") + 1 :] if "\n" in head else head + "\n" + tail
+
+
 def page_shape(text: str) -> PageShape:
-    """Measure the prose and the notices of a page's text (sentence by sentence)."""
+    """Measure the prose and the notices of a page's text (sentence by sentence; of a long
+    text, its first 3,000 and last 1,000 characters)."""
     units: list[tuple[int, str, int]] = []  # (start in the folded text, sentence, units on its line)
-    lines = [" ".join(line.split()) for line in text.split("\n")]
+    lines = [" ".join(line.split()) for line in _bounded(text).split("\n")]
     offset = 0
     for line in lines:
         parts = [u for u in _SPLIT.split(line) if u.strip()] if line else []
@@ -374,7 +387,7 @@ def page_shape(text: str) -> PageShape:
         n = _words(unit, spaceless)
         if n < PROSE_WORDS or not (n >= LONG_SENTENCE_WORDS or siblings > 1 or _TERMINAL.search(unit)):
             continue
-        if len(_LETTER.findall(unit)) >= 0.5 * len(unit):  # not a row of figures
+        if sum(map(unit.count, _DIGITS)) < FIGURES_SHARE * len(unit):  # not a row of figures
             prose_chars += len(unit)
             prose_sentences += 1
     chars = sum(len(line) for line in lines)
