@@ -16,6 +16,8 @@ Built at run time from ``../shared/data`` (nothing is copied into the project):
   - ``truncated``: a copy cut to 10 to 40 % of its words (at least 40), half with a new headline;
   - ``noisy``: the whole text with 5 to 12 % OCR-style character noise (per letter or digit);
   - ``truncated_noisy``: cut to 15 to 50 % (at least 40 words) with 4 to 10 % noise;
+  - ``noisy_heavy``: the whole text with 12 to 20 % noise; ``truncated_noisy_heavy``: cut to
+    10 to 30 % (at least 30 words) with 8 to 14 % noise;
   - ``junk``: multilingual paywalls, consent walls, bot checks and error pages (composed from
     line pools in 13 languages, seeded), each posted by two to four unrelated sites under a
     stock title or a real headline; any merge is an error (``merged junk`` counts them);
@@ -77,7 +79,16 @@ from newsmon.models import Document  # noqa: E402
 SPLIT_FILE = HERE / "split.json"
 BASELINE_FILE = HERE / "baseline.json"
 SEED = 20261206
-CAUSES = ("short_footer", "truncated", "noisy", "truncated_noisy", "junk", "runon")
+CAUSES = (
+    "short_footer",
+    "truncated",
+    "noisy",
+    "truncated_noisy",
+    "noisy_heavy",
+    "truncated_noisy_heavy",
+    "junk",
+    "runon",
+)
 BOOTSTRAP = 1000
 
 # -- the split ------------------------------------------------------------------------------------
@@ -290,7 +301,7 @@ def build_cases(originals: Sequence[Original], cause: str, split: str, cases: in
             add(_doc(f"{o.key}-a", o.title, f"{text}\n{first}", _site(rng, "short"), o.at, cause), o.key)
             title = o.title if rng.random() < 0.5 else rewrite_headline(o.title, text.split("\n"), rng)
             add(_doc(f"{o.key}-b", title, f"{text}\n{second}", _site(rng, "short"), o.at + _lag(rng), cause), o.key)
-    elif cause in ("truncated", "noisy", "truncated_noisy"):
+    elif cause in ("truncated", "noisy", "truncated_noisy", "noisy_heavy", "truncated_noisy_heavy"):
         for o in picked:
             paragraphs = [p for p in o.body.split("\n") if p.strip()]
             title = o.title
@@ -298,9 +309,13 @@ def build_cases(originals: Sequence[Original], cause: str, split: str, cases: in
                 paragraphs = truncate(paragraphs, rng.uniform(0.1, 0.4), 40)
                 if rng.random() < 0.5:
                     title = rewrite_headline(o.title, paragraphs, rng)
-            elif cause == "noisy":
-                rate = rng.uniform(0.05, 0.12)
+            elif cause in ("noisy", "noisy_heavy"):
+                rate = rng.uniform(0.05, 0.12) if cause == "noisy" else rng.uniform(0.12, 0.2)
                 title, paragraphs = ocr_noise(o.title, rate, rng), [ocr_noise(p, rate, rng) for p in paragraphs]
+            elif cause == "truncated_noisy_heavy":
+                rate = rng.uniform(0.08, 0.14)
+                cut = truncate(paragraphs, rng.uniform(0.1, 0.3), 30)
+                title, paragraphs = ocr_noise(o.title, rate, rng), [ocr_noise(p, rate, rng) for p in cut]
             else:
                 rate = rng.uniform(0.04, 0.10)
                 cut = truncate(paragraphs, rng.uniform(0.15, 0.5), 40)
