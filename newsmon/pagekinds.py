@@ -229,6 +229,8 @@ ARTICLE_SENTENCES = 3  # an article has at least this many prose sentences outsi
 LONG_PROSE_CHARS = 500  # (or fewer, longer ones: this much prose)
 ARTICLE_PROSE_CHARS = 300  # and at least this much prose
 PROSE_OVER_CUES = 2.0  # and this many times more prose than notice text
+SHORT_ARTICLE_SENTENCES = 2  # (a short text: this many prose sentences beside a single notice)
+MENTION_WORDS = 20  # a sentence this long with a single cue mentions it: it is prose, not a notice
 FOOTER_CUES = 2  # a page with at most this many notice sentences...
 FOOTER_SHARE = 0.15  # ...that are at most this share of its text carries a footer, not a wall
 JUNK_PROSE_SHARE = 0.3  # a page of no cue whose prose is less than this share of it is not an article
@@ -308,10 +310,11 @@ class PageShape:
     @property
     def is_article_prose(self) -> bool:
         """Enough running prose outside the notices to be an article."""
-        return (
-            (self.prose_sentences >= ARTICLE_SENTENCES or self.prose_chars >= LONG_PROSE_CHARS)
-            and self.prose_chars >= ARTICLE_PROSE_CHARS
-            and self.prose_chars >= PROSE_OVER_CUES * self.cue_chars
+        if self.prose_chars < PROSE_OVER_CUES * self.cue_chars:
+            return False
+        long_enough = self.prose_sentences >= ARTICLE_SENTENCES or self.prose_chars >= LONG_PROSE_CHARS
+        return (long_enough and self.prose_chars >= ARTICLE_PROSE_CHARS) or (
+            self.prose_sentences >= SHORT_ARTICLE_SENTENCES and sum(self.cues.values()) == 1
         )
 
     @property
@@ -362,29 +365,29 @@ def page_shape(text: str) -> PageShape:
         offset += len(line) + 1
     joined = "\n".join(lines)
     folded = joined.casefold()
-    kinds_of: dict[int, set[str]] = {}
+    hits_of: dict[int, list[str]] = {}
     if len(folded) == len(joined):  # one search over the whole text, hits mapped to sentences
         starts = [u[0] for u in units]
         for at, kind in _cue_hits(folded):
             k = bisect.bisect_right(starts, at) - 1
             if k >= 0:
-                kinds_of.setdefault(k, set()).add(kind)
+                hits_of.setdefault(k, []).append(kind)
     else:  # case folding changed lengths (ß, İ): search sentence by sentence
         for k, (_, unit, _) in enumerate(units):
-            found = {kind for _, kind in _cue_hits(unit.casefold())}
+            found = [kind for _, kind in _cue_hits(unit.casefold())]
             if found:
-                kinds_of[k] = found
+                hits_of[k] = found
     prose_chars = prose_sentences = cue_chars = 0
     cues: dict[str, int] = {}
     spaceless = _CJK.search(joined) is not None
     for k, (_, unit, siblings) in enumerate(units):
-        kinds = kinds_of.get(k)
-        if kinds:
+        hits = hits_of.get(k)
+        n = _words(unit, spaceless)
+        if hits and (len(hits) > 1 or n < MENTION_WORDS):  # one cue in a long sentence is a mention
             cue_chars += len(unit)
-            for kind in kinds:
+            for kind in set(hits):
                 cues[kind] = cues.get(kind, 0) + 1
             continue
-        n = _words(unit, spaceless)
         if n < PROSE_WORDS or not (n >= LONG_SENTENCE_WORDS or siblings > 1 or _TERMINAL.search(unit)):
             continue
         if sum(map(unit.count, _DIGITS)) < FIGURES_SHARE * len(unit):  # not a row of figures

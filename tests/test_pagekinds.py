@@ -144,3 +144,19 @@ def test_real_articles_are_articles(shared_data: Path) -> None:
     for footer in FOOTERS:
         walls = [s[:60] for s in shorts if classify_page(s + "\n" + footer) != "article"]
         assert len(walls) <= 0.01 * len(shorts), (footer, walls)
+
+
+def test_a_summary_that_quotes_a_notice_is_not_a_wall() -> None:
+    outage = (
+        "Readers who opened the banking app on Monday morning saw nothing but a blank screen for two hours. "
+        "The company blamed a failed database update and apologised to its customers in a short statement. "
+        'Many of them posted the message they were shown: "Sorry, something went wrong."'
+    )
+    assert junk_kind(outage, by_shape=False) is None
+    privacy = (
+        "The payment service will let parents open accounts for children aged 13 to 17, with a debit card and "
+        "controls that let them watch spending and manage their child's privacy settings from their own phone. "
+        "Critics have long pointed to the lack of privacy protections in the service and its public feed."
+    )
+    assert classify_page(privacy) != "cookie-wall"
+    assert junk_kind(privacy, by_shape=False) is None
