@@ -239,8 +239,9 @@ FIGURES_SHARE = 0.3  # a sentence with more digits than this share is a row of a
 HEAD_CHARS = 3000  # of a long text, its start and end are measured
 TAIL_CHARS = 1000
 
-_SPLIT = re.compile(r"(?<=[.!?;…])[\"”’»)\]]*\s+|(?<=[。！？；])|(?<=[؟؛])\s*")
-_TERMINAL = re.compile(r"[.!?…。！？؟:;][\"”’»)\]]*$")
+# sentence ends (not before a lowercase word: "U.S. troops"), CJK and Arabic ones without spaces
+_SPLIT = re.compile(r"(?<=[.!?;…])[\"”’»)\]]*\s+(?![a-z])|(?<=[。！？；])|(?<=[؟؛])\s*")
+_TERMINAL = re.compile(r"(?:[.!?…。！？؟:;]|https?://\S+)[\"”’»)\]>]*$")  # a sentence may end with its link
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _DIGITS = "0123456789"
 
