@@ -21,8 +21,9 @@ stories never grow through chains of neighbours. Three kinds of documents:
   :data:`MIN_HEADLINE_WORDS` words) from another source within :data:`SHORT_WINDOW`, or, from
   the same source, the same headline with a near-identical summary (a same-source repeat
   with another summary is a recurring column, not a reprint).
-* ``boilerplate``: the body is a paywall, cookie wall or bot check. It starts a story of its
-  own and is never indexed, so nothing ever joins it and it joins nothing.
+* ``boilerplate``: the body is a paywall, cookie wall, bot check or error page, in any
+  language, or a page without running prose (:func:`newsmon.pagekinds.junk_kind`). It starts
+  a story of its own and is never indexed, so nothing ever joins it and it joins nothing.
 
 A document joins a story only within :data:`WINDOW` of the canonical's time (published,
 else first seen): recurring templated releases weeks apart are not reprints of each other.
@@ -45,7 +46,6 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from newsmon.extract import classify_page
 from newsmon.models import (
     MAX_CANDIDATES,
     WINDOW,
@@ -54,6 +54,7 @@ from newsmon.models import (
     StoryAssignment,
     StoryKey,
 )
+from newsmon.pagekinds import JUNK_KINDS, junk_kind
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,12 @@ SLOT_TOKENS = 8
 GAP_TOKENS = 200
 CONFLICT_RATE = 0.02
 NOISE_RATE = 0.01
+HEAVY_NOISE_RATE = 0.05  # a copy this noisy (one-edit corrections) is also tried with two-edit ones
+NOISY_PREFIX_RELIEF = 0.1  # a noisy truncation may show this much less containment (half its noise)
+TWO_EDIT_CHARS = 6  # words this long are also corrected two edits apart, for very noisy copies
 SHORT_SAME_SOURCE_SHARE = 0.8
 SAME_SOURCE_REPOST = timedelta(hours=12)
-WALL_KINDS = frozenset({"paywall", "cookie-wall", "bot-check"})
+WALL_KINDS = JUNK_KINDS  # pages that never form or join a story (newsmon.pagekinds)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _U64 = np.uint64
@@ -129,6 +133,7 @@ class PreparedText:
     tokens: list[str]
     _vocab: frozenset[str] | None = field(default=None, repr=False)
     _deletions: dict[str, str] | None = field(default=None, repr=False)
+    _deletions2: dict[str, str] | None = field(default=None, repr=False)
     _salient: np.ndarray | None = field(default=None, repr=False)
     _trigrams: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _bands: np.ndarray | None = field(default=None, repr=False)
@@ -155,6 +160,20 @@ class PreparedText:
                     index.setdefault(variant, token)
             self._deletions = index
         return self._deletions
+
+    @property
+    def deletions2(self) -> dict[str, str]:
+        """Each token of :data:`TWO_EDIT_CHARS`+ letters under its two-letter deletions (the
+        first token in text order wins a shared one), for copies too noisy for one edit."""
+        if self._deletions2 is None:
+            index: dict[str, str] = {}
+            for token in dict.fromkeys(self.tokens):
+                if len(token) >= TWO_EDIT_CHARS and not token.isdigit():
+                    for once in _deletions(token):
+                        for twice in _deletions(once):
+                            index.setdefault(twice, token)
+            self._deletions2 = index
+        return self._deletions2
 
     def salient_before(self, position: int) -> int:
         """How many names and numbers (:func:`is_salient`) the text has before ``position``."""
@@ -357,8 +376,9 @@ def document_time(document: Document) -> datetime:
 
 
 def document_kind(document: Document, words: int) -> str:
-    """``boilerplate`` (a wall page), ``short`` (feed summary or few words) or ``full``."""
-    if classify_page(document.body) in WALL_KINDS:
+    """``boilerplate`` (a wall, an error page or a page without prose: :mod:`newsmon.pagekinds`),
+    ``short`` (feed summary or few words) or ``full``."""
+    if junk_kind(document.body, by_shape=document.extraction != "feed-summary") is not None:
         return "boilerplate"
     if document.page_kind in WALL_KINDS and document.extraction != "feed-summary":
         return "boilerplate"
@@ -450,7 +470,11 @@ class _Tally:
 
 
 def compare_texts(
-    doc: PreparedText, canonical: PreparedText, correct: bool = True, threshold: float | None = None
+    doc: PreparedText,
+    canonical: PreparedText,
+    correct: bool = True,
+    threshold: float | None = None,
+    two_edits: bool = False,
 ) -> Comparison:
     """Align a document with a canonical: shared word trigrams as anchors (longest increasing
     chain), gaps between anchors refined with difflib, after mapping OCR-style near-miss
@@ -460,7 +484,7 @@ def compare_texts(
     make a reprint (:func:`shares_could_pass`): the shares returned are then the anchors' only.
     """
     if correct:
-        tokens, cased, corrected = _correct(doc, canonical)
+        tokens, cased, corrected = _correct(doc, canonical, two_edits)
     else:
         tokens, cased, corrected = doc.tokens, doc.cased, np.zeros(0, dtype=np.int64)
     grams = doc.ranked_trigrams if tokens is doc.tokens else _ranked_trigrams(tokens)
@@ -513,7 +537,7 @@ def shares_could_pass(
     containment, coverage = min(1.0, containment), min(1.0, coverage)
     high, mean = max(HIGH_SHARE, threshold), max(MEAN_SHARE, threshold)
     return (
-        containment >= high
+        containment >= high - NOISY_PREFIX_RELIEF
         or (coverage >= high and length <= MAX_ADDED_RATIO * canonical_length)
         or (min(containment, coverage) >= threshold and (containment + coverage) / 2 >= mean)
     )
@@ -545,10 +569,13 @@ def _align_gap(
             tally.conflicts += _conflicts(canonical.cased[c0 + i1 : c0 + i2], cased[d0 + j1 : d0 + j2])
 
 
-def _correct(doc: PreparedText, canonical: PreparedText) -> tuple[list[str], list[str], np.ndarray]:
+def _correct(
+    doc: PreparedText, canonical: PreparedText, two_edits: bool = False
+) -> tuple[list[str], list[str], np.ndarray]:
     """Map the document's unknown tokens onto the canonical's words where they are one
-    deletion apart (either way) or split in two. Returns the folded tokens, the cased tokens
-    as the document wrote them, and the corrected positions."""
+    deletion apart (either way) or split in two; with ``two_edits``, words of
+    :data:`TWO_EDIT_CHARS`+ letters also up to two deletions apart each way. Returns the
+    folded tokens, the cased tokens as the document wrote them, and the corrected positions."""
     vocab = canonical.vocab
     toks, cased = doc.tokens, doc.cased
     if vocab.issuperset(toks):
@@ -572,12 +599,33 @@ def _correct(doc: PreparedText, canonical: PreparedText) -> tuple[list[str], lis
             i += 2
             continue
         match = _near_miss(token, deletions)
+        if match is None and two_edits:
+            match = _far_miss(token, deletions, canonical.deletions2)
         if match is not None:
             fixed.append(len(out))
         out.append(match or token)
         out_cased.append(cased[i])
         i += 1
     return out, out_cased, np.array(fixed, dtype=np.int64)
+
+
+def _far_miss(token: str, deletions: Mapping[str, str], deletions2: Mapping[str, str]) -> str | None:
+    """A canonical word at most two deletions from the token each way (long words only)."""
+    if len(token) < TWO_EDIT_CHARS - 1 or token.isdigit():
+        return None
+    found = deletions2.get(token)
+    if found is not None:
+        return found
+    for once in dict.fromkeys(_deletions(token)):
+        found = deletions2.get(once)
+        if found is None:
+            for twice in _deletions(once):
+                found = deletions.get(twice) or deletions2.get(twice)
+                if found is not None:
+                    break
+        if found is not None and len(found) >= TWO_EDIT_CHARS:
+            return found
+    return None
 
 
 def _near_miss(token: str, deletions: Mapping[str, str]) -> str | None:
@@ -687,7 +735,8 @@ def is_reprint(c: Comparison, threshold: float = DEFAULT_THRESHOLD) -> bool:
     if c.conflicts > allowed:
         return False
     high, mean = max(HIGH_SHARE, threshold), max(MEAN_SHARE, threshold)
-    truncation = c.containment >= high and c.start <= PREFIX_TOKENS
+    prefix = high - min(NOISY_PREFIX_RELIEF, c.noise / 2)  # noise hides some of a truncation's words
+    truncation = c.containment >= prefix and c.start <= PREFIX_TOKENS
     added = c.coverage >= high and c.length <= MAX_ADDED_RATIO * c.canonical_length
     edited = min(c.containment, c.coverage) >= threshold and (c.containment + c.coverage) / 2 >= mean
     return truncation or added or edited
@@ -802,7 +851,13 @@ def _compare_full(doc: PreparedText, canonical: PreparedText, threshold: float) 
     ):
         return plain
     corrected = compare_texts(doc, canonical, threshold=threshold)
-    return plain if passed and not is_reprint(corrected, threshold) else corrected
+    if passed and not is_reprint(corrected, threshold):
+        return plain
+    if passed or is_reprint(corrected, threshold) or corrected.noise < HEAVY_NOISE_RATE:
+        return corrected
+    # a very noisy copy: words two edits off are corrected too (only where one edit was not enough)
+    heavy = compare_texts(doc, canonical, threshold=threshold, two_edits=True)
+    return heavy if is_reprint(heavy, threshold) else corrected
 
 
 def _plausible(doc: PreparedText, canonical: PreparedText) -> bool:

@@ -20,7 +20,7 @@ from newsmon.errors import InputError
 from newsmon.extract import EXTRACTOR as HTML_EXTRACTOR
 from newsmon.extract import extract_html
 from newsmon.models import Document, IngestResult, Skip
-from newsmon.text import UndecodableError, clean_text, decode_bytes, sha256_hex, text_hash
+from newsmon.text import UndecodableError, clean_text, decode_bytes, sha256_hex, split_sentences, text_hash
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,10 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 TEXT_EXTRACTOR = "newsmon-text/1"
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
+MAX_TITLE_CHARS = 160  # a longer first line is a paragraph, not a headline
+MAX_TITLE_WORDS = 28
+RUN_ON_CHARS = 90  # a first line this long with two sentences is a headline run into the text
+DERIVED_TITLE_CHARS = 100  # the title made from the text when its first line is not one
 
 
 class SkipFile(Exception):
@@ -124,7 +128,28 @@ def _read_bytes(path: Path) -> bytes:
         raise SkipFile(f"unreadable ({err.strerror or err})") from err
 
 
+def looks_like_title(line: str) -> bool:
+    """Whether a first line can be a headline: short, and not two sentences run together (a
+    headline typed into the first paragraph, or a text with no headline at all)."""
+    line = " ".join(line.split())
+    if not line or len(line) > MAX_TITLE_CHARS or len(line.split()) > MAX_TITLE_WORDS:
+        return False
+    return not (len(line) > RUN_ON_CHARS and len(split_sentences(line)) > 1)
+
+
+def derived_title(text: str) -> str:
+    """A title made from the start of a text: its first sentence, cut at a word to at most
+    :data:`DERIVED_TITLE_CHARS` characters (with an ellipsis when cut)."""
+    first = " ".join((split_sentences(text.strip()) or [text.strip()])[0].split())
+    if len(first) <= DERIVED_TITLE_CHARS:
+        return first
+    return first[:DERIVED_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
 def _split_title(text: str, markdown: bool) -> tuple[str, str]:
+    """The title and the body of a text file: the first line is the title when it looks like
+    one (:func:`looks_like_title`); otherwise the title is made from the text and the body is
+    the whole text, so that dedupe compares all of it."""
     lines = text.strip().split("\n")
     title = lines[0].strip()
     body = "\n".join(lines[1:])
@@ -132,7 +157,10 @@ def _split_title(text: str, markdown: bool) -> tuple[str, str]:
         title = _MD_LINK.sub(r"\1", _MD_HEADING.sub("", title))
         body = _MD_LINK.sub(r"\1", body)
     if not body.strip():
-        return title[:200], title
+        return (title if looks_like_title(title) else derived_title(title)), title
+    if not looks_like_title(title):
+        whole = f"{title}\n{body}"
+        return derived_title(whole), whole
     return title, body
 
 

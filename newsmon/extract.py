@@ -14,6 +14,7 @@ from typing import Final, TypedDict
 
 import trafilatura
 
+from newsmon import pagekinds
 from newsmon.workers import WORKER_MEMORY_BYTES, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -83,50 +84,10 @@ MAX_PAGE_BYTES = 5 * 1024 * 1024
 MAX_PAGE_ELEMENTS = 200_000  # a page with more tags than this is not an article
 PAGE_DEADLINE_S = 30.0
 
-_NOT_ARTICLE_SIGNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "paywall",
-        (
-            "subscribe to continue reading", "subscribe to read", "to continue reading",
-            "subscribers only", "for subscribers", "already a subscriber", "sign in to read",
-            "create a free account to continue", "this article is for subscribers",
-            "unlock this article", "start your subscription",
-        ),
-    ),
-    (
-        "cookie-wall",
-        (
-            "we use cookies", "accept all cookies", "accept cookies", "cookie settings",
-            "manage consent", "cookie policy", "your privacy choices",
-        ),
-    ),
-    (
-        "bot-check",
-        (
-            "are you a robot", "verify you are human", "verify you are a human", "captcha",
-            "checking your browser", "access denied", "enable javascript", "please enable cookies",
-            "unusual traffic", "request blocked",
-        ),
-    ),
-)  # fmt: skip
-MIN_ARTICLE_CHARS = 400
-SHORT_PAGE_CHARS = 1500
-
 
 def classify_page(text: str) -> str:
-    """``article``, or why a page is not one: paywall, cookie-wall, bot-check, not-article.
-
-    A wall is recognised by its phrases on a short page (a long article that mentions cookies
-    is still an article); a page with too little text is ``not-article``.
-    """
-    lowered = " ".join(text.lower().split())
-    if len(lowered) < SHORT_PAGE_CHARS:
-        for kind, phrases in _NOT_ARTICLE_SIGNS:
-            if any(p in lowered for p in phrases):
-                return kind
-    if len(lowered) < MIN_ARTICLE_CHARS:
-        return "not-article"
-    return "article"
+    """``article``, or why a page is not one (see :func:`newsmon.pagekinds.classify_page`)."""
+    return pagekinds.classify_page(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +95,7 @@ class PageText:
     """The outcome of extracting one page: text and metadata, or why there is none."""
 
     extracted: Extracted | None
-    page_kind: str  # article | paywall | cookie-wall | bot-check | not-article | unavailable
+    page_kind: str  # article | paywall | cookie-wall | bot-check | error-page | not-article | unavailable
     error: str | None = None
     canonical_url: str | None = None
     failure: str | None = None  # the failure class when the page could not be had (newsmon.errors.FAILURE_CLASSES)

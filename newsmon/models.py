@@ -39,9 +39,10 @@ class Document:
     charset: str | None
     boilerplate_lines: int = 0
     extraction: str = "file"  # file | article | feed-summary
-    page_kind: str = "article"  # article | paywall | cookie-wall | bot-check | not-article | unavailable
-    language: str | None = None
+    page_kind: str = "article"  # article | paywall | cookie-wall | bot-check | error-page | not-article | unavailable
+    language: str | None = None  # declared: the page's <html lang>, else None (the feed's is in v_documents)
     canonical_url: str | None = None
+    detected_language: str | None = None  # read from the text (newsmon.language)
 
 
 @dataclass(frozen=True, slots=True)

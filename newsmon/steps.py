@@ -31,6 +31,7 @@ from newsmon.errors import FetchError
 from newsmon.extract import PageText, extract_pages_inline
 from newsmon.feeds import FEED_ACCEPT, ParsedFeed, PollPlan, parse_feeds
 from newsmon.http import FetchRequest, FetchResult, HttpConfig, fetch_all
+from newsmon.language import with_languages
 from newsmon.models import Batch, DedupeKeys, Document, FeedItemRow, IngestResult, StoryAssignment, Tag
 from newsmon.pages import FetchedPages, PageOutcome, Progress, fetch_and_extract, fetch_pages
 from newsmon.topics import Topic, tag_documents
@@ -117,8 +118,10 @@ def store_batch(
 ) -> int:
     """Write a batch in one transaction; returns the number of new documents.
 
+    Each document's language is read from its text first (:func:`newsmon.language.with_languages`).
     With ``tagged_versions`` (the topic versions the batch was tagged with), the batch's tags of
     those versions are replaced by ``tags``."""
+    documents = with_languages(documents)
     batch = Batch(
         documents, deduped.keys, new_story_keys(deduped.keys, deduped.assignments), deduped.assignments, tags,
         feed_rows, tagged_versions,

@@ -13,7 +13,7 @@ from storage.database import Database, load_sql, string_table
 DOCUMENT_COLUMNS: tuple[str, ...] = (
     "id", "url", "source", "source_kind", "title", "body", "author", "origin", "published_at",
     "first_seen_at", "content_hash", "text_hash", "extractor", "charset", "boilerplate_lines",
-    "extraction", "page_kind", "language", "canonical_url",
+    "extraction", "page_kind", "language", "canonical_url", "detected_language",
 )  # fmt: skip
 SELECT_DOCUMENT = ", ".join(f"d.{c}" for c in DOCUMENT_COLUMNS)
 _TS = pa.timestamp("us", tz="UTC")

@@ -21,9 +21,12 @@ from newsmon.dedupe import (
     assign_stories,
     band_hashes,
     char_shingles,
+    compare_texts,
     dedupe_keys,
     fingerprint_documents,
+    is_reprint,
     oph_signatures,
+    prepare_text,
     signature_from_bytes,
     signature_similarity,
 )
@@ -181,6 +184,39 @@ def test_noisy_ocr_copy_joins_and_is_marked_noisy(seed: Document) -> None:
     joined = assign_in_one_batch([seed, noisy])["scan"]
     assert (joined.story_id, joined.method) == (seed.id, "near")
     assert "noisy" in joined.differences
+
+
+CONFUSABLE = {"e": "c", "a": "o", "n": "u", "i": "l", "t": "f", "o": "a", "c": "e", "u": "n", "l": "i", "r": "n"}
+
+
+def two_letter_noise(text: str, share: float, seed: int = 5) -> str:
+    """Misread two letters in ``share`` of the words of 6+ letters (heavy scanning noise)."""
+    rng = random.Random(seed)
+    out = []
+    for word in text.split(" "):
+        if len(word) >= 6 and word.isalpha() and rng.random() < share:
+            chars = list(word)
+            for i in rng.sample(range(len(chars)), 2):
+                chars[i] = CONFUSABLE.get(chars[i], "x")
+            word = "".join(chars)
+        out.append(word)
+    return " ".join(out)
+
+
+@pytest.mark.parametrize("share", [0.7, 0.8])
+def test_a_very_noisy_copy_joins_through_two_edit_corrections(seed: Document, share: float) -> None:
+    text = two_letter_noise(ocr_noise(seed.body, 0.04, seed=11), share)
+    one_edit = compare_texts(prepare_text("", text), prepare_text(seed.title, seed.body))
+    assert not is_reprint(one_edit)  # one-letter corrections alone leave too much unmatched
+    joined = assign_in_one_batch([seed, variant(seed, "scan", text)])["scan"]
+    assert (joined.story_id, joined.method) == (seed.id, "near")
+    assert "noisy" in joined.differences
+
+
+def test_a_very_noisy_template_sibling_still_does_not_join(seeds: dict[str, Document]) -> None:
+    first, other = seeds[FIRST_SEED], seeds[SECOND_SEED]
+    noisy_other = variant(other, "scan", two_letter_noise(ocr_noise(other.body, 0.04, seed=11), 1.0))
+    assert assign_in_one_batch([first, noisy_other])["scan"].story_id == "scan"
 
 
 def test_headline_change_alone_is_an_exact_copy_of_the_body(seed: Document) -> None:

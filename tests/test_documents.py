@@ -13,7 +13,7 @@ import pytest
 import trafilatura
 
 import newsmon.documents as documents_module
-from newsmon.documents import document_id, iter_document_files, read_documents
+from newsmon.documents import document_id, iter_document_files, read_document, read_documents
 from newsmon.errors import InputError
 from newsmon.models import Document, IngestResult
 from newsmon.text import text_hash, words
@@ -270,3 +270,27 @@ def test_real_html_body_matches_gold_text(shared_data: Path, tmp_path: Path, now
     precision = shared / sum(body_words.values())
     assert recall >= 0.85, f"only {recall:.0%} of the gold words were extracted"
     assert precision >= 0.7, f"only {precision:.0%} of the extracted words are in the gold text"
+
+
+# -- titles of plain texts ----------------------------------------------------------------------
+
+RUN_ON = (
+    "Ministers agree rail corridor The finance ministers of five Central Asian states agreed on Tuesday to "
+    "build a rail corridor to the Caspian Sea. The project would cut freight times by a week."
+)
+
+
+def test_a_headline_run_into_the_first_paragraph_is_not_the_title(tmp_path: Path, now: datetime) -> None:
+    path = tmp_path / "runon.txt"
+    path.write_text(RUN_ON + "\nA second paragraph follows here.\n", encoding="utf-8")
+    doc = read_document(path, now, "files")
+    assert doc.body.startswith("Ministers agree rail corridor The finance ministers")  # the whole text is the body
+    assert doc.body.endswith("A second paragraph follows here.")
+    assert len(doc.title) <= 101 and doc.title.startswith("Ministers agree rail corridor")
+
+
+def test_a_first_line_that_looks_like_a_headline_stays_the_title(tmp_path: Path, now: datetime) -> None:
+    path = tmp_path / "proper.txt"
+    path.write_text("Dr. Mandy Cohen to lead the CDC\n" + RUN_ON + "\n", encoding="utf-8")
+    doc = read_document(path, now, "files")
+    assert doc.title == "Dr. Mandy Cohen to lead the CDC" and doc.body == RUN_ON

@@ -1,0 +1,9 @@
+"""Accuracy on held-out data: each part builds its evaluation at run time from ``../shared/data``
+windows it was not tuned on, freezes a test split, and prints precision, recall and F1 with 95 %
+intervals beside the previous release's figures.
+
+    python -m benchmarks.accuracy            # every part in PARTS
+    python -m benchmarks.accuracy.reprints   # one part, with its own options
+"""
+
+PARTS = ["reprints", "topics"]

@@ -19,6 +19,7 @@ DO UPDATE SET
     page_kind = excluded.page_kind,
     language = excluded.language,
     canonical_url = excluded.canonical_url,
+    detected_language = excluded.detected_language,
     updated_run_id = excluded.updated_run_id
 WHERE documents.content_hash <> excluded.content_hash
   OR documents.text_hash <> excluded.text_hash
@@ -33,3 +34,4 @@ WHERE documents.content_hash <> excluded.content_hash
   OR documents.page_kind IS DISTINCT FROM excluded.page_kind
   OR documents.language IS DISTINCT FROM excluded.language
   OR documents.canonical_url IS DISTINCT FROM excluded.canonical_url
+  OR documents.detected_language IS DISTINCT FROM excluded.detected_language

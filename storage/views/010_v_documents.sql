@@ -1,6 +1,7 @@
 -- One row per document, with its story. tags: the tags of the feeds that delivered it (empty
--- for files); language: the document's own (detected from its page), else the language of the
--- feed that delivered it, as a primary code (en, de, pt) like the detected ones.
+-- for files); language: the one declared (the page's <html lang>, else the language of the feed
+-- that delivered it, as a primary code: en, de, pt), else the one detected from the text;
+-- detected_language: read from the text by newsmon.language (py3langid), whatever is declared.
 CREATE OR REPLACE VIEW v_documents AS
 WITH feed_details AS (  -- per feed, once: its tags sorted, its language's primary code
     SELECT url, list_sort(list_distinct(tags)) AS tags, lower(split_part(language, '-', 1)) AS language FROM feeds
@@ -29,7 +30,8 @@ SELECT
     d.extractor,
     d.extraction,
     d.page_kind,
-    coalesce(d.language, f.feed_language) AS language,
+    coalesce(d.language, f.feed_language, d.detected_language) AS language,
+    d.detected_language,
     d.canonical_url,
     d.source_kind,
     d.body,
