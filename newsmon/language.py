@@ -7,7 +7,11 @@ texts py3langid is about as accurate as on whole articles, and cost grows with l
 
 A document keeps two languages: ``language``, what the page or feed *declares*
 (``<html lang>``, the feed's ``<language>``), and ``detected_language``, this module's
-reading of the text; ``v_documents.language`` shows the detected one first.
+reading of the text; ``v_documents.language`` shows the declared one, else the detected one.
+
+The model is decompressed in memory (py3langid's own loader streams its 68 MB through a
+temporary file, which fails on a full disk). If it cannot be loaded at all, detection is off
+for the process, with one warning: a language is an annotation, never a reason to fail a run.
 """
 
 from __future__ import annotations
@@ -29,17 +33,41 @@ MIN_PROBABILITY = 0.5  # a weaker reading is no reading
 
 _lock = threading.Lock()
 _identifier: Any = None
+_unavailable = False  # the model could not be loaded: detection is off in this process
+
+
+def _load_identifier() -> Any:
+    """py3langid's identifier with normalized probabilities, its model decompressed in memory."""
+    import io
+    import lzma
+
+    import numpy as np
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    from py3langid.modelio import _to_array
+
+    with lzma.open(MODEL_DIR / MODEL_FILE) as src, np.load(io.BytesIO(src.read()), allow_pickle=False) as data:
+        return LanguageIdentifier(
+            np.asarray(data["ptc"]),
+            np.asarray(data["pc"]),
+            data["classes"].tolist(),
+            _to_array(data["nextmove"]),
+            data["out_feat"].tolist(),
+            norm_probs=True,
+            tk_row=_to_array(data["nextmove_row"]),
+        )
 
 
 def _model() -> Any:
-    """py3langid's identifier with normalized probabilities, loaded once per process."""
-    global _identifier
-    if _identifier is None:
+    """The identifier, loaded once per process; None when it cannot be loaded (warned once)."""
+    global _identifier, _unavailable
+    if _identifier is None and not _unavailable:
         with _lock:
-            if _identifier is None:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                _identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            if _identifier is None and not _unavailable:
+                try:
+                    _identifier = _load_identifier()
+                except Exception as exc:
+                    _unavailable = True
+                    log.warning("language detection is off: py3langid's model could not be loaded (%s)", exc)
     return _identifier
 
 
@@ -49,7 +77,10 @@ def detect_language(text: str) -> str | None:
     sample = " ".join(text[: 2 * SAMPLE_CHARS].split())[:SAMPLE_CHARS]
     if sum(ch.isalpha() for ch in sample) < MIN_LETTERS:
         return None
-    code, probability = _model().classify(sample)
+    model = _model()
+    if model is None:
+        return None
+    code, probability = model.classify(sample)
     return str(code) if probability >= MIN_PROBABILITY else None
 
 

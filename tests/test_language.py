@@ -56,3 +56,37 @@ def test_the_detected_language_is_stored_and_shown(make_document: MakeDocument, 
     finally:
         store.close(snapshot=False)
     assert rows == [("de1", "de", "de"), ("ru1", "uk", "ru")]  # declared first, else detected
+
+
+def test_the_model_is_read_without_writing_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """py3langid's own loader writes its 68 MB model to a temporary file; ours decompresses it in
+    memory, so a full temporary disk cannot stop a run (here: no temporary file can be made)."""
+    import tempfile
+
+    import newsmon.language as language
+
+    def refuse(*args: object, **kwargs: object) -> object:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+    monkeypatch.setattr(language, "_identifier", None)
+    monkeypatch.setattr(language, "_unavailable", False)
+    assert language.detect_language(SHORT_TEXTS["de"]) == "de"
+
+
+def test_a_model_that_cannot_load_turns_detection_off_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import newsmon.language as language
+
+    def broken() -> object:
+        raise OSError(27, "File too large")
+
+    monkeypatch.setattr(language, "_load_identifier", broken)
+    monkeypatch.setattr(language, "_identifier", None)
+    monkeypatch.setattr(language, "_unavailable", False)
+    with caplog.at_level("WARNING", logger="newsmon.language"):
+        assert [language.detect_language(SHORT_TEXTS[lang]) for lang in ("en", "ru")] == [None, None]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "newsmon.language"]
+    assert len(warnings) == 1 and "language detection is off" in warnings[0] and "File too large" in warnings[0]
