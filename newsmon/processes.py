@@ -5,6 +5,10 @@ A child that newsmon stops as a whole (a run under ``newsmon serve``, the local 
 server) is started in a session of its own (``start_new_session=True``): a terminal's Ctrl-C
 then reaches only newsmon, which decides how to stop it, and its own children (worker pools,
 a server's subprocesses) are in its process group, so one signal reaches them all.
+
+Such a child is also started with :func:`die_with_parent`: if newsmon itself is killed
+(SIGKILL, the OOM killer), the kernel sends the child SIGTERM, so a killed ``newsmon serve``
+does not leave its Prefect server or a run behind (Linux; elsewhere a no-op).
 """
 
 from __future__ import annotations
@@ -20,6 +24,24 @@ from pathlib import Path
 from typing import NoReturn
 
 log = logging.getLogger(__name__)
+
+
+def die_with_parent() -> None:
+    """For ``subprocess.Popen(preexec_fn=...)``: the child gets SIGTERM when the thread that
+    started it ends, as when newsmon is killed (``PR_SET_PDEATHSIG``; Linux only, else nothing).
+    Start such children from a thread that lives as long as they should."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def stop_group(process: subprocess.Popen[bytes], grace_s: float) -> int | None:

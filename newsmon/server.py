@@ -24,7 +24,7 @@ from types import TracebackType
 import httpx
 
 from newsmon.errors import ConfigError
-from newsmon.processes import stop_group
+from newsmon.processes import die_with_parent, stop_group
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,12 @@ class LocalPrefectServer:
         cmd = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
         with open(self.log_path, "ab") as log_file:
             self.process = subprocess.Popen(
-                cmd, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+                cmd,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         if not self._wait_healthy(stopping):
             self.stop()

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from newsmon.processes import stop_group
+from newsmon.processes import die_with_parent, stop_group
 from newsmon.schedule import ServeSchedule
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,13 @@ class Service:
     def _run_once(self, number: int) -> RunOutcome:
         extra_env = self.before_run()
         started, t0 = self.clock(), time.monotonic()
-        run = subprocess.Popen(self.command, cwd=self.cwd, env={**os.environ, **extra_env}, start_new_session=True)
+        run = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env={**os.environ, **extra_env},
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         self._run = run
         try:
             while run.poll() is None:

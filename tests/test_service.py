@@ -148,3 +148,27 @@ def test_a_waiting_writer_says_so_once_with_the_holder(tmp_path: Path) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after the failed wait
     finally:
         os.close(fd)
+
+
+def test_a_child_started_to_die_with_its_parent_ends_when_the_parent_is_killed() -> None:
+    """A SIGKILLed ``newsmon serve`` cannot stop its children itself; the kernel does it for them
+    (``die_with_parent``): here a parent starts a child that way, and is SIGKILLed."""
+    script = (
+        "import subprocess, sys, time\n"
+        "from newsmon.processes import die_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
+        "                         start_new_session=True, preexec_fn=die_with_parent)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, cwd=repo)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert _alive(child)
+    parent.kill()
+    parent.wait(5)
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
