@@ -756,8 +756,26 @@ async def _guarded(
         log.debug("GET %s failed: %s", request.url, err)
         return err
     except Exception as err:  # a single request must never break the batch
+        stop = interruption(err)
+        if stop is not None:  # a signal (SIGTERM, Ctrl-C) that a library turned into an error
+            raise stop from None
         log.warning("GET %s failed unexpectedly", request.url, exc_info=True)
         return FetchError("protocol", request.url, f"unexpected {type(err).__name__}: {err}")
+
+
+def interruption(err: BaseException) -> BaseException | None:
+    """The signal-borne exception (not an ``Exception``: a termination signal, Ctrl-C) behind
+    ``err``, if any. A signal raised while anyio's cancel scopes are open can surface as their
+    ``RuntimeError`` ("exit a cancel scope that isn't the current task's"), with the signal only
+    in its context; a request that fails that way must stop the run, not count as a failure."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if not isinstance(current, Exception):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 async def fetch_many(requests: Sequence[FetchRequest], config: HttpConfig) -> list[FetchResult | FetchError]:

@@ -932,3 +932,41 @@ def test_fetch_error_survives_pickling() -> None:
         7.0,
         "http-4xx: https://a.example/: 429",
     )
+
+
+class _Stop(BaseException):
+    """Stands for a signal-borne exception such as Prefect's TerminationSignal."""
+
+
+def test_a_signal_turned_into_an_error_by_a_library_stops_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM landing inside anyio's cancel scopes surfaced as their RuntimeError; counted as a
+    'protocol' failure, it let a stopped run finish as if nothing happened. It now propagates."""
+
+    async def interrupted(*args: object, **kwargs: object) -> object:
+        try:
+            raise _Stop("SIGTERM")
+        except _Stop:
+            raise RuntimeError("Attempted to exit a cancel scope that isn't the current tasks's current cancel scope")  # noqa: B904 - the implicit context is what anyio leaves
+
+    monkeypatch.setattr(nh, "_fetch", interrupted)
+
+    async def one() -> object:
+        async with httpx.AsyncClient() as client:
+            return await nh._guarded(client, FetchRequest("http://127.0.0.1:9/feed"), LOCAL, asyncio.Semaphore(1), {})
+
+    with pytest.raises(_Stop):
+        asyncio.run(one())
+
+
+def test_an_ordinary_unexpected_error_is_still_one_failed_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("something odd")
+
+    monkeypatch.setattr(nh, "_fetch", broken)
+
+    async def one() -> object:
+        async with httpx.AsyncClient() as client:
+            return await nh._guarded(client, FetchRequest("http://127.0.0.1:9/feed"), LOCAL, asyncio.Semaphore(1), {})
+
+    result = asyncio.run(one())
+    assert isinstance(result, FetchError) and result.kind == "protocol" and "something odd" in str(result)
