@@ -422,9 +422,10 @@ def junk_kind(text: str, by_shape: bool = True) -> str | None:
     """The kind of a page that must never form or join a story, else None.
 
     Walls and error pages always; with ``by_shape`` (not for feed summaries, which are short
-    by nature) also a text of at least :data:`MIN_JUNK_CHARS` characters with no running prose
-    or of three lines or more with no running prose (menus, link lists, rows of buttons, a wall
-    in a language without cues), as ``not-article``.
+    by nature) also, as ``not-article``, a text without a single sentence of running prose
+    (a row of buttons or labels: "Premium / Sign in"), and a text of at least
+    :data:`MIN_JUNK_CHARS` characters or three lines or more with too little running prose
+    (menus, link lists, a wall in a language without cues).
     """
     shape = page_shape(text)
     kind = classify_shape(shape)
@@ -434,7 +435,7 @@ def junk_kind(text: str, by_shape: bool = True) -> str | None:
         by_shape
         and kind == "not-article"
         and not shape.has_prose
-        and (shape.chars >= MIN_JUNK_CHARS or shape.lines >= 3)
+        and (shape.chars >= MIN_JUNK_CHARS or shape.lines >= 3 or shape.prose_chars == 0)
     ):
         return kind
     return None

@@ -65,6 +65,20 @@ def test_a_wall_in_a_language_without_cues_is_junk_by_shape() -> None:
     assert junk_kind(text, by_shape=False) is None  # a feed summary is never junk by shape alone
 
 
+@pytest.mark.parametrize("text", ["Премиум\n\nВойти", "Premium\nSign in", "Home | News"])
+def test_a_page_of_two_labels_without_a_sentence_is_junk(text: str, make_document: MakeDocument) -> None:
+    assert junk_kind(text) == "not-article"
+    assert junk_kind(text, by_shape=False) is None
+    pages = [make_document(f"p{n}", text, title="Home", source=f"site{n}") for n in range(2)]
+    docs = [replace(page, extraction="article") for page in pages]
+    assignments = assign_stories(fingerprint_documents(docs), {}, {}, {})
+    assert [a.story_id for a in assignments] == ["p0", "p1"]  # the same two labels on two sites: no story
+
+
+def test_a_short_note_with_a_sentence_is_not_junk() -> None:
+    assert junk_kind("Polls close at 8 p.m. local time on Sunday.") is None
+
+
 @pytest.mark.parametrize("footer", FOOTERS)
 def test_a_short_article_with_one_footer_line_is_an_article(footer: str) -> None:
     text = ARTICLE + footer
