@@ -298,9 +298,10 @@ def build_cases(originals: Sequence[Original], cause: str, split: str, cases: in
             if text is None:
                 continue
             first, second = rng.sample(FOOTERS, 2)
-            add(_doc(f"{o.key}-a", o.title, f"{text}\n{first}", _site(rng, "short"), o.at, cause), o.key)
+            story = gold_of[o.key]  # one text posted twice by the source is one story
+            add(_doc(f"{o.key}-a", o.title, f"{text}\n{first}", _site(rng, "short"), o.at, cause), story)
             title = o.title if rng.random() < 0.5 else rewrite_headline(o.title, text.split("\n"), rng)
-            add(_doc(f"{o.key}-b", title, f"{text}\n{second}", _site(rng, "short"), o.at + _lag(rng), cause), o.key)
+            add(_doc(f"{o.key}-b", title, f"{text}\n{second}", _site(rng, "short"), o.at + _lag(rng), cause), story)
     elif cause in ("truncated", "noisy", "truncated_noisy", "noisy_heavy", "truncated_noisy_heavy"):
         for o in picked:
             paragraphs = [p for p in o.body.split("\n") if p.strip()]
@@ -356,7 +357,7 @@ def build_cases(originals: Sequence[Original], cause: str, split: str, cases: in
                     url = f"https://{_site(rng, 'plain')}/runon/{o.key}-{n}"
                     doc = replace(doc, id=hashlib.sha256(url.encode()).hexdigest()[:20], url=url,
                                   published_at=o.at + (_lag(rng) if n else timedelta(0)))  # fmt: skip
-                    add(doc, f"runon:{o.key}")
+                    add(doc, f"runon:{gold_of[o.key]}")
     return CaseSet(cause, docs, gold, focus, junk, time.perf_counter() - started)
 
 
