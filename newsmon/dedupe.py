@@ -9,7 +9,8 @@ stories never grow through chains of neighbours. Three kinds of documents:
   signatures of character 7-grams, one of the whole body and one of its first
   :data:`LEAD_WORDS` words (a truncated reprint keeps the lead), and then *verified* by a
   noise-tolerant word alignment with the canonical (:func:`compare_texts`). A candidate
-  joins when the alignment shows a truncation (the copy is mostly the canonical's opening),
+  joins when the alignment shows a truncation (the copy is mostly the canonical's opening,
+  and covers at least half of the part it spans: an abridged speech is another text),
   added text (the canonical is mostly inside the copy, at most :data:`MAX_ADDED_RATIO` times
   longer), or an edited copy (both directions covered), and the names and numbers in the
   aligned passages agree: template siblings (two disaster declarations, two drawdown
@@ -80,6 +81,7 @@ CONFLICT_RATE = 0.02
 NOISE_RATE = 0.01
 HEAVY_NOISE_RATE = 0.05  # a copy this noisy (one-edit corrections) is also tried with two-edit ones
 NOISY_PREFIX_RELIEF = 0.1  # a noisy truncation may show this much less containment (half its noise)
+TRUNCATION_DENSITY = 0.5  # a truncation covers at least this share of the canonical's part it spans
 TWO_EDIT_CHARS = 6  # words this long are also corrected two edits apart, for very noisy copies
 SHORT_SAME_SOURCE_SHARE = 0.8
 SAME_SOURCE_REPOST = timedelta(hours=12)
@@ -736,7 +738,9 @@ def is_reprint(c: Comparison, threshold: float = DEFAULT_THRESHOLD) -> bool:
         return False
     high, mean = max(HIGH_SHARE, threshold), max(MEAN_SHARE, threshold)
     prefix = high - min(NOISY_PREFIX_RELIEF, c.noise / 2)  # noise hides some of a truncation's words
-    truncation = c.containment >= prefix and c.start <= PREFIX_TOKENS
+    # a cut copy keeps the canonical's opening whole; a short text whose sentences are spread
+    # over all of a long one (a speech given again, abridged, elsewhere) is another text
+    truncation = c.containment >= prefix and c.start <= PREFIX_TOKENS and c.coverage >= TRUNCATION_DENSITY * c.end
     added = c.coverage >= high and c.length <= MAX_ADDED_RATIO * c.canonical_length
     edited = min(c.containment, c.coverage) >= threshold and (c.containment + c.coverage) / 2 >= mean
     return truncation or added or edited

@@ -168,6 +168,22 @@ def test_truncated_reprint_joins_and_is_marked_truncated(seed: Document) -> None
     assert {"headline", "truncated"} <= set(joined.differences)
 
 
+def test_an_abridged_text_given_again_elsewhere_is_not_a_truncation(seeds: dict[str, Document]) -> None:
+    """A speech given again at another venue keeps its opening and a few sentences from all
+    over the long one: mostly inside it, but no cut copy of it (a real pair: a vice-president's
+    Juneteenth remarks on the South Lawn, then six days later in Los Angeles)."""
+    long = seeds[FIRST_SEED]
+    paragraphs = paragraphs_of(long)
+    picked = paragraphs[1:3] + paragraphs[6::7]
+    body = "\n".join(["Greek Theatre, Los Angeles", *picked, "Thank you. May God bless you all."])
+    abridged = variant(long, "venue", body, title="Remarks at a concert in Los Angeles")
+    c = compare_texts(prepare_text(abridged.title, abridged.body), prepare_text(long.title, long.body))
+    assert c.containment >= 0.75 and c.start <= 20  # the old truncation rule held
+    assert c.end > 0.9 and c.coverage < 0.4  # but the aligned part spans the whole long text, thinly
+    assert not is_reprint(c)
+    assert assign_in_one_batch([long, abridged])["venue"].story_id == "venue"
+
+
 def test_reprint_with_added_commentary_joins(seed: Document, seeds: dict[str, Document]) -> None:
     """A copy with an editor's note and other text appended is still the same story."""
     commentary = paragraphs_of(seeds[FIRST_SEED])[:5]
