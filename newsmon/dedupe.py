@@ -10,7 +10,8 @@ stories never grow through chains of neighbours. Three kinds of documents:
   :data:`LEAD_WORDS` words (a truncated reprint keeps the lead), and then *verified* by a
   noise-tolerant word alignment with the canonical (:func:`compare_texts`). A candidate
   joins when the alignment shows a truncation (the copy is mostly the canonical's opening,
-  and covers at least half of the part it spans: an abridged speech is another text),
+  and covers at least :data:`TRUNCATION_DENSITY` of the part it spans: a few sentences
+  taken from all over a long text, a speech given again elsewhere, are another text),
   added text (the canonical is mostly inside the copy, at most :data:`MAX_ADDED_RATIO` times
   longer), or an edited copy (both directions covered), and the names and numbers in the
   aligned passages agree: template siblings (two disaster declarations, two drawdown
@@ -81,7 +82,7 @@ CONFLICT_RATE = 0.02
 NOISE_RATE = 0.01
 HEAVY_NOISE_RATE = 0.05  # a copy this noisy (one-edit corrections) is also tried with two-edit ones
 NOISY_PREFIX_RELIEF = 0.1  # a noisy truncation may show this much less containment (half its noise)
-TRUNCATION_DENSITY = 0.5  # a truncation covers at least this share of the canonical's part it spans
+TRUNCATION_DENSITY = 0.3  # a truncation covers at least this share of the canonical's part it spans
 TWO_EDIT_CHARS = 6  # words this long are also corrected two edits apart, for very noisy copies
 SHORT_SAME_SOURCE_SHARE = 0.8
 SAME_SOURCE_REPOST = timedelta(hours=12)
