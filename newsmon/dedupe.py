@@ -6,7 +6,8 @@ stories never grow through chains of neighbours. Three kinds of documents:
 * ``full``: an article or file body of at least :data:`MIN_BODY_WORDS` words. Exact copies
   share the hash of the normalized body (headline removed from its start, where trafilatura
   puts the ``<h1>``). Near copies are found with LSH over two one-permutation MinHash
-  signatures of character 7-grams, one of the whole body and one of its first
+  signatures of character 7-grams (of the text's :func:`ocr_skeleton`, so that misread
+  letters and split words still leave shared shingles), one of the whole body and one of its first
   :data:`LEAD_WORDS` words (a truncated reprint keeps the lead), and then *verified* by a
   noise-tolerant word alignment with the canonical (:func:`compare_texts`). A candidate
   joins when the alignment shows a truncation (the copy is mostly the canonical's opening,
@@ -256,10 +257,31 @@ def is_salient(token: str) -> bool:
 # -- signatures and bands --------------------------------------------------------------------
 
 
+# Letters and digits that scanning and OCR confuse, read as one (the classes of common OCR
+# confusion tables): shingles of this skeleton survive a misread letter that plain ones do not.
+_OCR_PAIRS = (("rn", "m"), ("cl", "d"), ("vv", "w"))
+_OCR_FOLD = str.maketrans(
+    {"1": "l", "i": "l", "j": "l", "0": "o", "c": "e", "u": "n", "b": "h", "8": "h",
+     "f": "t", "q": "g", "5": "s", "y": "v"}
+)  # fmt: skip
+_REPEATS = re.compile(r"(.)\1+", re.DOTALL)
+
+
+def ocr_skeleton(tokens: Sequence[str]) -> str:
+    """The text LSH shingles: folded tokens run together (a word split or joined by a scan is the
+    same), OCR-confusable letters and digits folded to one (``rn`` and ``m``, ``1``, ``l`` and
+    ``i``, ``0`` and ``o``, ``c`` and ``e``...) and doubled letters single. Only candidate
+    generation reads it: verification aligns the words themselves."""
+    text = "".join(tokens)
+    for pair, single in _OCR_PAIRS:
+        text = text.replace(pair, single)
+    return _REPEATS.sub(r"\1", text.translate(_OCR_FOLD))
+
+
 def char_shingles(tokens: Sequence[str], size: int = SHINGLE_CHARS) -> np.ndarray:
-    """64-bit hashes of the character ``size``-grams of the space-joined tokens (repeats kept:
-    MinHash takes minima, so a repeated shingle changes nothing)."""
-    text = " ".join(tokens)
+    """64-bit hashes of the character ``size``-grams of the tokens' :func:`ocr_skeleton` (repeats
+    kept: MinHash takes minima, so a repeated shingle changes nothing)."""
+    text = ocr_skeleton(tokens)
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if codes.size < size:
         codes = np.pad(codes, (0, size - codes.size))

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import numpy as np
 
 DEFAULT_INTERVAL_S = 1800.0  # a feed's default polling interval
-SCHEME = "oph-c7-2x128"  # the reprint fingerprint scheme stored with every signature
+SCHEME = "oph-c7ocr-2x128"  # the reprint fingerprint scheme stored with every signature (7-grams of the OCR skeleton)
 WINDOW = timedelta(days=7)  # a reprint joins a story whose canonical is at most this far apart
 MAX_CANDIDATES = 8  # stories verified per document at most, most shared LSH bands first
 

@@ -9,6 +9,8 @@ No step exists twice: each wrapper calls the function named here.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -37,7 +39,10 @@ from newsmon.pages import FetchedPages, PageOutcome, Progress, fetch_and_extract
 from newsmon.topics import Topic, tag_documents
 from newsmon.workers import WorkerPool
 
+log = logging.getLogger(__name__)
+
 BACKLOG_BATCH = 500
+BACKLOG_REPORT_S = 10.0  # how often a long re-indexing says how far it is
 
 
 class Result(Protocol):
@@ -70,11 +75,18 @@ def index_backlog(stories: Any, run_id: str | None) -> int:
     fingerprint their canonicals from the stored text. Returns how many were indexed; cheap once
     the queue is empty. ``stories`` is the store's story repository."""
     done = 0
+    started = reported = time.monotonic()
     while queued := stories.index_backlog(BACKLOG_BATCH):
         found = [(story_id, doc) for story_id, doc in queued if doc is not None]
         keys = dedupe_keys(fingerprint_documents([doc for _, doc in found]))
         stories.index_backlog_stories(story_keys(keys, [s for s, _ in found]), [s for s, _ in queued], run_id)
         done += len(found)
+        if time.monotonic() - reported >= BACKLOG_REPORT_S:
+            reported = time.monotonic()
+            log.info("re-indexing stored stories for the current reprint scheme: %d done", done)
+    if done:
+        seconds = time.monotonic() - started
+        log.info("re-indexed %d stored stories for the current reprint scheme in %.1f s", done, seconds)
     return done
 
 

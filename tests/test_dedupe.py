@@ -519,6 +519,65 @@ def test_stories_stored_before_the_index_are_indexed_on_the_next_run(
         store.close(snapshot=False)
 
 
+def test_an_index_of_the_previous_scheme_is_rebuilt_after_the_upgrade(
+    tmp_path: Path, seeds: dict[str, Document], reprints: list[Document], now: datetime
+) -> None:
+    """Migration 0009 drops the band rows of the previous shingling and queues every story: the
+    next dedupe step re-indexes them before looking anything up, so stored stories keep
+    attracting their reprints."""
+    path = tmp_path / "db.duckdb"
+    store = Store.open_writer(path)
+    try:
+        _dedupe_and_store(store, list(seeds.values()), "run-1", now)
+        store.con.execute("UPDATE lsh_bands SET band_key = band_key + 1")  # bands no new document can share
+        store.con.execute("DELETE FROM schema_migrations WHERE version >= 9")
+    finally:
+        store.close(snapshot=False)
+    store = Store.open_writer(path)
+    try:
+        assert store.con.execute("SELECT count(*) FROM lsh_bands").fetchall() == [(0,)]
+        assert store.con.execute("SELECT count(*) FROM story_index_backlog").fetchall() == [(2,)]
+        second = _dedupe_and_store(store, reprints, "run-2", now)
+        assert [a.method for a in second] == ["near", "exact", "exact"]
+        assert store.con.execute("SELECT count(*) FROM story_index_backlog").fetchall() == [(0,)]
+        assert store.con.execute("SELECT count(*) FROM lsh_bands").fetchall() == [(2 * BANDS,)]
+    finally:
+        store.close(snapshot=False)
+
+
+MISREADS = {"l": "1", "o": "0", "e": "c", "c": "e", "m": "rn", "n": "u", "u": "n", "i": "l", "t": "f", "d": "cl"}
+
+
+def misread(text: str, rate: float, seed: int) -> str:
+    """Scanner misreads: about ``rate`` of the letters read as a confusable one, and some words
+    split in two or run into the next."""
+    rng = random.Random(seed)
+    out = []
+    for ch in text:
+        roll = rng.random()
+        if ch in MISREADS and roll < rate:
+            out.append(MISREADS[ch])
+        elif ch.isalpha() and roll < rate * 1.1:
+            out.append(ch + " ")
+        elif ch == " " and roll < rate / 4:
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_a_badly_misread_copy_still_shares_lsh_bands_with_its_original(seed: Document) -> None:
+    """Candidates come from LSH bands: shingles of the OCR skeleton survive misread letters and
+    split words, so even a copy with a sixth of its letters misread is found."""
+    (original,) = fingerprint_documents([seed])
+    found = 0
+    for n in range(12):
+        copy = variant(seed, f"scan{n}", misread(seed.body, 0.17, seed=n))
+        (fp,) = fingerprint_documents([copy])
+        found += bool(np.isin(band_hashes(fp.signature[None, :]), band_hashes(original.signature[None, :])).any())
+    assert found == 12
+
+
 def test_lookups_read_only_the_join_window(tmp_path: Path, seed: Document, now: datetime) -> None:
     """A copy far outside the window is not even a candidate: the lookup filters by day."""
     store = Store.open_writer(tmp_path / "db.duckdb")
