@@ -172,6 +172,7 @@ def reading_text(text: str, chars: int = LABEL_CHARS) -> str:
             head_end = start
         elif READ_KEYWORDS.search(paragraph) or (_RUSSIA_WORD.search(paragraph) and READ_TRADE.search(paragraph)):
             parts.append(paragraph)
+    head_end = max(head_end, min(chars, len(text)))  # a cut inside a paragraph break keeps its blanks
     return "\n\n".join([text[:head_end], *parts])
 
 
