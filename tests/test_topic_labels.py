@@ -108,3 +108,42 @@ def test_no_item_comes_from_the_rules_own_labels(shared_data: Path) -> None:
     with (shared_data / labels.DEV_LABELS).open(encoding="utf-8") as lines:
         dev_links = {json.loads(line)["link"] for line in lines}
     assert not dev_links & {r["link"] for r in records()}
+
+
+def test_the_fresh_set_is_new_held_out_and_matches_its_documented_hash() -> None:
+    with labels.FRESH.open(encoding="utf-8") as lines:
+        fresh = [json.loads(line) for line in lines]
+    assert fresh and len({r["id"] for r in fresh}) == len(fresh)
+    for record in fresh:
+        assert set(record) == FIELDS, record["id"]
+        assert record["split"] == "test" and record["source"] == labels.WH, record["id"]
+        assert record["labelled_on"] == labels.FRESH_LABELLED_ON, record["id"]
+        assert set(record["labels"]) <= set(record["judged"]) <= set(labels.TOPICS), record["id"]
+        assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
+        assert labels.sha1(record["link"]) == record["id"]
+    assert not {r["id"] for r in fresh} & {r["id"] for r in records()}, "the fresh set repeats the first set"
+    doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
+    documented = re.search(r"fresh set SHA-256 \(all items\): `([0-9a-f]{64})`", doc)
+    assert documented, "TOPIC_LABELS.md gives no SHA-256 for the fresh set"
+    assert labels.test_split_sha256(fresh) == documented.group(1)
+    if not labels.SHARED.is_dir():
+        pytest.skip("../shared/data is absent: the fresh set's texts and topics-dev links need the shared folder")
+    with (labels.SHARED / labels.DEV_LABELS).open(encoding="utf-8") as lines:
+        dev_links = {json.loads(line)["link"] for line in lines}
+    assert not dev_links & {r["link"] for r in fresh}
+    assert {r["id"] for r in fresh} == {c["id"] for c in labels.fresh_candidates()}
+    items = labels.load_items(labels.FRESH)
+    assert [i["id"] for i in items] == [r["id"] for r in fresh]
+    for item in items:
+        assert item["title"] and item["text"], item["id"]
+        assert item["label_text"] == labels.reading_text(item["text"]), item["id"]
+        assert item["text"].startswith(item["label_text"][: labels.LABEL_CHARS]), item["id"]
+
+
+def test_reading_text_adds_later_keyword_paragraphs_only() -> None:
+    head = "Opening remarks. " * 100
+    text = f"{head}\n\nWeather talk.\n\nNew sanctions on Russian banks.\n\nMore weather.\n\nRussia and oil prices."
+    read = labels.reading_text(text)
+    assert read.startswith(head)
+    assert "New sanctions on Russian banks." in read and "Russia and oil prices." in read
+    assert "Weather talk." not in read and "More weather." not in read

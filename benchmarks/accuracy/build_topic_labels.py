@@ -22,10 +22,19 @@ keyword beside a word that makes a positive likely) and from the rest; plus a ra
 of each window for the base rate. See :data:`PLAN` for the sizes. Every candidate is judged
 for all three topics.
 
+The fresh set (``topics-labels-fresh.jsonl``, all of it held out) is drawn by
+``fresh-candidates`` from the White House window only, minus every document of the first
+set: pools of :data:`FRESH_PLAN`, seeded with :data:`FRESH_SEED`. Its items were judged on
+the title, the first ~1,500 characters and every later paragraph with a topic keyword
+(:func:`reading_text`); the text scored is the full document.
+
 Examples (from the repository root)::
 
     .venv/bin/python -m benchmarks.accuracy.build_topic_labels candidates --output /tmp/c.jsonl
     .venv/bin/python -m benchmarks.accuracy.build_topic_labels check
+    .venv/bin/python -m benchmarks.accuracy.build_topic_labels fresh-candidates --output /tmp/f.jsonl
+    .venv/bin/python -m benchmarks.accuracy.build_topic_labels check \
+        --labels benchmarks/accuracy/topics-labels-fresh.jsonl
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ FEEDS = "feeds-archive/rss-2023-summer.jsonl.gz"
 WH = "documents/wh-2023.jsonl.gz"
 DEV_LABELS = "labels/topics-dev.jsonl"
 LABELS = Path(__file__).resolve().parent / "topics-labels.jsonl"
+FRESH = Path(__file__).resolve().parent / "topics-labels-fresh.jsonl"
 TOPICS = ("central-asia-diplomacy", "russia-sanctions", "covid-origins")
 SEED = 20230601
 LABEL_CHARS = 1500  # a White House document is judged on its title and this many characters
@@ -77,6 +87,37 @@ CORE: dict[str, re.Pattern[str]] = {
         r"(wuhan|lab[- ]leak|origin|gain[- ]of[- ]function|ecohealth|fauci|intelligence)", re.IGNORECASE
     ),
 }
+
+# The fresh set (``fresh-candidates``): White House documents only, none of the first set.
+FRESH_SEED = 20231231
+FRESH_LABELLED_ON = "title + first 1,500 characters + every paragraph with a topic keyword"
+FRESH_SCORED_TEXT = "title + full document text"
+_RUSSIA_WORD = re.compile(r"\b(russia\w*|moscow|kremlin|putin\w*)", re.IGNORECASE)
+_SANCTIONS_WORD = re.compile(r"(sanction\w*|export[- ]control\w*|price[- ]cap\w*|assets? freez\w*)", re.IGNORECASE)
+_SANCTION_ONLY = re.compile(r"sanction\w*", re.IGNORECASE)
+_CA_WORD = re.compile(_CA + r"|\bsco\b", re.IGNORECASE)
+_COVID_WORD = re.compile(r"\b(covid\w*|coronavirus\w*|sars-cov-2)", re.IGNORECASE)
+_ORIGIN_WORD = re.compile(r"(wuhan|lab[- ]leak\w*|\borigins?\b|gain[- ]of[- ]function|intelligence)", re.IGNORECASE)
+# A paragraph with one of these is read to judge a fresh item, wherever it sits in the text;
+# so is one with a Russia word beside a word of trade measures (:data:`READ_TRADE`).
+READ_KEYWORDS = re.compile(
+    _CA + r"|\bsco\b|sanction\w*|export[- ](control|ban)\w*|price[- ]cap\w*|assets? freez\w*|frozen assets?"
+    r"|block(ing|ed) property|embargo\w*"
+    r"|\b(covid\w*|coronavirus\w*|sars-cov-2|wuhan|lab[- ]leak\w*|pandemic origin\w*)",
+    re.IGNORECASE,
+)
+READ_TRADE = re.compile(r"\b(tariff|import|export|ban|restrict|freez|frozen|duty|duties|oil\b|asset)\w*", re.IGNORECASE)
+# (pool, how many; None = every remaining document), drawn in this order, each from the
+# documents no earlier pool took.
+FRESH_PLAN: tuple[tuple[str, int | None], ...] = (
+    ("russia-sanctions", 110),
+    ("sanctions-not-russia", 30),
+    ("russia-not-sanctions", 30),
+    ("central-asia-diplomacy", None),
+    ("covid-origins", None),
+    ("covid-other", 15),
+    ("random", 30),
+)
 # (pool, source, stratum) -> how many to draw; None = all of them.
 PLAN: dict[tuple[str, str, str], int | None] = {
     ("central-asia-diplomacy", FEEDS, "core"): None,
@@ -111,6 +152,28 @@ def sha1(text: str) -> str:
 
 def _norm_title(title: str) -> str:
     return " ".join(re.sub(r"[^\w ]+", " ", title.lower()).split())
+
+
+def reading_text(text: str, chars: int = LABEL_CHARS) -> str:
+    """What a fresh item is judged on besides its title.
+
+    The first ``chars`` characters, carried on to the end of the paragraph they stop in, then
+    every later paragraph (paragraphs are separated by blank lines) with a
+    :data:`READ_KEYWORDS` hit or a Russia word beside a :data:`READ_TRADE` word, in order,
+    separated by blank lines.
+    """
+    parts: list[str] = []
+    head_end = 0
+    start = 0
+    for paragraph in re.split(r"\n\s*\n", text):
+        begin = text.find(paragraph, start)
+        start = begin + len(paragraph)
+        if begin < chars:
+            head_end = start
+        elif READ_KEYWORDS.search(paragraph) or (_RUSSIA_WORD.search(paragraph) and READ_TRADE.search(paragraph)):
+            parts.append(paragraph)
+    head_end = max(head_end, min(chars, len(text)))  # a cut inside a paragraph break keeps its blanks
+    return "\n\n".join([text[:head_end], *parts])
 
 
 def read_records(shared: Path, source: str, ids: set[str] | None = None) -> Iterator[dict[str, Any]]:
@@ -225,12 +288,72 @@ def candidates(shared: Path = SHARED) -> list[dict[str, Any]]:
     return [chosen[i] for i in order]
 
 
+def _fresh_pool(record: dict[str, Any], pool: str) -> bool:
+    """Whether a White House document belongs to a pool of :data:`FRESH_PLAN` (title + full text)."""
+    full = f"{record['title']}\n{record['text']}"
+    russia = bool(_RUSSIA_WORD.search(full))
+    if pool == "russia-sanctions":
+        return russia and bool(_SANCTIONS_WORD.search(full))
+    if pool == "sanctions-not-russia":
+        return not russia and bool(_SANCTION_ONLY.search(full))
+    if pool == "russia-not-sanctions":
+        return russia and not _SANCTIONS_WORD.search(full)
+    if pool == "central-asia-diplomacy":
+        return bool(_CA_WORD.search(full))
+    if pool == "covid-origins":
+        return bool(_COVID_WORD.search(full)) and bool(_ORIGIN_WORD.search(full))
+    if pool == "covid-other":
+        return bool(_COVID_WORD.search(full))
+    return pool == "random"
+
+
+def fresh_candidates(shared: Path = SHARED, first: Path = LABELS) -> list[dict[str, Any]]:
+    """The candidates of the fresh set, each ``{id, source, link, date_published, pool}``, seeded.
+
+    White House documents of 2023 minus ``topics-dev`` links, minus every document of the
+    first set (``first``, by id) or whose text repeats one of them, minus repeated texts;
+    then the pools of :data:`FRESH_PLAN` in order, each drawn at random (seeded with
+    :data:`FRESH_SEED`) from the documents no earlier pool took.
+    """
+    shared = shared_dir(shared)
+    dev_links, _ = _dev_keys(shared)
+    with first.open(encoding="utf-8") as lines:
+        first_ids = {json.loads(line)["id"] for line in lines if line.strip()}
+    records = list(read_records(shared, WH))
+    first_texts = {hashlib.sha256(r["text"].encode()).hexdigest() for r in records if r["id"] in first_ids}
+    seen: set[str] = set()
+    eligible = []
+    for record in records:
+        digest = hashlib.sha256(record["text"].encode()).hexdigest()
+        if record["id"] in first_ids or record["link"] in dev_links or digest in first_texts or digest in seen:
+            continue
+        seen.add(digest)
+        eligible.append(record)
+    chosen: dict[str, dict[str, Any]] = {}
+    for pool, size in FRESH_PLAN:
+        group = [r for r in eligible if r["id"] not in chosen and _fresh_pool(r, pool)]
+        rng = random.Random(f"{FRESH_SEED}:{pool}")
+        picked = group if size is None or size >= len(group) else rng.sample(group, size)
+        for record in picked:
+            chosen[record["id"]] = {
+                "id": record["id"],
+                "source": WH,
+                "link": record["link"],
+                "date_published": record["date_published"],
+                "pool": pool,
+            }
+    order = sorted(chosen)
+    random.Random(FRESH_SEED).shuffle(order)
+    return [chosen[i] for i in order]
+
+
 def load_items(path: Path = LABELS, shared: Path = SHARED) -> list[dict[str, Any]]:
     """The labelled items of ``path`` joined to their texts in ``shared``.
 
     Each item is its labels record plus ``title``, ``text`` (the text to score: a feed
     item's summary, a White House document's full text) and ``label_text`` (what was read
-    to judge it). Raises :class:`InputError` when the
+    to judge it: for an item of the fresh set, whose ``labelled_on`` is
+    :data:`FRESH_LABELLED_ON`, the :func:`reading_text` of the document). Raises :class:`InputError` when the
     shared data is absent or an item's text cannot be found there.
     """
     shared = shared_dir(shared)
@@ -251,7 +374,14 @@ def load_items(path: Path = LABELS, shared: Path = SHARED) -> list[dict[str, Any
         raise InputError(
             f"{path}: {len(missing)} items not found in {shared} (first: {missing[0]}): is it another data version?"
         )
-    return [{**item, **{key: texts[item["id"]][key] for key in ("title", "text", "label_text")}} for item in items]
+    joined = []
+    for item in items:
+        record = texts[item["id"]]
+        label_text = record["label_text"]
+        if item.get("labelled_on") == FRESH_LABELLED_ON:
+            label_text = reading_text(record["text"])
+        joined.append({**item, "title": record["title"], "text": record["text"], "label_text": label_text})
+    return joined
 
 
 def keyword_hit(item: dict[str, Any], topic: str) -> bool:
@@ -303,21 +433,31 @@ def test_split_sha256(items: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
+def _is_fresh(path: Path) -> bool:
+    """Whether a labels file is of the fresh set (its records were labelled as :data:`FRESH_LABELLED_ON`)."""
+    with path.open(encoding="utf-8") as lines:
+        return any(json.loads(line).get("labelled_on") == FRESH_LABELLED_ON for line in lines if line.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``candidates``: write the candidate list; ``check``: the labels file against it, and its counts."""
+    """``candidates`` / ``fresh-candidates``: write a candidate list; ``check``: a labels file against its
+    candidate list, and its counts."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("candidates", help="write the candidate list (JSON Lines)")
     make.add_argument("--output", type=Path, required=True)
     check = commands.add_parser("check", help="check the labels file and print its counts and test hash")
     check.add_argument("--labels", type=Path, default=LABELS)
+    fresh = commands.add_parser("fresh-candidates", help="write the candidate list of the fresh set (JSON Lines)")
+    fresh.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
-        found = candidates()
+        fresh_set = args.command == "fresh-candidates" or (args.command == "check" and _is_fresh(args.labels))
+        found = fresh_candidates() if fresh_set else candidates()
     except InputError as err:
         print(f"build_topic_labels: {err}", file=sys.stderr)
         return 2
-    if args.command == "candidates":
+    if args.command in ("candidates", "fresh-candidates"):
         with args.output.open("w", encoding="utf-8") as out:
             for candidate in found:
                 out.write(json.dumps(candidate, ensure_ascii=False) + "\n")
