@@ -20,7 +20,15 @@ from newsmon.errors import InputError
 from newsmon.extract import EXTRACTOR as HTML_EXTRACTOR
 from newsmon.extract import extract_html
 from newsmon.models import Document, IngestResult, Skip
-from newsmon.text import UndecodableError, clean_text, decode_bytes, sha256_hex, split_sentences, text_hash
+from newsmon.text import (
+    UndecodableError,
+    clean_text,
+    decode_bytes,
+    sha256_hex,
+    split_sentences,
+    text_hash,
+    unwrap_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +98,8 @@ def read_document(path: Path, now: datetime, source: str) -> Document:
     url = path.resolve().as_uri()
     if path.suffix.lower() in HTML_SUFFIXES:
         title, raw_body, author, published, extractor = _parse_html(text, url)
-    else:
-        title, raw_body = _split_title(text, markdown=path.suffix.lower() in {".md", ".markdown"})
+    else:  # a hard-wrapped text becomes one paragraph per line first, as extracted pages are
+        title, raw_body = _split_title(unwrap_lines(text), markdown=path.suffix.lower() in {".md", ".markdown"})
         author, published, extractor = None, None, TEXT_EXTRACTOR
     cleaned = strip_boilerplate(raw_body)
     return Document(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import re
 import unicodedata
 
@@ -171,3 +172,50 @@ def split_sentences(text: str) -> list[str]:
                 merged.append(piece)
         out.extend(merged)
     return out
+
+
+# A hard-wrapped line: long enough to have been wrapped at a width, not ending a sentence.
+WRAP_MIN_CHARS, WRAP_MAX_CHARS = 40, 100
+WRAPPED_LINES = 6  # at least this many lines end mid-sentence...
+WRAPPED_SHARE = 0.5  # ...and this share of the lines followed by another line
+FILLED_SHARE, FILLED_LINES = 0.75, 0.7  # and this share of those fill the width to this share
+_LINE_END = re.compile(r"(?:[.!?…:;。！？]|[.!?…][\"”’»)\]]+)\s*$")
+_BLOCK_START = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|\([ivxlc\d]{1,5}\)\s|[A-Z]\.\s|#{1,6}\s)")
+
+
+def is_hard_wrapped(text: str) -> bool:
+    """Whether a plain text is wrapped at a fixed width (e-mail, wire copy, Markdown exports):
+    most lines followed by another line are 40 to 100 characters, end mid-sentence and nearly
+    fill the widest of them. A text with one paragraph per line (what page extraction gives)
+    or a list of short items is not."""
+    lines = text.split("\n")
+    inner = [line.rstrip() for line, after in itertools.pairwise(lines) if line.strip() and after.strip()]
+    wrapped = [
+        n for line in inner if WRAP_MIN_CHARS <= (n := len(line)) <= WRAP_MAX_CHARS and not _LINE_END.search(line)
+    ]
+    if len(wrapped) < WRAPPED_LINES or len(wrapped) < WRAPPED_SHARE * len(inner):
+        return False
+    width = sorted(wrapped)[int(0.9 * (len(wrapped) - 1))]  # wrapped lines fill the width: a list's do not
+    return sum(1 for n in wrapped if n >= FILLED_SHARE * width) >= FILLED_LINES * len(wrapped)
+
+
+def unwrap_lines(text: str) -> str:
+    """One paragraph per line, as extracted pages have them: the lines of a hard-wrapped text
+    (:func:`is_hard_wrapped`) are joined within each paragraph (lines up to a blank line, a list
+    item or a heading); blank lines stay. Any other text is returned unchanged, so that the
+    sentences and the boilerplate lines of a wrapped file are found as in any other."""
+    if not is_hard_wrapped(text):
+        return text
+    out: list[str] = []
+    paragraph: list[str] = []
+    for line in text.split("\n"):
+        if paragraph and (not line.strip() or _BLOCK_START.match(line)):
+            out.append(" ".join(paragraph))
+            paragraph = []
+        if line.strip():
+            paragraph.append(line.strip())
+        else:
+            out.append("")
+    if paragraph:
+        out.append(" ".join(paragraph))
+    return "\n".join(out)

@@ -294,3 +294,60 @@ def test_a_first_line_that_looks_like_a_headline_stays_the_title(tmp_path: Path,
     path.write_text("Dr. Mandy Cohen to lead the CDC\n" + RUN_ON + "\n", encoding="utf-8")
     doc = read_document(path, now, "files")
     assert doc.title == "Dr. Mandy Cohen to lead the CDC" and doc.body == RUN_ON
+
+
+WRAPPED = """G7 leaders agree new measures
+
+At the one-year mark of the invasion, we, the Leaders of the Group of
+Seven, met with the President of Ukraine to reaffirm our support for as
+long as it takes.  We will continue to impose coordinated sanctions and
+other economic measures on Russia and on those who help it evade them,
+and we will keep the price cap on seaborne crude oil under review.
+
+-   We commit to further restrict access to our economies for industrial
+    goods and technologies that help Russia build its military.
+-   We will act against third-country actors materially supporting the
+    war, including those who supply it with battlefield items.
+
+The G7 will meet again in Hiroshima in May to take stock of the measures
+taken and to agree on further steps where they are needed.
+"""
+
+
+def test_a_hard_wrapped_text_file_is_read_one_paragraph_per_line(tmp_path: Path, now: datetime) -> None:
+    """Wire copy, e-mail and Markdown exports wrap lines at a width: the sentences cut by the
+    wraps are joined back, so topics and boilerplate lines see whole sentences."""
+    path = tmp_path / "g7.txt"
+    path.write_text(WRAPPED, encoding="utf-8")
+    doc = read_document(path, now, "files")
+    assert doc.title == "G7 leaders agree new measures"
+    paragraphs = [p for p in doc.body.split("\n") if p.strip()]
+    assert len(paragraphs) == 4  # two paragraphs and two list items
+    assert "we, the Leaders of the Group of Seven, met" in paragraphs[0]
+    assert "coordinated sanctions and other economic measures on Russia" in paragraphs[0]
+    assert paragraphs[1].startswith("- We commit") or paragraphs[1].startswith("-   We commit")
+    assert paragraphs[2].endswith("battlefield items.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tour dates\nJune 9 - West Palm Beach, FL @ Coral Sky Amphitheatre\nJune 11 - Tampa, FL @ MidFlorida"
+        " Credit Union Amphitheatre\nJune 12 - Atlanta, GA @ Cellairis Amphitheatre at Lakewood\nJune 14 -"
+        " Raleigh, NC\nJune 16 - Charlotte, NC @ PNC Music Pavilion\nJune 18 - Virginia Beach, VA @ Veterans"
+        " United Home Loans Amphitheater\nJune 20 - Washington, DC @ Jiffy Lube Live\n",
+        "One paragraph per line, as pages are extracted.\nAnother paragraph of the story follows here.\n" * 5,
+    ],
+)
+def test_lists_and_one_paragraph_per_line_texts_are_not_unwrapped(text: str) -> None:
+    from newsmon.text import is_hard_wrapped, unwrap_lines
+
+    assert not is_hard_wrapped(text)
+    assert unwrap_lines(text) == text
+
+
+def test_the_seeds_are_not_hard_wrapped(seeds_dir: Path) -> None:
+    from newsmon.text import is_hard_wrapped
+
+    for path in sorted(seeds_dir.iterdir()):
+        assert not is_hard_wrapped(path.read_text(encoding="utf-8")), path.name
