@@ -63,18 +63,27 @@ TARGET_PRECISION, TARGET_F1 = 0.95, 0.90
 BOOTSTRAP, SEED, Z95 = 2000, 20231, 1.959964
 
 # Run in a subprocess with another checkout's newsmon first on sys.path: reads
-# {"topics": path, "items": [[id, title, body], ...], "repeat": n, "stream": [[id, title, body], ...]}
-# on stdin, prints {"tags": [[id, topic], ...], "rate": items/s on the stream}.
+# {"topics": path, "items": [[id, title, body, is_file], ...], "repeat": n, "stream": [[id, title, body], ...]}
+# on stdin, prints {"tags": [[id, topic], ...], "rate": items/s on the stream}. A feed item becomes
+# a document as feed polling makes one; a White House document (is_file) is written to a text
+# file, headline on the first line, and read by that checkout's own folder ingestion
+# (newsmon.documents.read_document), as a user's folder run would read it.
 _TAGGER = r"""
-import json, sys, time
+import dataclasses, json, sys, tempfile, time
 from datetime import UTC, datetime
 from pathlib import Path
+from newsmon.documents import read_document
 from newsmon.models import Document
 from newsmon.topics import load_topics, tag_documents
 job = json.load(sys.stdin)
 topics = load_topics(Path(job["topics"]), semantic=False)
 now = datetime(2023, 12, 31, tzinfo=UTC)
+folder = Path(tempfile.mkdtemp(prefix="topics-"))
 def doc(row):
+    if len(row) > 3 and row[3]:
+        path = folder / f"{row[0]}.txt"
+        path.write_text(f"{row[1]}\n\n{row[2]}", encoding="utf-8")
+        return dataclasses.replace(read_document(path, now, "labels"), id=row[0])
     return Document(id=row[0], url="", source="labels", source_kind="feed", title=row[1], body=row[2],
         author=None, origin=None, published_at=None, first_seen_at=now, content_hash=row[0], text_hash=row[0],
         extractor="benchmark", charset=None)
@@ -100,6 +109,7 @@ class Item:
     labels: frozenset[str]
     judged: frozenset[str]
     ambiguous: bool
+    is_file: bool = False  # a White House document, ingested as a text file
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +171,7 @@ def load_split(path: Path, split: str, shared: Path) -> list[Item]:
             labels=frozenset(r["labels"]),
             judged=frozenset(r.get("judged", TOPICS)),
             ambiguous=bool(r.get("ambiguous")),
+            is_file=r["source"] == WH,
         )
         for r in records
     ]
@@ -184,7 +195,8 @@ def load_stream(shared: Path, limit: int) -> list[list[str]]:
 
 def run_tagger(code_root: Path, topics: Path, items: Sequence[Item], stream: list[list[str]], repeat: int) -> Any:
     """Tag the items (and time the stream) with the ``newsmon`` package found in ``code_root``."""
-    job = {"topics": str(topics), "items": [[i.id, i.title, i.body] for i in items], "stream": stream, "repeat": repeat}
+    rows = [[i.id, i.title, i.body, i.is_file] for i in items]
+    job = {"topics": str(topics), "items": rows, "stream": stream, "repeat": repeat}
     env = {**os.environ, "PYTHONPATH": str(code_root)}
     done = subprocess.run(
         [sys.executable, "-c", _TAGGER], input=json.dumps(job), capture_output=True, text=True, env=env, check=False
