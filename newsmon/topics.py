@@ -60,6 +60,7 @@ _FILE_KEYS = frozenset({"topics", "semantic"})
 EVIDENCE_JOIN = " … "
 _CREDIT = re.compile(r"^\((?=[^()]*(?:/|\bvia\b|Getty Images))[^()]{3,120}\)$")
 MAX_CLAUSE = 400
+LEAD_RULE_SENTENCES = 60  # lead_sentences applies to documents of at most this many sentences (news stories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,8 @@ def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
     if "rules" in spec:
         return spec
     out = dict(spec)
+    if "lead_sentences" in out:  # what the lead rule means is part of the definition (it changed once)
+        out["lead_rule_sentences"] = LEAD_RULE_SENTENCES
     for key in ("query", "context", "exclude", "description"):
         if isinstance(out.get(key), str):
             out[key] = " ".join(out[key].split())
@@ -412,7 +415,7 @@ def match_topic(topic: Topic, doc: Prepared) -> Match | None:
         _match_headline_with_lede(topic, doc, match)
     if title_memo is None and not match.hits:
         return None
-    if _passing_mention(topic, match, first_at):
+    if _passing_mention(topic, match, first_at, doc):
         return None
     if topic.context is not None:
         match.context = topic.context.match(doc.whole())
@@ -422,13 +425,15 @@ def match_topic(topic: Topic, doc: Prepared) -> Match | None:
     return match
 
 
-def _passing_mention(topic: Topic, match: Match, first_at: int) -> bool:
+def _passing_mention(topic: Topic, match: Match, first_at: int, doc: Prepared) -> bool:
     """True if the only match is one body sentence past the topic's lead (``lead_sentences``):
     a passing mention deep in a story about something else. The headline, the headline read
-    with its first sentence, or two matching sentences always count."""
+    with its first sentence, or two matching sentences always count, and so does any sentence
+    of a document longer than :data:`LEAD_RULE_SENTENCES` sentences (a transcript, a long
+    statement or report: not built as a news story, its one exchange on a topic is about it)."""
     if topic.lead_sentences is None or match.title is not None or match.lede or len(match.hits) != 1:
         return False
-    return first_at >= topic.lead_sentences
+    return first_at >= topic.lead_sentences and len(doc.sentences()) <= LEAD_RULE_SENTENCES
 
 
 def _lede(doc: Prepared) -> str | None:

@@ -244,3 +244,24 @@ def test_lead_sentences_must_be_a_positive_whole_number() -> None:
     assert len(tag_document(deep, [anywhere])) == 1
     twice = doc("Title", "One. Two. Three. The word is here. The word again.")
     assert len(tag_document(twice, [lead])) == 1
+
+
+def test_one_deep_sentence_counts_in_a_document_longer_than_a_news_story() -> None:
+    """The lead rule models a news story; a briefing transcript or a long statement is not built
+    that way, and its one exchange on a topic is about it."""
+    from newsmon.topics import LEAD_RULE_SENTENCES
+
+    lead = compile_topic("t", {"query": "word", "lead_sentences": 3}, "test")
+    filler = " ".join(f"Answer number {n} goes on." for n in range(LEAD_RULE_SENTENCES))
+    transcript = doc("Press briefing", f"{filler} The word is here.")
+    story = doc("Press briefing", "One. Two. Three. Four. The word is here. Six. Seven.")
+    assert len(tag_document(transcript, [lead])) == 1
+    assert tag_document(story, [lead]) == []
+
+
+def test_the_lead_rule_is_part_of_a_topics_version() -> None:
+    """Stored tags are redone when what lead_sentences means changes: the rule's reach is hashed."""
+    with_lead = compile_topic("t", {"query": "word", "lead_sentences": 3}, "test")
+    assert '"lead_rule_sentences"' in with_lead.definition
+    without = compile_topic("t", {"query": "word"}, "test")
+    assert "lead_rule_sentences" not in without.definition
