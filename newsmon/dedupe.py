@@ -39,6 +39,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import hashlib
+import itertools
 import logging
 import re
 import unicodedata
@@ -83,6 +84,8 @@ CONFLICT_RATE = 0.02
 NOISE_RATE = 0.01
 HEAVY_NOISE_RATE = 0.05  # a copy this noisy (one-edit corrections) is also tried with two-edit ones
 NOISY_PREFIX_RELIEF = 0.1  # a noisy truncation may show this much less containment (half its noise)
+STRONG_NAME_CHARS = 4  # a conflicting name this long that nothing resembles is never noise
+RESEMBLANCE = 0.6  # least share of the shorter OCR skeleton found in order in the other: reads like it
 TRUNCATION_DENSITY = 0.3  # a truncation covers at least this share of the canonical's part it spans
 TWO_EDIT_CHARS = 6  # words this long are also corrected two edits apart, for very noisy copies
 SHORT_SAME_SOURCE_SHARE = 0.8
@@ -470,7 +473,8 @@ class Comparison:
     ``conflicts``: names and numbers of the canonical replaced by different ones in short
     substitutions; ``salient``: names and numbers in the canonical's aligned part; ``noise``:
     share of the document's tokens matched only as near-miss spellings; ``replaced``: short
-    substitutions.
+    substitutions; ``strong_conflicts``: those conflicts whose name no word across the
+    substitution resembles (California for Washington), which no misreading explains.
     """
 
     containment: float
@@ -483,6 +487,7 @@ class Comparison:
     replaced: int
     length: int
     canonical_length: int
+    strong_conflicts: int = 0
 
 
 _NO_MATCH = Comparison(0.0, 0.0, 0, 0.0, 0, 0, 0.0, 0, 0, 0)
@@ -492,6 +497,7 @@ _NO_MATCH = Comparison(0.0, 0.0, 0, 0.0, 0, 0, 0.0, 0, 0, 0)
 class _Tally:
     conflicts: int = 0
     replaced: int = 0
+    strong: int = 0
 
 
 def compare_texts(
@@ -535,7 +541,7 @@ def compare_texts(
     noise = float(seen_d[corrected].sum()) / n_d if corrected.size else 0.0
     return Comparison(
         float(seen_d.mean()), float(seen_c.mean()), first, last / n_c, tally.conflicts, salient, noise,
-        tally.replaced, n_d, n_c,
+        tally.replaced, n_d, n_c, tally.strong,
     )  # fmt: skip
 
 
@@ -591,7 +597,9 @@ def _align_gap(
             seen_d[d0 + j1 : d0 + j2] = True
         elif tag == "replace" and i2 - i1 <= SLOT_TOKENS and j2 - j1 <= SLOT_TOKENS:
             tally.replaced += 1
-            tally.conflicts += _conflicts(canonical.cased[c0 + i1 : c0 + i2], cased[d0 + j1 : d0 + j2])
+            missing, strong = _conflicts(canonical.cased[c0 + i1 : c0 + i2], cased[d0 + j1 : d0 + j2])
+            tally.conflicts += missing
+            tally.strong += strong
 
 
 def _correct(
@@ -729,18 +737,22 @@ def _longest_increasing(values: list[int]) -> np.ndarray:
     return np.array(chain[::-1], dtype=np.int64)
 
 
-def _conflicts(canonical_cased: Sequence[str], doc_cased: Sequence[str]) -> int:
+def _conflicts(canonical_cased: Sequence[str], doc_cased: Sequence[str]) -> tuple[int, int]:
     """Names and numbers of the canonical's side of a substitution missing from the document's
-    side (numbers exactly; words also as one-deletion near misses). Only a substitution by
-    another name or number conflicts: a name dropped beside an inserted common word does not."""
+    side (numbers exactly; words also as one-deletion near misses), and how many of those are
+    *strong*: names of :data:`STRONG_NAME_CHARS`+ letters that nothing on the document's side
+    reads like, replaced by a name that nothing on the canonical's side reads like (another
+    place or person, not a misreading: :func:`_resembled`). Only a substitution by another name
+    or number conflicts: a name dropped beside an inserted common word does not."""
     if not any(is_salient(t) for t in doc_cased):
-        return 0
-    present = {t.casefold() for t in doc_cased}
+        return 0, 0
+    folded = [t.casefold() for t in doc_cased]
+    present = set(folded)
     near: set[str] = set()
     for token in present:
         if len(token) >= 3 and not token.isdigit():
             near.update(_deletions(token))
-    missing = 0
+    missing = unread = 0
     for cased in canonical_cased:
         if not is_salient(cased):
             continue
@@ -750,14 +762,38 @@ def _conflicts(canonical_cased: Sequence[str], doc_cased: Sequence[str]) -> int:
         is_number = any(ch.isdigit() for ch in token)
         if is_number or (token not in near and not any(v in present or v in near for v in _deletions(token))):
             missing += 1
-    return missing
+            unread += not is_number and len(token) >= STRONG_NAME_CHARS and not _resembled(token, folded)
+    if not unread:
+        return missing, 0
+    canonical = [t.casefold() for t in canonical_cased]
+    foreign = any(
+        sum(ch.isalpha() for ch in t) >= STRONG_NAME_CHARS
+        and t[0].isupper()
+        and not _resembled(t.casefold(), canonical)
+        for t in doc_cased
+    )
+    return missing, unread if foreign else 0
+
+
+def _resembled(token: str, words: Sequence[str]) -> bool:
+    """Whether a word, or two neighbours run together (a scan splits and joins words), reads like
+    ``token``: :data:`RESEMBLANCE` of the shorter OCR skeleton found, in order, in the other."""
+    skeleton = ocr_skeleton([token])
+    for word in [*words, *(a + b for a, b in itertools.pairwise(words))]:
+        other = ocr_skeleton([word])
+        if not other or not skeleton:
+            continue
+        blocks = difflib.SequenceMatcher(None, skeleton, other, autojunk=False).get_matching_blocks()
+        if sum(b.size for b in blocks) >= RESEMBLANCE * min(len(skeleton), len(other)):
+            return True
+    return False
 
 
 def is_reprint(c: Comparison, threshold: float = DEFAULT_THRESHOLD) -> bool:
     """Whether an alignment shows a reprint: truncation, added text or an edited copy, with
     names and numbers agreeing (conflicts tolerated only in proportion to measured noise)."""
     allowed = (CONFLICT_RATE + c.noise) * c.salient + (1 if c.noise >= NOISE_RATE else 0)
-    if c.conflicts > allowed:
+    if c.conflicts > allowed or c.strong_conflicts > CONFLICT_RATE * c.salient:
         return False
     high, mean = max(HIGH_SHARE, threshold), max(MEAN_SHARE, threshold)
     prefix = high - min(NOISY_PREFIX_RELIEF, c.noise / 2)  # noise hides some of a truncation's words

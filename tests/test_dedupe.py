@@ -18,6 +18,7 @@ from newsmon.dedupe import (
     BINS,
     SIGNATURE_SIZE,
     WINDOW,
+    Canonical,
     assign_stories,
     band_hashes,
     char_shingles,
@@ -29,6 +30,7 @@ from newsmon.dedupe import (
     prepare_text,
     signature_from_bytes,
     signature_similarity,
+    verify,
 )
 from newsmon.documents import read_documents
 from newsmon.models import Document, StoryAssignment
@@ -233,6 +235,42 @@ def test_a_very_noisy_template_sibling_still_does_not_join(seeds: dict[str, Docu
     first, other = seeds[FIRST_SEED], seeds[SECOND_SEED]
     noisy_other = variant(other, "scan", two_letter_noise(ocr_noise(other.body, 0.04, seed=11), 1.0))
     assert assign_in_one_batch([first, noisy_other])["scan"].story_id == "scan"
+
+
+STATE_DECLARATION = (
+    "Today, President Joseph R. Biden, Jr. declared that a major disaster exists in the State of {state} and"
+    " ordered Federal assistance to supplement State, tribal, and local recovery efforts in the areas affected"
+    " by severe winter storms, flooding, landslides, and mudslides from {dates}.\n"
+    "The President's action makes Federal funding available to affected individuals in the counties of"
+    " {counties}. Assistance can include grants for temporary housing and home repairs, low-cost loans to cover"
+    " uninsured property losses, and other programs to help individuals and business owners recover.\n"
+    "Federal funding is also available to State, tribal, and eligible local governments and certain private"
+    " nonprofit organizations on a cost-sharing basis for emergency work and the repair or replacement of"
+    " facilities damaged by the storms in the counties of {counties}.\n"
+    "Finally, Federal funding is available on a cost-sharing basis for hazard mitigation measures statewide.\n"
+    "Deanne Criswell, Administrator of the Federal Emergency Management Agency, named {officer} as the Federal"
+    " Coordinating Officer for Federal recovery operations in the affected areas."
+)
+
+
+def test_a_misread_copy_of_one_declaration_never_joins_its_template_sibling(make_document: MakeDocument) -> None:
+    """Heavy noise earns a copy some tolerance for names it seems to change; but a name that
+    nothing in the copy reads like, replaced by one that reads like nothing in the canonical
+    (California for Washington), is another declaration however noisy the copy (a real pair of
+    the held-out set: a scanned copy of the opening of California's declaration)."""
+    same = {"dates": "January 3 to January 8, 2023", "counties": "Clallam, Clark and Skagit"}
+    washington = STATE_DECLARATION.format(state="Washington", officer="Thomas J. Dargan", **same)
+    (canonical,) = fingerprint_documents([make_document("wa", washington, title="Washington Disaster Declaration")])
+    story = Canonical.of("wa", canonical)
+    california_scan = (
+        "Today, Presiclent Joseph R. Biden, Jr. declarecl that a major d lsaster exlsts in the Staate of Colif0rnia"
+        " and orclered Federa1 assistance to supp1ement State, tribal, and 1ocal recovery eff orts in the areas"
+        " affectcd by severe wlnter storms, f1ooding, landslides, and mudsl ides from January 3 to Jauuary 8, 2023."
+    )
+    washington_scan = california_scan.replace("Colif0rnia", "Washingt0n")
+    for doc_id, text in (("ca-scan", california_scan), ("wa-scan", washington_scan)):
+        (fp,) = fingerprint_documents([make_document(doc_id, text, title="Disaster Declaration", source="scans")])
+        assert (verify(fp, story) is not None) == (doc_id == "wa-scan"), doc_id
 
 
 def test_headline_change_alone_is_an_exact_copy_of_the_body(seed: Document) -> None:
