@@ -357,7 +357,7 @@ def build_cases(originals: Sequence[Original], cause: str, split: str, cases: in
                     url = f"https://{_site(rng, 'plain')}/runon/{o.key}-{n}"
                     doc = replace(doc, id=hashlib.sha256(url.encode()).hexdigest()[:20], url=url,
                                   published_at=o.at + (_lag(rng) if n else timedelta(0)))  # fmt: skip
-                    add(doc, f"runon:{gold_of[o.key]}")
+                    add(doc, gold_of[o.key])  # a truncation of the original (and of any twin it has)
     return CaseSet(cause, docs, gold, focus, junk, time.perf_counter() - started)
 
 
