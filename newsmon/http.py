@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import errno
 import functools
 import ipaddress
@@ -788,8 +789,37 @@ async def fetch_many(requests: Sequence[FetchRequest], config: HttpConfig) -> li
         return []
     overall = asyncio.Semaphore(config.concurrency)
     per_host: dict[str, asyncio.Semaphore] = {}
-    async with _client(config) as client:
-        return list(await asyncio.gather(*(_guarded(client, r, config, overall, per_host) for r in requests)))
+    with signals_kept(asyncio.get_running_loop()):
+        async with _client(config) as client:
+            return list(await asyncio.gather(*(_guarded(client, r, config, overall, per_host) for r in requests)))
+
+
+@contextlib.contextmanager
+def signals_kept(loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Re-raise, on leaving, a signal-borne exception (a termination signal, Ctrl-C) that the
+    loop's own machinery caught: raised while a socket transport was writing, it is taken for a
+    "fatal write error", logged with a traceback and swallowed, and the run would go on as if
+    nothing had happened. Other errors reach the loop's handler as before."""
+    caught: list[BaseException] = []
+    previous = loop.get_exception_handler()
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        signal_borne = interruption(error) if isinstance(error, BaseException) else None
+        if signal_borne is not None:
+            caught.append(signal_borne)
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+    try:
+        yield
+    finally:
+        loop.set_exception_handler(previous)
+    if caught:
+        raise caught[0]
 
 
 def fetch_all(requests: Sequence[FetchRequest], config: HttpConfig) -> list[FetchResult | FetchError]:

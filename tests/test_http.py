@@ -11,6 +11,7 @@ import datetime as dt
 import email.utils
 import gzip
 import ipaddress
+import logging
 import pickle
 import socket
 import ssl
@@ -970,3 +971,25 @@ def test_an_ordinary_unexpected_error_is_still_one_failed_request(monkeypatch: p
 
     result = asyncio.run(one())
     assert isinstance(result, FetchError) and result.kind == "protocol" and "something odd" in str(result)
+
+
+class _Stop(BaseException):
+    """Stands for a termination signal raised by a signal handler (as Prefect's is)."""
+
+
+def test_a_signal_the_event_loop_swallowed_still_stops_the_fetch(caplog: pytest.LogCaptureFixture) -> None:
+    """A signal raised while a socket transport writes is caught by asyncio as a "fatal write
+    error" and only logged; the fetch must re-raise it when it ends, not let the run go on."""
+    from newsmon.http import signals_kept
+
+    async def fetch_while_a_signal_lands() -> str:
+        loop = asyncio.get_running_loop()
+        with signals_kept(loop):
+            loop.call_exception_handler({"message": "Fatal write error on socket transport", "exception": _Stop()})
+            loop.call_exception_handler({"message": "an ordinary error", "exception": ValueError("logged")})
+            return "finished"
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"), pytest.raises(_Stop):
+        asyncio.run(fetch_while_a_signal_lands())
+    assert "an ordinary error" in caplog.text  # other errors are handled as before
+    assert "Fatal write error" not in caplog.text
