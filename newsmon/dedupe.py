@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import hashlib
 import itertools
 import logging
@@ -90,7 +91,6 @@ TRUNCATION_DENSITY = 0.3  # a truncation covers at least this share of the canon
 TWO_EDIT_CHARS = 6  # words this long are also corrected two edits apart, for very noisy copies
 SHORT_SAME_SOURCE_SHARE = 0.8
 SAME_SOURCE_REPOST = timedelta(hours=12)
-WALL_KINDS = JUNK_KINDS  # pages that never form or join a story (newsmon.pagekinds)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _U64 = np.uint64
@@ -250,6 +250,7 @@ def _deletions(token: str) -> Iterable[str]:
     return (token[:i] + token[i + 1 :] for i in range(len(token)))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_salient(token: str) -> bool:
     """Names and numbers: a token with a digit, or a capitalized word that is not a stop word."""
     if token.isalpha():
@@ -267,7 +268,23 @@ _OCR_FOLD = str.maketrans(
     {"1": "l", "i": "l", "j": "l", "0": "o", "c": "e", "u": "n", "b": "h", "8": "h",
      "f": "t", "q": "g", "5": "s", "y": "v"}
 )  # fmt: skip
-_REPEATS = re.compile(r"(.)\1+", re.DOTALL)
+
+
+def _folded(tokens: Sequence[str]) -> str:
+    """The tokens run together, OCR-confusable letters and digits folded (doubles kept)."""
+    text = "".join(tokens)
+    for pair, single in _OCR_PAIRS:
+        text = text.replace(pair, single)
+    return text.translate(_OCR_FOLD)
+
+
+def _skeleton_codes(tokens: Sequence[str]) -> np.ndarray:
+    """The code points of :func:`ocr_skeleton`, computed on arrays (a regular expression that
+    squeezes doubled letters costs more than the rest of the shingling)."""
+    codes = np.frombuffer(_folded(tokens).encode("utf-32-le"), dtype=np.uint32)
+    if codes.size > 1:
+        codes = codes[np.r_[True, codes[1:] != codes[:-1]]]
+    return codes
 
 
 def ocr_skeleton(tokens: Sequence[str]) -> str:
@@ -275,17 +292,13 @@ def ocr_skeleton(tokens: Sequence[str]) -> str:
     same), OCR-confusable letters and digits folded to one (``rn`` and ``m``, ``1``, ``l`` and
     ``i``, ``0`` and ``o``, ``c`` and ``e``...) and doubled letters single. Only candidate
     generation reads it: verification aligns the words themselves."""
-    text = "".join(tokens)
-    for pair, single in _OCR_PAIRS:
-        text = text.replace(pair, single)
-    return _REPEATS.sub(r"\1", text.translate(_OCR_FOLD))
+    return _skeleton_codes(tokens).tobytes().decode("utf-32-le")
 
 
 def char_shingles(tokens: Sequence[str], size: int = SHINGLE_CHARS) -> np.ndarray:
     """64-bit hashes of the character ``size``-grams of the tokens' :func:`ocr_skeleton` (repeats
     kept: MinHash takes minima, so a repeated shingle changes nothing)."""
-    text = ocr_skeleton(tokens)
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = _skeleton_codes(tokens).astype(np.uint64)
     if codes.size < size:
         codes = np.pad(codes, (0, size - codes.size))
     n = codes.size - size + 1
@@ -405,14 +418,21 @@ def document_time(document: Document) -> datetime:
 
 def document_kind(document: Document, words: int) -> str:
     """``boilerplate`` (a wall, an error page or a page without prose: :mod:`newsmon.pagekinds`),
-    ``short`` (feed summary or few words) or ``full``."""
-    if junk_kind(document.body, by_shape=document.extraction != "feed-summary") is not None:
+    ``short`` (feed summary or few words) or ``full``.
+
+    A page's kind was decided when it was extracted (``page_kind``; a page that is not an
+    article keeps its feed summary instead), so only files and feed summaries are measured here
+    (a summary by its notices only: summaries are short by nature)."""
+    if document.extraction == "article":
+        if document.page_kind in JUNK_KINDS or document.page_kind == "not-article":
+            return "boilerplate"
+    elif junk_kind(document.body, by_shape=document.extraction != "feed-summary") is not None:
         return "boilerplate"
-    if document.page_kind in WALL_KINDS and document.extraction != "feed-summary":
-        return "boilerplate"
-    if document.extraction == "feed-summary" or words < MIN_BODY_WORDS:
-        return "short"
-    return "full"
+    return _size_kind(document, words)
+
+
+def _size_kind(document: Document, words: int) -> str:
+    return "short" if document.extraction == "feed-summary" or words < MIN_BODY_WORDS else "full"
 
 
 def _headline_key(headline: Sequence[str]) -> int | None:
@@ -448,12 +468,14 @@ def _signatures(texts: Sequence[PreparedText]) -> np.ndarray:
 
 
 def canonicals_from_documents(documents: Mapping[str, Document]) -> dict[str, Canonical]:
-    """Canonicals of stored stories (story id -> its canonical document)."""
+    """Canonicals of stored stories (story id -> its canonical document). They come from the
+    reprint index, where boilerplate is never entered (and which migrations rebuild when the
+    page rules change), so their pages are not measured again."""
     out = {}
     for story_id, doc in documents.items():
         head = tuple(headline_tokens(doc.title))
         text = prepare_text(doc.title, doc.body, head)
-        kind = document_kind(doc, len(text.tokens))
+        kind = _size_kind(doc, len(text.tokens))
         out[story_id] = Canonical(
             story_id, doc.id, kind, document_time(doc), doc.source, head, _headline_key(head), text
         )

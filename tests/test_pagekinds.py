@@ -70,7 +70,7 @@ def test_a_page_of_two_labels_without_a_sentence_is_junk(text: str, make_documen
     assert junk_kind(text) == "not-article"
     assert junk_kind(text, by_shape=False) is None
     pages = [make_document(f"p{n}", text, title="Home", source=f"site{n}") for n in range(2)]
-    docs = [replace(page, extraction="article") for page in pages]
+    docs = [replace(page, extraction="article", page_kind=classify_page(text)) for page in pages]  # as extraction does
     assignments = assign_stories(fingerprint_documents(docs), {}, {}, {})
     assert [a.story_id for a in assignments] == ["p0", "p1"]  # the same two labels on two sites: no story
 
@@ -119,7 +119,7 @@ def test_junk_pages_in_any_language_never_merge(make_document: MakeDocument) -> 
         text = path.read_text(encoding="utf-8")
         for site in range(2):  # the same page from two unrelated sites, under one headline
             doc = make_document(f"junk{i}-{site}", text, title="Breaking news from the region today", source=f"s{site}")
-            docs.append(replace(doc, extraction="article"))
+            docs.append(replace(doc, extraction="article", page_kind=classify_page(text)))  # as extraction does
     fps = fingerprint_documents(docs)
     assert {fp.kind for fp in fps} == {"boilerplate"}
     assignments = assign_stories(fps, {}, {}, {})
