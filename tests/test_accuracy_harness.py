@@ -39,3 +39,23 @@ def test_pairs_are_counted_per_gold_story(monkeypatch: pytest.MonkeyPatch) -> No
     assert _prf(tp, gold_pairs, fp) == pytest.approx((0.5, 1 / 3, 0.4))
     _, only_c = per_story_counts(predicted, gold, {"c", "d"})
     assert only_c.sum(axis=0).tolist() == [0, 0, 1]
+
+
+@pytest.mark.parametrize("cause", ["short_footer", "runon"])
+def test_copies_of_a_text_posted_twice_share_its_gold_story(monkeypatch: pytest.MonkeyPatch, cause: str) -> None:
+    """A source that posted one text twice makes one gold story; a short or run-on copy of
+    either posting belongs to it, else a correct merge with the twin is scored as false."""
+    from datetime import UTC, datetime, timedelta
+
+    reprints = _harness(monkeypatch, "benchmarks.accuracy.reprints")
+    from benchmarks.dedupe import Original
+
+    at = datetime(2023, 5, 10, 12, tzinfo=UTC)
+    body = "\n".join(f"Paragraph {n} of the remarks says what was said there, at length and in order." * 3
+                     for n in range(12))  # fmt: skip
+    twins = [
+        Original(f"w{n}", "Remarks on the debt limit", body, "wh", f"https://wh.example/{n}", at + timedelta(seconds=n))
+        for n in range(2)
+    ]
+    cases = reprints.build_cases(twins, cause, "dev", 2)
+    assert {cases.gold[d] for d in cases.gold} == {"w0"}  # both postings and every copy: one story
