@@ -336,6 +336,9 @@ def process_new(ctx: RunContext, todo: list[Document], item_rows: dict[str, list
     Every batch's tagging is submitted at once (to the task runner, or to a helper process) and
     runs there while this process dedupes and stores the batches in order."""
     settings, summary, logger = ctx.settings, ctx.summary, ctx.logger
+    queued = ctx.store.stories.backlog_size() if todo else 0  # indexed by the first batch's dedupe
+    if queued:  # once, after an upgrade that changed how stories are indexed (it takes ~2 ms a story)
+        logger.info("dedupe: indexing %d stored stories again for the current reprint scheme first", queued)
     batches = batched(todo, settings.batch_size, settings.batch_bytes)
     progress = StageProgress("dedupe/tag/store", len(todo), "documents", logger, enabled=len(batches) > 1)
     with ExitStack() as stack:

@@ -137,6 +137,12 @@ class StoryRepository:
         canonicals = self.canonicals(queued)
         return [(story_id, canonicals.get(story_id)) for story_id in queued]
 
+    def backlog_size(self) -> int:
+        """How many stored stories wait to be indexed for the current fingerprint scheme."""
+        if self._backlog_empty:
+            return 0
+        return int(self.db.execute("SELECT count(*) FROM story_index_backlog")[0][0])
+
     def index_backlog_stories(self, entries: Sequence[StoryKey], queued: Sequence[str], run_id: str | None) -> None:
         """Index these queued stories (``entries``) and take every story in ``queued`` off the queue."""
         index_tbl, bands_tbl = index_tables(entries, run_id)

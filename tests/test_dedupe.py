@@ -575,10 +575,12 @@ def test_an_index_of_the_previous_scheme_is_rebuilt_after_the_upgrade(
     try:
         assert store.con.execute("SELECT count(*) FROM lsh_bands").fetchall() == [(0,)]
         assert store.con.execute("SELECT count(*) FROM story_index_backlog").fetchall() == [(2,)]
+        assert store.stories.backlog_size() == 2  # what the run announces before it re-indexes
         second = _dedupe_and_store(store, reprints, "run-2", now)
         assert [a.method for a in second] == ["near", "exact", "exact"]
         assert store.con.execute("SELECT count(*) FROM story_index_backlog").fetchall() == [(0,)]
         assert store.con.execute("SELECT count(*) FROM lsh_bands").fetchall() == [(2 * BANDS,)]
+        assert store.stories.backlog_size() == 0
     finally:
         store.close(snapshot=False)
 
