@@ -180,6 +180,7 @@ WRAPPED_LINES = 6  # at least this many lines end mid-sentence...
 WRAPPED_SHARE = 0.5  # ...and this share of the lines followed by another line
 FILLED_SHARE, FILLED_LINES = 0.75, 0.7  # and this share of those fill the width to this share
 _LINE_END = re.compile(r"(?:[.!?…:;。！？]|[.!?…][\"”’»)\]]+)\s*$")
+# a line that starts a paragraph of its own in wrapped text: a list item or a heading
 _BLOCK_START = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|\([ivxlc\d]{1,5}\)\s|[A-Z]\.\s|#{1,6}\s)")
 
 
@@ -202,14 +203,16 @@ def is_hard_wrapped(text: str) -> bool:
 def unwrap_lines(text: str) -> str:
     """One paragraph per line, as extracted pages have them: the lines of a hard-wrapped text
     (:func:`is_hard_wrapped`) are joined within each paragraph (lines up to a blank line, a list
-    item or a heading); blank lines stay. Any other text is returned unchanged, so that the
-    sentences and the boilerplate lines of a wrapped file are found as in any other."""
+    item or a heading; a table row stays a line of its own); blank lines stay. Any other text
+    is returned unchanged, so that the sentences and the boilerplate lines of a wrapped file are
+    found as in any other."""
     if not is_hard_wrapped(text):
         return text
     out: list[str] = []
     paragraph: list[str] = []
     for line in text.split("\n"):
-        if paragraph and (not line.strip() or _BLOCK_START.match(line)):
+        row = line.lstrip().startswith("|")  # a table row is a line of its own
+        if paragraph and (not line.strip() or row or _BLOCK_START.match(line) or paragraph[-1].startswith("|")):
             out.append(" ".join(paragraph))
             paragraph = []
         if line.strip():

@@ -346,6 +346,21 @@ def test_lists_and_one_paragraph_per_line_texts_are_not_unwrapped(text: str) -> 
     assert unwrap_lines(text) == text
 
 
+def test_table_rows_in_a_wrapped_text_stay_rows() -> None:
+    from newsmon.text import unwrap_lines
+
+    paragraph = (
+        "The council met on Tuesday to discuss the new budget and the measures that\n"
+        "it would take in the coming months to support the region's farmers and the\n"
+        "small businesses that depend on them, according to the minutes released on\n"
+        "Friday by the clerk's office, which also listed the members who attended\n"
+    )
+    text = paragraph + "| Member | Vote |\n| Smith | yes |\n| Jones | no |\n" + paragraph
+    lines = unwrap_lines(text).split("\n")
+    assert lines[1:4] == ["| Member | Vote |", "| Smith | yes |", "| Jones | no |"]
+    assert lines[0].startswith("The council met") and lines[0].endswith("members who attended")
+
+
 def test_the_seeds_are_not_hard_wrapped(seeds_dir: Path) -> None:
     from newsmon.text import is_hard_wrapped
 
