@@ -801,9 +801,11 @@ def _resembled(token: str, words: Sequence[str]) -> bool:
     """Whether a word, or two neighbours run together (a scan splits and joins words), reads like
     ``token``: :data:`RESEMBLANCE` of the shorter OCR skeleton found, in order, in the other."""
     skeleton = ocr_skeleton([token])
+    if not skeleton:
+        return False
     for word in [*words, *(a + b for a, b in itertools.pairwise(words))]:
         other = ocr_skeleton([word])
-        if not other or not skeleton:
+        if not other:
             continue
         blocks = difflib.SequenceMatcher(None, skeleton, other, autojunk=False).get_matching_blocks()
         if sum(b.size for b in blocks) >= RESEMBLANCE * min(len(skeleton), len(other)):

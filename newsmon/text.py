@@ -180,8 +180,8 @@ WRAPPED_LINES = 6  # at least this many lines end mid-sentence...
 WRAPPED_SHARE = 0.5  # ...and this share of the lines followed by another line
 FILLED_SHARE, FILLED_LINES = 0.75, 0.7  # and this share of those fill the width to this share
 _LINE_END = re.compile(r"(?:[.!?…:;。！？]|[.!?…][\"”’»)\]]+)\s*$")
-# a line that starts a paragraph of its own in wrapped text: a list item or a heading
-_BLOCK_START = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|\([ivxlc\d]{1,5}\)\s|[A-Z]\.\s|#{1,6}\s)")
+# a line that starts a paragraph of its own in wrapped text: a list item, a heading, a table row
+_BLOCK_START = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s|\([ivxlc\d]{1,5}\)\s|[A-Z]\.\s|#{1,6}\s|\|)")
 
 
 def is_hard_wrapped(text: str) -> bool:
@@ -211,8 +211,8 @@ def unwrap_lines(text: str) -> str:
     out: list[str] = []
     paragraph: list[str] = []
     for line in text.split("\n"):
-        row = line.lstrip().startswith("|")  # a table row is a line of its own
-        if paragraph and (not line.strip() or row or _BLOCK_START.match(line) or paragraph[-1].startswith("|")):
+        # a blank line or a block's start ends a paragraph, and a table row ends where it starts
+        if paragraph and (not line.strip() or _BLOCK_START.match(line) or paragraph[-1].startswith("|")):
             out.append(" ".join(paragraph))
             paragraph = []
         if line.strip():

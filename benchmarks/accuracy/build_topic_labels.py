@@ -275,16 +275,25 @@ def candidates(shared: Path = SHARED) -> list[dict[str, Any]]:
             rng = random.Random(f"{SEED}:{pool}:{source}:{stratum}")
             picked = group if size is None or size >= len(group) else rng.sample(group, size)
             for record in picked:
-                if record["id"] not in chosen:
-                    chosen[record["id"]] = {
-                        "id": record["id"],
-                        "source": source,
-                        "link": record["link"],
-                        "date_published": record["date_published"],
-                        "pool": pool,
-                    }
+                chosen.setdefault(record["id"], _candidate(record, source, pool))
+    return _shuffled(chosen, SEED)
+
+
+def _candidate(record: dict[str, Any], source: str, pool: str) -> dict[str, Any]:
+    """A candidate row: ``{id, source, link, date_published, pool}``."""
+    return {
+        "id": record["id"],
+        "source": source,
+        "link": record["link"],
+        "date_published": record["date_published"],
+        "pool": pool,
+    }
+
+
+def _shuffled(chosen: dict[str, dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The candidates in a seeded order (sorted by id, then shuffled)."""
     order = sorted(chosen)
-    random.Random(SEED).shuffle(order)
+    random.Random(seed).shuffle(order)
     return [chosen[i] for i in order]
 
 
@@ -335,16 +344,8 @@ def fresh_candidates(shared: Path = SHARED, first: Path = LABELS) -> list[dict[s
         rng = random.Random(f"{FRESH_SEED}:{pool}")
         picked = group if size is None or size >= len(group) else rng.sample(group, size)
         for record in picked:
-            chosen[record["id"]] = {
-                "id": record["id"],
-                "source": WH,
-                "link": record["link"],
-                "date_published": record["date_published"],
-                "pool": pool,
-            }
-    order = sorted(chosen)
-    random.Random(FRESH_SEED).shuffle(order)
-    return [chosen[i] for i in order]
+            chosen[record["id"]] = _candidate(record, WH, pool)
+    return _shuffled(chosen, FRESH_SEED)
 
 
 def load_items(path: Path = LABELS, shared: Path = SHARED) -> list[dict[str, Any]]:
