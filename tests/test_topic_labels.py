@@ -147,3 +147,43 @@ def test_reading_text_adds_later_keyword_paragraphs_only() -> None:
     assert read.startswith(head)
     assert "New sanctions on Russian banks." in read and "Russia and oil prices." in read
     assert "Weather talk." not in read and "More weather." not in read
+
+
+def test_the_stream_set_is_new_held_out_and_matches_its_documented_hash() -> None:
+    with labels.STREAM.open(encoding="utf-8") as lines:
+        stream = [json.loads(line) for line in lines]
+    assert stream and len({r["id"] for r in stream}) == len(stream)
+    for record in stream:
+        assert set(record) == FIELDS, record["id"]
+        assert record["split"] == "test" and record["source"] == labels.FEEDS, record["id"]
+        assert record["labelled_on"] == labels.STREAM_LABELLED_ON, record["id"]
+        assert set(record["labels"]) <= set(record["judged"]) == set(labels.TOPICS), record["id"]
+        assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
+        assert labels.sha1(record["link"]) == record["id"]
+    earlier = {r["id"] for r in records()}
+    with labels.FRESH.open(encoding="utf-8") as lines:
+        earlier |= {json.loads(line)["id"] for line in lines}
+    assert not {r["id"] for r in stream} & earlier, "the stream set repeats an earlier set"
+    doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
+    documented = re.search(r"stream set SHA-256 \(all items\): `([0-9a-f]{64})`", doc)
+    assert documented, "TOPIC_LABELS.md gives no SHA-256 for the stream set"
+    assert labels.test_split_sha256(stream) == documented.group(1)
+    if not labels.SHARED.is_dir():
+        pytest.skip("../shared/data is absent: the stream set's texts and topics-dev links need the shared folder")
+    with (labels.SHARED / labels.DEV_LABELS).open(encoding="utf-8") as lines:
+        dev_links = {json.loads(line)["link"] for line in lines}
+    assert not dev_links & {r["link"] for r in stream}
+    # The keyword pools are re-created exactly from the release's tagged items (re-running that
+    # release's tagger is the `check` sub-command's job: it takes about a minute).
+    tagged = {r["id"] for r in stream if r["pool"] == "tagged"}
+    eligible = labels.stream_eligible()
+    rebuilt = labels.stream_candidates(tagged=tagged, records=eligible)
+    sizes: dict[str, int] = {}
+    for record in eligible:
+        stratum = labels.stream_stratum(record, tagged)
+        sizes[stratum] = sizes.get(stratum, 0) + 1
+    assert sizes == labels.STREAM_STRATA
+    assert [(c["id"], c["pool"]) for c in rebuilt] == [(r["id"], r["pool"]) for r in stream]
+    items = labels.load_items(labels.STREAM)
+    assert [i["id"] for i in items] == [r["id"] for r in stream]
+    assert all(item["title"] and item["label_text"] == item["text"] for item in items)

@@ -46,6 +46,7 @@ import json
 import random
 import re
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,44 @@ FRESH_PLAN: tuple[tuple[str, int | None], ...] = (
     ("covid-origins", None),
     ("covid-other", 15),
     ("random", 30),
+)
+# The stream set (``stream-candidates``): the summer feed window minus both sets above. Its
+# first pool is every item the tagger of :data:`STREAM_RELEASE` tags (so that every tag that
+# release makes on the unlabelled stream is judged); the others are keyword pools, drawn in
+# this order, each from the items no earlier pool took. Labellers were not told the pools.
+STREAM = Path(__file__).resolve().parent / "topics-labels-stream.jsonl"
+STREAM_SEED = 20230831
+STREAM_RELEASE = "2f765b9"
+STREAM_LABELLED_ON = "headline + summary, pools not shown"
+# Matched on lower-cased text (twice as fast as IGNORECASE over 160,000 items).
+_STREAM_RUSSIA = re.compile(r"\b(russia\w*|moscow|kremlin|putin\w*|rouble\w*|ruble\w*|oligarch\w*)")
+_STREAM_SANCTIONS = re.compile(_SANCTIONS)
+_STREAM_COVID = re.compile(_COVID)
+_STREAM_TRADE = re.compile(
+    r"\b(embargo\w*|blacklist\w*|frozen|freez\w*|seiz\w*|ban|bans|banned|tariff\w*|import\w*|export\w*"
+    r"|wagner|prigozhin|diamond\w*|shadow fleet|swift|assets?)\b"
+)
+_STREAM_CA = re.compile(_CA + r"|\b(sco|caspian|eurasian economic union|eaeu|baikonur|fergana|aral sea)\b")
+# The strata of the eligible stream (162,694 items): each item is in the first pool of
+# :data:`STREAM_PLAN` whose rule it meets ("rest": none), and these are the strata's sizes.
+# With them, the set's figures can be weighted back to the whole stream (:func:`stream_stratum`).
+STREAM_STRATA = {
+    "tagged": 40,
+    "central-asia-words": 7,
+    "sanctions-not-russia": 295,
+    "russia-trade": 1554,
+    "russia-other": 4683,
+    "covid-other": 1644,
+    "rest": 154471,
+}
+STREAM_PLAN: tuple[tuple[str, int | None], ...] = (
+    ("tagged", None),
+    ("central-asia-words", None),
+    ("sanctions-not-russia", 70),
+    ("russia-trade", 80),
+    ("russia-other", 30),
+    ("covid-other", 60),
+    ("random", 40),
 )
 # (pool, source, stratum) -> how many to draw; None = all of them.
 PLAN: dict[tuple[str, str, str], int | None] = {
@@ -348,6 +387,84 @@ def fresh_candidates(shared: Path = SHARED, first: Path = LABELS) -> list[dict[s
     return _shuffled(chosen, FRESH_SEED)
 
 
+def _stream_pools(record: dict[str, Any]) -> tuple[str, ...]:
+    """The keyword pools of :data:`STREAM_PLAN` a feed item meets (headline + summary), in order,
+    then ``random`` (which takes any item)."""
+    text = f"{record['title']} {record['text']}".lower()
+    russia = bool(_STREAM_RUSSIA.search(text))
+    sanctions = bool(_STREAM_SANCTIONS.search(text))
+    met = {
+        "central-asia-words": bool(_STREAM_CA.search(text)),
+        "sanctions-not-russia": sanctions and not russia,
+        "russia-trade": russia and not sanctions and bool(_STREAM_TRADE.search(text)),
+        "russia-other": russia and not sanctions,
+        "covid-other": bool(_STREAM_COVID.search(text)),
+    }
+    return (*(pool for pool, _size in STREAM_PLAN if met.get(pool)), "random")
+
+
+def stream_stratum(record: dict[str, Any], tagged: set[str]) -> str:
+    """The stratum of :data:`STREAM_STRATA` a feed item (``id``, ``title``, ``text``) belongs to."""
+    if record["id"] in tagged:
+        return "tagged"
+    first = _stream_pools(record)[0]
+    return "rest" if first == "random" else first
+
+
+def stream_eligible(shared: Path = SHARED, labelled: Sequence[Path] = (LABELS, FRESH)) -> list[dict[str, Any]]:
+    """The summer feed items no labels file holds (minus dev items and repeated headlines)."""
+    shared = shared_dir(shared)
+    dev_links, dev_titles = _dev_keys(shared)
+    taken: set[str] = set()
+    for path in labelled:
+        with path.open(encoding="utf-8") as lines:
+            taken.update(json.loads(line)["id"] for line in lines if line.strip())
+    return [r for r in _eligible(shared, FEEDS, dev_links, dev_titles) if r["id"] not in taken]
+
+
+def release_tags(records: Sequence[dict[str, Any]], commit: str = STREAM_RELEASE) -> set[str]:
+    """The ids of the feed items that the default topics of ``commit`` tag with any topic."""
+    # Imported here: benchmarks.accuracy.topics imports this module.
+    from benchmarks.accuracy.topics import Item, release_checkout, run_tagger
+
+    items = [
+        Item(id=r["id"], title=r["title"], body=r["text"], labels=frozenset(), judged=frozenset(), ambiguous=False)
+        for r in records
+    ]
+    with tempfile.TemporaryDirectory(prefix="release-") as folder:
+        code = release_checkout(commit, Path(folder))
+        done = run_tagger(code, code / "newsmon" / "defaults" / "topics.toml", items, [], 0)
+    return {document_id for document_id, _topic in done["tags"]}
+
+
+def stream_candidates(
+    shared: Path = SHARED, tagged: set[str] | None = None, records: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The candidates of the stream set, each ``{id, source, link, date_published, pool}``, seeded.
+
+    The summer feed items that neither earlier set holds; first every item that the release
+    :data:`STREAM_RELEASE` tags (``tagged``: those ids, when already known; else that release
+    is checked out and run, about a minute), then the keyword pools of :data:`STREAM_PLAN` in
+    order, each drawn at random (seeded with :data:`STREAM_SEED`) from the items no earlier
+    pool took. ``records``: the :func:`stream_eligible` items, when already read.
+    """
+    records = stream_eligible(shared) if records is None else records
+    if tagged is None:
+        tagged = release_tags(records)
+    pools = {r["id"]: _stream_pools(r) for r in records}
+    chosen: dict[str, dict[str, Any]] = {}
+    for pool, size in STREAM_PLAN:
+        if pool == "tagged":
+            group = [r for r in records if r["id"] in tagged]
+        else:
+            group = [r for r in records if r["id"] not in chosen and pool in pools[r["id"]]]
+        rng = random.Random(f"{STREAM_SEED}:{pool}")
+        picked = group if size is None or size >= len(group) else rng.sample(group, size)
+        for record in picked:
+            chosen[record["id"]] = _candidate(record, FEEDS, pool)
+    return _shuffled(chosen, STREAM_SEED)
+
+
 def load_items(path: Path = LABELS, shared: Path = SHARED) -> list[dict[str, Any]]:
     """The labelled items of ``path`` joined to their texts in ``shared``.
 
@@ -434,10 +551,20 @@ def test_split_sha256(items: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
-def _is_fresh(path: Path) -> bool:
-    """Whether a labels file is of the fresh set (its records were labelled as :data:`FRESH_LABELLED_ON`)."""
+def _labelled_on(path: Path) -> str | None:
+    """How a labels file's items were read (its first record's ``labelled_on``), or None if empty."""
     with path.open(encoding="utf-8") as lines:
-        return any(json.loads(line).get("labelled_on") == FRESH_LABELLED_ON for line in lines if line.strip())
+        return next((json.loads(line).get("labelled_on") for line in lines if line.strip()), None)
+
+
+def _candidates_for(command: str, labels: Path | None) -> list[dict[str, Any]]:
+    """The candidate list a sub-command writes, or that ``check`` checks ``labels`` against."""
+    kind = _labelled_on(labels) if command == "check" and labels is not None else None
+    if command == "stream-candidates" or kind == STREAM_LABELLED_ON:
+        return stream_candidates()
+    if command == "fresh-candidates" or kind == FRESH_LABELLED_ON:
+        return fresh_candidates()
+    return candidates()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -451,14 +578,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--labels", type=Path, default=LABELS)
     fresh = commands.add_parser("fresh-candidates", help="write the candidate list of the fresh set (JSON Lines)")
     fresh.add_argument("--output", type=Path, required=True)
+    stream = commands.add_parser(
+        "stream-candidates", help=f"write the candidate list of the stream set (runs release {STREAM_RELEASE}'s tagger)"
+    )
+    stream.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
     try:
-        fresh_set = args.command == "fresh-candidates" or (args.command == "check" and _is_fresh(args.labels))
-        found = fresh_candidates() if fresh_set else candidates()
+        found = _candidates_for(args.command, getattr(args, "labels", None))
     except InputError as err:
         print(f"build_topic_labels: {err}", file=sys.stderr)
         return 2
-    if args.command in ("candidates", "fresh-candidates"):
+    if args.command in ("candidates", "fresh-candidates", "stream-candidates"):
         with args.output.open("w", encoding="utf-8") as out:
             for candidate in found:
                 out.write(json.dumps(candidate, ensure_ascii=False) + "\n")

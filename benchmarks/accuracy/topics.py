@@ -16,12 +16,18 @@ Wilson intervals and F1 with a 95 % bootstrap interval (items resampled, seeded)
 then the tagging rate (items/s, one process, best of ``--repeat``) of both on the May 2023
 feed stream (``feeds-archive/replay-2023-05.jsonl.gz``).
 
-The test split is frozen: tune on ``--split dev`` only.
+The test split is frozen: tune on ``--split dev`` only. The fresh set and the stream set
+(``topics-labels-fresh.jsonl``, ``topics-labels-stream.jsonl``) are test only. The stream
+set's items were drawn from strata of a three-month feed stream at different rates (every item
+the release ``2f765b9`` tagged, samples of keyword pools, a random sample of the rest), so for
+it the figures are also weighted back to the whole stream (each item standing for its
+stratum's size over the stratum's items in the set): what a user of that stream would see.
 
 Example (from the repository root)::
 
     .venv/bin/python -m benchmarks.accuracy.topics --split dev
     .venv/bin/python -m benchmarks.accuracy.topics --labels /tmp/topics-labels.jsonl --no-before
+    .venv/bin/python -m benchmarks.accuracy.topics --labels benchmarks/accuracy/topics-labels-stream.jsonl
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if not __package__ and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.accuracy import build_topic_labels as labels  # noqa: E402
 from newsmon.config import default_topics_path  # noqa: E402
 from newsmon.feeds import plain_text  # noqa: E402
 
@@ -110,6 +117,7 @@ class Item:
     judged: frozenset[str]
     ambiguous: bool
     is_file: bool = False  # a White House document, ingested as a text file
+    weight: float = 1.0  # how many items of the whole stream it stands for (stream set only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +171,7 @@ def load_split(path: Path, split: str, shared: Path) -> list[Item]:
     missing = [r["id"] for r in records if r["id"] not in texts]
     if missing:
         raise SystemExit(f"{path}: {len(missing)} items not in {shared} (first {missing[0]}): another data version?")
+    weights = _stream_weights(records, texts)
     return [
         Item(
             id=r["id"],
@@ -172,9 +181,27 @@ def load_split(path: Path, split: str, shared: Path) -> list[Item]:
             judged=frozenset(r.get("judged", TOPICS)),
             ambiguous=bool(r.get("ambiguous")),
             is_file=r["source"] == WH,
+            weight=weights.get(r["id"], 1.0),
         )
         for r in records
     ]
+
+
+def _stream_weights(records: Sequence[dict[str, Any]], texts: dict[str, tuple[str, str]]) -> dict[str, float]:
+    """For the stream set, each scored item's weight: its stratum's size over the stratum's scored
+    items in the set (ambiguous items stand for nothing). Other sets: no weights."""
+    if not records or records[0].get("labelled_on") != labels.STREAM_LABELLED_ON:
+        return {}
+    tagged = {r["id"] for r in records if r["pool"] == "tagged"}
+    strata = {
+        r["id"]: labels.stream_stratum({"id": r["id"], "title": texts[r["id"]][0], "text": texts[r["id"]][1]}, tagged)
+        for r in records
+        if not r.get("ambiguous")
+    }
+    counts: dict[str, int] = {}
+    for stratum in strata.values():
+        counts[stratum] = counts.get(stratum, 0) + 1
+    return {key: labels.STREAM_STRATA[stratum] / counts[stratum] for key, stratum in strata.items()}
 
 
 def load_stream(shared: Path, limit: int) -> list[list[str]]:
@@ -266,6 +293,33 @@ def print_table(title: str, items: Sequence[Item], tagged: set[tuple[str, str]])
             f"{topic:<24} {f.tp:>4} {f.fp:>4} {f.fn:>4}  {_fmt(f.precision):<20} {_fmt(f.recall):<20}"
             f" {_fmt(f.f1):<20} {ok}"
         )
+    if any(item.weight != 1.0 for item in items):
+        print("weighted to the whole stream (each item stands for its stratum): estimated tags, positives, P / R / F1")
+        for topic in TOPICS:
+            tp, fp, fn = weighted_counts(items, tagged, topic)
+            precision = tp / (tp + fp) if tp + fp else 1.0
+            recall = tp / (tp + fn) if tp + fn else 1.0
+            print(
+                f"{topic:<24} tags {tp + fp:7.1f}  positives {tp + fn:7.1f}  "
+                f"{precision:.3f} / {recall:.3f} / {_f1w(tp, fp, fn):.3f}"
+            )
+
+
+def weighted_counts(items: Sequence[Item], tagged: set[tuple[str, str]], topic: str) -> tuple[float, float, float]:
+    """True positives, false positives and misses, each item counted with its weight."""
+    tp = fp = fn = 0.0
+    for item in items:
+        if item.ambiguous or topic not in item.judged:
+            continue
+        gold, predicted = topic in item.labels, (item.id, topic) in tagged
+        tp += item.weight * (gold and predicted)
+        fp += item.weight * (predicted and not gold)
+        fn += item.weight * (gold and not predicted)
+    return tp, fp, fn
+
+
+def _f1w(tp: float, fp: float, fn: float) -> float:
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
