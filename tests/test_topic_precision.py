@@ -93,6 +93,29 @@ NOT_SANCTIONS = [
         "Analysts also recalled last year's sanctions on Russian banks.",
     ),
     ("Watch the video", "https://example.com/russia-sanctions-explained is a link, not a story."),
+    # the UK's household energy price cap is not the cap on Russian oil
+    ("Energy bills to fall in October", "Ofgem lowers its price cap, though bills stay high since Russia's invasion."),
+    (
+        "Households face another winter of high bills",
+        "The energy price cap still sits far above its level before Russia invaded Ukraine.",
+    ),
+    # "sanction" as approve
+    (
+        "White House denies backing talks with Moscow",
+        "The administration did not sanction the meetings with Russian officials.",
+    ),
+    # sanctions on another country, named by the adjective, with Russia as the actor
+    ("Moscow ships fuel again", "Russia resumed oil deliveries to sanctions-hit North Korea last month."),
+    # another country's export controls
+    ("Drone makers worry", "China's export controls on drone parts will help Russia's army, analysts say."),
+    # an excluded lede is not rescued by a headline naming Putin
+    ("Opposition leader warns of Putin's plans", "She urged tougher sanctions against Lukashenko's regime in Belarus."),
+    # one later item of a live blog
+    (
+        "Ukraine war live: drones hit Moscow suburbs; grain talks stall",
+        "Drones struck two districts overnight, officials said. Kyiv denied involvement. "
+        "Separately, an art database lists works owned by Russians under western sanctions.",
+    ),
 ]
 
 NOT_ORIGINS = [
@@ -157,6 +180,17 @@ SANCTIONS_TRUE = [
     ("欧盟通过对俄罗斯的新一轮制裁", ""),
     ("L'UE adopte de nouvelles sanctions contre la Russie", ""),
     ("Die EU beschließt neue Sanktionen gegen Russland", ""),
+    ("UE przyjęła nowy pakiet sankcji wobec Rosji", ""),
+    # the headline names Russia, its first sentence the measures, more than 15 words apart
+    (
+        "Rouble slides to a 16-month low against the dollar",
+        "Analysts blame falling export revenue, a widening budget gap and the mounting impact of sanctions.",
+    ),
+    # the first sentence of a live blog sums up its top items
+    (
+        "Ukraine war live: Kyiv pushes for tougher sanctions on missile parts",
+        "Stopping the sale of microchips to Russia would cost less than air defence, Zelensky said.",
+    ),
 ]
 
 ORIGINS_TRUE = [
@@ -263,5 +297,8 @@ def test_the_lead_rule_is_part_of_a_topics_version() -> None:
     """Stored tags are redone when what lead_sentences means changes: the rule's reach is hashed."""
     with_lead = compile_topic("t", {"query": "word", "lead_sentences": 3}, "test")
     assert '"lead_rule_sentences"' in with_lead.definition
+    assert '"roundup_title"' in with_lead.definition
     without = compile_topic("t", {"query": "word"}, "test")
-    assert "lead_rule_sentences" not in without.definition
+    assert "lead_rule_sentences" not in without.definition and "roundup_title" not in without.definition
+    excluding = compile_topic("t", {"query": "word", "exclude": "other"}, "test")
+    assert '"exclude_scope"' in excluding.definition and "exclude_scope" not in without.definition

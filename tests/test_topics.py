@@ -756,7 +756,7 @@ def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path, to
     db = make_database(tmp_path / "n.duckdb")
     narrowed = tmp_path / "narrow.toml"
     text = default_topics_file.read_text(encoding="utf-8")
-    narrow = text.replace("\n  NEAR/15\n", "\n  NEAR/1\n")  # the sanctions query's measures NEAR Russia
+    narrow = text.replace("\n  NEAR/25\n", "\n  NEAR/1\n")  # the sanctions query's measures NEAR Russia
     assert narrow != text
     narrowed.write_text(narrow, encoding="utf-8")
     result = topics_cli("topics", "test", "russia-sanctions", "--topics", str(narrowed), "--db", str(db))
