@@ -110,6 +110,9 @@ NOT_SANCTIONS = [
     ("Drone makers worry", "China's export controls on drone parts will help Russia's army, analysts say."),
     # an excluded lede is not rescued by a headline naming Putin
     ("Opposition leader warns of Putin's plans", "She urged tougher sanctions against Lukashenko's regime in Belarus."),
+    # blacklists that are not sanctions: a Russian regulator's, a list of alleged war criminals
+    ("Russian regulator blacklists outlets tied to a mercenary chief", "The watchdog named five sites."),
+    ("Ex-officer on a Ukrainian blacklist of alleged war criminals shot dead", "The Russian was jogging."),
     # one later item of a live blog
     (
         "Ukraine war live: drones hit Moscow suburbs; grain talks stall",
@@ -127,6 +130,9 @@ NOT_ORIGINS = [
         "The ruling covers election posts. It also covers health posts. Lawyers welcomed it. "
         "Plaintiffs said posts on the lab leak theory were removed.",
     ),
+    # "natural origin" of something else; gain-of-function claims about bioweapons, no virus
+    ("Pink snow puzzles hikers", "Despite its natural origin, the algae raises questions about health."),
+    ("Senator attacks weapons research", "He claims gain-of-function research could be turned into bioweapons."),
 ]
 
 
@@ -180,6 +186,7 @@ SANCTIONS_TRUE = [
     ("欧盟通过对俄罗斯的新一轮制裁", ""),
     ("L'UE adopte de nouvelles sanctions contre la Russie", ""),
     ("Die EU beschließt neue Sanktionen gegen Russland", ""),
+    ("Washington blacklists a dozen Russian defence firms", ""),
     ("UE przyjęła nowy pakiet sankcji wobec Rosji", ""),
     # the headline names Russia, its first sentence the measures, more than 15 words apart
     (
@@ -199,6 +206,8 @@ ORIGINS_TRUE = [
     ("Biden signs the COVID-19 Origin Act", "The law declassifies intelligence on the origins of the virus."),
     ("Происхождение коронавируса остаётся загадкой", "Учёные спорят об утечке из лаборатории в Ухане."),
     ("世卫组织呼吁中国分享新冠病毒溯源数据", ""),
+    ("Why gain-of-function research on deadly viruses should be banned", ""),
+    ("Scientists weigh a natural origin for the virus behind the pandemic", ""),
     ("L'origine du Covid-19 divise encore les scientifiques", "La thèse d'une fuite de laboratoire à Wuhan persiste."),
     ("Streit um den Ursprung des Coronavirus", "Der BND hielt einen Laborunfall in Wuhan für wahrscheinlich."),
 ]
