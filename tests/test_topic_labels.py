@@ -187,3 +187,24 @@ def test_the_stream_set_is_new_held_out_and_matches_its_documented_hash() -> Non
     items = labels.load_items(labels.STREAM)
     assert [i["id"] for i in items] == [r["id"] for r in stream]
     assert all(item["title"] and item["label_text"] == item["text"] for item in items)
+
+
+def test_the_stream_audit_judges_tags_outside_the_stream_set() -> None:
+    with labels.STREAM_AUDIT.open(encoding="utf-8") as lines:
+        audit = [json.loads(line) for line in lines]
+    with labels.STREAM.open(encoding="utf-8") as lines:
+        stream = {json.loads(line)["id"] for line in lines}
+    assert audit and len({r["id"] for r in audit}) == len(audit)
+    assert not {r["id"] for r in audit} & (stream | {r["id"] for r in records()})
+    for record in audit:
+        assert set(record) == FIELDS and record["source"] == labels.FEEDS, record["id"]
+        assert record["pool"] in ("tagged-863859d", "decoy") and record["split"] == "test", record["id"]
+        assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
+    doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
+    documented = re.search(r"stream audit SHA-256: `([0-9a-f]{64})`", doc)
+    assert documented, "TOPIC_LABELS.md gives no SHA-256 for the stream audit"
+    assert labels.test_split_sha256(audit) == documented.group(1)
+    if not labels.SHARED.is_dir():
+        pytest.skip("../shared/data is absent: the audit's texts live there")
+    items = labels.load_items(labels.STREAM_AUDIT)
+    assert [i["id"] for i in items] == [r["id"] for r in audit]

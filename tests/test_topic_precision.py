@@ -110,6 +110,8 @@ NOT_SANCTIONS = [
     ("Drone makers worry", "China's export controls on drone parts will help Russia's army, analysts say."),
     # an excluded lede is not rescued by a headline naming Putin
     ("Opposition leader warns of Putin's plans", "She urged tougher sanctions against Lukashenko's regime in Belarus."),
+    # Polish "sankcjonowana" is "approved", not "sanctioned"
+    ("Bunt w telewizji", "W rosyjskiej sankcjonowanej przez państwo telewizji zakwestionowano rządy Putina."),
     # blacklists that are not sanctions: a Russian regulator's, a list of alleged war criminals
     ("Russian regulator blacklists outlets tied to a mercenary chief", "The watchdog named five sites."),
     ("Ex-officer on a Ukrainian blacklist of alleged war criminals shot dead", "The Russian was jogging."),
@@ -188,6 +190,7 @@ SANCTIONS_TRUE = [
     ("Die EU beschließt neue Sanktionen gegen Russland", ""),
     ("Washington blacklists a dozen Russian defence firms", ""),
     ("UE przyjęła nowy pakiet sankcji wobec Rosji", ""),
+    ("Polska chce nowych sankcji", "Rosjanie wysadzili tamę, a Warszawa wzywa do kolejnych kroków wobec Moskwy."),
     # the headline names Russia, its first sentence the measures, more than 15 words apart
     (
         "Rouble slides to a 16-month low against the dollar",

@@ -124,6 +124,9 @@ FRESH_PLAN: tuple[tuple[str, int | None], ...] = (
 # release makes on the unlabelled stream is judged); the others are keyword pools, drawn in
 # this order, each from the items no earlier pool took. Labellers were not told the pools.
 STREAM = Path(__file__).resolve().parent / "topics-labels-stream.jsonl"
+# Tags a later commit made on the stream outside the stream set, judged the same way (mixed with
+# as many unlabelled decoys of the keyword pools, so that readers could not tell them apart).
+STREAM_AUDIT = Path(__file__).resolve().parent / "topics-labels-stream-audit.jsonl"
 STREAM_SEED = 20230831
 STREAM_RELEASE = "2f765b9"
 STREAM_LABELLED_ON = "headline + summary, pools not shown"
