@@ -61,12 +61,16 @@ EVIDENCE_JOIN = " … "
 _CREDIT = re.compile(r"^\((?=[^()]*(?:/|\bvia\b|Getty Images))[^()]{3,120}\)$")
 MAX_CLAUSE = 400
 LEAD_RULE_SENTENCES = 60  # lead_sentences applies to documents of at most this many sentences (news stories)
-# A headline that announces a round-up of many stories: a live blog or a digest ("… – live",
-# "… live: …", "live updates", "as it happened", "at a glance"). One later sentence of it is one
-# item of the list, so with lead_sentences set it counts only in the headline, the first
-# sentence (which sums up the top items) or with a second one.
+# A headline that announces a round-up of many stories: a live blog or a digest ("Ukraine war
+# live: …", "UK politics live", "… – live", "…: live", "live updates", "live blog", "live
+# briefing", "live coverage", "as it happened", "at a glance"); not a stream of one event
+# ("Watch live: …", "LIVE: …") nor a "live review". One later sentence of a round-up is one item of
+# the list, so with lead_sentences set it counts only in the headline, the first sentence
+# (which sums up the top items) or with a second one.
 ROUNDUP_TITLE = re.compile(
-    r"(?:\blive\s*:|[–—-]\s*live\b|\blive (?:updates|blog|briefing|coverage)\b|\bas it happened\b|\bat a glance\b)",
+    r"\b(?:news|war|politics|business|markets?|elections?|sport|crisis|coronavirus|covid|budget|results)"
+    r"\s+live\s*(?::|$)|\s[–—-]\s*live\s*$|:\s*live\s*$"
+    r"|\blive (?:updates|blog|briefing|coverage)\b|\bas it happened\b|\bat a glance\b",
     re.IGNORECASE,
 )
 
@@ -208,8 +212,8 @@ def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
     if "lead_sentences" in out:  # what the lead rule means is part of the definition (it changed twice)
         out["lead_rule_sentences"] = LEAD_RULE_SENTENCES
         out["roundup_title"] = ROUNDUP_TITLE.pattern
-    if "exclude" in out:  # so is what an exclusion covers: since 2026-12, headline and lede each
-        out["exclude_scope"] = "sentence, headline, lede"
+    if "exclude" in out:  # so is what an exclusion covers: since 2026-12, the first sentence on its own too
+        out["exclude_scope"] = "sentence, headline, lede alone"
     for key in ("query", "context", "exclude", "description"):
         if isinstance(out.get(key), str):
             out[key] = " ".join(out[key].split())
@@ -443,7 +447,8 @@ def _passing_mention(topic: Topic, match: Match, first_at: int, doc: Prepared) -
     of a document longer than :data:`LEAD_RULE_SENTENCES` sentences (a transcript, a long
     statement or report: not built as a news story, its one exchange on a topic is about it).
     In a round-up (:data:`ROUNDUP_TITLE`: a live blog or digest), whose first sentence sums up
-    its top items, one body sentence past the first is a passing mention wherever it stands."""
+    its top items, one body sentence past the first is a passing mention wherever it stands,
+    however long the round-up."""
     if topic.lead_sentences is None or match.title is not None or match.lede or len(match.hits) != 1:
         return False
     if ROUNDUP_TITLE.search(doc.document.title):
@@ -467,10 +472,8 @@ def _match_headline_with_lede(topic: Topic, doc: Prepared, match: Match) -> None
     original, norm = doc.sentences()[0]
     if not (topic.may_match(doc.title) or topic.may_match(norm)):
         return
-    if topic.exclude is not None and (
-        topic.exclude.holds(Unit((("body", norm),))) or topic.exclude.holds(Unit((("title", doc.title),)))
-    ):
-        return  # an excluded headline or lede is not rescued by reading it with the other
+    if topic.exclude is not None and topic.exclude.holds(Unit((("body", norm),))):
+        return  # an excluded first sentence is not rescued by the headline (a headline may be by its lede)
     unit = _headline_and_lede(doc.title, norm)
     memo = _unit_memo(topic, unit)
     if memo is not None:

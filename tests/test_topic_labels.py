@@ -199,6 +199,7 @@ def test_the_stream_audit_judges_tags_outside_the_stream_set() -> None:
     for record in audit:
         assert set(record) == FIELDS and record["source"] == labels.FEEDS, record["id"]
         assert record["pool"] in ("tagged-863859d", "decoy") and record["split"] == "test", record["id"]
+        assert record["labelled_on"] == labels.STREAM_AUDIT_LABELLED_ON, record["id"]
         assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
     doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
     documented = re.search(r"stream audit SHA-256: `([0-9a-f]{64})`", doc)
@@ -208,3 +209,40 @@ def test_the_stream_audit_judges_tags_outside_the_stream_set() -> None:
         pytest.skip("../shared/data is absent: the audit's texts live there")
     items = labels.load_items(labels.STREAM_AUDIT)
     assert [i["id"] for i in items] == [r["id"] for r in audit]
+
+
+def test_stream_items_stand_for_their_stratum_and_ambiguous_ones_count_neither_way() -> None:
+    from benchmarks.accuracy.topics import Item, _stream_weights, weighted_counts
+
+    records = [
+        {"id": "t1", "pool": "tagged"},
+        {"id": "t2", "pool": "tagged"},
+        {"id": "s1", "pool": "sanctions-not-russia"},
+        {"id": "s2", "pool": "random"},  # drawn at random, yet in the sanctions stratum
+        {"id": "r1", "pool": "random"},
+    ]
+    texts = {
+        "t1": ("Tagged", ""),
+        "t2": ("Tagged too", ""),
+        "s1": ("New sanctions on Iran", ""),
+        "s2": ("Sanctions on Venezuela eased", ""),
+        "r1": ("Weather today", "Sunny."),
+    }
+    weights = _stream_weights(records, texts)
+    sizes = labels.STREAM_STRATA
+    assert weights == {
+        "t1": sizes["tagged"] / 2,
+        "t2": sizes["tagged"] / 2,
+        "s1": sizes["sanctions-not-russia"] / 2,
+        "s2": sizes["sanctions-not-russia"] / 2,
+        "r1": sizes["rest"] / 1,
+    }
+    topic = "russia-sanctions"
+    items = [
+        Item("a", "", "", frozenset({topic}), frozenset({topic}), False, weight=2.0),  # found
+        Item("b", "", "", frozenset(), frozenset({topic}), False, weight=3.0),  # wrongly tagged
+        Item("c", "", "", frozenset({topic}), frozenset({topic}), False, weight=5.0),  # missed
+        Item("d", "", "", frozenset(), frozenset({topic}), True, weight=7.0),  # ambiguous: neither way
+    ]
+    tagged = {("a", topic), ("b", topic), ("d", topic)}
+    assert weighted_counts(items, tagged, topic) == (2.0, 3.0, 5.0)

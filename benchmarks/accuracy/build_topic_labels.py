@@ -46,7 +46,6 @@ import json
 import random
 import re
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -127,6 +126,7 @@ STREAM = Path(__file__).resolve().parent / "topics-labels-stream.jsonl"
 # Tags a later commit made on the stream outside the stream set, judged the same way (mixed with
 # as many unlabelled decoys of the keyword pools, so that readers could not tell them apart).
 STREAM_AUDIT = Path(__file__).resolve().parent / "topics-labels-stream-audit.jsonl"
+STREAM_AUDIT_LABELLED_ON = "headline + summary, tagged items mixed with decoys"
 STREAM_SEED = 20230831
 STREAM_RELEASE = "2f765b9"
 STREAM_LABELLED_ON = "headline + summary, pools not shown"
@@ -428,16 +428,9 @@ def stream_eligible(shared: Path = SHARED, labelled: Sequence[Path] = (LABELS, F
 def release_tags(records: Sequence[dict[str, Any]], commit: str = STREAM_RELEASE) -> set[str]:
     """The ids of the feed items that the default topics of ``commit`` tag with any topic."""
     # Imported here: benchmarks.accuracy.topics imports this module.
-    from benchmarks.accuracy.topics import Item, release_checkout, run_tagger
+    from benchmarks.accuracy.topics import tags_by, unlabelled
 
-    items = [
-        Item(id=r["id"], title=r["title"], body=r["text"], labels=frozenset(), judged=frozenset(), ambiguous=False)
-        for r in records
-    ]
-    with tempfile.TemporaryDirectory(prefix="release-") as folder:
-        code = release_checkout(commit, Path(folder))
-        done = run_tagger(code, code / "newsmon" / "defaults" / "topics.toml", items, [], 0)
-    return {document_id for document_id, _topic in done["tags"]}
+    return {document_id for document_id, _topic in tags_by(commit, unlabelled(records))}
 
 
 def stream_candidates(
@@ -563,6 +556,10 @@ def _labelled_on(path: Path) -> str | None:
 def _candidates_for(command: str, labels: Path | None) -> list[dict[str, Any]]:
     """The candidate list a sub-command writes, or that ``check`` checks ``labels`` against."""
     kind = _labelled_on(labels) if command == "check" and labels is not None else None
+    if kind == STREAM_AUDIT_LABELLED_ON and labels is not None:  # drawn from a commit's tags: its own list
+        with labels.open(encoding="utf-8") as lines:
+            records = [json.loads(line) for line in lines if line.strip()]
+        return [{k: r[k] for k in ("id", "source", "link", "date_published", "pool")} for r in records]
     if command == "stream-candidates" or kind == STREAM_LABELLED_ON:
         return stream_candidates()
     if command == "fresh-candidates" or kind == FRESH_LABELLED_ON:

@@ -44,6 +44,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if not __package__ and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.accuracy import build_topic_labels as labels  # noqa: E402
+from benchmarks.accuracy import build_topic_labels as label_sets  # noqa: E402
 from newsmon.config import default_topics_path  # noqa: E402
 from newsmon.feeds import plain_text  # noqa: E402
 
@@ -171,7 +172,7 @@ def load_split(path: Path, split: str, shared: Path) -> list[Item]:
     missing = [r["id"] for r in records if r["id"] not in texts]
     if missing:
         raise SystemExit(f"{path}: {len(missing)} items not in {shared} (first {missing[0]}): another data version?")
-    weights = _stream_weights(records, texts)
+    weights = _stream_weights(records, texts) if path.resolve() == label_sets.STREAM.resolve() else {}
     return [
         Item(
             id=r["id"],
@@ -188,20 +189,18 @@ def load_split(path: Path, split: str, shared: Path) -> list[Item]:
 
 
 def _stream_weights(records: Sequence[dict[str, Any]], texts: dict[str, tuple[str, str]]) -> dict[str, float]:
-    """For the stream set, each scored item's weight: its stratum's size over the stratum's scored
-    items in the set (ambiguous items stand for nothing). Other sets: no weights."""
-    if not records or records[0].get("labelled_on") != labels.STREAM_LABELLED_ON:
-        return {}
+    """Each scored item's weight in the stream set: its stratum's size over the stratum's items in
+    the set, ambiguous ones included (they stand for their share of the stratum, which counts
+    neither way). The tagged stratum is a census, so its items weigh 1."""
     tagged = {r["id"] for r in records if r["pool"] == "tagged"}
     strata = {
-        r["id"]: labels.stream_stratum({"id": r["id"], "title": texts[r["id"]][0], "text": texts[r["id"]][1]}, tagged)
+        r["id"]: label_sets.stream_stratum(
+            {"id": r["id"], "title": texts[r["id"]][0], "text": texts[r["id"]][1]}, tagged
+        )
         for r in records
-        if not r.get("ambiguous")
     }
-    counts: dict[str, int] = {}
-    for stratum in strata.values():
-        counts[stratum] = counts.get(stratum, 0) + 1
-    return {key: labels.STREAM_STRATA[stratum] / counts[stratum] for key, stratum in strata.items()}
+    counts = Counter(strata.values())
+    return {key: label_sets.STREAM_STRATA[stratum] / counts[stratum] for key, stratum in strata.items()}
 
 
 def load_stream(shared: Path, limit: int) -> list[list[str]]:
@@ -282,8 +281,9 @@ def _fmt(value: tuple[float, float, float]) -> str:
     return f"{value[0]:.3f} [{value[1]:.2f}-{value[2]:.2f}]"
 
 
-def print_table(title: str, items: Sequence[Item], tagged: set[tuple[str, str]]) -> None:
-    """Per-topic figures with intervals, against the targets."""
+def print_table(title: str, items: Sequence[Item], tagged: set[tuple[str, str]], weighted: bool = False) -> None:
+    """Per-topic figures with intervals, against the targets (and, ``weighted``, the figures
+    weighted back to the whole stream: the stream set)."""
     print(f"\n== {title} ==")
     print(f"{'topic':<24} {'TP':>4} {'FP':>4} {'FN':>4}  {'precision':<20} {'recall':<20} {'F1':<20} target")
     for topic in TOPICS:
@@ -293,22 +293,37 @@ def print_table(title: str, items: Sequence[Item], tagged: set[tuple[str, str]])
             f"{topic:<24} {f.tp:>4} {f.fp:>4} {f.fn:>4}  {_fmt(f.precision):<20} {_fmt(f.recall):<20}"
             f" {_fmt(f.f1):<20} {ok}"
         )
-    if any(item.weight != 1.0 for item in items):
+    if weighted:
         print("weighted to the whole stream (each item stands for its stratum): estimated tags, positives, P / R / F1")
         for topic in TOPICS:
             tp, fp, fn = weighted_counts(items, tagged, topic)
-            precision = tp / (tp + fp) if tp + fp else 1.0
-            recall = tp / (tp + fn) if tp + fn else 1.0
-            print(
-                f"{topic:<24} tags {tp + fp:7.1f}  positives {tp + fn:7.1f}  "
-                f"{precision:.3f} / {recall:.3f} / {_f1w(tp, fp, fn):.3f}"
-            )
+            precision = f"{tp / (tp + fp):.3f}" if tp + fp else "-"
+            recall = f"{tp / (tp + fn):.3f}" if tp + fn else "-"
+            f1 = f"{2 * tp / (2 * tp + fp + fn):.3f}" if tp + fp + fn else "-"
+            print(f"{topic:<24} tags {tp + fp:7.1f}  positives {tp + fn:7.1f}  {precision} / {recall} / {f1}")
+
+
+def unlabelled(records: Sequence[dict[str, Any]]) -> list[Item]:
+    """Feed records (``id``, ``title``, ``text``) as items to tag, with no labels."""
+    return [
+        Item(id=r["id"], title=r["title"], body=r["text"], labels=frozenset(), judged=frozenset(), ambiguous=False)
+        for r in records
+    ]
+
+
+def tags_by(commit: str | None, items: Sequence[Item], topics: Path | None = None) -> list[tuple[str, str]]:
+    """The ``(id, topic)`` tags of a commit's ``newsmon`` and default topics (None: this checkout,
+    with ``topics`` or its default topics)."""
+    with tempfile.TemporaryDirectory(prefix="newsmon-tags-") as tmp:
+        root = ROOT if commit is None else release_checkout(commit, Path(tmp))
+        toml = topics if commit is None and topics is not None else root / "newsmon" / "defaults" / "topics.toml"
+        return [(i, t) for i, t in run_tagger(root, toml, items, [], 0)["tags"]]
 
 
 def census_judgments() -> dict[str, tuple[frozenset[str], bool]]:
     """Labels and ambiguity of every judged item of the summer stream (stream set and its audit)."""
     judged: dict[str, tuple[frozenset[str], bool]] = {}
-    for path in (labels.STREAM, labels.STREAM_AUDIT):
+    for path in (label_sets.STREAM, label_sets.STREAM_AUDIT):
         if path.is_file():
             with path.open(encoding="utf-8") as lines:
                 for line in lines:
@@ -318,34 +333,48 @@ def census_judgments() -> dict[str, tuple[frozenset[str], bool]]:
     return judged
 
 
-def print_census(topics: Path, no_before: bool) -> None:
+def print_census(topics: Path, no_before: bool, sample: Sequence[Item]) -> None:
     """Tag the whole eligible summer stream (162,694 items) and judge every tag against the stream
-    set and its audit: precision over all the tags a user of that stream would have been shown."""
-    records = labels.stream_eligible()
-    items = [
-        Item(id=r["id"], title=r["title"], body=r["text"], labels=frozenset(), judged=frozenset(), ambiguous=False)
-        for r in records
-    ]
+    set and its audit: precision over all the tags a user of that stream would have been shown.
+
+    Recall, then: the stream's clear positives are those that some tagger here found (a census)
+    plus the sampled misses of all of them, each weighted by its stratum (``sample``: the stream
+    set's items with their weights)."""
+    items = unlabelled(label_sets.stream_eligible())
     judged = census_judgments()
     runs = [] if no_before else [(f"release {BEFORE_COMMIT}", BEFORE_COMMIT)]
     runs.append(("after", None))
     print(f"\n== every tag on the whole summer stream ({len(items):,} items), judged by the stream set and audit ==")
     print(f"{'tagger':<18} {'topic':<24} {'tags':>5} {'judged':>6} {'ambig.':>6} {'correct':>7}  precision")
+    found: dict[str, dict[str, set[str]]] = {}  # tagger -> topic -> ids of clear positives it tagged
+    tagged_by: dict[str, set[tuple[str, str]]] = {}
     for name, commit in runs:
-        with tempfile.TemporaryDirectory(prefix="newsmon-census-") as tmp:
-            root = ROOT if commit is None else release_checkout(commit, Path(tmp))
-            toml = topics if commit is None else root / "newsmon" / "defaults" / "topics.toml"
-            tags = run_tagger(root, toml, items, [], 0)["tags"]
+        tags = tags_by(commit, items, topics)
+        tagged_by[name] = set(tags)
+        found[name] = {}
         for topic in TOPICS:
             ids = [i for i, t in tags if t == topic]
             seen = [judged[i] for i in ids if i in judged]
             clear = [lab for lab, ambiguous in seen if not ambiguous]
-            correct = sum(topic in lab for lab in clear)
+            found[name][topic] = {i for i in ids if i in judged and not judged[i][1] and topic in judged[i][0]}
+            correct = len(found[name][topic])
             precision = f"{correct / len(clear):.3f}" if clear else "-"
             unjudged = len(ids) - len(seen)
             note = f"  ({unjudged} not judged)" if unjudged else ""
             counts = f"{len(ids):>5} {len(seen):>6} {len(seen) - len(clear):>6} {correct:>7}"
             print(f"{name:<18} {topic:<24} {counts}  {precision}{note}")
+    print("recall: clear positives found by any tagger above, plus the sampled misses of all (weighted)")
+    for topic in TOPICS:
+        union = set().union(*(found[name][topic] for name in found))
+        anyone = set().union(*tagged_by.values())
+        missed = sum(
+            item.weight
+            for item in sample
+            if not item.ambiguous and topic in item.labels and (item.id, topic) not in anyone
+        )
+        total = len(union) + missed
+        shares = "  ".join(f"{name} {len(found[name][topic]) / total:.3f}" for name in found) if total else "-"
+        print(f"{topic:<24} found {len(union):>3} + missed by all ~{missed:5.1f} = ~{total:5.1f} positives;  {shares}")
 
 
 def weighted_counts(items: Sequence[Item], tagged: set[tuple[str, str]], topic: str) -> tuple[float, float, float]:
@@ -359,10 +388,6 @@ def weighted_counts(items: Sequence[Item], tagged: set[tuple[str, str]], topic: 
         fp += item.weight * (predicted and not gold)
         fn += item.weight * (gold and not predicted)
     return tp, fp, fn
-
-
-def _f1w(tp: float, fp: float, fn: float) -> float:
-    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -386,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no shared data at {args.shared}: skipped (the items' texts live there)")
         return 2
     items = load_split(args.labels, args.split, args.shared)
+    stream_set = args.labels.resolve() == label_sets.STREAM.resolve()
     stream = load_stream(args.shared, args.stream)
     print("newsmon topic accuracy on held-out labels")
     ambiguous = sum(i.ambiguous for i in items)
@@ -402,14 +428,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = run_tagger(
                     before_root, before_root / "newsmon" / "defaults" / "topics.toml", items, stream, args.repeat
                 )
-                print_table(f"BEFORE: release {BEFORE_COMMIT}", items, {(a, b) for a, b in result["tags"]})
+                print_table(f"BEFORE: release {BEFORE_COMMIT}", items, {(a, b) for a, b in result["tags"]}, stream_set)
                 rates.append((f"before ({BEFORE_COMMIT})", result["rate"]))
     t0 = time.perf_counter()
     result = run_tagger(ROOT, args.topics, items, stream, args.repeat)
-    print_table(f"AFTER: {args.topics}", items, {(a, b) for a, b in result["tags"]})
+    print_table(f"AFTER: {args.topics}", items, {(a, b) for a, b in result["tags"]}, stream_set)
     rates.append(("after", result["rate"]))
-    if any(item.weight != 1.0 for item in items) and not args.no_census:
-        print_census(args.topics, args.no_before)
+    if stream_set and not args.no_census:
+        print_census(args.topics, args.no_before, items)
     if stream:
         print(f"\n== tagging rate, one process, May 2023 feed stream ({len(stream)} items, best of {args.repeat}) ==")
         for label, rate in rates:
