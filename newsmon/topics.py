@@ -62,17 +62,32 @@ _CREDIT = re.compile(r"^\((?=[^()]*(?:/|\bvia\b|Getty Images))[^()]{3,120}\)$")
 MAX_CLAUSE = 400
 LEAD_RULE_SENTENCES = 60  # lead_sentences applies to documents of at most this many sentences (news stories)
 # A headline that announces a round-up of many stories: a live blog or a digest ("Ukraine war
-# live: …", "UK politics live", "… – live", "…: live", "live updates", "live blog", "live
-# briefing", "live coverage", "as it happened", "at a glance"); not a stream of one event
-# ("Watch live: …", "LIVE: …") nor a "live review". One later sentence of a round-up is one item of
-# the list, so with lead_sentences set it counts only in the headline, the first sentence
-# (which sums up the top items) or with a second one.
+# live: …", "Budget 2024 live: …", "UK politics live", "… – live", "…: live", "live updates",
+# "live blog", "live briefing", "live coverage", "as it happened", "at a glance"), also with a
+# site's name after it; not a stream of one event ("Watch live: …", "LIVE: …", "Watch Sky News
+# live"), a show ("Saturday Night Live: …") or "… is live". One later sentence of a round-up is
+# one item of the list, so with lead_sentences set it counts only in the headline, the first
+# sentence (which sums up the top items) or with a second one.
 ROUNDUP_TITLE = re.compile(
-    r"\b(?:news|war|politics|business|markets?|elections?|sport|crisis|coronavirus|covid|budget|results)"
-    r"\s+live\s*(?::|$)|\s[–—-]\s*live\s*$|:\s*live\s*$"
-    r"|\blive (?:updates|blog|briefing|coverage)\b|\bas it happened\b|\bat a glance\b",
+    r"^(?!\s*(?:watch|listen)\b)(?!\s*live\s*:)(?:"
+    r".*\b\w+(?<!\bwatch)(?<!\blisten)(?<!\bnight)(?<!\bis)(?<!\bgoes)(?<!\bgo)(?<!\bare)(?<!\bbe)"
+    r"(?<!\bwas)(?<!\bwere)\s+live\s*:"
+    r"|.*\b(?:news|war|politics|business|markets?|elections?|sport|crisis|coronavirus|covid|budget|results)"
+    r"\s+live\s*$"
+    r"|.*\s[–—-]\s*live\s*$|.*:\s*live\s*$"
+    r"|.*\blive (?:updates|blog|briefing|coverage)\b|.*\bas it happened\b|.*\bat a glance\b)",
     re.IGNORECASE,
 )
+_SITE_SUFFIX = re.compile(
+    r"\s+[|–—-]\s+(?:the guardian|bbc news|sky news|cnn|reuters|al jazeera|latest(?: news| updates)?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_roundup(title: str) -> bool:
+    """Whether a headline announces a round-up (:data:`ROUNDUP_TITLE`), read with and without a
+    trailing site name ("Ukraine war live | The Guardian")."""
+    return bool(ROUNDUP_TITLE.search(title) or ROUNDUP_TITLE.search(_SITE_SUFFIX.sub("", title)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +226,7 @@ def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
     out = dict(spec)
     if "lead_sentences" in out:  # what the lead rule means is part of the definition (it changed twice)
         out["lead_rule_sentences"] = LEAD_RULE_SENTENCES
-        out["roundup_title"] = ROUNDUP_TITLE.pattern
+        out["roundup_title"] = f"{ROUNDUP_TITLE.pattern} | {_SITE_SUFFIX.pattern} (ignore case)"
     if "exclude" in out:  # so is what an exclusion covers: since 2026-12, the first sentence on its own too
         out["exclude_scope"] = "sentence, headline, lede alone"
     for key in ("query", "context", "exclude", "description"):
@@ -446,12 +461,12 @@ def _passing_mention(topic: Topic, match: Match, first_at: int, doc: Prepared) -
     with its first sentence, or two matching sentences always count, and so does any sentence
     of a document longer than :data:`LEAD_RULE_SENTENCES` sentences (a transcript, a long
     statement or report: not built as a news story, its one exchange on a topic is about it).
-    In a round-up (:data:`ROUNDUP_TITLE`: a live blog or digest), whose first sentence sums up
+    In a round-up (:func:`is_roundup`: a live blog or digest), whose first sentence sums up
     its top items, one body sentence past the first is a passing mention wherever it stands,
     however long the round-up."""
     if topic.lead_sentences is None or match.title is not None or match.lede or len(match.hits) != 1:
         return False
-    if ROUNDUP_TITLE.search(doc.document.title):
+    if is_roundup(doc.document.title):
         return first_at >= 1  # one later item of a live blog or digest (its lede sums up the top items)
     return first_at >= topic.lead_sentences and len(doc.sentences()) <= LEAD_RULE_SENTENCES
 

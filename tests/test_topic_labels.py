@@ -219,6 +219,7 @@ def test_stream_items_stand_for_their_stratum_and_ambiguous_ones_count_neither_w
         {"id": "t2", "pool": "tagged"},
         {"id": "s1", "pool": "sanctions-not-russia"},
         {"id": "s2", "pool": "random"},  # drawn at random, yet in the sanctions stratum
+        {"id": "s3", "pool": "sanctions-not-russia", "ambiguous": True},  # stands for its share too
         {"id": "r1", "pool": "random"},
     ]
     texts = {
@@ -226,6 +227,7 @@ def test_stream_items_stand_for_their_stratum_and_ambiguous_ones_count_neither_w
         "t2": ("Tagged too", ""),
         "s1": ("New sanctions on Iran", ""),
         "s2": ("Sanctions on Venezuela eased", ""),
+        "s3": ("Sanctions on Cuba debated", ""),
         "r1": ("Weather today", "Sunny."),
     }
     weights = _stream_weights(records, texts)
@@ -233,8 +235,9 @@ def test_stream_items_stand_for_their_stratum_and_ambiguous_ones_count_neither_w
     assert weights == {
         "t1": sizes["tagged"] / 2,
         "t2": sizes["tagged"] / 2,
-        "s1": sizes["sanctions-not-russia"] / 2,
-        "s2": sizes["sanctions-not-russia"] / 2,
+        "s1": sizes["sanctions-not-russia"] / 3,
+        "s2": sizes["sanctions-not-russia"] / 3,
+        "s3": sizes["sanctions-not-russia"] / 3,
         "r1": sizes["rest"] / 1,
     }
     topic = "russia-sanctions"

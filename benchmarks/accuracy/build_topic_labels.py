@@ -553,13 +553,27 @@ def _labelled_on(path: Path) -> str | None:
         return next((json.loads(line).get("labelled_on") for line in lines if line.strip()), None)
 
 
+def audit_candidates(path: Path = STREAM_AUDIT) -> list[dict[str, Any]]:
+    """The stream audit's items as candidates, once checked: each is an eligible item of the summer
+    stream, none is in the stream set, none repeats (its items were drawn from a commit's tags,
+    so the file itself is their list). Raises :class:`InputError` otherwise."""
+    with path.open(encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines if line.strip()]
+    with STREAM.open(encoding="utf-8") as lines:
+        in_set = {json.loads(line)["id"] for line in lines if line.strip()}
+    eligible = {r["id"] for r in stream_eligible()}
+    ids = [r["id"] for r in records]
+    wrong = [i for i in ids if i not in eligible or i in in_set] + [i for i in set(ids) if ids.count(i) > 1]
+    if wrong:
+        raise InputError(f"{path}: {len(wrong)} items are not new eligible stream items (first: {wrong[0]})")
+    return [{k: r[k] for k in ("id", "source", "link", "date_published", "pool")} for r in records]
+
+
 def _candidates_for(command: str, labels: Path | None) -> list[dict[str, Any]]:
     """The candidate list a sub-command writes, or that ``check`` checks ``labels`` against."""
     kind = _labelled_on(labels) if command == "check" and labels is not None else None
-    if kind == STREAM_AUDIT_LABELLED_ON and labels is not None:  # drawn from a commit's tags: its own list
-        with labels.open(encoding="utf-8") as lines:
-            records = [json.loads(line) for line in lines if line.strip()]
-        return [{k: r[k] for k in ("id", "source", "link", "date_published", "pool")} for r in records]
+    if kind == STREAM_AUDIT_LABELLED_ON and labels is not None:
+        return audit_candidates(labels)
     if command == "stream-candidates" or kind == STREAM_LABELLED_ON:
         return stream_candidates()
     if command == "fresh-candidates" or kind == FRESH_LABELLED_ON:

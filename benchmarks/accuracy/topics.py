@@ -364,17 +364,20 @@ def print_census(topics: Path, no_before: bool, sample: Sequence[Item]) -> None:
             counts = f"{len(ids):>5} {len(seen):>6} {len(seen) - len(clear):>6} {correct:>7}"
             print(f"{name:<18} {topic:<24} {counts}  {precision}{note}")
     print("recall: clear positives found by any tagger above, plus the sampled misses of all (weighted)")
+    anyone = set().union(*tagged_by.values())
     for topic in TOPICS:
         union = set().union(*(found[name][topic] for name in found))
-        anyone = set().union(*tagged_by.values())
         missed = sum(
             item.weight
             for item in sample
-            if not item.ambiguous and topic in item.labels and (item.id, topic) not in anyone
+            if not item.ambiguous and topic in item.judged and topic in item.labels and (item.id, topic) not in anyone
         )
         total = len(union) + missed
         shares = "  ".join(f"{name} {len(found[name][topic]) / total:.3f}" for name in found) if total else "-"
-        print(f"{topic:<24} found {len(union):>3} + missed by all ~{missed:5.1f} = ~{total:5.1f} positives;  {shares}")
+        unjudged = sum(1 for i, t in anyone if t == topic and i not in judged)
+        note = f"  ({unjudged} tags not judged: left out)" if unjudged else ""
+        estimate = f"found {len(union):>3} + missed by all ~{missed:5.1f} = ~{total:5.1f} positives"
+        print(f"{topic:<24} {estimate};  {shares}{note}")
 
 
 def weighted_counts(items: Sequence[Item], tagged: set[tuple[str, str]], topic: str) -> tuple[float, float, float]:
