@@ -35,6 +35,35 @@ def records() -> list[dict[str, Any]]:
         return [json.loads(line) for line in lines]
 
 
+def held_out(path: Path, source: str, labelled_on: str) -> list[dict[str, Any]]:
+    """A test-only labels file's records, each checked for its shape."""
+    with path.open(encoding="utf-8") as lines:
+        found = [json.loads(line) for line in lines]
+    assert found and len({r["id"] for r in found}) == len(found)
+    for record in found:
+        assert set(record) == FIELDS, record["id"]
+        assert record["split"] == "test" and record["source"] == source, record["id"]
+        assert record["labelled_on"] == labelled_on, record["id"]
+        assert set(record["labels"]) <= set(record["judged"]) <= set(labels.TOPICS), record["id"]
+        assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
+        assert labels.sha1(record["link"]) == record["id"]
+    return found
+
+
+def assert_documented_hash(found: list[dict[str, Any]], name: str) -> None:
+    """The file's SHA-256 is the one TOPIC_LABELS.md gives after ``name``."""
+    doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
+    documented = re.search(re.escape(name) + r" SHA-256[^`]*`([0-9a-f]{64})`", doc)
+    assert documented, f"TOPIC_LABELS.md gives no SHA-256 for the {name}"
+    assert labels.test_split_sha256(found) == documented.group(1)
+
+
+def dev_links() -> set[str]:
+    """The links of the labels the rules were written on (needs ../shared/data)."""
+    with (labels.SHARED / labels.DEV_LABELS).open(encoding="utf-8") as lines:
+        return {json.loads(line)["link"] for line in lines}
+
+
 def test_every_record_has_the_fields_and_no_text() -> None:
     found = records()
     assert len({r["id"] for r in found}) == len(found)
@@ -111,26 +140,12 @@ def test_no_item_comes_from_the_rules_own_labels(shared_data: Path) -> None:
 
 
 def test_the_fresh_set_is_new_held_out_and_matches_its_documented_hash() -> None:
-    with labels.FRESH.open(encoding="utf-8") as lines:
-        fresh = [json.loads(line) for line in lines]
-    assert fresh and len({r["id"] for r in fresh}) == len(fresh)
-    for record in fresh:
-        assert set(record) == FIELDS, record["id"]
-        assert record["split"] == "test" and record["source"] == labels.WH, record["id"]
-        assert record["labelled_on"] == labels.FRESH_LABELLED_ON, record["id"]
-        assert set(record["labels"]) <= set(record["judged"]) <= set(labels.TOPICS), record["id"]
-        assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
-        assert labels.sha1(record["link"]) == record["id"]
+    fresh = held_out(labels.FRESH, labels.WH, labels.FRESH_LABELLED_ON)
     assert not {r["id"] for r in fresh} & {r["id"] for r in records()}, "the fresh set repeats the first set"
-    doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
-    documented = re.search(r"fresh set SHA-256 \(all items\): `([0-9a-f]{64})`", doc)
-    assert documented, "TOPIC_LABELS.md gives no SHA-256 for the fresh set"
-    assert labels.test_split_sha256(fresh) == documented.group(1)
+    assert_documented_hash(fresh, "fresh set")
     if not labels.SHARED.is_dir():
         pytest.skip("../shared/data is absent: the fresh set's texts and topics-dev links need the shared folder")
-    with (labels.SHARED / labels.DEV_LABELS).open(encoding="utf-8") as lines:
-        dev_links = {json.loads(line)["link"] for line in lines}
-    assert not dev_links & {r["link"] for r in fresh}
+    assert not dev_links() & {r["link"] for r in fresh}
     assert {r["id"] for r in fresh} == {c["id"] for c in labels.fresh_candidates()}
     items = labels.load_items(labels.FRESH)
     assert [i["id"] for i in items] == [r["id"] for r in fresh]
@@ -150,29 +165,16 @@ def test_reading_text_adds_later_keyword_paragraphs_only() -> None:
 
 
 def test_the_stream_set_is_new_held_out_and_matches_its_documented_hash() -> None:
-    with labels.STREAM.open(encoding="utf-8") as lines:
-        stream = [json.loads(line) for line in lines]
-    assert stream and len({r["id"] for r in stream}) == len(stream)
-    for record in stream:
-        assert set(record) == FIELDS, record["id"]
-        assert record["split"] == "test" and record["source"] == labels.FEEDS, record["id"]
-        assert record["labelled_on"] == labels.STREAM_LABELLED_ON, record["id"]
-        assert set(record["labels"]) <= set(record["judged"]) == set(labels.TOPICS), record["id"]
-        assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
-        assert labels.sha1(record["link"]) == record["id"]
-    earlier = {r["id"] for r in records()}
-    with labels.FRESH.open(encoding="utf-8") as lines:
-        earlier |= {json.loads(line)["id"] for line in lines}
+    stream = held_out(labels.STREAM, labels.FEEDS, labels.STREAM_LABELLED_ON)
+    assert all(set(r["judged"]) == set(labels.TOPICS) for r in stream)
+    earlier = {r["id"] for r in records()} | {
+        r["id"] for r in held_out(labels.FRESH, labels.WH, labels.FRESH_LABELLED_ON)
+    }
     assert not {r["id"] for r in stream} & earlier, "the stream set repeats an earlier set"
-    doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
-    documented = re.search(r"stream set SHA-256 \(all items\): `([0-9a-f]{64})`", doc)
-    assert documented, "TOPIC_LABELS.md gives no SHA-256 for the stream set"
-    assert labels.test_split_sha256(stream) == documented.group(1)
+    assert_documented_hash(stream, "stream set")
     if not labels.SHARED.is_dir():
         pytest.skip("../shared/data is absent: the stream set's texts and topics-dev links need the shared folder")
-    with (labels.SHARED / labels.DEV_LABELS).open(encoding="utf-8") as lines:
-        dev_links = {json.loads(line)["link"] for line in lines}
-    assert not dev_links & {r["link"] for r in stream}
+    assert not dev_links() & {r["link"] for r in stream}
     # The keyword pools are re-created exactly from the release's tagged items (re-running that
     # release's tagger is the `check` sub-command's job: it takes about a minute).
     tagged = {r["id"] for r in stream if r["pool"] == "tagged"}
@@ -190,23 +192,15 @@ def test_the_stream_set_is_new_held_out_and_matches_its_documented_hash() -> Non
 
 
 def test_the_stream_audit_judges_tags_outside_the_stream_set() -> None:
-    with labels.STREAM_AUDIT.open(encoding="utf-8") as lines:
-        audit = [json.loads(line) for line in lines]
+    audit = held_out(labels.STREAM_AUDIT, labels.FEEDS, labels.STREAM_AUDIT_LABELLED_ON)
     with labels.STREAM.open(encoding="utf-8") as lines:
         stream = {json.loads(line)["id"] for line in lines}
-    assert audit and len({r["id"] for r in audit}) == len(audit)
     assert not {r["id"] for r in audit} & (stream | {r["id"] for r in records()})
-    for record in audit:
-        assert set(record) == FIELDS and record["source"] == labels.FEEDS, record["id"]
-        assert record["pool"] in ("tagged-863859d", "decoy") and record["split"] == "test", record["id"]
-        assert record["labelled_on"] == labels.STREAM_AUDIT_LABELLED_ON, record["id"]
-        assert (record["kind"] == "positive") == bool(record["labels"]), record["id"]
-    doc = (labels.LABELS.parent / "TOPIC_LABELS.md").read_text(encoding="utf-8")
-    documented = re.search(r"stream audit SHA-256: `([0-9a-f]{64})`", doc)
-    assert documented, "TOPIC_LABELS.md gives no SHA-256 for the stream audit"
-    assert labels.test_split_sha256(audit) == documented.group(1)
+    assert all(r["pool"] in ("tagged-863859d", "decoy") for r in audit)
+    assert_documented_hash(audit, "stream audit")
     if not labels.SHARED.is_dir():
         pytest.skip("../shared/data is absent: the audit's texts live there")
+    assert [c["id"] for c in labels.audit_candidates()] == [r["id"] for r in audit]
     items = labels.load_items(labels.STREAM_AUDIT)
     assert [i["id"] for i in items] == [r["id"] for r in audit]
 
