@@ -4,6 +4,7 @@ intervals beside the previous release's figures.
 
     python -m benchmarks.accuracy            # every part in PARTS
     python -m benchmarks.accuracy.reprints   # one part, with its own options
+    python -m benchmarks.accuracy.topics_stream  # topics on the stream set: every tag on 3 months of feeds
 """
 
-PARTS = ["reprints", "topics"]
+PARTS = ["reprints", "topics", "topics_stream"]
