@@ -53,8 +53,11 @@ _TOPIC_KEYS = frozenset(
         "counterexamples",
         "min_similarity",
         "lead_sentences",
+        "groups",
     }
 )
+_GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_GROUP_REF = re.compile(r'"[^"]*"|@([A-Za-z][\w-]*)')  # a quoted phrase (left alone) or @name
 _RULE_KEYS = frozenset({"terms", "context", "exclude"})
 _FILE_KEYS = frozenset({"topics", "semantic"})
 EVIDENCE_JOIN = " … "
@@ -183,13 +186,17 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
     unknown = set(spec) - _TOPIC_KEYS
     if unknown:
         raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(_TOPIC_KEYS)}")
+    expanded: dict[str, Any] = {}
     if "rules" in spec:
+        if "groups" in spec:
+            raise TopicDefinitionError(f"{where}: groups work with a query (query = '...'), not with rules tables")
         query, exclude, labels = _compile_legacy(slug, spec, where)
         context = None
     elif "query" in spec:
-        query = parse_query(spec["query"], f"{where} query")
-        context = parse_query(spec["context"], f"{where} context") if "context" in spec else None
-        exclude = parse_query(spec["exclude"], f"{where} exclude") if "exclude" in spec else None
+        expanded = expand_groups(spec, where)
+        query = parse_query(expanded["query"], f"{where} query")
+        context = parse_query(expanded["context"], f"{where} context") if "context" in spec else None
+        exclude = parse_query(expanded["exclude"], f"{where} exclude") if "exclude" in spec else None
         labels = ()
     else:
         raise TopicDefinitionError(f"{where}: needs a query (query = '...') or [[topics.{slug}.rules]] tables")
@@ -197,7 +204,7 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
         raise TopicDefinitionError(
             f"{where} query: it can match a sentence without any of its words (a bare NOT): add a word outside NOT"
         )
-    definition = json.dumps({"slug": slug, **_canonical(spec)}, sort_keys=True, ensure_ascii=False)
+    definition = json.dumps({"slug": slug, **_canonical({**spec, **expanded})}, sort_keys=True, ensure_ascii=False)
     return Topic(
         slug=slug,
         name=_text(spec.get("name", slug), f"{where} name"),
@@ -216,14 +223,52 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
     )
 
 
+def expand_groups(spec: dict[str, Any], where: str) -> dict[str, Any]:
+    """The topic's ``query``, ``context`` and ``exclude`` with every ``@name`` replaced by
+    ``(...)``, the group of that name in the topic's ``groups`` table (a list of words written
+    once and used in several places: a query has no variables). A group is a query of its own,
+    checked where it is written; it cannot use another group. ``@`` inside a quoted phrase is
+    left alone. Texts that are not strings are returned as they are (parsing rejects them)."""
+    groups = spec.get("groups", {})
+    if not isinstance(groups, dict):
+        raise TopicDefinitionError(f"{where} groups: must be a table of name = '...' queries")
+    for name, text in groups.items():
+        if not _GROUP_NAME.match(name):
+            raise TopicDefinitionError(f"{where} groups: {name!r} must be lower-case letters, digits or _")
+        if isinstance(text, str) and _has_reference(text):
+            raise TopicDefinitionError(f"{where} groups.{name}: a group cannot use another group (@...)")
+        parse_query(text, f"{where} groups.{name}")
+
+    def expand(text: Any, key: str) -> Any:
+        def one(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name is None:
+                return found.group(0)
+            if name not in groups:
+                known = ", ".join(f"@{g}" for g in groups) or "none"
+                raise TopicDefinitionError(
+                    f"{where} {key}: unknown group @{name}: define it under [topics.<name>.groups] (known: {known})"
+                )
+            return f"({groups[name]})"
+
+        return _GROUP_REF.sub(one, text) if isinstance(text, str) else text
+
+    return {key: expand(spec[key], key) for key in ("query", "context", "exclude") if key in spec}
+
+
+def _has_reference(text: str) -> bool:
+    return any(found.group(1) for found in _GROUP_REF.finditer(text))
+
+
 def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
-    """The definition as hashed: layout inside query texts and descriptions does not count.
+    """The definition as hashed: layout inside query texts and descriptions does not count, nor
+    does writing words once as a group (the texts hashed are the expanded ones).
 
     Legacy rule tables are hashed as written, so their versions stay what they were.
     """
     if "rules" in spec:
         return spec
-    out = dict(spec)
+    out = {key: value for key, value in spec.items() if key != "groups"}
     if "lead_sentences" in out:  # what the lead rule means is part of the definition (it changed twice)
         out["lead_rule_sentences"] = LEAD_RULE_SENTENCES
         out["roundup_title"] = f"{ROUNDUP_TITLE.pattern} | {_SITE_SUFFIX.pattern} (ignore case)"

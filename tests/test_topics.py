@@ -335,6 +335,11 @@ def test_query_errors_name_the_file_topic_and_position(tmp_path: Path) -> None:
         ("[topics.x]\nname = 'X'\n", "needs a query"),
         ("semantic = 'yes'\n[topics.x]\nquery = 'a'\n", "semantic must be true or false"),
         ("colour = 1\n[topics.x]\nquery = 'a'\n", "unknown top-level key"),
+        ("[topics.x]\nquery = 'a NEAR/3 @place'\n", "topic 'x' query: unknown group @place"),
+        ("[topics.x]\nquery = '@place'\n[topics.x.groups]\nplace = 'paris OR'\n", "groups.place: query error"),
+        ("[topics.x]\nquery = '@a'\n[topics.x.groups]\na = 'b'\nc = '@a'\n", "cannot use another group"),
+        ("[topics.x]\nquery = 'a'\n[topics.x.groups]\nPlace = 'b'\n", "must be lower-case"),
+        ("[topics.x]\nquery = 'a'\ngroups = 'b'\n", "groups: must be a table"),
     ],
 )
 def test_definition_errors(tmp_path: Path, text: str, expected: str) -> None:
@@ -343,6 +348,24 @@ def test_definition_errors(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_topics(path)
     assert expected in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_group_is_written_once_and_read_wherever_it_is_named(tmp_path: Path, make_document: MakeDocument) -> None:
+    path = tmp_path / "topics.toml"
+    grouped = (
+        "[topics.x]\nquery = 'sanction* NEAR/5 @place'\nexclude = '(tennis NEAR/3 @place) OR \"@place\"'\n"
+        "[topics.x.groups]\nplace = 'paris OR lyon*'\n"
+    )
+    written_out = (
+        "[topics.x]\nquery = 'sanction* NEAR/5 (paris OR lyon*)'\n"
+        "exclude = '(tennis NEAR/3 (paris OR lyon*)) OR \"@place\"'\n"
+    )
+    path.write_text(grouped, encoding="utf-8")
+    (topic,) = load_topics(path)
+    assert topics_of(make_document("a", "New sanctions hit firms in Lyon."), [topic]) == ["x"]
+    assert topics_of(make_document("b", "The tennis club in Paris faces sanctions."), [topic]) == []
+    # the version is that of the words read, however they are written
+    assert _versions(path, grouped) == _versions(path, written_out)
 
 
 def test_examples_are_checked(tmp_path: Path) -> None:
