@@ -797,14 +797,20 @@ def _conflicts(canonical_cased: Sequence[str], doc_cased: Sequence[str]) -> tupl
     return missing, unread if foreign else 0
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _word_skeleton(word: str) -> str:
+    """One word's :func:`ocr_skeleton` (the same words are compared again across substitutions)."""
+    return ocr_skeleton([word])
+
+
 def _resembled(token: str, words: Sequence[str]) -> bool:
     """Whether a word, or two neighbours run together (a scan splits and joins words), reads like
     ``token``: :data:`RESEMBLANCE` of the shorter OCR skeleton found, in order, in the other."""
-    skeleton = ocr_skeleton([token])
+    skeleton = _word_skeleton(token)
     if not skeleton:
         return False
     for word in [*words, *(a + b for a, b in itertools.pairwise(words))]:
-        other = ocr_skeleton([word])
+        other = _word_skeleton(word)
         if not other:
             continue
         blocks = difflib.SequenceMatcher(None, skeleton, other, autojunk=False).get_matching_blocks()
