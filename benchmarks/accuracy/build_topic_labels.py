@@ -35,6 +35,13 @@ Examples (from the repository root)::
     .venv/bin/python -m benchmarks.accuracy.build_topic_labels fresh-candidates --output /tmp/f.jsonl
     .venv/bin/python -m benchmarks.accuracy.build_topic_labels check \
         --labels benchmarks/accuracy/topics-labels-fresh.jsonl
+    .venv/bin/python -m benchmarks.accuracy.build_topic_labels stream-candidates --output /tmp/s.jsonl
+
+The stream set (``topics-labels-stream.jsonl``, all of it held out) is drawn by
+``stream-candidates`` from the summer feed window minus both earlier sets: every item that
+release :data:`STREAM_RELEASE` tags, then keyword pools of :data:`STREAM_PLAN` (strata and
+their sizes in :data:`STREAM_STRATA`). Its audit (``topics-labels-stream-audit.jsonl``) holds
+the tags a later commit made outside it, judged the same way among decoys.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import json
 import random
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -368,8 +376,7 @@ def fresh_candidates(shared: Path = SHARED, first: Path = LABELS) -> list[dict[s
     """
     shared = shared_dir(shared)
     dev_links, _ = _dev_keys(shared)
-    with first.open(encoding="utf-8") as lines:
-        first_ids = {json.loads(line)["id"] for line in lines if line.strip()}
+    first_ids = {r["id"] for r in read_labels(first)}
     records = list(read_records(shared, WH))
     first_texts = {hashlib.sha256(r["text"].encode()).hexdigest() for r in records if r["id"] in first_ids}
     seen: set[str] = set()
@@ -418,10 +425,7 @@ def stream_eligible(shared: Path = SHARED, labelled: Sequence[Path] = (LABELS, F
     """The summer feed items no labels file holds (minus dev items and repeated headlines)."""
     shared = shared_dir(shared)
     dev_links, dev_titles = _dev_keys(shared)
-    taken: set[str] = set()
-    for path in labelled:
-        with path.open(encoding="utf-8") as lines:
-            taken.update(json.loads(line)["id"] for line in lines if line.strip())
+    taken = {r["id"] for path in labelled for r in read_labels(path)}
     return [r for r in _eligible(shared, FEEDS, dev_links, dev_titles) if r["id"] not in taken]
 
 
@@ -471,8 +475,7 @@ def load_items(path: Path = LABELS, shared: Path = SHARED) -> list[dict[str, Any
     shared data is absent or an item's text cannot be found there.
     """
     shared = shared_dir(shared)
-    with path.open(encoding="utf-8") as lines:
-        items = [json.loads(line) for line in lines if line.strip()]
+    items = read_labels(path)
     wanted: dict[str, set[str]] = {}
     for item in items:
         wanted.setdefault(item["source"], set()).add(item["id"])
@@ -547,6 +550,12 @@ def test_split_sha256(items: Sequence[dict[str, Any]]) -> str:
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
+def read_labels(path: Path) -> list[dict[str, Any]]:
+    """The records of a labels file (JSON Lines), without their texts."""
+    with path.open(encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
 def _labelled_on(path: Path) -> str | None:
     """How a labels file's items were read (its first record's ``labelled_on``), or None if empty."""
     with path.open(encoding="utf-8") as lines:
@@ -557,13 +566,11 @@ def audit_candidates(path: Path = STREAM_AUDIT) -> list[dict[str, Any]]:
     """The stream audit's items as candidates, once checked: each is an eligible item of the summer
     stream, none is in the stream set, none repeats (its items were drawn from a commit's tags,
     so the file itself is their list). Raises :class:`InputError` otherwise."""
-    with path.open(encoding="utf-8") as lines:
-        records = [json.loads(line) for line in lines if line.strip()]
-    with STREAM.open(encoding="utf-8") as lines:
-        in_set = {json.loads(line)["id"] for line in lines if line.strip()}
+    records = read_labels(path)
+    in_set = {r["id"] for r in read_labels(STREAM)}
     eligible = {r["id"] for r in stream_eligible()}
-    ids = [r["id"] for r in records]
-    wrong = [i for i in ids if i not in eligible or i in in_set] + [i for i in set(ids) if ids.count(i) > 1]
+    counts = Counter(r["id"] for r in records)
+    wrong = [i for i, n in counts.items() if n > 1 or i not in eligible or i in in_set]
     if wrong:
         raise InputError(f"{path}: {len(wrong)} items are not new eligible stream items (first: {wrong[0]})")
     return [{k: r[k] for k in ("id", "source", "link", "date_published", "pool")} for r in records]
@@ -582,8 +589,9 @@ def _candidates_for(command: str, labels: Path | None) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``candidates`` / ``fresh-candidates``: write a candidate list; ``check``: a labels file against its
-    candidate list, and its counts."""
+    """``candidates`` / ``fresh-candidates`` / ``stream-candidates``: write a candidate list;
+    ``check``: a labels file against its candidate list (the audit's: its own, once checked), and
+    its counts."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("candidates", help="write the candidate list (JSON Lines)")

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import math
 import os
@@ -60,12 +59,9 @@ from benchmarks.accuracy import build_topic_labels as label_sets  # noqa: E402
 from newsmon.config import default_topics_path  # noqa: E402
 from newsmon.feeds import plain_text  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "data"
-LABELS = Path(__file__).resolve().parent / "topics-labels.jsonl"
-FEEDS = "feeds-archive/rss-2023-summer.jsonl.gz"
-WH = "documents/wh-2023.jsonl.gz"
+SHARED, LABELS, FEEDS, WH = label_sets.SHARED, label_sets.LABELS, label_sets.FEEDS, label_sets.WH
 STREAM = "feeds-archive/replay-2023-05.jsonl.gz"
-TOPICS = ("central-asia-diplomacy", "russia-sanctions", "covid-origins")
+TOPICS = label_sets.TOPICS
 BEFORE_COMMIT = "2f765b9"  # the previous release
 TARGET_PRECISION, TARGET_F1 = 0.95, 0.90
 BOOTSTRAP, SEED, Z95 = 2000, 20231, 1.959964
@@ -133,35 +129,18 @@ class Figures:
     f1: tuple[float, float, float]
 
 
-def _sha1(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
 def _texts(shared: Path, wanted: dict[str, set[str]]) -> dict[str, tuple[str, str]]:
     """(title, text) by id for the wanted ids of each window (feed: summary; White House: full text)."""
     out: dict[str, tuple[str, str]] = {}
     for source, ids in wanted.items():
-        with gzip.open(shared / source, "rt", encoding="utf-8") as lines:
-            for line in lines:
-                record = json.loads(line)
-                key = _sha1(record.get("link") or "" if source == FEEDS else record["source_url"])
-                if key in ids and key not in out:
-                    if source == FEEDS:
-                        out[key] = (plain_text(record.get("title")), plain_text(record.get("description")))
-                    else:
-                        out[key] = (record.get("title") or "", record.get("text") or "")
+        for record in label_sets.read_records(shared, source, ids):
+            out.setdefault(record["id"], (record["title"], record["text"]))
     return out
 
 
 def load_split(path: Path, split: str, shared: Path) -> list[Item]:
     """The items of one split, joined to their texts (only that split's records are read)."""
-    records = []
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if line.strip():
-                record = json.loads(line)
-                if record.get("split") == split:
-                    records.append(record)
+    records = [r for r in label_sets.read_labels(path) if r.get("split") == split]
     wanted: dict[str, set[str]] = {}
     for record in records:
         wanted.setdefault(record["source"], set()).add(record["id"])
@@ -215,7 +194,7 @@ def load_stream(shared: Path, limit: int) -> list[list[str]]:
                 break
             record = json.loads(line)
             title, body = plain_text(record.get("title")), plain_text(record.get("description"))
-            rows.append([_sha1(f"{record.get('link')}\x00{len(rows)}"), title, body])
+            rows.append([label_sets.sha1(f"{record.get('link')}\x00{len(rows)}"), title, body])
     return rows
 
 
@@ -322,15 +301,10 @@ def tags_by(commit: str | None, items: Sequence[Item], topics: Path | None = Non
 
 def census_judgments() -> dict[str, tuple[frozenset[str], bool]]:
     """Labels and ambiguity of every judged item of the summer stream (stream set and its audit)."""
-    judged: dict[str, tuple[frozenset[str], bool]] = {}
-    for path in (label_sets.STREAM, label_sets.STREAM_AUDIT):
-        if path.is_file():
-            with path.open(encoding="utf-8") as lines:
-                for line in lines:
-                    if line.strip():
-                        record = json.loads(line)
-                        judged[record["id"]] = (frozenset(record["labels"]), bool(record["ambiguous"]))
-    return judged
+    paths = [path for path in (label_sets.STREAM, label_sets.STREAM_AUDIT) if path.is_file()]
+    return {
+        r["id"]: (frozenset(r["labels"]), bool(r["ambiguous"])) for path in paths for r in label_sets.read_labels(path)
+    }
 
 
 def print_census(topics: Path, no_before: bool, sample: Sequence[Item]) -> None:
