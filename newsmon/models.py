@@ -398,3 +398,36 @@ class Batch:
     tags: Sequence[Tag]
     feed_items: Sequence[FeedItemRow] = ()
     tagged_versions: Sequence[tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A review of one topic version's tags (see ``newsmon.review``)."""
+
+    id: str
+    topic: str
+    topic_version: str
+    seed: int
+    drawn_at: datetime
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stratum:
+    """One stratum of a review: how many stored documents it held when drawn, and how many were drawn."""
+
+    name: str
+    population: int
+    drawn: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A drawn document: its stratum, its place in the order the reader sees, and the reader's
+    label (yes, no or unsure; None until judged) and note."""
+
+    document_id: str
+    stratum: str
+    position: int
+    label: str | None = None
+    note: str | None = None

@@ -23,6 +23,7 @@ from storage.documents import DocumentRepository
 from storage.failures import FailureRepository
 from storage.feeds import FeedRepository
 from storage.lock import WriterLock
+from storage.reviews import ReviewRepository
 from storage.runs import RunRepository
 from storage.stories import StoryRepository
 from storage.topics import TopicRepository
@@ -51,6 +52,7 @@ class Store:
         self.documents = DocumentRepository(db)
         self.stories = StoryRepository(db, scheme)
         self.topics = TopicRepository(db)
+        self.reviews = ReviewRepository(db)
         self.feeds = FeedRepository(db)
         self.failures = FailureRepository(db)
         self.alerts = AlertRepository(db)

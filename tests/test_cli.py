@@ -283,7 +283,7 @@ def test_readme_commands_table_lists_every_command() -> None:
     commands = ("run", "feeds add", "feeds remove", "feeds check", "feeds reset", "feeds import", "feeds export")
     for command in (*commands, "feeds list", "sql", "export", "runs", "serve", "alerts", "dashboard"):
         assert f"`newsmon {command}" in table, command
-    for command in ("topics list", "topics test", "topics retag"):
+    for command in ("topics list", "topics test", "topics retag", "topics review", "topics judge", "topics score"):
         assert f"`newsmon {command}" in table, command
     assert "--since" in table
 

@@ -1,0 +1,116 @@
+"""Reviews of topic tags (``topic_reviews``, ``review_strata``, ``review_items``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pyarrow as pa
+
+from newsmon.models import Review, ReviewItem, Stratum
+from storage.database import Database, execute
+
+_REVIEW_COLUMNS = "id, topic, topic_version, seed, drawn_at, run_id"
+
+
+class ReviewRepository:
+    """Reviews drawn for readers, and the labels they gave."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, review: Review, strata: Sequence[Stratum], items: Sequence[ReviewItem]) -> None:
+        """Store a newly drawn review, its strata and its (unlabelled) items in one transaction."""
+        staged_strata = pa.table(
+            {
+                "stratum": pa.array([s.name for s in strata], pa.string()),
+                "population": pa.array([s.population for s in strata], pa.int64()),
+                "drawn": pa.array([s.drawn for s in strata], pa.int32()),
+            }
+        )
+        staged_items = pa.table(
+            {
+                "document_id": pa.array([i.document_id for i in items], pa.string()),
+                "stratum": pa.array([i.stratum for i in items], pa.string()),
+                "position": pa.array([i.position for i in items], pa.int32()),
+            }
+        )
+        with (
+            self.db.registered("staged_strata", staged_strata),
+            self.db.registered("staged_items", staged_items),
+            self.db.transaction() as con,
+        ):
+            execute(
+                con,
+                "INSERT INTO topic_reviews VALUES (?, ?, ?, ?, ?, ?)",
+                [review.id, review.topic, review.topic_version, review.seed, review.drawn_at, review.run_id],
+            )
+            execute(
+                con,
+                "INSERT INTO review_strata SELECT ?, stratum, population, drawn FROM staged_strata",
+                [review.id],
+            )
+            execute(
+                con,
+                "INSERT INTO review_items SELECT ?, document_id, stratum, position, NULL, NULL, NULL, ?"
+                " FROM staged_items",
+                [review.id, review.run_id],
+            )
+
+    def get(self, review_id: str) -> Review | None:
+        """The review with this id, if any."""
+        found = self.db.records(Review, f"SELECT {_REVIEW_COLUMNS} FROM topic_reviews WHERE id = ?", [review_id])  # noqa: S608
+        return found[0] if found else None
+
+    def latest(self, topic: str | None = None) -> list[Review]:
+        """The latest review of each topic (of ``topic`` only, when given), by topic."""
+        return self.db.records(
+            Review,
+            f"SELECT {_REVIEW_COLUMNS} FROM topic_reviews WHERE ? IS NULL OR topic = ?"  # noqa: S608
+            " QUALIFY row_number() OVER (PARTITION BY topic ORDER BY drawn_at DESC, id DESC) = 1 ORDER BY topic",
+            [topic, topic],
+        )
+
+    def strata(self, review_id: str) -> list[Stratum]:
+        """The strata of a review, as they were when it was drawn."""
+        return self.db.records(
+            Stratum,
+            "SELECT stratum AS name, population, drawn FROM review_strata WHERE review_id = ? ORDER BY stratum",
+            [review_id],
+        )
+
+    def items(self, review_id: str) -> list[ReviewItem]:
+        """A review's drawn documents in the reader's order, with their labels so far."""
+        return self.db.records(
+            ReviewItem,
+            "SELECT document_id, stratum, position, label, note FROM review_items WHERE review_id = ?"
+            " ORDER BY position",
+            [review_id],
+        )
+
+    def store_labels(
+        self, labels: Sequence[tuple[str, str, str | None, str | None]], run_id: str, now: datetime
+    ) -> int:
+        """Store (review id, document id, label, note) of drawn items; returns how many changed.
+
+        An item whose label and note are already these is left alone, so storing the same
+        file again changes nothing.
+        """
+        staged = pa.table(
+            {
+                "review_id": pa.array([r for r, _, _, _ in labels], pa.string()),
+                "document_id": pa.array([d for _, d, _, _ in labels], pa.string()),
+                "label": pa.array([lab for _, _, lab, _ in labels], pa.string()),
+                "note": pa.array([n for _, _, _, n in labels], pa.string()),
+            }
+        )
+        with self.db.registered("staged_labels", staged), self.db.transaction() as con:
+            rows = execute(
+                con,
+                "UPDATE review_items SET label = s.label, note = s.note, judged_at = ?, run_id = ?"
+                " FROM staged_labels s WHERE review_items.review_id = s.review_id"
+                " AND review_items.document_id = s.document_id"
+                " AND (review_items.label IS DISTINCT FROM s.label OR review_items.note IS DISTINCT FROM s.note)",
+                [now, run_id],
+            )
+        return int(rows[0][0]) if rows else 0

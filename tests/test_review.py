@@ -1,0 +1,315 @@
+"""Reviews of a topic's tags: a blind stratified sample, the reader's labels, and precision and
+recall weighted back to the store (``newsmon topics review | judge | score``)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from support import SEEDS, store_seeds
+from typer.testing import Result
+
+from newsmon.errors import InputError, OutputError
+from newsmon.models import Review, ReviewItem, Stratum
+from newsmon.review import (
+    SHEET_COLUMNS,
+    Judgement,
+    check_sheet,
+    draw_review,
+    read_label,
+    read_sheet,
+    score_review,
+    spreadsheet_cell,
+    write_sheet,
+)
+from storage.store import Store
+
+# -- drawing -----------------------------------------------------------------------------------
+
+
+def test_draw_is_seeded_capped_and_blind_to_member_order() -> None:
+    members = {"tagged": [f"t{i}" for i in range(8)], "near": [f"n{i}" for i in range(40)], "rest": ["r1"]}
+    sizes = {"tagged": 20, "near": 5, "rest": 3}
+    strata, items = draw_review(members, sizes, seed=11)
+    assert strata == [Stratum("tagged", 8, 8), Stratum("near", 40, 5), Stratum("rest", 1, 1)]
+    assert [i.position for i in items] == list(range(1, 15))
+    assert {i.document_id for i in items if i.stratum == "tagged"} == set(members["tagged"])
+    shuffled = {name: list(reversed(ids)) for name, ids in members.items()}
+    assert draw_review(shuffled, sizes, seed=11) == (strata, items)
+    _, other = draw_review(members, sizes, seed=12)
+    assert [i.document_id for i in other] != [i.document_id for i in items]
+    # the strata are mixed in the reader's order, not one block after another
+    assert [i.stratum for i in items] != sorted((i.stratum for i in items), key=["tagged", "near", "rest"].index)
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+
+def _judgements(spec: list[tuple[str, str | None, bool]]) -> list[Judgement]:
+    return [Judgement(f"d{n}", stratum, label, predicted) for n, (stratum, label, predicted) in enumerate(spec)]
+
+
+def test_score_weights_each_stratum_back_to_its_population() -> None:
+    strata = [Stratum("tagged", 10, 2), Stratum("near", 100, 5), Stratum("rest", 1000, 2)]
+    judgements = _judgements(
+        [
+            ("tagged", "yes", True), ("tagged", "no", True),
+            ("near", "yes", False), ("near", "no", False), ("near", "no", False), ("near", "no", False),
+            ("near", "unsure", False),  # stands for its share of the stratum, counts neither way
+            ("rest", "no", False), ("rest", None, False),  # not judged yet: as if not drawn
+        ]
+    )  # fmt: skip
+    score = score_review(strata, judgements)
+    assert (score.judged, score.unsure, score.left) == (7, 1, 1)
+    assert (score.true_positives, score.false_positives, score.misses) == (1, 1, 1)
+    assert score.precision.value == pytest.approx(0.5)
+    # one tagged yes stands for 10/2 = 5 documents, one near yes for 100/5 = 20
+    assert score.positives == pytest.approx(25.0)
+    assert score.recall.value == pytest.approx(5 / 25)
+    assert score.f1 == pytest.approx(2 * 0.5 * 0.2 / 0.7)
+    assert score.recall.low is not None and score.recall.high is not None
+    assert 0.0 <= score.recall.low < 0.2 < score.recall.high <= 1.0
+
+
+def test_score_of_a_changed_definition_uses_the_same_weights() -> None:
+    strata = [Stratum("tagged", 4, 4), Stratum("near", 50, 2), Stratum("rest", 500, 1)]
+    labels = [("tagged", "yes"), ("tagged", "yes"), ("tagged", "no"), ("tagged", "no"), ("near", "yes"),
+              ("near", "no"), ("rest", "no")]  # fmt: skip
+    calls = [True, True, False, False, True, False, False]  # drops both wrong tags, finds the near miss
+    score = score_review(strata, _judgements([(s, lab, p) for (s, lab), p in zip(labels, calls, strict=True)]))
+    assert score.precision.value == pytest.approx(1.0)
+    assert score.recall.value == pytest.approx(1.0)
+    assert score.positives == pytest.approx(2 + 25)
+    # the interval is taken on the effective size of unequal weights, so it stays wide
+    assert score.precision.low is not None and score.precision.low < 0.8
+
+
+def test_score_with_nothing_tagged_or_found_has_no_figures() -> None:
+    score = score_review([Stratum("rest", 10, 1)], _judgements([("rest", "no", False)]))
+    assert score.precision.value is None and score.recall.value is None and score.f1 is None
+
+
+def test_intervals_widen_with_what_was_not_read_and_repeat_exactly() -> None:
+    # every tag read and right, 30 of 300 near read without a miss; the rest read thinly or well
+    spec = [("tagged", "yes", True)] * 40 + [("near", "no", False)] * 30
+    thin = [Stratum("tagged", 40, 40), Stratum("near", 300, 30), Stratum("rest", 100_000, 10)]
+    well = [Stratum("tagged", 40, 40), Stratum("near", 300, 30), Stratum("rest", 1_000, 500)]
+    thin_score = score_review(thin, _judgements(spec + [("rest", "no", False)] * 10))
+    well_score = score_review(well, _judgements(spec + [("rest", "no", False)] * 500))
+    assert thin_score.recall.value == well_score.recall.value == 1.0
+    assert thin_score.recall.low is not None and well_score.recall.low is not None
+    # 10 of 100,000 read cannot rule out many misses; 500 of 1,000 (and 30 of 300 near) rule out most
+    assert thin_score.recall.low < 0.2 < 0.6 < well_score.recall.low
+    assert thin_score.precision.low is not None and 0.9 < thin_score.precision.low < 1.0
+    assert score_review(thin, _judgements(spec + [("rest", "no", False)] * 10)) == thin_score
+
+
+# -- the reader's sheet ------------------------------------------------------------------------
+
+
+def test_labels_are_read_in_the_usual_spellings() -> None:
+    assert [read_label(v) for v in ("Yes", " y", "NO", "n", "?", "unsure", "", None, "'yes")] == [
+        "yes", "yes", "no", "no", "unsure", "unsure", None, None, "yes",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="'maybe' is not yes, no or unsure"):
+        read_label("maybe")
+
+
+def test_spreadsheet_cells_never_start_a_formula() -> None:
+    assert spreadsheet_cell('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
+    assert [spreadsheet_cell(v) for v in ("+1", "-2", "@SUM(A1)", "plain")] == ["'+1", "'-2", "'@SUM(A1)", "plain"]
+
+
+def _review() -> Review:
+    return Review("rv-x-1", "x", "v1", 1, datetime(2026, 1, 1, tzinfo=UTC), "run-1")
+
+
+def test_sheet_is_blind_safe_and_never_overwritten(tmp_path: Path) -> None:
+    from support import NOW
+
+    from newsmon.models import Document
+
+    doc = Document(
+        id="d1", url="https://example.org/a", source="feed", source_kind="feed", title="=cmd|' /C calc'!A0",
+        body="word " * 1000, author=None, origin=None, published_at=NOW, first_seen_at=NOW, content_hash="",
+        text_hash="", extractor="x", charset=None,
+    )  # fmt: skip
+    items = [ReviewItem("d1", "tagged", 1), ReviewItem("gone", "rest", 2)]
+    sheet = tmp_path / "sheet.csv"
+    write_sheet(sheet, _review(), items, {"d1": doc})
+    raw = sheet.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a BOM: spreadsheets read the file as UTF-8
+    rows = list(csv.DictReader(sheet.read_text(encoding="utf-8-sig").splitlines()))
+    assert tuple(rows[0]) == SHEET_COLUMNS and "stratum" not in rows[0] and "tagged" not in raw.decode("utf-8-sig")
+    assert rows[0]["title"].startswith("'=") and rows[0]["text"].endswith(" …") and len(rows[0]["text"]) < 2100
+    assert rows[1]["title"] == "(no longer stored)"
+    with pytest.raises(OutputError, match="already exists"):
+        write_sheet(sheet, _review(), items, {"d1": doc})
+
+
+def test_returned_sheets_are_read_with_their_lines_named(tmp_path: Path) -> None:
+    sheet = tmp_path / "back.csv"
+    sheet.write_text(
+        'review;position;document_id;label;note\nrv-x-1;1;d1;Yes;\nrv-x-1;2;d2;;\nrv-x-1;3;d3;no;"two\nlines"\n',
+        encoding="utf-8",
+    )
+    rows = read_sheet(sheet)  # semicolons, as some spreadsheets save CSV
+    assert [(r.line, r.document_id, r.label, r.note) for r in rows] == [
+        (2, "d1", "yes", None),
+        (4, "d3", "no", "two\nlines"),
+    ]
+    check_sheet(rows, {"rv-x-1": {"d1", "d2", "d3"}}, sheet)
+    with pytest.raises(InputError, match=r"line 4: document d3 was not drawn"):
+        check_sheet(rows, {"rv-x-1": {"d1"}}, sheet)
+    with pytest.raises(InputError, match=r"line 2: no review rv-x-1"):
+        check_sheet(rows, {}, sheet)
+    sheet.write_text("review,document_id,label\nrv-x-1,d1,yes\nrv-x-1,d1,no\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"lines 2 and 3: document d1 is labelled twice"):
+        check_sheet(read_sheet(sheet), {"rv-x-1": {"d1"}}, sheet)
+    sheet.write_text("review,document_id,label\nrv-x-1,d1,maybe\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"back.csv, line 2: label 'maybe' is not yes, no or unsure"):
+        read_sheet(sheet)
+    sheet.write_text("id,verdict\n", encoding="utf-8")
+    with pytest.raises(InputError, match="no column review, document_id, label"):
+        read_sheet(sheet)
+
+
+# -- the commands, on a real database -----------------------------------------------------------
+
+ARTICLES = {  # name: (title, body, the reader's label for russia-sanctions)
+    "eu-package": ("EU adopts eleventh sanctions package against Russia",
+                   "The European Union adopted its eleventh package of sanctions against Russia on Friday,"
+                   " targeting firms that help Moscow evade export controls.", "yes"),
+    "price-cap": ("G7 keeps the price cap on Russian oil",
+                  "Finance ministers of the Group of Seven agreed to keep the $60 price cap on Russian seaborne"
+                  " crude, saying it had cut the Kremlin's revenue.", "yes"),
+    "oligarch": ("Court upholds asset freeze on Russian oligarch",
+                 "A European court upheld the freeze of the assets of a Russian billionaire placed under"
+                 " sanctions after the invasion of Ukraine.", "yes"),
+    "chips": ("US charges smugglers of chips to Russia",
+              "Prosecutors charged three men with shipping American microchips to Russia in breach of US"
+              " export controls.", "yes"),
+    "measures": ("Western measures against the Kremlin's oil exports start to bite",
+                 "Revenue from Moscow's crude exports fell by half in a year as buyers in Europe stopped buying"
+                 " its oil.", "yes"),
+    "counter": ("Moscow seizes Danone's Russian unit",
+                "The Kremlin placed the Russian business of Danone under temporary state management by decree.",
+                "unsure"),
+    "front": ("Russian troops shell Kherson",
+              "Russian forces shelled the city of Kherson overnight, Ukrainian officials said.", "no"),
+    "iran": ("Washington imposes new sanctions on Iran",
+             "The Treasury imposed sanctions on Iranian drone makers on Tuesday, its third round this year.", "no"),
+    "garden": ("How to grow tomatoes on a balcony", "Pick a sunny spot, a deep pot and water them every morning.",
+               "no"),
+    "weather": ("Heatwave expected this weekend", "Forecasters expect temperatures above 35C across the south.",
+                "no"),
+}  # fmt: skip
+CHANGED_TOPIC = """
+[topics.russia-sanctions]
+name = "Russia sanctions"
+description = "Sanctions on Russia."
+query = 'sanction* OR "export controls" OR "western measures"'
+"""
+
+
+@pytest.fixture
+def reviewed_db(tmp_path: Path) -> Path:
+    """A database holding the seeds and ten short articles, tagged with the shipped topics."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for seed in SEEDS.iterdir():
+        shutil.copy(seed, folder / seed.name)
+    for name, (title, body, _) in ARTICLES.items():
+        (folder / f"{name}.txt").write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+    db = tmp_path / "news.duckdb"
+    store = Store.open_writer(db)
+    try:
+        assert store_seeds(store, "run-1", folder) == 12
+    finally:
+        store.close()
+    return db
+
+
+def _fill(sheet: Path, labels: dict[str, str], delimiter: str = ",") -> None:
+    """Label the sheet's rows by title, as a reader would, and save it back."""
+    rows = list(csv.DictReader(sheet.read_text(encoding="utf-8-sig").splitlines()))
+    for row in rows:
+        row["label"] = labels.get(row["title"], "yes")  # the two seeds cover sanctions
+    with sheet.open("w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of a table row as printed."""
+    return [c.strip() for c in line.strip().strip("│").split("│")]
+
+
+def test_review_judge_and_score_a_topic(
+    reviewed_db: Path, tmp_path: Path, newsmon: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = str(reviewed_db)
+    monkeypatch.chdir(tmp_path)
+    drawn = newsmon("topics", "review", "russia-sanctions", "--db", db, "--seed", "5")
+    assert drawn.exit_code == 0, drawn.output
+    assert "6 of 6 tagged, 3 of 3 near, 3 of 3 rest" in " ".join(drawn.output.split())
+    (sheet,) = tmp_path.glob("rv-russia-sanctions-*.csv")  # the default name, in the current folder
+    assert f"newsmon topics judge {sheet.name}" in drawn.output
+
+    labels = {title: label for title, _, label in ARTICLES.values()}
+    _fill(sheet, labels, delimiter=";")
+    judged = newsmon("topics", "judge", str(sheet), "--db", db)
+    assert judged.exit_code == 0, judged.output
+    assert "12 labels read" in judged.output and "12 new or changed" in judged.output
+    again = newsmon("topics", "judge", str(sheet), "--db", db)
+    assert "0 new or changed" in again.output  # storing the same sheet again changes nothing
+
+    scored = newsmon("topics", "score", "russia-sanctions", "--db", db, env={"COLUMNS": "200"})
+    assert scored.exit_code == 0, scored.output
+    reviewed = next(line for line in scored.output.splitlines() if "(reviewed)" in line)
+    # six tags, all right; the Western-measures story is missed; the Danone story counts neither way
+    assert _cells(reviewed)[1:4] == ["6", "0", "1"]
+    assert _cells(reviewed)[4].startswith("1.000 [") and _cells(reviewed)[5].startswith("0.857 [")
+    assert _cells(reviewed)[6:] == ["0.923", "~7 documents"]
+    assert "missed by version" in scored.output and "Western measures against the Kremlin" in scored.output
+
+    changed = tmp_path / "changed.toml"
+    changed.write_text(CHANGED_TOPIC, encoding="utf-8")
+    tried = newsmon("topics", "score", "--db", db, "--topics", str(changed), env={"COLUMNS": "200"})
+    assert tried.exit_code == 0, tried.output
+    candidate = next(line for line in tried.output.splitlines() if "(changed.toml)" in line)
+    # it finds the missed story, tags the Iran story (wrong) and loses the price cap
+    assert _cells(candidate)[1:4] == ["6", "1", "1"]
+    assert [c[:5] for c in _cells(candidate)[4:7]] == ["0.857", "0.857", "0.857"]
+    assert "wrong tags of version" in tried.output and "Washington imposes new sanctions on Iran" in tried.output
+
+    views = newsmon("sql", "select drawn, judged, yes, no, unsure from v_topic_reviews", "--db", db, "--format", "csv")
+    assert views.exit_code == 0, views.output
+    assert views.output.strip().splitlines()[-1] == "12,12,7,4,1"
+
+
+def test_review_needs_the_definitions_tags_and_a_new_sheet(
+    reviewed_db: Path, tmp_path: Path, newsmon: Callable[..., Result]
+) -> None:
+    changed = tmp_path / "changed.toml"
+    changed.write_text(CHANGED_TOPIC, encoding="utf-8")
+    db = str(reviewed_db)
+    stale = newsmon("topics", "review", "russia-sanctions", "--db", db, "--topics", str(changed))
+    assert stale.exit_code == 1
+    assert "run `newsmon topics retag russia-sanctions` first" in stale.stderr
+    taken = tmp_path / "taken.csv"
+    taken.write_text("x", encoding="utf-8")
+    again = newsmon("topics", "review", "russia-sanctions", "--db", db, "--out", str(taken))
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    nothing = newsmon("topics", "score", "covid-origins", "--db", db)
+    assert nothing.exit_code == 1 and "draw one with `newsmon topics review" in nothing.stderr
+    store = Store.open_writer(reviewed_db)
+    try:
+        assert store.reviews.latest() == []  # failed draws left nothing behind
+    finally:
+        store.close()
