@@ -21,7 +21,7 @@ def test_parts_are_listed_and_an_absent_part_is_skipped(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     accuracy_main = _harness(monkeypatch, "benchmarks.accuracy.__main__")
-    assert PARTS == ["reprints", "topics", "topics_stream"]
+    assert PARTS == ["reprints", "topics", "topics_stream", "review"]
     monkeypatch.setattr(accuracy_main, "PARTS", ["no_such_part"])
     assert accuracy_main.main() == 0
     assert "part 'no_such_part' skipped: no module benchmarks.accuracy.no_such_part" in capsys.readouterr().out

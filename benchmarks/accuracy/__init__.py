@@ -7,4 +7,4 @@ intervals beside the previous release's figures.
     python -m benchmarks.accuracy.topics_stream  # topics on the stream set: every tag on 3 months of feeds
 """
 
-PARTS = ["reprints", "topics", "topics_stream"]
+PARTS = ["reprints", "topics", "topics_stream", "review"]
