@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from newsmon.models import Document, Review, ReviewItem, Stratum
     from newsmon.review import Estimate
     from newsmon.topics import Backtest, Topic
+    from storage.store import Store
 
 topics_app = typer.Typer(
     help="Inspect, back-test, re-apply and review topic definitions (topics.toml).\n\nExamples:\n\n"
@@ -50,7 +51,8 @@ def topics_list(
     config: ConfigOption = None,
 ) -> None:
     """List the topics with their versions, and (when there is a database) the version stored
-    there and how many documents it tagged.
+    there, how many documents it tagged, and the precision and recall of the latest review
+    judged (`newsmon topics review`).
 
     Examples:
 
@@ -61,15 +63,19 @@ def topics_list(
     settings = load_settings(config, topics=topics, db=db)
     loaded, _ = _load_topic_file(settings, None)
     status: dict[str, tuple[str, int]] = {}
+    reviewed: dict[str, str] = {}
     if settings.db.exists():
         from storage.store import Store, open_reader
 
         con = open_reader(settings.db)
         try:
-            status = Store.on_connection(con, settings.db).topics.status()
+            store = Store.on_connection(con, settings.db)
+            status = store.topics.status()
+            reviewed = _review_summaries(store)
         finally:
             con.close()
-    table = Table("topic", "name", "version", "scoring", "in database", "documents", title=str(settings.topics_path))
+    columns = ("topic", "name", "version", "scoring", "in database", "documents", "latest review")
+    table = Table(*columns, title=str(settings.topics_path))
     for t in loaded:
         stored, count = status.get(t.slug, (None, None))
         if stored is None:
@@ -77,11 +83,29 @@ def topics_list(
         else:
             where = "this version" if stored == t.version else f"{stored} (run `newsmon topics retag {t.slug}`)"
         scoring = "rules + semantic" if t.semantic else "rules"
-        table.add_row(t.slug, t.name, t.version, scoring, where, "" if count is None else str(count))
+        review = reviewed.get(t.slug, "")
+        table.add_row(t.slug, t.name, t.version, scoring, where, "" if count is None else str(count), review)
     out = wide()
     out.print(table)
     if not settings.db.exists():
         out.print(f"no database at {settings.db}: counts appear after `newsmon run`", style="dim", highlight=False)
+
+
+def _review_summaries(store: Store) -> dict[str, str]:
+    """Per topic, the figures of its latest review (once a document of it is judged), as one table cell."""
+    from newsmon.review import Judgement, score_review
+
+    out: dict[str, str] = {}
+    for rev in store.reviews.latest():
+        items = store.reviews.items(rev.id)
+        judgements = [Judgement(i.document_id, i.stratum, i.label, i.stratum == "tagged") for i in items]
+        score = score_review(store.reviews.strata(rev.id), judgements)
+        if score.judged:
+            out[rev.topic] = (
+                f"P {_estimate(score.precision)}, R {_estimate(score.recall)}"
+                f" ({score.judged} judged, version {rev.topic_version}, {rev.drawn_at:%Y-%m-%d})"
+            )
+    return out
 
 
 @topics_app.command("test")

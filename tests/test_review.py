@@ -277,6 +277,9 @@ def test_review_judge_and_score_a_topic(
     assert _cells(reviewed)[4].startswith("1.000 [") and _cells(reviewed)[5].startswith("0.857 [")
     assert _cells(reviewed)[6:] == ["0.923", "~7 documents"]
     assert "missed by version" in scored.output and "Western measures against the Kremlin" in scored.output
+    listed = newsmon("topics", "list", "--db", db, env={"COLUMNS": "250"})
+    row = next(line for line in listed.output.splitlines() if "russia-sanctions" in line)
+    assert "P 1.000 [" in row and ", R 0.857 [" in row and "(11 judged, version" in row
 
     changed = tmp_path / "changed.toml"
     changed.write_text(CHANGED_TOPIC, encoding="utf-8")
