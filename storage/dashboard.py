@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from newsmon.errors import QueryError
+from newsmon.models import Review, ReviewItem, Stratum
 from storage.database import load_sql, records
 
 T = TypeVar("T")
@@ -23,11 +24,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class TopicInfo:
-    """A topic in force: its slug, display name and description."""
+    """A topic in force: its slug, display name, description and version."""
 
     slug: str
     name: str
     description: str
+    version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +202,36 @@ def current_topics(con: duckdb.DuckDBPyConnection) -> list[TopicInfo]:
     return _read(
         con,
         TopicInfo,
-        "SELECT topic AS slug, name, description FROM topic_versions WHERE is_current ORDER BY topic",
+        "SELECT topic AS slug, name, description, version FROM topic_versions WHERE is_current ORDER BY topic",
     )
+
+
+def latest_review(con: duckdb.DuckDBPyConnection, topic: str) -> tuple[Review, list[Stratum], list[ReviewItem]] | None:
+    """A topic's latest review with its strata and items (labels so far), if it has one (and the
+    snapshot is recent enough to hold reviews)."""
+    if not _scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'topic_reviews'"):
+        return None
+    found = _read(
+        con,
+        Review,
+        "SELECT id, topic, topic_version, seed, drawn_at, run_id FROM topic_reviews WHERE topic = $topic"
+        " ORDER BY drawn_at DESC, id DESC LIMIT 1",
+        {"topic": topic},
+    )
+    if not found:
+        return None
+    params = {"review": found[0].id}
+    strata = _read(
+        con, Stratum, "SELECT stratum AS name, population, drawn FROM review_strata WHERE review_id = $review", params
+    )
+    items = _read(
+        con,
+        ReviewItem,
+        "SELECT document_id, stratum, position, label, note FROM review_items WHERE review_id = $review"
+        " ORDER BY position",
+        params,
+    )
+    return found[0], strata, items
 
 
 def latest_day(con: duckdb.DuckDBPyConnection) -> date | None:

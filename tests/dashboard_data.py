@@ -24,8 +24,10 @@ import pytest
 from support import SEEDS, Route, ScriptedServer
 
 from newsmon.config import Settings
+from newsmon.models import Review
 from newsmon.pipeline import RunContext, run_once
-from newsmon.topics import load_topics
+from newsmon.review import draw_review, sort_strata
+from newsmon.topics import Topic, load_topics
 from storage.store import Store
 
 FIRST_DAY = date(2023, 5, 14)
@@ -167,4 +169,30 @@ def build_dashboard_db(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Dashboa
             run_once(RunContext(settings, store, topics, _clock(day), f"run-{day.isoformat()}"))
         finally:
             store.close(snapshot=True)
+    add_review(settings.db, topics)
     return DashboardData(settings.db, settings, server)
+
+
+REVIEW_WRONG = "Swiss regulator"  # the one tag the review's reader judges wrong
+
+
+def add_review(path: Path, topics: list[Topic]) -> None:
+    """A judged review of russia-sanctions: every document drawn (a census of each stratum), each
+    tag judged right but the one of ``REVIEW_WRONG``, every untagged document judged not about it."""
+    (topic,) = [t for t in topics if t.slug == "russia-sanctions"]
+    store = Store.open_writer(path)
+    try:
+        tagged = set(store.topics.current_tags(topic.slug))
+        members = sort_strata(store.documents.iter_all(500), topic, tagged)
+        strata, items = draw_review(members, {"tagged": 1000, "near": 1000, "rest": 1000}, seed=1)
+        now = _clock(DAYS[-1])
+        store.reviews.create(Review("rv-dashboard", topic.slug, topic.version, 1, now, "review-1"), strata, items)
+        titles = {d.id: d.title for d in store.documents.by_id([i.document_id for i in items]).values()}
+        labels = [
+            ("rv-dashboard", i.document_id, "no" if i.stratum != "tagged" or REVIEW_WRONG in titles[i.document_id]
+             else "yes", None)
+            for i in items
+        ]  # fmt: skip
+        store.reviews.store_labels(labels, "judge-1", now)
+    finally:
+        store.close(snapshot=True)

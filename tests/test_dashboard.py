@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
 from dashboard_data import DAYS, HOSTILE_FILES, IMG, MIRROR_TITLE, SCRIPT, DashboardData, build_dashboard_db
@@ -205,6 +206,27 @@ def test_topic_page_shows_the_spike_and_the_baseline(client: httpx.Client) -> No
     assert values[last]["marker"] == "spike" and values[last]["stories"] == 9
     assert values[DAYS[-2].isoformat()]["baseline"] == 2.0 and values[DAYS[0].isoformat()]["baseline"] is None
     assert [layer["mark"]["type"] for layer in chart["layer"]] == ["bar", "line", "point"]
+
+
+def test_topic_page_shows_its_latest_review_or_how_to_draw_one(client: httpx.Client, data: DashboardData) -> None:
+    con = duckdb.connect(str(data.db), read_only=True)
+    try:
+        (tags,) = con.execute(
+            "SELECT count(*) FROM review_items WHERE review_id = 'rv-dashboard' AND stratum = 'tagged'"
+        ).fetchone() or (0,)
+        (judged,) = con.execute("SELECT count(*) FROM review_items WHERE label IS NOT NULL").fetchone() or (0,)
+    finally:
+        con.close()
+    assert tags >= 9
+    page = client.get("/topics/russia-sanctions").text
+    found = re.search(r"Measured on this store by a reader: precision (\S+) \[(\S+)–(\S+)\], recall (\S+)", page)
+    assert found is not None, page
+    assert float(found.group(1)) == pytest.approx((tags - 1) / tags, abs=0.005)
+    assert float(found.group(2)) < float(found.group(1)) <= float(found.group(3))
+    assert found.group(4) == "1.00"  # every untagged document judged not about it
+    assert f"({judged} of {judged} drawn documents judged, review rv-dashboard" in " ".join(page.split())
+    other = client.get("/topics/central-asia-diplomacy").text
+    assert "Not measured on this store yet: <code>newsmon topics review central-asia-diplomacy</code>" in other
 
 
 def test_filters_narrow_the_lists_and_are_links(client: httpx.Client) -> None:

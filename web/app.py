@@ -104,6 +104,13 @@ def segment(value: Any) -> str:
     return quote(str(value), safe="")
 
 
+def estimate(value: Any) -> str:
+    """A review's estimate (``newsmon.review.Estimate``) with its 95 % interval, or "n/a"."""
+    if getattr(value, "value", None) is None:
+        return "n/a"
+    return f"{value.value:.2f} [{value.low:.2f}–{value.high:.2f}]"
+
+
 def build_env() -> jinja2.Environment:
     """The templates' environment: autoescape on for every template, strict undefined values."""
     env = jinja2.Environment(
@@ -113,7 +120,7 @@ def build_env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=when, lag=lag, percent=percent, web_href=web_href, segment=segment)
+    env.filters.update(when=when, lag=lag, percent=percent, web_href=web_href, segment=segment, estimate=estimate)
     return env
 
 

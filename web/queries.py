@@ -20,6 +20,8 @@ import duckdb
 from newsmon.alerts import trigger_lines
 from newsmon.diffs import word_diff
 from newsmon.errors import NewsmonError, failure_hint
+from newsmon.models import Review, ReviewItem, Stratum
+from newsmon.review import Judgement, score_review
 from storage import dashboard as db
 from web.charts import trend_chart
 
@@ -146,6 +148,7 @@ def topic(con: duckdb.DuckDBPyConnection, slug: str, filters: Filters) -> dict[s
     rows = db.topic_trend(con, slug, window.since, window.until)
     page.update(
         topic=info,
+        review=review_figures(db.latest_review(con, slug)),
         trend=rows,
         spikes=[r for r in rows if r.is_spike],
         chart=trend_chart(rows, f"{info.name}: unique stories a day against the baseline"),
@@ -153,6 +156,19 @@ def topic(con: duckdb.DuckDBPyConnection, slug: str, filters: Filters) -> dict[s
         filters=replace(filters, topic=slug),
     )
     return page
+
+
+def review_figures(found: tuple[Review, list[Stratum], list[ReviewItem]] | None) -> dict[str, Any] | None:
+    """A topic's latest review as the topic page shows it: what was judged and the store's
+    precision and recall with their intervals (None: no review, or nothing judged yet)."""
+    if found is None:
+        return None
+    review, strata, items = found
+    judgements = [Judgement(i.document_id, i.stratum, i.label, i.stratum == "tagged") for i in items]
+    score = score_review(strata, judgements)
+    if not score.judged:
+        return None
+    return {"review": review, "score": score, "drawn": len(items)}
 
 
 def story(con: duckdb.DuckDBPyConnection, story_id: str) -> dict[str, Any]:
