@@ -287,7 +287,6 @@ def topics_review(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from newsmon import __version__
     from newsmon.errors import DatabaseMissingError, OutputError
     from newsmon.models import Review
     from newsmon.review import draw_review, make_review_id, sort_strata, write_sheet
@@ -314,14 +313,14 @@ def topics_review(
 
             members = sort_strata(batches(), topic, set(store.topics.current_tags(topic.slug)))
         strata, items = draw_review(members, {"tagged": tagged, "near": near, "rest": rest}, seed)
+        # the draw's own id, not a monitor run's: recording it in `runs` would move the trend
+        # views' "today" (the latest run) to the wall clock, also in a replayed past
         run_id = f"review-{uuid.uuid4()}"
         review = Review(make_review_id(topic.slug, now, seed), topic.slug, topic.version, seed, now, run_id)
         sheet = out or Path(f"{review.id}.csv")
         write_sheet(sheet, review, items, store.documents.by_id([i.document_id for i in items]))
         try:
-            store.runs.start(run_id, now, f"topics review {topic.slug}", __version__)
             store.reviews.create(review, strata, items)
-            store.runs.finish(run_id, "completed", datetime.now(UTC))
         except BaseException:
             sheet.unlink(missing_ok=True)
             raise
@@ -369,7 +368,6 @@ def topics_judge(
     import uuid
     from datetime import UTC, datetime
 
-    from newsmon import __version__
     from newsmon.errors import DatabaseMissingError
     from newsmon.review import check_sheet, read_sheet
     from storage.store import Store
@@ -387,10 +385,8 @@ def topics_judge(
         review_ids = sorted({r.review_id for r in rows})
         drawn = {rid: {i.document_id for i in store.reviews.items(rid)} for rid in review_ids if store.reviews.get(rid)}
         check_sheet(rows, drawn, sheet)
-        store.runs.start(run_id, now, f"topics judge {sheet.name}", __version__)
         unique = {(r.review_id, r.document_id): (r.review_id, r.document_id, r.label, r.note) for r in rows}
         changed = store.reviews.store_labels(list(unique.values()), run_id, now)
-        store.runs.finish(run_id, "completed", datetime.now(UTC))
         progress = {rid: store.reviews.items(rid) for rid in review_ids}
         topics_of = {rid: review.topic for rid in review_ids if (review := store.reviews.get(rid))}
     finally:

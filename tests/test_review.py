@@ -294,6 +294,8 @@ def test_review_judge_and_score_a_topic(
     views = newsmon("sql", "select drawn, judged, yes, no, unsure from v_topic_reviews", "--db", db, "--format", "csv")
     assert views.exit_code == 0, views.output
     assert views.output.strip().splitlines()[-1] == "12,12,7,4,1"
+    runs = newsmon("sql", "select count(*) from runs", "--db", db, "--format", "csv")
+    assert runs.output.strip().splitlines()[-1] == "1"  # the store's one run: a review is not a run
 
 
 def test_review_needs_the_definitions_tags_and_a_new_sheet(

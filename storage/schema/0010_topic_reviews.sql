@@ -1,6 +1,8 @@
 -- Reviews of a topic's tags by a reader (`newsmon topics review | judge | score`): a seeded,
 -- stratified sample of the stored documents, the reader's labels, and what each stratum held
 -- when it was drawn, so that the labels can be weighted back to the whole store.
+-- Draws and judgements carry ids of their own, not rows of `runs`: the trend views take the
+-- latest run as "today", and a review made on a replayed past must not move it.
 
 CREATE TABLE topic_reviews (
     id            VARCHAR PRIMARY KEY,         -- rv-<topic>-<date>-<hex>
@@ -8,7 +10,7 @@ CREATE TABLE topic_reviews (
     topic_version VARCHAR NOT NULL,            -- the version whose tags were sampled
     seed          BIGINT NOT NULL,
     drawn_at      TIMESTAMPTZ NOT NULL,
-    run_id        VARCHAR NOT NULL             -- the `topics review` run that drew it
+    run_id        VARCHAR NOT NULL             -- the id of the `topics review` that drew it (review-…)
 );
 
 -- Keyed by review: written once with it, and its provenance is the review's run.
@@ -28,6 +30,6 @@ CREATE TABLE review_items (
     label       VARCHAR,                       -- yes | no | unsure; NULL until judged
     note        VARCHAR,
     judged_at   TIMESTAMPTZ,
-    run_id      VARCHAR NOT NULL,              -- the run that drew it, then the `topics judge` run that labelled it
+    run_id      VARCHAR NOT NULL,              -- the draw's id, then that of the `topics judge` that labelled it (judge-…)
     PRIMARY KEY (review_id, document_id)
 );
