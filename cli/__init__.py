@@ -3,9 +3,9 @@
 
 Each module holds a group of commands and registers them on :data:`app` when imported:
 :mod:`cli.run` (run, serve), :mod:`cli.query` (sql, runs, alerts), :mod:`cli.export`, :mod:`cli.feeds`,
-:mod:`cli.topics` and :mod:`cli.dashboard` (the web app of :mod:`web`). Heavy imports (Prefect,
-the web app) happen only inside the commands that need them, so ``newsmon sql`` and ``--help``
-start fast.
+:mod:`cli.topics`, :mod:`cli.review` (topics review, judge, score) and :mod:`cli.dashboard` (the
+web app of :mod:`web`). Heavy imports (Prefect, the web app) happen only inside the commands
+that need them, so ``newsmon sql`` and ``--help`` start fast.
 """
 
 from __future__ import annotations
@@ -16,5 +16,13 @@ from cli.app import app, main
 
 __all__ = ["app", "main"]
 
-for _module in ("run", "query", "export", "feeds", "topics", "dashboard"):  # the order of the commands in --help
+for _module in (
+    "run",
+    "query",
+    "export",
+    "feeds",
+    "topics",
+    "review",
+    "dashboard",
+):  # the order of the commands in --help
     import_module(f"cli.{_module}")

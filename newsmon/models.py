@@ -423,11 +423,12 @@ class Stratum:
 
 @dataclass(frozen=True, slots=True)
 class ReviewItem:
-    """A drawn document: its stratum, its place in the order the reader sees, and the reader's
-    label (yes, no or unsure; None until judged) and note."""
+    """A drawn document: its stratum, its place in the order the reader sees, the reader's label
+    (yes, no or unsure; None until judged) and note, and the hash of the text drawn."""
 
     document_id: str
     stratum: str
     position: int
     label: str | None = None
     note: str | None = None
+    text_hash: str | None = None  # the document's text when drawn (the text the reader saw)

@@ -32,7 +32,7 @@ import numpy as np
 
 from newsmon.errors import InputError, OutputError
 from newsmon.models import Document, Review, ReviewItem, Stratum
-from newsmon.text import normalize_for_query
+from newsmon.text import normalize_for_query, sha256_hex
 from newsmon.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class Estimate:
 class ReviewScore:
     """A definition's figures on a review's labels, weighted back to the store."""
 
-    judged: int  # labelled yes or no
+    clear: int  # labelled yes or no
     unsure: int
     left: int  # drawn, not labelled yet
     true_positives: int  # judged documents (not weighted)
@@ -87,9 +87,15 @@ class ReviewScore:
     recall: Estimate
     f1: float | None
     positives: float  # estimated documents of the store about the topic
+    unread: tuple[str, ...] = ()  # parts of the store (stratum, tagged or not) of which no document is judged
+
+    @property
+    def labelled(self) -> int:
+        """Documents with a label, unsure ones included."""
+        return self.clear + self.unsure
 
 
-def stratum_of(document: Document, topic: Topic, tagged: bool) -> str:
+def find_stratum(document: Document, topic: Topic, tagged: bool) -> str:
     """The stratum of a stored document for ``topic``: tagged, near (a query word, untagged) or rest."""
     if tagged:
         return "tagged"
@@ -102,14 +108,12 @@ def sort_strata(batches: Iterable[Sequence[Document]], topic: Topic, tagged: Col
     members: dict[str, list[str]] = {name: [] for name in STRATA}
     for batch in batches:
         for document in batch:
-            members[stratum_of(document, topic, document.id in tagged)].append(document.id)
+            members[find_stratum(document, topic, document.id in tagged)].append(document.id)
     return members
 
 
 def make_review_id(topic: str, now: datetime, seed: int) -> str:
     """A review's id: the topic, the day it was drawn and a short hash of the time and seed."""
-    from newsmon.text import sha256_hex
-
     return f"rv-{topic}-{now:%Y%m%d}-{sha256_hex(f'{now.isoformat()}/{seed}')[:6]}"
 
 
@@ -148,74 +152,109 @@ def read_label(value: str | None) -> str | None:
     return _LABEL_SPELLINGS[text]
 
 
-def _posterior(
-    population: Mapping[str, int], judgements: Sequence[Judgement], draws: int = POSTERIOR_DRAWS
-) -> tuple[np.ndarray, np.ndarray]:
-    """Draws of the store's (precision, recall) given the labels, stratum by stratum.
+def reviewed_tags(strata: Sequence[Stratum]) -> dict[str, int]:
+    """How many documents of each stratum the version under review tags: all of ``tagged``, none
+    of the others (see :func:`score_review`)."""
+    return {s.name: s.population if s.name == "tagged" else 0 for s in strata}
 
-    In each stratum, the shares of its cells (tagged or not, by yes, no or unsure) follow a
-    Dirichlet posterior: the counts seen, plus :data:`PRIOR` of a document on each yes and no
-    cell of the tagged and untagged groups seen there. So a stratum where no miss was drawn still
-    admits some, in proportion to how little of it was read: a large stratum read thinly gives a
-    wide recall interval, as it should.
+
+def _groups(
+    strata: Sequence[Stratum], judgements: Sequence[Judgement], tags: Mapping[str, int]
+) -> list[tuple[str, bool, int, Counter[str]]]:
+    """(stratum, tagged by the definition, documents of the store in that part, labels judged
+    there) for every part of every stratum, the parts without documents left out."""
+    out = []
+    for stratum in strata:
+        tagged = min(max(0, tags.get(stratum.name, 0)), stratum.population)
+        for predicted, size in ((True, tagged), (False, stratum.population - tagged)):
+            labels = Counter(
+                j.label for j in judgements if j.stratum == stratum.name and j.predicted == predicted and j.label
+            )
+            if size > 0 or labels:
+                out.append((stratum.name, predicted, max(size, sum(labels.values())), labels))
+    return out
+
+
+def _posterior(groups: Sequence[tuple[str, bool, int, Counter[str]]], draws: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the store's (precision, recall) given the labels, part by part.
+
+    The documents judged count as they were labelled; the unread rest of each part is split
+    into yes, no and unsure documents (Dirichlet-multinomial) by the shares of a Dirichlet
+    posterior: the counts seen, plus :data:`PRIOR` of a document on yes and on no. So a part
+    read in full is exact, a large part read thinly (or not at all) admits many positives, as it
+    should, and a part the definition does not tag never holds its tags.
     """
     rng = np.random.default_rng(POSTERIOR_SEED)
     totals = np.zeros((draws, 3))  # true positives, false positives, misses
-    for name, size in population.items():
-        cells: Counter[tuple[bool, str]] = Counter(
-            (j.predicted, j.label) for j in judgements if j.stratum == name and j.label
-        )
-        if not cells or size <= 0:
-            continue
-        keys = sorted(
-            {key for key in cells} | {(pred, lab) for pred, _ in cells for lab in ("yes", "no")},
-            key=lambda k: (not k[0], LABELS.index(k[1])),
-        )
-        alpha = np.array([cells[k] + (PRIOR if k[1] != "unsure" else 0.0) for k in keys])
-        shares = rng.dirichlet(alpha, size=draws) * size
-        for column, (pred, lab) in enumerate(keys):
-            if lab == "yes":
-                totals[:, 0 if pred else 2] += shares[:, column]
-            elif lab == "no" and pred:
-                totals[:, 1] += shares[:, column]
+    for _stratum, predicted, size, labels in groups:
+        read = sum(labels.values())
+        unread = size - read
+        yes = np.full(draws, float(labels["yes"]))
+        no = np.full(draws, float(labels["no"]))
+        if unread > 0:
+            alpha = [labels["yes"] + PRIOR, labels["no"] + PRIOR] + ([labels["unsure"]] if labels["unsure"] else [])
+            counts = rng.multinomial(unread, rng.dirichlet(alpha, size=draws))  # whole documents
+            yes += counts[:, 0]
+            no += counts[:, 1]
+        if predicted:
+            totals[:, 0] += yes
+            totals[:, 1] += no
+        else:
+            totals[:, 2] += yes
     tp, fp, fn = totals[:, 0], totals[:, 1], totals[:, 2]
     with np.errstate(invalid="ignore", divide="ignore"):
         return tp / (tp + fp), tp / (tp + fn)
 
 
 def _estimate(value: float | None, draws: np.ndarray) -> Estimate:
-    """A point estimate with the central 95 % of its posterior draws."""
+    """A point estimate with the central 95 % of its posterior draws, widened to hold the estimate."""
     if value is None:
         return Estimate(None)
     finite = draws[np.isfinite(draws)]
     if finite.size == 0:
         return Estimate(value)
     low, high = np.quantile(finite, [0.025, 0.975])
+    # at a bound (nothing missed in what was read) the draws may all fall short of the estimate
     return Estimate(value, float(min(low, value)), float(max(high, value)))
 
 
-def score_review(strata: Sequence[Stratum], judgements: Sequence[Judgement]) -> ReviewScore:
+def score_review(
+    strata: Sequence[Stratum],
+    judgements: Sequence[Judgement],
+    tags: Mapping[str, int] | None = None,
+    draws: int = POSTERIOR_DRAWS,
+) -> ReviewScore:
     """Precision, recall and F1 of the definition whose calls are in ``judgements[*].predicted``.
 
-    A stratum's judged documents (yes, no and unsure) stand for its whole population; documents
-    not labelled yet are left out, as if they had not been drawn.
+    ``tags`` says how many documents of each stratum that definition tags (by default the
+    version under review: :func:`reviewed_tags`). Each stratum is split into the part it tags
+    and the part it does not, and a part's judged documents (yes, no and unsure) stand for all
+    of its documents; documents not labelled yet are left out, as if they had not been drawn.
+    A part of which nothing is judged adds nothing to the point estimates, is named in
+    ``unread``, and widens the intervals by all it could hold.
     """
-    population = {s.name: s.population for s in strata}
-    labelled = Counter(j.stratum for j in judgements if j.label is not None)
-    weight = {name: population.get(name, 0) / n for name, n in labelled.items() if n}
-    clear = [j for j in judgements if j.label in ("yes", "no")]
-    tp = sum(weight[j.stratum] for j in clear if j.predicted and j.label == "yes")
-    fp = sum(weight[j.stratum] for j in clear if j.predicted and j.label == "no")
-    fn = sum(weight[j.stratum] for j in clear if not j.predicted and j.label == "yes")
-    precision_draws, recall_draws = _posterior(population, judgements)
+    groups = _groups(strata, judgements, reviewed_tags(strata) if tags is None else tags)
+    tp = fp = fn = 0.0
+    unread: list[str] = []
+    for stratum, predicted, size, labels in groups:
+        judged = sum(labels.values())
+        if not judged:
+            unread.append(f"{stratum}, {'tagged' if predicted else 'untagged'}")
+            continue
+        weight = size / judged
+        if predicted:
+            tp, fp = tp + weight * labels["yes"], fp + weight * labels["no"]
+        else:
+            fn += weight * labels["yes"]
+    precision_draws, recall_draws = _posterior(groups, draws)
     precision = _estimate(tp / (tp + fp) if tp + fp else None, precision_draws)
     recall = _estimate(tp / (tp + fn) if tp + fn else None, recall_draws)
-    positives = tp + fn
     f1 = None
     if precision.value is not None and recall.value is not None and precision.value + recall.value > 0:
         f1 = 2 * precision.value * recall.value / (precision.value + recall.value)
+    clear = [j for j in judgements if j.label in ("yes", "no")]
     return ReviewScore(
-        judged=len(clear),
+        clear=len(clear),
         unsure=sum(1 for j in judgements if j.label == "unsure"),
         left=sum(1 for j in judgements if j.label is None),
         true_positives=sum(1 for j in clear if j.predicted and j.label == "yes"),
@@ -224,7 +263,8 @@ def score_review(strata: Sequence[Stratum], judgements: Sequence[Judgement]) -> 
         precision=precision,
         recall=recall,
         f1=f1,
-        positives=positives,
+        positives=tp + fn,
+        unread=tuple(unread),
     )
 
 
@@ -242,7 +282,7 @@ class SheetRow:
     note: str | None
 
 
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+def cut_excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     """The start of a text, cut at a word boundary, with an ellipsis when cut."""
     if len(text) <= limit:
         return text
@@ -250,7 +290,7 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return cut + " …"
 
 
-def spreadsheet_cell(value: str) -> str:
+def escape_cell(value: str) -> str:
     """Text as a cell a spreadsheet shows as text, never runs: a leading = + - @ gets a quote."""
     return "'" + value if value.startswith(_FORMULA_START) else value
 
@@ -273,49 +313,70 @@ def write_sheet(path: Path, review: Review, items: Sequence[ReviewItem], documen
                 doc = documents.get(item.document_id)
                 title, source, published, url, text = (
                     (doc.title, doc.source, doc.published_at.date().isoformat() if doc.published_at else "",
-                     doc.url, excerpt(doc.body))
+                     doc.url, cut_excerpt(doc.body))
                     if doc is not None else ("(no longer stored)", "", "", "", "")
                 )  # fmt: skip
                 cells = [review.id, str(item.position), item.document_id, item.label or "", item.note or "",
                          title, source, published, url, text]  # fmt: skip
-                writer.writerow([spreadsheet_cell(c) for c in cells])
+                writer.writerow([escape_cell(c) for c in cells])
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write the review sheet {path}: {err.strerror or err}; check the folder") from err
 
 
-def read_sheet(path: Path) -> list[SheetRow]:
-    """The labelled rows of a returned sheet (CSV, comma, semicolon or tab separated, as
-    spreadsheets save it). Raises InputError, naming the line, on a row that cannot be read."""
+def _decode_sheet(path: Path) -> str:
+    """A sheet's text, as spreadsheets save it: UTF-8 (with or without a byte-order mark),
+    UTF-16 with a byte-order mark ("Unicode text"), else Windows-1252 ("CSV" in Excel)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as err:
-        why = getattr(err, "strerror", None) or err
-        raise InputError(f"cannot read the review sheet {path}: {why}; pass the CSV `topics review` wrote") from err
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(
+            f"cannot read the review sheet {path}: {err.strerror or err}; pass the CSV `topics review` wrote"
+        ) from err
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        encodings = ("utf-8-sig", "cp1252")
+    for encoding in encodings:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"cannot decode the review sheet {path}: save it as CSV UTF-8 and run again")
+
+
+def read_sheet(path: Path) -> list[SheetRow]:
+    """The labelled rows of a returned sheet (CSV separated by commas, semicolons or tabs, in the
+    encodings spreadsheets save). Rows left empty are skipped: an empty label never clears one
+    stored before. Raises InputError, naming the line, on a row that cannot be read."""
+    text = _decode_sheet(path)
     if not text.strip():
         raise InputError(f"{path} is empty: pass the CSV file `topics review` wrote")
-    header = text.split("\n", 1)[0]
-    delimiter = max(",;\t", key=header.count)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    missing = [c for c in ("review", "document_id", "label") if c not in (reader.fieldnames or [])]
+    header_line = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(",;\t", key=header_line.count))
+    header = [cell.strip() for cell in next(reader)]
+    missing = [c for c in ("review", "document_id", "label") if c not in header]
     if missing:
         raise InputError(f"{path} has no column {', '.join(missing)}: pass the CSV file `topics review` wrote")
+    column: dict[str, int] = {n: header.index(n) for n in ("review", "document_id", "label", "note") if n in header}
     rows: list[SheetRow] = []
-    end = 1  # the header's line
-    for record in reader:
+    end = reader.line_num
+    for cells in reader:
         line, end = end + 1, reader.line_num  # a quoted cell may span lines: name the row's first
+        if not any(cell.strip() for cell in cells):
+            continue
+        values = {name: cells[at].strip() if at < len(cells) else "" for name, at in column.items()}
         try:
-            label = read_label(record.get("label"))
+            label = read_label(values["label"])
         except ValueError as err:
             raise InputError(f"{path}, line {line}: {err}; write yes, no or unsure (or leave it empty)") from err
         if label is None:
             continue
-        review_id, document_id = (record.get("review") or "").strip(), (record.get("document_id") or "").strip()
+        review_id, document_id = values["review"].lstrip("'"), values["document_id"].lstrip("'")
         if not review_id or not document_id:
             raise InputError(f"{path}, line {line}: the review or document_id cell is empty; restore it from the sheet")
-        note = (record.get("note") or "").strip() or None
-        rows.append(SheetRow(line, review_id, document_id, label, note))
+        rows.append(SheetRow(line, review_id, document_id, label, values.get("note") or None))
     return rows
 
 

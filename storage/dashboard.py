@@ -227,7 +227,7 @@ def latest_review(con: duckdb.DuckDBPyConnection, topic: str) -> tuple[Review, l
     items = _read(
         con,
         ReviewItem,
-        "SELECT document_id, stratum, position, label, note FROM review_items WHERE review_id = $review"
+        "SELECT document_id, stratum, position, label, note, text_hash FROM review_items WHERE review_id = $review"
         " ORDER BY position",
         params,
     )

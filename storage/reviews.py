@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import pyarrow as pa
@@ -19,8 +19,22 @@ class ReviewRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, review: Review, strata: Sequence[Stratum], items: Sequence[ReviewItem]) -> None:
-        """Store a newly drawn review, its strata and its (unlabelled) items in one transaction."""
+    def create(
+        self,
+        review: Review,
+        strata: Sequence[Stratum],
+        items: Sequence[ReviewItem],
+        members: Mapping[str, Sequence[str]],
+    ) -> None:
+        """Store a newly drawn review, its strata, its (unlabelled) items and the documents of its
+        tagged and near strata (``members``: stratum -> ids) in one transaction."""
+        member_rows = [(doc_id, name) for name in ("tagged", "near") for doc_id in members.get(name, ())]
+        staged_members = pa.table(
+            {
+                "document_id": pa.array([d for d, _ in member_rows], pa.string()),
+                "stratum": pa.array([n for _, n in member_rows], pa.string()),
+            }
+        )
         staged_strata = pa.table(
             {
                 "stratum": pa.array([s.name for s in strata], pa.string()),
@@ -33,11 +47,13 @@ class ReviewRepository:
                 "document_id": pa.array([i.document_id for i in items], pa.string()),
                 "stratum": pa.array([i.stratum for i in items], pa.string()),
                 "position": pa.array([i.position for i in items], pa.int32()),
+                "text_hash": pa.array([i.text_hash for i in items], pa.string()),
             }
         )
         with (
             self.db.registered("staged_strata", staged_strata),
             self.db.registered("staged_items", staged_items),
+            self.db.registered("staged_members", staged_members),
             self.db.transaction() as con,
         ):
             execute(
@@ -52,10 +68,11 @@ class ReviewRepository:
             )
             execute(
                 con,
-                "INSERT INTO review_items SELECT ?, document_id, stratum, position, NULL, NULL, NULL, ?"
-                " FROM staged_items",
+                "INSERT INTO review_items (review_id, document_id, stratum, position, run_id, text_hash)"
+                " SELECT ?, document_id, stratum, position, ?, text_hash FROM staged_items",
                 [review.id, review.run_id],
             )
+            execute(con, "INSERT INTO review_members SELECT ?, document_id, stratum FROM staged_members", [review.id])
 
     def get(self, review_id: str) -> Review | None:
         """The review with this id, if any."""
@@ -83,10 +100,14 @@ class ReviewRepository:
         """A review's drawn documents in the reader's order, with their labels so far."""
         return self.db.records(
             ReviewItem,
-            "SELECT document_id, stratum, position, label, note FROM review_items WHERE review_id = ?"
+            "SELECT document_id, stratum, position, label, note, text_hash FROM review_items WHERE review_id = ?"
             " ORDER BY position",
             [review_id],
         )
+
+    def members(self, review_id: str) -> dict[str, str]:
+        """The documents of a review's tagged and near strata when it was drawn: id -> stratum."""
+        return dict(self.db.execute("SELECT document_id, stratum FROM review_members WHERE review_id = ?", [review_id]))
 
     def store_labels(
         self, labels: Sequence[tuple[str, str, str | None, str | None]], run_id: str, now: datetime

@@ -186,7 +186,8 @@ def add_review(path: Path, topics: list[Topic]) -> None:
         members = sort_strata(store.documents.iter_all(500), topic, tagged)
         strata, items = draw_review(members, {"tagged": 1000, "near": 1000, "rest": 1000}, seed=1)
         now = _clock(DAYS[-1])
-        store.reviews.create(Review("rv-dashboard", topic.slug, topic.version, 1, now, "review-1"), strata, items)
+        review = Review("rv-dashboard", topic.slug, topic.version, 1, now, "review-1")
+        store.reviews.create(review, strata, items, members)
         titles = {d.id: d.title for d in store.documents.by_id([i.document_id for i in items]).values()}
         labels = [
             ("rv-dashboard", i.document_id, "no" if i.stratum != "tagged" or REVIEW_WRONG in titles[i.document_id]

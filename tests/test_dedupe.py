@@ -571,7 +571,8 @@ def test_an_index_of_the_previous_scheme_is_rebuilt_after_the_upgrade(
         store.con.execute("DELETE FROM schema_migrations WHERE version >= 9")
         # a database of the release before 0009 has none of the later migrations' objects either
         store.con.execute("DROP VIEW v_topic_reviews")
-        store.con.execute("DROP TABLE review_items; DROP TABLE review_strata; DROP TABLE topic_reviews")
+        store.con.execute("DROP TABLE review_items; DROP TABLE review_strata; DROP TABLE review_members")
+        store.con.execute("DROP TABLE topic_reviews")
     finally:
         store.close(snapshot=False)
     store = Store.open_writer(path)

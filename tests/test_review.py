@@ -17,13 +17,14 @@ from newsmon.errors import InputError, OutputError
 from newsmon.models import Review, ReviewItem, Stratum
 from newsmon.review import (
     SHEET_COLUMNS,
+    Estimate,
     Judgement,
     check_sheet,
     draw_review,
+    escape_cell,
     read_label,
     read_sheet,
     score_review,
-    spreadsheet_cell,
     write_sheet,
 )
 from storage.store import Store
@@ -64,7 +65,7 @@ def test_score_weights_each_stratum_back_to_its_population() -> None:
         ]
     )  # fmt: skip
     score = score_review(strata, judgements)
-    assert (score.judged, score.unsure, score.left) == (7, 1, 1)
+    assert (score.clear, score.unsure, score.left, score.labelled) == (7, 1, 1, 8)
     assert (score.true_positives, score.false_positives, score.misses) == (1, 1, 1)
     assert score.precision.value == pytest.approx(0.5)
     # one tagged yes stands for 10/2 = 5 documents, one near yes for 100/5 = 20
@@ -75,17 +76,31 @@ def test_score_weights_each_stratum_back_to_its_population() -> None:
     assert 0.0 <= score.recall.low < 0.2 < score.recall.high <= 1.0
 
 
-def test_score_of_a_changed_definition_uses_the_same_weights() -> None:
+def test_a_changed_definition_is_weighted_by_the_parts_it_tags() -> None:
     strata = [Stratum("tagged", 4, 4), Stratum("near", 50, 2), Stratum("rest", 500, 1)]
     labels = [("tagged", "yes"), ("tagged", "yes"), ("tagged", "no"), ("tagged", "no"), ("near", "yes"),
               ("near", "no"), ("rest", "no")]  # fmt: skip
     calls = [True, True, False, False, True, False, False]  # drops both wrong tags, finds the near miss
-    score = score_review(strata, _judgements([(s, lab, p) for (s, lab), p in zip(labels, calls, strict=True)]))
-    assert score.precision.value == pytest.approx(1.0)
-    assert score.recall.value == pytest.approx(1.0)
-    assert score.positives == pytest.approx(2 + 25)
-    # the interval is taken on the effective size of unequal weights, so it stays wide
-    assert score.precision.low is not None and score.precision.low < 0.8
+    judgements = _judgements([(s, lab, p) for (s, lab), p in zip(labels, calls, strict=True)])
+    # it tags 2 of the 4 tagged documents, 10 of the 50 near ones and none of the rest
+    score = score_review(strata, judgements, {"tagged": 2, "near": 10, "rest": 0})
+    assert score.precision.value == pytest.approx(1.0) and score.recall.value == pytest.approx(1.0)
+    assert score.positives == pytest.approx(2 + 10)  # one judged yes stands for the 10 near tags
+    # 9 near tags and 39 untagged near documents unread: both intervals stay open
+    assert score.precision.low is not None and score.precision.low < 0.95
+    assert score.recall.low is not None and score.recall.low < 0.8
+    assert score.unread == ()
+
+
+def test_a_part_read_in_full_is_exact_and_one_not_read_is_wide_open() -> None:
+    census = _judgements([("tagged", "yes", True)] * 8 + [("tagged", "no", True)] * 3)
+    score = score_review([Stratum("tagged", 11, 11), Stratum("near", 0, 0), Stratum("rest", 0, 0)], census)
+    assert score.precision.value == pytest.approx(8 / 11)
+    assert score.precision.low == pytest.approx(8 / 11) and score.precision.high == pytest.approx(8 / 11)
+    unread = score_review([Stratum("tagged", 11, 11), Stratum("near", 5000, 0), Stratum("rest", 0, 0)], census)
+    assert unread.recall.value == pytest.approx(1.0)  # from what was read ...
+    assert unread.recall.low is not None and unread.recall.low < 0.05  # ... but 5,000 unread documents may hold many
+    assert unread.unread == ("near, untagged",)
 
 
 def test_score_with_nothing_tagged_or_found_has_no_figures() -> None:
@@ -104,7 +119,7 @@ def test_intervals_widen_with_what_was_not_read_and_repeat_exactly() -> None:
     assert thin_score.recall.low is not None and well_score.recall.low is not None
     # 10 of 100,000 read cannot rule out many misses; 500 of 1,000 (and 30 of 300 near) rule out most
     assert thin_score.recall.low < 0.2 < 0.6 < well_score.recall.low
-    assert thin_score.precision.low is not None and 0.9 < thin_score.precision.low < 1.0
+    assert thin_score.precision == Estimate(1.0, 1.0, 1.0)  # every tag was read: exact
     assert score_review(thin, _judgements(spec + [("rest", "no", False)] * 10)) == thin_score
 
 
@@ -120,8 +135,21 @@ def test_labels_are_read_in_the_usual_spellings() -> None:
 
 
 def test_spreadsheet_cells_never_start_a_formula() -> None:
-    assert spreadsheet_cell('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
-    assert [spreadsheet_cell(v) for v in ("+1", "-2", "@SUM(A1)", "plain")] == ["'+1", "'-2", "'@SUM(A1)", "plain"]
+    assert escape_cell('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
+    assert [escape_cell(v) for v in ("+1", "-2", "@SUM(A1)", "plain")] == ["'+1", "'-2", "'@SUM(A1)", "plain"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter"),
+    [("utf-8-sig", ","), ("utf-8", ";"), ("cp1252", ","), ("utf-16", "\t")],
+    ids=["csv-utf8", "semicolons", "excel-csv", "unicode-text"],
+)
+def test_sheets_come_back_in_the_encodings_spreadsheets_save(tmp_path: Path, encoding: str, delimiter: str) -> None:
+    sheet = tmp_path / "back.csv"
+    lines = [["review", "document_id", "label", "note", "title"], ["rv-x-1", "d1", "no", "", "Café “Moskva” …"]]
+    sheet.write_bytes("\r\n".join(delimiter.join(line) for line in lines).encode(encoding))
+    (row,) = read_sheet(sheet)
+    assert (row.review_id, row.document_id, row.label) == ("rv-x-1", "d1", "no")
 
 
 def _review() -> Review:
@@ -172,6 +200,9 @@ def test_returned_sheets_are_read_with_their_lines_named(tmp_path: Path) -> None
         check_sheet(read_sheet(sheet), {"rv-x-1": {"d1"}}, sheet)
     sheet.write_text("review,document_id,label\nrv-x-1,d1,maybe\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"back.csv, line 2: label 'maybe' is not yes, no or unsure"):
+        read_sheet(sheet)
+    sheet.write_text("review,document_id,label\n\nrv-x-1,d1,yes\n\n\nrv-x-1,d2,perhaps\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 6: label 'perhaps'"):  # blank rows counted
         read_sheet(sheet)
     sheet.write_text("id,verdict\n", encoding="utf-8")
     with pytest.raises(InputError, match="no column review, document_id, label"):
@@ -266,6 +297,7 @@ def test_review_judge_and_score_a_topic(
     judged = newsmon("topics", "judge", str(sheet), "--db", db)
     assert judged.exit_code == 0, judged.output
     assert "12 labels read" in judged.output and "12 new or changed" in judged.output
+    assert "12 of 12 labelled (yes 7, no 4, unsure 1)" in " ".join(judged.output.split())
     again = newsmon("topics", "judge", str(sheet), "--db", db)
     assert "0 new or changed" in again.output  # storing the same sheet again changes nothing
 
@@ -279,7 +311,7 @@ def test_review_judge_and_score_a_topic(
     assert "missed by version" in scored.output and "Western measures against the Kremlin" in scored.output
     listed = newsmon("topics", "list", "--db", db, env={"COLUMNS": "250"})
     row = next(line for line in listed.output.splitlines() if "russia-sanctions" in line)
-    assert "P 1.000 [" in row and ", R 0.857 [" in row and "(11 judged, version" in row
+    assert "P 1.000 [" in row and ", R 0.857 [" in row and "(11 yes or no, version" in row
 
     changed = tmp_path / "changed.toml"
     changed.write_text(CHANGED_TOPIC, encoding="utf-8")
@@ -290,6 +322,17 @@ def test_review_judge_and_score_a_topic(
     assert _cells(candidate)[1:4] == ["6", "1", "1"]
     assert [c[:5] for c in _cells(candidate)[4:7]] == ["0.857", "0.857", "0.857"]
     assert "wrong tags of version" in tried.output and "Washington imposes new sanctions on Iran" in tried.output
+    assert [c[5:] for c in _cells(candidate)[4:6]] == [" [0.86-0.86]"] * 2  # every stratum read in full: exact
+
+    store = Store.open_writer(reviewed_db)  # the Iran story is stored again with another text
+    try:
+        store.con.execute("UPDATE documents SET text_hash = 'changed' WHERE title LIKE 'Washington imposes%'")
+    finally:
+        store.close()
+    moved = newsmon("topics", "score", "--db", db, "--topics", str(changed), env={"COLUMNS": "200"})
+    candidate = next(line for line in moved.output.splitlines() if "(changed.toml)" in line)
+    assert _cells(candidate)[1:4] == ["6", "0", "1"]  # its label was given to another text: not counted
+    assert "nothing judged in rest, tagged" in " ".join(moved.output.split())
 
     views = newsmon("sql", "select drawn, judged, yes, no, unsure from v_topic_reviews", "--db", db, "--format", "csv")
     assert views.exit_code == 0, views.output
@@ -311,6 +354,10 @@ def test_review_needs_the_definitions_tags_and_a_new_sheet(
     taken.write_text("x", encoding="utf-8")
     again = newsmon("topics", "review", "russia-sanctions", "--db", db, "--out", str(taken))
     assert again.exit_code == 1 and "already exists" in again.stderr
+    empty = newsmon("topics", "review", "russia-sanctions", "--db", db, "--tagged", "0", "--near", "0", "--rest", "0")
+    assert empty.exit_code == 1 and "nothing to draw" in empty.stderr
+    unknown = newsmon("topics", "score", "--review", "rv-none", "--db", db)
+    assert unknown.exit_code == 1 and "no review rv-none" in unknown.stderr and "v_topic_reviews" in unknown.stderr
     nothing = newsmon("topics", "score", "covid-origins", "--db", db)
     assert nothing.exit_code == 1 and "draw one with `newsmon topics review" in nothing.stderr
     store = Store.open_writer(reviewed_db)

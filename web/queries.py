@@ -166,7 +166,7 @@ def review_figures(found: tuple[Review, list[Stratum], list[ReviewItem]] | None)
     review, strata, items = found
     judgements = [Judgement(i.document_id, i.stratum, i.label, i.stratum == "tagged") for i in items]
     score = score_review(strata, judgements)
-    if not score.judged:
+    if not score.clear:
         return None
     return {"review": review, "score": score, "drawn": len(items)}
 

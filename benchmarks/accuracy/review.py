@@ -13,9 +13,13 @@ command's default sample (50 tagged, 30 near, 20 rest) with its own seed, and is
 * how often the 95 % interval holds the true figure (its coverage; 0.95 is the aim);
 * the median width of the interval.
 
+With ``--scale 100`` every item is stored 100 times over, so that the strata are large and a
+review reads them thinly, as on a real store.
+
 Usage::
 
     python -m benchmarks.accuracy.review            # 1,000 reviews per topic
+    python -m benchmarks.accuracy.review --scale 100 --reviews 300
     python -m benchmarks.accuracy.review --reviews 200 --tagged 20 --near 20 --rest 10
 """
 
@@ -36,7 +40,7 @@ from benchmarks.accuracy.topics import Item, load_split
 from newsmon.config import default_topics_path
 from newsmon.documents import read_document
 from newsmon.models import Document
-from newsmon.review import DEFAULT_SIZES, Estimate, Judgement, draw_review, score_review, stratum_of
+from newsmon.review import DEFAULT_SIZES, Estimate, Judgement, draw_review, find_stratum, score_review
 from newsmon.topics import Topic, load_topics, tag_documents
 
 NOW = datetime(2023, 12, 31, tzinfo=UTC)
@@ -66,16 +70,29 @@ def documents_of(items: Sequence[Item], folder: Path) -> list[Document]:
     return out
 
 
+def replicate(items: Sequence[Item], documents: Sequence[Document], copies: int) -> tuple[list[Item], list[Document]]:
+    """The store made ``copies`` times as large: each item and document again under new ids."""
+    if copies <= 1:
+        return list(items), list(documents)
+    many_items = [dataclasses.replace(i, id=f"{i.id}#{n}") for n in range(copies) for i in items]
+    many_docs = [dataclasses.replace(d, id=f"{d.id}#{n}") for n in range(copies) for d in documents]
+    return many_items, many_docs
+
+
 def simulate(
-    topic: Topic, items: Sequence[Item], documents: Sequence[Document], sizes: dict[str, int], reviews: int
+    topic: Topic,
+    items: Sequence[Item],
+    documents: Sequence[Document],
+    tagged: set[str],
+    sizes: dict[str, int],
+    reviews: int,
 ) -> dict[str, list[Estimate]]:
-    """Estimates of precision and recall over ``reviews`` seeded reviews of ``topic``."""
-    tagged = {t.document_id for t in tag_documents(documents, [topic])}
+    """Estimates of precision and recall over ``reviews`` seeded reviews of ``topic`` (which tags ``tagged``)."""
     by_id = {i.id: i for i in items if topic.slug in i.judged}
     strata: dict[str, list[str]] = {"tagged": [], "near": [], "rest": []}
     for doc in documents:
         if doc.id in by_id:
-            strata[stratum_of(doc, topic, doc.id in tagged)].append(doc.id)
+            strata[find_stratum(doc, topic, doc.id in tagged)].append(doc.id)
     out: dict[str, list[Estimate]] = {"precision": [], "recall": []}
     for seed in range(reviews):
         drawn_strata, drawn = draw_review(strata, sizes, seed)
@@ -93,9 +110,8 @@ def _label(item: Item, topic: str) -> str:
     return "unsure" if item.ambiguous else ("yes" if topic in item.labels else "no")
 
 
-def truth(topic: Topic, items: Sequence[Item], documents: Sequence[Document]) -> dict[str, float | None]:
+def truth(topic: Topic, items: Sequence[Item], tagged: set[str]) -> dict[str, float | None]:
     """The true precision and recall of the topic on every clear item of the set (None: no tag, no positive)."""
-    tagged = {t.document_id for t in tag_documents(documents, [topic])}
     clear = [i for i in items if topic.slug in i.judged and not i.ambiguous]
     tp = sum(1 for i in clear if i.id in tagged and topic.slug in i.labels)
     fp = sum(1 for i in clear if i.id in tagged and topic.slug not in i.labels)
@@ -125,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--reviews", type=int, default=1000, help="simulated reviews per topic")
     parser.add_argument("--labels", choices=sorted(SETS), default="first", help="the labelled set used as the store")
+    parser.add_argument(
+        "--scale", type=int, default=1, help="copies of each item in the store (large strata, read thinly)"
+    )
     for name, size in DEFAULT_SIZES.items():
         parser.add_argument(f"--{name}", type=int, default=size, help=f"documents drawn among the {name} ones")
     args = parser.parse_args(argv)
@@ -137,17 +156,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = [i for split in splits for i in load_split(path, split, shared)]
     with tempfile.TemporaryDirectory(prefix="review-bench-") as folder:
         documents = documents_of(items, Path(folder))
+    items, documents = replicate(items, documents, args.scale)
     sizes = {name: getattr(args, name) for name in DEFAULT_SIZES}
     print("newsmon topic reviews: estimates against the truth, on a fully labelled store")
     print(
-        f"store: {path.name}, {len(items)} items; {args.reviews} simulated reviews per topic, each drawing"
-        f" {sizes['tagged']} tagged, {sizes['near']} near, {sizes['rest']} rest; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"store: {path.name}, {len(items)} items ({args.scale} of each); {args.reviews} simulated reviews per topic,"
+        f" each drawing {sizes['tagged']} tagged, {sizes['near']} near, {sizes['rest']} rest;"
+        f" {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     )
     heads = ("true", "mean", "rmse", "coverage", "width", "no est.")
     print(f"{'topic':24} {'figure':10} " + "  ".join(f"{h:>{max(6, len(h))}}" for h in heads))
     for topic in load_topics(default_topics_path(), semantic=False):
-        figures = simulate(topic, items, documents, sizes, args.reviews)
-        true = truth(topic, items, documents)
+        tagged = {t.document_id for t in tag_documents(documents, [topic])}
+        figures = simulate(topic, items, documents, tagged, sizes, args.reviews)
+        true = truth(topic, items, tagged)
         for figure in ("precision", "recall"):
             print(f"{topic.slug:24} {figure:10} {summary(true[figure], figures[figure])}")
     print(f"(run took {time.perf_counter() - t0:.0f} s)")

@@ -1,0 +1,388 @@
+"""``newsmon topics review | judge | score``: a reader's sample of a topic's tags on the store,
+the labels it comes back with, and the precision and recall they give (see
+:mod:`newsmon.review`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.app import ConfigOption, DbOption, console, err_console, wide
+from cli.topics import TopicsFileOption, load_topic_file, topics_app
+from newsmon.config import Settings, load_settings
+from newsmon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from newsmon.models import Document, Review, ReviewItem, Stratum, Tag
+    from newsmon.review import Estimate, ReviewScore
+    from newsmon.topics import Topic
+    from storage.store import Store
+
+
+def scan_documents(store: Store, batch_size: int, what: str) -> Iterator[list[Document]]:
+    """Every stored document in batches, with a progress bar on stderr while it lasts."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(what, total=store.documents.count())
+        for batch in store.documents.iter_all(batch_size):
+            yield batch
+            progress.advance(task, len(batch))
+
+
+def require_current(status: dict[str, tuple[str, int]], topic: Topic, settings: Settings) -> None:
+    """Fail unless the database's tags of the topic were made by its version in the file."""
+    stored = status.get(topic.slug, (None, 0))[0]
+    if stored != topic.version:
+        held = f"version {stored}" if stored else "no tags"
+        raise ConfigError(
+            f"the database {settings.db} holds {held} of {topic.slug}, the topics file {settings.topics_path} version"
+            f" {topic.version}: run `newsmon topics retag {topic.slug}` first, so that the tags reviewed are this"
+            " definition's"
+        )
+
+
+@topics_app.command("review")
+def topics_review(
+    name: Annotated[str, typer.Argument(help="the topic to review (its slug)")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="the sheet to write [default: ./<review id>.csv]", show_default=False)
+    ] = None,
+    tagged: Annotated[int, typer.Option("--tagged", min=0, help="documents to draw among those it tags")] = 50,
+    near: Annotated[
+        int, typer.Option("--near", min=0, help="documents to draw among the untagged ones holding a query word")
+    ] = 30,
+    rest: Annotated[int, typer.Option("--rest", min=0, help="documents to draw among all the others")] = 20,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="random seed [default: a new one, recorded]", show_default=False)
+    ] = None,
+    topics: TopicsFileOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Draw a sample of the stored documents for a reader to judge, blind, whether they are about
+    a topic: some it tags, some it does not tag although they hold one of its words, some of the
+    rest. Writes a CSV sheet with an empty label column (yes, no or unsure) and records the
+    draw in the database; `newsmon topics judge` reads the sheet back and `newsmon topics score`
+    turns the labels into precision and recall for the whole store. Reads the snapshot; takes
+    the writer lock only to record the draw.
+
+    Examples:
+
+      newsmon topics review russia-sanctions
+
+      newsmon topics review covid-origins --tagged 100 --near 60 --rest 40 --out covid.csv
+    """
+    import secrets
+    import uuid
+    from datetime import UTC, datetime
+
+    from newsmon.errors import DatabaseMissingError, OutputError
+    from newsmon.models import Review
+    from newsmon.review import draw_review, make_review_id, sort_strata, write_sheet
+    from storage.store import Store, open_reader
+
+    settings = load_settings(config, topics=topics, db=db)
+    _, (topic,) = load_topic_file(settings, name)
+    if not settings.db.exists():
+        raise DatabaseMissingError(f"no database at {settings.db}: run `newsmon run` first or pass --db PATH")
+    if out is not None and out.exists():
+        raise OutputError(f"{out} already exists: pass another --out, or move it away first")
+    now, seed = datetime.now(UTC), secrets.randbelow(2**31) if seed is None else seed
+    con = open_reader(settings.db)
+    try:
+        reader = Store.on_connection(con, settings.db)
+        require_current(reader.topics.status(), topic, settings)
+        current = set(reader.topics.current_tags(topic.slug))
+        members = sort_strata(scan_documents(reader, settings.batch_size, "reading"), topic, current)
+        strata, drawn = draw_review(members, {"tagged": tagged, "near": near, "rest": rest}, seed)
+        documents = reader.documents.by_id([i.document_id for i in drawn])
+    finally:
+        con.close()
+    if not drawn:
+        raise ConfigError(f"nothing to draw for {topic.slug} in {settings.db}: the store is empty or every size is 0")
+    items = [replace(i, text_hash=documents[i.document_id].text_hash) for i in drawn]
+    # the draw's own id, not a monitor run's: recording it in `runs` would move the trend
+    # views' "today" (the latest run) to the wall clock, also in a replayed past
+    review = Review(
+        make_review_id(topic.slug, now, seed), topic.slug, topic.version, seed, now, f"review-{uuid.uuid4()}"
+    )
+    sheet = out or Path(f"{review.id}.csv")
+    write_sheet(sheet, review, items, documents)
+    try:
+        store = Store.open_writer(settings.db, settings.lock_timeout_s)
+        try:
+            require_current(store.topics.status(), topic, settings)  # a re-tag may have run meanwhile
+            store.reviews.create(review, strata, items, members)
+        finally:
+            store.close()
+    except BaseException:
+        sheet.unlink(missing_ok=True)
+        raise
+    _print_drawn(review, topic, strata, len(items), sheet)
+
+
+def _print_drawn(review: Review, topic: Topic, strata: list[Stratum], drawn: int, sheet: Path) -> None:
+    """What was drawn, where the sheet is, and what the reader judges against."""
+    counts = ", ".join(f"{s.drawn} of {s.population:,} {s.name}" for s in strata)
+    console.print(
+        f"review {review.id} of {topic.slug} (version {topic.version}): {drawn} documents drawn ({counts})\n"
+        f"sheet: {sheet}\n"
+        f"label each row yes, no or unsure for: {' '.join(topic.description.split())}\n"
+        f"then: newsmon topics judge {sheet}",
+        highlight=False,
+        markup=False,
+    )
+
+
+@topics_app.command("judge")
+def topics_judge(
+    sheet: Annotated[Path, typer.Argument(help="a review sheet with its label column filled in")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Store the labels of a review sheet (yes, no or unsure). Every row is checked first, then
+    all labels are stored or none. Rows left empty are left for later (an empty label never
+    clears a stored one); storing the same sheet again changes nothing, and a corrected label
+    replaces the old one.
+
+    Examples:
+
+      newsmon topics judge rv-russia-sanctions-20261207-3fa2c1.csv
+
+      newsmon topics judge covid.csv --db data/news.duckdb
+    """
+    import uuid
+    from datetime import UTC, datetime
+
+    from newsmon.errors import DatabaseMissingError
+    from newsmon.review import check_sheet, read_sheet
+    from storage.store import Store
+
+    settings = load_settings(config, db=db)
+    rows = read_sheet(sheet)
+    if not rows:
+        console.print(f"no labels in {sheet} yet: fill its label column with yes, no or unsure", highlight=False)
+        return
+    if not settings.db.exists():
+        raise DatabaseMissingError(f"no database at {settings.db}: pass the --db the review was drawn from")
+    now, judge_id = datetime.now(UTC), f"judge-{uuid.uuid4()}"
+    store = Store.open_writer(settings.db, settings.lock_timeout_s)
+    try:
+        reviews = {rid: r for rid in sorted({row.review_id for row in rows}) if (r := store.reviews.get(rid))}
+        check_sheet(rows, {rid: {i.document_id for i in store.reviews.items(rid)} for rid in reviews}, sheet)
+        unique = {(r.review_id, r.document_id): (r.review_id, r.document_id, r.label, r.note) for r in rows}
+        changed = store.reviews.store_labels(list(unique.values()), judge_id, now)
+        progress = {rid: store.reviews.items(rid) for rid in reviews}
+    finally:
+        store.close()
+    console.print(f"{len(rows)} labels read from {sheet}, {changed} new or changed", highlight=False)
+    for rid, items in progress.items():
+        counts = {label: sum(1 for i in items if i.label == label) for label in ("yes", "no", "unsure")}
+        console.print(
+            f"  {rid}: {sum(counts.values())} of {len(items)} labelled (yes {counts['yes']}, no {counts['no']},"
+            f" unsure {counts['unsure']}); figures: newsmon topics score {reviews[rid].topic} --review {rid}",
+            highlight=False,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One definition's figures on a review: its label, its score, and its calls on the judged documents."""
+
+    label: str
+    score: ReviewScore
+    predicted: set[str]
+    evidence: dict[str, Tag]
+
+
+@topics_app.command("score")
+def topics_score(
+    name: Annotated[str | None, typer.Argument(help="only this topic [default: every reviewed topic]")] = None,
+    review: Annotated[
+        str | None, typer.Option("--review", help="this review [default: the latest of each topic]", show_default=False)
+    ] = None,
+    topics: TopicsFileOption = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+    samples: Annotated[int, typer.Option("--samples", min=0, help="wrong tags and misses to show")] = 5,
+) -> None:
+    """Precision and recall of a topic on the store, from a review's labels so far: each judged
+    document stands for its share of the store, and the intervals are 95 %. When the topics
+    file's definition differs from the one reviewed, it is run on the stored documents and
+    scored on the same labels too, so a change can be judged before `newsmon topics retag`.
+    Reads the snapshot only.
+
+    Examples:
+
+      newsmon topics score
+
+      newsmon topics score russia-sanctions --topics my-topics.toml
+
+      newsmon topics score --review rv-russia-sanctions-20261207-3fa2c1
+    """
+    from newsmon.topics import load_topics
+    from storage.store import Store, open_reader
+
+    settings = load_settings(config, topics=topics, db=db)
+    by_slug = {t.slug: t for t in load_topics(settings.topics_path)}
+    out = wide()
+    con = open_reader(settings.db)
+    try:
+        store = Store.on_connection(con, settings.db)
+        for rev in _chosen_reviews(store, name, review, settings):
+            scored = [_score_reviewed(store, rev)]
+            candidate = by_slug.get(rev.topic)
+            if candidate is not None and candidate.version != rev.topic_version:
+                scored.append(_score_candidate(store, rev, candidate, settings))
+            _print_scores(out, store, rev, scored, settings, samples, known=candidate is not None)
+    finally:
+        con.close()
+
+
+def _chosen_reviews(store: Store, name: str | None, review: str | None, settings: Settings) -> list[Review]:
+    """The review asked for, or the latest of each topic (of ``name``); a one-line error if none."""
+    if review is not None:
+        found = store.reviews.get(review)
+        if found is None:
+            listing = 'newsmon sql "select * from v_topic_reviews"'
+            raise ConfigError(f"no review {review} in {settings.db}: see the reviews with `{listing}`")
+        if name is not None and found.topic != name:
+            raise ConfigError(f"review {review} is of {found.topic}, not {name}: drop one of them")
+        return [found]
+    latest = store.reviews.latest(name)
+    if not latest:
+        raise ConfigError(
+            f"no review of {name or 'any topic'} in {settings.db}: draw one with `newsmon topics review <topic>`"
+        )
+    return latest
+
+
+def _score_reviewed(store: Store, rev: Review) -> Scored:
+    """The version reviewed: it tags exactly the tagged stratum."""
+    from newsmon.review import Judgement, score_review
+
+    items = store.reviews.items(rev.id)
+    judgements = [Judgement(i.document_id, i.stratum, i.label, i.stratum == "tagged") for i in items]
+    predicted = {i.document_id for i in items if i.stratum == "tagged"}
+    return Scored(f"version {rev.topic_version} (reviewed)", score_review(store.reviews.strata(rev.id), judgements),
+                  predicted, {})  # fmt: skip
+
+
+def _score_candidate(store: Store, rev: Review, topic: Topic, settings: Settings) -> Scored:
+    """A changed definition: run on every stored document, its tags counted per stratum (the rest
+    scaled to the rest as it was when drawn); documents judged on a text that has changed
+    since, or that are gone, count as not judged."""
+    from newsmon.review import Judgement, score_review
+    from newsmon.topics import tag_documents
+
+    strata, items, members = store.reviews.strata(rev.id), store.reviews.items(rev.id), store.reviews.members(rev.id)
+    drawn = {i.document_id: i for i in items}
+    tags: dict[str, Tag] = {}
+    tagged_in = dict.fromkeys(("tagged", "near", "rest"), 0)
+    rest_now = 0
+    texts: dict[str, str] = {}
+    for batch in scan_documents(store, settings.batch_size, "tagging"):
+        for doc in batch:
+            rest_now += doc.id not in members
+            if doc.id in drawn:
+                texts[doc.id] = doc.text_hash
+        for tag in tag_documents(batch, [topic]):
+            tagged_in[members.get(tag.document_id, "rest")] += 1
+            if tag.document_id in drawn:
+                tags[tag.document_id] = tag
+    rest_then = next((s.population for s in strata if s.name == "rest"), 0)
+    if rest_now:
+        tagged_in["rest"] = round(tagged_in["rest"] * rest_then / rest_now)
+    judgements = [
+        Judgement(i.document_id, i.stratum, i.label if texts.get(i.document_id) == i.text_hash else None,
+                  i.document_id in tags)
+        for i in items
+    ]  # fmt: skip
+    label = f"version {topic.version} ({settings.topics_path.name})"
+    return Scored(label, score_review(strata, judgements, tagged_in), set(tags), tags)
+
+
+def _print_scores(
+    out: Console, store: Store, rev: Review, scored: list[Scored], settings: Settings, samples: int, known: bool
+) -> None:
+    """One review: what was drawn and judged, a row of figures per definition, what they leave
+    out, and the last definition's wrong tags and misses."""
+    from newsmon.review import STRATA
+
+    strata = sorted(store.reviews.strata(rev.id), key=lambda s: STRATA.index(s.name) if s.name in STRATA else 9)
+    items = store.reviews.items(rev.id)
+    counts = {label: sum(1 for i in items if i.label == label) for label in ("yes", "no", "unsure")}
+    out.print(
+        f"{rev.id}: {rev.topic}, drawn {rev.drawn_at:%Y-%m-%d %H:%M} (seed {rev.seed}); "
+        + ", ".join(f"{s.name} {s.drawn} of {s.population:,}" for s in strata)
+        + f"\nlabelled {sum(counts.values())} of {len(items)}: yes {counts['yes']}, no {counts['no']},"
+        f" unsure {counts['unsure']}",
+        highlight=False,
+        markup=False,
+    )
+    table = Table("definition", "right", "wrong", "missed", "precision", "recall", "F1", "about the topic")
+    for row in scored:
+        sc = row.score
+        table.add_row(
+            row.label, str(sc.true_positives), str(sc.false_positives), str(sc.misses), format_estimate(sc.precision),
+            format_estimate(sc.recall), "" if sc.f1 is None else f"{sc.f1:.3f}", f"~{sc.positives:,.0f} documents",
+        )  # fmt: skip
+    out.print(table)
+    for row in scored:
+        if row.score.unread:
+            out.print(
+                f"{row.label}: nothing judged in {'; '.join(row.score.unread)}: the estimates leave it out and the"
+                " intervals allow for all it could hold; draw more there to narrow them",
+                highlight=False,
+                markup=False,
+            )
+    if not known:
+        out.print(f"{rev.topic} is not in {settings.topics_path}: only the reviewed version is scored", style="dim")
+    _print_errors(out, store, items, scored[-1], samples)
+    out.print("each judged document stands for its share of the store as it was when drawn; unsure ones count"
+              " neither way", style="dim")  # fmt: skip
+
+
+def _print_errors(out: Console, store: Store, items: list[ReviewItem], row: Scored, samples: int) -> None:
+    """A definition's wrong tags (with their evidence) and misses among the judged documents."""
+    wrong = [i.document_id for i in items if i.label == "no" and i.document_id in row.predicted]
+    missed = [i.document_id for i in items if i.label == "yes" and i.document_id not in row.predicted]
+    titles = {d.id: d.title for d in store.documents.by_id((wrong + missed)[: 2 * samples] if samples else []).values()}
+    for what, ids in ((f"wrong tags of {row.label}", wrong), (f"missed by {row.label}", missed)):
+        if ids and samples:
+            out.print(f"{what} (first {min(samples, len(ids))} of {len(ids)}):", highlight=False, markup=False)
+        for doc_id in ids[:samples]:
+            out.print(f"  - {titles.get(doc_id, doc_id)}", highlight=False, markup=False)
+            if doc_id in row.evidence:
+                evidence = row.evidence[doc_id].evidence[:200]
+                out.print(f"      evidence: {evidence}", style="dim", highlight=False, markup=False)
+
+
+def summarize_reviews(store: Store) -> dict[str, str]:
+    """Per topic, the figures of its latest review (once a document of it is labelled yes or no),
+    as one table cell."""
+    out: dict[str, str] = {}
+    for rev in store.reviews.latest():
+        score = _score_reviewed(store, rev).score
+        if score.clear:
+            caveat = "; nothing judged in " + "; ".join(score.unread) if score.unread else ""
+            out[rev.topic] = (
+                f"P {format_estimate(score.precision)}, R {format_estimate(score.recall)}"
+                f" ({score.clear} yes or no, version {rev.topic_version}, {rev.drawn_at:%Y-%m-%d}{caveat})"
+            )
+    return out
+
+
+def format_estimate(estimate: Estimate) -> str:
+    """A proportion and its interval as a table cell."""
+    if estimate.value is None:
+        return "n/a"
+    return f"{estimate.value:.3f} [{estimate.low:.2f}-{estimate.high:.2f}]"
