@@ -360,8 +360,15 @@ def test_review_needs_the_definitions_tags_and_a_new_sheet(
     assert unknown.exit_code == 1 and "no review rv-none" in unknown.stderr and "v_topic_reviews" in unknown.stderr
     nothing = newsmon("topics", "score", "covid-origins", "--db", db)
     assert nothing.exit_code == 1 and "draw one with `newsmon topics review" in nothing.stderr
-    store = Store.open_writer(reviewed_db)
+    writer = Store.open_writer(reviewed_db)  # a run holds the writer lock all along the draw
     try:
-        assert store.reviews.latest() == []  # failed draws left nothing behind
+        sheet = tmp_path / "locked.csv"
+        locked = newsmon(
+            "topics", "review", "russia-sanctions", "--db", db, "--out", str(sheet),
+            env={"NEWSMON_LOCK_TIMEOUT_S": "0.5"},
+        )  # fmt: skip
+        assert locked.exit_code == 1 and "is writing" in locked.stderr  # it read the snapshot, then waited
+        assert not sheet.exists()  # the draw could not be recorded: its sheet is gone too
+        assert writer.reviews.latest() == []  # failed draws left nothing behind
     finally:
-        store.close()
+        writer.close()
