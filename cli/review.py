@@ -241,7 +241,15 @@ def topics_score(
             scored = [_score_reviewed(store, rev)]
             candidate = by_slug.get(rev.topic)
             if candidate is not None and candidate.version != rev.topic_version:
-                scored.append(_score_candidate(store, rev, candidate, settings))
+                if _has_members(store, rev):
+                    scored.append(_score_candidate(store, rev, candidate, settings))
+                else:
+                    out.print(
+                        f"{rev.id} was drawn before newsmon kept the documents of its strata: it scores only the"
+                        f" version reviewed; draw a new review to score {settings.topics_path.name} on it",
+                        highlight=False,
+                        markup=False,
+                    )
             _print_scores(out, store, rev, scored, settings, samples, known=candidate is not None)
     finally:
         con.close()
@@ -263,6 +271,13 @@ def _chosen_reviews(store: Store, name: str | None, review: str | None, settings
             f"no review of {name or 'any topic'} in {settings.db}: draw one with `newsmon topics review <topic>`"
         )
     return latest
+
+
+def _has_members(store: Store, rev: Review) -> bool:
+    """Whether the review kept the documents of its tagged and near strata (drawn since migration 0011)."""
+    if store.reviews.members(rev.id):
+        return True
+    return not any(s.population for s in store.reviews.strata(rev.id) if s.name in ("tagged", "near"))
 
 
 def _score_reviewed(store: Store, rev: Review) -> Scored:

@@ -334,6 +334,15 @@ def test_review_judge_and_score_a_topic(
     assert _cells(candidate)[1:4] == ["6", "0", "1"]  # its label was given to another text: not counted
     assert "nothing judged in rest, tagged" in " ".join(moved.output.split())
 
+    store = Store.open_writer(reviewed_db)  # a review drawn before newsmon kept its strata's documents
+    try:
+        store.con.execute("DELETE FROM review_members")
+    finally:
+        store.close()
+    older = newsmon("topics", "score", "--db", db, "--topics", str(changed), env={"COLUMNS": "200"})
+    assert older.exit_code == 0 and "(changed.toml)" not in older.output and "(reviewed)" in older.output
+    assert "draw a new review to score changed.toml on it" in " ".join(older.output.split())
+
     views = newsmon("sql", "select drawn, judged, yes, no, unsure from v_topic_reviews", "--db", db, "--format", "csv")
     assert views.exit_code == 0, views.output
     assert views.output.strip().splitlines()[-1] == "12,12,7,4,1"
@@ -372,3 +381,18 @@ def test_review_needs_the_definitions_tags_and_a_new_sheet(
         assert writer.reviews.latest() == []  # failed draws left nothing behind
     finally:
         writer.close()
+
+
+def test_a_read_of_a_snapshot_older_than_the_schema_is_one_line(tmp_path: Path) -> None:
+    import duckdb
+
+    from newsmon.errors import StorageError
+    from storage.database import records
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    try:
+        con.execute("CREATE TABLE review_items (review_id VARCHAR, document_id VARCHAR)")
+        with pytest.raises(StorageError, match=r"predate this newsmon's schema; run `newsmon run` once"):
+            records(con, ReviewItem, "SELECT document_id, text_hash FROM review_items")
+    finally:
+        con.close()

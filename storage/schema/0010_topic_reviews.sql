@@ -30,17 +30,6 @@ CREATE TABLE review_items (
     label       VARCHAR,                       -- yes | no | unsure; NULL until judged
     note        VARCHAR,
     judged_at   TIMESTAMPTZ,
-    text_hash   VARCHAR,                       -- the document's text_hash when drawn (the text the reader saw)
     run_id      VARCHAR NOT NULL,              -- the draw's id, then that of the `topics judge` that labelled it (judge-…)
-    PRIMARY KEY (review_id, document_id)
-);
-
--- The stored documents of the tagged and near strata when the review was drawn (the rest
--- stratum is every other document), so that a changed definition's tags can be counted per
--- stratum. Keyed by review: written once with it, its provenance is the review's.
-CREATE TABLE review_members (
-    review_id   VARCHAR NOT NULL,
-    document_id VARCHAR NOT NULL,
-    stratum     VARCHAR NOT NULL,              -- tagged | near
     PRIMARY KEY (review_id, document_id)
 );
