@@ -99,7 +99,10 @@ def topics_review(
     con = open_reader(settings.db)
     try:
         reader = Store.on_connection(con, settings.db)
+        if not reader.reviews.available():
+            raise ConfigError(f"the snapshot of {settings.db} predates reviews: run `newsmon run` once, then again")
         require_current(reader.topics.status(), topic, settings)
+        store_run_at = reader.reviews.latest_run_at()
         current = set(reader.topics.current_tags(topic.slug))
         members = sort_strata(scan_documents(reader, settings.batch_size, "reading"), topic, current)
         strata, drawn = draw_review(members, {"tagged": tagged, "near": near, "rest": rest}, seed)
@@ -111,9 +114,8 @@ def topics_review(
     items = [replace(i, text_hash=documents[i.document_id].text_hash) for i in drawn]
     # the draw's own id, not a monitor run's: recording it in `runs` would move the trend
     # views' "today" (the latest run) to the wall clock, also in a replayed past
-    review = Review(
-        make_review_id(topic.slug, now, seed), topic.slug, topic.version, seed, now, f"review-{uuid.uuid4()}"
-    )
+    review_id, draw_id = make_review_id(topic.slug, now, seed), f"review-{uuid.uuid4()}"
+    review = Review(review_id, topic.slug, topic.version, seed, now, draw_id, store_run_at)
     sheet = out or Path(f"{review.id}.csv")
     write_sheet(sheet, review, items, documents)
     try:
@@ -201,6 +203,7 @@ class Scored:
     score: ReviewScore
     predicted: set[str]
     evidence: dict[str, Tag]
+    dropped: int = 0  # labels not counted: their document changed or is gone
 
 
 @topics_app.command("score")
@@ -237,6 +240,8 @@ def topics_score(
     con = open_reader(settings.db)
     try:
         store = Store.on_connection(con, settings.db)
+        if not store.reviews.available():
+            raise ConfigError(f"the snapshot of {settings.db} predates reviews: run `newsmon run` once to update it")
         for rev in _chosen_reviews(store, name, review, settings):
             scored = [_score_reviewed(store, rev)]
             candidate = by_slug.get(rev.topic)
@@ -274,10 +279,8 @@ def _chosen_reviews(store: Store, name: str | None, review: str | None, settings
 
 
 def _has_members(store: Store, rev: Review) -> bool:
-    """Whether the review kept the documents of its tagged and near strata (drawn since migration 0011)."""
-    if store.reviews.members(rev.id):
-        return True
-    return not any(s.population for s in store.reviews.strata(rev.id) if s.name in ("tagged", "near"))
+    """Whether the review kept what scoring a changed definition needs (drawn since migration 0011)."""
+    return rev.store_run_at is not None
 
 
 def _score_reviewed(store: Store, rev: Review) -> Scored:
@@ -292,37 +295,32 @@ def _score_reviewed(store: Store, rev: Review) -> Scored:
 
 
 def _score_candidate(store: Store, rev: Review, topic: Topic, settings: Settings) -> Scored:
-    """A changed definition: run on every stored document, its tags counted per stratum (the rest
-    scaled to the rest as it was when drawn); documents judged on a text that has changed
-    since, or that are gone, count as not judged."""
+    """A changed definition: run on the documents stored when the review was drawn, its tags
+    counted per stratum; documents judged on a text that has changed since, or that are gone,
+    count as not judged."""
     from newsmon.review import Judgement, score_review
     from newsmon.topics import tag_documents
 
     strata, items, members = store.reviews.strata(rev.id), store.reviews.items(rev.id), store.reviews.members(rev.id)
     drawn = {i.document_id: i for i in items}
+    later = store.reviews.stored_after(rev.store_run_at) if rev.store_run_at else set()
     tags: dict[str, Tag] = {}
     tagged_in = dict.fromkeys(("tagged", "near", "rest"), 0)
-    rest_now = 0
     texts: dict[str, str] = {}
     for batch in scan_documents(store, settings.batch_size, "tagging"):
-        for doc in batch:
-            rest_now += doc.id not in members
-            if doc.id in drawn:
-                texts[doc.id] = doc.text_hash
-        for tag in tag_documents(batch, [topic]):
+        texts.update((doc.id, doc.text_hash) for doc in batch if doc.id in drawn)
+        for tag in tag_documents([doc for doc in batch if doc.id not in later], [topic]):
             tagged_in[members.get(tag.document_id, "rest")] += 1
             if tag.document_id in drawn:
                 tags[tag.document_id] = tag
-    rest_then = next((s.population for s in strata if s.name == "rest"), 0)
-    if rest_now:
-        tagged_in["rest"] = round(tagged_in["rest"] * rest_then / rest_now)
+    kept = {i.document_id for i in items if texts.get(i.document_id) == i.text_hash}
     judgements = [
-        Judgement(i.document_id, i.stratum, i.label if texts.get(i.document_id) == i.text_hash else None,
-                  i.document_id in tags)
+        Judgement(i.document_id, i.stratum, i.label if i.document_id in kept else None, i.document_id in tags)
         for i in items
-    ]  # fmt: skip
+    ]
     label = f"version {topic.version} ({settings.topics_path.name})"
-    return Scored(label, score_review(strata, judgements, tagged_in), set(tags), tags)
+    dropped = sum(1 for i in items if i.label and i.document_id not in kept)
+    return Scored(label, score_review(strata, judgements, tagged_in), set(tags), tags, dropped)
 
 
 def _print_scores(
@@ -352,10 +350,17 @@ def _print_scores(
         )  # fmt: skip
     out.print(table)
     for row in scored:
+        if row.dropped:
+            out.print(
+                f"{row.label}: {row.dropped} labels not counted (their document was stored again with another text,"
+                " or is gone)",
+                highlight=False,
+                markup=False,
+            )
         if row.score.unread:
             out.print(
-                f"{row.label}: nothing judged in {'; '.join(row.score.unread)}: the estimates leave it out and the"
-                " intervals allow for all it could hold; draw more there to narrow them",
+                f"{row.label}: nothing judged yes or no in {'; '.join(row.score.unread)}: the estimates leave it out"
+                " and the intervals allow for all it could hold; draw more there to narrow them",
                 highlight=False,
                 markup=False,
             )
@@ -385,10 +390,12 @@ def summarize_reviews(store: Store) -> dict[str, str]:
     """Per topic, the figures of its latest review (once a document of it is labelled yes or no),
     as one table cell."""
     out: dict[str, str] = {}
+    if not store.reviews.available():  # a snapshot made before reviews: nothing to show yet
+        return out
     for rev in store.reviews.latest():
         score = _score_reviewed(store, rev).score
         if score.clear:
-            caveat = "; nothing judged in " + "; ".join(score.unread) if score.unread else ""
+            caveat = "; nothing judged yes or no in " + "; ".join(score.unread) if score.unread else ""
             out[rev.topic] = (
                 f"P {format_estimate(score.precision)}, R {format_estimate(score.recall)}"
                 f" ({score.clear} yes or no, version {rev.topic_version}, {rev.drawn_at:%Y-%m-%d}{caveat})"

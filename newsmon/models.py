@@ -410,6 +410,7 @@ class Review:
     seed: int
     drawn_at: datetime
     run_id: str
+    store_run_at: datetime | None = None  # the latest run in the snapshot drawn from
 
 
 @dataclass(frozen=True, slots=True)

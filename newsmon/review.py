@@ -11,8 +11,8 @@ labels each one ``yes``, ``no`` or ``unsure`` for the topic. Each judged documen
 its stratum's share of the store (``population / judged in the stratum``), so precision and
 recall are estimates for the whole store, not for the sample. An ``unsure`` document stands for
 its share and counts neither way. Any topic definition can be scored on the same labels: a
-changed one is re-run on the judged documents, and its tags in every stratum are weighted the
-same way.
+changed one is run on the stored documents, and each stratum is split into the part it tags
+and the part it does not, each weighted by its own judged documents.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ _LABEL_SPELLINGS = {
 DEFAULT_SIZES = {"tagged": 50, "near": 30, "rest": 20}  # documents drawn per stratum by default
 POSTERIOR_DRAWS = 4000  # draws of the store's figures behind each interval
 # Pseudo-documents added on yes and on no to what a part's readers judged, before its unread
-# documents are drawn: Jeffreys (0.5) where the definition tags, a quarter where it does not
-# (positives are rare there, and half a document on yes in a large unread part invents many
-# misses). Chosen on simulated reviews for the best worst-case coverage of the 95 % intervals
+# documents are drawn: Jeffreys (0.5) in the tagged stratum and where the definition tags, a
+# quarter elsewhere (positives are rare there, and half a document on yes in a large unread
+# part invents many misses). Chosen on simulated reviews for the best worst-case coverage of the 95 % intervals
 # (a tenth covered worse, half too): see benchmarks.accuracy.review and the README.
 PRIOR_TAGGED = 0.5
 PRIOR = 0.25
@@ -171,13 +171,19 @@ def _groups(
     there) for every part of every stratum, the parts without documents left out."""
     out = []
     for stratum in strata:
-        tagged = min(max(0, tags.get(stratum.name, 0)), stratum.population)
-        for predicted, size in ((True, tagged), (False, stratum.population - tagged)):
-            labels = Counter(
+        labels = {
+            predicted: Counter(
                 j.label for j in judgements if j.stratum == stratum.name and j.predicted == predicted and j.label
             )
-            if size > 0 or labels:
-                out.append((stratum.name, predicted, max(size, sum(labels.values())), labels))
+            for predicted in (True, False)
+        }
+        judged = {predicted: sum(counts.values()) for predicted, counts in labels.items()}
+        population = max(stratum.population, judged[True] + judged[False])
+        # the parts hold at least what was judged in them, and add up to the stratum
+        tagged = min(max(judged[True], tags.get(stratum.name, 0)), population - judged[False])
+        for predicted, size in ((True, tagged), (False, population - tagged)):
+            if size > 0:
+                out.append((stratum.name, predicted, size, labels[predicted]))
     return out
 
 
@@ -186,20 +192,20 @@ def _posterior(groups: Sequence[tuple[str, bool, int, Counter[str]]], draws: int
 
     The documents judged count as they were labelled; the unread rest of each part is split
     into yes, no and unsure documents (Dirichlet-multinomial) by the shares of a Dirichlet
-    posterior: the counts seen, plus :data:`PRIOR_TAGGED` (in a part the definition tags) or
-    :data:`PRIOR` (in one it does not) of a document on yes and on no. So a part
+    posterior: the counts seen, plus :data:`PRIOR_TAGGED` (in the tagged stratum and where the
+    definition tags) or :data:`PRIOR` (elsewhere) of a document on yes and on no. So a part
     read in full is exact, a large part read thinly (or not at all) admits many positives, as it
     should, and a part the definition does not tag never holds its tags.
     """
     rng = np.random.default_rng(POSTERIOR_SEED)
     totals = np.zeros((draws, 3))  # true positives, false positives, misses
-    for _stratum, predicted, size, labels in groups:
+    for stratum, predicted, size, labels in groups:
         read = sum(labels.values())
         unread = size - read
         yes = np.full(draws, float(labels["yes"]))
         no = np.full(draws, float(labels["no"]))
         if unread > 0:
-            prior = PRIOR_TAGGED if predicted else PRIOR
+            prior = PRIOR_TAGGED if predicted or stratum == "tagged" else PRIOR
             alpha = [labels["yes"] + prior, labels["no"] + prior] + ([labels["unsure"]] if labels["unsure"] else [])
             counts = rng.multinomial(unread, rng.dirichlet(alpha, size=draws))  # whole documents
             yes += counts[:, 0]
@@ -246,8 +252,9 @@ def score_review(
     unread: list[str] = []
     for stratum, predicted, size, labels in groups:
         judged = sum(labels.values())
-        if not judged:
+        if not labels["yes"] + labels["no"]:  # nothing judged, or only unsure: it says nothing
             unread.append(f"{stratum}, {'tagged' if predicted else 'untagged'}")
+        if not judged:
             continue
         weight = size / judged
         if predicted:

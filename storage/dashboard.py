@@ -209,12 +209,13 @@ def current_topics(con: duckdb.DuckDBPyConnection) -> list[TopicInfo]:
 def latest_review(con: duckdb.DuckDBPyConnection, topic: str) -> tuple[Review, list[Stratum], list[ReviewItem]] | None:
     """A topic's latest review with its strata and items (labels so far), if it has one (and the
     snapshot is recent enough to hold reviews)."""
-    if not _scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'topic_reviews'"):
+    held = "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'topic_reviews' AND column_name = 'store_run_at'"
+    if not _scalar(con, held):  # a snapshot made before migration 0011
         return None
     found = _read(
         con,
         Review,
-        "SELECT id, topic, topic_version, seed, drawn_at, run_id FROM topic_reviews WHERE topic = $topic"
+        "SELECT id, topic, topic_version, seed, drawn_at, run_id, store_run_at FROM topic_reviews WHERE topic = $topic"
         " ORDER BY drawn_at DESC, id DESC LIMIT 1",
         {"topic": topic},
     )

@@ -163,8 +163,8 @@ def records(
     except (duckdb.BinderException, duckdb.CatalogException) as err:  # a snapshot older than the code
         first = str(err).splitlines()[0]
         raise StorageError(
-            f"database read failed ({first}): the file may predate this newsmon's schema; run `newsmon run` once"
-            " to bring it up to date"
+            f"database read failed ({first}): if the file was written by an earlier newsmon, run `newsmon run`"
+            " once to bring it up to date"
         ) from err
     fields = {f.name for f in dataclasses.fields(model)}  # type: ignore[arg-type]
     unknown = [n for n in names if n not in fields]

@@ -10,7 +10,7 @@ import pyarrow as pa
 from newsmon.models import Review, ReviewItem, Stratum
 from storage.database import Database, execute
 
-_REVIEW_COLUMNS = "id, topic, topic_version, seed, drawn_at, run_id"
+_REVIEW_COLUMNS = "id, topic, topic_version, seed, drawn_at, run_id, store_run_at"
 
 
 class ReviewRepository:
@@ -58,8 +58,17 @@ class ReviewRepository:
         ):
             execute(
                 con,
-                "INSERT INTO topic_reviews VALUES (?, ?, ?, ?, ?, ?)",
-                [review.id, review.topic, review.topic_version, review.seed, review.drawn_at, review.run_id],
+                "INSERT INTO topic_reviews (id, topic, topic_version, seed, drawn_at, run_id, store_run_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    review.id,
+                    review.topic,
+                    review.topic_version,
+                    review.seed,
+                    review.drawn_at,
+                    review.run_id,
+                    review.store_run_at,
+                ],
             )
             execute(
                 con,
@@ -73,6 +82,25 @@ class ReviewRepository:
                 [review.id, review.run_id],
             )
             execute(con, "INSERT INTO review_members SELECT ?, document_id, stratum FROM staged_members", [review.id])
+
+    def available(self) -> bool:
+        """Whether the file holds reviews as this newsmon keeps them (migration 0011 applied)."""
+        rows = self.db.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'topic_reviews' AND column_name = 'store_run_at'"
+        )
+        return bool(rows[0][0])
+
+    def latest_run_at(self) -> datetime | None:
+        """When the latest run recorded in the file started (what a snapshot drawn from holds)."""
+        value = self.db.execute("SELECT max(started_at) FROM runs")[0][0]
+        return value if isinstance(value, datetime) else None
+
+    def stored_after(self, when: datetime) -> set[str]:
+        """The documents first stored by a run that started after ``when``."""
+        rows = self.db.execute(
+            "SELECT d.id FROM documents d JOIN runs r ON r.id = d.run_id WHERE r.started_at > ?", [when]
+        )
+        return {row[0] for row in rows}
 
     def get(self, review_id: str) -> Review | None:
         """The review with this id, if any."""

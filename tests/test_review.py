@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -90,6 +90,22 @@ def test_a_changed_definition_is_weighted_by_the_parts_it_tags() -> None:
     assert score.precision.low is not None and score.precision.low < 0.95
     assert score.recall.low is not None and score.recall.low < 0.8
     assert score.unread == ()
+
+
+def test_parts_hold_what_was_judged_in_them_and_add_up_to_the_stratum() -> None:
+    from newsmon.review import _groups
+
+    # a tag count scaled or stale below what was judged tagged in the stratum
+    judgements = _judgements([("rest", "no", True), ("rest", "no", False)])
+    parts = _groups([Stratum("rest", 100_000, 2)], judgements, {"rest": 0})
+    assert [(predicted, size) for _, predicted, size, _ in parts] == [(True, 1), (False, 99_999)]
+
+
+def test_a_part_judged_only_unsure_is_named_as_unread() -> None:
+    judgements = _judgements([("tagged", "yes", True)] * 5 + [("near", "unsure", False)] * 3)
+    score = score_review([Stratum("tagged", 5, 5), Stratum("near", 300, 3), Stratum("rest", 0, 0)], judgements)
+    assert score.unread == ("near, untagged",)
+    assert score.recall.low is not None and score.recall.low < 0.5  # 300 documents of which nothing is known
 
 
 def test_a_part_read_in_full_is_exact_and_one_not_read_is_wide_open() -> None:
@@ -284,6 +300,8 @@ def _cells(line: str) -> list[str]:
 def test_review_judge_and_score_a_topic(
     reviewed_db: Path, tmp_path: Path, newsmon: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import support
+
     db = str(reviewed_db)
     monkeypatch.chdir(tmp_path)
     drawn = newsmon("topics", "review", "russia-sanctions", "--db", db, "--seed", "5")
@@ -324,6 +342,21 @@ def test_review_judge_and_score_a_topic(
     assert "wrong tags of version" in tried.output and "Washington imposes new sanctions on Iran" in tried.output
     assert [c[5:] for c in _cells(candidate)[4:6]] == [" [0.86-0.86]"] * 2  # every stratum read in full: exact
 
+    later = tmp_path / "later"  # news stored after the draw, which the changed definition tags
+    later.mkdir()
+    (later / "canada.txt").write_text(
+        "Canada imposes sanctions on Iranian officials\n\nOttawa imposed sanctions on ten officials.\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(support, "NOW", support.NOW + timedelta(days=1))
+    store = Store.open_writer(reviewed_db)
+    try:
+        assert store_seeds(store, "run-2", later) == 1
+    finally:
+        store.close()
+    grown = newsmon("topics", "score", "--db", db, "--topics", str(changed), env={"COLUMNS": "200"})
+    assert next(line for line in grown.output.splitlines() if "(changed.toml)" in line) == candidate  # left out
+
     store = Store.open_writer(reviewed_db)  # the Iran story is stored again with another text
     try:
         store.con.execute("UPDATE documents SET text_hash = 'changed' WHERE title LIKE 'Washington imposes%'")
@@ -332,11 +365,12 @@ def test_review_judge_and_score_a_topic(
     moved = newsmon("topics", "score", "--db", db, "--topics", str(changed), env={"COLUMNS": "200"})
     candidate = next(line for line in moved.output.splitlines() if "(changed.toml)" in line)
     assert _cells(candidate)[1:4] == ["6", "0", "1"]  # its label was given to another text: not counted
-    assert "nothing judged in rest, tagged" in " ".join(moved.output.split())
+    assert "nothing judged yes or no in rest, tagged" in " ".join(moved.output.split())
+    assert "1 labels not counted (their document was stored again" in " ".join(moved.output.split())
 
     store = Store.open_writer(reviewed_db)  # a review drawn before newsmon kept its strata's documents
     try:
-        store.con.execute("DELETE FROM review_members")
+        store.con.execute("UPDATE topic_reviews SET store_run_at = NULL")
     finally:
         store.close()
     older = newsmon("topics", "score", "--db", db, "--topics", str(changed), env={"COLUMNS": "200"})
@@ -347,7 +381,7 @@ def test_review_judge_and_score_a_topic(
     assert views.exit_code == 0, views.output
     assert views.output.strip().splitlines()[-1] == "12,12,7,4,1"
     runs = newsmon("sql", "select count(*) from runs", "--db", db, "--format", "csv")
-    assert runs.output.strip().splitlines()[-1] == "1"  # the store's one run: a review is not a run
+    assert runs.output.strip().splitlines()[-1] == "2"  # the store's two runs: a review is not a run
 
 
 def test_review_needs_the_definitions_tags_and_a_new_sheet(
@@ -392,7 +426,7 @@ def test_a_read_of_a_snapshot_older_than_the_schema_is_one_line(tmp_path: Path) 
     con = duckdb.connect(str(tmp_path / "old.duckdb"))
     try:
         con.execute("CREATE TABLE review_items (review_id VARCHAR, document_id VARCHAR)")
-        with pytest.raises(StorageError, match=r"predate this newsmon's schema; run `newsmon run` once"):
+        with pytest.raises(StorageError, match=r"written by an earlier newsmon, run `newsmon run` once"):
             records(con, ReviewItem, "SELECT document_id, text_hash FROM review_items")
     finally:
         con.close()
