@@ -344,9 +344,10 @@ def _print_scores(
     table = Table("definition", "right", "wrong", "missed", "precision", "recall", "F1", "about the topic")
     for row in scored:
         sc = row.score
+        about = f"~{sc.positives:,.0f} document{'' if round(sc.positives) == 1 else 's'}"
         table.add_row(
             row.label, str(sc.true_positives), str(sc.false_positives), str(sc.misses), format_estimate(sc.precision),
-            format_estimate(sc.recall), "" if sc.f1 is None else f"{sc.f1:.3f}", f"~{sc.positives:,.0f} documents",
+            format_estimate(sc.recall), "" if sc.f1 is None else f"{sc.f1:.3f}", about,
         )  # fmt: skip
     out.print(table)
     for row in scored:
