@@ -100,7 +100,9 @@ def topics_review(
     try:
         reader = Store.on_connection(con, settings.db)
         if not reader.reviews.available():
-            raise ConfigError(f"the snapshot of {settings.db} predates reviews: run `newsmon run` once, then again")
+            raise ConfigError(
+                f"the snapshot of {settings.db} predates reviews: run `newsmon run` once, then draw the review again"
+            )
         require_current(reader.topics.status(), topic, settings)
         store_run_at = reader.reviews.latest_run_at()
         current = set(reader.topics.current_tags(topic.slug))

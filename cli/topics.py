@@ -206,7 +206,7 @@ def topics_retag(
     tags = documents = 0
     try:
         before = store.topics.status()
-        store.runs.start(run_id, now, f"topics retag {name or 'all'}", __version__)
+        store.runs.start(run_id, now, f"topics retag {name or 'all'}", __version__, kind="retag")
         columns = (TextColumn("retag"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"), TimeElapsedColumn())
         with Progress(*columns, console=err_console, transient=False) as progress:
             task = progress.add_task("retag", total=store.documents.count())

@@ -84,15 +84,16 @@ class ReviewRepository:
             execute(con, "INSERT INTO review_members SELECT ?, document_id, stratum FROM staged_members", [review.id])
 
     def available(self) -> bool:
-        """Whether the file holds reviews as this newsmon keeps them (migration 0011 applied)."""
+        """Whether the file holds reviews as this newsmon keeps them (migrations 0011 and 0012 applied)."""
         rows = self.db.execute(
-            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'topic_reviews' AND column_name = 'store_run_at'"
+            "SELECT count(*) FROM duckdb_columns() WHERE (table_name, column_name)"
+            " IN (('topic_reviews', 'store_run_at'), ('runs', 'kind'))"
         )
-        return bool(rows[0][0])
+        return rows[0][0] == 2
 
     def latest_run_at(self) -> datetime | None:
         """When the latest run recorded in the file started (what a snapshot drawn from holds)."""
-        value = self.db.execute("SELECT max(started_at) FROM runs")[0][0]
+        value = self.db.execute("SELECT max(started_at) FROM runs WHERE kind = 'monitor'")[0][0]
         return value if isinstance(value, datetime) else None
 
     def stored_after(self, when: datetime) -> set[str]:

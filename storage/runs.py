@@ -16,13 +16,16 @@ class RunRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def start(self, run_id: str, now: datetime, input_desc: str, version: str = "unknown") -> int:
+    def start(
+        self, run_id: str, now: datetime, input_desc: str, version: str = "unknown", kind: str = "monitor"
+    ) -> int:
         """Record a run as running; returns how many earlier runs were found crashed.
 
         Holding the writer lock proves that no other run is alive, so any run still marked
         running was killed (SIGKILL, power loss): it is marked ``crashed``. Its committed
         batches are kept; the work it did not finish is redone by this run. ``version`` is the
-        newsmon release that runs it.
+        newsmon release that runs it; ``kind`` is ``monitor`` or ``retag`` (the views take
+        "today" from monitor runs only).
         """
         crashed = self.db.execute(
             "UPDATE runs SET status = 'crashed', finished_at = ?,"
@@ -33,9 +36,9 @@ class RunRepository:
         for (old,) in crashed:
             log.warning("run %s had not finished (killed?): marked crashed", old)
         self.db.execute(
-            "INSERT INTO runs (id, started_at, status, input, newsmon_version) VALUES (?, ?, 'running', ?, ?)"
+            "INSERT INTO runs (id, started_at, status, input, newsmon_version, kind) VALUES (?, ?, 'running', ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL",
-            [run_id, now, input_desc, version],
+            [run_id, now, input_desc, version, kind],
         )
         return len(crashed)
 

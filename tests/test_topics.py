@@ -803,8 +803,10 @@ def test_topics_retag_applies_a_changed_topic_to_history(
         map(tuple, sql(db, "select topic, topic_version from v_document_topics where topic <> 'covid-origins'"))
     )
     assert others == {k: v for k, v in versions_before.items() if k != "covid-origins"}
-    runs = sql(db, "select status, input from v_runs order by started_at")
-    assert runs[-1] == ["completed", "topics retag covid-origins"]
+    runs = sql(db, "select status, input, kind from v_runs order by started_at")
+    assert runs[-1] == ["completed", "topics retag covid-origins", "retag"]
+    # made at the wall clock, the re-tag leaves the views' "today" at the last monitor run's day
+    assert sql(db, "select max(day) from v_topic_trend") == [["2023-03-01"]]
     # re-tagged history is not news: no alert is pending for it
     pending = sql(db, "select count(*) from document_topics where alert_id is null and run_id like 'retag-%'")
     assert pending == [["0"]]

@@ -1,5 +1,6 @@
--- One row per run, with its counts per stage. documents_backfilled: stored documents a backfill
--- (`newsmon run --since`) re-processed; documents_backfill_changed: those whose text, story or tags changed.
+-- One row per run, with its counts per stage. kind: `monitor` (run, serve, backfill) or `retag`.
+-- documents_backfilled: stored documents a backfill (`newsmon run --since`) re-processed;
+-- documents_backfill_changed: those whose text, story or tags changed.
 CREATE OR REPLACE VIEW v_runs AS
 SELECT
     r.id AS run_id,
@@ -7,6 +8,7 @@ SELECT
     r.finished_at,
     r.status,
     r.input,
+    r.kind,
     coalesce(sum(s.items_in) FILTER (WHERE s.stage = 'ingest'), 0) AS files_seen,
     coalesce(sum(s.skipped) FILTER (WHERE s.stage = 'ingest'), 0) AS files_skipped,
     coalesce(sum(s.items_in) FILTER (WHERE s.stage = 'feeds'), 0) AS feeds_polled,

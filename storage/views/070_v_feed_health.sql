@@ -3,7 +3,7 @@
 -- run (else now), divided by the days its items cover in that window (at least 1): a feed added an
 -- hour ago that lists 30 items of the last 30 hours posts 24 a day, not 30/7.
 CREATE OR REPLACE VIEW v_feed_health AS
-WITH ref AS (SELECT coalesce(max(started_at), now()) AS now FROM runs),
+WITH ref AS (SELECT coalesce(max(started_at), now()) AS now FROM runs WHERE kind = 'monitor'),
 dated AS (
     SELECT i.feed_url, least(coalesce(d.published_at, i.first_seen_at), i.first_seen_at) AS at
     FROM feed_items i

@@ -14,7 +14,7 @@ WITH bounds AS (
     SELECT
         (SELECT CAST(timezone('UTC', min(first_seen_at)) AS DATE) FROM documents) AS first_day,
         greatest(
-            (SELECT CAST(timezone('UTC', max(started_at)) AS DATE) FROM runs),
+            (SELECT CAST(timezone('UTC', max(started_at)) AS DATE) FROM runs WHERE kind = 'monitor'),
             (SELECT CAST(timezone('UTC', max(first_seen_at)) AS DATE) FROM documents)
         ) AS last_day
 ),

@@ -5,7 +5,7 @@
 -- share of its quietest day and P(X <= last_24h) is small at the quietest day's Poisson rate.
 -- The {{...}} numbers are newsmon.models.SilenceParams, filled in when the views are created.
 CREATE OR REPLACE VIEW v_source_cadence AS
-WITH ref AS (SELECT max(started_at) AS now FROM runs),
+WITH ref AS (SELECT max(started_at) AS now FROM runs WHERE kind = 'monitor'),
 feed_age AS (
     SELECT f.url, f.name, f.active, min(i.first_seen_at) AS first_seen_at, max(i.first_seen_at) AS last_seen_at
     FROM feeds f
