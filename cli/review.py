@@ -17,6 +17,7 @@ from cli.app import ConfigOption, DbOption, console, err_console, wide
 from cli.topics import TopicsFileOption, load_topic_file, topics_app
 from newsmon.config import Settings, load_settings
 from newsmon.errors import ConfigError
+from newsmon.review import DEFAULT_SIZES
 
 if TYPE_CHECKING:
     from newsmon.models import Document, Review, ReviewItem, Stratum, Tag
@@ -55,11 +56,15 @@ def topics_review(
     out: Annotated[
         Path | None, typer.Option("--out", help="the sheet to write [default: ./<review id>.csv]", show_default=False)
     ] = None,
-    tagged: Annotated[int, typer.Option("--tagged", min=0, help="documents to draw among those it tags")] = 50,
+    tagged: Annotated[
+        int, typer.Option("--tagged", min=0, help="documents to draw among those it tags")
+    ] = DEFAULT_SIZES["tagged"],
     near: Annotated[
         int, typer.Option("--near", min=0, help="documents to draw among the untagged ones holding a query word")
-    ] = 30,
-    rest: Annotated[int, typer.Option("--rest", min=0, help="documents to draw among all the others")] = 20,
+    ] = DEFAULT_SIZES["near"],
+    rest: Annotated[int, typer.Option("--rest", min=0, help="documents to draw among all the others")] = DEFAULT_SIZES[
+        "rest"
+    ],
     seed: Annotated[
         int | None, typer.Option("--seed", help="random seed [default: a new one, recorded]", show_default=False)
     ] = None,
@@ -104,7 +109,7 @@ def topics_review(
                 f"the snapshot of {settings.db} predates reviews: run `newsmon run` once, then draw the review again"
             )
         require_current(reader.topics.status(), topic, settings)
-        store_run_at = reader.reviews.latest_run_at()
+        store_run_at = reader.runs.latest_monitor_start()
         current = set(reader.topics.current_tags(topic.slug))
         members = sort_strata(scan_documents(reader, settings.batch_size, "reading"), topic, current)
         strata, drawn = draw_review(members, {"tagged": tagged, "near": near, "rest": rest}, seed)
@@ -167,7 +172,7 @@ def topics_judge(
     from datetime import UTC, datetime
 
     from newsmon.errors import DatabaseMissingError
-    from newsmon.review import check_sheet, read_sheet
+    from newsmon.review import check_sheet, count_labels, read_sheet
     from storage.store import Store
 
     settings = load_settings(config, db=db)
@@ -189,7 +194,7 @@ def topics_judge(
         store.close()
     console.print(f"{len(rows)} labels read from {sheet}, {changed} new or changed", highlight=False)
     for rid, items in progress.items():
-        counts = {label: sum(1 for i in items if i.label == label) for label in ("yes", "no", "unsure")}
+        counts = count_labels(items)
         console.print(
             f"  {rid}: {sum(counts.values())} of {len(items)} labelled (yes {counts['yes']}, no {counts['no']},"
             f" unsure {counts['unsure']}); figures: newsmon topics score {reviews[rid].topic} --review {rid}",
@@ -245,11 +250,12 @@ def topics_score(
         if not store.reviews.available():
             raise ConfigError(f"the snapshot of {settings.db} predates reviews: run `newsmon run` once to update it")
         for rev in _chosen_reviews(store, name, review, settings):
-            scored = [_score_reviewed(store, rev)]
+            strata, items = store.reviews.strata(rev.id), store.reviews.items(rev.id)
+            scored = [_score_reviewed(rev, strata, items)]
             candidate = by_slug.get(rev.topic)
             if candidate is not None and candidate.version != rev.topic_version:
-                if _has_members(store, rev):
-                    scored.append(_score_candidate(store, rev, candidate, settings))
+                if rev.store_run_at is not None:  # drawn since migration 0011: it kept its strata's documents
+                    scored.append(_score_candidate(store, rev, strata, items, candidate, settings))
                 else:
                     out.print(
                         f"{rev.id} was drawn before newsmon kept the documents of its strata: it scores only the"
@@ -257,7 +263,7 @@ def topics_score(
                         highlight=False,
                         markup=False,
                     )
-            _print_scores(out, store, rev, scored, settings, samples, known=candidate is not None)
+            _print_scores(out, store, rev, (strata, items), scored, settings, samples, known=candidate is not None)
     finally:
         con.close()
 
@@ -280,34 +286,28 @@ def _chosen_reviews(store: Store, name: str | None, review: str | None, settings
     return latest
 
 
-def _has_members(store: Store, rev: Review) -> bool:
-    """Whether the review kept what scoring a changed definition needs (drawn since migration 0011)."""
-    return rev.store_run_at is not None
-
-
-def _score_reviewed(store: Store, rev: Review) -> Scored:
+def _score_reviewed(rev: Review, strata: list[Stratum], items: list[ReviewItem]) -> Scored:
     """The version reviewed: it tags exactly the tagged stratum."""
-    from newsmon.review import Judgement, score_review
+    from newsmon.review import score_reviewed
 
-    items = store.reviews.items(rev.id)
-    judgements = [Judgement(i.document_id, i.stratum, i.label, i.stratum == "tagged") for i in items]
     predicted = {i.document_id for i in items if i.stratum == "tagged"}
-    return Scored(f"version {rev.topic_version} (reviewed)", score_review(store.reviews.strata(rev.id), judgements),
-                  predicted, {})  # fmt: skip
+    return Scored(f"version {rev.topic_version} (reviewed)", score_reviewed(strata, items), predicted, {})
 
 
-def _score_candidate(store: Store, rev: Review, topic: Topic, settings: Settings) -> Scored:
+def _score_candidate(
+    store: Store, rev: Review, strata: list[Stratum], items: list[ReviewItem], topic: Topic, settings: Settings
+) -> Scored:
     """A changed definition: run on the documents stored when the review was drawn, its tags
     counted per stratum; documents judged on a text that has changed since, or that are gone,
     count as not judged."""
-    from newsmon.review import Judgement, score_review
+    from newsmon.review import STRATA, Judgement, score_review
     from newsmon.topics import tag_documents
 
-    strata, items, members = store.reviews.strata(rev.id), store.reviews.items(rev.id), store.reviews.members(rev.id)
-    drawn = {i.document_id: i for i in items}
-    later = store.reviews.stored_after(rev.store_run_at) if rev.store_run_at else set()
+    members = store.reviews.members(rev.id)
+    drawn = {i.document_id for i in items}
+    later = store.documents.stored_after(rev.store_run_at) if rev.store_run_at else set()
     tags: dict[str, Tag] = {}
-    tagged_in = dict.fromkeys(("tagged", "near", "rest"), 0)
+    tagged_in = dict.fromkeys(STRATA, 0)
     texts: dict[str, str] = {}
     for batch in scan_documents(store, settings.batch_size, "tagging"):
         texts.update((doc.id, doc.text_hash) for doc in batch if doc.id in drawn)
@@ -326,15 +326,21 @@ def _score_candidate(store: Store, rev: Review, topic: Topic, settings: Settings
 
 
 def _print_scores(
-    out: Console, store: Store, rev: Review, scored: list[Scored], settings: Settings, samples: int, known: bool
+    out: Console,
+    store: Store,
+    rev: Review,
+    drawn: tuple[list[Stratum], list[ReviewItem]],
+    scored: list[Scored],
+    settings: Settings,
+    samples: int,
+    known: bool,
 ) -> None:
     """One review: what was drawn and judged, a row of figures per definition, what they leave
     out, and the last definition's wrong tags and misses."""
-    from newsmon.review import STRATA
+    from newsmon.review import count_labels
 
-    strata = sorted(store.reviews.strata(rev.id), key=lambda s: STRATA.index(s.name) if s.name in STRATA else 9)
-    items = store.reviews.items(rev.id)
-    counts = {label: sum(1 for i in items if i.label == label) for label in ("yes", "no", "unsure")}
+    strata, items = drawn
+    counts = count_labels(items)
     out.print(
         f"{rev.id}: {rev.topic}, drawn {rev.drawn_at:%Y-%m-%d %H:%M} (seed {rev.seed}); "
         + ", ".join(f"{s.name} {s.drawn} of {s.population:,}" for s in strata)
@@ -395,8 +401,10 @@ def summarize_reviews(store: Store) -> dict[str, str]:
     out: dict[str, str] = {}
     if not store.reviews.available():  # a snapshot made before reviews: nothing to show yet
         return out
+    from newsmon.review import score_reviewed
+
     for rev in store.reviews.latest():
-        score = _score_reviewed(store, rev).score
+        score = score_reviewed(store.reviews.strata(rev.id), store.reviews.items(rev.id))
         if score.clear:
             caveat = "; nothing judged yes or no in " + "; ".join(score.unread) if score.unread else ""
             out[rev.topic] = (

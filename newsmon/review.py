@@ -32,13 +32,13 @@ import numpy as np
 
 from newsmon.errors import InputError, OutputError
 from newsmon.models import Document, Review, ReviewItem, Stratum
-from newsmon.text import normalize_for_query, sha256_hex
-from newsmon.topics import Topic
+from newsmon.text import sha256_hex
+from newsmon.topics import Prepared, Topic
 
 log = logging.getLogger(__name__)
 
 STRATA = ("tagged", "near", "rest")
-LABELS = ("yes", "no", "unsure")
+LABELS = ("yes", "no", "unsure")  # a reader's labels, in the order they are counted
 _LABEL_SPELLINGS = {
     "yes": "yes", "y": "yes", "1": "yes", "true": "yes",
     "no": "no", "n": "no", "0": "no", "false": "no",
@@ -49,8 +49,8 @@ POSTERIOR_DRAWS = 4000  # draws of the store's figures behind each interval
 # Pseudo-documents added on yes and on no to what a part's readers judged, before its unread
 # documents are drawn: Jeffreys (0.5) in the tagged stratum and where the definition tags, a
 # quarter elsewhere (positives are rare there, and half a document on yes in a large unread
-# part invents many misses). Chosen on simulated reviews for the best worst-case coverage of the 95 % intervals
-# (a tenth covered worse, half too): see benchmarks.accuracy.review and the README.
+# part invents many misses). Chosen on simulated reviews for the best worst-case coverage of
+# the 95 % intervals (a tenth covered worse, half too): see benchmarks.accuracy.review.
 PRIOR_TAGGED = 0.5
 PRIOR = 0.25
 POSTERIOR_SEED = 20261207  # fixed: the same labels always give the same interval
@@ -105,8 +105,8 @@ def find_stratum(document: Document, topic: Topic, tagged: bool) -> str:
     """The stratum of a stored document for ``topic``: tagged, near (a query word, untagged) or rest."""
     if tagged:
         return "tagged"
-    near = topic.may_match(normalize_for_query(document.title)) or topic.may_match(normalize_for_query(document.body))
-    return "near" if near else "rest"
+    prepared = Prepared.of(document)  # the texts the tagger reads, normalized the same way
+    return "near" if topic.may_match(prepared.title) or topic.may_match(prepared.body) else "rest"
 
 
 def sort_strata(batches: Iterable[Sequence[Document]], topic: Topic, tagged: Collection[str]) -> dict[str, list[str]]:
@@ -162,6 +162,18 @@ def reviewed_tags(strata: Sequence[Stratum]) -> dict[str, int]:
     """How many documents of each stratum the version under review tags: all of ``tagged``, none
     of the others (see :func:`score_review`)."""
     return {s.name: s.population if s.name == "tagged" else 0 for s in strata}
+
+
+def score_reviewed(strata: Sequence[Stratum], items: Sequence[ReviewItem]) -> ReviewScore:
+    """The figures of the version under review: it tags exactly the documents of the tagged stratum."""
+    judgements = [Judgement(i.document_id, i.stratum, i.label, i.stratum == "tagged") for i in items]
+    return score_review(strata, judgements)
+
+
+def count_labels(items: Iterable[ReviewItem]) -> dict[str, int]:
+    """How many items carry each label (yes, no, unsure)."""
+    counts = Counter(i.label for i in items)
+    return {label: counts[label] for label in LABELS}
 
 
 def _groups(

@@ -18,6 +18,7 @@ import duckdb
 from newsmon.errors import QueryError
 from newsmon.models import Review, ReviewItem, Stratum
 from storage.database import load_sql, records
+from storage.reviews import REVIEWS_HELD, SELECT_ITEMS, SELECT_LATEST_REVIEWS, SELECT_STRATA
 
 T = TypeVar("T")
 
@@ -209,30 +210,13 @@ def current_topics(con: duckdb.DuckDBPyConnection) -> list[TopicInfo]:
 def latest_review(con: duckdb.DuckDBPyConnection, topic: str) -> tuple[Review, list[Stratum], list[ReviewItem]] | None:
     """A topic's latest review with its strata and items (labels so far), if it has one (and the
     snapshot is recent enough to hold reviews)."""
-    held = "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'topic_reviews' AND column_name = 'store_run_at'"
-    if not _scalar(con, held):  # a snapshot made before migration 0011
+    if _scalar(con, REVIEWS_HELD) != 2:  # a snapshot made before reviews
         return None
-    found = _read(
-        con,
-        Review,
-        "SELECT id, topic, topic_version, seed, drawn_at, run_id, store_run_at FROM topic_reviews WHERE topic = $topic"
-        " ORDER BY drawn_at DESC, id DESC LIMIT 1",
-        {"topic": topic},
-    )
+    found = _read(con, Review, SELECT_LATEST_REVIEWS, {"topic": topic})
     if not found:
         return None
     params = {"review": found[0].id}
-    strata = _read(
-        con, Stratum, "SELECT stratum AS name, population, drawn FROM review_strata WHERE review_id = $review", params
-    )
-    items = _read(
-        con,
-        ReviewItem,
-        "SELECT document_id, stratum, position, label, note, text_hash FROM review_items WHERE review_id = $review"
-        " ORDER BY position",
-        params,
-    )
-    return found[0], strata, items
+    return found[0], _read(con, Stratum, SELECT_STRATA, params), _read(con, ReviewItem, SELECT_ITEMS, params)
 
 
 def latest_day(con: duckdb.DuckDBPyConnection) -> date | None:

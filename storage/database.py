@@ -284,7 +284,7 @@ class Database:
         """:func:`execute` on this connection."""
         return execute(self.con, sql, params)
 
-    def records(self, model: type[T], sql: str, params: Sequence[Any] | None = None) -> list[T]:
+    def records(self, model: type[T], sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> list[T]:
         """:func:`records` on this connection."""
         return records(self.con, model, sql, params)
 

@@ -54,6 +54,13 @@ class DocumentRepository:
             )
         return {d.id: d for d in found}
 
+    def stored_after(self, when: datetime) -> set[str]:
+        """The documents first stored by a run that started after ``when``."""
+        rows = self.db.execute(
+            "SELECT d.id FROM documents d JOIN runs r ON r.id = d.run_id WHERE r.started_at > ?", [when]
+        )
+        return {row[0] for row in rows}
+
     def existing(self, ids: Sequence[str]) -> set[str]:
         """Which of these document ids are stored."""
         if not ids:

@@ -10,7 +10,24 @@ import pyarrow as pa
 from newsmon.models import Review, ReviewItem, Stratum
 from storage.database import Database, execute
 
-_REVIEW_COLUMNS = "id, topic, topic_version, seed, drawn_at, run_id, store_run_at"
+# The reads a writer's repository and the dashboard's snapshot reader share ($named parameters).
+REVIEWS_HELD = (  # 2 when the file holds reviews as this newsmon keeps them (migrations 0011, 0012)
+    "SELECT count(*) FROM duckdb_columns() WHERE (table_name, column_name)"
+    " IN (('topic_reviews', 'store_run_at'), ('runs', 'kind'))"
+)
+SELECT_LATEST_REVIEWS = (  # the latest review of each topic, or of $topic
+    "SELECT id, topic, topic_version, seed, drawn_at, run_id, store_run_at FROM topic_reviews"
+    " WHERE $topic IS NULL OR topic = $topic"
+    " QUALIFY row_number() OVER (PARTITION BY topic ORDER BY drawn_at DESC, id DESC) = 1 ORDER BY topic"
+)
+SELECT_STRATA = (  # in the order tagged, near, rest
+    "SELECT stratum AS name, population, drawn FROM review_strata WHERE review_id = $review"
+    " ORDER BY list_position(['tagged', 'near', 'rest'], stratum), stratum"
+)
+SELECT_ITEMS = (  # in the reader's order
+    "SELECT document_id, stratum, position, label, note, text_hash FROM review_items WHERE review_id = $review"
+    " ORDER BY position"
+)
 
 
 class ReviewRepository:
@@ -85,54 +102,28 @@ class ReviewRepository:
 
     def available(self) -> bool:
         """Whether the file holds reviews as this newsmon keeps them (migrations 0011 and 0012 applied)."""
-        rows = self.db.execute(
-            "SELECT count(*) FROM duckdb_columns() WHERE (table_name, column_name)"
-            " IN (('topic_reviews', 'store_run_at'), ('runs', 'kind'))"
-        )
-        return rows[0][0] == 2
-
-    def latest_run_at(self) -> datetime | None:
-        """When the latest run recorded in the file started (what a snapshot drawn from holds)."""
-        value = self.db.execute("SELECT max(started_at) FROM runs WHERE kind = 'monitor'")[0][0]
-        return value if isinstance(value, datetime) else None
-
-    def stored_after(self, when: datetime) -> set[str]:
-        """The documents first stored by a run that started after ``when``."""
-        rows = self.db.execute(
-            "SELECT d.id FROM documents d JOIN runs r ON r.id = d.run_id WHERE r.started_at > ?", [when]
-        )
-        return {row[0] for row in rows}
+        return self.db.execute(REVIEWS_HELD)[0][0] == 2
 
     def get(self, review_id: str) -> Review | None:
         """The review with this id, if any."""
-        found = self.db.records(Review, f"SELECT {_REVIEW_COLUMNS} FROM topic_reviews WHERE id = ?", [review_id])  # noqa: S608
+        found = self.db.records(
+            Review,
+            "SELECT id, topic, topic_version, seed, drawn_at, run_id, store_run_at FROM topic_reviews WHERE id = ?",
+            [review_id],
+        )
         return found[0] if found else None
 
     def latest(self, topic: str | None = None) -> list[Review]:
         """The latest review of each topic (of ``topic`` only, when given), by topic."""
-        return self.db.records(
-            Review,
-            f"SELECT {_REVIEW_COLUMNS} FROM topic_reviews WHERE ? IS NULL OR topic = ?"  # noqa: S608
-            " QUALIFY row_number() OVER (PARTITION BY topic ORDER BY drawn_at DESC, id DESC) = 1 ORDER BY topic",
-            [topic, topic],
-        )
+        return self.db.records(Review, SELECT_LATEST_REVIEWS, {"topic": topic})
 
     def strata(self, review_id: str) -> list[Stratum]:
-        """The strata of a review, as they were when it was drawn."""
-        return self.db.records(
-            Stratum,
-            "SELECT stratum AS name, population, drawn FROM review_strata WHERE review_id = ? ORDER BY stratum",
-            [review_id],
-        )
+        """The strata of a review, as they were when it was drawn (tagged, near, rest)."""
+        return self.db.records(Stratum, SELECT_STRATA, {"review": review_id})
 
     def items(self, review_id: str) -> list[ReviewItem]:
         """A review's drawn documents in the reader's order, with their labels so far."""
-        return self.db.records(
-            ReviewItem,
-            "SELECT document_id, stratum, position, label, note, text_hash FROM review_items WHERE review_id = ?"
-            " ORDER BY position",
-            [review_id],
-        )
+        return self.db.records(ReviewItem, SELECT_ITEMS, {"review": review_id})
 
     def members(self, review_id: str) -> dict[str, str]:
         """The documents of a review's tagged and near strata when it was drawn: id -> stratum."""

@@ -42,6 +42,11 @@ class RunRepository:
         )
         return len(crashed)
 
+    def latest_monitor_start(self) -> datetime | None:
+        """When the latest monitor run recorded in the file started (the views' "today")."""
+        value = self.db.execute("SELECT max(started_at) FROM runs WHERE kind = 'monitor'")[0][0]
+        return value if isinstance(value, datetime) else None
+
     def finish(self, run_id: str, status: str, finished_at: datetime, error: str | None = None) -> None:
         """Mark a run completed, failed or crashed (stopped before finishing)."""
         self.db.execute(

@@ -21,7 +21,7 @@ from newsmon.alerts import trigger_lines
 from newsmon.diffs import word_diff
 from newsmon.errors import NewsmonError, failure_hint
 from newsmon.models import Review, ReviewItem, Stratum
-from newsmon.review import Judgement, score_review
+from newsmon.review import score_reviewed
 from storage import dashboard as db
 from web.charts import trend_chart
 
@@ -164,8 +164,7 @@ def review_figures(found: tuple[Review, list[Stratum], list[ReviewItem]] | None)
     if found is None:
         return None
     review, strata, items = found
-    judgements = [Judgement(i.document_id, i.stratum, i.label, i.stratum == "tagged") for i in items]
-    score = score_review(strata, judgements)
+    score = score_reviewed(strata, items)
     if not score.clear:
         return None
     return {"review": review, "score": score, "drawn": len(items)}

@@ -40,7 +40,7 @@ from benchmarks.accuracy.topics import Item, load_split
 from newsmon.config import default_topics_path
 from newsmon.documents import read_document
 from newsmon.models import Document
-from newsmon.review import DEFAULT_SIZES, Estimate, Judgement, draw_review, find_stratum, score_review
+from newsmon.review import DEFAULT_SIZES, Estimate, draw_review, score_reviewed, sort_strata
 from newsmon.topics import Topic, load_topics, tag_documents
 
 NOW = datetime(2023, 12, 31, tzinfo=UTC)
@@ -89,18 +89,12 @@ def simulate(
 ) -> dict[str, list[Estimate]]:
     """Estimates of precision and recall over ``reviews`` seeded reviews of ``topic`` (which tags ``tagged``)."""
     by_id = {i.id: i for i in items if topic.slug in i.judged}
-    strata: dict[str, list[str]] = {"tagged": [], "near": [], "rest": []}
-    for doc in documents:
-        if doc.id in by_id:
-            strata[find_stratum(doc, topic, doc.id in tagged)].append(doc.id)
+    strata = sort_strata([[d for d in documents if d.id in by_id]], topic, tagged)
     out: dict[str, list[Estimate]] = {"precision": [], "recall": []}
     for seed in range(reviews):
         drawn_strata, drawn = draw_review(strata, sizes, seed)
-        judgements = [
-            Judgement(d.document_id, d.stratum, _label(by_id[d.document_id], topic.slug), d.stratum == "tagged")
-            for d in drawn
-        ]
-        score = score_review(drawn_strata, judgements)
+        labelled = [dataclasses.replace(d, label=_label(by_id[d.document_id], topic.slug)) for d in drawn]
+        score = score_reviewed(drawn_strata, labelled)
         out["precision"].append(score.precision)
         out["recall"].append(score.recall)
     return out
