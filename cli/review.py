@@ -4,7 +4,7 @@ the labels it comes back with, and the precision and recall they give (see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -43,10 +43,11 @@ def require_current(status: dict[str, tuple[str, int]], topic: Topic, settings: 
     stored = status.get(topic.slug, (None, 0))[0]
     if stored != topic.version:
         held = f"version {stored}" if stored else "no tags"
+        file = f" --topics {settings.topics}" if settings.topics is not None else ""
         raise ConfigError(
             f"the database {settings.db} holds {held} of {topic.slug}, the topics file {settings.topics_path} version"
-            f" {topic.version}: run `newsmon topics retag {topic.slug}` first, so that the tags reviewed are this"
-            " definition's"
+            f" {topic.version}: run `newsmon topics retag {topic.slug}{file}` first, so that the tags reviewed are"
+            " this definition's"
         )
 
 
@@ -109,7 +110,7 @@ def topics_review(
                 f"the snapshot of {settings.db} predates reviews: run `newsmon run` once, then draw the review again"
             )
         require_current(reader.topics.status(), topic, settings)
-        store_run_at = reader.runs.latest_monitor_start()
+        store_run_at, store_run_seq = reader.runs.latest_monitor_start(), reader.runs.latest_seq()
         current = set(reader.topics.current_tags(topic.slug))
         members = sort_strata(scan_documents(reader, settings.batch_size, "reading"), topic, current)
         strata, drawn = draw_review(members, {"tagged": tagged, "near": near, "rest": rest}, seed)
@@ -122,7 +123,7 @@ def topics_review(
     # the draw's own id, not a monitor run's: recording it in `runs` would move the trend
     # views' "today" (the latest run) to the wall clock, also in a replayed past
     review_id, draw_id = make_review_id(topic.slug, now, seed), f"review-{uuid.uuid4()}"
-    review = Review(review_id, topic.slug, topic.version, seed, now, draw_id, store_run_at)
+    review = Review(review_id, topic.slug, topic.version, seed, now, draw_id, store_run_at, store_run_seq)
     sheet = out or Path(f"{review.id}.csv")
     write_sheet(sheet, review, items, documents)
     try:
@@ -176,7 +177,7 @@ def topics_judge(
     from storage.store import Store
 
     settings = load_settings(config, db=db)
-    rows = read_sheet(sheet)
+    rows, has_notes = read_sheet(sheet)
     if not rows:
         console.print(f"no labels in {sheet} yet: fill its label column with yes, no or unsure", highlight=False)
         return
@@ -188,11 +189,11 @@ def topics_judge(
         reviews = {rid: r for rid in sorted({row.review_id for row in rows}) if (r := store.reviews.get(rid))}
         check_sheet(rows, {rid: {i.document_id for i in store.reviews.items(rid)} for rid in reviews}, sheet)
         unique = {(r.review_id, r.document_id): (r.review_id, r.document_id, r.label, r.note) for r in rows}
-        changed = store.reviews.store_labels(list(unique.values()), judge_id, now)
+        changed = store.reviews.store_labels(list(unique.values()), judge_id, now, keep_notes=not has_notes)
         progress = {rid: store.reviews.items(rid) for rid in reviews}
     finally:
         store.close()
-    console.print(f"{len(rows)} labels read from {sheet}, {changed} new or changed", highlight=False)
+    console.print(f"{plural(len(unique), 'label')} read from {sheet}, {changed} new or changed", highlight=False)
     for rid, items in progress.items():
         counts = count_labels(items)
         console.print(
@@ -217,7 +218,8 @@ class Scored:
 def topics_score(
     name: Annotated[str | None, typer.Argument(help="only this topic [default: every reviewed topic]")] = None,
     review: Annotated[
-        str | None, typer.Option("--review", help="this review [default: the latest of each topic]", show_default=False)
+        str | None,
+        typer.Option("--review", help="this review [default: the latest judged one of each topic]", show_default=False),
     ] = None,
     topics: TopicsFileOption = None,
     db: DbOption = None,
@@ -249,7 +251,7 @@ def topics_score(
         store = Store.on_connection(con, settings.db)
         if not store.reviews.available():
             raise ConfigError(f"the snapshot of {settings.db} predates reviews: run `newsmon run` once to update it")
-        for rev in _chosen_reviews(store, name, review, settings):
+        for rev in _chosen_reviews(store, name, review, settings, by_slug):
             strata, items = store.reviews.strata(rev.id), store.reviews.items(rev.id)
             scored = [_score_reviewed(rev, strata, items)]
             candidate = by_slug.get(rev.topic)
@@ -268,8 +270,11 @@ def topics_score(
         con.close()
 
 
-def _chosen_reviews(store: Store, name: str | None, review: str | None, settings: Settings) -> list[Review]:
-    """The review asked for, or the latest of each topic (of ``name``); a one-line error if none."""
+def _chosen_reviews(
+    store: Store, name: str | None, review: str | None, settings: Settings, known: Collection[str]
+) -> list[Review]:
+    """The review asked for, or the latest judged review of each topic (of ``name``), else its
+    latest; a one-line error if none."""
     if review is not None:
         found = store.reviews.get(review)
         if found is None:
@@ -280,10 +285,17 @@ def _chosen_reviews(store: Store, name: str | None, review: str | None, settings
         return [found]
     latest = store.reviews.latest(name)
     if not latest:
+        if name is not None and name not in known:
+            raise ConfigError(
+                f"no topic {name} in {settings.topics_path} nor any review of it in {settings.db}:"
+                " `newsmon topics list` shows the topics"
+            )
         raise ConfigError(
-            f"no review of {name or 'any topic'} in {settings.db}: draw one with `newsmon topics review <topic>`"
+            f"no review of {name or 'any topic'} in {settings.db}: draw one with `newsmon topics review"
+            f" {name or '<topic>'}`"
         )
-    return latest
+    judged = {r.topic: r for r in store.reviews.latest(name, judged=True)}
+    return [judged.get(r.topic, r) for r in latest]
 
 
 def _score_reviewed(rev: Review, strata: list[Stratum], items: list[ReviewItem]) -> Scored:
@@ -305,7 +317,7 @@ def _score_candidate(
 
     members = store.reviews.members(rev.id)
     drawn = {i.document_id for i in items}
-    later = store.documents.stored_after(rev.store_run_at) if rev.store_run_at else set()
+    later = store.documents.stored_after(rev.store_run_seq) if rev.store_run_seq is not None else set()
     tags: dict[str, Tag] = {}
     tagged_in = dict.fromkeys(STRATA, 0)
     texts: dict[str, str] = {}
@@ -352,17 +364,17 @@ def _print_scores(
     table = Table("definition", "right", "wrong", "missed", "precision", "recall", "F1", "about the topic")
     for row in scored:
         sc = row.score
-        about = f"~{sc.positives:,.0f} document{'' if round(sc.positives) == 1 else 's'}"
+        about = f"~{plural(round(sc.positives), 'document')}"
         table.add_row(
             row.label, str(sc.true_positives), str(sc.false_positives), str(sc.misses), format_estimate(sc.precision),
-            format_estimate(sc.recall), "" if sc.f1 is None else f"{sc.f1:.3f}", about,
+            format_estimate(sc.recall), format_estimate(sc.f1), about,
         )  # fmt: skip
     out.print(table)
     for row in scored:
         if row.dropped:
             out.print(
-                f"{row.label}: {row.dropped} labels not counted (their document was stored again with another text,"
-                " or is gone)",
+                f"{row.label}: {plural(row.dropped, 'label')} not counted (their document was stored again with"
+                " another text, or is gone)",
                 highlight=False,
                 markup=False,
             )
@@ -396,14 +408,14 @@ def _print_errors(out: Console, store: Store, items: list[ReviewItem], row: Scor
 
 
 def summarize_reviews(store: Store) -> dict[str, str]:
-    """Per topic, the figures of its latest review (once a document of it is labelled yes or no),
-    as one table cell."""
+    """Per topic, the figures of its latest judged review (a document labelled yes or no), as one
+    table cell."""
     out: dict[str, str] = {}
     if not store.reviews.available():  # a snapshot made before reviews: nothing to show yet
         return out
     from newsmon.review import score_reviewed
 
-    for rev in store.reviews.latest():
+    for rev in store.reviews.latest(judged=True):
         score = score_reviewed(store.reviews.strata(rev.id), store.reviews.items(rev.id))
         if score.clear:
             caveat = "; nothing judged yes or no in " + "; ".join(score.unread) if score.unread else ""
@@ -412,6 +424,11 @@ def summarize_reviews(store: Store) -> dict[str, str]:
                 f" ({score.clear} yes or no, version {rev.topic_version}, {rev.drawn_at:%Y-%m-%d}{caveat})"
             )
     return out
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 label", "2 labels" (with thousands separators)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def format_estimate(estimate: Estimate) -> str:

@@ -410,7 +410,8 @@ class Review:
     seed: int
     drawn_at: datetime
     run_id: str
-    store_run_at: datetime | None = None  # the latest run in the snapshot drawn from
+    store_run_at: datetime | None = None  # the latest run in the snapshot drawn from: when it started
+    store_run_seq: int | None = None  # … and its number in the order runs started (runs.seq)
 
 
 @dataclass(frozen=True, slots=True)

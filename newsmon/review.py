@@ -32,7 +32,7 @@ import numpy as np
 
 from newsmon.errors import InputError, OutputError
 from newsmon.models import Document, Review, ReviewItem, Stratum
-from newsmon.text import sha256_hex
+from newsmon.text import decode_utf16_without_bom, sha256_hex
 from newsmon.topics import Prepared, Topic
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,9 @@ class ReviewScore:
     misses: int
     precision: Estimate
     recall: Estimate
-    f1: float | None
+    f1: Estimate
     positives: float  # estimated documents of the store about the topic
-    unread: tuple[str, ...] = ()  # parts of the store (stratum, tagged or not) of which no document is judged
+    unread: tuple[str, ...] = ()  # parts of the store ("near", "near, tagged", …) of which no document is judged
 
     @property
     def labelled(self) -> int:
@@ -199,8 +199,10 @@ def _groups(
     return out
 
 
-def _posterior(groups: Sequence[tuple[str, bool, int, Counter[str]]], draws: int) -> tuple[np.ndarray, np.ndarray]:
-    """Draws of the store's (precision, recall) given the labels, part by part.
+def _posterior(
+    groups: Sequence[tuple[str, bool, int, Counter[str]]], draws: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draws of the store's (precision, recall, F1) given the labels, part by part.
 
     The documents judged count as they were labelled; the unread rest of each part is split
     into yes, no and unsure documents (Dirichlet-multinomial) by the shares of a Dirichlet
@@ -229,7 +231,7 @@ def _posterior(groups: Sequence[tuple[str, bool, int, Counter[str]]], draws: int
             totals[:, 2] += yes
     tp, fp, fn = totals[:, 0], totals[:, 1], totals[:, 2]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return tp / (tp + fp), tp / (tp + fn)
+        return tp / (tp + fp), tp / (tp + fn), 2 * tp / (2 * tp + fp + fn)
 
 
 def _estimate(value: float | None, draws: np.ndarray) -> Estimate:
@@ -242,6 +244,14 @@ def _estimate(value: float | None, draws: np.ndarray) -> Estimate:
     low, high = np.quantile(finite, [0.025, 0.975])
     # at a bound (nothing missed in what was read) the draws may all fall short of the estimate
     return Estimate(value, float(min(low, value)), float(max(high, value)))
+
+
+def _part_name(stratum: str, predicted: bool) -> str:
+    """A stratum's part as the output names it: "near" for its untagged part, "tagged" for the
+    tagged stratum's tagged part, else with the part ("near, tagged", "tagged, not tagged")."""
+    if predicted == (stratum == "tagged"):
+        return stratum
+    return f"{stratum}, {'tagged' if predicted else 'not tagged'}"
 
 
 def score_review(
@@ -265,7 +275,7 @@ def score_review(
     for stratum, predicted, size, labels in groups:
         judged = sum(labels.values())
         if not labels["yes"] + labels["no"]:  # nothing judged, or only unsure: it says nothing
-            unread.append(f"{stratum}, {'tagged' if predicted else 'untagged'}")
+            unread.append(_part_name(stratum, predicted))
         if not judged:
             continue
         weight = size / judged
@@ -273,12 +283,11 @@ def score_review(
             tp, fp = tp + weight * labels["yes"], fp + weight * labels["no"]
         else:
             fn += weight * labels["yes"]
-    precision_draws, recall_draws = _posterior(groups, draws)
+    precision_draws, recall_draws, f1_draws = _posterior(groups, draws)
     precision = _estimate(tp / (tp + fp) if tp + fp else None, precision_draws)
     recall = _estimate(tp / (tp + fn) if tp + fn else None, recall_draws)
-    f1 = None
-    if precision.value is not None and recall.value is not None and precision.value + recall.value > 0:
-        f1 = 2 * precision.value * recall.value / (precision.value + recall.value)
+    f1 = _estimate(2 * tp / (2 * tp + fp + fn) if precision.value is not None and recall.value is not None else None,
+                   f1_draws)  # fmt: skip
     clear = [j for j in judgements if j.label in ("yes", "no")]
     return ReviewScore(
         clear=len(clear),
@@ -300,9 +309,10 @@ def score_review(
 
 @dataclass(frozen=True, slots=True)
 class SheetRow:
-    """A labelled row of a returned sheet (rows left blank are not returned)."""
+    """A labelled row of a returned sheet (rows left blank are not returned); ``row`` is its
+    number as a spreadsheet shows it (the header is row 1)."""
 
-    line: int
+    row: int
     review_id: str
     document_id: str
     label: str
@@ -354,7 +364,7 @@ def write_sheet(path: Path, review: Review, items: Sequence[ReviewItem], documen
 
 def _decode_sheet(path: Path) -> str:
     """A sheet's text, as spreadsheets save it: UTF-8 (with or without a byte-order mark),
-    UTF-16 with a byte-order mark ("Unicode text"), else Windows-1252 ("CSV" in Excel)."""
+    UTF-16 ("Unicode text", with or without one), else Windows-1252 ("CSV" in Excel)."""
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -362,67 +372,73 @@ def _decode_sheet(path: Path) -> str:
             f"cannot read the review sheet {path}: {err.strerror or err}; pass the CSV `topics review` wrote"
         ) from err
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings: tuple[str, ...] = ("utf-16",)
+        candidates: list[str | None] = [_decode(raw, "utf-16")]
     else:
-        encodings = ("utf-8-sig", "cp1252")
-    for encoding in encodings:
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+        utf16 = decode_utf16_without_bom(raw)
+        candidates = [utf16[0]] if utf16 else [_decode(raw, "utf-8-sig"), _decode(raw, "cp1252")]
+    for text in candidates:
+        if text is not None and "\x00" not in text:  # zero bytes: UTF-16 that was not recognised
+            return text
     raise InputError(f"cannot decode the review sheet {path}: save it as CSV UTF-8 and run again")
 
 
-def read_sheet(path: Path) -> list[SheetRow]:
+def _decode(raw: bytes, encoding: str) -> str | None:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def read_sheet(path: Path) -> tuple[list[SheetRow], bool]:
     """The labelled rows of a returned sheet (CSV separated by commas, semicolons or tabs, in the
-    encodings spreadsheets save). Rows left empty are skipped: an empty label never clears one
-    stored before. Raises InputError, naming the line, on a row that cannot be read."""
+    encodings spreadsheets save), and whether it has a note column. Rows left empty are
+    skipped: an empty label never clears one stored before. Raises InputError, naming the row
+    as a spreadsheet numbers it, on a row that cannot be read."""
     text = _decode_sheet(path)
     if not text.strip():
         raise InputError(f"{path} is empty: pass the CSV file `topics review` wrote")
     header_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(",;\t", key=header_line.count))
-    header = [cell.strip() for cell in next(reader)]
+    header = [cell.strip().lower() for cell in next(reader)]
     missing = [c for c in ("review", "document_id", "label") if c not in header]
     if missing:
         raise InputError(f"{path} has no column {', '.join(missing)}: pass the CSV file `topics review` wrote")
     column: dict[str, int] = {n: header.index(n) for n in ("review", "document_id", "label", "note") if n in header}
     rows: list[SheetRow] = []
-    end = reader.line_num
-    for cells in reader:
-        line, end = end + 1, reader.line_num  # a quoted cell may span lines: name the row's first
+    for number, cells in enumerate(reader, start=2):  # blank rows are rows too
         if not any(cell.strip() for cell in cells):
             continue
         values = {name: cells[at].strip() if at < len(cells) else "" for name, at in column.items()}
+        where = f"{path}, row {number}" + (f" (document {values['document_id']})" if values["document_id"] else "")
         try:
             label = read_label(values["label"])
         except ValueError as err:
-            raise InputError(f"{path}, line {line}: {err}; write yes, no or unsure (or leave it empty)") from err
+            raise InputError(f"{where}: {err}; write yes, no or unsure (or leave it empty)") from err
         if label is None:
             continue
         review_id, document_id = values["review"].lstrip("'"), values["document_id"].lstrip("'")
         if not review_id or not document_id:
-            raise InputError(f"{path}, line {line}: the review or document_id cell is empty; restore it from the sheet")
-        rows.append(SheetRow(line, review_id, document_id, label, values.get("note") or None))
-    return rows
+            raise InputError(f"{where}: the review or document_id cell is empty; restore it from the sheet")
+        rows.append(SheetRow(number, review_id, document_id, label, values.get("note") or None))
+    return rows, "note" in column
 
 
 def check_sheet(rows: Sequence[SheetRow], drawn: Mapping[str, Collection[str]], path: Path) -> None:
-    """Fail (InputError, naming the line) on a row of a review that does not exist or of a
-    document that review did not draw, or on a document labelled twice two ways; ``drawn`` maps
-    each known review id to its documents."""
+    """Fail (InputError, naming the row) on a row of a review that does not exist or of a
+    document that review did not draw, or on a document labelled twice two ways (a second
+    note is not a second label); ``drawn`` maps each known review id to its documents."""
     seen: dict[tuple[str, str], SheetRow] = {}
     for row in rows:
         first = seen.setdefault((row.review_id, row.document_id), row)
-        if first is not row and (first.label, first.note) != (row.label, row.note):
+        if first is not row and first.label != row.label:
             raise InputError(
-                f"{path}, lines {first.line} and {row.line}: document {row.document_id} is labelled twice, two ways;"
+                f"{path}, rows {first.row} and {row.row}: document {row.document_id} is labelled twice, two ways;"
                 " keep one row"
             )
         if row.review_id not in drawn:
-            raise InputError(f"{path}, line {row.line}: no review {row.review_id} in this database; pass its --db")
+            raise InputError(f"{path}, row {row.row}: no review {row.review_id} in this database; pass its --db")
         if row.document_id not in drawn[row.review_id]:
             raise InputError(
-                f"{path}, line {row.line}: document {row.document_id} was not drawn for {row.review_id};"
+                f"{path}, row {row.row}: document {row.document_id} was not drawn for {row.review_id};"
                 " restore the row from the sheet"
             )

@@ -46,7 +46,7 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding), encoding.replace("-sig", "")
-    utf16 = _utf16_without_bom(data)
+    utf16 = decode_utf16_without_bom(data)
     if utf16 is not None:
         text, encoding = utf16
     else:
@@ -59,8 +59,9 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
-    """UTF-16 text without a BOM: mostly-ASCII text leaves every other byte NUL."""
+def decode_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """``(text, encoding)`` of UTF-16 without a BOM (mostly-ASCII text leaves every other byte
+    NUL), else None."""
     sample = data[:4096]
     if len(sample) < 4 or len(sample) % 2 or b"\x00" not in sample:
         return None

@@ -18,7 +18,7 @@ import duckdb
 from newsmon.errors import QueryError
 from newsmon.models import Review, ReviewItem, Stratum
 from storage.database import load_sql, records
-from storage.reviews import REVIEWS_HELD, SELECT_ITEMS, SELECT_LATEST_REVIEWS, SELECT_STRATA
+from storage.reviews import REVIEW_TABLES_HELD, REVIEWS_HELD, SELECT_ITEMS, SELECT_LATEST_REVIEWS, SELECT_STRATA
 
 T = TypeVar("T")
 
@@ -208,11 +208,11 @@ def current_topics(con: duckdb.DuckDBPyConnection) -> list[TopicInfo]:
 
 
 def latest_review(con: duckdb.DuckDBPyConnection, topic: str) -> tuple[Review, list[Stratum], list[ReviewItem]] | None:
-    """A topic's latest review with its strata and items (labels so far), if it has one (and the
-    snapshot is recent enough to hold reviews)."""
-    if _scalar(con, REVIEWS_HELD) != 2:  # a snapshot made before reviews
+    """A topic's latest judged review (a document labelled yes or no) with its strata and items,
+    if it has one (and the snapshot is recent enough to hold reviews)."""
+    if _scalar(con, REVIEWS_HELD) != REVIEW_TABLES_HELD:  # a snapshot made before reviews
         return None
-    found = _read(con, Review, SELECT_LATEST_REVIEWS, {"topic": topic})
+    found = _read(con, Review, SELECT_LATEST_REVIEWS, {"topic": topic, "judged": True})
     if not found:
         return None
     params = {"review": found[0].id}

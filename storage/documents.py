@@ -54,11 +54,9 @@ class DocumentRepository:
             )
         return {d.id: d for d in found}
 
-    def stored_after(self, when: datetime) -> set[str]:
-        """The documents first stored by a run that started after ``when``."""
-        rows = self.db.execute(
-            "SELECT d.id FROM documents d JOIN runs r ON r.id = d.run_id WHERE r.started_at > ?", [when]
-        )
+    def stored_after(self, run_seq: int) -> set[str]:
+        """The documents first stored by a run recorded after run number ``run_seq`` (``runs.seq``)."""
+        rows = self.db.execute("SELECT d.id FROM documents d JOIN runs r ON r.id = d.run_id WHERE r.seq > ?", [run_seq])
         return {row[0] for row in rows}
 
     def existing(self, ids: Sequence[str]) -> set[str]:

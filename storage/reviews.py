@@ -11,13 +11,15 @@ from newsmon.models import Review, ReviewItem, Stratum
 from storage.database import Database, execute
 
 # The reads a writer's repository and the dashboard's snapshot reader share ($named parameters).
-REVIEWS_HELD = (  # 2 when the file holds reviews as this newsmon keeps them (migrations 0011, 0012)
+REVIEW_TABLES_HELD = 3  # what REVIEWS_HELD counts when the file holds reviews as this newsmon keeps them
+REVIEWS_HELD = (  # the columns of migrations 0011-0013 the file holds (old snapshots lack some)
     "SELECT count(*) FROM duckdb_columns() WHERE (table_name, column_name)"
-    " IN (('topic_reviews', 'store_run_at'), ('runs', 'kind'))"
+    " IN (('topic_reviews', 'store_run_at'), ('runs', 'kind'), ('topic_reviews', 'store_run_seq'))"
 )
-SELECT_LATEST_REVIEWS = (  # the latest review of each topic, or of $topic
-    "SELECT id, topic, topic_version, seed, drawn_at, run_id, store_run_at FROM topic_reviews"
-    " WHERE $topic IS NULL OR topic = $topic"
+SELECT_LATEST_REVIEWS = (  # the latest review of each topic, or of $topic; with $judged, of those judged
+    "SELECT id, topic, topic_version, seed, drawn_at, run_id, store_run_at, store_run_seq FROM topic_reviews r"
+    " WHERE ($topic IS NULL OR topic = $topic)"
+    " AND (NOT $judged OR EXISTS (SELECT 1 FROM review_items i WHERE i.review_id = r.id AND i.label IN ('yes', 'no')))"
     " QUALIFY row_number() OVER (PARTITION BY topic ORDER BY drawn_at DESC, id DESC) = 1 ORDER BY topic"
 )
 SELECT_STRATA = (  # in the order tagged, near, rest
@@ -75,8 +77,9 @@ class ReviewRepository:
         ):
             execute(
                 con,
-                "INSERT INTO topic_reviews (id, topic, topic_version, seed, drawn_at, run_id, store_run_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO topic_reviews"
+                " (id, topic, topic_version, seed, drawn_at, run_id, store_run_at, store_run_seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     review.id,
                     review.topic,
@@ -85,6 +88,7 @@ class ReviewRepository:
                     review.drawn_at,
                     review.run_id,
                     review.store_run_at,
+                    review.store_run_seq,
                 ],
             )
             execute(
@@ -101,21 +105,23 @@ class ReviewRepository:
             execute(con, "INSERT INTO review_members SELECT ?, document_id, stratum FROM staged_members", [review.id])
 
     def available(self) -> bool:
-        """Whether the file holds reviews as this newsmon keeps them (migrations 0011 and 0012 applied)."""
-        return self.db.execute(REVIEWS_HELD)[0][0] == 2
+        """Whether the file holds reviews as this newsmon keeps them (migrations 0011 to 0013 applied)."""
+        return self.db.execute(REVIEWS_HELD)[0][0] == REVIEW_TABLES_HELD
 
     def get(self, review_id: str) -> Review | None:
         """The review with this id, if any."""
         found = self.db.records(
             Review,
-            "SELECT id, topic, topic_version, seed, drawn_at, run_id, store_run_at FROM topic_reviews WHERE id = ?",
+            "SELECT id, topic, topic_version, seed, drawn_at, run_id, store_run_at, store_run_seq"
+            " FROM topic_reviews WHERE id = ?",
             [review_id],
         )
         return found[0] if found else None
 
-    def latest(self, topic: str | None = None) -> list[Review]:
-        """The latest review of each topic (of ``topic`` only, when given), by topic."""
-        return self.db.records(Review, SELECT_LATEST_REVIEWS, {"topic": topic})
+    def latest(self, topic: str | None = None, judged: bool = False) -> list[Review]:
+        """The latest review of each topic (of ``topic`` only, when given), by topic; with
+        ``judged``, the latest of those with a document labelled yes or no."""
+        return self.db.records(Review, SELECT_LATEST_REVIEWS, {"topic": topic, "judged": judged})
 
     def strata(self, review_id: str) -> list[Stratum]:
         """The strata of a review, as they were when it was drawn (tagged, near, rest)."""
@@ -130,12 +136,17 @@ class ReviewRepository:
         return dict(self.db.execute("SELECT document_id, stratum FROM review_members WHERE review_id = ?", [review_id]))
 
     def store_labels(
-        self, labels: Sequence[tuple[str, str, str | None, str | None]], run_id: str, now: datetime
+        self,
+        labels: Sequence[tuple[str, str, str | None, str | None]],
+        run_id: str,
+        now: datetime,
+        keep_notes: bool = False,
     ) -> int:
         """Store (review id, document id, label, note) of drawn items; returns how many changed.
 
         An item whose label and note are already these is left alone, so storing the same
-        file again changes nothing.
+        file again changes nothing. With ``keep_notes`` (a sheet without its note column) the
+        stored notes are kept as they are.
         """
         staged = pa.table(
             {
@@ -148,10 +159,10 @@ class ReviewRepository:
         with self.db.registered("staged_labels", staged), self.db.transaction() as con:
             rows = execute(
                 con,
-                "UPDATE review_items SET label = s.label, note = s.note, judged_at = ?, run_id = ?"
-                " FROM staged_labels s WHERE review_items.review_id = s.review_id"
-                " AND review_items.document_id = s.document_id"
-                " AND (review_items.label IS DISTINCT FROM s.label OR review_items.note IS DISTINCT FROM s.note)",
-                [now, run_id],
+                "UPDATE review_items SET label = s.label, note = CASE WHEN ? THEN review_items.note ELSE s.note END,"
+                " judged_at = ?, run_id = ? FROM staged_labels s WHERE review_items.review_id = s.review_id"
+                " AND review_items.document_id = s.document_id AND (review_items.label IS DISTINCT FROM s.label"
+                " OR (NOT ? AND review_items.note IS DISTINCT FROM s.note))",
+                [keep_notes, now, run_id, keep_notes],
             )
         return int(rows[0][0]) if rows else 0

@@ -25,7 +25,8 @@ class RunRepository:
         running was killed (SIGKILL, power loss): it is marked ``crashed``. Its committed
         batches are kept; the work it did not finish is redone by this run. ``version`` is the
         newsmon release that runs it; ``kind`` is ``monitor`` or ``retag`` (the views take
-        "today" from monitor runs only).
+        "today" from monitor runs only). A new run is numbered after every run recorded before
+        it (``seq``); a run resumed under its id keeps its number.
         """
         crashed = self.db.execute(
             "UPDATE runs SET status = 'crashed', finished_at = ?,"
@@ -36,7 +37,8 @@ class RunRepository:
         for (old,) in crashed:
             log.warning("run %s had not finished (killed?): marked crashed", old)
         self.db.execute(
-            "INSERT INTO runs (id, started_at, status, input, newsmon_version, kind) VALUES (?, ?, 'running', ?, ?, ?)"
+            "INSERT INTO runs (id, started_at, status, input, newsmon_version, kind, seq)"
+            " VALUES (?, ?, 'running', ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM runs))"
             " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL, error = NULL",
             [run_id, now, input_desc, version, kind],
         )
@@ -46,6 +48,11 @@ class RunRepository:
         """When the latest monitor run recorded in the file started (the views' "today")."""
         value = self.db.execute("SELECT max(started_at) FROM runs WHERE kind = 'monitor'")[0][0]
         return value if isinstance(value, datetime) else None
+
+    def latest_seq(self) -> int | None:
+        """The number of the latest run recorded in the file (of any kind), if any."""
+        value = self.db.execute("SELECT max(seq) FROM runs")[0][0]
+        return int(value) if value is not None else None
 
     def finish(self, run_id: str, status: str, finished_at: datetime, error: str | None = None) -> None:
         """Mark a run completed, failed or crashed (stopped before finishing)."""

@@ -573,7 +573,7 @@ def test_an_index_of_the_previous_scheme_is_rebuilt_after_the_upgrade(
         store.con.execute("DROP VIEW v_topic_reviews")
         store.con.execute("DROP TABLE review_items; DROP TABLE review_strata; DROP TABLE review_members")
         store.con.execute("DROP TABLE topic_reviews")
-        store.con.execute("ALTER TABLE runs DROP COLUMN kind")
+        store.con.execute("ALTER TABLE runs DROP COLUMN kind; ALTER TABLE runs DROP COLUMN seq")
     finally:
         store.close(snapshot=False)
     store = Store.open_writer(path)

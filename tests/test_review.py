@@ -71,7 +71,8 @@ def test_score_weights_each_stratum_back_to_its_population() -> None:
     # one tagged yes stands for 10/2 = 5 documents, one near yes for 100/5 = 20
     assert score.positives == pytest.approx(25.0)
     assert score.recall.value == pytest.approx(5 / 25)
-    assert score.f1 == pytest.approx(2 * 0.5 * 0.2 / 0.7)
+    assert score.f1.value == pytest.approx(2 * 0.5 * 0.2 / 0.7)
+    assert score.f1.low is not None and score.f1.high is not None and score.f1.low < score.f1.value < score.f1.high
     assert score.recall.low is not None and score.recall.high is not None
     assert 0.0 <= score.recall.low < 0.2 < score.recall.high <= 1.0
 
@@ -104,24 +105,29 @@ def test_parts_hold_what_was_judged_in_them_and_add_up_to_the_stratum() -> None:
 def test_a_part_judged_only_unsure_is_named_as_unread() -> None:
     judgements = _judgements([("tagged", "yes", True)] * 5 + [("near", "unsure", False)] * 3)
     score = score_review([Stratum("tagged", 5, 5), Stratum("near", 300, 3), Stratum("rest", 0, 0)], judgements)
-    assert score.unread == ("near, untagged",)
+    assert score.unread == ("near",)
     assert score.recall.low is not None and score.recall.low < 0.5  # 300 documents of which nothing is known
 
 
 def test_a_part_read_in_full_is_exact_and_one_not_read_is_wide_open() -> None:
     census = _judgements([("tagged", "yes", True)] * 8 + [("tagged", "no", True)] * 3)
     score = score_review([Stratum("tagged", 11, 11), Stratum("near", 0, 0), Stratum("rest", 0, 0)], census)
+    assert score.f1.value == score.f1.low == score.f1.high == pytest.approx(2 * 8 / (2 * 8 + 3))
     assert score.precision.value == pytest.approx(8 / 11)
     assert score.precision.low == pytest.approx(8 / 11) and score.precision.high == pytest.approx(8 / 11)
     unread = score_review([Stratum("tagged", 11, 11), Stratum("near", 5000, 0), Stratum("rest", 0, 0)], census)
     assert unread.recall.value == pytest.approx(1.0)  # from what was read ...
     assert unread.recall.low is not None and unread.recall.low < 0.05  # ... but 5,000 unread documents may hold many
-    assert unread.unread == ("near, untagged",)
+    assert unread.unread == ("near",)
+    changed = _judgements([("tagged", "yes", True)] * 8 + [("tagged", "no", False)] * 3)
+    parts = score_review([Stratum("tagged", 11, 11), Stratum("near", 40, 0)], changed, {"tagged": 8, "near": 5})
+    assert parts.unread == ("near, tagged", "near")  # the part of near the changed definition tags, and the rest
+    assert parts.f1.value == pytest.approx(1.0) and parts.f1.low is not None and parts.f1.low < 0.9
 
 
 def test_score_with_nothing_tagged_or_found_has_no_figures() -> None:
     score = score_review([Stratum("rest", 10, 1)], _judgements([("rest", "no", False)]))
-    assert score.precision.value is None and score.recall.value is None and score.f1 is None
+    assert score.precision.value is None and score.recall.value is None and score.f1.value is None
 
 
 def test_intervals_widen_with_what_was_not_read_and_repeat_exactly() -> None:
@@ -157,14 +163,15 @@ def test_spreadsheet_cells_never_start_a_formula() -> None:
 
 @pytest.mark.parametrize(
     ("encoding", "delimiter"),
-    [("utf-8-sig", ","), ("utf-8", ";"), ("cp1252", ","), ("utf-16", "\t")],
-    ids=["csv-utf8", "semicolons", "excel-csv", "unicode-text"],
+    [("utf-8-sig", ","), ("utf-8", ";"), ("cp1252", ","), ("utf-16", "\t"), ("utf-16-le", "\t"), ("utf-16-be", ",")],
+    ids=["csv-utf8", "semicolons", "excel-csv", "unicode-text", "utf16-le-no-bom", "utf16-be-no-bom"],
 )
 def test_sheets_come_back_in_the_encodings_spreadsheets_save(tmp_path: Path, encoding: str, delimiter: str) -> None:
     sheet = tmp_path / "back.csv"
     lines = [["review", "document_id", "label", "note", "title"], ["rv-x-1", "d1", "no", "", "Café “Moskva” …"]]
     sheet.write_bytes("\r\n".join(delimiter.join(line) for line in lines).encode(encoding))
-    (row,) = read_sheet(sheet)
+    (row,), has_notes = read_sheet(sheet)
+    assert has_notes
     assert (row.review_id, row.document_id, row.label) == ("rv-x-1", "d1", "no")
 
 
@@ -195,34 +202,44 @@ def test_sheet_is_blind_safe_and_never_overwritten(tmp_path: Path) -> None:
         write_sheet(sheet, _review(), items, {"d1": doc})
 
 
-def test_returned_sheets_are_read_with_their_lines_named(tmp_path: Path) -> None:
+def test_returned_sheets_are_read_with_their_rows_named_as_a_spreadsheet_numbers_them(tmp_path: Path) -> None:
     sheet = tmp_path / "back.csv"
     sheet.write_text(
-        'review;position;document_id;label;note\nrv-x-1;1;d1;Yes;\nrv-x-1;2;d2;;\nrv-x-1;3;d3;no;"two\nlines"\n',
+        'Review;position;Document_ID;LABEL;note\nrv-x-1;1;d1;Yes;\nrv-x-1;2;d2;;\nrv-x-1;3;d3;no;"two\nlines"\n'
+        'rv-x-1;4;d4;"maybe";"a long text\nover\nthree lines"\n',
         encoding="utf-8",
-    )
-    rows = read_sheet(sheet)  # semicolons, as some spreadsheets save CSV
-    assert [(r.line, r.document_id, r.label, r.note) for r in rows] == [
+    )  # semicolons and capitalised headers, as some spreadsheets save CSV; cells over many lines
+    with pytest.raises(InputError, match=r"back.csv, row 5 \(document d4\): label 'maybe' is not yes, no or unsure"):
+        read_sheet(sheet)
+    sheet.write_text(sheet.read_text(encoding="utf-8").replace('"maybe"', ""), encoding="utf-8")
+    rows, _ = read_sheet(sheet)
+    assert [(r.row, r.document_id, r.label, r.note) for r in rows] == [
         (2, "d1", "yes", None),
         (4, "d3", "no", "two\nlines"),
     ]
     check_sheet(rows, {"rv-x-1": {"d1", "d2", "d3"}}, sheet)
-    with pytest.raises(InputError, match=r"line 4: document d3 was not drawn"):
+    with pytest.raises(InputError, match=r"row 4: document d3 was not drawn"):
         check_sheet(rows, {"rv-x-1": {"d1"}}, sheet)
-    with pytest.raises(InputError, match=r"line 2: no review rv-x-1"):
+    with pytest.raises(InputError, match=r"row 2: no review rv-x-1"):
         check_sheet(rows, {}, sheet)
     sheet.write_text("review,document_id,label\nrv-x-1,d1,yes\nrv-x-1,d1,no\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"lines 2 and 3: document d1 is labelled twice"):
-        check_sheet(read_sheet(sheet), {"rv-x-1": {"d1"}}, sheet)
-    sheet.write_text("review,document_id,label\nrv-x-1,d1,maybe\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"back.csv, line 2: label 'maybe' is not yes, no or unsure"):
-        read_sheet(sheet)
+    with pytest.raises(InputError, match=r"rows 2 and 3: document d1 is labelled twice"):
+        check_sheet(read_sheet(sheet)[0], {"rv-x-1": {"d1"}}, sheet)
+    sheet.write_text("review,document_id,label,note\nrv-x-1,d1,yes,first\nrv-x-1,d1,yes,second\n", encoding="utf-8")
+    check_sheet(read_sheet(sheet)[0], {"rv-x-1": {"d1"}}, sheet)  # the same label twice, two notes: one label
     sheet.write_text("review,document_id,label\n\nrv-x-1,d1,yes\n\n\nrv-x-1,d2,perhaps\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"line 6: label 'perhaps'"):  # blank rows counted
+    with pytest.raises(InputError, match=r"row 6 \(document d2\): label 'perhaps'"):  # blank rows counted
         read_sheet(sheet)
+    assert read_sheet(_write(tmp_path, "review,document_id,label\n")) == ([], False)  # no note column
     sheet.write_text("id,verdict\n", encoding="utf-8")
     with pytest.raises(InputError, match="no column review, document_id, label"):
         read_sheet(sheet)
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "plain.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # -- the commands, on a real database -----------------------------------------------------------
@@ -325,7 +342,7 @@ def test_review_judge_and_score_a_topic(
     # six tags, all right; the Western-measures story is missed; the Danone story counts neither way
     assert _cells(reviewed)[1:4] == ["6", "0", "1"]
     assert _cells(reviewed)[4].startswith("1.000 [") and _cells(reviewed)[5].startswith("0.857 [")
-    assert _cells(reviewed)[6:] == ["0.923", "~7 documents"]
+    assert _cells(reviewed)[6].startswith("0.923 [") and _cells(reviewed)[7] == "~7 documents"
     assert "missed by version" in scored.output and "Western measures against the Kremlin" in scored.output
     listed = newsmon("topics", "list", "--db", db, env={"COLUMNS": "250"})
     row = next(line for line in listed.output.splitlines() if "russia-sanctions" in line)
@@ -366,7 +383,7 @@ def test_review_judge_and_score_a_topic(
     candidate = next(line for line in moved.output.splitlines() if "(changed.toml)" in line)
     assert _cells(candidate)[1:4] == ["6", "0", "1"]  # its label was given to another text: not counted
     assert "nothing judged yes or no in rest, tagged" in " ".join(moved.output.split())
-    assert "1 labels not counted (their document was stored again" in " ".join(moved.output.split())
+    assert "1 label not counted (their document was stored again" in " ".join(moved.output.split())
 
     store = Store.open_writer(reviewed_db)  # a review drawn before newsmon kept its strata's documents
     try:
@@ -383,6 +400,66 @@ def test_review_judge_and_score_a_topic(
     runs = newsmon("sql", "select count(*) from runs", "--db", db, "--format", "csv")
     assert runs.output.strip().splitlines()[-1] == "2"  # the store's two runs: a review is not a run
 
+    fresh = newsmon("topics", "review", "russia-sanctions", "--db", db, "--seed", "6", "--out", "second.csv")
+    assert fresh.exit_code == 0, fresh.output  # a newer review, not judged yet, hides nothing judged
+    listed = newsmon("topics", "list", "--db", db, env={"COLUMNS": "250"})
+    row = next(line for line in listed.output.splitlines() if "russia-sanctions" in line)
+    assert "P 1.000 [" in row and "(11 yes or no, version" in row
+    rescored = newsmon("topics", "score", "russia-sanctions", "--db", db, env={"COLUMNS": "200"})
+    assert _cells(next(line for line in rescored.output.splitlines() if "(reviewed)" in line))[1:4] == ["6", "0", "1"]
+    assert "no topic nosuch" in newsmon("topics", "score", "nosuch", "--db", db).stderr
+
+
+def test_documents_stored_after_a_draw_are_told_by_run_order_not_clock(
+    reviewed_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import support
+
+    store = Store.open_writer(reviewed_db)
+    try:
+        drawn_at = store.runs.latest_seq()  # what a draw records: the latest run its snapshot held
+        assert drawn_at == 1 and store.documents.stored_after(drawn_at) == set()
+        base = support.NOW
+        for name, shift, run_id in (("replayed", -30, "run-2"), ("later", 1, "run-3")):
+            folder = tmp_path / name  # a replay of an earlier day, then a run at a later clock
+            folder.mkdir()
+            text = f"{name.title()} story\n\nText of the {name} story.\n"
+            (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+            monkeypatch.setattr(support, "NOW", base + timedelta(days=shift))
+            assert store_seeds(store, run_id, folder) == 1
+        titles = {d.title for d in store.documents.by_id(sorted(store.documents.stored_after(drawn_at))).values()}
+        assert titles == {"Replayed story", "Later story"}
+        store.runs.start("run-2", support.NOW, "resumed")  # a run resumed under its id keeps its place
+        assert [r[0] for r in store.con.execute("SELECT id FROM runs ORDER BY seq").fetchall()] == [
+            "run-1", "run-2", "run-3",
+        ]  # fmt: skip
+    finally:
+        store.close()
+
+
+def test_runs_and_reviews_of_an_earlier_release_are_numbered_on_upgrade(reviewed_db: Path) -> None:
+    store = Store.open_writer(reviewed_db)
+    try:
+        later = store.con.execute("SELECT started_at + INTERVAL 1 DAY FROM runs").fetchall()[0][0]
+        store.runs.start("run-0", later - timedelta(days=2), "an earlier day, recorded later")
+        store.reviews.create(
+            Review("rv-old", "russia-sanctions", "v0", 1, later, "review-1", store_run_at=later - timedelta(days=2)),
+            [Stratum("rest", 1, 0)], [], {},
+        )  # fmt: skip
+        store.con.execute("DELETE FROM schema_migrations WHERE version >= 13")  # as 0012 left the file
+        store.con.execute("ALTER TABLE runs DROP COLUMN seq; ALTER TABLE topic_reviews DROP COLUMN store_run_seq")
+    finally:
+        store.close(snapshot=False)
+    store = Store.open_writer(reviewed_db)
+    try:
+        assert store.con.execute("SELECT id, seq FROM runs ORDER BY seq").fetchall() == [("run-0", 1), ("run-1", 2)]
+        review = store.reviews.get("rv-old")
+        assert review is not None and review.store_run_seq == 1  # the latest monitor run started by then
+        store.runs.start("run-2", later, "next")
+        assert store.runs.latest_seq() == 3
+    finally:
+        store.close()
+
 
 def test_review_needs_the_definitions_tags_and_a_new_sheet(
     reviewed_db: Path, tmp_path: Path, newsmon: Callable[..., Result]
@@ -392,7 +469,7 @@ def test_review_needs_the_definitions_tags_and_a_new_sheet(
     db = str(reviewed_db)
     stale = newsmon("topics", "review", "russia-sanctions", "--db", db, "--topics", str(changed))
     assert stale.exit_code == 1
-    assert "run `newsmon topics retag russia-sanctions` first" in stale.stderr
+    assert f"run `newsmon topics retag russia-sanctions --topics {changed}` first" in " ".join(stale.stderr.split())
     taken = tmp_path / "taken.csv"
     taken.write_text("x", encoding="utf-8")
     again = newsmon("topics", "review", "russia-sanctions", "--db", db, "--out", str(taken))

@@ -6,7 +6,7 @@ splits: 626 real feed items and White House documents; ``--labels fresh`` or ``s
 others) is a stored document, tagged by the current rules; its labels play
 the reader (an ambiguous item is labelled ``unsure``). Each simulated review draws the
 command's default sample (50 tagged, 30 near, 20 rest) with its own seed, and is scored the way
-``topics score`` scores it. Since every item is labelled, the true precision and recall on the
+``topics score`` scores it. Since every item is labelled, the true precision, recall and F1 on the
 "store" are known, and the script prints, per topic, over the simulated reviews:
 
 * the true figure, the mean estimate (its bias) and the root-mean-square error;
@@ -87,16 +87,17 @@ def simulate(
     sizes: dict[str, int],
     reviews: int,
 ) -> dict[str, list[Estimate]]:
-    """Estimates of precision and recall over ``reviews`` seeded reviews of ``topic`` (which tags ``tagged``)."""
+    """Estimates of precision, recall and F1 over ``reviews`` seeded reviews of ``topic`` (which tags ``tagged``)."""
     by_id = {i.id: i for i in items if topic.slug in i.judged}
     strata = sort_strata([[d for d in documents if d.id in by_id]], topic, tagged)
-    out: dict[str, list[Estimate]] = {"precision": [], "recall": []}
+    out: dict[str, list[Estimate]] = {"precision": [], "recall": [], "F1": []}
     for seed in range(reviews):
         drawn_strata, drawn = draw_review(strata, sizes, seed)
         labelled = [dataclasses.replace(d, label=_label(by_id[d.document_id], topic.slug)) for d in drawn]
         score = score_reviewed(drawn_strata, labelled)
         out["precision"].append(score.precision)
         out["recall"].append(score.recall)
+        out["F1"].append(score.f1)
     return out
 
 
@@ -105,12 +106,17 @@ def _label(item: Item, topic: str) -> str:
 
 
 def truth(topic: Topic, items: Sequence[Item], tagged: set[str]) -> dict[str, float | None]:
-    """The true precision and recall of the topic on every clear item of the set (None: no tag, no positive)."""
+    """The true precision, recall and F1 of the topic on every clear item of the set (None: no tag, no positive)."""
     clear = [i for i in items if topic.slug in i.judged and not i.ambiguous]
     tp = sum(1 for i in clear if i.id in tagged and topic.slug in i.labels)
     fp = sum(1 for i in clear if i.id in tagged and topic.slug not in i.labels)
     fn = sum(1 for i in clear if i.id not in tagged and topic.slug in i.labels)
-    return {"precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None}
+    both = tp + fp and tp + fn
+    return {
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "F1": 2 * tp / (2 * tp + fp + fn) if both else None,
+    }
 
 
 def summary(true: float | None, estimates: Sequence[Estimate]) -> str:
@@ -164,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tagged = {t.document_id for t in tag_documents(documents, [topic])}
         figures = simulate(topic, items, documents, tagged, sizes, args.reviews)
         true = truth(topic, items, tagged)
-        for figure in ("precision", "recall"):
+        for figure in ("precision", "recall", "F1"):
             print(f"{topic.slug:24} {figure:10} {summary(true[figure], figures[figure])}")
     print(f"(run took {time.perf_counter() - t0:.0f} s)")
     return 0
