@@ -278,12 +278,22 @@ class Near(Node):
         if not right:
             return []
         starts = [m.start() for m in _WORD.finditer(text)]
-        words_r = [(_word_span(starts, span), span) for span in right]
+        words_r = [_word_span(starts, span) for span in right]
+        # the right matches by first word, so that each left match looks only at those within
+        # reach (every pair was compared before: a long sentence repeating the words took time
+        # growing with its square); pairs are still given in the order left, then right
+        by_first = sorted(range(len(right)), key=lambda i: words_r[i][0])
+        firsts = [words_r[i][0] for i in by_first]
+        widest = max(last - first for first, last in words_r)
         out: list[tuple[int, int]] = []
         for l_span in left:
             l_first, l_last = _word_span(starts, l_span)
-            for (r_first, r_last), r_span in words_r:
+            low = bisect_left(firsts, l_first - self.distance - 1 - widest)
+            high = bisect_right(firsts, l_last + self.distance + 1)
+            for i in sorted(by_first[low:high]):
+                r_first, r_last = words_r[i]
                 if max(r_first - l_last, l_first - r_last) - 1 <= self.distance:
+                    r_span = right[i]
                     out.append((min(l_span[0], r_span[0]), max(l_span[1], r_span[1])))
         return out
 

@@ -127,7 +127,10 @@ def normalize_for_match(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,6}/\S*")
+# A host is at most 63 characters a label and 9 labels here, so that the work at each word
+# boundary is bounded: with unbounded labels a run like "a-a-a-…" took time growing with its
+# square (40,000 characters: 53 s).
+_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)\S+|\b[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,6}/\S*")
 _APOSTROPHES = ("ʻ", "ʼ", "`", "´", "′")  # Uzbek Latin oʻ/gʻ and look-alikes of the apostrophe
 
 
@@ -165,13 +168,13 @@ def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     for paragraph in text.split("\n"):
         pieces = [p.strip() for p in _SENTENCE.findall(paragraph) if p.strip()]
-        merged: list[str] = []
-        for piece in pieces:
-            if merged and _ABBREVIATION_END.search(merged[-1]):
-                merged[-1] = f"{merged[-1]} {piece}"
+        merged: list[list[str]] = []  # a piece after an abbreviation joins the sentence before it
+        for piece in pieces:  # (checked on the last piece alone: a sentence of many stays linear)
+            if merged and _ABBREVIATION_END.search(merged[-1][-1]):
+                merged[-1].append(piece)
             else:
-                merged.append(piece)
-        out.extend(merged)
+                merged.append([piece])
+        out.extend(" ".join(parts) for parts in merged)
     return out
 
 
