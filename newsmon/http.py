@@ -92,6 +92,21 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _SCHEMES = {"http": 80, "https": 443}
 ALLOW_HINT = f" (list the host or range in http_allow or {ALLOW_ENV} if it is meant to be fetched)"
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# The IANA special-purpose blocks that are not globally reachable, refused whatever the
+# Python release's `is_global` says (3.11.7 and 3.12.1 count 192.0.0.0/24 as global, and with
+# it 192.0.0.192, a cloud metadata address): private-use, shared, loopback, link-local,
+# documentation, benchmarking, reserved, multicast, and IPv6's discard, protocol assignments,
+# local-use NAT64, unique-local and the 3fff::/20 documentation block.
+_NOT_PUBLIC = tuple(
+    ipaddress.ip_network(block)
+    for block in (
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+        "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+        "::/127", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16",
+        "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+    )
+)  # fmt: skip
 # IPv4 literals in the forms inet_aton() accepts: 2130706433, 0177.0.0.1, 0x7f.1, 127.1
 _LEGACY_IPV4 = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}$", re.IGNORECASE)
 
@@ -203,6 +218,8 @@ def is_public_address(ip: IPAddress) -> bool:
             return False
         if ip.is_site_local:
             return False
+    if any(ip in block for block in _NOT_PUBLIC if block.version == ip.version):
+        return False
     return ip.is_global and not (
         ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
     )

@@ -658,6 +658,15 @@ def test_non_public_addresses_are_refused_by_default(server: ScriptedServer, hos
         ("::ffff:127.0.0.1", False),
         ("2002:0a00:0001::1", False),
         ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+        ("192.0.0.192", False),  # a cloud metadata address some Python releases count as global
+        ("192.0.0.9", False),
+        ("192.88.99.1", False),
+        ("198.18.0.1", False),
+        ("3fff::1", False),
+        ("5f00::1", False),
+        ("64:ff9b:1::808:808", False),
+        ("2001:db8::1", False),
+        ("::ffff:192.0.0.192", False),
         ("8.8.8.8", True),
         ("2606:4700:4700::1111", True),
         ("::ffff:8.8.8.8", True),
