@@ -216,7 +216,18 @@ def render_markdown(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_c
 # --- data formats -----------------------------------------------------------------------------
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value: str) -> str:
+    """Text as a cell a spreadsheet shows as text, never runs: a leading = + - @ (or tab, carriage
+    return) gets a quote."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def _csv_value(value: Any) -> Any:
+    if isinstance(value, str):  # text (feed text among it) never becomes a formula; numbers stay numbers
+        return escape_cell(value)
     converted = jsonable(value)
     if isinstance(converted, list | dict):
         return json.dumps(converted, ensure_ascii=False)
@@ -224,7 +235,8 @@ def _csv_value(value: Any) -> Any:
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO, header: bool = True) -> int:
-    """Rows as CSV (lists and structs as JSON text); the number of rows written."""
+    """Rows as CSV (lists and structs as JSON text; text that would start a spreadsheet formula
+    with a leading ``'``: :func:`escape_cell`); the number of rows written."""
     writer = csv.writer(out, lineterminator="\n")
     if header:
         writer.writerow(columns)

@@ -32,6 +32,7 @@ import numpy as np
 
 from newsmon.errors import InputError, OutputError
 from newsmon.models import Document, Review, ReviewItem, Stratum
+from newsmon.results import escape_cell
 from newsmon.text import decode_utf16_without_bom, sha256_hex
 from newsmon.topics import Prepared, Topic
 
@@ -56,7 +57,6 @@ PRIOR = 0.25
 POSTERIOR_SEED = 20261207  # fixed: the same labels always give the same interval
 SHEET_COLUMNS = ("review", "position", "document_id", "label", "note", "title", "source", "published", "url", "text")
 EXCERPT_CHARS = 2000  # of the body, shown to the reader
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,11 +325,6 @@ def cut_excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
         return text
     cut = text[:limit].rsplit(None, 1)[0] if " " in text[:limit] else text[:limit]
     return cut + " …"
-
-
-def escape_cell(value: str) -> str:
-    """Text as a cell a spreadsheet shows as text, never runs: a leading = + - @ gets a quote."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def write_sheet(path: Path, review: Review, items: Sequence[ReviewItem], documents: Mapping[str, Document]) -> None:

@@ -169,6 +169,22 @@ def test_text_formats(run_db: Path, newsmon: Newsmon) -> None:
     assert markdown[1] == "|---|---|---:|---|---|" and len(markdown) == 2 + len(expected)
 
 
+def test_csv_text_never_starts_a_formula_and_numbers_stay_numbers(run_db: Path, newsmon: Newsmon) -> None:
+    query = (
+        "select '=HYPERLINK(\"http://x\",\"y\")' as title, '+1 555' as phone, '@SUM(A1)' as at,"
+        " '-2 dead' as minus, -2 as n, -2.5 as x, 'Plain' as plain"
+    )
+    result = newsmon("sql", query, "--db", str(run_db), "-f", "csv")
+    assert result.exit_code == 0, result.stderr
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row == {
+        "title": "'=HYPERLINK(\"http://x\",\"y\")", "phone": "'+1 555", "at": "'@SUM(A1)", "minus": "'-2 dead",
+        "n": "-2", "x": "-2.5", "plain": "Plain",
+    }  # fmt: skip
+    line = newsmon("sql", query, "--db", str(run_db), "-f", "jsonl").stdout
+    assert json.loads(line)["title"].startswith("=HYPERLINK")  # JSON keeps the text as it is
+
+
 def test_parquet_and_output_files(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
     target = tmp_path / "stories.parquet"
     assert "--output" in _one_line_error(newsmon("sql", "select 1", "--db", str(run_db), "-f", "parquet"))

@@ -15,13 +15,13 @@ from typer.testing import Result
 
 from newsmon.errors import InputError, OutputError
 from newsmon.models import Review, ReviewItem, Stratum
+from newsmon.results import escape_cell
 from newsmon.review import (
     SHEET_COLUMNS,
     Estimate,
     Judgement,
     check_sheet,
     draw_review,
-    escape_cell,
     read_label,
     read_sheet,
     score_review,
