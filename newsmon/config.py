@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     batch_bytes: int = Field(16_000_000, ge=1, description="about the most text (bytes) in one processing batch")
     feeds: Path | None = Field(None, description="feeds TOML file; None = ./feeds.toml if present")
     fetch_pages: bool = Field(True, description="fetch and extract each new feed item's page")
+    feed_items_max: int = Field(
+        1000, ge=1, description="most items kept from one poll of a feed, in the feed's order (each may be fetched)"
+    )
     http_timeout_s: float = Field(20.0, gt=0, description="total deadline of one HTTP request")
     http_concurrency: int = Field(16, ge=1, description="HTTP requests in flight (2 per host at most)")
     extract_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="extraction processes")

@@ -91,6 +91,8 @@ FAILURE_CLASSES: dict[str, str] = {
     "not-a-feed": "the address gives no RSS or Atom feed (an HTML page?): `newsmon feeds add URL` offers the"
     " feeds a page links",
     "parse": "the feed is malformed XML and gave no items: tell the site, or try its other feed format",
+    "too-many-items": "the feed lists more items than feed_items_max: the first ones were kept; raise"
+    " feed_items_max (newsmon.toml) if the feed is meant to be that long",
     "extraction": "the page was fetched but no article text could be extracted from it",
 }
 """Every failure newsmon records, per feed and per page, has one of these classes."""

@@ -10,6 +10,7 @@ in between re-polls instead of losing items.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,8 @@ from newsmon.pages import FetchedPages, PageOutcome, Progress, add_chunk, chunke
 from newsmon.steps import Result, Steps
 from newsmon.text import sha256_hex
 from newsmon.workers import WorkerPool
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -83,11 +86,14 @@ def harvest_feeds(
     steps: Steps,
     fetch_pages: bool = True,
     progress: Progress | None = None,
+    max_items: int = 1000,
 ) -> FeedHarvest:
     """Poll the due feeds of ``feeds_file`` and turn their new or changed items into documents.
 
     ``store`` is the run's store (its feed and document repositories); ``progress`` is called
-    with (pages done, pages in all) as chunks finish."""
+    with (pages done, pages in all) as chunks finish. A poll keeps the first ``max_items``
+    items of its feed (noted on the feed when it lists more), so that one feed cannot send
+    the run to fetch pages without end."""
     harvest = FeedHarvest()
     specs = load_feeds(feeds_file) if feeds_file is not None else []
     store.feeds.sync(specs, now, run_id)
@@ -101,7 +107,7 @@ def harvest_feeds(
     harvest.polled = len(states)
     fresh: list[tuple[FeedState, FeedItem]] = []
     for state, plan, result, feed in zip(states, plans, results, parsed, strict=True):
-        new_state, items = _outcome(state, plan, result, feed, now)
+        new_state, items = _outcome(state, plan, result, feed, now, max_items)
         harvest.states.append(new_state)
         if new_state.consecutive_failures > state.consecutive_failures:  # this poll failed
             harvest.failed += 1
@@ -157,7 +163,12 @@ def _rekey(harvest: FeedHarvest, old_id: str, new_id: str) -> None:
 
 
 def _outcome(
-    state: FeedState, plan: PollPlan, result: FetchResult | FetchError, feed: ParsedFeed | None, now: datetime
+    state: FeedState,
+    plan: PollPlan,
+    result: FetchResult | FetchError,
+    feed: ParsedFeed | None,
+    now: datetime,
+    max_items: int,
 ) -> tuple[FeedState, list[FeedItem]]:
     jitter = random.random()
     if isinstance(result, FetchError):
@@ -176,6 +187,10 @@ def _outcome(
     new_state = with_details(new_state, feed)
     if feed.error:  # recoverable: items kept, the problem recorded
         new_state = _note(new_state, "parse", feed.error, now)
+    if len(feed.items) > max_items:
+        message = f"the feed lists {len(feed.items):,} items: kept the first {max_items:,} (feed_items_max)"
+        log.warning("%s: %s", state.url, message)
+        return _note(new_state, "too-many-items", message, now), feed.items[:max_items]
     return new_state, feed.items
 
 

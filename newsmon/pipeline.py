@@ -279,7 +279,7 @@ def harvest(ctx: RunContext) -> FeedHarvest:
     try:
         result = harvest_feeds(
             ctx.store, settings.feeds_path, http, ctx.now, ctx.run_id, workers, ctx.steps, settings.fetch_pages,
-            page_progress,
+            page_progress, settings.feed_items_max,
         )  # fmt: skip
     finally:
         stop_workers(ctx)

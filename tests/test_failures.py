@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -56,7 +57,7 @@ def site() -> Iterator[ScriptedServer]:
     server.close()
 
 
-def _run(tmp_path: Path, feeds: str, monkeypatch: pytest.MonkeyPatch) -> tuple[RunSummary, Settings]:
+def _run(tmp_path: Path, feeds: str, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> tuple[RunSummary, Settings]:
     monkeypatch.setenv("NEWSMON_HTTP_ALLOW", "127.0.0.0/8")
     (tmp_path / "feeds.toml").write_text(feeds, encoding="utf-8")
     (tmp_path / "empty").mkdir(exist_ok=True)
@@ -67,6 +68,7 @@ def _run(tmp_path: Path, feeds: str, monkeypatch: pytest.MonkeyPatch) -> tuple[R
         alerts_dir=tmp_path / "alerts",
         extract_workers=1,
         http_timeout_s=5,
+        **extra,
     )
     store = Store.open_writer(settings.db)
     try:
@@ -82,6 +84,22 @@ def _query(db: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def test_a_feed_longer_than_the_cap_gives_its_first_items_and_a_note(
+    tmp_path: Path, site: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = b"<html><body><article><p>" + b"Words of an article page. " * 40 + b"</p></article></body></html>"
+    for n in range(5):
+        site.routes[f"/a/{n}"] = Route(body.replace(b"article page", f"article page {n}".encode()))
+    site.routes["/feed.xml"] = Route(_rss("Long", [site.url(f"/a/{n}") for n in range(5)]))
+    feeds = f'[[feeds]]\nname = "Long"\nurl = "{site.url("/feed.xml")}"\n'
+    summary, settings = _run(tmp_path, feeds, monkeypatch, feed_items_max=3)
+    assert summary.feeds_failed == 0
+    assert sorted(path for path, _ in site.requests if path.startswith("/a/")) == ["/a/0", "/a/1", "/a/2"]
+    assert _query(settings.db, "select count(*) from documents") == [(3,)]
+    kind, message = _query(settings.db, "select last_error_kind, last_error from feeds")[0]
+    assert kind == "too-many-items" and "lists 5 items: kept the first 3 (feed_items_max)" in message
 
 
 def test_each_failure_has_its_class_in_the_summary_and_the_views(
