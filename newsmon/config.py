@@ -169,13 +169,34 @@ def settings_parameters(settings: Settings) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def check_output_path(path: Path, what: str, option: str, is_file: bool) -> None:
+    """Fail (ConfigError, one line) unless ``path`` can be the file or folder a run writes: it
+    names something, is not the other kind of thing, and every folder above it that exists is
+    a folder newsmon may write in (the missing ones are created)."""
+    if not path.name or str(path) in (".", ".."):
+        raise ConfigError(f"the {what} path {str(path)!r} names no {'file' if is_file else 'folder'}: pass {option}")
+    if path.exists() and path.is_dir() == is_file:
+        kind = "a folder" if is_file else "a file"
+        raise ConfigError(f"the {what} {path} is {kind}: pass {option} with another path")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"the {what} {path} cannot be created: {parent} is not a folder; pass {option}")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"the {what} {path} cannot be written here (no permission in {parent}); pass {option}")
+
+
 def check_inputs(settings: Settings, seeds_given: bool = False) -> None:
     """Fail fast on the inputs of a run before any work starts: a missing seeds folder (when
     ``--seeds`` was given, the folder exists, or there is no feeds file to read instead), a
-    bad feeds file, a bad topics file."""
+    bad feeds file, a bad topics file, a database or alerts path that cannot be one."""
     from newsmon.documents import iter_document_files
     from newsmon.feeds import load_feeds
     from newsmon.topics import load_topics
+
+    check_output_path(settings.db, "database", "--db", is_file=True)
+    check_output_path(settings.alerts_dir, "alerts folder", "--alerts-dir", is_file=False)
 
     if seeds_given or settings.seeds.exists() or settings.feeds_path is None:
         next(iter(iter_document_files(settings.seeds)), None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -127,13 +128,21 @@ def document_id(url: str) -> str:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """A regular file's bytes. Opened without blocking and checked on the open file, so that a
+    named pipe, socket or device among the documents is skipped, never waited on."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SkipFile(f"too large ({size} bytes > {MAX_FILE_BYTES})")
-        return path.read_bytes()
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise SkipFile("not a regular file (a named pipe, socket or device)")
+            if info.st_size > MAX_FILE_BYTES:
+                raise SkipFile(f"too large ({info.st_size} bytes > {MAX_FILE_BYTES})")
+            data = file.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise SkipFile(f"unreadable ({err.strerror or err})") from err
+    if len(data) > MAX_FILE_BYTES:  # it grew since
+        raise SkipFile(f"too large (over {MAX_FILE_BYTES} bytes)")
+    return data
 
 
 def looks_like_title(line: str) -> bool:

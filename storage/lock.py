@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from newsmon.errors import DatabaseLockedError
+from newsmon.errors import DatabaseLockedError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,13 @@ class WriterLock:
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`DatabaseLockedError` after ``timeout_s``."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise StorageError(
+                f"cannot create the lock file {self.path}: {err.strerror or err}; pass a --db in a folder you can write"
+            ) from err
         deadline = time.monotonic() + self.timeout_s
         delay = 0.05
         waited = False

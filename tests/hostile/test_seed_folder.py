@@ -72,6 +72,22 @@ def test_symlink_loop_and_dangling_links_are_survived(tmp_path: Path, lost_rows:
     _check(tmp_path, lost_rows)
 
 
+def test_a_named_pipe_or_socket_among_the_documents_is_skipped_not_waited_on(tmp_path: Path, lost_rows: object) -> None:
+    import socket
+
+    _good(tmp_path)
+    os.mkfifo(tmp_path / "pipe.txt")  # nothing ever writes to it: reading it would wait for ever
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(tmp_path / "socket.md"))
+        result = read_documents(tmp_path, NOW)
+    reasons = {Path(s.path).name: s.reason for s in result.skipped}
+    assert set(reasons) == {"pipe.txt", "socket.md"}
+    assert all(r.startswith("not a regular file") or r.startswith("unreadable") for r in reasons.values())
+    assert reasons["pipe.txt"].startswith("not a regular file")
+    os.unlink(tmp_path / "socket.md")
+    _check(tmp_path, lost_rows)
+
+
 def test_file_that_vanishes_mid_run(tmp_path: Path, lost_rows: object, monkeypatch: pytest.MonkeyPatch) -> None:
     _good(tmp_path)
     (tmp_path / "vanishing.txt").write_text("Gone\n\nThis file is deleted after listing.", encoding="utf-8")
@@ -94,14 +110,14 @@ def test_unreadable_file(tmp_path: Path, lost_rows: object, monkeypatch: pytest.
     _good(tmp_path)
     locked = tmp_path / "locked.txt"
     locked.write_text("Locked\n\nbody", encoding="utf-8")
-    real = Path.read_bytes
+    real = os.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "locked.txt":
+    def open_file(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+        if Path(path).name == "locked.txt":
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, flags, *args)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)  # as for a file of another user
+    monkeypatch.setattr(documents.os, "open", open_file)  # as for a file of another user
     result = read_documents(tmp_path, NOW)
     assert [Path(s.path).name for s in result.skipped] == ["locked.txt"]
     assert "Permission denied" in result.skipped[0].reason
