@@ -85,7 +85,7 @@ def export(
     from newsmon.results import human_size
     from storage.catalog import ExportFilter, export_statement, exportable, lookup
     from storage.exports import arrow_reader
-    from storage.store import open_reader
+    from storage.store import known_topics, open_reader
 
     chosen = fmt or _format_of(output)
     filters = ExportFilter(topic, _bound(since, "--since"), _bound(until, "--until"))
@@ -96,6 +96,10 @@ def export(
     try:
         objects = exportable(con)
         obj = lookup(objects, name)
+        known = known_topics(con) if topic is not None else []
+        if topic is not None and topic not in known:
+            names = ", ".join(known) or "none yet (run `newsmon run` first)"
+            raise ConfigError(f"no topic {topic!r} in {settings.db}: use one of {names}")
         sql, params = export_statement(obj, filters, objects)
         written = write_batches(arrow_reader(con, sql, params), chosen.value, output, _progress(obj.name))
     finally:

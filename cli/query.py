@@ -43,6 +43,13 @@ class OutputFormat(StrEnum):
     parquet = "parquet"
 
 
+# --output's suffix gives the format when --format is not given (another suffix: the table)
+_SUFFIXES = {
+    ".csv": OutputFormat.csv, ".json": OutputFormat.json, ".jsonl": OutputFormat.jsonl, ".ndjson": OutputFormat.jsonl,
+    ".md": OutputFormat.markdown, ".parquet": OutputFormat.parquet,
+}  # fmt: skip
+
+
 def _public_views() -> list[str]:
     """The public views (``v_*``) that ``storage/views`` defines, in their files' order."""
     from storage.catalog import public_views
@@ -91,7 +98,12 @@ def sql(
     ] = False,
     db: DbOption = None,
     config: ConfigOption = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="output format")] = OutputFormat.table,
+    fmt: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "--format", "-f", help="output format [default: table, or from --output's suffix]", show_default=False
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="write to this file instead of the terminal (needed for parquet)"),
@@ -109,6 +121,8 @@ def sql(
         _print_views(settings.db, live)
         return
     text = _query_text(query, file)
+    if fmt is None:
+        fmt = _SUFFIXES.get(output.suffix.lower(), OutputFormat.table) if output is not None else OutputFormat.table
     if fmt is OutputFormat.parquet and output is None:
         raise OutputError("--format parquet writes a file: add --output FILE.parquet")
     from storage.store import open_reader

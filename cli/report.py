@@ -55,17 +55,19 @@ def failure_lines(tallies: list[FailureTally]) -> list[str]:
 def hint_lines(summary: RunSummary, settings: Settings) -> list[str]:
     """Next steps the run's outcome calls for."""
     hints: list[str] = []
-    feeds_option = f" --feeds {settings.feeds}" if settings.feeds is not None else ""
+    db = f" --db {settings.db}" if settings.db != Settings.model_fields["db"].default else ""  # commands to paste
+    feeds = f"{db} --feeds {settings.feeds}" if settings.feeds is not None else db
     if summary.feeds_failing:
         n = summary.feeds_failing
         hints.append(
-            f"next: {n} feed{'s' if n != 1 else ''} failing: `newsmon feeds list --failing{feeds_option}` shows why;"
-            " after a fix, `newsmon feeds check NAME` polls it now"
+            f"next: {n} feed{'s' if n != 1 else ''} failing: `newsmon feeds list --failing{feeds}` shows why;"
+            f" after a fix, `newsmon feeds check NAME{feeds}` polls it now"
         )
     if settings.feeds_path is None and summary.files_seen == 0:
         hints.append("next: nothing to read: put documents in ./seeds, or add a feed with `newsmon feeds add URL`")
     if summary.documents_new:
-        hints.append('next: `newsmon sql "select * from v_stories"` or `newsmon alerts` to see the results')
+        stories = 'newsmon sql "select * from v_stories"'
+        hints.append(f"next: `{stories}{db}` or `newsmon alerts{db}` to see the results")
     return hints
 
 
