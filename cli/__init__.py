@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from cli.app import app, main
+from cli.app import app, keep_all_examples, main
 
 __all__ = ["app", "main"]
 
@@ -26,3 +26,4 @@ for _module in (
     "dashboard",
 ):  # the order of the commands in --help
     import_module(f"cli.{_module}")
+keep_all_examples(app)

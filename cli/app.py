@@ -3,8 +3,11 @@ that several commands share, and the entry point."""
 
 from __future__ import annotations
 
+import gc
+import inspect
 import logging
 import os
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,10 +32,20 @@ class NewsmonGroup(TyperGroup):
             return super().invoke(ctx)
         except NewsmonError as err:
             err_console.print(f"newsmon: error: {err}", highlight=False, markup=False, soft_wrap=True)
-            raise typer.Exit(1) from err
+            _release(err)
+            raise typer.Exit(1) from None
         except KeyboardInterrupt as err:
             err_console.print("newsmon: interrupted")
-            raise typer.Exit(130) from err
+            _release(err)
+            raise typer.Exit(130) from None
+
+
+def _release(err: BaseException) -> None:
+    """Let go of what the failed command's frames held (database connections among them), so
+    that they close now rather than be reported as leaked when the interpreter exits."""
+    traceback.clear_frames(err.__traceback__)
+    err.__traceback__ = err.__context__ = err.__cause__ = None
+    gc.collect()
 
 
 app = typer.Typer(
@@ -59,6 +72,30 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", help="TOML config file [default ./newsmon.toml if present]", show_default=False),
 ]
+
+
+def keep_examples(text: str | None) -> str | None:
+    """A help text whose examples the help formatter prints as written, one command a line (each
+    paragraph after "Examples:" is marked with click's no-rewrap marker), so that one pasted
+    from a narrow terminal is whole."""
+    if not text or "Examples:" not in text:
+        return text
+    head, examples = inspect.cleandoc(text).split("Examples:", 1)
+    paragraphs = [p for p in examples.split("\n\n") if p.strip()]
+    return head + "Examples:\n\n" + "\n\n".join("\b\n" + p.strip("\n") for p in paragraphs)
+
+
+def keep_all_examples(group: typer.Typer) -> None:
+    """:func:`keep_examples` on the help of a typer app, its commands and its sub-apps."""
+    group.info.help = keep_examples(group.info.help if isinstance(group.info.help, str) else None)
+    for command in group.registered_commands:
+        if isinstance(command.help, str):
+            command.help = keep_examples(command.help)
+        elif command.callback is not None:
+            command.callback.__doc__ = keep_examples(command.callback.__doc__)
+    for sub_group in group.registered_groups:
+        if sub_group.typer_instance is not None:
+            keep_all_examples(sub_group.typer_instance)
 
 
 def _version(value: bool) -> None:

@@ -80,6 +80,32 @@ def test_help_has_an_example_for_every_command(newsmon: Newsmon) -> None:
         assert "Example" in result.stdout and "newsmon " + command[0] in result.stdout
 
 
+def test_every_help_example_is_printed_on_one_line_whatever_the_width(newsmon: Newsmon) -> None:
+    """Each example of every command's help, as written, is one line of its help at 80 columns
+    (a command wrapped over two lines runs without the rest when pasted)."""
+    from typer.main import get_command
+
+    from cli import app
+
+    def walk(command: object, path: list[str]) -> list[list[str]]:
+        subs = getattr(command, "commands", {})
+        return [path] + [p for name, sub in subs.items() for p in walk(sub, [*path, name])]
+
+    paths = walk(get_command(app), [])
+    assert len(paths) > 20
+    checked = 0
+    for path in paths:
+        shown = newsmon(*path, "--help", env={"COLUMNS": "80"}).stdout
+        if "Examples:" not in shown:
+            continue
+        for paragraph in shown.split("Examples:", 1)[1].split("\n\n"):
+            lines = [line.strip() for line in paragraph.strip().splitlines()]
+            if lines and lines[0].startswith(("newsmon ", "echo ", "PREFECT_HOME=")):
+                assert len(lines) == 1, f"newsmon {' '.join(path)} --help: an example wraps: {lines}"
+                checked += 1
+    assert checked > 40
+
+
 def test_sql_formats(tmp_path: Path, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     query = "select d.url, t.topic from v_document_topics t join v_documents d on d.id = t.document_id order by 1, 2"
@@ -117,6 +143,10 @@ def test_db_from_environment(tmp_path: Path, newsmon: Newsmon) -> None:
         (["run", "--seeds", "{tmp}/nowhere", "--db", "{tmp}/x.duckdb"], "does not exist"),
         (["run", "--topics", "{tmp}/bad.toml", "--db", "{tmp}/x.duckdb"], "not valid TOML"),
         (["run", "--config", "{tmp}/absent.toml"], "config file"),
+        (["run", "--db", "{tmp}/bad.toml/x.duckdb"], "cannot be created: {tmp}/bad.toml is not a folder"),
+        (["run", "--db", "{tmp}"], "is a folder: pass --db"),
+        (["run", "--db", ""], "names no file: pass --db"),
+        (["run", "--db", "{tmp}/x.duckdb", "--alerts-dir", "{tmp}/bad.toml"], "alerts folder {tmp}/bad.toml is a file"),
     ],
 )
 def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], expected: str, newsmon: Newsmon) -> None:
@@ -124,7 +154,7 @@ def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], expec
     (tmp_path / "bad.toml").write_text("[topics.x\n", encoding="utf-8")
     real = [a.format(tmp=tmp_path, db=db) for a in args]
     line = _one_line_error(newsmon(*real))
-    assert expected in line
+    assert expected.format(tmp=tmp_path) in line
 
 
 def test_alerts_command_prints_latest_per_topic(tmp_path: Path, newsmon: Newsmon) -> None:
