@@ -23,10 +23,12 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from newsmon.errors import ConfigError
+from newsmon.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +46,7 @@ def _api(start_ephemeral: bool) -> tuple[str, subprocess.Popen[bytes] | None, fl
     url = PREFECT_API_URL.value()
     if url or not start_ephemeral:
         return str(url or ""), None, timeout
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
+    server = _own_session_server()
     try:
         server.start()
     except RuntimeError as err:
@@ -56,6 +56,34 @@ def _api(start_ephemeral: bool) -> tuple[str, subprocess.Popen[bytes] | None, fl
             " PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS or set PREFECT_API_URL to a running server"
         ) from err
     return server.api_url, server.server_process, timeout
+
+
+def _own_session_server() -> Any:
+    """Prefect's ephemeral API server (``SubprocessASGIServer``, the one the flow would start),
+    started in a session of its own and with :func:`~newsmon.processes.die_with_parent`: a
+    terminal's Ctrl-C then reaches only newsmon (which says "interrupted" and stops the server
+    on the way out), and a killed newsmon does not leave the server running."""
+    import prefect.server.api.server as module
+
+    class OwnSession:
+        """The ``subprocess`` module as Prefect's server module sees it while it starts the server."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(subprocess, name)
+
+        @staticmethod
+        def Popen(args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:  # the name Prefect calls
+            return subprocess.Popen(args, start_new_session=True, preexec_fn=die_with_parent, **kwargs)
+
+    class Server(module.SubprocessASGIServer):
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            module.subprocess = OwnSession()  # type: ignore[assignment]
+            try:
+                return super()._run_uvicorn_command()
+            finally:
+                module.subprocess = subprocess
+
+    return Server()
 
 
 class ApiWatchdog:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import resource
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -25,20 +28,49 @@ from newsmon.errors import NewsmonError
 log = logging.getLogger(__name__)
 
 WORKER_MEMORY_BYTES = 2 * 1024**3
+OWNER_CHECK_S = 1.0  # how often a worker checks that the process owning its pool still runs
 T = TypeVar("T")
 R = TypeVar("R")
 
 _state: dict[str, Any] = {}  # in a worker process: the pool's state, installed when it starts
 
 
-def _start_worker(memory_bytes: int, state: Mapping[str, Any]) -> None:
-    """Cap the worker's address space and install the pool's state."""
+def _start_worker(memory_bytes: int, state: Mapping[str, Any], owner: int | None = None) -> None:
+    """Cap the worker's address space, install the pool's state, and watch the process that
+    owns the pool (``owner``): a worker outlives it otherwise, blocked on its job queue, and
+    keeps the forkserver alive with it, when newsmon is killed (SIGKILL, the OOM killer)."""
     try:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     except (ValueError, OSError):  # pragma: no cover - platform without the limit
         log.debug("could not limit worker memory")
     _state.clear()
     _state.update(state)
+    if owner is not None:
+        threading.Thread(target=_exit_with, args=(owner,), name="newsmon-owner-watch", daemon=True).start()
+
+
+def _exit_with(owner: int) -> None:
+    """End this worker at once when ``owner`` is gone (checked every :data:`OWNER_CHECK_S`)."""
+    while is_alive(owner):
+        time.sleep(OWNER_CHECK_S)
+    os._exit(1)
+
+
+def is_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: whether a signal could reach it
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 def worker_state(name: str) -> Any:
@@ -72,7 +104,7 @@ class WorkerPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("forkserver"),
                 initializer=_start_worker,
-                initargs=(self.memory_bytes, self.state),
+                initargs=(self.memory_bytes, self.state, os.getpid()),
             )
         return self._executor
 

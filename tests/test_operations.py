@@ -6,6 +6,7 @@ harness's server, shared by all runs here) and real DuckDB files.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -451,3 +452,85 @@ def test_serve_runs_on_schedule_without_overlap_and_stops_cleanly(
     stored = _state(work / "newsmon.duckdb")
     lost_rows(max(0, 2 + 6 - len(stored["documents"])))  # the seeds and the six feed items
     assert len(stored["documents"]) == 8
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose environment holds ``marker`` (a run's and everything it started)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _start_run(work: Path, marker: str) -> subprocess.Popen[str]:
+    """``newsmon run`` as from a terminal (a session and process group of its own), on the
+    temporary Prefect API it starts itself; returns once the documents have been read."""
+    env = _env("", RUN_MARKER=marker, NEWSMON_BATCH_SIZE="40", PREFECT_HOME=str(work / "prefect"))
+    del env["PREFECT_API_URL"]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "cli", "run", "--seeds", "seeds", "--db", "news.duckdb"],
+        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert run.stdout is not None
+    for line in run.stdout:
+        if "ingest:" in line:  # the documents are read: dedupe, tagging and storing follow
+            return run
+    raise AssertionError(f"the run ended before its ingest line (exit {run.wait()})")
+
+
+def test_ctrl_c_and_a_kill_of_a_run_on_its_own_api_end_it_cleanly(tmp_path: Path, lost_rows: Any) -> None:
+    """Ctrl-C in a terminal reaches the whole process group: the run says it was interrupted
+    (not that its API died) and exits 130; a SIGKILL of the run leaves none of its processes
+    (the temporary API server, the worker pool) behind; the next run stores everything."""
+    work = tmp_path / "work"
+    (work / "seeds").mkdir(parents=True)
+    words = [
+        "minister",
+        "sanctions",
+        "corridor",
+        "trade",
+        "summit",
+        "pipeline",
+        "grain",
+        "oil",
+        "bank",
+        "export",
+        "visit",
+        "talks",
+    ]
+    for n in range(1500):
+        body = " ".join(words[(n * 7 + i * 3) % len(words)] + str(i % 17) for i in range(160))
+        (work / "seeds" / f"{n:04d}.txt").write_text(f"Report {n} on the region\n\n{body}.\n", encoding="utf-8")
+
+    marker = f"newsmon-test-{os.getpid()}-{time.monotonic_ns()}"
+    run = _start_run(work, marker)
+    os.killpg(run.pid, signal.SIGINT)
+    rest, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, rest[-2000:]
+    assert "newsmon: interrupted" in rest and "stopped answering" not in rest and "leaked" not in rest
+
+    run = _start_run(work, marker)
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while _marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = _marked(marker)
+    for pid in left:  # do not leave them to the next test either
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert left == [], "processes outlived the killed run"
+
+    env = _env("", NEWSMON_BATCH_SIZE="40", PREFECT_HOME=str(work / "prefect"))
+    del env["PREFECT_API_URL"]
+    done = _newsmon(work, env, "run", "--seeds", "seeds", "--db", "news.duckdb")
+    assert done.returncode == 0, done.stderr[-2000:]
+    with duckdb.connect(str(work / "news.duckdb"), read_only=True) as con:
+        stored = con.execute("SELECT count(*) FROM documents").fetchall()[0][0]
+    lost_rows(1500 - stored)
+    assert stored == 1500
