@@ -67,11 +67,12 @@ def export(
     as JSON. The file is written under a temporary name and renamed when complete.
 
     Filters apply where the view has the column: --topic needs a topic column (v_document_topics,
-    v_topic_documents, v_topic_daily, v_topic_trend, v_alerts, v_digests, v_deliveries);
-    --since/--until filter the first of day, first_seen_at, tagged_at, created_at, started_at that
-    the view has (v_documents, v_stories, v_reprints, v_story_timeline: first_seen_at; the topic
-    views: day; v_document_topics: tagged_at; v_runs: started_at). A filter a view cannot take
-    is refused.
+    v_topic_documents, v_topic_daily, v_topic_trend, v_alerts, v_digests, v_deliveries,
+    v_topic_reviews); --since/--until filter the first of day, first_seen_at, tagged_at,
+    created_at, started_at, failed_at that the view has (v_documents, v_stories, v_reprints,
+    v_story_timeline, v_source_cadence: first_seen_at; v_topic_documents, v_topic_daily,
+    v_topic_trend, v_digests: day; v_document_topics: tagged_at; v_alerts, v_deliveries:
+    created_at; v_runs: started_at; v_failures: failed_at). A filter a view cannot take is refused.
 
     Examples:
 

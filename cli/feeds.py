@@ -322,7 +322,10 @@ def feeds_list(
     if db is not None and not settings.db.exists():
         raise DatabaseMissingError(f"no database at {settings.db}: run `newsmon run` first or pass --db PATH")
     path = settings.feeds_path or Path("feeds.toml")
-    specs = load_feeds(path) if path.exists() else []
+    if not path.exists():
+        _plain(f"no feeds file at {path}: add a feed with `newsmon feeds add URL` (it creates the file)")
+        return
+    specs = load_feeds(path)
     health = _health(settings.db) if settings.db.exists() else {}
     now = datetime.now(UTC)
     columns = ("name", "every", "status", "last success", "last failure", "next poll", "items/day")

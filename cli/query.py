@@ -282,7 +282,7 @@ def _print_views(db_path: Path, live: bool) -> None:
 
 @app.command()
 def runs(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="how many recent runs")] = 10,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="how many recent runs")] = 10,
     db: DbOption = None,
     config: ConfigOption = None,
     live: Annotated[bool, typer.Option("--live", help="read the database file, not the snapshot")] = False,

@@ -152,9 +152,14 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(
-            f"invalid setting {where!r} ({first['msg']}) in {path if path.is_file() else 'env'}: fix the value"
-        ) from err
+        field = str(first["loc"][0]) if first["loc"] else ""
+        if field in explicit:
+            source = f"--{field.replace('_', '-')}"
+        elif f"NEWSMON_{field.upper()}" in os.environ:
+            source = f"the environment (NEWSMON_{field.upper()})"
+        else:
+            source = str(path)
+        raise ConfigError(f"invalid setting {where!r} ({first['msg']}) in {source}: fix the value") from err
 
 
 def _env_set_fields(settings: Settings) -> dict[str, Any]:
@@ -193,8 +198,10 @@ def check_inputs(settings: Settings, seeds_given: bool = False) -> None:
     bad feeds file, a bad topics file, a database or alerts path that cannot be one."""
     from newsmon.documents import iter_document_files
     from newsmon.feeds import load_feeds
+    from newsmon.http import HttpConfig, check_allow_list
     from newsmon.topics import load_topics
 
+    check_allow_list(HttpConfig.from_env(settings.http_allow))
     check_output_path(settings.db, "database", "--db", is_file=True)
     check_output_path(settings.alerts_dir, "alerts folder", "--alerts-dir", is_file=False)
 

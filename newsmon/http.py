@@ -240,9 +240,17 @@ def _allow_rules(allow: tuple[str, ...]) -> _AllowRules:
         except ValueError:
             pass
         if "/" in entry or any(c.isspace() for c in entry):
-            raise ConfigError(f"HTTP allow entry {raw!r} is neither a host name nor a CIDR range: fix it")
+            raise ConfigError(
+                f"HTTP allow entry {raw!r} is neither a host name nor a CIDR range: fix it in http_allow"
+                " (newsmon.toml) or NEWSMON_HTTP_ALLOW"
+            )
         names.add(_normal_host(entry))
     return _AllowRules(frozenset(names), tuple(networks))
+
+
+def check_allow_list(config: HttpConfig) -> None:
+    """Fail (ConfigError, one line) on a malformed allow-list entry now, not at the first fetch."""
+    _allow_rules(config.allow)
 
 
 def _normal_host(host: str) -> str:

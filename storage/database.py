@@ -79,8 +79,9 @@ def load_sql(name: str) -> str:
     return (resources.files("storage") / "sql" / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the database, turning DuckDB's lock and file errors into one-line newsmon errors."""
+def connect(path: Path, read_only: bool = False, fix: str = "check the path") -> duckdb.DuckDBPyConnection:
+    """Open the database, turning DuckDB's lock and file errors into one-line newsmon errors
+    (``fix``: what the line says to do about a file that cannot be opened)."""
     if read_only and not path.exists():
         raise DatabaseMissingError(f"no database at {path}: run `newsmon run` first or pass --db PATH")
     config: dict[str, Any] = {"enable_external_access": False} if read_only else {}
@@ -96,7 +97,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
             raise DatabaseLockedError(
                 f"database {path} is in use by {holder}: wait for it to finish or close it, then retry"
             ) from err
-        raise StorageError(f"cannot open database {path} ({message.splitlines()[0]}): check the path") from err
+        raise StorageError(f"cannot open database {path} ({message.splitlines()[0]}): {fix}") from err
     except duckdb.Error as err:
         raise StorageError(f"cannot open database {path} ({str(err).splitlines()[0]})") from err
 
@@ -109,7 +110,8 @@ def open_reader(path: Path, live: bool = False) -> duckdb.DuckDBPyConnection:
     """
     snap = snapshot_path(path)
     if not live and snap.exists():
-        return connect(snap, read_only=True)
+        damaged = "the next `newsmon run` publishes this snapshot again; meanwhile read the database with --live"
+        return connect(snap, read_only=True, fix=damaged)
     return connect(path, read_only=True)
 
 

@@ -157,6 +157,22 @@ def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], expec
     assert expected.format(tmp=tmp_path) in line
 
 
+def test_settings_and_snapshot_mistakes_name_their_source(tmp_path: Path, newsmon: Newsmon) -> None:
+    db = make_database(tmp_path / "n.duckdb")
+    seeds = ["run", "--seeds", str(SEEDS), "--db", str(tmp_path / "x.duckdb")]
+    bad_env = _one_line_error(newsmon(*seeds, env={"NEWSMON_BATCH_SIZE": "many"}))
+    assert "invalid setting 'batch_size'" in bad_env and "in the environment (NEWSMON_BATCH_SIZE)" in bad_env
+    bad_allow = _one_line_error(newsmon(*seeds, env={"NEWSMON_HTTP_ALLOW": "intranet/99"}))
+    assert "HTTP allow entry 'intranet/99' is neither" in bad_allow and "NEWSMON_HTTP_ALLOW" in bad_allow
+    assert not (tmp_path / "x.duckdb").exists()  # refused before any work
+    no_file = newsmon("feeds", "list", "--feeds", str(tmp_path / "feeds.toml"), "--db", str(db))
+    assert no_file.exit_code == 0 and "no feeds file at" in no_file.stdout and "feeds add URL" in no_file.stdout
+    (tmp_path / "n.snapshot.duckdb").write_bytes(b"not a database")
+    damaged = _one_line_error(newsmon("sql", "select 1", "--db", str(db)))
+    assert "n.snapshot.duckdb" in damaged and "publishes this snapshot again" in damaged and "--live" in damaged
+    assert newsmon("sql", "select 1", "--db", str(db), "--live").exit_code == 0
+
+
 def test_alerts_command_prints_latest_per_topic(tmp_path: Path, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     none_yet = newsmon("alerts", "--db", str(db))
