@@ -23,7 +23,10 @@ stories never grow through chains of neighbours. Three kinds of documents:
   short item never joins on its body: it needs the same normalized headline (at least
   :data:`MIN_HEADLINE_WORDS` words) from another source within :data:`SHORT_WINDOW`, or, from
   the same source, the same headline with a near-identical summary (a same-source repeat
-  with another summary is a recurring column, not a reprint).
+  with another summary is a recurring column, not a reprint). A short *whole* text (a file or
+  an extracted page under :data:`MIN_BODY_WORDS` words, not a feed summary) is all there is of
+  it: against another whole text it joins only when the bodies agree as well (equal, or a
+  reprint by :func:`is_reprint`), so two nomination lists under one stock headline stay apart.
 * ``boilerplate``: the body is a paywall, cookie wall, bot check or error page, in any
   language, or a page without running prose (:func:`newsmon.pagekinds.junk_kind`). It starts
   a story of its own and is never indexed, so nothing ever joins it and it joins nothing.
@@ -374,6 +377,7 @@ class Fingerprint:
     source: str
     headline: tuple[str, ...]
     text: PreparedText = field(compare=False, repr=False)
+    summary: bool = False  # the body is a feed summary (a teaser), not the whole text
 
     @property
     def day(self) -> int:
@@ -397,11 +401,14 @@ class Canonical:
     headline: tuple[str, ...]
     headline_key: int | None
     text: PreparedText = field(compare=False, repr=False)
+    summary: bool = False
 
     @classmethod
     def of(cls, story_id: str, fp: Fingerprint) -> Canonical:
         """The canonical a fingerprint becomes when it starts a story."""
-        return cls(story_id, fp.document_id, fp.kind, fp.at, fp.source, fp.headline, fp.headline_key, fp.text)
+        return cls(
+            story_id, fp.document_id, fp.kind, fp.at, fp.source, fp.headline, fp.headline_key, fp.text, fp.summary
+        )
 
 
 def day_number(at: datetime) -> int:
@@ -452,9 +459,10 @@ def fingerprint_documents(documents: Sequence[Document]) -> list[Fingerprint]:
     for doc, text, head, sig, kind in zip(documents, texts, heads, signatures, kinds, strict=True):
         body = " ".join(text.tokens)
         exact = key64(body) if kind == "full" else key64(" ".join(head) + "\n" + body)
+        at, summary = document_time(doc), doc.extraction == "feed-summary"
         out.append(
             Fingerprint(
-                doc.id, doc.text_hash, sig, kind, exact, _headline_key(head), document_time(doc), doc.source, head, text
+                doc.id, doc.text_hash, sig, kind, exact, _headline_key(head), at, doc.source, head, text, summary
             )
         )
     return out
@@ -476,8 +484,9 @@ def canonicals_from_documents(documents: Mapping[str, Document]) -> dict[str, Ca
         head = tuple(headline_tokens(doc.title))
         text = prepare_text(doc.title, doc.body, head)
         kind = _size_kind(doc, len(text.tokens))
+        summary = doc.extraction == "feed-summary"
         out[story_id] = Canonical(
-            story_id, doc.id, kind, document_time(doc), doc.source, head, _headline_key(head), text
+            story_id, doc.id, kind, document_time(doc), doc.source, head, _headline_key(head), text, summary
         )
     return out
 
@@ -919,6 +928,8 @@ def verify(fp: Fingerprint, canonical: Canonical, threshold: float = DEFAULT_THR
     if changed or fp.headline_key is None:
         return None
     bodies = compare_texts(fp.text, canonical.text) if fp.text.tokens and canonical.text.tokens else None
+    if not fp.summary and not canonical.summary and not _same_text(fp.text, canonical.text, bodies, threshold):
+        return None  # two whole texts under one headline (two nomination lists): the bodies must agree
     if fp.source == canonical.source and not _repost(fp, canonical, bodies):
         return None  # the same source repeating a headline with another text: a series
     similarity = _similarity(bodies) if bodies else 0.0
@@ -957,6 +968,12 @@ def _plausible(doc: PreparedText, canonical: PreparedText) -> bool:
     """Cheap filter before alignment: enough shared vocabulary for either containment."""
     shared = len(doc.vocab & canonical.vocab)
     return shared >= 0.3 * min(len(doc.vocab), len(canonical.vocab))
+
+
+def _same_text(doc: PreparedText, canonical: PreparedText, c: Comparison | None, threshold: float) -> bool:
+    """Whether two whole texts (neither a feed summary) are one text: equal, or a reprint by the
+    alignment full texts are verified with (a cut, added-text or edited copy)."""
+    return doc.tokens == canonical.tokens or (c is not None and is_reprint(c, threshold))
 
 
 def _repost(fp: Fingerprint, canonical: Canonical, c: Comparison | None) -> bool:

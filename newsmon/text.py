@@ -180,7 +180,8 @@ def split_sentences(text: str) -> list[str]:
 
 # A hard-wrapped line: long enough to have been wrapped at a width, not ending a sentence.
 WRAP_MIN_CHARS, WRAP_MAX_CHARS = 40, 100
-WRAPPED_LINES = 6  # at least this many lines end mid-sentence...
+WRAPPED_LINES = 6  # at least this many lines end mid-sentence (every one, in a shorter text)...
+WRAPPED_SHORT_LINES = 2  # (but at least this many)
 WRAPPED_SHARE = 0.5  # ...and this share of the lines followed by another line
 FILLED_SHARE, FILLED_LINES = 0.75, 0.7  # and this share of those fill the width to this share
 _LINE_END = re.compile(r"(?:[.!?…:;。！？]|[.!?…][\"”’»)\]]+)\s*$")
@@ -198,7 +199,9 @@ def is_hard_wrapped(text: str) -> bool:
     wrapped = [
         n for line in inner if WRAP_MIN_CHARS <= (n := len(line)) <= WRAP_MAX_CHARS and not _LINE_END.search(line)
     ]
-    if len(wrapped) < WRAPPED_LINES or len(wrapped) < WRAPPED_SHARE * len(inner):
+    # a short statement wrapped like any other has fewer such lines: then all of them must be
+    least = min(WRAPPED_LINES, max(WRAPPED_SHORT_LINES, len(inner)))
+    if len(wrapped) < least or len(wrapped) < WRAPPED_SHARE * len(inner):
         return False
     width = sorted(wrapped)[int(0.9 * (len(wrapped) - 1))]  # wrapped lines fill the width: a list's do not
     return sum(1 for n in wrapped if n >= FILLED_SHARE * width) >= FILLED_LINES * len(wrapped)

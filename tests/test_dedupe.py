@@ -396,6 +396,66 @@ def test_a_recurring_column_from_one_source_is_not_one_story(make_document: Make
     assert assign_in_one_batch([a, b])["tue"].method == "new"
 
 
+NOMINATIONS = "Nominations Sent to the Senate"
+SU = "Julie A. Su, of California, to be Secretary of Labor, vice Martin Joseph Walsh."
+BERNSTEIN = (
+    "Jared Bernstein, of Virginia, to be Chairman of the Council of Economic Advisers, vice Cecilia Elena Rouse."
+)
+
+
+def test_short_whole_texts_under_one_headline_join_only_when_their_texts_agree(make_document: MakeDocument) -> None:
+    """Two nomination lists under the stock headline are two texts (a whole short text is not a
+    feed summary: its body is all there is); an identical copy still joins its own list."""
+    su = make_document("su", SU, title=NOMINATIONS, source="folder-a")
+    bernstein = make_document("bernstein", BERNSTEIN, title=NOMINATIONS, source="folder-a")
+    copy = make_document("su-copy", SU, title=NOMINATIONS, source="folder-b")
+    other = make_document("bernstein-copy", BERNSTEIN, title=NOMINATIONS, source="folder-c")
+    assignments = assign_in_one_batch([su, bernstein, copy, other])
+    assert (assignments["bernstein"].method, assignments["bernstein"].kind) == ("new", "short")
+    assert (assignments["su-copy"].story_id, assignments["su-copy"].method) == ("su", "exact")
+    assert (assignments["bernstein-copy"].story_id, assignments["bernstein-copy"].method) == ("bernstein", "exact")
+
+
+def test_a_short_whole_text_does_not_join_a_long_text_under_its_headline(make_document: MakeDocument) -> None:
+    """A few words that are half found in a long list under the same headline (containment 0.5,
+    coverage near 0) are not a reprint of it, whatever the source and time."""
+    long_list = " ".join(f"Nominee {i} of State {i}, to be Member of Board {i}, vice Person {i}." for i in range(60))
+    full = make_document("list", long_list + " " + BERNSTEIN, title=NOMINATIONS, source="folder-a")
+    short = make_document("su", SU, title=NOMINATIONS, source="folder-b")
+    assert assign_in_one_batch([full, short])["su"].method == "new"
+
+
+def test_a_short_whole_text_still_joins_the_text_it_was_cut_from(make_document: MakeDocument, seed: Document) -> None:
+    """The opening of an article under the article's headline is its reprint (a truncation)."""
+    cut = variant(seed, "cut", " ".join(seed.body.split()[:20]))
+    joined = assign_in_one_batch([seed, cut])["cut"]
+    assert (joined.story_id, joined.method, joined.kind) == (seed.id, "headline", "short")
+
+
+def test_a_short_hard_wrapped_statement_file_is_an_article(tmp_path: Path, now: datetime) -> None:
+    """A statement of two wrapped paragraphs (five lines cut mid-sentence) is unwrapped like a
+    long one; left wrapped, its lines looked like a page without prose (boilerplate), so its
+    identical copies in other folders each started a story of their own."""
+    text = (
+        "Statement by White House Press Secretary on the State of the Union\n\n"
+        "The President is grateful for and accepts Speaker McCarthy's prompt\n"
+        "invitation to address the peoples' representatives in Congress.\n\n"
+        "He looks forward to speaking with Republicans, Democrats, and the\n"
+        "country about how we can work together to continue building an economy\n"
+        "that works from the bottom up and the middle out, keep boosting our\n"
+        "competitiveness in the world, keep the American people safe, and bring\n"
+        "the country together.\n"
+    )
+    docs = []
+    for folder in ("a", "b", "c"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "0068_statement.txt").write_text(text, encoding="utf-8")
+        docs.extend(read_documents(tmp_path / folder, now).documents)
+    assignments = list(assign_in_one_batch(docs).values())
+    assert [a.kind for a in assignments] == ["full"] * 3
+    assert [a.method for a in assignments] == ["new", "exact", "exact"]
+
+
 # -- signatures and bands ------------------------------------------------------------------------
 
 

@@ -346,6 +346,20 @@ def test_lists_and_one_paragraph_per_line_texts_are_not_unwrapped(text: str) -> 
     assert unwrap_lines(text) == text
 
 
+def test_a_short_hard_wrapped_statement_is_unwrapped() -> None:
+    """Fewer than six wrapped lines: unwrapped when every line followed by another is wrapped."""
+    from newsmon.text import unwrap_lines
+
+    text = (
+        "He looks forward to speaking with Republicans, Democrats, and the\n"
+        "country about how we can work together to continue building an economy\n"
+        "that works from the bottom up and the middle out, keep boosting our\n"
+        "competitiveness in the world, keep the American people safe, and bring\n"
+        "the country together.\n"
+    )
+    assert unwrap_lines(text).strip() == " ".join(text.split())
+
+
 def test_table_rows_in_a_wrapped_text_stay_rows() -> None:
     from newsmon.text import unwrap_lines
 
