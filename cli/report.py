@@ -4,6 +4,7 @@ each), and what to do next; every line fits the terminal."""
 from __future__ import annotations
 
 import logging
+import shlex
 import textwrap
 from datetime import UTC, datetime
 
@@ -55,8 +56,9 @@ def failure_lines(tallies: list[FailureTally]) -> list[str]:
 def hint_lines(summary: RunSummary, settings: Settings) -> list[str]:
     """Next steps the run's outcome calls for."""
     hints: list[str] = []
-    db = f" --db {settings.db}" if settings.db != Settings.model_fields["db"].default else ""  # commands to paste
-    feeds = f"{db} --feeds {settings.feeds}" if settings.feeds is not None else db
+    default_db = Settings.model_fields["db"].default
+    db = f" --db {shlex.quote(str(settings.db))}" if settings.db != default_db else ""  # commands to paste
+    feeds = f"{db} --feeds {shlex.quote(str(settings.feeds))}" if settings.feeds is not None else db
     if summary.feeds_failing:
         n = summary.feeds_failing
         hints.append(

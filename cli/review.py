@@ -188,7 +188,11 @@ def topics_judge(
     try:
         reviews = {rid: r for rid in sorted({row.review_id for row in rows}) if (r := store.reviews.get(rid))}
         check_sheet(rows, {rid: {i.document_id for i in store.reviews.items(rid)} for rid in reviews}, sheet)
-        unique = {(r.review_id, r.document_id): (r.review_id, r.document_id, r.label, r.note) for r in rows}
+        unique: dict[tuple[str, str], tuple[str, str, str, str | None]] = {}
+        for row in rows:  # a row given twice with one label: one label, with the note it was given
+            key = (row.review_id, row.document_id)
+            kept = unique.get(key)
+            unique[key] = (*key, row.label, row.note or (kept[3] if kept else None))
         changed = store.reviews.store_labels(list(unique.values()), judge_id, now, keep_notes=not has_notes)
         progress = {rid: store.reviews.items(rid) for rid in reviews}
     finally:

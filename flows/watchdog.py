@@ -83,7 +83,10 @@ def _own_session_server() -> Any:
             finally:
                 module.subprocess = subprocess
 
-    return Server()
+    server = Server()
+    if not isinstance(server, Server):  # Prefect keeps one server a port: one was made before this
+        log.warning("Prefect's temporary API server was started before newsmon's: Ctrl-C and a kill reach it too")
+    return server
 
 
 class ApiWatchdog:

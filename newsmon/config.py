@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -147,19 +148,26 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     explicit = {k: v for k, v in overrides.items() if v is not None}
     try:
         env_only = Settings()
-        merged = {**file_values, **_env_set_fields(env_only), **explicit}
-        return Settings(**merged)
+    except ValidationError as err:  # the environment's own values
+        raise _invalid(err, lambda field: _env_name(field) or "the environment") from err
+    try:
+        return Settings(**{**file_values, **_env_set_fields(env_only), **explicit})
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        field = str(first["loc"][0]) if first["loc"] else ""
-        if field in explicit:
-            source = f"--{field.replace('_', '-')}"
-        elif f"NEWSMON_{field.upper()}" in os.environ:
-            source = f"the environment (NEWSMON_{field.upper()})"
-        else:
-            source = str(path)
-        raise ConfigError(f"invalid setting {where!r} ({first['msg']}) in {source}: fix the value") from err
+        raise _invalid(err, lambda field: f"--{field.replace('_', '-')}" if field in explicit else str(path)) from err
+
+
+def _env_name(field: str) -> str | None:
+    """The NEWSMON_* variable that sets ``field`` (any case, as the settings read it), if one does."""
+    wanted = f"NEWSMON_{field}".upper()
+    return next((f"the environment ({name})" for name in os.environ if name.upper() == wanted), None)
+
+
+def _invalid(err: ValidationError, source: Callable[[str], str]) -> ConfigError:
+    """One line for a setting's value that does not validate, naming where it came from."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "settings"
+    field = str(first["loc"][0]) if first["loc"] else ""
+    return ConfigError(f"invalid setting {where!r} ({first['msg']}) in {source(field)}: fix the value")
 
 
 def _env_set_fields(settings: Settings) -> dict[str, Any]:

@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 FEED_EXTRACTOR = "feed-summary/1"
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 _TAG = re.compile(r"<[^>]*>")
-_SCRIPT_OPEN = re.compile(r"<(script|style)\b[^>]*>", re.IGNORECASE)
-_SCRIPT_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style")}
+_SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_SCRIPT_OPEN = re.compile(r"<(script|style)\b[^>]*>", re.IGNORECASE)  # where _SCRIPT can start
 _XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
@@ -116,9 +116,10 @@ def _drop_scripts(text: str) -> str:
     of the text; in time linear in the text."""
     end, at, parts = text.rfind(">") + 1, 0, []
     while (found := _SCRIPT_OPEN.search(text, at, end)) is not None:
-        close = _SCRIPT_CLOSE[found.group(1).lower()].search(text, found.end())
+        element = _SCRIPT.match(text, found.start())  # it matches wherever its opening tag does
+        assert element is not None
         parts += [text[at : found.start()], " "]
-        at = close.end() if close else len(text)
+        at = element.end()
     return "".join(parts) + text[at:] if parts else text
 
 

@@ -127,10 +127,13 @@ def normalize_for_match(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-# A host is at most 63 characters a label and 9 labels here, so that the work at each word
-# boundary is bounded: with unbounded labels a run like "a-a-a-…" took time growing with its
-# square (40,000 characters: 53 s).
-_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)\S+|\b[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,6}/\S*")
+# A host starts after a space or punctuation (not inside a run of letters, dots and hyphens)
+# and has at most 9 labels of at most 63 characters, so that the work at each start is
+# bounded: with unbounded labels a run like "a-a-a-…" took time growing with its square
+# (40,000 characters: 53 s), and a host too long to be one is left whole, not cut.
+_URL = re.compile(
+    r"(?:\b(?:https?|ftp)://|\bwww\.)\S+|(?<![\w.-])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,6}/\S*"
+)
 _APOSTROPHES = ("ʻ", "ʼ", "`", "´", "′")  # Uzbek Latin oʻ/gʻ and look-alikes of the apostrophe
 
 
@@ -180,8 +183,8 @@ def split_sentences(text: str) -> list[str]:
 
 # A hard-wrapped line: long enough to have been wrapped at a width, not ending a sentence.
 WRAP_MIN_CHARS, WRAP_MAX_CHARS = 40, 100
-WRAPPED_LINES = 6  # at least this many lines end mid-sentence (every one, in a shorter text)...
-WRAPPED_SHORT_LINES = 2  # (but at least this many)
+WRAPPED_LINES = 6  # at least this many lines end mid-sentence...
+WRAPPED_SHORT_LINES = 3  # ...or, in a shorter text under a headline of its own, every one (at least this many)
 WRAPPED_SHARE = 0.5  # ...and this share of the lines followed by another line
 FILLED_SHARE, FILLED_LINES = 0.75, 0.7  # and this share of those fill the width to this share
 _LINE_END = re.compile(r"(?:[.!?…:;。！？]|[.!?…][\"”’»)\]]+)\s*$")
@@ -199,9 +202,11 @@ def is_hard_wrapped(text: str) -> bool:
     wrapped = [
         n for line in inner if WRAP_MIN_CHARS <= (n := len(line)) <= WRAP_MAX_CHARS and not _LINE_END.search(line)
     ]
-    # a short statement wrapped like any other has fewer such lines: then all of them must be
-    least = min(WRAPPED_LINES, max(WRAPPED_SHORT_LINES, len(inner)))
-    if len(wrapped) < least or len(wrapped) < WRAPPED_SHARE * len(inner):
+    if len(inner) < WRAPPED_LINES:  # a short statement: every line wrapped, its headline apart (no byline run in)
+        first = next((line.rstrip() for line in lines if line.strip()), "")
+        if len(wrapped) < max(WRAPPED_SHORT_LINES, len(inner)) or inner[:1] == [first]:
+            return False
+    elif len(wrapped) < WRAPPED_LINES or len(wrapped) < WRAPPED_SHARE * len(inner):
         return False
     width = sorted(wrapped)[int(0.9 * (len(wrapped) - 1))]  # wrapped lines fill the width: a list's do not
     return sum(1 for n in wrapped if n >= FILLED_SHARE * width) >= FILLED_LINES * len(wrapped)

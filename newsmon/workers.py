@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from newsmon.errors import NewsmonError
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 WORKER_MEMORY_BYTES = 2 * 1024**3
 OWNER_CHECK_S = 1.0  # how often a worker checks that the process owning its pool still runs
+_PROC = Path("/proc/self")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -46,24 +48,22 @@ def _start_worker(memory_bytes: int, state: Mapping[str, Any], owner: int | None
     _state.clear()
     _state.update(state)
     if owner is not None:
-        threading.Thread(target=_exit_with, args=(owner,), name="newsmon-owner-watch", daemon=True).start()
+        started = _started(owner)
+        threading.Thread(target=_exit_with, args=(owner, started), name="newsmon-owner-watch", daemon=True).start()
 
 
-def _exit_with(owner: int) -> None:
+def _exit_with(owner: int, started: str | None) -> None:
     """End this worker at once when ``owner`` is gone (checked every :data:`OWNER_CHECK_S`)."""
-    while is_alive(owner):
+    while is_alive(owner, started):
         time.sleep(OWNER_CHECK_S)
     os._exit(1)
 
 
-def is_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: whether a signal could reach it
+def is_alive(pid: int, started: str | None = None) -> bool:
+    """Whether process ``pid`` runs: not a zombie (dead, not yet reaped) and, given its start
+    time (:func:`_started`), not another process that took its number since. Without /proc
+    (not Linux), whether a signal could reach it."""
+    if not _PROC.is_dir():
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
@@ -71,6 +71,23 @@ def is_alive(pid: int) -> bool:
         except PermissionError:
             return True
         return True
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z" and (started is None or fields[19] == started)
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks after boot, from /proc), or None without /proc."""
+    fields = _stat_fields(pid) if _PROC.is_dir() else None
+    return fields[19] if fields is not None else None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None when gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].decode("ascii", "replace").split()
+    except OSError:
+        return None
 
 
 def worker_state(name: str) -> Any:

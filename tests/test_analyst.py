@@ -317,6 +317,18 @@ def test_export_filters(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
     assert len(export("v_documents", "--until", today.isoformat())) == 2  # a date is the whole day
     assert len(export("v_topic_daily", "--since", today.isoformat(), "--until", today.isoformat())) == 3
 
+    from storage.catalog import ExportFilter, export_statement, exportable, lookup
+    from storage.store import open_reader
+
+    con = open_reader(run_db)  # below the command's known-topic check: the filter is bound, never SQL
+    try:
+        objects = exportable(con)
+        for topic, rows in (("x' OR '1'='1", 0), ("covid-origins", 1)):
+            sql, params = export_statement(lookup(objects, "v_topic_documents"), ExportFilter(topic), objects)
+            assert topic not in sql and len(con.execute(sql, params).fetchall()) == rows
+    finally:
+        con.close()
+
 
 @pytest.mark.parametrize(
     ("args", "expected"),

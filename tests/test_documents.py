@@ -347,17 +347,26 @@ def test_lists_and_one_paragraph_per_line_texts_are_not_unwrapped(text: str) -> 
 
 
 def test_a_short_hard_wrapped_statement_is_unwrapped() -> None:
-    """Fewer than six wrapped lines: unwrapped when every line followed by another is wrapped."""
+    """Fewer than six wrapped lines under a headline of their own: unwrapped when every line
+    followed by another is wrapped; a headline run straight into a byline or a list is not."""
     from newsmon.text import unwrap_lines
 
-    text = (
+    body = (
         "He looks forward to speaking with Republicans, Democrats, and the\n"
         "country about how we can work together to continue building an economy\n"
         "that works from the bottom up and the middle out, keep boosting our\n"
         "competitiveness in the world, keep the American people safe, and bring\n"
         "the country together.\n"
     )
-    assert unwrap_lines(text).strip() == " ".join(text.split())
+    headline = "Statement by the Press Secretary on the State of the Union\n\n"
+    assert unwrap_lines(headline + body) == headline + " ".join(body.split()) + "\n"
+    bylined = (
+        "Uzbekistan and Kazakhstan sign a new water-sharing agreement\n"
+        "By Jane Doe, Senior Correspondent for Central Asian affairs\n"
+        "The two countries signed the deal on Monday in Tashkent.\n"
+    )
+    assert unwrap_lines(bylined) == bylined
+    assert unwrap_lines(body) == body  # no headline apart: nothing says the first line is not one
 
 
 def test_table_rows_in_a_wrapped_text_stay_rows() -> None:

@@ -1,0 +1,36 @@
+"""The run's process pool: its workers end with the process that owns the pool."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from newsmon.workers import WorkerPool, _started, is_alive
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+
+
+def test_a_pool_worker_knows_when_the_process_owning_its_pool_is_gone() -> None:
+    """Workers watch their pool's owner (:func:`newsmon.workers.is_alive`): a live process is
+    alive; a zombie (dead, not reaped yet), a reaped one, or another process now holding the
+    number (another start time) is not."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = _started(child.pid)
+    deadline = time.monotonic() + 10
+    while is_alive(child.pid, started) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the child has exited but is not reaped: a zombie
+    assert not is_alive(child.pid, started) and Path(f"/proc/{child.pid}").exists()
+    child.wait()
+    assert not is_alive(child.pid)
+    me = os.getpid()
+    assert is_alive(me, _started(me)) and not is_alive(me, "1")  # the number, with another start time
+
+
+def test_a_pool_with_owner_watching_workers_does_its_work() -> None:
+    with WorkerPool(2) as pool:
+        assert pool.map(abs, [-1, -2, -3]) == [1, 2, 3]
