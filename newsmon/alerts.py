@@ -273,7 +273,7 @@ def alert_title(name: str, triggers: Mapping[str, Any]) -> str:
     parts = []
     today = triggers.get("today") or {}
     if triggers.get("spike"):
-        parts.append(f"spike: {today.get('stories')} stories, {today.get('ratio') or 0:.1f}× the baseline")
+        parts.append(f"spike: {today.get('stories')} stories, {today.get('ratio') or 0:.1f}× expected")
     if triggers.get("new_stories"):
         n = triggers["new_stories"]
         parts.append(f"{n} new stor{'ies' if n != 1 else 'y'}")

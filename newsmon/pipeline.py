@@ -18,7 +18,7 @@ import logging
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from newsmon import __version__
@@ -165,7 +165,7 @@ def run_once(ctx: RunContext, since: datetime | None = None) -> RunSummary:
     context brings one (or a task runner takes the CPU work), the run's one worker pool is made
     here: ``extract_workers`` processes, started on first use, holding the topics for tagging.
     """
-    store, run_id = ctx.store, ctx.run_id
+    store, run_id, started = ctx.store, ctx.run_id, time.monotonic()
     what = str(ctx.settings.seeds) + (f"; backfill since {since.isoformat()}" if since else "")
     if store.runs.start(run_id, ctx.now, what, __version__):
         ctx.logger.warning("an earlier run had not finished (killed?): marked crashed; this run completes its work")
@@ -175,15 +175,21 @@ def run_once(ctx: RunContext, since: datetime | None = None) -> RunSummary:
             stack.callback(setattr, ctx, "pool", None)
         try:
             run_stages(ctx, since)
-            store.runs.finish(run_id, "completed", datetime.now(UTC))
+            store.runs.finish(run_id, "completed", _finished_at(ctx.now, started))
         except BaseException as err:
             try:
                 status, error = _how_it_ended(err)
-                store.runs.finish(run_id, status, datetime.now(UTC), error)
+                store.runs.finish(run_id, status, _finished_at(ctx.now, started), error)
             except Exception as record_err:  # e.g. the disk is full: keep the original error
                 ctx.logger.error("could not record the failure of run %s: %s", run_id, record_err)
             raise
     return ctx.summary
+
+
+def _finished_at(now: datetime, started: float) -> datetime:
+    """When a run that started at ``now`` on its clock (a replayed day's, or the wall clock)
+    ended on that same clock, so that its duration is the time it took."""
+    return now + timedelta(seconds=time.monotonic() - started)
 
 
 def _how_it_ended(err: BaseException) -> tuple[str, str]:

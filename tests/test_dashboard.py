@@ -208,6 +208,15 @@ def test_topic_page_shows_the_spike_and_the_baseline(client: httpx.Client) -> No
     assert [layer["mark"]["type"] for layer in chart["layer"]] == ["bar", "line", "point"]
 
 
+def test_rising_lists_only_topics_above_their_expected_count(client: httpx.Client) -> None:
+    page = client.get("/").text
+    rising = re.search(r'<ol class="rising">(.*?)</ol>', page, re.S)
+    assert rising is not None and "Russia sanctions" in rising.group(1)  # the spike on the last day
+    ratios = [float(r) for r in re.findall(r"([0-9.]+)× expected", rising.group(1))]
+    assert ratios and all(r > 1 for r in ratios)
+    assert "COVID" not in rising.group(1)  # nothing new on the last day: not rising
+
+
 def test_topic_page_shows_its_latest_review_or_how_to_draw_one(client: httpx.Client, data: DashboardData) -> None:
     con = duckdb.connect(str(data.db), read_only=True)
     try:

@@ -277,6 +277,15 @@ def test_a_feed_that_goes_quiet_is_reported_once(replay: dict[str, Any]) -> None
     assert query(db, "SELECT count(*) FROM feed_silences WHERE ended_at IS NULL") == [(1,)]
 
 
+def test_replayed_runs_last_as_long_as_they_took(replay: dict[str, Any]) -> None:
+    """A run replaying a past day ends on that day's clock too: its duration is its own, not
+    the years between the replayed day and today."""
+    seconds = [row[0] for row in query(replay["db"], "SELECT seconds FROM v_runs")]
+    assert seconds and all(0 <= s < 600 for s in seconds), seconds
+    finished = query(replay["db"], "SELECT max(finished_at) < TIMESTAMPTZ '2024-01-01' FROM runs")
+    assert finished == [(True,)]
+
+
 def test_every_alerting_run_has_its_files(replay: dict[str, Any]) -> None:
     db: Path = replay["db"]
     rows = query(db, "SELECT run_id, topic, path, digest_path FROM alerts")

@@ -125,8 +125,8 @@ def overview(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]
                 "chart": trend_chart(rows, f"{topic.name}: unique stories a day", 120, legend=False),
             }
         )
-    rising = sorted(
-        (c for c in cards if c["last"] is not None and c["last"].ratio is not None),
+    rising = sorted(  # above what their own baseline expects on the latest day
+        (c for c in cards if c["last"] is not None and c["last"].ratio is not None and c["last"].ratio > 1),
         key=lambda c: (-c["last"].score, -(c["last"].ratio or 0), c["topic"].slug),
     )
     page.update(
