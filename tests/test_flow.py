@@ -385,15 +385,14 @@ def test_prefect_yaml_deployment_loads_and_never_queues_runs() -> None:
     repo = Path(__file__).resolve().parents[1]
     config = PrefectYamlModel.model_validate(yaml.safe_load((repo / "prefect.yaml").read_text(encoding="utf-8")))
     (deployment,) = config.deployments
-    assert deployment.entrypoint is not None
-    path, _, name = deployment.entrypoint.partition(":")
-    loaded = load_flow_from_entrypoint(str(repo / path) + ":" + name)
+    assert deployment.entrypoint == "flows.monitor:monitor"  # the installed package: no source folder needed
+    loaded = load_flow_from_entrypoint(deployment.entrypoint)
     assert loaded.name == monitor.name == "monitor"
     limit = deployment.concurrency_limit
     assert isinstance(limit, ConcurrencyLimitSpec) and limit.limit == 1
     assert ConcurrencyLimitStrategy(limit.collision_strategy) is ConcurrencyLimitStrategy.CANCEL_NEW
     settings = deployment.parameters["settings"]
-    assert settings["feeds"] == "feeds.toml"
+    assert "feeds" not in settings  # ./feeds.toml when there is one: a home without feeds polls none
     assert set(settings) <= set(Settings.model_fields)
     Settings(**settings)  # valid settings as they are
 
