@@ -34,6 +34,10 @@ def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width
         )
     )
     lines.append(_row("alerts", ", ".join(summary.alerts) if summary.alerts else "none (nothing new)"))
+    if summary.notified:
+        tried = ", ".join(f"{n} {status}" for status, n in sorted(summary.notified.items()))
+        failed = " (failed ones are retried next run)" if summary.notified.get("failed") else ""
+        lines.append(_row("notified", f"{tried}{failed}: {DELIVERIES_HINT}"))
     lines = [wrapped for line in lines for wrapped in _wrap(line, width)]
     lines.extend(_cut(line, width) for line in failure_lines(summary.failures))  # examples may be cut
     lines.extend(wrapped for line in hint_lines(summary, settings) for wrapped in _wrap(line, width))
@@ -106,6 +110,9 @@ def _when(moment: datetime) -> str:
     """``14:05 UTC`` today, else ``Dec 07 14:05 UTC``."""
     utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     return f"{utc:%H:%M} UTC" if utc.date() == datetime.now(UTC).date() else f"{utc:%b %d %H:%M} UTC"
+
+
+DELIVERIES_HINT = '`newsmon sql "select * from v_deliveries"`'
 
 
 def _row(label: str, text: str) -> str:

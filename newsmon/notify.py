@@ -135,15 +135,21 @@ def _send(url: str, title: str, body: str) -> tuple[bool, str | None]:
     import apprise
 
     app = apprise.Apprise()
-    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-        if not app.add(url):
-            return False, "not a valid Apprise URL"
-        ok = bool(app.notify(body=body, title=title, body_format=apprise.NotifyFormat.MARKDOWN))
-        messages = captured.getvalue().strip().splitlines()
+    own = logging.getLogger("apprise")
+    propagate, own.propagate = own.propagate, False  # its lines are captured: newsmon logs one per failure
+    try:
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+            if not app.add(url):
+                return False, INVALID_URL
+            ok = bool(app.notify(body=body, title=title, body_format=apprise.NotifyFormat.MARKDOWN))
+            messages = captured.getvalue().strip().splitlines()
+    finally:
+        own.propagate = propagate
     return ok, None if ok else (messages[-1][:500] if messages else "delivery failed")
 
 
 Sender = Callable[[str, str, str], tuple[bool, str | None]]
+INVALID_URL = "not a valid Apprise URL: fix it in the notify file"
 
 
 def deliver_all(
@@ -183,7 +189,7 @@ def _deliver_one(
     if ok:
         log.info("alert %s sent to %s", delivery.alert_id, delivery.label)
         return Outcome("sent")
-    final = delivery.attempts + 1 >= max_attempts
+    final = delivery.attempts + 1 >= max_attempts or error == INVALID_URL  # a bad URL stays bad
     log.warning(
         "alert %s not delivered to %s (attempt %d%s): %s",
         delivery.alert_id, delivery.label, delivery.attempts + 1, ", giving up" if final else ", will retry", error,

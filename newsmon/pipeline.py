@@ -70,6 +70,7 @@ class RunSummary:
     tags_new: int = 0
     retagged: int = 0
     alerts: list[str] = field(default_factory=list)
+    notified: dict[str, int] = field(default_factory=dict)  # deliveries this run tried, by status after it
     stage_seconds: dict[str, float] = field(default_factory=dict)
     backfill: BackfillCounts | None = None
 

@@ -28,6 +28,11 @@ class DeliveryRepository:
             for alert, target, label, attempts, title, markdown, digest in rows
         ]
 
+    def outcomes_of_run(self, run_id: str) -> dict[str, int]:
+        """How many deliveries the run ``run_id`` tried, by their status after it."""
+        rows = self.db.execute("SELECT status, count(*) FROM deliveries WHERE last_run_id = ? GROUP BY 1", [run_id])
+        return {str(status): int(n) for status, n in rows}
+
     def record_attempt(self, delivery: PendingDelivery, now: datetime, run_id: str) -> None:
         """Note an attempt before it is made: if the run dies during it, the next run retries."""
         self.db.execute(

@@ -170,6 +170,8 @@ def test_an_unreachable_receiver_never_fails_the_run(
         ("failed", 1, True)
     }
     assert "will retry" in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("apprise")]  # one line each, newsmon's
+    assert len([r for r in caplog.records if r.name == "newsmon.notify"]) == len(records)
 
 
 def test_a_delivery_cut_short_by_a_crash_is_retried(
@@ -294,3 +296,20 @@ def test_deliver_all_gives_up_after_the_last_attempt() -> None:
     gone = [PendingDelivery("a1", target_key("json://other/x"), "json://other/…", 0, "t", "b")]
     counts = deliver_all(gone, config, lambda d: attempts.append(d.alert_id), lambda _d, o: outcomes.append(o), failing)
     assert counts == {"dropped": 1} and len(attempts) == 3  # never attempted
+
+
+def test_an_invalid_url_is_given_up_at_once_and_the_summary_counts_deliveries() -> None:
+    from cli.report import summary_lines
+    from newsmon.config import Settings
+    from newsmon.notify import INVALID_URL
+    from newsmon.pipeline import RunSummary
+
+    config = NotifyConfig({"*": ("nonsense://x",)})
+    outcomes: list[Outcome] = []
+    pending = [PendingDelivery("a1", target_key("nonsense://x"), "nonsense://…", 0, "t", "b")]
+    deliver_all(pending, config, lambda _d: None, lambda _d, o: outcomes.append(o), lambda *_a: (False, INVALID_URL))
+    assert [o.status for o in outcomes] == ["gave-up"]  # not tried again on every run
+
+    summary = RunSummary("run-1", alerts=["russia-sanctions"], notified={"sent": 2, "failed": 1})
+    text = " ".join("\n".join(summary_lines(summary, Settings(), 1.0, 100)).split())
+    assert "notified 1 failed, 2 sent (failed ones are retried next run)" in text and "v_deliveries" in text
