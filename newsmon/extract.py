@@ -96,6 +96,7 @@ class PageText:
 
     extracted: Extracted | None
     page_kind: str  # article | paywall | cookie-wall | bot-check | error-page | not-article | unavailable
+    # (a document of a feed item whose page was not fetched has page_kind not-fetched, or no-link)
     error: str | None = None
     canonical_url: str | None = None
     failure: str | None = None  # the failure class when the page could not be had (newsmon.errors.FAILURE_CLASSES)

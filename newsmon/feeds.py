@@ -462,7 +462,7 @@ def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText 
         body, extraction, extractor = item.summary, "feed-summary", FEED_EXTRACTOR
         title = item.title or item.summary[:120] or (item.link or "")
         author, origin, published, language, removed = item.author, None, item.published_at, None, 0
-    kind = page.page_kind if page is not None else ("unavailable" if item.link else "no-link")
+    kind = page.page_kind if page is not None else ("not-fetched" if item.link else "no-link")  # fetch_pages off
     declared = None  # the page's canonical URL, absolute, without tracking parameters
     if item.link and page is not None and page.canonical_url:
         safe = safe_http_url(urljoin(item.link, page.canonical_url))

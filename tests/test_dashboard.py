@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,15 @@ def test_rising_lists_only_topics_above_their_expected_count(client: httpx.Clien
     ratios = [float(r) for r in re.findall(r"([0-9.]+)× expected", rising.group(1))]
     assert ratios and all(r > 1 for r in ratios)
     assert "COVID" not in rising.group(1)  # nothing new on the last day: not rising
+
+
+def test_alerts_show_the_window_they_say_they_show(client: httpx.Client) -> None:
+    every = client.get(f"/alerts?since={DAYS[0].isoformat()}").text.count('<section class="alert')
+    last = client.get(f"/alerts?since={DAYS[-1].isoformat()}").text.count('<section class="alert')
+    assert 0 < last < every
+    later = (DAYS[-1] + timedelta(days=5)).isoformat()
+    page = client.get(f"/?since={later}").text
+    assert f"showing {later} – {later}" in page  # never an inverted range
 
 
 def test_topic_page_shows_its_latest_review_or_how_to_draw_one(client: httpx.Client, data: DashboardData) -> None:

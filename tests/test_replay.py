@@ -284,6 +284,10 @@ def test_replayed_runs_last_as_long_as_they_took(replay: dict[str, Any]) -> None
     assert seconds and all(0 <= s < 600 for s in seconds), seconds
     finished = query(replay["db"], "SELECT max(finished_at) < TIMESTAMPTZ '2024-01-01' FROM runs")
     assert finished == [(True,)]
+    # pages were not fetched (fetch_pages off): said so, not "unavailable" as for a page that failed
+    assert query(replay["db"], "SELECT DISTINCT page_kind FROM documents WHERE source_kind = 'feed'") == [
+        ("not-fetched",)
+    ]
 
 
 def test_every_alerting_run_has_its_files(replay: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from storage import dashboard as db
 from web.charts import trend_chart
 
 DEFAULT_DAYS = 30
+ALERTS_SHOWN = 100  # the newest alerts of the window on the alerts page
 MAX_FILTER_TEXT = 200
 OPENING_WORDS = 80  # of the canonical's text, on a story page
 
@@ -87,6 +88,8 @@ class Window:
         """The filters' days, the missing ends from the default window."""
         last = db.latest_day(con)
         until = filters.until or last
+        if filters.since and until and filters.since > until:  # only since given, after the latest day
+            until = filters.since
         since = filters.since or (until - timedelta(days=DEFAULT_DAYS - 1) if until else None)
         return cls(since, until)
 
@@ -215,10 +218,11 @@ def _opening(body: str, words: int = OPENING_WORDS) -> str:
 
 
 def alerts(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
-    """Alerts newest first (of ``topic``, in [since, until] when given), with what triggered them
-    and the stories they announced."""
+    """Alerts newest first (of ``topic``, made on the days of the window the page shows, the
+    newest :data:`ALERTS_SHOWN`), with what triggered them and the stories they announced."""
     page = common(con, filters)
-    rows = db.alerts(con, filters.topic, filters.since, filters.until)
+    window: Window = page["window"]
+    rows = db.alerts(con, filters.topic, window.since, window.until, limit=ALERTS_SHOWN)
     announced: dict[str, list[db.AlertStory]] = defaultdict(list)
     for item in db.alert_stories(con, [a.alert_id for a in rows]):
         announced[item.alert_id].append(item)
@@ -227,7 +231,7 @@ def alerts(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
         triggers = _triggers(row.triggers)
         lines = _trigger_lines(triggers) if row.kind != "sources" else []
         items.append({"alert": row, "lines": lines, "triggers": triggers, "stories": announced.get(row.alert_id, [])})
-    page.update(alerts=items)
+    page.update(alerts=items, capped=len(rows) == ALERTS_SHOWN)
     return page
 
 
