@@ -178,6 +178,7 @@ class FeedRow:
     interval_s: int | None
     items_total: int | None
     items_stored: int
+    silent_since: datetime | None = None  # when it was found silent, if it has not delivered since
 
 
 def _read(con: duckdb.DuckDBPyConnection, model: type[T], sql: str, params: Mapping[str, Any] | None = None) -> list[T]:
@@ -312,13 +313,16 @@ def alert_stories(con: duckdb.DuckDBPyConnection, alert_ids: Sequence[str]) -> l
 
 
 def feed_health(con: duckdb.DuckDBPyConnection, source: str | None = None) -> list[FeedRow]:
-    """Every feed's health (``v_feed_health``), or the feed named ``source``; failing ones first."""
+    """Every feed's health (``v_feed_health``, and since when it has been silent, if it is), or
+    the feed named ``source``; failing ones first."""
     return _read(
         con,
         FeedRow,
         "SELECT name, url, active, status, last_success_at, last_polled_at, last_status, last_error_kind,"
         " last_error, last_error_at, consecutive_failures, next_poll_at, validators_trusted, interval_s,"
-        " items_total, items_stored FROM v_feed_health WHERE $source IS NULL OR name = $source"
+        " items_total, items_stored, (SELECT max(s.started_at) FROM feed_silences s"
+        " WHERE s.feed_url = h.url AND s.ended_at IS NULL) AS silent_since"
+        " FROM v_feed_health h WHERE $source IS NULL OR name = $source"
         " ORDER BY CASE status WHEN 'broken' THEN 0 WHEN 'failing' THEN 1 WHEN 'new' THEN 2 ELSE 3 END, name",
         {"source": source},
     )

@@ -270,6 +270,8 @@ def test_filters_narrow_the_lists_and_are_links(client: httpx.Client) -> None:
         ("/?since=yesterday", 400, "filter since=&#39;yesterday&#39; is not a date: use YYYY-MM-DD"),
         ("/?since=2023-05-19&until=2023-05-01", 400, "since 2023-05-19 is after until 2023-05-01: swap them"),
         ("/topics/nothing", 404, "no topic &#39;nothing&#39; in force: use one of central-asia-diplomacy"),
+        ("/?topic=nothing", 400, "no topic &#39;nothing&#39;: use one of central-asia-diplomacy"),
+        ("/alerts?topic=nothing", 400, "no topic &#39;nothing&#39;: use one of central-asia-diplomacy"),
         ("/stories/abc%3Cb%3E", 404, "no story &#39;abc&lt;b&gt;&#39; in the snapshot"),
         ("/nowhere", 404, "no such page"),
     ],

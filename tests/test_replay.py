@@ -275,6 +275,11 @@ def test_a_feed_that_goes_quiet_is_reported_once(replay: dict[str, Any]) -> None
     assert [s["name"] for s in silent] == [OUTLETS[QUIET_FEED]]
     assert silent[0]["observed"] == 0 and silent[0]["quietest"] >= 20
     assert query(db, "SELECT count(*) FROM feed_silences WHERE ended_at IS NULL") == [(1,)]
+    from storage.dashboard import feed_health
+
+    with duckdb.connect(str(db), read_only=True) as con:  # the dashboard's feeds page shows it
+        silent = {row.name: row.silent_since for row in feed_health(con)}
+    assert [name for name, since in silent.items() if since is not None] == [OUTLETS[QUIET_FEED]]
 
 
 def test_replayed_runs_last_as_long_as_they_took(replay: dict[str, Any]) -> None:

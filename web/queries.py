@@ -23,6 +23,7 @@ from newsmon.errors import NewsmonError, failure_hint
 from newsmon.models import Review, ReviewItem, Stratum
 from newsmon.review import score_reviewed
 from storage import dashboard as db
+from storage.alerts import known_topics
 from web.charts import trend_chart
 
 DEFAULT_DAYS = 30
@@ -97,8 +98,12 @@ class Window:
 def common(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
     """What every page shows: the topics (nav, filter form), the sources and the snapshot's time."""
     window = Window.of(con, filters)
+    topics = db.current_topics(con)
+    if filters.topic and filters.topic not in {t.slug for t in topics} and filters.topic not in known_topics(con):
+        known = ", ".join(t.slug for t in topics) or "none yet"
+        raise FilterError(f"no topic {filters.topic[:80]!r}: use one of {known}")
     return {
-        "topics": db.current_topics(con),
+        "topics": topics,
         "sources": db.sources(con),
         "latest_run_at": db.latest_run_at(con),
         "filters": filters,
