@@ -7,9 +7,11 @@ import gc
 import inspect
 import logging
 import os
+import signal
 import traceback
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -30,14 +32,30 @@ class NewsmonGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # a click Context (typer's own copy of click in recent releases)
         try:
             return super().invoke(ctx)
-        except NewsmonError as err:
-            err_console.print(f"newsmon: error: {err}", highlight=False, markup=False, soft_wrap=True)
-            _release(err)
-            raise typer.Exit(1) from None
         except KeyboardInterrupt as err:
             err_console.print("newsmon: interrupted")
             _release(err)
             raise typer.Exit(130) from None
+        except Exception as err:
+            if _interrupted:  # Ctrl-C that surfaced as another error (DuckDB: "Query interrupted")
+                err_console.print("newsmon: interrupted")
+                _release(err)
+                raise typer.Exit(130) from None
+            if not isinstance(err, NewsmonError):
+                raise
+            err_console.print(f"newsmon: error: {err}", highlight=False, markup=False, soft_wrap=True)
+            _release(err)
+            raise typer.Exit(1) from None
+
+
+_interrupted = False  # set by the entry point's SIGINT handler
+
+
+def _on_interrupt(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: remembered, then raised as usual (a query under way turns it into its own error)."""
+    global _interrupted
+    _interrupted = True
+    signal.default_int_handler(signum, frame)
 
 
 def _release(err: BaseException) -> None:
@@ -130,4 +148,5 @@ def when(value: Any) -> str:
 def main() -> None:
     """Entry point: log warnings to stderr and run the CLI (errors: see :class:`NewsmonGroup`)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGINT, _on_interrupt)
     app()

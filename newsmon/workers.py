@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -47,6 +48,7 @@ def _start_worker(memory_bytes: int, state: Mapping[str, Any], owner: int | None
         log.debug("could not limit worker memory")
     _state.clear()
     _state.update(state)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the owner's to handle: it ends the pool
     if owner is not None:
         started = _started(owner)
         threading.Thread(target=_exit_with, args=(owner, started), name="newsmon-owner-watch", daemon=True).start()

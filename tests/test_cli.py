@@ -55,6 +55,22 @@ def test_interrupt_is_one_line_and_exit_code_130(newsmon: Newsmon, monkeypatch: 
     assert result.exit_code == 130 and result.stderr == "newsmon: interrupted\n"
 
 
+def test_ctrl_c_that_surfaces_as_a_query_error_is_still_an_interrupt(
+    newsmon: Newsmon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted_query(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("Query interrupted")  # what DuckDB raises when Ctrl-C comes mid-query
+
+    monkeypatch.setattr("cli.query.load_settings", interrupted_query)
+    module = sys.modules["cli.app"]  # (`cli.app` is also the name of the typer app)
+    monkeypatch.setattr(module, "_interrupted", True)  # the entry point's SIGINT handler saw the key
+    result = newsmon("sql", "select 1")
+    assert result.exit_code == 130 and result.stderr == "newsmon: interrupted\n"
+    monkeypatch.setattr(module, "_interrupted", False)
+    with pytest.raises(RuntimeError, match="Query interrupted"):  # without Ctrl-C it is a bug, shown as one
+        newsmon("sql", "select 1")
+
+
 def test_version(newsmon: Newsmon) -> None:
     result = newsmon("--version")
     assert result.exit_code == 0 and result.stdout == "newsmon 0.1.0\n"
