@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import traceback
+import warnings
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -63,7 +64,9 @@ def _release(err: BaseException) -> None:
     that they close now rather than be reported as leaked when the interpreter exits."""
     traceback.clear_frames(err.__traceback__)
     err.__traceback__ = err.__context__ = err.__cause__ = None
-    gc.collect()
+    with warnings.catch_warnings():  # an HTTP request cut short leaves coroutines no one will await
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gc.collect()
 
 
 app = typer.Typer(

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -121,6 +122,9 @@ def run(
     quiet_console()
     set_wait_notifier(_print_wait)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # A stop (SIGTERM, Ctrl-C) that cuts an HTTP request short leaves httpcore's tracing
+    # coroutine unawaited; Python would say so while the run ends as it was told to.
+    warnings.filterwarnings("ignore", r"coroutine 'Trace\.__aexit__' was never awaited", RuntimeWarning)
     started = time.perf_counter()
     with ApiWatchdog(on_lost=_end_run_without_api):
         state = monitor(settings, now=clock, since=start, return_state=True)
