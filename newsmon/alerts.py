@@ -644,11 +644,13 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_run_files(records: Sequence[AlertRecord], folder: Path) -> tuple[dict[str, Path], Path]:
     """Write a run's alerts into ``folder``: each section's Markdown and the run's HTML page.
 
-    Returns the Markdown path of each alert id, and the page's path. ``records`` must be one
-    run's alerts.
+    Returns the absolute Markdown path of each alert id, and the page's absolute path (a
+    notification or a run started in another folder must still find them). ``records`` must
+    be one run's alerts.
     """
     if not records:
         raise ValueError("no alerts to write")
+    folder = folder.absolute()
     folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for record in records:

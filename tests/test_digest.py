@@ -230,6 +230,24 @@ def test_missing_alert_files_are_rewritten_from_the_rows(seeded: Path, tmp_path:
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
+def test_alert_files_are_stored_by_absolute_path_and_not_rewritten_from_another_folder(
+    seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default alerts folder is relative: a run started from another folder must not take
+    every earlier alert's files for lost and write them all again there, and a notification
+    must name a digest that can be opened from anywhere."""
+    first = _stage(seeded, "run-1", Path("alerts"))
+    assert first
+    stored = query(seeded, "SELECT path, digest_path FROM alerts")
+    assert stored and all(Path(p).is_absolute() and Path(d).is_absolute() for p, d in stored)
+    assert all(Path(d).parent == tmp_path / "alerts" for _p, d in stored)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert _stage(seeded, "run-2", Path("alerts"), hours=1) == []  # nothing new
+    assert list((elsewhere / "alerts").iterdir()) == []  # run-1's files were found where they are
+
+
 def test_a_crash_after_the_alerts_are_stored_loses_no_file(
     seeded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
