@@ -9,6 +9,7 @@ import textwrap
 from datetime import UTC, datetime
 
 from newsmon.config import Settings
+from newsmon.documents import SUPPORTED_SUFFIXES, describe_other_types
 from newsmon.errors import failure_hint
 from newsmon.models import FailureTally
 from newsmon.pipeline import RunSummary
@@ -21,6 +22,8 @@ def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width
     example, which can be long, is cut instead)."""
     lines = [f"newsmon: run {summary.run_id[:8]} completed in {_seconds(seconds)}; database {settings.db}"]
     read = f"{summary.files_seen} files ({summary.files_skipped} skipped)"
+    if summary.files_other:
+        read += f"; {describe_other_types(summary.files_other)} not read"
     if settings.feeds_path is not None:
         read += f"; {_feeds(summary)}"
     lines.append(_row("read", read))
@@ -69,7 +72,10 @@ def hint_lines(summary: RunSummary, settings: Settings) -> list[str]:
             f"next: {n} feed{'s' if n != 1 else ''} failing: `newsmon feeds list --failing{feeds}` shows why;"
             f" after a fix, `newsmon feeds check NAME{feeds}` polls it now"
         )
-    if settings.feeds_path is None and summary.files_seen == 0:
+    if summary.files_other:
+        supported = " ".join(sorted(SUPPORTED_SUFFIXES))
+        hints.append(f"note: newsmon reads {supported} files; convert the others to text to have them read")
+    elif settings.feeds_path is None and summary.files_seen == 0:
         hints.append("next: nothing to read: put documents in ./seeds, or add a feed with `newsmon feeds add URL`")
     if summary.documents_new:
         stories = 'newsmon sql "select * from v_stories"'

@@ -50,11 +50,9 @@ class SkipFile(Exception):
     """Internal: this file is skipped, for the reason given."""
 
 
-def iter_document_files(folder: Path) -> Iterator[Path]:
-    """Yield supported files below ``folder`` in a stable order, never following dir links.
-
-    Hidden files and folders are ignored, so are files of other types.
-    """
+def iter_folder_files(folder: Path) -> Iterator[Path]:
+    """Yield every file below ``folder`` that is not hidden, in a stable order, never following
+    dir links (hidden files and folders are ignored)."""
     if not folder.exists():
         raise InputError(f"input folder {folder} does not exist: create it or pass --seeds DIR")
     if not folder.is_dir():
@@ -62,26 +60,55 @@ def iter_document_files(folder: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            path = Path(root) / name
-            if not name.startswith(".") and path.suffix.lower() in SUPPORTED_SUFFIXES:
-                yield path
+            if not name.startswith("."):
+                yield Path(root) / name
+
+
+def is_supported(path: Path) -> bool:
+    """Whether newsmon reads files of this type (by suffix: see ``SUPPORTED_SUFFIXES``)."""
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def iter_document_files(folder: Path) -> Iterator[Path]:
+    """Yield supported files below ``folder`` in a stable order, never following dir links.
+
+    Hidden files and folders are ignored, so are files of other types.
+    """
+    return (path for path in iter_folder_files(folder) if is_supported(path))
 
 
 def read_documents(folder: Path, now: datetime, source: str | None = None) -> IngestResult:
     """Read every supported file below ``folder`` into documents first seen at ``now``.
 
-    ``source`` names the channel in the stored rows (default: the folder's name).
+    ``source`` names the channel in the stored rows (default: the folder's name). Files of
+    other types are not read; they are counted by suffix and named in one log line.
     """
     result = IngestResult()
     channel = source or folder.resolve().name or "files"
-    for path in iter_document_files(folder):
+    for path in iter_folder_files(folder):
+        if not is_supported(path):
+            suffix = path.suffix.lower() or "(no suffix)"
+            result.other_types[suffix] = result.other_types.get(suffix, 0) + 1
+            continue
         result.files_seen += 1
         try:
             result.documents.append(read_document(path, now, channel))
         except SkipFile as skip:
             log.warning("skipped %s: %s", path, skip)
             result.skipped.append(Skip(str(path), str(skip)))
+    if result.other_types:
+        log.info(
+            "not read in %s: %s; newsmon reads %s files", folder, describe_other_types(result.other_types),
+            " ".join(sorted(SUPPORTED_SUFFIXES)),
+        )  # fmt: skip
     return result
+
+
+def describe_other_types(counts: dict[str, int]) -> str:
+    """``3 files of other types (.docx, .pdf ×2)``: files that were not read, by suffix."""
+    total = sum(counts.values())
+    kinds = ", ".join(f"{suffix} ×{n}" if n > 1 else suffix for suffix, n in sorted(counts.items()))
+    return f"{total} files of other types ({kinds})" if total != 1 else f"1 file of another type ({kinds})"
 
 
 def read_document(path: Path, now: datetime, source: str) -> Document:

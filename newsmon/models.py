@@ -60,6 +60,7 @@ class IngestResult:
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     files_seen: int = 0
+    other_types: dict[str, int] = field(default_factory=dict)  # files not read, by suffix
 
 
 @dataclass(frozen=True, slots=True)

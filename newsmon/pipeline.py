@@ -55,6 +55,7 @@ class RunSummary:
     run_id: str
     files_seen: int = 0
     files_skipped: int = 0
+    files_other: dict[str, int] = field(default_factory=dict)  # files of other types, not read, by suffix
     feeds_polled: int = 0
     feeds_failed: int = 0
     feeds_not_modified: int = 0
@@ -244,17 +245,18 @@ def arrival_order(documents: list[Document]) -> list[Document]:
 
 def ingest(ctx: RunContext) -> list[Document]:
     """Read the seeds folder (when it exists or was given); its documents."""
-    from newsmon.documents import iter_document_files
+    from newsmon.documents import iter_folder_files
 
     settings, logger = ctx.settings, ctx.logger
     if not (settings.seeds.exists() or "seeds" in settings.model_fields_set):
         logger.info("ingest: no folder %s, no files read", settings.seeds)
         return []
     t0 = time.perf_counter()
-    has_files = settings.seeds.is_dir() and next(iter(iter_document_files(settings.seeds)), None) is not None
+    has_files = settings.seeds.is_dir() and next(iter(iter_folder_files(settings.seeds)), None) is not None
     ingested = ctx.steps.ingest(settings.seeds, ctx.now) if has_files or not settings.seeds.is_dir() else IngestResult()
     seconds = time.perf_counter() - t0
     ctx.summary.files_seen, ctx.summary.files_skipped = ingested.files_seen, len(ingested.skipped)
+    ctx.summary.files_other = dict(ingested.other_types)
     ctx.record("ingest", ingested.files_seen, len(ingested.documents), len(ingested.skipped), seconds)
     logger.info(
         "ingest: %d files, %d documents, %d skipped in %.1f s",

@@ -143,6 +143,22 @@ def test_mixed_folder_counts(mixed_folder: Path, now: datetime) -> None:
     assert sorted(by_name(result)) == ["inner.txt", "latin1.txt", "note.md", "page.html", "utf16.txt"]
     assert len(result.skipped) == 3
     assert len(result.documents) + len(result.skipped) == result.files_seen
+    # the pdf and the png are not read, but counted by type: a user learns they were left out
+    assert result.other_types == {".pdf": 1, ".png": 1}
+
+
+def test_files_of_other_types_are_named_in_the_run_summary(tmp_path: Path) -> None:
+    from cli.report import summary_lines
+    from newsmon.config import Settings
+    from newsmon.pipeline import RunSummary
+
+    summary = RunSummary("run-1", files_other={".pdf": 2, "(no suffix)": 1})
+    text = " ".join("\n".join(summary_lines(summary, Settings(), 1.0, 100)).split())
+    assert "3 files of other types ((no suffix), .pdf ×2) not read" in text
+    assert "note: newsmon reads .htm .html .markdown .md .text .txt files" in text
+    assert "nothing to read" not in text  # there was something: of a type newsmon does not read
+    one = " ".join("\n".join(summary_lines(RunSummary("r", files_other={".docx": 1}), Settings(), 1.0, 100)).split())
+    assert "1 file of another type (.docx) not read" in one
 
 
 def test_mixed_folder_skip_reasons(mixed_folder: Path, now: datetime) -> None:

@@ -91,7 +91,7 @@ def test_a_named_pipe_or_socket_among_the_documents_is_skipped_not_waited_on(tmp
 def test_file_that_vanishes_mid_run(tmp_path: Path, lost_rows: object, monkeypatch: pytest.MonkeyPatch) -> None:
     _good(tmp_path)
     (tmp_path / "vanishing.txt").write_text("Gone\n\nThis file is deleted after listing.", encoding="utf-8")
-    real = documents.iter_document_files
+    real = documents.iter_folder_files
 
     def listing_then_delete(folder: Path) -> Iterator[Path]:
         for path in real(folder):
@@ -99,7 +99,7 @@ def test_file_that_vanishes_mid_run(tmp_path: Path, lost_rows: object, monkeypat
                 path.unlink()
             yield path
 
-    monkeypatch.setattr(documents, "iter_document_files", listing_then_delete)
+    monkeypatch.setattr(documents, "iter_folder_files", listing_then_delete)
     result = read_documents(tmp_path, NOW)
     assert [Path(s.path).name for s in result.skipped] == ["vanishing.txt"]
     assert "unreadable" in result.skipped[0].reason
