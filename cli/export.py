@@ -38,7 +38,9 @@ _SUFFIXES = {".parquet": ExportFormat.parquet, ".csv": ExportFormat.csv, ".jsonl
 @app.command()
 def export(
     name: Annotated[str, typer.Argument(help="a public view (v_*, see `newsmon sql --views`) or a table")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="the file to write (replaced when complete)")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="the file to write (replaced when complete; - for stdout)")
+    ],
     fmt: Annotated[
         ExportFormat | None,
         typer.Option("--format", "-f", help="file format [default: from the file's suffix]", show_default=False),
@@ -88,6 +90,10 @@ def export(
     from storage.exports import arrow_reader
     from storage.store import known_topics, open_reader
 
+    if str(output) == "-":
+        if fmt is None:
+            raise ConfigError("--output - writes to stdout: add --format csv, jsonl or parquet")
+        output = Path("/dev/stdout")
     chosen = fmt or _format_of(output)
     filters = ExportFilter(topic, _bound(since, "--since"), _bound(until, "--until"))
     settings = load_settings(config, db=db)
@@ -107,12 +113,13 @@ def export(
         con.close()
     if err_console.is_terminal:
         sys.stderr.write("\r" + " " * 60 + "\r")
-    console.print(
+    size = f"{human_size(written.size)}, " if written.size is not None else ""
+    line = (
         f"wrote {written.rows:,} row{'s' if written.rows != 1 else ''} of {obj.name} to {output}"
-        f" ({human_size(written.size)}, {chosen.value}) in {written.seconds:.1f} s",
-        highlight=False,
-        soft_wrap=True,
+        f" ({size}{chosen.value}) in {written.seconds:.1f} s"
     )
+    # to a pipe or a device (such as stdout) the line goes to stderr, never among the rows
+    (err_console if written.size is None else console).print(line, highlight=False, soft_wrap=True)
 
 
 def _format_of(output: Path) -> ExportFormat:

@@ -18,7 +18,7 @@ import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
-from cli.app import ConfigOption, DbOption, app, console, when, wide
+from cli.app import ConfigOption, DbOption, app, console, err_console, when, wide
 from newsmon.config import load_settings
 from newsmon.errors import ConfigError, InputError, OutputError, QueryError
 from newsmon.results import (
@@ -106,7 +106,9 @@ def sql(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="write to this file instead of the terminal (needed for parquet)"),
+        typer.Option(
+            "--output", "-o", help="write to this file instead of the terminal (needed for parquet; - is the terminal)"
+        ),
     ] = None,
     max_width: Annotated[
         int, typer.Option("--max-width", min=0, help="widest a cell is shown in table and markdown (0: no limit)")
@@ -121,8 +123,10 @@ def sql(
         _print_views(settings.db, live)
         return
     text = _query_text(query, file)
+    if output is not None and str(output) == "-":
+        output = None  # `-o -` is the terminal, as `-` is stdin for the query
     if fmt is None:
-        fmt = _SUFFIXES.get(output.suffix.lower(), OutputFormat.table) if output is not None else OutputFormat.table
+        fmt = _format_of(output) if output is not None else OutputFormat.table
     if fmt is OutputFormat.parquet and output is None:
         raise OutputError("--format parquet writes a file: add --output FILE.parquet")
     from storage.store import open_reader
@@ -138,6 +142,18 @@ def sql(
             _answer(con, text, fmt, max_width, sys.stdout)
     finally:
         con.close()
+
+
+def _format_of(output: Path) -> OutputFormat:
+    """The format --output's suffix gives: a table for .txt or no suffix (a device such as
+    /dev/stdout); another suffix is an error, not a file in a format it does not name."""
+    suffix = output.suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    if suffix in {"", ".txt"}:
+        return OutputFormat.table
+    names = " ".join(sorted({*_SUFFIXES, ".txt"}))
+    raise ConfigError(f"cannot tell the format of {output.name}: use a suffix of {names}, or add --format")
 
 
 def _query_text(query: str | None, file: Path | None) -> str:
@@ -175,6 +191,11 @@ def _answer(con: Any, text: str, fmt: OutputFormat, max_width: int, out: TextIO)
     statements = split_statements(con, text)
     width = terminal_width()
     several = len(statements) > 1
+    if several and fmt in (OutputFormat.csv, OutputFormat.jsonl) and out is not sys.stdout:
+        raise QueryError(
+            f"--format {fmt.value} writes one result to a file: give one statement, not {len(statements)}"
+            " (or --format json, which writes each statement's rows)"
+        )
     answers: list[dict[str, Any]] = []
     total = 0
     for n, statement in enumerate(statements, 1):
@@ -217,24 +238,28 @@ def _write_result(
 
 
 def _answer_to_file(con: Any, text: str, fmt: OutputFormat, output: Path, max_width: int) -> None:
-    """The answers written to a file (replaced only when complete), and a summary line."""
-    from newsmon.results import human_size
+    """The answers written to a file (replaced only when complete; a link is written through,
+    a pipe or a device written to), and a summary line."""
+    from newsmon.exports import output_size, write_output
 
     _check_output(output)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            rows = _answer(con, text, fmt, max_width, handle)
-        os.replace(tmp, output)
-    except OSError as err:
-        raise OutputError(
-            f"cannot write {output} ({err.strerror or err}): check the folder and free disk space"
-        ) from err
-    finally:
-        tmp.unlink(missing_ok=True)
-    console.print(
-        f"wrote {_rows(rows)} to {output} ({human_size(output.stat().st_size)})", highlight=False, soft_wrap=True
-    )
+
+    def fill(file: Path) -> int:
+        with file.open("w", encoding="utf-8", newline="") as handle:
+            return _answer(con, text, fmt, max_width, handle)
+
+    rows = write_output(output, fill)
+    _print_written(rows, output, output_size(output))
+
+
+def _print_written(rows: int, output: Path, size: int | None) -> None:
+    """``wrote N rows to FILE (size)`` on stderr, so that it never mixes with the rows."""
+    from newsmon.results import human_size
+
+    if size is None:  # a pipe or a device (such as /dev/stdout): the line goes to stderr
+        err_console.print(f"wrote {_rows(rows)} to {output}", highlight=False, soft_wrap=True)
+    else:
+        console.print(f"wrote {_rows(rows)} to {output} ({human_size(size)})", highlight=False, soft_wrap=True)
 
 
 def _check_output(output: Path) -> None:
@@ -247,7 +272,6 @@ def _check_output(output: Path) -> None:
 def _sql_to_parquet(con: Any, text: str, output: Path) -> None:
     """One statement's rows as a Parquet file, and a summary line."""
     from newsmon.exports import write_batches
-    from newsmon.results import human_size
     from storage.exports import arrow_reader, split_statements, statement_text
 
     statements = split_statements(con, text)
@@ -255,9 +279,7 @@ def _sql_to_parquet(con: Any, text: str, output: Path) -> None:
         raise QueryError(f"--format parquet writes one result: give one statement, not {len(statements)}")
     _check_output(output)
     written = write_batches(arrow_reader(con, statement_text(statements[0])), "parquet", output)
-    console.print(
-        f"wrote {_rows(written.rows)} to {output} ({human_size(written.size)})", highlight=False, soft_wrap=True
-    )
+    _print_written(written.rows, output, written.size)
 
 
 def _rows(n: int) -> str:

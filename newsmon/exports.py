@@ -1,7 +1,9 @@
 """Result files: a stream of Arrow record batches written as Parquet, CSV or JSON Lines.
 
 A file is written under a temporary name beside the target and renamed over it only when
-complete, so a failed or interrupted export never leaves a half-written file behind. Parquet
+complete, so a failed or interrupted export never leaves a half-written file behind. A link
+is written through (its target is replaced, the link kept); a pipe or a device such as
+``/dev/stdout`` is written to directly, never replaced by a file. Parquet
 keeps the column types (times with their zone, lists) and is readable by DuckDB, pyarrow,
 pandas and polars; CSV and JSON Lines hold the values as :mod:`newsmon.results` formats them
 (times in ISO 8601, lists and structs as JSON).
@@ -11,10 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import stat
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,33 +41,80 @@ class Written:
 
     rows: int
     path: Path
-    size: int
+    size: int | None  # None for a pipe or a device
     seconds: float
 
 
-def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: Progress | None = None) -> Written:
-    """Write every batch of ``reader`` to ``path`` in ``fmt`` (parquet, csv or jsonl), atomically;
-    ``progress`` is called with the rows written so far after each batch."""
-    if fmt not in FORMATS:
-        raise OutputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if path.is_dir():
-        raise OutputError(f"output {path} is a folder: give a file name, e.g. {path / ('export.' + fmt)}")
-    if not path.parent.is_dir():
-        raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    t0 = time.perf_counter()
+T = TypeVar("T")
+
+
+def is_stream(path: Path) -> bool:
+    """Whether ``path`` (links followed) is a pipe, a socket or a device, such as ``/dev/stdout``:
+    written to directly, never replaced by a file."""
     try:
-        rows = _WRITERS[fmt](reader, tmp, progress)
-        os.replace(tmp, path)
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def write_output(path: Path, write: Callable[[Path], T]) -> T:
+    """Call ``write`` with the file to fill for ``path``, and return what it returns.
+
+    A regular file (new or existing) is filled under a temporary name beside it and renamed
+    over it when complete; a link is followed, so its target is replaced and the link kept; a
+    pipe or a device is written to directly. Raises :class:`OutputError` (one line) for a
+    folder, a missing parent folder or a failed write.
+    """
+    if path.is_dir():
+        raise OutputError(f"output {path} is a folder: give a file name")
+    if is_stream(path):  # through its links: /dev/stdout is a link to /proc/self/fd/1
+        try:
+            return write(path)
+        except OSError as err:
+            raise OutputError(f"cannot write {path} ({err.strerror or err}): check the output") from err
+    target = path.resolve() if path.is_symlink() else path
+    if not target.parent.is_dir():
+        raise OutputError(f"cannot write {path}: folder {target.parent} does not exist")
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        result = write(tmp)
+        os.replace(tmp, target)
     except OSError as err:
         raise OutputError(f"cannot write {path} ({err.strerror or err}): check the folder and free disk space") from err
     finally:
         tmp.unlink(missing_ok=True)
+    return result
+
+
+def output_size(path: Path) -> int | None:
+    """The size of a written file in bytes; None for a pipe or a device."""
+    return None if is_stream(path) else path.stat().st_size
+
+
+def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: Progress | None = None) -> Written:
+    """Write every batch of ``reader`` to ``path`` in ``fmt`` (parquet, csv or jsonl), atomically
+    (see :func:`write_output`); ``progress`` is called with the rows written so far after each batch."""
+    if fmt not in FORMATS:
+        raise OutputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if path.is_dir():
+        raise OutputError(f"output {path} is a folder: give a file name, e.g. {path / ('export.' + fmt)}")
+    t0 = time.perf_counter()
+    try:
+        rows = write_output(path, lambda file: _WRITERS[fmt](reader, file, progress))
+    finally:
         reader.close()
-    return Written(rows, path, path.stat().st_size, time.perf_counter() - t0)
+    return Written(rows, path, output_size(path), time.perf_counter() - t0)
 
 
 def _write_parquet(reader: pa.RecordBatchReader, tmp: Path, progress: Progress | None) -> int:
+    if is_stream(tmp):  # Parquet's writer seeks: fill a temporary file, then copy it to the pipe
+        with tempfile.TemporaryDirectory(prefix="newsmon-export-") as folder:
+            staged = Path(folder) / "export.parquet"
+            rows = _write_parquet(reader, staged, progress)
+            with staged.open("rb") as source, tmp.open("wb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+        return rows
     rows = 0
     with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as writer:
         for batch in reader:

@@ -259,6 +259,67 @@ def test_too_many_columns_become_one_record_per_row() -> None:
     assert all(text_width(line) <= 60 for line in lines)
 
 
+def test_outputs_are_written_through_links_pipes_and_stdout(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    """--output replaces a file only when complete, but never replaces what is not a file: a link
+    keeps pointing at its target (now written), a pipe gets the rows, `-` is stdout."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    target = tmp_path / "target.csv"
+    target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    for args in (("sql", "select 7 as seven", "-o", str(link)), ("export", "v_runs", "-o", str(link))):
+        assert newsmon(*args, "--db", str(run_db)).exit_code == 0
+        assert link.is_symlink() and target.read_text(encoding="utf-8").splitlines()[0] != "old"
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    result = newsmon("sql", "select 7 as seven", "--db", str(run_db), "-o", str(fifo))
+    reader.join(10)
+    assert result.exit_code == 0 and got == ["seven\n7\n"]
+    assert fifo.is_fifo()  # still a pipe, not a file put in its place
+    for args in (
+        ["export", "v_stories", "-o", "-", "-f", "csv"],
+        ["sql", "select * from v_stories", "-o", "-", "-f", "csv"],
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", "cli", *args, "--db", str(run_db)], capture_output=True, text=True, cwd=tmp_path,
+            timeout=120, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert len(list(csv.DictReader(io.StringIO(run.stdout)))) == 2  # the rows, and only the rows
+        assert not (tmp_path / "-").exists()
+    parquet = subprocess.run(
+        [sys.executable, "-m", "cli", "export", "v_stories", "-o", "-", "-f", "parquet", "--db", str(run_db)],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert parquet.returncode == 0 and pq.read_table(io.BytesIO(parquet.stdout)).num_rows == 2
+
+
+def test_sql_output_says_what_it_cannot_write(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.xlsx"
+    assert "cannot tell the format of sheet.xlsx" in _one_line_error(
+        newsmon("sql", "select 1", "--db", str(run_db), "-o", str(sheet))
+    )
+    assert not sheet.exists()
+    two = tmp_path / "two.csv"
+    assert "give one statement, not 2" in _one_line_error(
+        newsmon("sql", "select 1 a; select 2 b", "--db", str(run_db), "-o", str(two))
+    )
+    assert not two.exists()
+    assert (
+        newsmon("sql", "select 1 a; select 2 b", "--db", str(run_db), "-o", str(tmp_path / "two.json")).exit_code == 0
+    )
+    table = tmp_path / "table.txt"
+    assert newsmon("sql", "select 7 as seven", "--db", str(run_db), "-o", str(table)).exit_code == 0
+    assert "(1 row)" in table.read_text(encoding="utf-8")
+
+
 # --- newsmon export ------------------------------------------------------------------------------
 
 
