@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from newsmon.errors import OutputError
-from newsmon.results import write_csv, write_jsonl
+from newsmon.results import unique_names, write_csv, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,11 @@ def _write_parquet(reader: pa.RecordBatchReader, tmp: Path, progress: Progress |
                 shutil.copyfileobj(source, sink, 1 << 20)
         return rows
     rows = 0
-    with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as writer:
+    names = unique_names(reader.schema.names)  # pyarrow cannot read a file with two columns of one name
+    schema = pa.schema([field.with_name(name) for field, name in zip(reader.schema, names, strict=True)])
+    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for batch in reader:
-            writer.write_batch(batch)
+            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
             rows += batch.num_rows
             if progress is not None:
                 progress(rows)

@@ -52,8 +52,8 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
-    if isinstance(value, Decimal):
-        return float(value)
+    if isinstance(value, Decimal):  # a whole number (a HUGEINT sum, DECIMAL(38,0)) stays one
+        return int(value) if value.is_finite() and value.as_tuple().exponent == 0 else float(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, dict):
@@ -247,8 +247,30 @@ def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO
     return n
 
 
+def unique_names(columns: Sequence[str]) -> list[str]:
+    """Column names made unique for JSON keys, as DuckDB does for Parquet: a second ``a`` is
+    ``a_1``, a third ``a_2`` (a join's two ``first_seen_at`` are both kept, not one lost)."""
+    taken = set(columns)
+    seen: set[str] = set()
+    names: list[str] = []
+    for name in columns:
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+            continue
+        n = 1
+        while f"{name}_{n}" in taken:
+            n += 1
+        renamed = f"{name}_{n}"
+        taken.add(renamed)
+        seen.add(renamed)
+        names.append(renamed)
+    return names
+
+
 def write_jsonl(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> int:
-    """Rows as JSON Lines, one object per row; the number of rows written."""
+    """Rows as JSON Lines, one object per row (keys: :func:`unique_names`); the number of rows written."""
+    columns = unique_names(columns)
     n = 0
     for row in rows:
         record = {c: jsonable(v) for c, v in zip(columns, row, strict=True)}
@@ -258,7 +280,8 @@ def write_jsonl(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: Text
 
 
 def json_records(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Rows as JSON-ready objects keyed by column name."""
+    """Rows as JSON-ready objects keyed by column name (made unique: :func:`unique_names`)."""
+    columns = unique_names(columns)
     return [{c: jsonable(v) for c, v in zip(columns, row, strict=True)} for row in rows]
 
 

@@ -320,6 +320,41 @@ def test_sql_output_says_what_it_cannot_write(run_db: Path, newsmon: Newsmon, tm
     assert "(1 row)" in table.read_text(encoding="utf-8")
 
 
+def test_columns_of_one_name_are_all_kept(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    """A join's two first_seen_at: JSON keys and Parquet columns get the second as ``_1``
+    (one was dropped from JSON, and pyarrow could not read such a Parquet file)."""
+    query = "select 1 as a, 2 as a, 'x' as b"
+    assert json.loads(newsmon("sql", query, "--db", str(run_db), "-f", "json").stdout) == [{"a": 1, "a_1": 2, "b": "x"}]
+    line = newsmon("sql", query, "--db", str(run_db), "-f", "jsonl").stdout
+    assert json.loads(line) == {"a": 1, "a_1": 2, "b": "x"}
+    target = tmp_path / "dup.parquet"
+    assert newsmon("sql", query, "--db", str(run_db), "-o", str(target)).exit_code == 0
+    assert pq.read_table(target).to_pylist() == [{"a": 1, "a_1": 2, "b": "x"}]
+
+
+def test_run_counts_are_whole_numbers_in_every_format(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    types = dict(
+        _rows(run_db, "select column_name, data_type from information_schema.columns where table_name = 'v_runs'")
+    )
+    assert types["documents_new"] == "BIGINT" and types["files_seen"] == "BIGINT"
+    for suffix in ("csv", "jsonl"):
+        target = tmp_path / f"runs.{suffix}"
+        assert newsmon("export", "v_runs", "-o", str(target), "--db", str(run_db)).exit_code == 0
+        text = target.read_text(encoding="utf-8")
+        record = next(csv.DictReader(io.StringIO(text))) if suffix == "csv" else json.loads(text.splitlines()[0])
+        assert str(record["documents_new"]) == "2" and str(record["files_seen"]) == "2", record
+
+
+def test_decimals_keep_their_kind_in_text_formats() -> None:
+    from decimal import Decimal
+
+    from newsmon.results import jsonable
+
+    assert jsonable(Decimal("8")) == 8 and isinstance(jsonable(Decimal("8")), int)  # a HUGEINT sum
+    assert jsonable(Decimal("1.50")) == 1.5 and jsonable(Decimal("2.00")) == 2.0
+    assert isinstance(jsonable(Decimal("2.00")), float)  # DECIMAL(10,2) stays a decimal number
+
+
 # --- newsmon export ------------------------------------------------------------------------------
 
 
