@@ -72,6 +72,11 @@ def hint_lines(summary: RunSummary, settings: Settings) -> list[str]:
             f"next: {n} feed{'s' if n != 1 else ''} failing: `newsmon feeds list --failing{feeds}` shows why;"
             f" after a fix, `newsmon feeds check NAME{feeds}` polls it now"
         )
+    if summary.topics_dropped:
+        hints.append(
+            f"note: {', '.join(summary.topics_dropped)} no longer in {_topics_file(settings)}: their tags are kept"
+            " but left out of the views; define them there again to show them"
+        )
     if summary.files_other:
         supported = " ".join(sorted(SUPPORTED_SUFFIXES))
         hints.append(f"note: newsmon reads {supported} files; convert the others to text to have them read")
@@ -81,6 +86,11 @@ def hint_lines(summary: RunSummary, settings: Settings) -> list[str]:
         stories = 'newsmon sql "select * from v_stories"'
         hints.append(f"next: `{stories}{db}` or `newsmon alerts{db}` to see the results")
     return hints
+
+
+def _topics_file(settings: Settings) -> str:
+    """The topics file in force, as a user knows it."""
+    return str(settings.topics) if settings.topics is not None else "the shipped topics (no topics file set)"
 
 
 class _QuietTaskRuns(logging.Filter):

@@ -3,6 +3,8 @@ documents, and re-tagging history with changed definitions."""
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -141,7 +143,21 @@ def topics_test(
     for check in failed:
         what = "example NOT tagged" if check.expected else "counterexample tagged"
         out.print(f"  ! {what}: {check.text}", highlight=False, markup=False)
-    out.print("nothing was saved; to apply: edit the topics file in force, then `newsmon topics retag`", style="dim")
+    out.print(f"nothing was saved; {_apply_hint(topic.slug, topics, settings)}", style="dim", highlight=False)
+
+
+def _apply_hint(slug: str, given: Path | None, settings: Settings) -> str:
+    """How to apply a back-tested definition: retag with the same file, and keep it for runs
+    (a run with another topics file hides this topic's tags again)."""
+    default_db = Settings.model_fields["db"].default
+    db = f" --db {shlex.quote(str(settings.db))}" if settings.db != default_db else ""
+    if given is None:
+        return f"to apply: `newsmon topics retag {slug}{db}`"
+    file = shlex.quote(str(given))
+    return (
+        f"to apply: `newsmon topics retag {slug} --topics {file}{db}`, and make {file} the topics file"
+        f" of every run (topics = {json.dumps(str(given))} in newsmon.toml, or NEWSMON_TOPICS)"
+    )
 
 
 def _print_backtest(out: Console, test: Backtest, settings: Settings, titles: dict[str, str], samples: int) -> None:
@@ -206,6 +222,7 @@ def topics_retag(
     tags = documents = 0
     try:
         before = store.topics.status()
+        dropped = store.topics.current_other_than([t.slug for t in chosen]) if name is None else []
         store.runs.start(run_id, now, f"topics retag {name or 'all'}", __version__, kind="retag")
         columns = (TextColumn("retag"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"), TimeElapsedColumn())
         with Progress(*columns, console=err_console, transient=False) as progress:
@@ -229,3 +246,10 @@ def topics_retag(
         + (", ".join(changed) or "none"),
         highlight=False,
     )
+    if dropped:
+        console.print(
+            f"not in {settings.topics_path}, so left out of the views (their tags are kept): {', '.join(dropped)};"
+            " define them there again to show them",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -142,8 +142,12 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError(f"config file {path} does not exist: pass an existing file to --config")
     if path.is_file():
         try:
-            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is fine
+        except UnicodeDecodeError as err:
+            raise ConfigError(
+                f"config file {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8"
+            ) from err
+        except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"config file {path} is not valid TOML ({err}): fix it") from err
     explicit = {k: v for k, v in overrides.items() if v is not None}
     try:

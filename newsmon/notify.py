@@ -77,10 +77,14 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
     if path is None:
         return NotifyConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is fine
     except OSError as err:
         raise ConfigError(f"cannot read notify file {path} ({err.strerror}): check {NOTIFY_ENV} or the path") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"notify file {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8"
+        ) from err
+    except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"notify file {path} is not valid TOML ({err}): fix it") from err
     table = data.get("notify", {})
     if not isinstance(table, dict):

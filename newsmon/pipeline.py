@@ -70,6 +70,7 @@ class RunSummary:
     stories_new: int = 0
     tags_new: int = 0
     retagged: int = 0
+    topics_dropped: list[str] = field(default_factory=list)  # current topics the topics file no longer defines
     alerts: list[str] = field(default_factory=list)
     notified: dict[str, int] = field(default_factory=dict)  # deliveries this run tried, by status after it
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -233,6 +234,12 @@ def run_stages(ctx: RunContext, since: datetime | None = None) -> None:
     if stale:
         retag_stale(ctx, stale, processed)
     fault_point("before-register")
+    summary.topics_dropped = store.topics.current_other_than([t.slug for t in ctx.topics])
+    if summary.topics_dropped:
+        ctx.logger.warning(
+            "topics %s are not in %s: their tags are kept but left out of the views from now on;"
+            " define them there again to show them", ", ".join(summary.topics_dropped), ctx.settings.topics_path,
+        )  # fmt: skip
     store.topics.register(ctx.topics, ctx.run_id, ctx.now)  # only after the re-tag: see above
     fault_point("before-alert")
     alert_stage(ctx)

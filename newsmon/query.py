@@ -523,7 +523,7 @@ class _Parser:
     def error(self, offset: int, message: str) -> TopicDefinitionError:
         line = self.text.count("\n", 0, offset) + 1
         column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        at = f"line {line}, column {column}" if "\n" in self.text.strip() else f"column {column}"
+        at = f"line {line} of the query, column {column}" if "\n" in self.text.strip() else f"column {column}"
         return TopicDefinitionError(f"{self.where}: query error at {at}: {message}")
 
     def expected(self, what: str, token: _Token, hint: str = "") -> TopicDefinitionError:
@@ -581,8 +581,22 @@ class _Parser:
             bad = _BAD_IN_WORD.search(word)
             if bad:
                 raise self.error(start + bad.start(), f"unexpected {bad.group()!r}: join alternatives with OR")
+            self._check_search_syntax(word, start)
             tokens.append(_Token("WORD", word, start))
         return end
+
+    def _check_search_syntax(self, word: str, start: int) -> None:
+        """Refuse a web search engine's syntax, which would otherwise be read as words and change
+        the query's meaning in silence (``-kazakhstan`` matched "kazakhstan")."""
+        if len(word) > 1 and word[0] in "-+!" and word[1] != word[0]:
+            todo = "to exclude a word, use NOT (a NOT b)" if word[0] in "-!" else "to require a word, use AND (a AND b)"
+            raise self.error(start, f"{word[0]!r} before a word is not an operator here: {todo}")
+        if len(word) > 1 and word[-1] in "?~":
+            raise self.error(
+                start + len(word) - 1, f"{word[-1]!r} is not an operator here: end a word with * for any ending"
+            )
+        if len(word) > 1 and word[0] == "'" and word[1] != "'":  # 'lab leak' is two words, one quote each
+            raise self.error(start, 'a phrase is quoted with double quotes: "two words"')
 
     # - grammar -
     def peek(self) -> _Token:
@@ -703,4 +717,9 @@ def parse_query(text: str, where: str) -> Query:
     """Parse a query; raise :class:`TopicDefinitionError` naming ``where``, the position and what was expected."""
     if not isinstance(text, str):
         raise TopicDefinitionError(f"{where}: must be a query string such as 'sanction* AND russia*', not {text!r}")
-    return finish(text, _Parser(text, where).parse())
+    try:
+        return finish(text, _Parser(text, where).parse())
+    except RecursionError:
+        raise TopicDefinitionError(
+            f"{where}: the query is nested too deeply (parentheses or NOT): write it with fewer levels"
+        ) from None

@@ -156,12 +156,16 @@ def load_topics(path: Path, semantic: bool | None = None) -> list[Topic]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is fine
     except FileNotFoundError as err:
         raise ConfigError(f"topics file {path} does not exist: create it or fix the path") from err
     except IsADirectoryError as err:
         raise ConfigError(f"topics file {path} is a folder: pass a .toml file") from err
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"topics file {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8"
+        ) from err
+    except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"topics file {path} is not valid TOML ({err}): fix it") from err
 
 

@@ -74,6 +74,13 @@ class TopicRepository:
             }
         return [t for t in topics if (t.slug, t.version) not in current]
 
+    def current_other_than(self, slugs: Sequence[str]) -> list[str]:
+        """The topics current in the database that are not among ``slugs`` (a topics file that no
+        longer defines them): registering the file leaves their tags out of the views."""
+        rows = self.db.execute("SELECT DISTINCT topic FROM topic_versions WHERE is_current ORDER BY topic")
+        wanted = set(slugs)
+        return [topic for (topic,) in rows if topic not in wanted]
+
     def names(self) -> dict[str, str]:
         """Display names of the current topics."""
         return dict(self.db.execute("SELECT topic, name FROM topic_versions WHERE is_current ORDER BY topic"))

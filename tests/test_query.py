@@ -182,7 +182,14 @@ def test_match_returns_none_when_the_query_does_not_hold() -> None:
         ("   ", "column 1", "the query is empty"),
         ("()", "column 2", "expected a word, a phrase or '('"),
         ("title:(body:x)", "column 7", "a part has one field"),
-        ("russia OR\n  moscow kremlin", "line 2, column 10", "found 'kremlin'"),
+        ("russia OR\n  moscow kremlin", "line 2 of the query, column 10", "found 'kremlin'"),
+        # a web search engine's syntax would be read as words and mean something else: refused
+        ("blinken AND -kazakhstan", "column 13", "to exclude a word, use NOT (a NOT b)"),
+        ("blinken !kazakhstan", "column 9", "to exclude a word, use NOT"),
+        ("+sanctions russia", "column 1", "to require a word, use AND"),
+        ("sanction?", "column 9", "end a word with * for any ending"),
+        ("sanction~", "column 9", "end a word with * for any ending"),
+        ("'lab leak'", "column 1", "a phrase is quoted with double quotes"),
     ],
 )
 def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str, position: str, expected: str) -> None:
@@ -193,6 +200,18 @@ def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str,
     assert f"at {position}:" in message
     assert expected in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("query", ["C++ OR F#", '"-x" OR y', "covid-19 AND wuhan", "AT&T", "U.S. AND sanction*"])
+def test_words_with_signs_inside_or_quoted_are_still_words(query: str) -> None:
+    assert parse_query(query, "x").terms
+
+
+@pytest.mark.parametrize("query", ["(" * 400 + "arctic" + ")" * 400, "NOT " * 3000 + "arctic"])
+def test_a_query_nested_too_deeply_is_a_one_line_error(query: str) -> None:
+    with pytest.raises(TopicDefinitionError, match="nested too deeply") as info:
+        parse_query(query, "topics.toml: topic 'x' query")
+    assert "\n" not in str(info.value)
 
 
 def test_query_must_be_text() -> None:

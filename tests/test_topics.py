@@ -573,6 +573,41 @@ def test_invalid_topic_files(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in str(info.value)
 
 
+def test_a_topics_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Notepad saves UTF-8 with a BOM: the same topics, the same versions."""
+    plain, marked = tmp_path / "plain.toml", tmp_path / "marked.toml"
+    plain.write_text(QUERY_TOPICS, encoding="utf-8")
+    marked.write_bytes(b"\xef\xbb\xbf" + QUERY_TOPICS.encode("utf-8"))
+    assert [(t.slug, t.version) for t in load_topics(marked)] == [(t.slug, t.version) for t in load_topics(plain)]
+
+
+def test_config_feeds_and_notify_files_with_a_byte_order_mark_are_read(tmp_path: Path) -> None:
+    from newsmon.config import load_settings
+    from newsmon.feedlist import load_feeds
+    from newsmon.notify import load_notify_config
+
+    bom = b"\xef\xbb\xbf"
+    config = tmp_path / "newsmon.toml"
+    config.write_bytes(bom + b'db = "x.duckdb"\n')
+    assert load_settings(config).db == Path("x.duckdb")
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_bytes(bom + b'[[feeds]]\nname = "Wire"\nurl = "https://example.org/rss"\n')
+    assert [f.name for f in load_feeds(feeds)] == ["Wire"]
+    notify = tmp_path / "notify.toml"
+    notify.write_bytes(bom + b'[notify]\n"*" = ["json://localhost/hook"]\n')
+    assert load_notify_config(notify).urls_for("any")
+    config.write_bytes('db = "München.duckdb"\n'.encode("cp1252"))
+    with pytest.raises(ConfigError, match="save it as UTF-8"):
+        load_settings(config)
+
+
+def test_a_topics_file_in_another_encoding_says_to_save_it_as_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_bytes('[topics.munich]\nname = "München"\nquery = "x"\n'.encode("cp1252"))
+    with pytest.raises(ConfigError, match=r"is not UTF-8 .*: save it as UTF-8"):
+        load_topics(path)
+
+
 def test_missing_topics_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_topics(tmp_path / "nope.toml")
@@ -785,6 +820,8 @@ def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path, to
     result = topics_cli("topics", "test", "russia-sanctions", "--topics", str(narrowed), "--db", str(db))
     assert result.exit_code == 0, result.stderr
     assert "-2 dropped" in result.stdout and "dropped (first 2 of 2):" in result.stdout
+    hint = " ".join(result.stdout.split())  # how to apply it names the same file, and the database
+    assert f"`newsmon topics retag russia-sanctions --topics {narrowed} --db {db}`" in hint
 
 
 def test_topics_retag_applies_a_changed_topic_to_history(
@@ -810,10 +847,21 @@ def test_topics_retag_applies_a_changed_topic_to_history(
     # re-tagged history is not news: no alert is pending for it
     pending = sql(db, "select count(*) from document_topics where alert_id is null and run_id like 'retag-%'")
     assert pending == [["0"]]
+    # retagging a whole file that lacks the shipped topics says it leaves them out of the views
+    only = tmp_path / "only.toml"
+    only.write_text("[topics.arctic]\nname = 'Arctic'\nquery = 'arctic OR blinken'\n", encoding="utf-8")
+    alone = topics_cli("topics", "retag", "--topics", str(only), "--db", str(db))
+    assert alone.exit_code == 0, alone.stderr
+    said = " ".join(alone.stdout.split())
+    assert (
+        "left out of the views (their tags are kept): central-asia-diplomacy, covid-origins, russia-sanctions" in said
+    )
+    assert sql(db, "select distinct topic from v_document_topics") == [["arctic"]]
     again = topics_cli("topics", "retag", "--db", str(db))  # back to the shipped definitions
     assert again.exit_code == 0, again.stderr
     back = sql(db, "select topic, count(*) from v_document_topics group by 1 order by 1")
     assert back == [["central-asia-diplomacy", "2"], ["covid-origins", "1"], ["russia-sanctions", "2"]]
+    assert "left out of the views" in " ".join(again.stdout.split()) and "arctic" in again.stdout
 
 
 def test_topics_commands_fail_in_one_clear_line(tmp_path: Path, topics_cli: Newsmon) -> None:
