@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -221,7 +221,7 @@ def run_stages(ctx: RunContext, since: datetime | None = None) -> None:
     documents.extend(harvested.documents)
     documents = list({d.id: d for d in reversed(documents)}.values())[::-1]  # one per id, first wins
     known = store.documents.known_content([d.id for d in documents])
-    todo = arrival_order([d for d in documents if known.get(d.id) != d.content_hash])
+    todo = arrival_order(as_first_seen(store, [d for d in documents if known.get(d.id) != d.content_hash]))
     summary.documents_unchanged = len(documents) - len(todo)
     process_new(ctx, todo, harvested.item_rows)
     processed = {d.id for d in todo}
@@ -243,6 +243,14 @@ def run_stages(ctx: RunContext, since: datetime | None = None) -> None:
     store.topics.register(ctx.topics, ctx.run_id, ctx.now)  # only after the re-tag: see above
     fault_point("before-alert")
     alert_stage(ctx)
+
+
+def as_first_seen(store: Any, documents: list[Document]) -> list[Document]:
+    """The documents, those already stored with the time they were first seen: a changed text
+    keeps it (the store does too), so its order and its dedupe window are measured from when
+    the document appeared, not from this run's clock (as a backfill's are)."""
+    seen = store.documents.first_seen([d.id for d in documents])
+    return [replace(d, first_seen_at=seen[d.id]) if d.id in seen else d for d in documents]
 
 
 def arrival_order(documents: list[Document]) -> list[Document]:

@@ -77,6 +77,14 @@ class DocumentRepository:
             )
         return dict(rows)
 
+    def first_seen(self, ids: Sequence[str]) -> dict[str, datetime]:
+        """When each of these stored documents was first seen (a new text does not change it)."""
+        if not ids:
+            return {}
+        with self.db.registered("staged_ids", string_table("id", ids)):
+            rows = self.db.execute("SELECT d.id, d.first_seen_at FROM documents d JOIN staged_ids s ON s.id = d.id")
+        return dict(rows)
+
     def backfill_plan(self, since: datetime) -> tuple[list[BackfillItem], set[str]]:
         """What a backfill from ``since`` re-processes, in replay order (time, then url, then id):
         the documents first seen or published on or after ``since``, and every member of a story

@@ -7,12 +7,13 @@ import random
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from newsmon.config import Settings
 from newsmon.dedupe import (
     BANDS,
     BINS,
@@ -34,7 +35,9 @@ from newsmon.dedupe import (
 )
 from newsmon.documents import read_documents
 from newsmon.models import Document, StoryAssignment
+from newsmon.pipeline import RunContext, RunSummary, run_once
 from newsmon.steps import Deduped, dedupe_batch, store_batch
+from newsmon.topics import load_topics
 from storage.store import Store
 
 MakeDocument = Callable[..., Document]
@@ -697,3 +700,42 @@ def test_lookups_read_only_the_join_window(tmp_path: Path, seed: Document, now: 
         assert store.stories.band_candidates(dedupe_keys([fp])) == {"soon": {seed.id: BANDS}}
     finally:
         store.close(snapshot=False)
+
+
+def test_a_changed_copy_keeps_its_story_when_the_run_is_past_the_window(tmp_path: Path, seeds_dir: Path) -> None:
+    """A reprint whose text changes is deduped again from when it was first seen, not from the
+    run's clock: edited nine days after it appeared (past the 7-day window from the run's clock,
+    within it from its own time), it stays in its original's story, and no new story alerts."""
+    folder, original = tmp_path / "in", (seeds_dir / SECOND_SEED).read_text(encoding="utf-8")
+    folder.mkdir()
+    settings = Settings(db=tmp_path / "news.duckdb", seeds=folder, alerts_dir=tmp_path / "alerts", extract_workers=1)
+
+    def run(day: int, reprint: str | None) -> RunSummary:
+        if reprint is not None:
+            (folder / "b.txt").write_text(reprint, encoding="utf-8")
+        store = Store.open_writer(settings.db)
+        try:
+            clock = datetime(2023, 9, day, 20, tzinfo=UTC)
+            return run_once(RunContext(settings, store, load_topics(settings.topics_path), clock, f"run-{day}"))
+        finally:
+            store.close(snapshot=False)
+
+    (folder / "a.txt").write_text(original, encoding="utf-8")
+    assert run(15, None).stories_new == 1
+    reprint = original.replace("Source link", "Share this:")
+    assert run(16, reprint).stories_new == 0
+    reprint = reprint.replace(" the ", " a ", 1)
+    assert run(17, reprint).stories_new == 0
+    reprint = reprint.replace(" and ", " or ", 1)
+    late = run(25, reprint)
+    assert (late.documents_new, late.documents_unchanged, late.stories_new, late.alerts) == (0, 1, 0, [])
+    store = Store.open_writer(settings.db)
+    try:
+        rows = store.con.execute(
+            "SELECT regexp_extract(url, '[^/]+$'), story_id, is_canonical, first_seen_at FROM v_documents ORDER BY 1"
+        ).fetchall()
+    finally:
+        store.close(snapshot=False)
+    (a, a_story, a_canonical, a_seen), (b, b_story, b_canonical, b_seen) = rows
+    assert (a, b) == ("a.txt", "b.txt") and a_story == b_story and a_canonical and not b_canonical
+    assert (a_seen.day, b_seen.day) == (15, 16)  # the document keeps when it was first seen
