@@ -303,7 +303,13 @@ def _text(value: Any, where: str) -> str:
 def _texts(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise TopicDefinitionError(f'{where}: must be a list of non-empty texts such as ["..."], not {value!r}')
-    return tuple(" ".join(v.split()) for v in value)
+    return tuple(_lines(v) for v in value)
+
+
+def _lines(text: str) -> str:
+    """Each line's whitespace collapsed, blank lines dropped: an example's first line can be its
+    headline (see :func:`check_examples`); its version reads it as one line all the same."""
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 def _lead(value: Any, where: str) -> int | None:
@@ -695,14 +701,20 @@ class ExampleCheck:
 
 
 def check_examples(topic: Topic) -> list[ExampleCheck]:
-    """Run a topic's rules on its examples (should be tagged) and counterexamples (should not)."""
+    """Run a topic's rules on its examples (should be tagged) and counterexamples (should not).
+
+    An example of one line is read as body text; in an example of several lines the first is
+    the headline (so a ``title:`` clause can be shown at work) and the rest the body.
+    """
     from datetime import UTC, datetime
 
     checks: list[ExampleCheck] = []
     for expected, texts in ((True, topic.examples), (False, topic.counterexamples)):
         for i, text in enumerate(texts):
+            head, _, rest = text.strip().partition("\n")
+            title, body = (head.strip(), rest.strip()) if rest.strip() else ("", text)
             doc = Document(
-                id=f"example-{i}", url="", source="example", source_kind="example", title="", body=text,
+                id=f"example-{i}", url="", source="example", source_kind="example", title=title, body=body,
                 author=None, origin=None, published_at=None, first_seen_at=datetime(2000, 1, 1, tzinfo=UTC),
                 content_hash="", text_hash="", extractor="example", charset=None,
             )  # fmt: skip

@@ -384,6 +384,18 @@ def test_examples_are_checked(tmp_path: Path) -> None:
     }
 
 
+def test_an_example_of_several_lines_has_a_headline(tmp_path: Path) -> None:
+    """A title: clause can be shown at work: the first line of a multi-line example is its headline."""
+    path = tmp_path / "topics.toml"
+    path.write_text(
+        "[topics.x]\nquery = 'title:\"chip war\"'\n"
+        'examples = ["The chip war escalates\\nChina answered new export rules.", "The chip war escalates"]\n',
+        encoding="utf-8",
+    )
+    (topic,) = load_topics(path)
+    assert [c.ok for c in check_examples(topic)] == [True, False]  # one line is body text, as before
+
+
 # --- versions -----------------------------------------------------------------------------
 
 
