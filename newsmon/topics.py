@@ -572,7 +572,8 @@ def _explain(topic: Topic, doc: Prepared, match: Match) -> None:
             clause = f"{label}: {_strip(node.explain(memo))}"
             break
     if topic.context is not None and match.context is not None:
-        clause += f"; context: {topic.context.explain(match.context, doc.whole())}"
+        held = topic.context.explain(match.context, doc.whole())
+        clause += f"; context: {held}" if held.strip("() ") else "; context: no exclusion applies"
         if not topic.context.holds(unit):
             evidence = _with_context_sentence(topic.context, doc, evidence)
     match.evidence = evidence

@@ -267,6 +267,15 @@ def test_context_must_hold_somewhere_in_the_document(make_document: MakeDocument
     assert tag.clause == "summit*; context: uzbek*"
 
 
+def test_a_context_made_only_of_exclusions_says_so_in_the_clause(make_document: MakeDocument, tmp_path: Path) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text(
+        "[topics.x]\nquery = 'arctic NEAR/5 shipping'\ncontext = 'NOT football NOT tennis'\n", encoding="utf-8"
+    )
+    (tag,) = tag_documents([make_document("d", "Arctic shipping lanes open early.")], load_topics(path))
+    assert tag.clause == "arctic NEAR/5 shipping; context: no exclusion applies"  # it was "; context: "
+
+
 def test_title_scope_and_title_boost(make_document: MakeDocument, query_topics: list[Topic]) -> None:
     assert "headlines" not in topics_of(make_document("d", "The election was close."), query_topics)
     tag = one_tag(make_document("d", "Turnout was high.", title="Election called"), query_topics, "headlines")
