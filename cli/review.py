@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -257,7 +257,7 @@ def topics_score(
             raise ConfigError(f"the snapshot of {settings.db} predates reviews: run `newsmon run` once to update it")
         for rev in _chosen_reviews(store, name, review, settings, by_slug):
             strata, items = store.reviews.strata(rev.id), store.reviews.items(rev.id)
-            scored = [_score_reviewed(rev, strata, items)]
+            scored = [_score_reviewed(store, rev, strata, items)]
             candidate = by_slug.get(rev.topic)
             if candidate is not None and candidate.version != rev.topic_version:
                 if rev.store_run_at is not None:  # drawn since migration 0011: it kept its strata's documents
@@ -302,12 +302,13 @@ def _chosen_reviews(
     return [judged.get(r.topic, r) for r in latest]
 
 
-def _score_reviewed(rev: Review, strata: list[Stratum], items: list[ReviewItem]) -> Scored:
-    """The version reviewed: it tags exactly the tagged stratum."""
+def _score_reviewed(store: Any, rev: Review, strata: list[Stratum], items: list[ReviewItem]) -> Scored:
+    """The version reviewed: it tags exactly the tagged stratum (its stored tags give the evidence)."""
     from newsmon.review import score_reviewed
 
     predicted = {i.document_id for i in items if i.stratum == "tagged"}
-    return Scored(f"version {rev.topic_version} (reviewed)", score_reviewed(strata, items), predicted, {})
+    evidence = store.topics.version_tags(rev.topic, rev.topic_version, sorted(predicted))
+    return Scored(f"version {rev.topic_version} (reviewed)", score_reviewed(strata, items), predicted, evidence)
 
 
 def _score_candidate(

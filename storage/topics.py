@@ -105,6 +105,21 @@ class TopicRepository:
         )
         return {t.document_id: t for t in tags}
 
+    def version_tags(self, topic: str, version: str, ids: Sequence[str]) -> dict[str, Tag]:
+        """The tags one version of a topic made on these documents, by document id (evidence
+        and clause for a review's figures; the version need not be current)."""
+        if not ids:
+            return {}
+        with self.db.registered("staged_doc_ids", string_table("id", ids)):
+            tags = self.db.records(
+                Tag,
+                f"SELECT {_TAG_COLUMNS} FROM document_topics t"  # noqa: S608
+                " JOIN staged_doc_ids s ON s.id = t.document_id"
+                " WHERE t.topic = ? AND t.topic_version = ? ORDER BY t.document_id",
+                [topic, version],
+            )
+        return {t.document_id: t for t in tags}
+
     def tag_keys(self, ids: Sequence[str], versions: Sequence[tuple[str, str]]) -> set[tuple[str, str, str, str]]:
         """(document, topic, version, evidence) of the stored tags of these documents and versions."""
         if not ids or not versions:

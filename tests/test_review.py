@@ -410,6 +410,24 @@ def test_review_judge_and_score_a_topic(
     assert "no topic nosuch" in newsmon("topics", "score", "nosuch", "--db", db).stderr
 
 
+def test_wrong_tags_of_the_reviewed_version_show_their_evidence(
+    reviewed_db: Path, tmp_path: Path, newsmon: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = str(reviewed_db)
+    monkeypatch.chdir(tmp_path)
+    assert newsmon("topics", "review", "russia-sanctions", "--db", db, "--seed", "5").exit_code == 0
+    (sheet,) = tmp_path.glob("rv-russia-sanctions-*.csv")
+    labels = {title: label for title, _, label in ARTICLES.values()}
+    labels["EU adopts eleventh sanctions package against Russia"] = "no"  # a reader disagrees with a tag
+    _fill(sheet, labels)
+    assert newsmon("topics", "judge", str(sheet), "--db", db).exit_code == 0
+    scored = newsmon("topics", "score", "russia-sanctions", "--db", db, env={"COLUMNS": "200"})
+    assert scored.exit_code == 0, scored.output
+    wrong = scored.output.split("wrong tags of version", 1)[1]
+    assert "  - EU adopts eleventh sanctions package against Russia" in wrong
+    assert "evidence: EU adopts eleventh sanctions package against Russia" in wrong  # what the tag rests on
+
+
 def test_documents_stored_after_a_draw_are_told_by_run_order_not_clock(
     reviewed_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
