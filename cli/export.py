@@ -96,6 +96,8 @@ def export(
         output = Path("/dev/stdout")
     chosen = fmt or _format_of(output)
     filters = ExportFilter(topic, _bound(since, "--since"), _bound(until, "--until"))
+    if filters.since is not None and filters.until is not None and _day(filters.since) > _day(filters.until):
+        raise ConfigError(f"--since {since} is after --until {until}: nothing could match; swap them")
     settings = load_settings(config, db=db)
     if output.resolve() in {settings.db.resolve(), _snapshot(settings.db).resolve()}:
         raise OutputError(f"--output {output} is the database itself: write the export to another file")
@@ -133,6 +135,11 @@ def _snapshot(db: Path) -> Path:
     from storage.snapshot import snapshot_path
 
     return snapshot_path(db)
+
+
+def _day(bound: date | datetime) -> date:
+    """The day a bound falls on (a date is its own day)."""
+    return bound.date() if isinstance(bound, datetime) else bound
 
 
 def _bound(value: str | None, option: str) -> date | datetime | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class Result:
 def jsonable(value: Any) -> Any:
     """A value as JSON can hold it: times as ISO 8601, intervals as seconds, decimals as floats,
     bytes as hex, lists and structs element by element; anything else unknown as its text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # NaN and infinities are not JSON: null, as pandas and DuckDB's JSON write them
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, datetime | date | time):

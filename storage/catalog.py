@@ -123,7 +123,7 @@ class ExportFilter:
 
 def lookup(objects: dict[str, CatalogObject], name: str) -> CatalogObject:
     """The catalog object called ``name``, or a one-line error naming the public views."""
-    found = objects.get(name)
+    found = objects.get(name) or next((o for n, o in objects.items() if n.lower() == name.lower()), None)
     if found is None:
         views = ", ".join(sorted(n for n, o in objects.items() if o.kind == "view"))
         raise QueryError(f"no public view or table {name!r} in the database: use one of {views} (or a table)")

@@ -99,7 +99,10 @@ def connect(path: Path, read_only: bool = False, fix: str = "check the path") ->
             ) from err
         raise StorageError(f"cannot open database {path} ({message.splitlines()[0]}): {fix}") from err
     except duckdb.Error as err:
-        raise StorageError(f"cannot open database {path} ({str(err).splitlines()[0]})") from err
+        first = str(err).splitlines()[0]
+        if "in-memory database in read-only mode" in first:  # DuckDB's words for a file that is not one
+            first = "not a DuckDB database file"
+        raise StorageError(f"cannot open database {path} ({first}): {fix}") from err
 
 
 def open_reader(path: Path, live: bool = False) -> duckdb.DuckDBPyConnection:

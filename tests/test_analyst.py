@@ -345,6 +345,19 @@ def test_run_counts_are_whole_numbers_in_every_format(run_db: Path, newsmon: New
         assert str(record["documents_new"]) == "2" and str(record["files_seen"]) == "2", record
 
 
+def test_analyst_mistakes_get_one_clear_line(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    parquet = tmp_path / "s.parquet"
+    assert newsmon("sql", "select 1 a", "--db", str(run_db), "-o", str(parquet)).exit_code == 0
+    error = _one_line_error(newsmon("sql", "select 1", "--db", str(parquet)))  # an export given as --db
+    assert "not a DuckDB database file" in error and "check the path" in error
+    swapped = ("export", "v_stories", "-o", str(tmp_path / "x.csv"), "--since", "2023-09-20", "--until", "2023-09-15")
+    assert "is after --until" in _one_line_error(newsmon(*swapped, "--db", str(run_db)))
+    upper = newsmon("export", "V_STORIES", "-o", str(tmp_path / "upper.csv"), "--db", str(run_db))
+    assert upper.exit_code == 0 and "of v_stories" in upper.stdout  # names in any case, as in SQL
+    nan = newsmon("sql", "select 'nan'::double x, 'inf'::double y, 1.5::double z", "--db", str(run_db), "-f", "json")
+    assert json.loads(nan.stdout) == [{"x": None, "y": None, "z": 1.5}]  # valid JSON, not NaN
+
+
 def test_decimals_keep_their_kind_in_text_formats() -> None:
     from decimal import Decimal
 
