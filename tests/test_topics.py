@@ -268,11 +268,8 @@ def test_context_must_hold_somewhere_in_the_document(make_document: MakeDocument
 
 
 def test_a_context_made_only_of_exclusions_says_so_in_the_clause(make_document: MakeDocument, tmp_path: Path) -> None:
-    path = tmp_path / "topics.toml"
-    path.write_text(
-        "[topics.x]\nquery = 'arctic NEAR/5 shipping'\ncontext = 'NOT football NOT tennis'\n", encoding="utf-8"
-    )
-    (tag,) = tag_documents([make_document("d", "Arctic shipping lanes open early.")], load_topics(path))
+    topic = _one_topic(tmp_path, "[topics.x]\nquery = 'arctic NEAR/5 shipping'\ncontext = 'NOT football NOT tennis'\n")
+    (tag,) = tag_documents([make_document("d", "Arctic shipping lanes open early.")], [topic])
     assert tag.clause == "arctic NEAR/5 shipping; context: no exclusion applies"  # it was "; context: "
 
 
@@ -377,14 +374,20 @@ def test_a_group_is_written_once_and_read_wherever_it_is_named(tmp_path: Path, m
     assert _versions(path, grouped) == _versions(path, written_out)
 
 
+def _one_topic(folder: Path, text: str) -> Topic:
+    """The one topic a topics file of ``text`` defines."""
+    path = folder / "topics.toml"
+    path.write_text(text, encoding="utf-8")
+    (topic,) = load_topics(path)
+    return topic
+
+
 def test_examples_are_checked(tmp_path: Path) -> None:
-    path = tmp_path / "topics.toml"
-    path.write_text(
+    topic = _one_topic(
+        tmp_path,
         "[topics.x]\nquery = 'summit'\nexamples = ['The summit opened.', 'Talks began.']\n"
         "counterexamples = ['The summit of Everest.']\n",
-        encoding="utf-8",
     )
-    (topic,) = load_topics(path)
     checks = {(c.text, c.expected): c.ok for c in check_examples(topic)}
     assert checks == {
         ("The summit opened.", True): True,
@@ -395,13 +398,11 @@ def test_examples_are_checked(tmp_path: Path) -> None:
 
 def test_an_example_of_several_lines_has_a_headline(tmp_path: Path) -> None:
     """A title: clause can be shown at work: the first line of a multi-line example is its headline."""
-    path = tmp_path / "topics.toml"
-    path.write_text(
+    topic = _one_topic(
+        tmp_path,
         "[topics.x]\nquery = 'title:\"chip war\"'\n"
         'examples = ["The chip war escalates\\nChina answered new export rules.", "The chip war escalates"]\n',
-        encoding="utf-8",
     )
-    (topic,) = load_topics(path)
     assert [c.ok for c in check_examples(topic)] == [True, False]  # one line is body text, as before
 
 
