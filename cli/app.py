@@ -143,6 +143,19 @@ def wide() -> Console:
     return Console(width=int(columns) if columns.isdigit() and int(columns) > 0 else 240)
 
 
+def refuse_database_output(output: Path, db: Path) -> None:
+    """A one-line error if ``output`` (links followed) is the database, its snapshot or their
+    write-ahead logs: an export or a query result must never be written over them."""
+    from newsmon.errors import OutputError
+    from storage.snapshot import snapshot_path
+
+    if str(output) == "-":
+        return
+    guarded = {f.resolve() for base in (db, snapshot_path(db)) for f in (base, base.with_name(base.name + ".wal"))}
+    if output.resolve() in guarded:
+        raise OutputError(f"--output {output} is the database itself: write the result to another file")
+
+
 def when(value: Any) -> str:
     """A time in a table cell (minutes; empty when there is none)."""
     return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""

@@ -17,9 +17,9 @@ from typing import Annotated
 
 import typer
 
-from cli.app import ConfigOption, DbOption, app, console, err_console
+from cli.app import ConfigOption, DbOption, app, console, err_console, refuse_database_output
 from newsmon.config import load_settings
-from newsmon.errors import ConfigError, OutputError
+from newsmon.errors import ConfigError
 from newsmon.schedule import parse_time
 
 
@@ -90,17 +90,14 @@ def export(
     from storage.exports import arrow_reader
     from storage.store import known_topics, open_reader
 
-    if str(output) == "-":
-        if fmt is None:
-            raise ConfigError("--output - writes to stdout: add --format csv, jsonl or parquet")
-        output = Path("/dev/stdout")
+    if str(output) == "-" and fmt is None:
+        raise ConfigError("--output - writes to stdout: add --format csv, jsonl or parquet")
     chosen = fmt or _format_of(output)
     filters = ExportFilter(topic, _bound(since, "--since"), _bound(until, "--until"))
     if filters.since is not None and filters.until is not None and _day(filters.since) > _day(filters.until):
         raise ConfigError(f"--since {since} is after --until {until}: nothing could match; swap them")
     settings = load_settings(config, db=db)
-    if output.resolve() in {settings.db.resolve(), _snapshot(settings.db).resolve()}:
-        raise OutputError(f"--output {output} is the database itself: write the export to another file")
+    refuse_database_output(output, settings.db)
     con = open_reader(settings.db, live=live)
     try:
         objects = exportable(con)
@@ -129,12 +126,6 @@ def _format_of(output: Path) -> ExportFormat:
     if found is None:
         raise ConfigError(f"cannot tell the format of {output.name}: add --format parquet, csv or jsonl")
     return found
-
-
-def _snapshot(db: Path) -> Path:
-    from storage.snapshot import snapshot_path
-
-    return snapshot_path(db)
 
 
 def _day(bound: date | datetime) -> date:

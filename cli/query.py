@@ -18,7 +18,7 @@ import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
-from cli.app import ConfigOption, DbOption, app, console, err_console, when, wide
+from cli.app import ConfigOption, DbOption, app, console, err_console, refuse_database_output, when, wide
 from newsmon.config import load_settings
 from newsmon.errors import ConfigError, InputError, OutputError, QueryError
 from newsmon.results import (
@@ -123,8 +123,10 @@ def sql(
         _print_views(settings.db, live)
         return
     text = _query_text(query, file)
-    if output is not None and str(output) == "-":
-        output = None  # `-o -` is the terminal, as `-` is stdin for the query
+    if output is not None and str(output) == "-" and fmt is not OutputFormat.parquet:
+        output = None  # `-o -` is the terminal, as `-` is stdin for the query (Parquet: its bytes)
+    if output is not None:
+        refuse_database_output(output, settings.db)
     if fmt is None:
         fmt = _format_of(output) if output is not None else OutputFormat.table
     if fmt is OutputFormat.parquet and output is None:

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -66,6 +67,8 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     pipe or a device is written to directly. Raises :class:`OutputError` (one line) for a
     folder, a missing parent folder or a failed write.
     """
+    if str(path) == "-":  # stdout, whatever it is (a pipe, a terminal, a file opened to append)
+        return _write_stdout(write)
     if path.is_dir():
         raise OutputError(f"output {path} is a folder: give a file name")
     if is_stream(path):  # through its links: /dev/stdout is a link to /proc/self/fd/1
@@ -87,9 +90,24 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     return result
 
 
+def _write_stdout(write: Callable[[Path], T]) -> T:
+    """Fill a temporary file, then copy it to stdout: never reopened by name, so a file stdout
+    was redirected to (``>>``) is appended to, not replaced."""
+    with tempfile.TemporaryDirectory(prefix="newsmon-output-") as folder:
+        staged = Path(folder) / "output"
+        try:
+            result = write(staged)
+            with staged.open("rb") as source:
+                shutil.copyfileobj(source, sys.stdout.buffer, 1 << 20)
+            sys.stdout.buffer.flush()
+        except OSError as err:
+            raise OutputError(f"cannot write to stdout ({err.strerror or err}): check where it goes") from err
+    return result
+
+
 def output_size(path: Path) -> int | None:
-    """The size of a written file in bytes; None for a pipe or a device."""
-    return None if is_stream(path) else path.stat().st_size
+    """The size of a written file in bytes; None for stdout (``-``), a pipe or a device."""
+    return None if str(path) == "-" or is_stream(path) else path.stat().st_size
 
 
 def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: Progress | None = None) -> Written:
@@ -97,7 +115,7 @@ def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: 
     (see :func:`write_output`); ``progress`` is called with the rows written so far after each batch."""
     if fmt not in FORMATS:
         raise OutputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if path.is_dir():
+    if str(path) != "-" and path.is_dir():
         raise OutputError(f"output {path} is a folder: give a file name, e.g. {path / ('export.' + fmt)}")
     t0 = time.perf_counter()
     try:

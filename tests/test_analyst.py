@@ -299,6 +299,33 @@ def test_outputs_are_written_through_links_pipes_and_stdout(run_db: Path, newsmo
         capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     assert parquet.returncode == 0 and pq.read_table(io.BytesIO(parquet.stdout)).num_rows == 2
+    # stdout redirected to append to a file (>> log): the rows are appended, the file is not replaced
+    log = tmp_path / "log.csv"
+    log.write_text("earlier line\n", encoding="utf-8")
+    with log.open("a", encoding="utf-8") as appended:
+        run = subprocess.run(
+            [sys.executable, "-m", "cli", "export", "v_stories", "-o", "-", "-f", "csv", "--db", str(run_db)],
+            stdout=appended, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert run.returncode == 0 and "wrote 2 rows of v_stories to -" in run.stderr
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "earlier line" and len(lines) == 1 + 1 + 2  # the old line, the header, two rows
+
+
+def test_no_output_is_written_over_the_database(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    before = run_db.read_bytes()
+    link = tmp_path / "latest.csv"
+    link.symlink_to(run_db)
+    parquet_link = tmp_path / "latest.parquet"
+    parquet_link.symlink_to(run_db)
+    for args in (
+        ("sql", "select 1 a", "-o", str(link)),
+        ("sql", "select 1 a", "-f", "csv", "-o", str(run_db)),
+        ("sql", "select 1 a", "-o", str(parquet_link)),
+        ("export", "v_runs", "-o", str(link)),
+    ):
+        assert "is the database itself" in _one_line_error(newsmon(*args, "--db", str(run_db)))
+    assert run_db.read_bytes() == before
 
 
 def test_sql_output_says_what_it_cannot_write(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
