@@ -41,6 +41,9 @@ _WORD = re.compile(r"\w+")
 _NEAR = re.compile(r"^NEAR/(\d+)$")
 _FIELD_PREFIX = re.compile(r"^([A-Za-z_]+):")
 _BAD_IN_WORD = re.compile(r"[,;\[\]{}]")
+_SIGNS = "-+!–—−"  # a web search engine's operators before a word (with the dashes they are typed as)
+_SINGLE_QUOTED = re.compile(r"(?<![\w'‘’])['‘][^'‘’\"“”„()]*['’](?![\w'‘’])")  # 'a phrase' or ‘a phrase’
+MAX_DEPTH = 100  # parentheses and NOTs inside one another
 _QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
 
 
@@ -516,8 +519,10 @@ class _Parser:
     def __init__(self, text: str, where: str) -> None:
         self.text = text
         self.where = where
+        self._check_single_quotes()
         self.tokens = self._lex()
         self.pos = 0
+        self.depth = 0  # parentheses and NOTs open: bounded, so matching never runs out of stack
 
     # - errors -
     def error(self, offset: int, message: str) -> TopicDefinitionError:
@@ -588,15 +593,20 @@ class _Parser:
     def _check_search_syntax(self, word: str, start: int) -> None:
         """Refuse a web search engine's syntax, which would otherwise be read as words and change
         the query's meaning in silence (``-kazakhstan`` matched "kazakhstan")."""
-        if len(word) > 1 and word[0] in "-+!" and word[1] != word[0]:
-            todo = "to exclude a word, use NOT (a NOT b)" if word[0] in "-!" else "to require a word, use AND (a AND b)"
+        if word[0] in _SIGNS and word.lstrip(_SIGNS):
+            todo = "to require a word, use AND (a AND b)" if word[0] == "+" else "to exclude a word, use NOT (a NOT b)"
             raise self.error(start, f"{word[0]!r} before a word is not an operator here: {todo}")
         if len(word) > 1 and word[-1] in "?~":
             raise self.error(
                 start + len(word) - 1, f"{word[-1]!r} is not an operator here: end a word with * for any ending"
             )
-        if len(word) > 1 and word[0] == "'" and word[1] != "'":  # 'lab leak' is two words, one quote each
-            raise self.error(start, 'a phrase is quoted with double quotes: "two words"')
+
+    def _check_single_quotes(self) -> None:
+        """Refuse a phrase in single quotes (``'lab leak'``), which would be read as two words
+        with quotes in them; a word that starts with an apostrophe (``'ndrangheta``) is a word."""
+        quoted = _SINGLE_QUOTED.search(self.text)
+        if quoted:
+            raise self.error(quoted.start(), 'a phrase is quoted with double quotes: "two words"')
 
     # - grammar -
     def peek(self) -> _Token:
@@ -643,9 +653,19 @@ class _Parser:
 
     def parse_unary(self) -> Node:
         if self.peek().kind == "NOT":
-            self.take()
-            return Not(self.parse_unary())
+            token = self.take()
+            self._enter(token)
+            node = Not(self.parse_unary())
+            self.depth -= 1
+            return node
         return self.parse_near()
+
+    def _enter(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(
+                token.offset, f"nested more than {MAX_DEPTH} levels deep (parentheses or NOT): write it flatter"
+            )
 
     def parse_near(self) -> Node:
         start = self.peek()
@@ -667,10 +687,12 @@ class _Parser:
         if token.kind == "LPAREN":
             if self.peek().kind == "RPAREN":
                 raise self.expected("a word, a phrase or '('", self.peek())
+            self._enter(token)
             inner = self.parse_or()
             if self.peek().kind != "RPAREN":
                 raise self.expected("')' or an operator", self.peek(), f" (the '(' at column {token.offset + 1})")
             self.take()
+            self.depth -= 1
             if scope is None:
                 return inner
             try:

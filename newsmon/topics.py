@@ -573,7 +573,8 @@ def _explain(topic: Topic, doc: Prepared, match: Match) -> None:
             break
     if topic.context is not None and match.context is not None:
         held = topic.context.explain(match.context, doc.whole())
-        clause += f"; context: {held}" if held.strip("() ") else "; context: no exclusion applies"
+        only_exclusions = isinstance(topic.context.root, NotNode) or not held.strip("() ")
+        clause += "; context: no exclusion applies" if only_exclusions else f"; context: {held}"
         if not topic.context.holds(unit):
             evidence = _with_context_sentence(topic.context, doc, evidence)
     match.evidence = evidence

@@ -190,6 +190,9 @@ def test_match_returns_none_when_the_query_does_not_hold() -> None:
         ("sanction?", "column 9", "end a word with * for any ending"),
         ("sanction~", "column 9", "end a word with * for any ending"),
         ("'lab leak'", "column 1", "a phrase is quoted with double quotes"),
+        ("‘lab leak’ OR x", "column 1", "a phrase is quoted with double quotes"),
+        ("--kazakhstan", "column 1", "to exclude a word, use NOT"),
+        ("uzbek* –kazakhstan", "column 8", "to exclude a word, use NOT"),  # an en dash, as typed
     ],
 )
 def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str, position: str, expected: str) -> None:
@@ -202,16 +205,28 @@ def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str,
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("query", ["C++ OR F#", '"-x" OR y', "covid-19 AND wuhan", "AT&T", "U.S. AND sanction*"])
+@pytest.mark.parametrize(
+    "query",
+    ["C++ OR F#", '"-x" OR y', "covid-19 AND wuhan", "AT&T", "U.S. AND sanction*", "'ndrangheta OR 'ndrina",
+     "'s-Hertogenbosch", "rock'n'roll AND '90s", "xi's", '"Xi\'s visit"'],
+)  # fmt: skip
 def test_words_with_signs_inside_or_quoted_are_still_words(query: str) -> None:
     assert parse_query(query, "x").terms
 
 
-@pytest.mark.parametrize("query", ["(" * 400 + "arctic" + ")" * 400, "NOT " * 3000 + "arctic"])
+@pytest.mark.parametrize(
+    "query", ["(" * 400 + "arctic" + ")" * 400, "NOT " * 3000 + "arctic", "arctic AND " + "NOT " * 600 + "ice"]
+)
 def test_a_query_nested_too_deeply_is_a_one_line_error(query: str) -> None:
-    with pytest.raises(TopicDefinitionError, match="nested too deeply") as info:
+    with pytest.raises(TopicDefinitionError, match="nested more than 100 levels deep") as info:
         parse_query(query, "topics.toml: topic 'x' query")
     assert "\n" not in str(info.value)
+
+
+def test_a_query_nested_as_deep_as_allowed_is_matched() -> None:
+    """The bound on nesting keeps matching (two frames a level) far from Python's stack limit."""
+    assert q("arctic AND " + "NOT " * 99 + "ice").holds(sentence("Arctic shipping"))
+    assert q("(" * 100 + "arctic" + ")" * 100).holds(sentence("Arctic shipping"))
 
 
 def test_query_must_be_text() -> None:

@@ -271,6 +271,9 @@ def test_a_context_made_only_of_exclusions_says_so_in_the_clause(make_document: 
     topic = _one_topic(tmp_path, "[topics.x]\nquery = 'arctic NEAR/5 shipping'\ncontext = 'NOT football NOT tennis'\n")
     (tag,) = tag_documents([make_document("d", "Arctic shipping lanes open early.")], [topic])
     assert tag.clause == "arctic NEAR/5 shipping; context: no exclusion applies"  # it was "; context: "
+    one = _one_topic(tmp_path, "[topics.x]\nquery = 'arctic NEAR/5 shipping'\ncontext = 'NOT football'\n")
+    (tag,) = tag_documents([make_document("d", "Arctic shipping lanes open early.")], [one])
+    assert tag.clause == "arctic NEAR/5 shipping; context: no exclusion applies"  # one exclusion alike
 
 
 def test_title_scope_and_title_boost(make_document: MakeDocument, query_topics: list[Topic]) -> None:
