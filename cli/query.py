@@ -244,8 +244,6 @@ def _answer_to_file(con: Any, text: str, fmt: OutputFormat, output: Path, max_wi
     a pipe or a device written to), and a summary line."""
     from newsmon.exports import output_size, write_output
 
-    _check_output(output)
-
     def fill(file: Path) -> int:
         with file.open("w", encoding="utf-8", newline="") as handle:
             return _answer(con, text, fmt, max_width, handle)
@@ -264,13 +262,6 @@ def _print_written(rows: int, output: Path, size: int | None) -> None:
         console.print(f"wrote {_rows(rows)} to {output} ({human_size(size)})", highlight=False, soft_wrap=True)
 
 
-def _check_output(output: Path) -> None:
-    if output.is_dir():
-        raise OutputError(f"--output {output} is a folder: give a file name")
-    if not output.parent.is_dir():
-        raise OutputError(f"cannot write {output}: folder {output.parent} does not exist")
-
-
 def _sql_to_parquet(con: Any, text: str, output: Path) -> None:
     """One statement's rows as a Parquet file, and a summary line."""
     from newsmon.exports import write_batches
@@ -279,7 +270,6 @@ def _sql_to_parquet(con: Any, text: str, output: Path) -> None:
     statements = split_statements(con, text)
     if len(statements) != 1:
         raise QueryError(f"--format parquet writes one result: give one statement, not {len(statements)}")
-    _check_output(output)
     written = write_batches(arrow_reader(con, statement_text(statements[0])), "parquet", output)
     _print_written(written.rows, output, written.size)
 

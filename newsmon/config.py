@@ -30,6 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from newsmon.errors import ConfigError
+from newsmon.text import read_settings_text
 
 DEFAULT_CONFIG_FILE = Path("newsmon.toml")
 DEFAULT_FEEDS_FILE = Path("feeds.toml")
@@ -142,11 +143,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise ConfigError(f"config file {path} does not exist: pass an existing file to --config")
     if path.is_file():
         try:
-            file_values = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is fine
-        except UnicodeDecodeError as err:
-            raise ConfigError(
-                f"config file {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8"
-            ) from err
+            file_values = tomllib.loads(read_settings_text(path, "config file"))
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"config file {path} is not valid TOML ({err}): fix it") from err
     explicit = {k: v for k, v in overrides.items() if v is not None}

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -91,17 +91,24 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
 
 
 def _write_stdout(write: Callable[[Path], T]) -> T:
-    """Fill a temporary file, then copy it to stdout: never reopened by name, so a file stdout
-    was redirected to (``>>``) is appended to, not replaced."""
+    """Write to stdout as it is open: never reopened by name, so a file stdout was redirected to
+    (``>>``) is appended to, not replaced."""
+    try:
+        result = write_staged(write, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+    except OSError as err:
+        raise OutputError(f"cannot write to stdout ({err.strerror or err}): check where it goes") from err
+    return result
+
+
+def write_staged(write: Callable[[Path], T], sink: BinaryIO) -> T:
+    """Call ``write`` on a temporary file, then copy the file to ``sink``: for an output that
+    cannot be reopened by name or seeked in (stdout, a pipe)."""
     with tempfile.TemporaryDirectory(prefix="newsmon-output-") as folder:
         staged = Path(folder) / "output"
-        try:
-            result = write(staged)
-            with staged.open("rb") as source:
-                shutil.copyfileobj(source, sys.stdout.buffer, 1 << 20)
-            sys.stdout.buffer.flush()
-        except OSError as err:
-            raise OutputError(f"cannot write to stdout ({err.strerror or err}): check where it goes") from err
+        result = write(staged)
+        with staged.open("rb") as source:
+            shutil.copyfileobj(source, sink, 1 << 20)
     return result
 
 
@@ -126,13 +133,9 @@ def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: 
 
 
 def _write_parquet(reader: pa.RecordBatchReader, tmp: Path, progress: Progress | None) -> int:
-    if is_stream(tmp):  # Parquet's writer seeks: fill a temporary file, then copy it to the pipe
-        with tempfile.TemporaryDirectory(prefix="newsmon-export-") as folder:
-            staged = Path(folder) / "export.parquet"
-            rows = _write_parquet(reader, staged, progress)
-            with staged.open("rb") as source, tmp.open("wb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
-        return rows
+    if is_stream(tmp):  # Parquet's writer seeks, which a pipe cannot
+        with tmp.open("wb") as sink:
+            return write_staged(lambda staged: _write_parquet(reader, staged, progress), sink)
     rows = 0
     names = unique_names(reader.schema.names)  # pyarrow cannot read a file with two columns of one name
     schema = pa.schema([field.with_name(name) for field, name in zip(reader.schema, names, strict=True)])

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from newsmon.errors import ConfigError
 from newsmon.models import DEFAULT_INTERVAL_S, FeedSpec
+from newsmon.text import read_settings_text
 from newsmon.urls import safe_http_url
 
 log = logging.getLogger(__name__)
@@ -71,13 +72,9 @@ def format_duration(seconds: float) -> str:
 def load_feeds(path: Path) -> list[FeedSpec]:
     """Read a ``feeds.toml`` file: ``[[feeds]]`` tables with name, url, interval, tags."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad) is fine
+        text = read_settings_text(path, "feeds file")
     except FileNotFoundError as err:
         raise ConfigError(f"feeds file {path} does not exist: create it with `newsmon feeds add URL`") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(
-            f"feeds file {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8"
-        ) from err
     return parse_feeds_text(text, str(path))
 
 
@@ -158,7 +155,7 @@ def append_feeds(path: Path, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
             existing.add(spec.url)
             added.append(spec)
     if added:
-        text = path.read_text(encoding="utf-8-sig") if path.exists() else FEEDS_FILE_HEADER
+        text = read_settings_text(path, "feeds file") if path.exists() else FEEDS_FILE_HEADER
         text = text.rstrip("\n") + "\n\n" + "\n".join(render_feed_entry(s) for s in added)
         path.write_text(text, encoding="utf-8")
     return added
@@ -195,7 +192,7 @@ def remove_feed(path: Path, key: str) -> FeedSpec:
     result is read back before it is saved: if it does not list exactly the other feeds (a
     layout this cannot cut safely), the file is left alone and a :class:`ConfigError` says so.
     """
-    text = path.read_text(encoding="utf-8-sig") if path.exists() else ""
+    text = read_settings_text(path, "feeds file") if path.exists() else ""
     specs = parse_feeds_text(text, str(path))
     target = _find_feed(specs, key.strip(), str(path))
     blocks = _split_tables(text)

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from newsmon.errors import ConfigError
 from newsmon.models import Outcome, PendingDelivery
-from newsmon.text import sha256_hex
+from newsmon.text import read_settings_text, sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,9 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
     if path is None:
         return NotifyConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is fine
+        data = tomllib.loads(read_settings_text(path, "notify file"))
     except OSError as err:
         raise ConfigError(f"cannot read notify file {path} ({err.strerror}): check {NOTIFY_ENV} or the path") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(
-            f"notify file {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8"
-        ) from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"notify file {path} is not valid TOML ({err}): fix it") from err
     table = data.get("notify", {})

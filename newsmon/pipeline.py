@@ -220,8 +220,10 @@ def run_stages(ctx: RunContext, since: datetime | None = None) -> None:
     harvested = harvest(ctx)
     documents.extend(harvested.documents)
     documents = list({d.id: d for d in reversed(documents)}.values())[::-1]  # one per id, first wins
-    known = store.documents.known_content([d.id for d in documents])
-    todo = arrival_order(as_first_seen(store, [d for d in documents if known.get(d.id) != d.content_hash]))
+    stored = store.documents.stored_state([d.id for d in documents])
+    todo = arrival_order(
+        as_first_seen(stored, [d for d in documents if stored.get(d.id, (None,))[0] != d.content_hash])
+    )
     summary.documents_unchanged = len(documents) - len(todo)
     process_new(ctx, todo, harvested.item_rows)
     processed = {d.id for d in todo}
@@ -245,12 +247,12 @@ def run_stages(ctx: RunContext, since: datetime | None = None) -> None:
     alert_stage(ctx)
 
 
-def as_first_seen(store: Any, documents: list[Document]) -> list[Document]:
-    """The documents, those already stored with the time they were first seen: a changed text
-    keeps it (the store does too), so its order and its dedupe window are measured from when
-    the document appeared, not from this run's clock (as a backfill's are)."""
-    seen = store.documents.first_seen([d.id for d in documents])
-    return [replace(d, first_seen_at=seen[d.id]) if d.id in seen else d for d in documents]
+def as_first_seen(stored: dict[str, tuple[str | None, datetime]], documents: list[Document]) -> list[Document]:
+    """The documents, those already stored with the time they were first seen (``stored``: see
+    ``stored_state``): a changed text keeps it (the store does too), so its order and its dedupe
+    window are measured from when the document appeared, not from this run's clock (as a
+    backfill's are)."""
+    return [replace(d, first_seen_at=stored[d.id][1]) if d.id in stored else d for d in documents]
 
 
 def arrival_order(documents: list[Document]) -> list[Document]:

@@ -7,8 +7,11 @@ import hashlib
 import itertools
 import re
 import unicodedata
+from pathlib import Path
 
 from charset_normalizer import from_bytes
+
+from newsmon.errors import ConfigError
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -34,6 +37,17 @@ _TYPOGRAPHIC: tuple[tuple[str, str], ...] = (
 
 class UndecodableError(ValueError):
     """The bytes look binary or no text encoding fits them."""
+
+
+def read_settings_text(path: Path, what: str) -> str:
+    """The text of a settings file users edit (topics, config, feeds, notify): UTF-8, with or
+    without the byte-order mark Notepad writes. Another encoding is a one-line
+    :class:`ConfigError` naming ``what`` (e.g. "topics file"); errors of the file itself
+    (missing, a folder) are the caller's to word."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8") from err
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:

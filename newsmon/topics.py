@@ -35,7 +35,7 @@ from newsmon.models import Document, Tag
 from newsmon.query import And as AndNode
 from newsmon.query import Node, Or, Query, Term, Unit, finish, parse_query, term_pattern, union_pattern
 from newsmon.query import Not as NotNode
-from newsmon.text import normalize_for_query, sha256_hex, split_sentences
+from newsmon.text import normalize_for_query, read_settings_text, sha256_hex, split_sentences
 from newsmon.workers import WorkerPool, worker_state
 
 log = logging.getLogger(__name__)
@@ -156,15 +156,11 @@ def load_topics(path: Path, semantic: bool | None = None) -> list[Topic]:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is fine
+        return tomllib.loads(read_settings_text(path, "topics file"))
     except FileNotFoundError as err:
         raise ConfigError(f"topics file {path} does not exist: create it or fix the path") from err
     except IsADirectoryError as err:
         raise ConfigError(f"topics file {path} is a folder: pass a .toml file") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(
-            f"topics file {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8"
-        ) from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"topics file {path} is not valid TOML ({err}): fix it") from err
 

@@ -66,24 +66,19 @@ class DocumentRepository:
         with self.db.registered("staged_doc_ids", string_table("id", ids)):
             return {row[0] for row in self.db.execute("SELECT d.id FROM documents d JOIN staged_doc_ids s USING (id)")}
 
-    def known_content(self, ids: Sequence[str]) -> dict[str, str]:
-        """Content hashes of the given documents that are already stored *and* clustered."""
+    def stored_state(self, ids: Sequence[str]) -> dict[str, tuple[str | None, datetime]]:
+        """Of the given documents already stored: their content hash if they are clustered (else
+        None: a crash came between storing and clustering) and when they were first seen (a new
+        text does not change it)."""
         if not ids:
             return {}
         with self.db.registered("staged_ids", string_table("id", ids)):
             rows = self.db.execute(
-                "SELECT d.id, d.content_hash FROM documents d JOIN staged_ids s ON s.id = d.id"
-                " JOIN story_members m ON m.document_id = d.id",
+                "SELECT d.id, CASE WHEN m.document_id IS NULL THEN NULL ELSE d.content_hash END, d.first_seen_at"
+                " FROM documents d JOIN staged_ids s ON s.id = d.id"
+                " LEFT JOIN story_members m ON m.document_id = d.id",
             )
-        return dict(rows)
-
-    def first_seen(self, ids: Sequence[str]) -> dict[str, datetime]:
-        """When each of these stored documents was first seen (a new text does not change it)."""
-        if not ids:
-            return {}
-        with self.db.registered("staged_ids", string_table("id", ids)):
-            rows = self.db.execute("SELECT d.id, d.first_seen_at FROM documents d JOIN staged_ids s ON s.id = d.id")
-        return dict(rows)
+        return {doc_id: (content, seen) for doc_id, content, seen in rows}
 
     def backfill_plan(self, since: datetime) -> tuple[list[BackfillItem], set[str]]:
         """What a backfill from ``since`` re-processes, in replay order (time, then url, then id):
