@@ -60,9 +60,10 @@ def _public_views() -> list[str]:
 _SQL_HELP = """Run read-only SQL against the database: one statement, or a script of several.
 
     Public views: {views}. The tables behind them are internal; `newsmon sql --views` lists
-    each view with its columns. Queries read the snapshot published after the last run, so
-    they never block a running monitor (--live reads the file itself, possible only between
-    runs). The connection is read-only with external access disabled (no files, no network).
+    each view with its columns (--format json, csv or jsonl: for scripts). Queries read the
+    snapshot published after the last run, so they never block a running monitor (--live reads
+    the file itself, possible only between runs). The connection is read-only with external
+    access disabled (no files, no network).
 
     The table format fits the terminal (COLUMNS when the output is not a terminal): columns are
     sized to their content, long text is cut with an ellipsis (--max-width per cell), and a
@@ -82,6 +83,8 @@ _SQL_HELP = """Run read-only SQL against the database: one statement, or a scrip
       newsmon sql "select * from v_documents" --format parquet --output documents.parquet
 
       newsmon sql --views
+
+      newsmon sql --views --format json
     """
 
 
@@ -119,18 +122,23 @@ def sql(
 ) -> None:
     """Run read-only SQL (help: ``_SQL_HELP``, listing every public view)."""
     settings = load_settings(config, db=db)
-    if views:
-        _print_views(settings.db, live)
-        return
-    text = _query_text(query, file)
+    if views and (query is not None or file is not None):
+        raise ConfigError("give a query or --views, not both")
+    text = "" if views else _query_text(query, file)
     if output is not None and str(output) == "-" and fmt is not OutputFormat.parquet:
         output = None  # `-o -` is the terminal, as `-` is stdin for the query (Parquet: its bytes)
     if output is not None:
         refuse_database_output(output, settings.db)
+    if views and fmt is None and output is None:
+        _print_views(settings.db, live)
+        return
     if fmt is None:
         fmt = _format_of(output) if output is not None else OutputFormat.table
     if fmt is OutputFormat.parquet and output is None:
         raise OutputError("--format parquet writes a file: add --output FILE.parquet")
+    if views:
+        _write_views(settings.db, live, fmt, output, max_width)
+        return
     from storage.store import open_reader
 
     con = open_reader(settings.db, live=live)
@@ -231,6 +239,8 @@ def _write_result(
         write_csv(columns, rows, out)
     elif fmt is OutputFormat.jsonl:
         write_jsonl(columns, rows, out)
+    elif fmt is OutputFormat.json:
+        out.write(json.dumps(json_records(columns, rows), ensure_ascii=False, indent=1) + "\n")
     elif fmt is OutputFormat.markdown:
         out.write("\n".join(render_markdown(columns, rows, max_width or None)) + "\n")
     else:
@@ -278,18 +288,52 @@ def _rows(n: int) -> str:
     return f"{n:,} row{'s' if n != 1 else ''}"
 
 
-def _print_views(db_path: Path, live: bool) -> None:
-    """Each public view: its name, what it holds, and its columns (from the database, or from the
-    current schema when there is none yet)."""
+def _views_rows(db_path: Path, live: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The public views as rows: name, what it holds, and its column names (a list; empty when the
+    database predates the view)."""
     from storage.catalog import public_views, schema_catalog
 
     catalog = schema_catalog(db_path, live)
-    width = terminal_width()
-    lines: list[str] = []
+    rows: list[tuple[Any, ...]] = []
     for view in public_views():
         obj = catalog.get(view.name)
-        lines += textwrap.wrap(f"{view.name} — {view.description}", max(30, width), subsequent_indent="  ")
-        columns = ", ".join(obj.column_names) if obj is not None else "(not in this database: run `newsmon run`)"
+        rows.append((view.name, view.description, obj.column_names if obj is not None else []))
+    return ["view", "description", "columns"], rows
+
+
+def _write_views(db_path: Path, live: bool, fmt: OutputFormat, output: Path | None, max_width: int) -> None:
+    """``--views`` in the format asked for (table, markdown, CSV, JSON, JSON Lines), to the
+    terminal or to ``output``."""
+    if fmt is OutputFormat.parquet:
+        raise OutputError("--views lists as table, markdown, csv, json or jsonl, not parquet")
+    columns, rows = _views_rows(db_path, live)
+    if fmt not in (OutputFormat.json, OutputFormat.jsonl):  # a list in JSON, text in a cell
+        rows = [(name, description, ", ".join(names)) for name, description, names in rows]
+
+    def fill(out: TextIO) -> int:
+        _write_result(columns, rows, fmt, max_width, terminal_width(), out)
+        return len(rows)
+
+    if output is None:
+        fill(sys.stdout)
+        return
+    from newsmon.exports import output_size, write_output
+
+    def fill_file(file: Path) -> int:
+        with file.open("w", encoding="utf-8", newline="") as handle:
+            return fill(handle)
+
+    _print_written(write_output(output, fill_file), output, output_size(output))
+
+
+def _print_views(db_path: Path, live: bool) -> None:
+    """Each public view: its name, what it holds, and its columns (from the database, or from the
+    current schema when there is none yet), wrapped to the terminal."""
+    width = terminal_width()
+    lines: list[str] = []
+    for name, description, column_names in _views_rows(db_path, live)[1]:
+        lines += textwrap.wrap(f"{name} — {description}", max(30, width), subsequent_indent="  ")
+        columns = ", ".join(column_names) if column_names else "(not in this database: run `newsmon run`)"
         lines += [f"    {line}" for line in textwrap.wrap(columns, max(30, width - 4))]
     sys.stdout.write("\n".join(lines) + "\n")
 

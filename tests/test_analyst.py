@@ -236,6 +236,21 @@ def test_views_without_a_database_shows_the_current_schema(newsmon: Newsmon, tmp
     assert not (tmp_path / "none.duckdb").exists()
 
 
+def test_views_in_a_machine_format_keeps_the_columns(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
+    listed = json.loads(newsmon("sql", "--views", "-f", "json", "--db", str(run_db)).stdout)
+    trend = next(v for v in listed if v["view"] == "v_topic_trend")
+    sql = "select column_name from information_schema.columns where table_name = 'v_topic_trend'"
+    assert trend["columns"] == [r[0] for r in _rows(run_db, sql + " order by ordinal_position")]
+    assert [v["view"] for v in listed] == [v.name for v in public_views()]
+    out = tmp_path / "views.csv"
+    assert newsmon("sql", "--views", "-o", str(out), "--db", str(run_db)).exit_code == 0
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["view"]: r["columns"] for r in rows}["v_topic_trend"] == ", ".join(trend["columns"])
+    refused = newsmon("sql", "--views", "select 1", "--db", str(run_db))
+    assert refused.exit_code != 0 and "not both" in _one_line_error(refused)
+
+
 # --- the layout, unit by unit ----------------------------------------------------------------------
 
 
