@@ -133,7 +133,8 @@ def lookup(objects: dict[str, CatalogObject], name: str) -> CatalogObject:
 def export_statement(
     obj: CatalogObject, filters: ExportFilter, objects: dict[str, CatalogObject] | None = None
 ) -> tuple[str, list[Any]]:
-    """``SELECT *`` of a catalog object with the filters that apply, and the values to bind.
+    """``SELECT *`` of a catalog object with the filters that apply, in :func:`export_order`, and
+    the values to bind.
 
     A filter the object has no column for is refused with a one-line error that says which of
     the public views in ``objects`` take it.
@@ -164,7 +165,14 @@ def export_statement(
     sql = f"SELECT * FROM {quote_identifier(obj.name)}"  # noqa: S608 - the name is the catalog's own
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return sql, params
+    return sql + " ORDER BY " + ", ".join(quote_identifier(c) for c in export_order(obj)), params
+
+
+def export_order(obj: CatalogObject) -> list[str]:
+    """The columns an export is sorted by: its time column first (oldest first), then every
+    other column in turn, so the same rows are always written in the same order."""
+    first = obj.time_column
+    return ([first] if first else []) + [c for c in obj.column_names if c != first]
 
 
 def _bound(value: datetime | date, is_day: bool, end: bool) -> date | datetime:

@@ -10,7 +10,7 @@ import json
 import re
 import shlex
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -477,6 +477,32 @@ def test_export_filters(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
         for topic, rows in (("x' OR '1'='1", 0), ("covid-origins", 1)):
             sql, params = export_statement(lookup(objects, "v_topic_documents"), ExportFilter(topic), objects)
             assert topic not in sql and len(con.execute(sql, params).fetchall()) == rows
+    finally:
+        con.close()
+
+
+def test_export_rows_come_oldest_first_whatever_order_they_were_stored_in(
+    run_db: Path, newsmon: Newsmon, tmp_path: Path
+) -> None:
+    db = tmp_path / "daily.duckdb"
+    days = [date(2023, 5, 1) + timedelta(days=n) for n in range(40)]
+    stored = [(day, topic, n) for n, day in enumerate(days) for topic in ("b-topic", "a-topic")]
+    stored = stored[1::2] + stored[0::2][::-1]  # neither by day nor by topic
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE counts (day DATE, topic VARCHAR, documents INTEGER)")
+    con.executemany("INSERT INTO counts VALUES (?, ?, ?)", stored)
+    con.close()
+    out = tmp_path / "counts.jsonl"
+    assert newsmon("export", "counts", "-o", str(out), "--db", str(db), "--live").exit_code == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["day"], r["topic"]) for r in rows] == sorted((d.isoformat(), t) for d, t, _n in stored)
+    con = duckdb.connect(str(run_db), read_only=True)  # every view and table sorts, whatever its types
+    try:
+        from storage.catalog import ExportFilter, export_statement, exportable
+
+        objects = exportable(con)
+        for obj in objects.values():
+            con.execute(*export_statement(obj, ExportFilter(), objects)).fetchall()
     finally:
         con.close()
 
