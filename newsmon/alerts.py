@@ -37,7 +37,8 @@ CHART_DAYS = 28
 TOP_STORIES = 8
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
-_HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_HTML_SPECIAL = {"<": "&lt;", ">": "&gt;"}
+_REFERENCE_START = re.compile(r"&(?=#?\w+;)")  # an & that would be read as a character reference
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _LINKABLE = ("http://", "https://", "file:")
 _URL_FORBIDDEN = re.compile(r"[\s<>()\"'`\\\x00-\x1f\x7f]")
@@ -50,10 +51,11 @@ _SPARK = "▁▂▃▄▅▆▇█"
 def escape_markdown(text: str) -> str:
     """Escape Markdown and HTML syntax so ``text`` renders literally, on one line.
 
-    ``&``, ``<`` and ``>`` become entities (no HTML can start), and the characters that
-    open inline Markdown (emphasis, code, links, images, tables) are backslash-escaped.
+    ``<`` and ``>`` become entities (no HTML can start), as does an ``&`` that would start a
+    character reference (``&lt;`` stays as typed; "AT&T" stays readable), and the characters
+    that open inline Markdown (emphasis, code, links, images, tables) are backslash-escaped.
     """
-    flat = " ".join(text.split())
+    flat = _REFERENCE_START.sub("&amp;", " ".join(text.split()))
     flat = "".join(_HTML_SPECIAL.get(c, c) for c in flat)
     return _MD_SPECIAL.sub(r"\\\1", flat)
 

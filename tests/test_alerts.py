@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -192,7 +193,9 @@ def test_hostile_alert_markdown_renders_to_harmless_html() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("a < b & c > d", "a &lt; b &amp; c &gt; d"),
+        ("a < b & c > d", "a &lt; b & c &gt; d"),
+        ("AT&T, Q&A", "AT&T, Q&A"),  # read as typed in a piped digest; rendered, the same
+        ("&lt;b&gt; &#60; &amp;", "&amp;lt;b&amp;gt; &amp;#60; &amp;amp;"),  # references stay as typed
         ("[x](y)", "\\[x\\](y)"),
         ("*bold* _it_ `code`", "\\*bold\\* \\_it\\_ \\`code\\`"),
         ("![img](u)", "\\!\\[img\\](u)"),
@@ -202,6 +205,8 @@ def test_hostile_alert_markdown_renders_to_harmless_html() -> None:
 )
 def test_escape_markdown(text: str, expected: str) -> None:
     assert escape_markdown(text) == expected
+    shown = re.sub(r"<[^>]+>", "", render_html(escape_markdown(text))).strip()
+    assert html.unescape(shown) == " ".join(text.split()).replace("\n", " ")
 
 
 def test_newlines_in_titles_cannot_start_new_blocks() -> None:
