@@ -147,9 +147,10 @@ def refuse_database_output(output: Path, db: Path) -> None:
     """A one-line error if ``output`` (links followed) is the database, its snapshot or their
     write-ahead logs: an export or a query result must never be written over them."""
     from newsmon.errors import OutputError
+    from newsmon.exports import is_stdout
     from storage.snapshot import snapshot_path
 
-    if str(output) == "-":
+    if is_stdout(output):
         return
     guarded = {f.resolve() for base in (db, snapshot_path(db)) for f in (base, base.with_name(base.name + ".wal"))}
     if output.resolve() in guarded:

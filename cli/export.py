@@ -84,13 +84,13 @@ def export(
 
       newsmon export v_stories --format jsonl --output stories.jsonl --db data/news.duckdb
     """
-    from newsmon.exports import write_batches
+    from newsmon.exports import is_stdout, write_batches
     from newsmon.results import human_size
     from storage.catalog import ExportFilter, export_statement, exportable, lookup
     from storage.exports import arrow_reader
     from storage.store import known_topics, open_reader
 
-    if str(output) == "-" and fmt is None:
+    if is_stdout(output) and fmt is None:
         raise ConfigError("--output - writes to stdout: add --format csv, jsonl or parquet")
     chosen = fmt or _format_of(output)
     filters = ExportFilter(topic, _bound(since, "--since"), _bound(until, "--until"))

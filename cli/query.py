@@ -121,11 +121,13 @@ def sql(
     ] = False,
 ) -> None:
     """Run read-only SQL (help: ``_SQL_HELP``, listing every public view)."""
+    from newsmon.exports import is_stdout
+
     settings = load_settings(config, db=db)
     if views and (query is not None or file is not None):
         raise ConfigError("give a query or --views, not both")
     text = "" if views else _query_text(query, file)
-    if output is not None and str(output) == "-" and fmt is not OutputFormat.parquet:
+    if output is not None and is_stdout(output) and fmt is not OutputFormat.parquet:
         output = None  # `-o -` is the terminal, as `-` is stdin for the query (Parquet: its bytes)
     if output is not None:
         refuse_database_output(output, settings.db)

@@ -49,6 +49,11 @@ class Written:
 T = TypeVar("T")
 
 
+def is_stdout(path: Path) -> bool:
+    """Whether ``path`` is ``-``: standard output, as the commands' ``--output -`` means."""
+    return str(path) == "-"
+
+
 def is_stream(path: Path) -> bool:
     """Whether ``path`` (links followed) is a pipe, a socket or a device, such as ``/dev/stdout``:
     written to directly, never replaced by a file."""
@@ -67,7 +72,7 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     pipe or a device is written to directly. Raises :class:`OutputError` (one line) for a
     folder, a missing parent folder or a failed write.
     """
-    if str(path) == "-":  # stdout, whatever it is (a pipe, a terminal, a file opened to append)
+    if is_stdout(path):  # stdout, whatever it is (a pipe, a terminal, a file opened to append)
         return _write_stdout(write)
     if path.is_dir():
         raise OutputError(f"output {path} is a folder: give a file name")
@@ -114,7 +119,7 @@ def write_staged(write: Callable[[Path], T], sink: BinaryIO) -> T:
 
 def output_size(path: Path) -> int | None:
     """The size of a written file in bytes; None for stdout (``-``), a pipe or a device."""
-    return None if str(path) == "-" or is_stream(path) else path.stat().st_size
+    return None if is_stdout(path) or is_stream(path) else path.stat().st_size
 
 
 def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: Progress | None = None) -> Written:
