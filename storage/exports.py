@@ -71,12 +71,10 @@ def arrow_reader(
         relation = con.sql(sql, params=list(params)) if params else con.sql(sql)
         if relation is None:
             raise QueryError("the statement returns no rows: export a SELECT (or a view)")
-        if any(str(t) == "INTERVAL" for t in relation.types):
+        if any(str(t) == "INTERVAL" for t in relation.types):  # by position: two columns may share a name
             exprs = [
-                f"epoch({quote_identifier(c)}) AS {quote_identifier(c)}"
-                if str(t) == "INTERVAL"
-                else quote_identifier(c)
-                for c, t in zip(relation.columns, relation.types, strict=True)
+                f"{f'epoch(#{n})' if str(t) == 'INTERVAL' else f'#{n}'} AS {quote_identifier(c)}"
+                for n, (c, t) in enumerate(zip(relation.columns, relation.types, strict=True), 1)
             ]
             relation = relation.project(", ".join(exprs))
         return relation.to_arrow_reader(batch_rows)

@@ -374,6 +374,26 @@ def test_columns_of_one_name_are_all_kept(run_db: Path, newsmon: Newsmon, tmp_pa
     assert pq.read_table(target).to_pylist() == [{"a": 1, "a_1": 2, "b": "x"}]
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("select 'first' as a, 'second' as a, interval 1 hour as gap", {"a": "first", "a_1": "second", "gap": 3600}),
+        ("select interval 1 hour as a, 2 as a", {"a": 3600, "a_1": 2}),
+        ("select 2 as a, interval 1 hour as a", {"a": 2, "a_1": 3600}),
+    ],
+)
+def test_intervals_beside_columns_of_one_name_keep_their_values(
+    run_db: Path, newsmon: Newsmon, tmp_path: Path, query: str, expected: dict[str, object]
+) -> None:
+    """Intervals become seconds by position, never by name (the second ``a`` was written with
+    the first one's values, or the query failed)."""
+    target = tmp_path / "dup.parquet"
+    result = newsmon("sql", query, "--db", str(run_db), "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert pq.read_table(target).to_pylist() == [expected]
+    assert json.loads(newsmon("sql", query, "--db", str(run_db), "-f", "json").stdout) == [expected]
+
+
 def test_run_counts_are_whole_numbers_in_every_format(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
     types = dict(
         _rows(run_db, "select column_name, data_type from information_schema.columns where table_name = 'v_runs'")
