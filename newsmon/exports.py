@@ -54,6 +54,21 @@ def is_stdout(path: Path) -> bool:
     return str(path) == "-"
 
 
+def standard_sink(path: Path) -> BinaryIO | None:
+    """Standard output's (or error's) byte stream when ``path`` is ``-`` or names the file it is
+    open to (``/dev/stdout``, ``/proc/self/fd/1``, the file it was redirected to), else None:
+    such an output is written to as it is open, never reopened, truncated or replaced."""
+    if is_stdout(path):
+        return sys.stdout.buffer
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if os.path.samestat(path.stat(), os.fstat(stream.fileno())):
+                return stream.buffer
+        except (OSError, ValueError, AttributeError):  # no such file; a stream without a descriptor
+            continue
+    return None
+
+
 def is_stream(path: Path) -> bool:
     """Whether ``path`` (links followed) is a pipe, a socket or a device, such as ``/dev/stdout``:
     written to directly, never replaced by a file."""
@@ -72,8 +87,9 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     pipe or a device is written to directly. Raises :class:`OutputError` (one line) for a
     folder, a missing parent folder or a failed write.
     """
-    if is_stdout(path):  # stdout, whatever it is (a pipe, a terminal, a file opened to append)
-        return _write_stdout(write)
+    sink = standard_sink(path)
+    if sink is not None:  # stdout, whatever it is (a pipe, a terminal, a file opened to append)
+        return _write_stream(write, sink, "stdout" if is_stdout(path) else str(path))
     if path.is_dir():
         raise OutputError(f"output {path} is a folder: give a file name")
     if is_stream(path):  # through its links: /dev/stdout is a link to /proc/self/fd/1
@@ -95,14 +111,14 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     return result
 
 
-def _write_stdout(write: Callable[[Path], T]) -> T:
-    """Write to stdout as it is open: never reopened by name, so a file stdout was redirected to
-    (``>>``) is appended to, not replaced."""
+def _write_stream(write: Callable[[Path], T], sink: BinaryIO, name: str) -> T:
+    """Write to stdout (or stderr) as it is open: never reopened by name, so a file it was
+    redirected to (``>>``) is appended to, not replaced."""
     try:
-        result = write_staged(write, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        result = write_staged(write, sink)
+        sink.flush()
     except OSError as err:
-        raise OutputError(f"cannot write to stdout ({err.strerror or err}): check where it goes") from err
+        raise OutputError(f"cannot write to {name} ({err.strerror or err}): check where it goes") from err
     return result
 
 
@@ -118,8 +134,9 @@ def write_staged(write: Callable[[Path], T], sink: BinaryIO) -> T:
 
 
 def output_size(path: Path) -> int | None:
-    """The size of a written file in bytes; None for stdout (``-``), a pipe or a device."""
-    return None if is_stdout(path) or is_stream(path) else path.stat().st_size
+    """The size of a written file in bytes; None for stdout (``-``, or the file it is open to),
+    a pipe or a device."""
+    return None if standard_sink(path) is not None or is_stream(path) else path.stat().st_size
 
 
 def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: Progress | None = None) -> Written:
@@ -127,7 +144,7 @@ def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: 
     (see :func:`write_output`); ``progress`` is called with the rows written so far after each batch."""
     if fmt not in FORMATS:
         raise OutputError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if str(path) != "-" and path.is_dir():
+    if not is_stdout(path) and path.is_dir():
         raise OutputError(f"output {path} is a folder: give a file name, e.g. {path / ('export.' + fmt)}")
     t0 = time.perf_counter()
     try:

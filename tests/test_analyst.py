@@ -9,6 +9,8 @@ import io
 import json
 import re
 import shlex
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -278,8 +280,6 @@ def test_outputs_are_written_through_links_pipes_and_stdout(run_db: Path, newsmo
     """--output replaces a file only when complete, but never replaces what is not a file: a link
     keeps pointing at its target (now written), a pipe gets the rows, `-` is stdout."""
     import os
-    import subprocess
-    import sys
     import threading
 
     target = tmp_path / "target.csv"
@@ -314,15 +314,24 @@ def test_outputs_are_written_through_links_pipes_and_stdout(run_db: Path, newsmo
         capture_output=True, timeout=120, check=False,
     )  # fmt: skip
     assert parquet.returncode == 0 and pq.read_table(io.BytesIO(parquet.stdout)).num_rows == 2
-    # stdout redirected to append to a file (>> log): the rows are appended, the file is not replaced
+
+
+@pytest.mark.parametrize("output", ["-", "/dev/stdout", "/proc/self/fd/1"])
+@pytest.mark.parametrize("command", ["export", "sql"])
+def test_output_to_stdout_redirected_to_a_file_appends(run_db: Path, tmp_path: Path, output: str, command: str) -> None:
+    """stdout redirected to append to a file (>> log): the rows are appended, the file is not
+    replaced, whether it is named '-' or by a path that is stdout (/dev/stdout was renamed over)."""
+    args = ["v_stories"] if command == "export" else ["select * from v_stories"]
     log = tmp_path / "log.csv"
     log.write_text("earlier line\n", encoding="utf-8")
     with log.open("a", encoding="utf-8") as appended:
         run = subprocess.run(
-            [sys.executable, "-m", "cli", "export", "v_stories", "-o", "-", "-f", "csv", "--db", str(run_db)],
+            [sys.executable, "-m", "cli", command, *args, "-o", output, "-f", "csv", "--db", str(run_db)],
             stdout=appended, stderr=subprocess.PIPE, text=True, timeout=120, check=False,
         )  # fmt: skip
-    assert run.returncode == 0 and "wrote 2 rows of v_stories to -" in run.stderr
+    assert run.returncode == 0, run.stderr
+    if command == "export" or output != "-":  # `sql -o -` is the plain terminal output
+        assert f"wrote 2 rows{' of v_stories' if command == 'export' else ''} to {output}" in run.stderr
     lines = log.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "earlier line" and len(lines) == 1 + 1 + 2  # the old line, the header, two rows
 
