@@ -100,6 +100,7 @@ class PageText:
     error: str | None = None
     canonical_url: str | None = None
     failure: str | None = None  # the failure class when the page could not be had (newsmon.errors.FAILURE_CLASSES)
+    status: int | None = None  # the HTTP status of a failed fetch, if it got one
 
 
 _CANONICAL = re.compile(rb"<link\b[^>]*\brel\s*=\s*[\"']?canonical\b[^>]*>", re.IGNORECASE)

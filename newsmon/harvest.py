@@ -133,7 +133,7 @@ def harvest_feeds(
     for state, item in to_build:
         page = pages.get(item.link) if item.link else None
         if page is not None and page.failure is not None and item.link:
-            harvest.failures.append(Failure("page", item.link, page.failure, page.error or "", state.url))
+            harvest.failures.append(Failure("page", item.link, page.failure, page.error or "", state.url, page.status))
         document = item_document(state.url, state.name, item, page, now)
         _rekey(harvest, item_document_id(state.url, item), document.id)
         harvest.documents.append(document)

@@ -79,7 +79,7 @@ def sort_fetched(urls: Sequence[str], results: Sequence[FetchResult | FetchError
     for url, result in zip(urls, results, strict=True):
         if isinstance(result, FetchError):
             out.failed += 1
-            out.settled[url] = PageText(None, "unavailable", result.message, failure=result.kind)
+            out.settled[url] = PageText(None, "unavailable", result.message, failure=result.kind, status=result.status)
             continue
         ctype = result.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in HTML_TYPES:

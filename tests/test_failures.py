@@ -128,13 +128,13 @@ def test_each_failure_has_its_class_in_the_summary_and_the_views(
     assert (summary.feeds_listed, summary.feeds_polled, summary.feeds_failed, summary.feeds_failing) == (3, 3, 2, 2)
     assert (summary.pages_fetched, summary.pages_failed) == (1, 3)
 
-    rows = _query(settings.db, "SELECT scope, kind, url, feed_name FROM v_failures ORDER BY scope, kind")
+    rows = _query(settings.db, "SELECT scope, kind, url, feed_name, status FROM v_failures ORDER BY scope, kind")
     assert rows == [
-        ("feed", "not-a-feed", site.url("/page.html"), "Homepage"),
-        ("feed", "refused", f"http://127.0.0.1:{closed}/rss", "Closed"),
-        ("page", "dns", "http://news.invalid/a/2", "Wire"),
-        ("page", "http-4xx", site.url("/gone"), "Wire"),
-        ("page", "refused", f"http://127.0.0.1:{closed}/a/1", "Wire"),
+        ("feed", "not-a-feed", site.url("/page.html"), "Homepage", 200),
+        ("feed", "refused", f"http://127.0.0.1:{closed}/rss", "Closed", None),
+        ("page", "dns", "http://news.invalid/a/2", "Wire", None),
+        ("page", "http-4xx", site.url("/gone"), "Wire", 404),  # a page's HTTP status is kept, as a feed's
+        ("page", "refused", f"http://127.0.0.1:{closed}/a/1", "Wire", None),
     ]
     health = dict(_query(settings.db, "SELECT name, last_error_kind FROM v_feed_health"))
     assert health == {"Wire": None, "Closed": "refused", "Homepage": "not-a-feed"}
