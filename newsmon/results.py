@@ -70,13 +70,13 @@ def jsonable(value: Any) -> Any:
 
 def display_text(value: Any) -> str:
     """A value as one line of text for a table cell: whitespace runs (newlines too) become one
-    space, lists and structs are shown as JSON, NULL as an empty cell."""
+    space, numbers in full, lists and structs as JSON, NULL as an empty cell."""
     if value is None:
         return ""
     if isinstance(value, str):
         return " ".join(value.split())
-    if isinstance(value, float):
-        return f"{value:.6g}"
+    if isinstance(value, float):  # the shortest text that reads back as the same number, never rounded
+        return repr(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, timedelta):

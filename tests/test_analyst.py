@@ -256,6 +256,13 @@ def test_views_in_a_machine_format_keeps_the_columns(run_db: Path, newsmon: News
 # --- the layout, unit by unit ----------------------------------------------------------------------
 
 
+def test_numbers_are_shown_in_full_in_tables_and_markdown(run_db: Path, newsmon: Newsmon) -> None:
+    query = "select 1234567.89::double as x, epoch(timestamptz '2023-05-18 23:00:00+00') as t, 0.1::double as p"
+    for fmt in ("table", "markdown"):
+        shown = newsmon("sql", query, "-f", fmt, "--db", str(run_db)).stdout
+        assert "1234567.89" in shown and "1684450800.0" in shown and "0.1" in shown, shown
+
+
 def test_fit_widths_narrows_the_widest_first() -> None:
     assert fit_widths([5, 40, 10], 100) == [5, 40, 10]
     assert fit_widths([5, 40, 30], 50) == [5, 23, 22]
