@@ -83,9 +83,9 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     """Call ``write`` with the file to fill for ``path``, and return what it returns.
 
     A regular file (new or existing) is filled under a temporary name beside it and renamed
-    over it when complete; a link is followed, so its target is replaced and the link kept; a
-    pipe or a device is written to directly. Raises :class:`OutputError` (one line) for a
-    folder, a missing parent folder or a failed write.
+    over it when complete, keeping an existing file's permissions; a link is followed, so its
+    target is replaced and the link kept; a pipe or a device is written to directly. Raises
+    :class:`OutputError` (one line) for a folder, a missing parent folder or a failed write.
     """
     sink = standard_sink(path)
     if sink is not None:  # stdout, whatever it is (a pipe, a terminal, a file opened to append)
@@ -103,12 +103,23 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         result = write(tmp)
+        _keep_mode(target, tmp)
         os.replace(tmp, target)
     except OSError as err:
         raise OutputError(f"cannot write {path} ({err.strerror or err}): check the folder and free disk space") from err
     finally:
         tmp.unlink(missing_ok=True)
     return result
+
+
+def _keep_mode(target: Path, tmp: Path) -> None:
+    """Give ``tmp`` the permissions of the file it replaces, if there is one: a private file
+    (0600) written again stays private."""
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(tmp, mode)
 
 
 def _write_stream(write: Callable[[Path], T], sink: BinaryIO, name: str) -> T:

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import shlex
+import stat
 import subprocess
 import sys
 from dataclasses import replace
@@ -341,6 +342,18 @@ def test_output_to_stdout_redirected_to_a_file_appends(run_db: Path, tmp_path: P
         assert f"wrote 2 rows{' of v_stories' if command == 'export' else ''} to {output}" in run.stderr
     lines = log.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "earlier line" and len(lines) == 1 + 1 + 2  # the old line, the header, two rows
+
+
+@pytest.mark.parametrize("command", [["export", "v_runs"], ["sql", "select * from v_runs"]])
+def test_an_output_written_again_keeps_its_permissions(
+    run_db: Path, newsmon: Newsmon, tmp_path: Path, command: list[str]
+) -> None:
+    private = tmp_path / "runs.csv"
+    private.write_text("old\n", encoding="utf-8")
+    private.chmod(0o600)
+    assert newsmon(*command, "-o", str(private), "--db", str(run_db)).exit_code == 0
+    assert private.read_text(encoding="utf-8").startswith("run_id,")
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
 
 
 def test_no_output_is_written_over_the_database(run_db: Path, newsmon: Newsmon, tmp_path: Path) -> None:
