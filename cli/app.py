@@ -8,6 +8,7 @@ import inspect
 import logging
 import os
 import signal
+import sys
 import traceback
 import warnings
 from datetime import datetime
@@ -37,6 +38,10 @@ class NewsmonGroup(TyperGroup):
             err_console.print("newsmon: interrupted")
             _release(err)
             raise typer.Exit(130) from None
+        except BrokenPipeError as err:  # the reader went away (`| head`): quiet, as a killed pipe's writer
+            _silence_stdout()
+            _release(err)
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except Exception as err:
             if _interrupted:  # Ctrl-C that surfaced as another error (DuckDB: "Query interrupted")
                 err_console.print("newsmon: interrupted")
@@ -50,6 +55,18 @@ class NewsmonGroup(TyperGroup):
 
 
 _interrupted = False  # set by the entry point's SIGINT handler
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`'s writer
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing left to flush at exit fails again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _on_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -229,8 +229,15 @@ def _answer(con: Any, text: str, fmt: OutputFormat, max_width: int, out: TextIO)
         out.flush()
     if fmt is OutputFormat.json:
         body: Any = answers[0]["rows"] if not several else answers
-        out.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+        _write_text(out, json.dumps(body, ensure_ascii=False, indent=1) + "\n")
     return total
+
+
+def _write_text(out: TextIO, text: str, piece: int = 1 << 16) -> None:
+    """``text`` written in pieces: one large write cut short by a closed pipe (``| head``) can
+    end without an error, and the command would then claim success."""
+    for start in range(0, len(text), piece):
+        out.write(text[start : start + piece])
 
 
 def _write_result(
@@ -242,13 +249,13 @@ def _write_result(
     elif fmt is OutputFormat.jsonl:
         write_jsonl(columns, rows, out)
     elif fmt is OutputFormat.json:
-        out.write(json.dumps(json_records(columns, rows), ensure_ascii=False, indent=1) + "\n")
+        _write_text(out, json.dumps(json_records(columns, rows), ensure_ascii=False, indent=1) + "\n")
     elif fmt is OutputFormat.markdown:
-        out.write("\n".join(render_markdown(columns, rows, max_width or None)) + "\n")
-    else:
+        out.writelines(f"{line}\n" for line in render_markdown(columns, rows, max_width or None))
+    else:  # line by line, as _write_text
         lines = render_table(columns, rows, width, max_width or None)
         lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-        out.write("\n".join(lines) + "\n")
+        out.writelines(f"{line}\n" for line in lines)
 
 
 def _answer_to_file(con: Any, text: str, fmt: OutputFormat, output: Path, max_width: int) -> None:

@@ -128,6 +128,8 @@ def _write_stream(write: Callable[[Path], T], sink: BinaryIO, name: str) -> T:
     try:
         result = write_staged(write, sink)
         sink.flush()
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): not an error to report
     except OSError as err:
         raise OutputError(f"cannot write to {name} ({err.strerror or err}): check where it goes") from err
     return result

@@ -344,6 +344,35 @@ def test_output_to_stdout_redirected_to_a_file_appends(run_db: Path, tmp_path: P
     assert lines[0] == "earlier line" and len(lines) == 1 + 1 + 2  # the old line, the header, two rows
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sql", "select * from big", "-f", "csv"],
+        ["sql", "select * from big", "-f", "jsonl"],
+        ["sql", "select * from big", "-f", "table"],
+        ["sql", "select * from big", "-f", "json"],
+        ["sql", "select * from big", "-f", "markdown"],
+        ["export", "big", "-f", "jsonl", "-o", "-"],
+    ],
+)
+def test_a_reader_that_stops_early_ends_every_command_quietly(tmp_path: Path, args: list[str]) -> None:
+    """`newsmon … | head -c 10`: exit 141 (as a shell reports a writer whose pipe closed) and
+    nothing on stderr, the same for every format and command (one said 'error', one exit 1)."""
+    db = tmp_path / "big.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE big AS SELECT range AS n, repeat('x', 60) AS s FROM range(300000)")
+    con.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli", *args, "--db", str(db), "--live"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(10)) == 10
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and stderr == ""
+
+
 @pytest.mark.parametrize("command", [["export", "v_runs"], ["sql", "select * from v_runs"]])
 def test_an_output_written_again_keeps_its_permissions(
     run_db: Path, newsmon: Newsmon, tmp_path: Path, command: list[str]
