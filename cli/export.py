@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -94,7 +94,7 @@ def export(
         raise ConfigError("--output - writes to stdout: add --format csv, jsonl or parquet")
     chosen = fmt or _format_of(output)
     filters = ExportFilter(topic, _bound(since, "--since"), _bound(until, "--until"))
-    if filters.since is not None and filters.until is not None and _day(filters.since) > _day(filters.until):
+    if filters.since is not None and filters.until is not None and _start(filters.since) > _end(filters.until):
         raise ConfigError(f"--since {since} is after --until {until}: nothing could match; swap them")
     settings = load_settings(config, db=db)
     refuse_database_output(output, settings.db)
@@ -128,9 +128,14 @@ def _format_of(output: Path) -> ExportFormat:
     return found
 
 
-def _day(bound: date | datetime) -> date:
-    """The day a bound falls on (a date is its own day)."""
-    return bound.date() if isinstance(bound, datetime) else bound
+def _start(bound: date | datetime) -> datetime:
+    """The first moment a ``--since`` bound lets in (a date: its midnight, UTC)."""
+    return bound if isinstance(bound, datetime) else datetime(bound.year, bound.month, bound.day, tzinfo=UTC)
+
+
+def _end(bound: date | datetime) -> datetime:
+    """The last moment an ``--until`` bound lets in (a date: the whole day, UTC)."""
+    return bound if isinstance(bound, datetime) else _start(bound) + timedelta(days=1, microseconds=-1)
 
 
 def _bound(value: str | None, option: str) -> date | datetime | None:

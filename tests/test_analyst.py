@@ -470,8 +470,17 @@ def test_analyst_mistakes_get_one_clear_line(run_db: Path, newsmon: Newsmon, tmp
     assert newsmon("sql", "select 1 a", "--db", str(run_db), "-o", str(parquet)).exit_code == 0
     error = _one_line_error(newsmon("sql", "select 1", "--db", str(parquet)))  # an export given as --db
     assert "not a DuckDB database file" in error and "check the path" in error
-    swapped = ("export", "v_stories", "-o", str(tmp_path / "x.csv"), "--since", "2023-09-20", "--until", "2023-09-15")
-    assert "is after --until" in _one_line_error(newsmon(*swapped, "--db", str(run_db)))
+    for since, until in (
+        ("2023-09-20", "2023-09-15"),
+        ("2023-09-18T23:30", "2023-09-18T12:00"),  # the same day, the times swapped
+        ("2023-09-18T12:00+02:00", "2023-09-18T09:30Z"),  # 10:00 UTC after 09:30
+        ("2023-09-19T00:00", "2023-09-18"),
+    ):
+        swapped = ("export", "v_stories", "-o", str(tmp_path / "x.csv"), "--since", since, "--until", until)
+        assert "is after --until" in _one_line_error(newsmon(*swapped, "--db", str(run_db))), (since, until)
+    for since, until in (("2023-09-18T12:00", "2023-09-18"), ("2023-09-18", "2023-09-18T00:00")):
+        fine = ("export", "v_stories", "-o", str(tmp_path / "x.csv"), "--since", since, "--until", until)
+        assert newsmon(*fine, "--db", str(run_db)).exit_code == 0, (since, until)
     upper = newsmon("export", "V_STORIES", "-o", str(tmp_path / "upper.csv"), "--db", str(run_db))
     assert upper.exit_code == 0 and "of v_stories" in upper.stdout  # names in any case, as in SQL
     nan = newsmon("sql", "select 'nan'::double x, 'inf'::double y, 1.5::double z", "--db", str(run_db), "-f", "json")
