@@ -32,6 +32,7 @@ _ABBREVIATION_END = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TYPOGRAPHIC: tuple[tuple[str, str], ...] = (
     ("“", '"'), ("”", '"'), ("„", '"'), ("‘", "'"), ("’", "'"), ("‚", "'"), ("–", "-"), ("—", "-"), ("\u00a0", " "),
+    ("\u2010", "-"), ("\u2012", "-"), ("\u2212", "-"),  # hyphen (NFKC: the no-break one too), figure dash, minus
 )  # fmt: skip
 
 
@@ -149,12 +150,19 @@ _URL = re.compile(
     r"(?:\b(?:https?|ftp)://|\bwww\.)\S+|(?<![\w.-])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,6}/\S*"
 )
 _APOSTROPHES = ("ʻ", "ʼ", "`", "´", "′")  # Uzbek Latin oʻ/gʻ and look-alikes of the apostrophe
+# marks inside a word that never break it: soft hyphen (German headlines: "Sank&shy;tio&shy;nen"),
+# word joiner, zero-width no-break space (a zero-width space is left: in Thai it is the break)
+_INVISIBLE = ("\u00ad", "\u2060", "\ufeff")
 
 
 def normalize_for_query(text: str) -> str:
-    """The form topic queries match on: :func:`normalize_for_match`, with every apostrophe-like
-    mark made ``'`` (Uzbek ``Oʻzbekiston`` = ``O'zbekiston``) and links (``https://…``,
-    ``www.…``, ``host.tld/path``) blanked out, so that no term ever matches inside a URL."""
+    """The form topic queries match on: :func:`normalize_for_match` without the invisible marks
+    that never break a word (a soft hyphen), with every apostrophe-like mark made ``'`` (Uzbek
+    ``Oʻzbekiston`` = ``O'zbekiston``) and links (``https://…``, ``www.…``, ``host.tld/path``)
+    blanked out, so that no term ever matches inside a URL."""
+    for mark in _INVISIBLE:
+        if mark in text:
+            text = text.replace(mark, "")
     text = normalize_for_match(text)
     for mark in _APOSTROPHES:
         if mark in text:

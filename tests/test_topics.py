@@ -183,6 +183,8 @@ def test_sentences_that_must_not_be_tagged(
         ("Experts revisited the lab-leak theory of the pandemic.", "covid-origins"),
         ("Experts revisited the lab leak theory of the pandemic.", "covid-origins"),
         ("Experts revisited the lab–leak theory of the pandemic.", "covid-origins"),
+        ("Experts revisited the lab\u2010leak theory of the pandemic.", "covid-origins"),  # Unicode hyphen
+        ("Die EU beschließt neue Sank\u00adtio\u00adnen gegen Russ\u00adland.", "russia-sanctions"),  # &shy;
         ("The report on the origins of COVID-19 was released.", "covid-origins"),
         ("WHO chief pushes China for full access to solve Covid’s origins.", "covid-origins"),
         ("Scientists at the Wuhan Institute of Virology declined to comment.", "covid-origins"),
