@@ -29,7 +29,8 @@ err_console = Console(stderr=True)
 
 class NewsmonGroup(TyperGroup):
     """The root command group: a newsmon error is one line on stderr and exit code 1 (its
-    message says what, where and what to do); Ctrl-C exits with 130."""
+    message says what, where and what to do), as is a path the system refuses (a name too
+    long); Ctrl-C exits with 130."""
 
     def invoke(self, ctx: Any) -> Any:  # a click Context (typer's own copy of click in recent releases)
         try:
@@ -47,7 +48,9 @@ class NewsmonGroup(TyperGroup):
                 err_console.print("newsmon: interrupted")
                 _release(err)
                 raise typer.Exit(130) from None
-            if not isinstance(err, NewsmonError):
+            if isinstance(err, OSError) and err.filename is not None:  # a path the system refused
+                err = NewsmonError(f"cannot use {err.filename} ({err.strerror or err}): check the path")
+            elif not isinstance(err, NewsmonError):
                 raise
             err_console.print(f"newsmon: error: {err}", highlight=False, markup=False, soft_wrap=True)
             _release(err)

@@ -22,7 +22,7 @@ from newsmon.alerts import (
     topic_input,
     write_missing_files,
 )
-from newsmon.errors import NewsmonError, StorageError
+from newsmon.errors import NewsmonError, OutputError, StorageError
 from newsmon.faults import fault_point
 from newsmon.models import SilenceParams, SpikeParams
 from newsmon.notify import (
@@ -65,7 +65,12 @@ def store_alerts(
     The alerts folder is made first, so a folder that cannot be used fails the run before any
     alert is stored. Notifications never fail the run.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(
+            f"cannot make the alerts folder {folder} ({err.strerror or err}): pass --alerts-dir with a writable folder"
+        ) from err
     notify_config = _notify_config(store, logger)
     records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url)
     routes = notify_config or NotifyConfig()

@@ -58,7 +58,8 @@ class _EnvSource(EnvSettingsSource):
 class Settings(BaseSettings):
     """Everything a run needs to know; immutable once built."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSMON_", frozen=True, extra="forbid")
+    # an empty variable (NEWSMON_DB= from a .env file or compose) is as good as unset
+    model_config = SettingsConfigDict(env_prefix="NEWSMON_", frozen=True, extra="forbid", env_ignore_empty=True)
 
     db: Path = Field(Path("newsmon.duckdb"), description="DuckDB file (NEWSMON_DB)")
     seeds: Path = Field(Path("seeds"), description="folder of documents to ingest")
@@ -91,6 +92,14 @@ class Settings(BaseSettings):
     dashboard_url: str | None = Field(
         None, description="base URL of the dashboard; digests link each story to {dashboard_url}/stories/{story_id}"
     )
+
+    @field_validator("db")
+    @classmethod
+    def _check_db(cls, value: Path) -> Path:
+        """A path that names a file (``--db ''`` is the current folder, which names none)."""
+        if not value.name or str(value) in (".", ".."):
+            raise ValueError(f"{str(value)!r} names no file: give the DuckDB file's path, e.g. newsmon.duckdb")
+        return value
 
     @field_validator("dashboard_url")
     @classmethod
@@ -168,7 +177,8 @@ def _invalid(err: ValidationError, source: Callable[[str], str]) -> ConfigError:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "settings"
     field = str(first["loc"][0]) if first["loc"] else ""
-    return ConfigError(f"invalid setting {where!r} ({first['msg']}) in {source(field)}: fix the value")
+    message = str(first["msg"]).removeprefix("Value error, ")  # a validator's own words, without pydantic's prefix
+    return ConfigError(f"invalid setting {where!r} ({message}) in {source(field)}: fix the value")
 
 
 def _env_set_fields(settings: Settings) -> dict[str, Any]:

@@ -161,14 +161,19 @@ def test_db_from_environment(tmp_path: Path, newsmon: Newsmon) -> None:
         (["run", "--config", "{tmp}/absent.toml"], "config file"),
         (["run", "--db", "{tmp}/bad.toml/x.duckdb"], "cannot be created: {tmp}/bad.toml is not a folder"),
         (["run", "--db", "{tmp}"], "is a folder: pass --db"),
-        (["run", "--db", ""], "names no file: pass --db"),
+        (["run", "--db", ""], "'.' names no file: give the DuckDB file's path"),
+        (["runs", "--db", ""], "'.' names no file"),  # read commands too (a traceback)
+        (["sql", "select 1", "--db", ""], "'.' names no file"),
+        (["runs", "--db", "{long}.duckdb"], "(File name too long): check the path"),
+        (["topics", "list", "--topics", "{long}.toml"], "(File name too long): check the path"),
+        (["run", "--db", "{tmp}/x.duckdb", "--alerts-dir", "{long}"], "(File name too long): check the path"),
         (["run", "--db", "{tmp}/x.duckdb", "--alerts-dir", "{tmp}/bad.toml"], "alerts folder {tmp}/bad.toml is a file"),
     ],
 )
 def test_user_mistakes_are_one_clear_line(tmp_path: Path, args: list[str], expected: str, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     (tmp_path / "bad.toml").write_text("[topics.x\n", encoding="utf-8")
-    real = [a.format(tmp=tmp_path, db=db) for a in args]
+    real = [a.format(tmp=tmp_path, db=db, long="b" * 300) for a in args]
     line = _one_line_error(newsmon(*real))
     assert expected.format(tmp=tmp_path) in line
 
@@ -183,6 +188,8 @@ def test_settings_and_snapshot_mistakes_name_their_source(tmp_path: Path, newsmo
     bad_allow = _one_line_error(newsmon(*seeds, env={"NEWSMON_HTTP_ALLOW": "intranet/99"}))
     assert "HTTP allow entry 'intranet/99' is neither" in bad_allow and "NEWSMON_HTTP_ALLOW" in bad_allow
     assert not (tmp_path / "x.duckdb").exists()  # refused before any work
+    empty = newsmon("runs", env={"NEWSMON_DB": "", "NEWSMON_TOPICS": ""})  # as unset (a .env file's NEWSMON_DB=)
+    assert empty.exit_code == 0 or "no database at newsmon.duckdb" in _one_line_error(empty)
     no_file = newsmon("feeds", "list", "--feeds", str(tmp_path / "feeds.toml"), "--db", str(db))
     assert no_file.exit_code == 0 and "no feeds file at" in no_file.stdout and "feeds add URL" in no_file.stdout
     (tmp_path / "n.snapshot.duckdb").write_bytes(b"not a database")
