@@ -58,8 +58,11 @@ class _EnvSource(EnvSettingsSource):
 class Settings(BaseSettings):
     """Everything a run needs to know; immutable once built."""
 
-    # an empty variable (NEWSMON_DB= from a .env file or compose) is as good as unset
-    model_config = SettingsConfigDict(env_prefix="NEWSMON_", frozen=True, extra="forbid", env_ignore_empty=True)
+    # an empty variable (NEWSMON_DB= from a .env file or compose) is as good as unset; numbers
+    # are finite (an infinite http_timeout_s would switch the deadline off)
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSMON_", frozen=True, extra="forbid", env_ignore_empty=True, allow_inf_nan=False
+    )
 
     db: Path = Field(Path("newsmon.duckdb"), description="DuckDB file (NEWSMON_DB)")
     seeds: Path = Field(Path("seeds"), description="folder of documents to ingest")

@@ -188,6 +188,11 @@ def test_settings_and_snapshot_mistakes_name_their_source(tmp_path: Path, newsmo
     bad_allow = _one_line_error(newsmon(*seeds, env={"NEWSMON_HTTP_ALLOW": "intranet/99"}))
     assert "HTTP allow entry 'intranet/99' is neither" in bad_allow and "NEWSMON_HTTP_ALLOW" in bad_allow
     assert not (tmp_path / "x.duckdb").exists()  # refused before any work
+    endless = _one_line_error(newsmon(*seeds, env={"NEWSMON_HTTP_TIMEOUT_S": "inf"}))  # no deadline at all
+    assert "invalid setting 'http_timeout_s' (Input should be a finite number)" in endless
+    config = tmp_path / "endless.toml"
+    config.write_text("lock_timeout_s = inf\n", encoding="utf-8")
+    assert "finite number) in " + str(config) in _one_line_error(newsmon(*seeds, "--config", str(config)))
     empty = newsmon("runs", env={"NEWSMON_DB": "", "NEWSMON_TOPICS": ""})  # as unset (a .env file's NEWSMON_DB=)
     assert empty.exit_code == 0 or "no database at newsmon.duckdb" in _one_line_error(empty)
     no_file = newsmon("feeds", "list", "--feeds", str(tmp_path / "feeds.toml"), "--db", str(db))
