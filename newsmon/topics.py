@@ -180,7 +180,9 @@ def select_topics(topics: Sequence[Topic], name: str | None, where: Path) -> lis
 def compile_topic(slug: str, spec: Any, where: str) -> Topic:
     """Compile one topic definition (a TOML table) into a :class:`Topic`."""
     if not _SLUG.match(slug):
-        raise TopicDefinitionError(f"{where}: name must be lower-case letters, digits, - or _")
+        raise TopicDefinitionError(
+            f"{where}: name must be 1 to 64 lower-case letters, digits, - or _, starting with a letter or digit"
+        )
     if not isinstance(spec, dict):
         raise TopicDefinitionError(f"{where}: must be a table")
     unknown = set(spec) - _TOPIC_KEYS
@@ -234,7 +236,9 @@ def expand_groups(spec: dict[str, Any], where: str) -> dict[str, Any]:
         raise TopicDefinitionError(f"{where} groups: must be a table of name = '...' queries")
     for name, text in groups.items():
         if not _GROUP_NAME.match(name):
-            raise TopicDefinitionError(f"{where} groups: {name!r} must be lower-case letters, digits or _")
+            raise TopicDefinitionError(
+                f"{where} groups: {name!r} must be 1 to 32 lower-case letters, digits or _, starting with a letter"
+            )
         if isinstance(text, str) and _has_reference(text):
             raise TopicDefinitionError(f"{where} groups.{name}: a group cannot use another group (@...)")
         parse_query(text, f"{where} groups.{name}")

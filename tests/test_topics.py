@@ -349,7 +349,9 @@ def test_query_errors_name_the_file_topic_and_position(tmp_path: Path) -> None:
         ("[topics.x]\nquery = 'a NEAR/3 @place'\n", "topic 'x' query: unknown group @place"),
         ("[topics.x]\nquery = '@place'\n[topics.x.groups]\nplace = 'paris OR'\n", "groups.place: query error"),
         ("[topics.x]\nquery = '@a'\n[topics.x.groups]\na = 'b'\nc = '@a'\n", "cannot use another group"),
-        ("[topics.x]\nquery = 'a'\n[topics.x.groups]\nPlace = 'b'\n", "must be lower-case"),
+        ("[topics.x]\nquery = 'a'\n[topics.x.groups]\nPlace = 'b'\n", "must be 1 to 32 lower-case"),
+        (f"[topics.{'a' * 65}]\nquery = 'a'\n", "1 to 64 lower-case letters, digits, - or _"),  # says the limit
+        ("[topics._x]\nquery = 'a'\n", "starting with a letter or digit"),
         ("[topics.x]\nquery = 'a'\ngroups = 'b'\n", "groups: must be a table"),
     ],
 )
