@@ -25,6 +25,8 @@ from newsmon.errors import NewsmonError
 
 console = Console()
 err_console = Console(stderr=True)
+for _console in (console, err_console):  # piped or logged, a line is never broken (a command in it stays whole)
+    _console.soft_wrap = not _console.is_terminal
 
 
 class NewsmonGroup(TyperGroup):

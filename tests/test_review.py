@@ -4,6 +4,7 @@ recall weighted back to the store (``newsmon topics review | judge | score``).""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -333,6 +334,8 @@ def test_review_judge_and_score_a_topic(
     assert judged.exit_code == 0, judged.output
     assert "12 labels read" in judged.output and "12 new or changed" in judged.output
     assert "12 of 12 labelled (yes 7, no 4, unsure 1)" in " ".join(judged.output.split())
+    # piped or logged, the next command is one line, whole (it was broken at 80 columns)
+    assert re.search(r"figures: newsmon topics score russia-sanctions --review rv-\S+$", judged.stdout, re.M)
     again = newsmon("topics", "judge", str(sheet), "--db", db)
     assert "0 new or changed" in again.output  # storing the same sheet again changes nothing
 
