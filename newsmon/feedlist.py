@@ -34,6 +34,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TABLE_HEADER = re.compile(r"^\s*\[")
 _FEEDS_HEADER = re.compile(r"^\s*\[\[\s*feeds\s*\]\]\s*(#.*)?$")
+_FILE_KEYS = frozenset({"feeds"})
 
 
 # -- durations --------------------------------------------------------------------------
@@ -84,6 +85,9 @@ def parse_feeds_text(text: str, where: str) -> list[FeedSpec]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"feeds file {where} is not valid TOML ({err}): fix it") from err
+    unknown = set(raw) - _FILE_KEYS
+    if unknown:  # a typo such as [[feed]] would otherwise leave an empty feed list
+        raise ConfigError(f"feeds file {where}: unknown top-level key(s) {sorted(unknown)}: use [[feeds]] tables")
     entries = raw.get("feeds", [])
     if not isinstance(entries, list):
         raise ConfigError(f"feeds file {where}: 'feeds' must be an array of [[feeds]] tables")

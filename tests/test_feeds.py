@@ -221,6 +221,19 @@ def test_feeds_file_round_trip_and_errors(tmp_path: Path) -> None:
         load_feeds(path)
 
 
+def test_feeds_file_refuses_an_unknown_top_level_key(tmp_path: Path) -> None:
+    """A typo in the table name ([[feed]]) is an error, not an empty feed list (as in the topics file)."""
+    path = tmp_path / "feeds.toml"
+    path.write_text('[[feed]]\nname = "Wire"\nurl = "https://wire.example/rss"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unknown top-level key\(s\) \['feed'\]: use \[\[feeds\]\]"):
+        load_feeds(path)
+    path.write_text('interval = "15m"\n[[feeds]]\nurl = "https://wire.example/rss"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unknown top-level key\(s\) \['interval'\]"):
+        load_feeds(path)
+    path.write_text("# no feeds yet\n", encoding="utf-8")
+    assert load_feeds(path) == []
+
+
 def test_new_feed_from_user_input() -> None:
     assert new_feed(" https://news.example/rss ") == FeedSpec("news.example", "https://news.example/rss", 1800.0)
     assert new_feed("https://a.example/rss", "A", "15m", ["world"]) == FeedSpec(

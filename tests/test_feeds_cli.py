@@ -354,6 +354,16 @@ def test_remove_by_name_and_by_url_keeps_the_rest_of_the_file(tmp_path: Path, ne
     assert again.exit_code == 1 and "no feed named 'Wire'" in _one_line(again.stderr)
 
 
+def test_a_feeds_file_with_a_misspelt_table_name_is_an_error(tmp_path: Path, newsmon: Newsmon) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text('[[feed]]\nname = "Wire"\nurl = "https://wire.example/rss"\n', encoding="utf-8")
+    listed = newsmon("feeds", "list", "--feeds", str(feeds), env={"NEWSMON_DB": str(tmp_path / "none.duckdb")})
+    assert listed.exit_code == 1 and "0 feeds" not in listed.stdout
+    assert f"feeds file {feeds}: unknown top-level key(s) ['feed']: use [[feeds]]" in _one_line(listed.stderr)
+    added = newsmon("feeds", "add", "https://other.example/rss", "--no-check", "--feeds", str(feeds))
+    assert added.exit_code == 1 and "[[feeds]]" not in feeds.read_text(encoding="utf-8")
+
+
 def test_remove_refuses_a_name_shared_by_two_feeds(tmp_path: Path) -> None:
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(
