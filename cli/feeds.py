@@ -90,8 +90,10 @@ def feeds_add(
 
     The feed is fetched through newsmon's HTTP client: a host on a loopback or private address
     needs http_allow in newsmon.toml (or NEWSMON_HTTP_ALLOW). Its title becomes the default
-    name; its site link, language and format go to the database when there is one (else the
-    first run records them). A web page is not added: the feeds it links are listed.
+    name (numbered, "Name 2", when another feed has it; a --name in use is refused); its site
+    link, language and format go to the database when there is one (else the first run records
+    them). A web page is not added: the feeds it links are listed. A URL the file lists already,
+    however written (capitals, default port, fragment, dot segments), is not added again.
 
     Examples:
 
@@ -101,19 +103,26 @@ def feeds_add(
 
       newsmon feeds add https://intranet.example/atom.xml --no-check --name Intranet
     """
-    from newsmon.errors import FeedError
-    from newsmon.feedlist import append_feeds, format_duration, load_feeds, new_feed
+    from newsmon.errors import ConfigError, FeedError
+    from newsmon.feedlist import format_duration, load_feeds, named_feed, new_feed
     from newsmon.probe import UNREACHABLE, added_state, probe_feed
 
     settings = load_settings(config, feeds=feeds, db=db)
     path = _feeds_file(settings)
     spec = new_feed(url, name, interval, tag or ())
-    listed = {s.url for s in load_feeds(path)} if path.exists() else set()
-    if spec.url in listed:
-        _plain(f"{spec.url} is already in {path}")
+    listed = load_feeds(path) if path.exists() else []
+    if _already_listed(listed, spec.url, path):
         return
+    namesake = named_feed(listed, spec.name) if name is not None else None
+    if namesake is not None:
+        raise ConfigError(
+            f"not added: {path} has a feed named {namesake.name!r} already ({namesake.url}): choose another --name"
+        )
     if no_check:
-        append_feeds(path, [spec])
+        appended = _append(path, spec)
+        if appended is None:
+            return
+        spec = appended
         _plain(f"added {spec.name} ({spec.url}) to {path}, polled every {format_duration(spec.interval_s)};"
                " not fetched (--no-check): `newsmon feeds check` tries it")  # fmt: skip
         return
@@ -126,8 +135,7 @@ def feeds_add(
                 " it links (above) with `newsmon feeds add URL`, or pass --first"
             )
         spec = replace(spec, url=probe.alternates[0].url, name=name or probe.alternates[0].url)
-        if spec.url in listed:
-            _plain(f"{spec.url} is already in {path}")
+        if _already_listed(listed, spec.url, path):
             return
         probe = probe_feed(spec.url, _http(settings))
     if not probe.ok or probe.feed is None:
@@ -135,7 +143,10 @@ def feeds_add(
         raise FeedError(f"not added: {spec.url}: {probe.reason}{later}")
     if name is None:
         spec = replace(spec, name=probe.feed.title or new_feed(spec.url).name)
-    append_feeds(path, [spec])
+    appended = _append(path, spec)
+    if appended is None:
+        return
+    spec = appended
     recorded = _record_added(settings, spec, added_state(spec, probe))
     feed = probe.feed
     details = ", ".join(
@@ -144,6 +155,27 @@ def feeds_add(
     _plain(f"added {spec.name} ({spec.url}) to {path}: {details}; polled every {format_duration(spec.interval_s)}")
     if recorded:
         _plain(recorded, style="dim")
+
+
+def _already_listed(listed: list[FeedSpec], url: str, path: Path) -> bool:
+    """Whether the feeds file lists ``url``, as written or written another way (then say so)."""
+    from newsmon.feedlist import listed_feed
+
+    same = listed_feed(listed, url)
+    if same is not None:
+        _plain(f"{url} is already in {path}" + ("" if same.url == url else f" as {same.url} ({same.name})"))
+    return same is not None
+
+
+def _append(path: Path, spec: FeedSpec) -> FeedSpec | None:
+    """Append the feed to the feeds file and return it as appended (a name another feed has gets
+    a number: ``Name 2``); None when the file lists it by now (another add, while this one fetched)."""
+    from newsmon.feedlist import append_feeds
+
+    added = append_feeds(path, [spec])
+    if not added:
+        _plain(f"{spec.url} is already in {path}")
+    return added[0] if added else None
 
 
 def _print_alternates(url: str, probe: FeedProbe) -> None:
@@ -370,7 +402,8 @@ def feeds_import(
     feeds: FeedsFileOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Import the feeds of an OPML file (folders become tags; only http(s) feeds are taken).
+    """Import the feeds of an OPML file (folders become tags; only http(s) feeds are taken; feeds
+    listed already, however written, are skipped; a name another feed has gets a number).
 
     Example:
 

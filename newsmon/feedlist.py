@@ -16,15 +16,15 @@ import logging
 import re
 import tomllib
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from newsmon.errors import ConfigError
 from newsmon.models import DEFAULT_INTERVAL_S, FeedSpec
 from newsmon.text import read_settings_text
-from newsmon.urls import safe_http_url
+from newsmon.urls import feed_url_key, safe_http_url
 
 log = logging.getLogger(__name__)
 
@@ -151,18 +151,56 @@ def render_feed_entry(spec: FeedSpec) -> str:
 
 
 def append_feeds(path: Path, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
-    """Append feeds to a feeds file (created if absent), skipping URLs already listed."""
-    existing = {s.url for s in load_feeds(path)} if path.exists() else set()
+    """Append feeds to a feeds file (created if absent) and return them as appended.
+
+    A feed whose URL is listed already, however written (see :func:`listed_feed`), is skipped;
+    a feed whose name another feed has is appended as ``Name 2`` (see :func:`unique_name`), so
+    that every feed can be named in ``feeds remove``, ``check`` and ``reset``.
+    """
+    listed = load_feeds(path) if path.exists() else []
+    keys = {_url_key(s.url) for s in listed}
+    names = [s.name for s in listed]
     added: list[FeedSpec] = []
     for spec in specs:
-        if spec.url not in existing:
-            existing.add(spec.url)
+        key = _url_key(spec.url)
+        if key not in keys:
+            keys.add(key)
+            spec = replace(spec, name=unique_name(spec.name, names))
+            names.append(spec.name)
             added.append(spec)
     if added:
         text = read_settings_text(path, "feeds file") if path.exists() else FEEDS_FILE_HEADER
         text = text.rstrip("\n") + "\n\n" + "\n".join(render_feed_entry(s) for s in added)
         path.write_text(text, encoding="utf-8")
     return added
+
+
+def listed_feed(specs: Sequence[FeedSpec], url: str) -> FeedSpec | None:
+    """The feed of ``specs`` whose URL is ``url``, as written or written another way: scheme and
+    host case, a default port, a fragment, dot segments (see :func:`newsmon.urls.feed_url_key`)."""
+    key = _url_key(url)
+    return next((s for s in specs if _url_key(s.url) == key), None)
+
+
+def _url_key(url: str) -> str:
+    """:func:`feed_url_key` of an http(s) URL; any other (a malformed port) compares as written."""
+    return feed_url_key(url) if safe_http_url(url) else url
+
+
+def named_feed(specs: Sequence[FeedSpec], name: str) -> FeedSpec | None:
+    """The feed of ``specs`` named ``name``, ignoring case (as ``feeds remove NAME`` finds it), or None."""
+    return next((s for s in specs if s.name.casefold() == name.strip().casefold()), None)
+
+
+def unique_name(name: str, taken: Iterable[str]) -> str:
+    """``name`` if no name of ``taken`` is the same ignoring case, else the first free one of
+    ``name 2``, ``name 3``, ..."""
+    used = {t.strip().casefold() for t in taken}
+    candidate, number = name, 1
+    while candidate.strip().casefold() in used:
+        number += 1
+        candidate = f"{name} {number}"
+    return candidate
 
 
 def find_feeds(specs: Sequence[FeedSpec], keys: Sequence[str], where: str) -> list[FeedSpec]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import courlan
 from courlan.clean import TRACKERS_RE
@@ -58,14 +58,49 @@ def canonicalize_url(url: str) -> str:
     ``url`` must have passed :func:`safe_http_url`.
     """
     parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = urlencode([(k, v) for k, v in pairs if not is_tracking_param(k)])
+    return urlunsplit((parts.scheme.lower(), _host_port(parts), parts.path or "/", query, ""))
+
+
+def feed_url_key(url: str) -> str:
+    """What two spellings of one feed's URL have in common: the scheme and host in lower case,
+    no default port, no fragment, no dot segments (``/./``, ``/a/../``), an empty path as ``/``.
+
+    Unlike :func:`canonicalize_url`, the query is kept as written (a feed's query often picks
+    the feed: ``?feed=rss2``, ``?format=rss``) and so is any user name. ``url`` must have passed
+    :func:`safe_http_url`; the URL itself is stored as written, this only compares.
+    """
+    parts = urlsplit(url)
+    user = parts.netloc.rpartition("@")[0]
+    netloc = f"{user}@{_host_port(parts)}" if user else _host_port(parts)
+    path = _without_dot_segments(parts.path) or "/"
+    return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
+
+
+def _host_port(parts: SplitResult) -> str:
+    """The host in lower case (an IPv6 address in brackets), with its port unless the scheme's default."""
     host = (parts.hostname or "").lower()
     port = parts.port
     netloc = host if port is None or (parts.scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
     if ":" in host and not host.startswith("["):
         netloc = f"[{host}]" + netloc[len(host) :]
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(k, v) for k, v in pairs if not is_tracking_param(k)])
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", query, ""))
+    return netloc
+
+
+def _without_dot_segments(path: str) -> str:
+    """A URL path with its ``.`` and ``..`` segments resolved (RFC 3986, 5.2.4): ``/a/./b/../c`` → ``/a/c``."""
+    segments = path.split("/")
+    out: list[str] = []
+    for i, segment in enumerate(segments):
+        if segment in (".", ".."):
+            if segment == ".." and len(out) > 1:
+                out.pop()
+            if i == len(segments) - 1:
+                out.append("")  # "/a/." is the folder "/a/"
+        else:
+            out.append(segment)
+    return "/".join(out)
 
 
 def same_site(a: str, b: str) -> bool:

@@ -234,6 +234,19 @@ def test_feeds_file_refuses_an_unknown_top_level_key(tmp_path: Path) -> None:
     assert load_feeds(path) == []
 
 
+def test_appending_skips_a_url_written_another_way_and_numbers_a_name_in_use(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.toml"
+    path.write_text('[[feeds]]\nname = "Shy"\nurl = "http://shy.example/shy.rss"\n', encoding="utf-8")
+    again = [FeedSpec("Shy", u) for u in ("HTTP://Shy.example:80/shy.rss", "http://shy.example/./shy.rss#x")]
+    assert append_feeds(path, again) == []
+    added = append_feeds(path, [FeedSpec("Shy", "http://shy.example/other.rss"), FeedSpec("shy", "http://b.example/"),
+                                FeedSpec("B", "http://B.example")])  # fmt: skip
+    assert added == [FeedSpec("Shy 2", "http://shy.example/other.rss"), FeedSpec("shy 3", "http://b.example/")]
+    assert [(s.name, s.url) for s in load_feeds(path)] == [
+        ("Shy", "http://shy.example/shy.rss"), ("Shy 2", "http://shy.example/other.rss"), ("shy 3", "http://b.example/"),
+    ]  # fmt: skip
+
+
 def test_new_feed_from_user_input() -> None:
     assert new_feed(" https://news.example/rss ") == FeedSpec("news.example", "https://news.example/rss", 1800.0)
     assert new_feed("https://a.example/rss", "A", "15m", ["world"]) == FeedSpec(

@@ -130,6 +130,33 @@ def test_add_fetches_a_real_feed_and_stores_its_own_title(
     assert named.exit_code == 0 and [s.name for s in _feeds(feeds)] == ["The Guardian", "Mine"]
 
 
+def test_add_knows_a_url_written_another_way_and_keeps_names_unique(
+    tmp_path: Path, server: ScriptedServer, newsmon: Newsmon
+) -> None:
+    for path in ("/shy.rss", "/other.rss", "/third.rss"):
+        server.routes[path] = Route(_rss("One").replace(b"Wire &amp; Co", b"Shy"))
+    feeds = tmp_path / "feeds.toml"
+    shy = server.url("/shy.rss")
+    assert newsmon("feeds", "add", shy, "--feeds", str(feeds), env=ALLOW).exit_code == 0
+    for same in (shy.replace("http://", "HTTP://"), shy + "#x", server.url("/./shy.rss")):
+        again = newsmon("feeds", "add", same, "--feeds", str(feeds), env=ALLOW)
+        assert again.exit_code == 0 and f"{same} is already in {feeds} as {shy} (Shy)" in again.stdout, again.stdout
+    exact = newsmon("feeds", "add", shy, "--feeds", str(feeds), env=ALLOW)
+    assert exact.exit_code == 0 and _one_line(exact.stdout) == f"{shy} is already in {feeds}"
+    titled = newsmon("feeds", "add", server.url("/other.rss"), "--feeds", str(feeds), env=ALLOW)
+    assert titled.exit_code == 0 and "added Shy 2 (" in titled.stdout  # the title is taken: numbered
+    for taken in ("Shy", "shy 2"):
+        named = newsmon("feeds", "add", server.url("/third.rss"), "--name", taken, "--feeds", str(feeds), env=ALLOW)
+        line = _one_line(named.stderr)
+        assert named.exit_code == 1 and "has a feed named" in line and "choose another --name" in line
+    assert server.hits("/third.rss") == []  # refused before fetching
+    assert [(s.name, s.url) for s in _feeds(feeds)] == [("Shy", shy), ("Shy 2", server.url("/other.rss"))]
+    removed = newsmon("feeds", "remove", "Shy", "--feeds", str(feeds), env={"NEWSMON_DB": str(tmp_path / "none")})
+    assert removed.exit_code == 0 and f"removed Shy ({shy})" in removed.stdout
+    unchecked = [newsmon("feeds", "add", server.url(f"/{n}.xml"), "--no-check", "--feeds", str(feeds)) for n in "ab"]
+    assert [r.exit_code for r in unchecked] == [0, 0] and "added 127.0.0.1 2 (" in unchecked[1].stdout
+
+
 def test_add_of_a_web_page_lists_the_feeds_it_links(tmp_path: Path, server: ScriptedServer, newsmon: Newsmon) -> None:
     server.routes["/news/index.html"] = Route(PAGE, {"Content-Type": "text/html; charset=utf-8"})
     server.routes["/feed.rss"] = Route(_rss("One", "Two"))
@@ -416,6 +443,28 @@ def test_import_refuses_outlines_that_are_not_http_and_counts_them(tmp_path: Pat
     assert imported.exit_code == 0
     assert "imported 1 new feeds of 1" in imported.stdout and "refused 2 outline(s)" in imported.stdout
     assert load_feeds(feeds) == [FeedSpec("Wire", "https://wire.example/feed", tags=("News",))]
+
+
+def test_import_skips_feeds_listed_under_another_spelling_and_numbers_names_in_use(
+    tmp_path: Path, newsmon: Newsmon
+) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text('[[feeds]]\nname = "Shy"\nurl = "https://shy.example/shy.rss"\n', encoding="utf-8")
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        '<outline text="Shy" xmlUrl="HTTPS://shy.example:443/./shy.rss#top"/>'
+        '<outline text="Shy" xmlUrl="https://shy.example/other.rss"/>'
+        '<outline text="shy" xmlUrl="https://b.example/rss"/><outline text="B" xmlUrl="https://B.example/rss"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    imported = newsmon("feeds", "import", str(opml), "--feeds", str(feeds))
+    assert imported.exit_code == 0 and "imported 2 new feeds of 4" in imported.stdout
+    assert [(s.name, s.url) for s in load_feeds(feeds)] == [
+        ("Shy", "https://shy.example/shy.rss"), ("Shy 2", "https://shy.example/other.rss"),
+        ("shy 3", "https://b.example/rss"),
+    ]  # fmt: skip
 
 
 def test_opml_export_puts_each_feed_in_its_first_tags_folder() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsmon.urls import canonicalize_url, identity_url, is_tracking_param, safe_http_url, same_site
+from newsmon.urls import canonicalize_url, feed_url_key, identity_url, is_tracking_param, safe_http_url, same_site
 
 
 def test_canonicalize_url_drops_port_fragment_and_trackers() -> None:
@@ -34,6 +34,28 @@ def test_the_rest_of_the_url_is_kept_as_written() -> None:
         == "https://ex.com/index.php?article=&b=2&a=1"
     )
     assert canonicalize_url("https://ex.com/p;jsessionid=1?x=1") == "https://ex.com/p;jsessionid=1?x=1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["HTTP://EX.com/feeds/shy.rss", "http://ex.com:80/feeds/shy.rss", "http://ex.com/feeds/shy.rss#x",
+     "http://ex.com/./feeds/shy.rss", "http://ex.com/feeds/news/../shy.rss", "http://ex.com/../feeds/./shy.rss"],
+)  # fmt: skip
+def test_a_feed_url_written_another_way_has_the_same_key(url: str) -> None:
+    assert feed_url_key(url) == feed_url_key("http://ex.com/feeds/shy.rss") == "http://ex.com/feeds/shy.rss"
+
+
+def test_a_feed_url_key_keeps_what_can_pick_another_feed() -> None:
+    # the query (WordPress's ?feed=..., even names newsmon treats as trackers in article links),
+    # the path's case, a trailing slash, another port, scheme and user are other feeds
+    assert feed_url_key("https://ex.com/?feed=rss2") != feed_url_key("https://ex.com/?feed=comments-rss2")
+    assert feed_url_key("https://ex.com/rss?utm_source=x") == "https://ex.com/rss?utm_source=x"
+    others = ("https://ex.com/RSS", "https://ex.com/rss", "https://ex.com/rss/", "https://ex.com:8443/rss",
+              "http://ex.com/rss", "https://me@ex.com/rss")  # fmt: skip
+    assert len({feed_url_key(u) for u in others}) == len(others)
+    assert feed_url_key("https://EX.com") == "https://ex.com/"
+    assert feed_url_key("https://ex.com/a/.") == "https://ex.com/a/"
+    assert feed_url_key("http://[::1]:80/a/../b") == "http://[::1]/b"
 
 
 def test_same_site_is_the_registered_domain() -> None:
