@@ -418,7 +418,7 @@ def feeds_import(
         data = opml_file.read_bytes()
     except OSError as err:
         raise InputError(f"cannot read OPML file {opml_file} ({err.strerror}): check the path") from err
-    found = read_opml(data)
+    found = read_opml(data, f"OPML file {opml_file}")
     added = append_feeds(path, found.feeds)
     refused = (
         f"; refused {len(found.refused)} outline(s) whose URL is not http(s) (e.g. {found.refused[0][:80]!r})"

@@ -287,16 +287,23 @@ class OpmlFeeds:
     refused: list[str] = field(default_factory=list)
 
 
-def read_opml(data: bytes) -> OpmlFeeds:
+def read_opml(data: bytes, where: str = "OPML file") -> OpmlFeeds:
     """The feeds of an OPML file (``outline`` elements with an ``xmlUrl``): folders and the
     ``category`` attribute become tags; outlines whose URL is not http(s) (``javascript:``,
-    ``file:``, ``data:``, ...) are refused and listed."""
+    ``file:``, ``data:``, ...) are refused and listed. XML whose root is not ``<opml>`` (a feed,
+    say) is a :class:`ConfigError` (``where`` names the file in errors)."""
     if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
-        raise ConfigError("OPML file declares a DOCTYPE or entities: refused (export it again without them)")
+        raise ConfigError(f"{where} declares a DOCTYPE or entities: refused (export it again without them)")
     try:
         root = ET.fromstring(data)
     except ET.ParseError as err:
-        raise ConfigError(f"OPML file is not valid XML ({err}): export it again from your reader") from err
+        raise ConfigError(f"{where} is not valid XML ({err}): export it again from your reader") from err
+    tag = root.tag.rpartition("}")[2]  # without a namespace: {http://www.w3.org/2005/Atom}feed is <feed>
+    if tag.lower() != "opml":
+        raise ConfigError(
+            f"{where} is not OPML (its root element is <{tag[:40]}>, not <opml>): import a feed reader's"
+            " OPML export, or add a single feed with `newsmon feeds add URL`"
+        )
     out = OpmlFeeds()
 
     def walk(node: ET.Element, folders: tuple[str, ...]) -> None:

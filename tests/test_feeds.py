@@ -272,6 +272,15 @@ def test_opml_import_with_folders() -> None:
         parse_opml(b'<!DOCTYPE x [<!ENTITY a "b">]><opml/>')
 
 
+def test_xml_that_is_not_opml_is_refused_and_an_empty_opml_file_is_not() -> None:
+    with pytest.raises(ConfigError, match=r"^OPML file is not OPML \(its root element is <feed>, not <opml>\)"):
+        parse_opml(b'<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title></feed>')
+    assert parse_opml(b'<?xml version="1.0"?><opml version="1.0"><head/><body/></opml>') == []
+    assert parse_opml(b'<OPML version="2.0"><body><outline xmlUrl="https://a.example/rss"/></body></OPML>') == [
+        FeedSpec("a.example", "https://a.example/rss")
+    ]
+
+
 def _state(**kw: object) -> FeedState:
     base: dict[str, object] = {"url": "https://a.example/rss", "name": "a", "interval_s": 900.0}
     base.update(kw)

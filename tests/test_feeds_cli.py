@@ -467,6 +467,22 @@ def test_import_skips_feeds_listed_under_another_spelling_and_numbers_names_in_u
     ]  # fmt: skip
 
 
+def test_import_of_a_feed_instead_of_an_opml_file_is_an_error(tmp_path: Path, newsmon: Newsmon) -> None:
+    rss = tmp_path / "x.rss"
+    rss.write_text('<rss version="2.0"><channel><title>x</title></channel></rss>', encoding="utf-8")
+    feeds = tmp_path / "feeds.toml"
+    imported = newsmon("feeds", "import", str(rss), "--feeds", str(feeds))
+    line = _one_line(imported.stderr)
+    assert imported.exit_code == 1 and "imported" not in imported.stdout and not feeds.exists()
+    assert f"OPML file {rss} is not OPML (its root element is <rss>, not <opml>)" in line and "feeds add" in line
+    empty = tmp_path / "empty.opml"
+    empty.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>t</title></head><body/></opml>', encoding="utf-8"
+    )
+    nothing = newsmon("feeds", "import", str(empty), "--feeds", str(feeds))
+    assert nothing.exit_code == 0 and "imported 0 new feeds of 0" in nothing.stdout
+
+
 def test_opml_export_puts_each_feed_in_its_first_tags_folder() -> None:
     specs = [FeedSpec("A", "https://a.example/", tags=("x", "y")), FeedSpec("B", "https://b.example/")]
     text = render_opml(specs, "t", {"https://a.example/": "https://a.example/home"})
