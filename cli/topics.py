@@ -163,12 +163,12 @@ def _apply_hint(slug: str, given: Path | None, settings: Settings) -> str:
 def _print_backtest(out: Console, test: Backtest, settings: Settings, titles: dict[str, str], samples: int) -> None:
     """Print a back-test's counts and samples of added and dropped documents."""
     topic = test.topic
-    now_version = ", ".join(test.stored_versions) if test.stored_versions else "none"
+    now_version = f" (version {', '.join(test.stored_versions)})" if test.stored_versions else ""
     same = " (the same definition)" if test.same_definition else ""
     out.print(
         f"{topic.slug}: version {topic.version} from {settings.topics_path}{same}\n"
         f"would tag {len(test.new)} of {test.documents} stored documents; tagged now: {len(test.current)}"
-        f" (version {now_version})\n"
+        f"{now_version}\n"
         f"+{len(test.added)} added, -{len(test.dropped)} dropped, {test.kept} kept",
         highlight=False,
         markup=False,

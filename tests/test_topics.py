@@ -863,6 +863,10 @@ def test_topics_test_back_tests_without_saving(tmp_path: Path, widened: Path, to
     assert sql(db, "select document_id, topic, topic_version from document_topics order by all") == before
     same = topics_cli("topics", "test", "russia-sanctions", "--db", str(db))
     assert "(the same definition)" in same.stdout and "+0 added, -0 dropped, 2 kept" in same.stdout
+    untagged = tmp_path / "untagged.toml"
+    untagged.write_text("[topics.rare]\nquery = 'zanzibar'\n", encoding="utf-8")
+    none = topics_cli("topics", "test", "rare", "--file", str(untagged), "--db", str(db))
+    assert none.exit_code == 0 and "tagged now: 0\n" in none.stdout  # not "(version none)"
 
 
 def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path, topics_cli: Newsmon) -> None:
