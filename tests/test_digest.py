@@ -22,7 +22,7 @@ from flows.monitor import monitor
 from newsmon.alerting import store_alerts
 from newsmon.alerts import digest_order, render_digest_page
 from newsmon.config import Settings
-from newsmon.errors import StorageError
+from newsmon.errors import OutputError, StorageError
 from storage.store import Store
 
 PWN = "document.title='PWNED';document.body.setAttribute('data-pwned','1')"
@@ -281,10 +281,14 @@ def test_a_crash_after_the_alerts_are_stored_loses_no_file(
     assert page.read_text(encoding="utf-8") == render_digest_page(digest_order(records))
 
 
-def test_an_unusable_alerts_folder_fails_before_anything_is_stored(seeded: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "alerts"
-    folder.write_text("not a folder")
-    with pytest.raises(OSError):
+@pytest.mark.parametrize("where", ["a file", "/proc/newsmon-x"])
+def test_an_unusable_alerts_folder_fails_before_anything_is_stored(seeded: Path, tmp_path: Path, where: str) -> None:
+    """One line naming --alerts-dir (it was a bare OSError: a traceback), before any alert is
+    stored; /proc/x passes the run's own checks (its parent is a folder) but cannot be made."""
+    folder = tmp_path / "alerts" if where == "a file" else Path(where)
+    if where == "a file":
+        folder.write_text("not a folder")
+    with pytest.raises(OutputError, match=r"cannot make the alerts folder .*--alerts-dir"):
         _stage(seeded, "run-1", folder)
     assert query(seeded, "SELECT count(*) FROM alerts") == [(0,)]
     assert query(seeded, "SELECT count(*) FROM document_topics WHERE alert_id IS NOT NULL") == [(0,)]

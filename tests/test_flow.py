@@ -14,6 +14,7 @@ import pytest
 
 from flows.monitor import monitor
 from newsmon.config import Settings, default_topics_path
+from newsmon.errors import OutputError
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SEED_A = "000_d16311e57be8b6ce.txt"
@@ -138,10 +139,10 @@ def test_failed_run_is_recorded(tmp_path: Path) -> None:
     settings = _settings(tmp_path, corpus)
     settings.alerts_dir.parent.mkdir(parents=True, exist_ok=True)
     settings.alerts_dir.write_text("not a folder")  # the alert stage cannot write here
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="cannot make the alerts folder"):
         monitor(settings)
     rows = _query(settings.db, "SELECT status, error FROM v_runs")
-    assert rows[0][0] == "failed" and "alerts" in rows[0][1]
+    assert rows[0][0] == "failed" and "alerts folder" in rows[0][1]
     # the stored batch survived the failed alert stage and is alerted by the next good run
     settings.alerts_dir.unlink()
     again = monitor(settings)
