@@ -313,4 +313,3 @@ def test_an_invalid_url_is_given_up_at_once_and_the_summary_counts_deliveries() 
     summary = RunSummary("run-1", alerts=["russia-sanctions"], notified={"sent": 2, "failed": 1})
     text = " ".join("\n".join(summary_lines(summary, Settings(), 1.0, 100)).split())
     assert "notified 1 failed, 2 sent (failed ones are retried next run)" in text and "v_deliveries" in text
-
