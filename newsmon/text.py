@@ -23,7 +23,10 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A sentence ends at . ! ? … followed by a space (or the end), or at a CJK full stop, which
 # needs no space after it (Chinese and Japanese text has none).
-_SENTENCE = re.compile(r"\S.*?(?:[。！？]+[”’」』）)\]]*|[.!?…]+[\"”’»)\]]*(?=\s|$)|$)")
+# Ends of sentences: Chinese and Japanese marks (and Burmese ။) end one with or without a space
+# after them; the others before a space: Latin, Devanagari danda (।), Urdu (۔), Arabic (؟),
+# Armenian (։) and Ethiopic (።) full stops.
+_SENTENCE = re.compile(r"\S.*?(?:[。！？။]+[”’」』）)\]]*|[.!?…।॥۔؟։።]+[\"”’»)\]]*(?=\s|$)|$)")
 _ABBREVIATION_END = re.compile(
     r"(?:^|[\s(\"'])(?:[A-Z]|[A-Z]\.[A-Z]|[A-Z]\.[A-Z]\.[A-Z]|Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gen|Gov|Lt|Col"
     r"|Sgt|St|Jr|Sr|Inc|Ltd|Co|Corp|vs|etc|No|Nos|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov"
@@ -153,17 +156,34 @@ _APOSTROPHES = ("ʻ", "ʼ", "`", "´", "′")  # Uzbek Latin oʻ/gʻ and look-al
 # marks inside a word that never break it: soft hyphen (German headlines: "Sank&shy;tio&shy;nen"),
 # word joiner, zero-width no-break space (a zero-width space is left: in Thai it is the break)
 _INVISIBLE = ("\u00ad", "\u2060", "\ufeff")
+# Letters written two ways in one language, read as one (search engines fold them alike):
+# Greek accents, which capitals drop ("ΣΥΝΟΔΟΣ" is "σύνοδος"); in Arabic script the Arabic and
+# Persian yeh and kaf, the forms of alef, the tatweel that stretches a word and the vowel marks.
+_GREEK_ACCENTED = "άέήίόύώϊϋΐΰ"
+_GREEK_PLAIN = "αεηιουωιυιυ"
+_SCRIPT_FOLD = {
+    **{ord(a): b for a, b in zip(_GREEK_ACCENTED, _GREEK_PLAIN, strict=True)},
+    ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا", ord("ٱ"): "ا",
+    ord("\u0640"): None, **{cp: None for cp in range(0x064B, 0x0660)}, 0x0670: None,
+}  # fmt: skip
+_FOLDABLE = re.compile("[" + re.escape("".join(chr(c) for c in _SCRIPT_FOLD)) + "]")
 
 
 def normalize_for_query(text: str) -> str:
     """The form topic queries match on: :func:`normalize_for_match` without the invisible marks
-    that never break a word (a soft hyphen), with every apostrophe-like mark made ``'`` (Uzbek
-    ``Oʻzbekiston`` = ``O'zbekiston``) and links (``https://…``, ``www.…``, ``host.tld/path``)
-    blanked out, so that no term ever matches inside a URL."""
+    that never break a word (a soft hyphen); Turkish ``İ`` as ``i``, Greek without accents,
+    Arabic-script letter forms folded (:data:`_SCRIPT_FOLD`); every apostrophe-like mark made
+    ``'`` (Uzbek ``Oʻzbekiston`` = ``O'zbekiston``); links (``https://…``, ``www.…``,
+    ``host.tld/path``) blanked out, so that no term ever matches inside a URL."""
     for mark in _INVISIBLE:
         if mark in text:
             text = text.replace(mark, "")
     text = normalize_for_match(text)
+    if not text.isascii():
+        if "i\u0307" in text:  # Turkish İ casefolds to i and a dot above: "İstanbul" is "istanbul"
+            text = text.replace("i\u0307", "i")
+        if _FOLDABLE.search(text):
+            text = text.translate(_SCRIPT_FOLD)
     for mark in _APOSTROPHES:
         if mark in text:
             text = text.replace(mark, "'")

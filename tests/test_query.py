@@ -53,6 +53,18 @@ def holds(query: str, text: str) -> bool:
         ("sanktion*", "Neue Sank\u00adtio\u00adnen gegen Russland", True),  # soft hyphens (&shy;)
         ("sanktionen", "Sank\u2060tionen", True),  # word joiner
         ("sanktionen", "Sank\u200btionen", False),  # a zero-width space breaks a word (Thai uses it so)
+        ("istanbul", "İSTANBUL PROTESTOSU", True),  # Turkish İ casefolds to i and a dot above
+        ("putin", "ERDOĞAN, PUTİN İLE GÖRÜŞTÜ", True),
+        ("σύνοδος", "ΣΥΝΟΔΟΣ ΚΟΡΥΦΗΣ ΣΤΙΣ ΒΡΥΞΕΛΛΕΣ", True),  # Greek capitals drop the accent
+        ("ایران", "وزير خارجه ايران", True),  # Arabic yeh for the Persian one
+        ("سلام", "ســلام", True),  # tatweel
+        ("محمد", "مُحَمَّد", True),  # vowel marks
+        ("चीन", "चीनी के दाम बढ़े", False),  # "sugar": the vowel sign continues the word
+        ("चीन", "चीन ने कहा।", True),
+        ("रूस", "क्रूस पर चढ़ाया गया", False),  # "cross": after a virama, inside a word
+        ("रूस", "रूस ने बयान जारी किया।", True),
+        ("प्रतिबंध*", "नए प्रतिबंधों की घोषणा", True),  # a wildcard runs over vowel signs
+        ("รัสเซีย", "สหรัฐคว่ำบาตรรัสเซียเพิ่มเติม", True),  # Thai is written without spaces
         ("“lab leak”", "a lab leak", True),
         ('"export control*"', "new export controls on chips", True),
         ("lab-leak", "the lab leak theory", True),

@@ -154,6 +154,10 @@ def test_clean_text_unifies_line_endings_and_drops_control_characters() -> None:
             ["A heading without a stop", "First sentence.", "Second one.", "Last paragraph"],
         ),
         ("", []),
+        ("रूस ने बयान जारी किया। अमेरिका ने प्रतिबंध लगाए।", ["रूस ने बयान जारी किया।", "अमेरिका ने प्रतिबंध लगाए।"]),
+        ("یہ پہلا جملہ ہے۔ یہ دوسرا ہے۔", ["یہ پہلا جملہ ہے۔", "یہ دوسرا ہے۔"]),  # Urdu full stop
+        ("هل هذا سؤال؟ نعم.", ["هل هذا سؤال؟", "نعم."]),  # Arabic question mark
+        ("ပထမ။ဒုတိယ။", ["ပထမ။", "ဒုတိယ။"]),  # Burmese, without spaces
     ],
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
