@@ -207,8 +207,16 @@ class PreparedText:
         return self._bands
 
 
+# Marks that never break a word are dropped (a soft hyphen: "Sank&shy;tio&shy;nen" is one word),
+# and the modifier letters that stand for an apostrophe break it as ’ does ("Вʼячеслав" is
+# "В’ячеслав", "Oʻzbekiston" is "O’zbekiston"): one spelling or the other, the same tokens.
+_TOKEN_FOLD = {0x00AD: None, 0x2060: None, 0xFEFF: None, 0x02BC: "’", 0x02BB: "’"}
+
+
 def cased_tokens(text: str) -> list[str]:
-    """Word tokens of ``text`` in their original case (NFKC-normalized)."""
+    """Word tokens of ``text`` in their original case (NFKC-normalized; see :data:`_TOKEN_FOLD`)."""
+    if not text.isascii():
+        text = text.translate(_TOKEN_FOLD)
     return _WORD.findall(unicodedata.normalize("NFKC", text))
 
 

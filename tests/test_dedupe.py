@@ -739,3 +739,55 @@ def test_a_changed_copy_keeps_its_story_when_the_run_is_past_the_window(tmp_path
     (a, a_story, a_canonical, a_seen), (b, b_story, b_canonical, b_seen) = rows
     assert (a, b) == ("a.txt", "b.txt") and a_story == b_story and a_canonical and not b_canonical
     assert (a_seen.day, b_seen.day) == (15, 16)  # the document keeps when it was first seen
+
+
+GERMAN = (
+    "Die Europäische Union hat am Freitag ein weiteres Sanktionspaket gegen Russland beschlossen. "
+    "Die Maßnahmen richten sich gegen Unternehmen, die militärisch nutzbare Technologie über Drittstaaten "
+    "liefern, sowie gegen mehrere Banken und Reedereien. Die Außenminister der Mitgliedstaaten einigten sich "
+    "nach wochenlangen Verhandlungen auf die Liste. Ungarn hatte zunächst Vorbehalte angemeldet, stimmte "
+    "aber schließlich zu. Die Kommission kündigte an, die Umsetzung der Beschränkungen streng zu überwachen "
+    "und Umgehungsgeschäfte konsequent zu verfolgen. Der ukrainische Präsident begrüßte die Entscheidung und "
+    "forderte zugleich schärfere Kontrollen der Exporte in die Nachbarländer Russlands."
+)
+
+
+UKRAINIAN = (
+    "Президент України заявив, що пошкоджений об’єкт енергетики у Харкові відновлять за п’ять тижнів. "
+    "За його словами, ремонтні бригади вже працюють на місці, а сім’ї, які залишилися без світла, "
+    "отримають тимчасове живлення від мобільних генераторів. Міська рада скликала позачерговий з’їзд "
+    "депутатів, щоб ухвалити рішення про додаткове фінансування. Уряд пообіцяв компенсувати збитки "
+    "підприємствам, а міжнародні партнери запропонували обладнання для швидшого відновлення мережі. "
+    "Мер міста подякував рятувальникам і закликав мешканців економно витрачати електроенергію."
+)
+
+
+def _with_soft_hyphens(text: str) -> str:
+    """Two soft hyphens in every word of nine letters or more, as German sites set them."""
+    return " ".join(
+        f"{w[:3]}\u00ad{w[3:6]}\u00ad{w[6:]}" if len(w) >= 9 and w.isalpha() else w for w in text.split(" ")
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ((_with_soft_hyphens("Neue Sanktionen gegen Russland"), _with_soft_hyphens(GERMAN)),
+         ("Neue Sanktionen gegen Russland", GERMAN)),
+        (("Зеленський: обʼєкт у Харкові відновлять", UKRAINIAN.replace("’", "ʼ")),
+         ("Зеленський: об’єкт у Харкові відновлять", UKRAINIAN)),
+        (("Зеленський: Вʼячеслав відповість за обстріл Харкова", ""),  # headlines alone (feed summaries)
+         ("Зеленський: В’ячеслав відповість за обстріл Харкова", "")),
+        (("Neue Sank\u00adtio\u00adnen gegen Russland beschlossen", ""),
+         ("Neue Sanktionen gegen Russland beschlossen", "")),
+    ],
+)  # fmt: skip
+def test_invisible_marks_and_apostrophe_letters_do_not_keep_a_reprint_apart(
+    make_document: MakeDocument, first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    """A soft hyphen inside words, or ʼ (a letter to Unicode) for ’: the same text (the copy
+    with soft hyphens stood alone at containment 0.50)."""
+    kind = "article" if first[1] else "feed-summary"
+    a = replace(make_document("a", first[1], title=first[0], source="one"), extraction=kind)
+    b = replace(make_document("b", second[1], title=second[0], source="two"), extraction=kind)
+    assert assign_in_one_batch([a, b])["b"].story_id == "a"
