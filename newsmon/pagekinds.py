@@ -254,13 +254,24 @@ def _needs_word_start(phrase: str) -> bool:
 _TOKEN = re.compile(r"\w+")
 
 
+# One character for another, so that a cue matches however it is typed: typographic quotes
+# and dashes (French sites print n’existe), the modifier letter apostrophe, Turkish dotless ı
+# (SAYFA BULUNAMADI casefolds to ...madi). One for one, so the folded text keeps its offsets.
+_CUE_FOLD = str.maketrans("’‘ʼ`“”„–—ı", "''''\"\"\"--i")
+
+
+def fold_cue(text: str) -> str:
+    """``text`` as cue phrases are matched: case-folded, with :data:`_CUE_FOLD` applied."""
+    return text.casefold().translate(_CUE_FOLD)
+
+
 def _index_phrases() -> tuple[dict[str, list[tuple[str, str]]], list[tuple[str, str, bool]]]:
     """Phrases of several words keyed by their first word (searched only when the text has
     that word), and the others (one word, or a script without spaces: always searched)."""
     by_first: dict[str, list[tuple[str, str]]] = {}
     always: list[tuple[str, str, bool]] = []
     for kind, phrases in CUES.items():
-        for phrase in dict.fromkeys(p.casefold() for p in phrases):
+        for phrase in dict.fromkeys(fold_cue(p) for p in phrases):
             first = _TOKEN.match(phrase)
             if _needs_word_start(phrase) and first and first.end() < len(phrase):
                 by_first.setdefault(first.group(0), []).append((phrase, kind))
@@ -365,7 +376,7 @@ def page_shape(text: str) -> PageShape:
             start += len(unit)
         offset += len(line) + 1
     joined = "\n".join(lines)
-    folded = joined.casefold()
+    folded = fold_cue(joined)
     hits_of: dict[int, list[str]] = {}
     if len(folded) == len(joined):  # one search over the whole text, hits mapped to sentences
         starts = [u[0] for u in units]
@@ -375,7 +386,7 @@ def page_shape(text: str) -> PageShape:
                 hits_of.setdefault(k, []).append(kind)
     else:  # case folding changed lengths (ß, İ): search sentence by sentence
         for k, (_, unit, _) in enumerate(units):
-            found = [kind for _, kind in _cue_hits(unit.casefold())]
+            found = [kind for _, kind in _cue_hits(fold_cue(unit))]
             if found:
                 hits_of[k] = found
     prose_chars = prose_sentences = cue_chars = 0

@@ -174,3 +174,32 @@ def test_a_summary_that_quotes_a_notice_is_not_a_wall() -> None:
     )
     assert classify_page(privacy) != "cookie-wall"
     assert junk_kind(privacy, by_shape=False) is None
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.name for p in FIXTURES])
+def test_a_notice_is_recognised_however_its_apostrophes_and_case_are_typed(path: Path) -> None:
+    """French sites print n’existe with a typographic apostrophe; a Turkish notice in capitals
+    (SAYFA BULUNAMADI) casefolds to a dotted i: neither keeps a cue from matching."""
+    text = path.read_text(encoding="utf-8")
+    for variant in (text.replace("'", "’"), text.replace("'", "ʼ"), text.upper()):
+        assert classify_page(variant) == _expected(path)
+
+
+FRENCH_ERROR = """Désolé, la page demandée n’existe pas ou n’est plus disponible sur le site de votre journal.
+Cette page n’existe pas, l’adresse saisie est peut-être erronée, incomplète ou l’article a été retiré.
+Il a peut-être été retiré à la demande de son auteur ou archivé par la rédaction il y a quelques mois.
+Découvrez nos dernières informations sur la politique, l’économie et la culture en France et dans le monde.
+Retrouvez aussi tous nos dossiers, nos enquêtes et nos reportages dans la rubrique consacrée à l’actualité.
+Accueil
+Contact"""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        FRENCH_ERROR,  # only typographic apostrophes: the cues are written n'existe
+        "SAYFA BULUNAMADI\nARADIĞINIZ SAYFA KALDIRILMIŞ VEYA TAŞINMIŞ OLABİLİR.\nANA SAYFAYA DÖN",
+    ],
+)
+def test_error_pages_without_a_status_number_are_recognised_by_their_words(text: str) -> None:
+    assert classify_page(text) == "error-page"
