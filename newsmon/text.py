@@ -103,14 +103,36 @@ def _detect(data: bytes) -> tuple[str, str]:
 # Legacy Western encodings: when detection cannot tell them from Baltic or Central European
 # code pages (equally "clean" decodes), windows-1252 is by far the likelier on the web.
 _PREFERRED_ON_TIE = ("cp1252", "windows-1252", "latin_1", "iso8859_15")
+# Typographic punctuation and symbols of Western prose in windows-1252 (NBSP, soft hyphen
+# included). Left out: what other code pages' bytes read as there, and prose never has
+# (¦ ¨ ¬ ¯ ¸ ¤ ª ¹ ³ …: a Big5, GB or EUC "’" reads "¡¦", "¡¯").
+_WESTERN_MARKS = frozenset("€‚„…†‡‰‹‘’“”•–—˜™›\u00a0\u00ad¢£¥§©«®°±²´µ¶·º»¼½¾×÷¡¿")
+# Spanish opening marks: at the start of a word, closed later in the paragraph (a Big5 "—"
+# reads "¡X", with no "!" to close it)
+_OPENING_MARKS = {"¡": "!", "¿": "?"}
+# Western text in windows-1252 with at most this share of its letters outside ASCII (English
+# with names and typographic quotes) is read as windows-1252 without detection: detection
+# is unreliable on a few high bytes among many ASCII ones (DOS and Mac pages win its ties).
+WESTERN_MAX_ACCENTED_SHARE = 0.01
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ASCII_LETTERS = re.compile(r"[A-Za-z]+")
 
 
 def detect_charset(data: bytes) -> str | None:
-    """Guess the charset of non-UTF-8 bytes (charset-normalizer), or None if nothing fits.
+    """Guess the charset of non-UTF-8 bytes, or None if nothing fits.
 
-    Among the candidates that decode with the least "chaos", windows-1252 is preferred: a
-    Latin-1 news text decodes cleanly as Baltic or Central European too, with wrong letters.
+    Mostly-ASCII Western text whose few other bytes read in windows-1252 as typographic
+    punctuation or as letters that fit their words (:func:`is_plain_western`) is windows-1252.
+    Otherwise charset-normalizer decides; among its candidates that decode with the least
+    "chaos", windows-1252 is preferred, also where it names another code page giving the same
+    text: a Latin-1 news text decodes cleanly as Baltic or Central European too, with wrong
+    letters.
     """
+    try:
+        if is_plain_western(data.decode("cp1252")):
+            return "cp1252"
+    except UnicodeDecodeError:  # bytes windows-1252 leaves undefined
+        pass
     matches = [m for m in from_bytes(data) if m.encoding]
     if not matches:
         return None
@@ -118,9 +140,40 @@ def detect_charset(data: bytes) -> str | None:
     tied = [m for m in matches if m.chaos <= least + 0.005]
     for preferred in _PREFERRED_ON_TIE:
         for m in tied:
-            if m.encoding == preferred:
-                return m.encoding
+            if preferred in m.could_be_from_charset:
+                return preferred
     return matches[0].encoding
+
+
+def is_plain_western(text: str) -> bool:
+    """Whether ``text`` (bytes read as windows-1252) is plausible Western prose with few
+    accented letters: every character outside ASCII is typographic punctuation or a common
+    symbol (``’ “ ” – — … € £ ©``), or a letter that fits its word (not an upper-case letter
+    after a lower-case one, as in ``ToyotaÕs``, a Mac "’"), and at most
+    :data:`WESTERN_MAX_ACCENTED_SHARE` of the letters are outside ASCII (a Central European
+    or Cyrillic text has many more)."""
+    accented = 0
+    for found in _NON_ASCII.finditer(text):
+        char, i = found.group(), found.start()
+        previous = text[i - 1] if i else " "
+        if char.isalpha():
+            if char.isupper() and previous.islower():
+                return False
+            accented += 1
+        elif char not in _WESTERN_MARKS or (char in _OPENING_MARKS and not _opens(text, i, previous)):
+            return False
+    if not accented:
+        return True
+    letters = accented + sum(len(run) for run in _ASCII_LETTERS.findall(text))
+    return accented <= WESTERN_MAX_ACCENTED_SHARE * letters
+
+
+def _opens(text: str, i: int, previous: str) -> bool:
+    """Whether the Spanish mark at ``text[i]`` (``¡`` or ``¿``) opens a word and is closed
+    (``!``, ``?``) later in its paragraph."""
+    end = text.find("\n", i)
+    closed = text.find(_OPENING_MARKS[text[i]], i, end if end >= 0 else len(text)) >= 0
+    return closed and not previous.isalnum() and text[i + 1 : i + 2].isalpha()
 
 
 def _control_ratio(text: str) -> float:

@@ -10,6 +10,7 @@ from newsmon.text import (
     UndecodableError,
     clean_text,
     decode_bytes,
+    is_plain_western,
     normalize_for_match,
     split_sentences,
     text_hash,
@@ -76,6 +77,49 @@ def test_undeclared_western_legacy_bytes_decode_to_the_right_letters(original: s
     text, _ = decode_bytes(data)
     assert "\ufffd" not in text
     assert text == original
+
+
+CZECH = "Vláda ve středu schválila návrh zákona o státním rozpočtu. Ministr financí řekl, že schodek bude nižší."
+ENGLISH_PROSE = "The council said prices would rise. " * 50
+ENGLISH_TAIL = "Officials added that the rules apply from next year. " * 50
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Toyota’s shares fell. ",
+        "“We will not wait,” the minister said — and left. ",
+        "The café’s owner paid £40 – or €45 – for the licence. ",
+        "Shares of Nestlé rose 2½ %… ",
+    ],
+    ids=["apostrophe", "quotes-dash", "accent-pound-euro", "fraction-ellipsis"],
+)
+def test_english_windows_1252_with_a_few_marks_is_read_as_windows_1252(sentence: str) -> None:
+    # charset-normalizer read these as Big5-HKSCS, cp852 or mac_iceland: one article saved as
+    # UTF-8 and as windows-1252 must be one text
+    original = ENGLISH_PROSE + sentence + ENGLISH_TAIL
+    assert decode_bytes(original.encode("cp1252")) == (original, "cp1252")
+
+
+@pytest.mark.parametrize(
+    ("original", "codec"),
+    [
+        (ENGLISH_PROSE + "Toyota’s shares fell. " + ENGLISH_TAIL, "mac-roman"),  # "ToyotaÕs"
+        (ENGLISH_PROSE + "Dubai — the hub. " + ENGLISH_TAIL, "big5"),  # "Dubai ¡X the hub"
+        (ENGLISH_PROSE + "“Never,” she said. " + ENGLISH_TAIL, "gb18030"),  # "¡°Never,¡± she said"
+        (RUSSIAN * 3, "cp1251"),
+        (CZECH, "cp1250"),
+    ],
+    ids=["mac-roman", "big5", "gb18030", "cp1251", "czech-cp1250"],
+)
+def test_other_code_pages_are_not_taken_for_plain_western_text(original: str, codec: str) -> None:
+    assert not is_plain_western(original.encode(codec).decode("cp1252", errors="replace"))
+
+
+def test_spanish_opening_marks_are_plain_western() -> None:
+    assert is_plain_western("¿Será suficiente? " + ENGLISH_PROSE)
+    assert not is_plain_western("Dubai ¡X the hub. " + ENGLISH_PROSE)  # never closed by a "!"
+    assert not is_plain_western("Dubai¡X the hub! " + ENGLISH_PROSE)  # inside a word
 
 
 def test_windows_1251_cyrillic() -> None:
