@@ -44,12 +44,29 @@ BOILERPLATE_LINE_PATTERNS: tuple[str, ...] = (
 
 _BOILERPLATE = re.compile("|".join(f"(?:{p})" for p in BOILERPLATE_LINE_PATTERNS), re.IGNORECASE | re.UNICODE)
 
-# Attribution lines: only near the top or bottom of a document, and only short lines.
+# Attribution lines: only near the top or bottom of a document, and only short lines. "Source"
+# and "Via" need a separator after them ("Source: X", "Source - X", "Via: X"), or, for "Via X",
+# a name after it (see _match_origin): a sentence starting "Sources said…", "Via the…" or
+# "Viable…" is body text.
 _ORIGIN = re.compile(
-    r"^(?:source|via|originally published (?:by|in|on|at)|this article (?:was )?"
-    r"(?:originally|first) (?:published|appeared) (?:by|in|on|at)|reprinted from)\s*[:：]?\s*(.+)$",
+    r"^(?:(?:source|via)\s*[:：]|source\s+[-–—]\s|(?P<via>via)\s+(?=\S)|originally published (?:by|in|on|at)\b"
+    r"|this article (?:was )?(?:originally|first) (?:published|appeared) (?:by|in|on|at)\b|reprinted from\b)"
+    r"\s*(?P<value>.+)$",
     re.IGNORECASE,
 )
+# "Via X" names an outlet, not a way of taking part ("Via Teleconference" heads a transcript)
+_VIA_MEANS = frozenset({
+    "teleconference", "telephone", "phone", "video", "videoconference", "video-conference", "videolink",
+    "conference", "satellite", "email", "e-mail", "zoom", "webex", "skype", "teams", "livestream", "webcast",
+    "mail", "post", "fax", "text", "radio", "television",
+})  # fmt: skip
+# an outlet's name: words with a capital (or a digit, "@", a script without case) or a web
+# address ("reuters.com"), and the short words that join them ("Council on Foreign Relations")
+_WEB_ADDRESS = re.compile(r"\S+\.[a-z]{2,}(?:/\S*)?")
+_NAME_JOINERS = frozenset({"the", "of", "for", "and", "&", "on", "in", "at", "de", "du", "des", "la", "le", "el"})
+_SENTENCE_INSIDE = re.compile(r"[a-z]{2}[.!?]\s+\S")  # "…Prosperity. They discussed"
+_MAX_ORIGIN_WORDS = 8
+_MAX_SENTENCE_LIKE_WORDS = 3  # more words and a final period, and not a name: a sentence
 _ORIGIN_SUFFIX = re.compile(
     r"[\s,;(]*(?:(?:has|have) been )?(?:authori[sz]ed to reprint|reprinted with permission"
     r"|with permission)[\s.)]*$",
@@ -112,11 +129,30 @@ def strip_boilerplate(text: str) -> CleanedText:
 
 
 def _match_origin(line: str) -> str | None:
+    """The publisher an attribution line names ("Source: X", "Via X"…), or None."""
     m = _ORIGIN.match(line)
     if not m:
         return None
-    value = _ORIGIN_SUFFIX.sub("", m.group(1)).strip(" .;:")
-    return value or None
+    raw = _ORIGIN_SUFFIX.sub("", m.group("value")).strip()
+    value = raw.strip(" .;:")
+    words = value.split()
+    if not words or len(words) > _MAX_ORIGIN_WORDS or _SENTENCE_INSIDE.search(raw):
+        return None
+    if raw.endswith(".") and len(words) > _MAX_SENTENCE_LIKE_WORDS and not _looks_like_name(value):
+        return None  # "Source: officials said the talks had failed."
+    if m.group("via") and ("," in value or words[0].casefold() in _VIA_MEANS or not _looks_like_name(value)):
+        return None  # "Via Teleconference", "via the new rules, …"
+    return value
+
+
+def _looks_like_name(value: str) -> bool:
+    """Whether every word of ``value`` can belong to a publisher's name: it starts with a
+    capital (or a digit, "@", a letter of a script without case), is a web address, or is one of
+    the short words that join a name's words."""
+    return all(
+        not word[0].islower() or word.casefold() in _NAME_JOINERS or _WEB_ADDRESS.fullmatch(word)
+        for word in value.split()
+    )
 
 
 def _match_author(line: str) -> str | None:

@@ -144,6 +144,13 @@ def test_text_without_boilerplate_is_unchanged_apart_from_paragraph_spacing() ->
         ("Reprinted from Xinhua with permission.", "Xinhua"),
         ("Originally published by The Diplomat.", "The Diplomat"),
         ("This article was originally published in Foreign Policy.", "Foreign Policy"),
+        ("Source - Reuters", "Reuters"),
+        ("Source — Associated Press", "Associated Press"),
+        ("Source：新华社", "新华社"),
+        ("Via Reuters", "Reuters"),
+        ("via the Guardian", "the Guardian"),
+        ("via reuters.com", "reuters.com"),
+        ("Source: U.S. Department of State.", "U.S. Department of State"),
     ],
 )
 def test_origin_lines_are_lifted(line: str, origin: str) -> None:
@@ -151,6 +158,27 @@ def test_origin_lines_are_lifted(line: str, origin: str) -> None:
     assert cleaned.origin == origin
     assert cleaned.body == "The minister arrived in Astana on Tuesday."
     assert cleaned.removed_lines == 1
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Sources said the finance minister had resigned.",
+        "Source of the leak was never found.",
+        "Sourced from three suppliers, the parts arrive next week.",
+        "Via Teleconference",  # the heading of a press call's transcript
+        "Via Video Link",
+        "via the Americas Partnership for Economic Prosperity. They discussed trade.",
+        "Via the new rules, officials can freeze assets.",
+        "Viable options remain, the minister said.",
+        "Source: officials said the talks had failed.",
+    ],
+)
+def test_sentences_starting_like_an_attribution_stay_in_the_body(line: str) -> None:
+    cleaned = strip_boilerplate(f"{line}\n\nThe prime minister accepted it on Friday.")
+    assert cleaned.origin is None
+    assert cleaned.body == f"{line}\n\nThe prime minister accepted it on Friday."
+    assert cleaned.removed_lines == 0
 
 
 @pytest.mark.parametrize(
