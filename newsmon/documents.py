@@ -1,19 +1,21 @@
 """Ingestion of documents from a folder of text, Markdown and HTML files.
 
 Each readable file becomes one :class:`~newsmon.models.Document`: its title from the first
-line (text, Markdown) or the page (HTML, via trafilatura), its body with reprint boilerplate
+line (text, Markdown), a Markdown file's front matter or the page (HTML, via trafilatura), its
+body (Markdown as a reader sees it: no inline HTML, entities decoded) with reprint boilerplate
 removed and its attribution lifted into fields. Files that cannot be used (empty, binary,
 too large, unreadable) are skipped with a one-line warning and counted; they never stop a run.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import re
 import stat
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from newsmon.boilerplate import strip_boilerplate
@@ -33,13 +35,27 @@ from newsmon.text import (
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+TEXT_SUFFIXES = frozenset({".txt", ".text"}) | MARKDOWN_SUFFIXES
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
 MAX_FILE_BYTES = 20 * 1024 * 1024
 TEXT_EXTRACTOR = "newsmon-text/1"
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s*|\s+#+\s*$")  # "## Title ##"
+# YAML front matter: a block between "---" lines at the very top (Jekyll, Hugo, Pandoc), read as
+# simple "key: value" lines (nested and multi-line values are left out)
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+_FRONT_MATTER_FIELD = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_FRONT_MATTER_DATES = ("date", "published", "publishdate")
+_MD_CODE_SPAN = re.compile(r"(`[^`\n]*`)")  # left as written: `List<int>` is no tag
+# struck-out text (<s>, <del>, <strike>, ~~…~~) is not what the text says: dropped
+_MD_STRUCK = re.compile(r"[ \t]*(?:<(s|del|strike)\b[^>\n]*>.*?</\1\s*>|~~(?=\S).*?(?<=\S)~~)", re.IGNORECASE)
+_HTML_TAG = re.compile(r"<!--.*?-->|</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>", re.DOTALL)
+_MD_EMPHASIS = re.compile(r"(?<![\\\w])(\*{1,3}|_{1,3})(?=\S)(.+?)(?<=[^\s\\])\1(?!\w)")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~&])")
+_MD_RULE = re.compile(r"^\s{0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")  # a thematic break: ---, ***, ___
+_MD_SETEXT = re.compile(r"^\s{0,3}(?:=+|-+)[ \t]*$")  # the line under a "Title\n=====" heading
 MAX_TITLE_CHARS = 160  # a longer first line is a paragraph, not a headline
 MAX_TITLE_WORDS = 28
 RUN_ON_CHARS = 90  # a first line this long with two sentences is a headline run into the text
@@ -126,8 +142,13 @@ def read_document(path: Path, now: datetime, source: str) -> Document:
     url = path.resolve().as_uri()
     if path.suffix.lower() in HTML_SUFFIXES:
         title, raw_body, author, published, extractor = _parse_html(text, url)
+    elif path.suffix.lower() in MARKDOWN_SUFFIXES:  # its front matter first, then as a text
+        fields, text = read_front_matter(text)
+        title, raw_body = _split_title(unwrap_lines(text), markdown=True, given_title=fields.get("title"))
+        published = next((t for key in _FRONT_MATTER_DATES if (t := _front_matter_time(fields.get(key)))), None)
+        author, extractor = None, TEXT_EXTRACTOR
     else:  # a hard-wrapped text becomes one paragraph per line first, as extracted pages are
-        title, raw_body = _split_title(unwrap_lines(text), markdown=path.suffix.lower() in {".md", ".markdown"})
+        title, raw_body = _split_title(unwrap_lines(text), markdown=False)
         author, published, extractor = None, None, TEXT_EXTRACTOR
     cleaned = strip_boilerplate(raw_body)
     return Document(
@@ -190,22 +211,92 @@ def derived_title(text: str) -> str:
     return first[:DERIVED_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def _split_title(text: str, markdown: bool) -> tuple[str, str]:
+def _split_title(text: str, markdown: bool, given_title: str | None = None) -> tuple[str, str]:
     """The title and the body of a text file: the first line is the title when it looks like
     one (:func:`looks_like_title`); otherwise the title is made from the text and the body is
-    the whole text, so that dedupe compares all of it."""
-    lines = text.strip().split("\n")
-    title = lines[0].strip()
-    body = "\n".join(lines[1:])
+    the whole text, so that dedupe compares all of it. Markdown is read as its reader sees it
+    (:func:`markdown_inline`, :func:`markdown_title`); ``given_title`` (its front matter's) is
+    the title, and the whole text the body (less a first line repeating it)."""
     if markdown:
-        title = _MD_LINK.sub(r"\1", _MD_HEADING.sub("", title))
-        body = _MD_LINK.sub(r"\1", body)
+        text = markdown_inline(text)
+    lines = text.strip().split("\n")
+    if markdown:
+        while len(lines) > 1 and (_MD_RULE.match(lines[0]) or not lines[0].strip()):  # a rule above the headline
+            lines = lines[1:]
+    if markdown and given_title and given_title.strip():
+        title = markdown_title(markdown_inline(given_title))
+        if markdown_title(lines[0]) == title:
+            lines = lines[1:]
+        return title, "\n".join(lines).strip() or title
+    title = lines[0].strip()
+    body_lines = lines[1:]
+    if markdown:
+        title = markdown_title(title)
+        if body_lines and _MD_SETEXT.match(body_lines[0]):
+            body_lines = body_lines[1:]
+    body = "\n".join(body_lines)
     if not body.strip():
         return (title if looks_like_title(title) else derived_title(title)), title
     if not looks_like_title(title):
         whole = f"{title}\n{body}"
         return derived_title(whole), whole
     return title, body
+
+
+def read_front_matter(text: str) -> tuple[dict[str, str], str]:
+    """The fields of a Markdown text's YAML front matter (a block between ``---`` lines at the
+    top), keys lower-cased and quotes removed, and the text after it; ``({}, text)`` when it
+    has none. Only simple ``key: value`` lines are read."""
+    found = _FRONT_MATTER.match(text)
+    if not found:
+        return {}, text
+    fields: dict[str, str] = {}
+    for key, value in _FRONT_MATTER_FIELD.findall(found.group(1)):
+        fields.setdefault(key.casefold(), _yaml_scalar(value))
+    return fields, text[found.end() :]
+
+
+def _yaml_scalar(value: str) -> str:
+    """A one-line YAML value as text: quotes removed (``''`` and ``\\"`` inside them undone), a
+    comment after a plain value dropped; a block (``|``, ``>``) or a list reads as empty."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    if value[:1] in {"|", ">", "[", "{"}:
+        return ""
+    return value.split(" #", 1)[0].strip()
+
+
+def _front_matter_time(value: str | None) -> datetime | None:
+    """A front matter date (``2023-05-19``, ``2023-05-19 10:00:00 +0200``) as a UTC time, or
+    None when it is none."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def markdown_inline(text: str) -> str:
+    """Markdown text as a reader sees it: links and images as their text, struck-out text
+    (``<s>``, ``<del>``, ``~~…~~``) dropped, other inline HTML tags and comments removed, HTML
+    entities (``&amp;``) decoded. Code spans are left as written."""
+    parts = _MD_CODE_SPAN.split(text)
+    for i in range(0, len(parts), 2):  # the odd ones are code spans
+        part = _MD_LINK.sub(r"\1", parts[i])
+        parts[i] = html.unescape(_HTML_TAG.sub("", _MD_STRUCK.sub("", part)))
+    return "".join(parts)
+
+
+def markdown_title(line: str) -> str:
+    """A Markdown headline as text: no heading marks (``#``), emphasis markers (``**``, ``_``)
+    or backslash escapes, on one line."""
+    title = _MD_HEADING.sub("", line.strip())
+    title = _MD_EMPHASIS.sub(r"\2", _MD_EMPHASIS.sub(r"\2", title))  # nested: ***a** b*
+    return " ".join(_MD_ESCAPE.sub(r"\1", title).split())
 
 
 def _parse_html(html: str, url: str) -> tuple[str, str, str | None, datetime | None, str]:

@@ -6,7 +6,7 @@ import gzip
 import json
 import os
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -189,6 +189,57 @@ def test_markdown_heading_and_links(mixed_folder: Path, now: datetime) -> None:
     assert doc.title == "Summit in Astana"
     assert doc.body == "See the report and a map for details."
     assert "http://x" not in doc.body
+
+
+def test_markdown_front_matter_gives_title_and_published_time(tmp_path: Path, now: datetime) -> None:
+    path = tmp_path / "g7.md"
+    path.write_text(
+        '---\ntitle: "Sanctions on Russia widened"\ndate: 2023-05-19\ntags: [g7]\n---\n\n'
+        "The G7 agreed new sanctions.\n",
+        encoding="utf-8",
+    )
+    doc = read_document(path, now, "files")
+    assert doc.title == "Sanctions on Russia widened"
+    assert doc.body == "The G7 agreed new sanctions."
+    assert doc.published_at == datetime(2023, 5, 19, tzinfo=UTC)
+
+
+def test_markdown_front_matter_time_and_a_headline_repeating_its_title(tmp_path: Path, now: datetime) -> None:
+    path = tmp_path / "talks.markdown"
+    path.write_text(
+        "---\ntitle: 'Talks in Astana &amp; Tashkent'\ndate: 2023-05-19 10:30:00 +0200\n---\n"
+        "# Talks in Astana & Tashkent\n\nThey met.\n",
+        encoding="utf-8",
+    )
+    doc = read_document(path, now, "files")
+    assert (doc.title, doc.body) == ("Talks in Astana & Tashkent", "They met.")
+    assert doc.published_at == datetime(2023, 5, 19, 8, 30, tzinfo=UTC)
+
+
+def test_markdown_inline_markup_is_read_as_text(tmp_path: Path, now: datetime) -> None:
+    (tmp_path / "meet.md").write_text(
+        "**Biden &amp; Xi meet in San Francisco**\n\n"
+        "They met on <s>Tuesday</s> Wednesday, <del>not</del> at the <em>Filoli</em> estate &mdash; "
+        "aides said <!-- check -->so. The `List<int>` stays.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "report.md").write_text("## Report \\#1: __new__ *sanctions* ##\n\nText.\n", encoding="utf-8")
+    docs = by_name(read_documents(tmp_path, now))
+    meet = docs["meet.md"]
+    assert meet.title == "Biden & Xi meet in San Francisco"
+    assert meet.body == "They met on Wednesday, at the Filoli estate — aides said so. The `List<int>` stays."
+    assert docs["report.md"].title == "Report #1: new sanctions"
+
+
+def test_text_files_keep_markdown_like_characters(tmp_path: Path, now: datetime) -> None:
+    (tmp_path / "note.txt").write_text(
+        "---\ntitle: x\n---\n\n**Biden &amp; Xi**\n\nOn <s>Tuesday</s>.\n", encoding="utf-8"
+    )
+    doc = read_document(tmp_path / "note.txt", now, "files")
+    assert doc.title == "---"
+    assert "**Biden &amp; Xi**" in doc.body
+    assert "<s>Tuesday</s>" in doc.body
+    assert doc.published_at is None
 
 
 def test_html_page(mixed_folder: Path, now: datetime) -> None:
