@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 FEED_EXTRACTOR = "feed-summary/1"
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")  # "<" then a letter, "/", "!" or "?": "3 < 5" is text
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 _SCRIPT_OPEN = re.compile(r"<(script|style)\b[^>]*>", re.IGNORECASE)  # where _SCRIPT can start
 _XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re.IGNORECASE)
@@ -106,7 +106,8 @@ def plain_text(value: Any) -> str:
 
 
 def _strip_tags(text: str) -> str:
-    """Every ``<…>`` made a space, in time linear in the text."""
+    """Every tag (``<`` then a letter, ``/``, ``!`` or ``?``, up to the next ``>``) made a space,
+    in time linear in the text; a ``<`` that starts no tag (``S&P < 4000``) is text."""
     end = text.rfind(">") + 1
     return _TAG.sub(" ", text[:end]) + text[end:]
 

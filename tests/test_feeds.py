@@ -23,6 +23,7 @@ from newsmon.feeds import (
     new_feed,
     parse_feed,
     parse_opml,
+    plain_text,
     plan_poll,
     record_failure,
     record_success,
@@ -176,6 +177,16 @@ def test_items_are_untrusted_data() -> None:
     assert items[1].link == "https://example.com/a?id=7" and items[1].key == items[1].link
     assert [i.key for i in items[2:4]] == [f"dup#{items[2].content_hash}", f"dup#{items[3].content_hash}"]
     assert items[4].key == items[4].content_hash and items[4].summary == "no title, no link, no guid"
+
+
+def test_a_less_than_sign_that_starts_no_tag_is_text() -> None:
+    # a tag starts with "<" and a letter, "/", "!" or "?": the text between "<" and a later ">" stays
+    assert plain_text("S&amp;P &lt; 4000 as Dow &gt; 33000") == "S&P < 4000 as Dow > 33000"
+    assert (
+        plain_text("Label any dataset with &lt;5 lines of code.&lt;p&gt;We’re eager for feedback&lt;/p&gt;")
+        == "Label any dataset with <5 lines of code. We’re eager for feedback"
+    )
+    assert plain_text("a <!-- note --> b <?php x ?> c </i> d <B class='x'>e") == "a b c d e"
 
 
 def _rss_items(*items: str) -> bytes:
