@@ -41,7 +41,7 @@ from newsmon.feedlist import (
     render_opml,
 )
 from newsmon.models import Document, FeedSpec, FeedState
-from newsmon.text import detect_charset, sha256_hex, text_hash
+from newsmon.text import detect_charset, drop_controls, sha256_hex, text_hash
 from newsmon.urls import canonicalize_url, identity_url, safe_http_url
 from newsmon.workers import WorkerPool
 
@@ -91,13 +91,13 @@ class ParsedFeed:
 def plain_text(value: Any) -> str:
     """Feed HTML reduced to one line of plain text: scripts and styles dropped, tags removed,
     entities decoded — twice, so double-escaped markup (``&amp;lt;b&amp;gt;``) cannot come
-    back as a tag."""
+    back as a tag — and control characters dropped (``&#27;`` in the feed's XML)."""
     if not isinstance(value, str):
         return ""
     text = _drop_scripts(value)
     for _ in range(2):
         text = html.unescape(_strip_tags(_drop_scripts(text)))
-    return " ".join(_strip_tags(text).split())
+    return " ".join(drop_controls(_strip_tags(text)).split())
 
 
 # A tag ends at a ">", so none starts after the last one: the patterns are only tried before

@@ -185,7 +185,11 @@ def _control_ratio(text: str) -> float:
 
 def clean_text(text: str) -> str:
     """NFC-normalize, drop control characters and unify line endings (display text)."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return drop_controls(unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n")))
+
+
+def drop_controls(text: str) -> str:
+    """``text`` without control characters (tabs and line breaks stay)."""
     return _CONTROL.sub("", text)
 
 

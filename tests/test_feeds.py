@@ -189,6 +189,16 @@ def test_a_less_than_sign_that_starts_no_tag_is_text() -> None:
     assert plain_text("a <!-- note --> b <?php x ?> c </i> d <B class='x'>e") == "a b c d e"
 
 
+def test_control_characters_are_dropped_from_feed_text() -> None:
+    feed = b"""<rss version='2.0'><channel><title>Breaking &#1;news&#27;</title>
+    <item><title>Bell&#7; rings</title><description>&lt;p&gt;one&amp;#8;&lt;/p&gt;two&#127;</description>
+      <author>A&#31;uthor</author></item></channel></rss>"""
+    parsed = parse_feed(feed, {})
+    assert parsed.title == "Breaking news"
+    item = parsed.items[0]
+    assert (item.title, item.summary, item.author) == ("Bell rings", "one two", "Author")
+
+
 def _rss_items(*items: str) -> bytes:
     return f"<rss version='2.0'><channel><title>t</title>{''.join(items)}</channel></rss>".encode()
 
