@@ -76,7 +76,7 @@ from datasketch import MinHash, MinHashLSH  # noqa: E402
 from newsmon import dedupe  # noqa: E402
 from newsmon.boilerplate import strip_boilerplate  # noqa: E402
 from newsmon.documents import document_id  # noqa: E402
-from newsmon.feeds import FeedItem, item_document, plain_text  # noqa: E402
+from newsmon.feeds import FeedItem, item_document, plain_paragraphs, plain_text  # noqa: E402
 from newsmon.models import Document  # noqa: E402
 from newsmon.steps import (  # noqa: E402
     Deduped,
@@ -200,7 +200,7 @@ def file_document(key: str, title: str, raw_body: str, source: str, url: str, at
 
 def feed_document(entry: Mapping) -> Document:
     """A feed entry the way feed polling stores it when the page is not fetched (its summary)."""
-    title, summary = plain_text(entry.get("title")), plain_text(entry.get("description"))
+    title, summary = plain_text(entry.get("title")), plain_paragraphs(entry.get("description"))
     link = safe_http_url(entry.get("link"))
     item = FeedItem(
         key=link or sha256_hex(title + summary),

@@ -38,7 +38,7 @@ if not __package__ and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from newsmon.config import default_topics_path  # noqa: E402
-from newsmon.feeds import FeedItem, item_document, plain_text  # noqa: E402
+from newsmon.feeds import FeedItem, item_document, plain_paragraphs, plain_text  # noqa: E402
 from newsmon.models import Document  # noqa: E402
 from newsmon.text import sha256_hex  # noqa: E402
 from newsmon.topics import (  # noqa: E402
@@ -97,7 +97,7 @@ class Score:
 def feed_document(record: dict[str, Any], source: str) -> Document:
     """A feed record as the pipeline's document of a feed item whose page was not fetched."""
     title = plain_text(record.get("title"))[:1000]
-    summary = plain_text(record.get("description"))[:20000]
+    summary = plain_paragraphs(record.get("description"))[:20000]
     link = record.get("link") or None
     item = FeedItem(
         key=link or sha256_hex(f"{title}\x00{summary}"),

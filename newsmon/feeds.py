@@ -49,7 +49,14 @@ log = logging.getLogger(__name__)
 
 FEED_EXTRACTOR = "feed-summary/1"
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-_TAG = re.compile(r"<[A-Za-z/!?][^>]*>")  # "<" then a letter, "/", "!" or "?": "3 < 5" is text
+# A tag is "<" then a letter, "/", "!" or "?" ("3 < 5" is text); group 1 holds the name of an
+# element that starts or ends a block of text (a paragraph, list item, heading, table row, ...).
+_TAG = re.compile(
+    r"<(?:(/?(?:p|br|hr|li|dt|dd|h[1-6]|div|tr|ul|ol|dl|table|blockquote|pre|figure|figcaption"
+    r"|section|article|header|footer|aside)\b)|[A-Za-z/!?])[^>]*>",
+    re.IGNORECASE | re.ASCII,  # ASCII letters only: "<ſcript>" starts no tag
+)
+_BREAK = "\x00"  # a block's edge while markup is removed (none is left in the input: controls go first)
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 _SCRIPT_OPEN = re.compile(r"<(script|style)\b[^>]*>", re.IGNORECASE)  # where _SCRIPT can start
 _XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re.IGNORECASE)
@@ -89,15 +96,27 @@ class ParsedFeed:
 
 
 def plain_text(value: Any) -> str:
-    """Feed HTML reduced to one line of plain text: scripts and styles dropped, tags removed,
-    entities decoded — twice, so double-escaped markup (``&amp;lt;b&amp;gt;``) cannot come
-    back as a tag — and control characters dropped (``&#27;`` in the feed's XML)."""
+    """Feed HTML reduced to one line of plain text (a title, an author): :func:`plain_paragraphs`
+    on one line."""
+    return plain_paragraphs(value).replace("\n", " ")
+
+
+def plain_paragraphs(value: Any) -> str:
+    """Feed HTML reduced to plain text with one line per block (a paragraph, list item, heading,
+    table row, or the lines a ``<br>`` ends), so that a summary keeps its sentence breaks.
+
+    Scripts and styles are dropped, tags removed, entities decoded — twice, so double-escaped
+    markup (``&amp;lt;b&amp;gt;``) cannot come back as a tag — and control characters dropped
+    (``&#27;`` in the feed's XML). Spaces and line breaks within a block are one space; no line
+    is blank.
+    """
     if not isinstance(value, str):
         return ""
-    text = _drop_scripts(value)
+    text = _drop_scripts(drop_controls(value))
     for _ in range(2):
         text = html.unescape(_strip_tags(_drop_scripts(text)))
-    return " ".join(drop_controls(_strip_tags(text)).split())
+    lines = (" ".join(drop_controls(block).split()) for block in _strip_tags(text).split(_BREAK))
+    return "\n".join(line for line in lines if line)
 
 
 # A tag ends at a ">", so none starts after the last one: the patterns are only tried before
@@ -107,9 +126,14 @@ def plain_text(value: Any) -> str:
 
 def _strip_tags(text: str) -> str:
     """Every tag (``<`` then a letter, ``/``, ``!`` or ``?``, up to the next ``>``) made a space,
-    in time linear in the text; a ``<`` that starts no tag (``S&P < 4000``) is text."""
+    or :data:`_BREAK` where a block starts or ends, in time linear in the text; a ``<`` that
+    starts no tag (``S&P < 4000``) is text."""
     end = text.rfind(">") + 1
-    return _TAG.sub(" ", text[:end]) + text[end:]
+    return _TAG.sub(_tag_gap, text[:end]) + text[end:]
+
+
+def _tag_gap(tag: re.Match[str]) -> str:
+    return _BREAK if tag.group(1) else " "
 
 
 def _drop_scripts(text: str) -> str:
@@ -235,12 +259,13 @@ def _item(entry: Mapping[str, Any]) -> FeedItem | None:
     content = entry.get("content") or []
     if content and isinstance(content, list) and isinstance(content[0], Mapping):
         summary_html = content[0].get("value") or summary_html
-    summary = plain_text(summary_html)[:20000]
+    summary = plain_paragraphs(summary_html)[:20000]
     if not (title or summary or canonical):
         return None
     author = plain_text(entry.get("author"))[:200] or None
     published = _entry_time(entry)
-    content_hash = sha256_hex(f"{title}\x00{summary}\x00{canonical or ''}")
+    one_line = summary.replace("\n", " ")  # as summaries were stored before they kept their paragraphs,
+    content_hash = sha256_hex(f"{title}\x00{one_line}\x00{canonical or ''}")  # so stored items are not "changed"
     guid = entry.get("id") if isinstance(entry.get("id"), str) else None
     key = (guid or "").strip()[:2000] or canonical or content_hash
     return FeedItem(key, title, canonical, summary, author, published, content_hash)
@@ -461,7 +486,7 @@ def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText 
         removed = cleaned.removed_lines
     else:
         body, extraction, extractor = item.summary, "feed-summary", FEED_EXTRACTOR
-        title = item.title or item.summary[:120] or (item.link or "")
+        title = item.title or item.summary[:120].replace("\n", " ") or (item.link or "")
         author, origin, published, language, removed = item.author, None, item.published_at, None, 0
     kind = page.page_kind if page is not None else ("not-fetched" if item.link else "no-link")  # fetch_pages off
     declared = None  # the page's canonical URL, absolute, without tracking parameters
@@ -520,6 +545,7 @@ __all__ = [  # the feed list (newsmon.feedlist) and URL helpers (newsmon.urls) s
     "parse_feed",
     "parse_feeds",
     "parse_opml",
+    "plain_paragraphs",
     "plain_text",
     "plan_poll",
     "read_opml",

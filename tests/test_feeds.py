@@ -6,6 +6,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,16 +20,19 @@ from newsmon.feeds import (
     FeedSpec,
     FeedState,
     append_feeds,
+    item_document,
     load_feeds,
     new_feed,
     parse_feed,
     parse_opml,
+    plain_paragraphs,
     plain_text,
     plan_poll,
     record_failure,
     record_success,
 )
 from newsmon.http import FetchRequest, HttpConfig, fetch_all
+from newsmon.topics import compile_topic, tag_document
 
 NOW = datetime(2023, 5, 20, 12, 0, tzinfo=UTC)
 LOOPBACK = HttpConfig(allow=("127.0.0.0/8",), total_timeout_s=10)
@@ -196,7 +200,27 @@ def test_control_characters_are_dropped_from_feed_text() -> None:
     parsed = parse_feed(feed, {})
     assert parsed.title == "Breaking news"
     item = parsed.items[0]
-    assert (item.title, item.summary, item.author) == ("Bell rings", "one two", "Author")
+    assert (item.title, item.summary, item.author) == ("Bell rings", "one\ntwo", "Author")
+
+
+def test_a_summary_keeps_its_blocks_as_lines_so_that_list_items_are_sentences_of_their_own() -> None:
+    summary = (
+        "&lt;ul&gt;&lt;li&gt;EU agrees new sanctions on Iran&lt;/li&gt;"
+        "&lt;li&gt;Russia reports record wheat harvest&lt;/li&gt;&lt;/ul&gt;"
+    )
+    feed = _rss_items(f"<item><title>World briefing</title><description>{summary}</description></item>")
+    (item,) = parse_feed(feed, {}).items
+    document = item_document("https://wire.example/rss", "Wire", item, None, NOW)
+    assert document.body == "EU agrees new sanctions on Iran\nRussia reports record wheat harvest"
+    topic = compile_topic("russia-sanctions", {"query": "russia* AND sanction*"}, "test")
+    assert tag_document(document, [topic]) == []  # the two items are two sentences: neither holds both words
+    # paragraphs, line breaks, headings and rows end a line; inline markup and the source's own
+    # line breaks do not; no line is blank; titles stay one line
+    html = "<p>One\n <b>two</b></p>\n\n<p>Three<br/>Four<br><br>Five</p><h2>Head</h2><table><tr><td>a<td>b</table>"
+    assert plain_paragraphs(html) == "One two\nThree\nFour\nFive\nHead\na b"
+    assert plain_text(html) == "One two Three Four Five Head a b"
+    untitled = item_document("https://wire.example/rss", "Wire", replace(item, title=""), None, NOW)
+    assert untitled.title == "EU agrees new sanctions on Iran Russia reports record wheat harvest"
 
 
 def _rss_items(*items: str) -> bytes:

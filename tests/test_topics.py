@@ -19,7 +19,7 @@ from typer.testing import Result
 import newsmon.topics as topics_module
 from newsmon.documents import read_documents
 from newsmon.errors import ConfigError, TopicDefinitionError
-from newsmon.feeds import plain_text
+from newsmon.feeds import plain_paragraphs, plain_text
 from newsmon.models import Document, Tag
 from newsmon.topics import (
     VETO_SIMILARITY,
@@ -215,7 +215,7 @@ def test_shipped_topics_meet_the_targets_on_labelled_news(shared_data: Path, def
     counts = {t.slug: [0, 0, 0] for t in default_topics}  # tp, fp, fn
     records = [json.loads(line) for line in (shared_data / "labels" / "topics-dev.jsonl").open(encoding="utf-8")]
     for i, record in enumerate(r for r in records if not r["ambiguous"]):
-        doc = _feed_document(f"item-{i}", plain_text(record["title"]), plain_text(record["description"]))
+        doc = _feed_document(f"item-{i}", plain_text(record["title"]), plain_paragraphs(record["description"]))
         got = set(topics_of(doc, default_topics))
         for slug, c in counts.items():
             c[0] += slug in got and slug in record["labels"]

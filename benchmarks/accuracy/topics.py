@@ -57,7 +57,7 @@ if not __package__ and str(ROOT) not in sys.path:
 
 from benchmarks.accuracy import build_topic_labels as label_sets  # noqa: E402
 from newsmon.config import default_topics_path  # noqa: E402
-from newsmon.feeds import plain_text  # noqa: E402
+from newsmon.feeds import plain_paragraphs, plain_text  # noqa: E402
 
 SHARED, LABELS, FEEDS, WH = label_sets.SHARED, label_sets.LABELS, label_sets.FEEDS, label_sets.WH
 STREAM = "feeds-archive/replay-2023-05.jsonl.gz"
@@ -193,7 +193,7 @@ def load_stream(shared: Path, limit: int) -> list[list[str]]:
             if len(rows) >= limit:
                 break
             record = json.loads(line)
-            title, body = plain_text(record.get("title")), plain_text(record.get("description"))
+            title, body = plain_text(record.get("title")), plain_paragraphs(record.get("description"))
             rows.append([label_sets.sha1(f"{record.get('link')}\x00{len(rows)}"), title, body])
     return rows
 

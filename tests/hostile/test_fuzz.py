@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsmon.boilerplate import is_boilerplate_line, strip_boilerplate
-from newsmon.feeds import parse_feed, plain_text
+from newsmon.feeds import parse_feed, plain_paragraphs, plain_text
 from newsmon.urls import canonicalize_url, safe_http_url
 
 pytestmark = pytest.mark.hostile("fuzzing")
@@ -84,10 +84,27 @@ def test_plain_text_is_one_line_without_tags(html: str) -> None:
     assert "\n" not in text and not re.search(r"<[A-Za-z/][^>]*>", text)
 
 
+MARKUP_AND_TEXT = st.lists(
+    st.sampled_from(["<p>", "</p>", "<br>", "<li>", "<b>", "</b>", "<h2 id='x'>", "\n", " ", "\x01", "&#10;",
+                     "&lt;p&gt;", "&amp;lt;br&amp;gt;", "<", ">", "word", "Wörd."]) | st.text(max_size=5),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@FAST
+@given(html=MARKUP_AND_TEXT)
+def test_plain_paragraphs_are_lines_without_tags_or_blanks(html: str) -> None:
+    text = plain_paragraphs(html)
+    lines = text.split("\n") if text else []
+    assert all(line and line == " ".join(line.split()) for line in lines)  # no blank line, no stray space
+    assert not re.search(r"<[A-Za-z/][^>]*>|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
+    assert " ".join(lines) == plain_text(html)
+
+
 MARKUP = st.lists(
     st.sampled_from(["<", ">", "/", " ", "x", "\n", "script", "SCRIPT", "style", "ſcript", "scrıpt", "scrİpt",
                      "</script>", "</ſcript>", "<script>", "<style a='>'>", "</style >", "<b>", "&lt;", "'", '"',
-                     "< ", "<5", "<!--", "?"]),
+                     "< ", "<5", "<!--", "?", "<p>", "</li>", "<br/>", "<pre>"]),
     max_size=40,
 ).map("".join)  # fmt: skip
 
@@ -99,7 +116,9 @@ def test_tag_and_script_removal_reads_as_the_plain_patterns_did(text: str) -> No
     every position), also where Unicode case folding makes "ſcript" read as "script"."""
     from newsmon.feeds import _drop_scripts, _strip_tags
 
-    assert _strip_tags(text) == re.sub(r"<[A-Za-z/!?][^>]*>", " ", text)
+    block = re.compile(r"</?(p|li|br|pre)\b")
+    gap = lambda tag: "\x00" if block.match(tag.group()) else " "  # noqa: E731
+    assert _strip_tags(text) == re.sub(r"<[A-Za-z/!?][^>]*>", gap, text)
     element = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
     assert _drop_scripts(text) == element.sub(" ", text)
     plain_text(text)  # never raises
