@@ -3,9 +3,10 @@
 Tracking parameters are recognised by courlan's list (the URL library trafilatura uses and keeps
 up to date: ``utm_*``, ``fbclid``, ``gclid``, ``mc_*``, ``ref``, ...) plus a few that news sites
 add and it does not know (``ocid``, ``cmpid``, ``smid``, ``ns_*``, ...). The rest of the URL is
-kept as the site wrote it: its path (with any ``;params``), and query parameters in their order,
-blank ones included; courlan's own ``normalize_url`` re-sorts the query and re-encodes the path,
-which can change the page a server returns, so it is not used to write URLs.
+kept as the site wrote it: its path (with any ``;params``), and its query byte for byte, less the
+tracking parameters (``?/archives/1.html``, ``?12345`` and ``?q=Stra%DFe`` are not re-encoded);
+courlan's own ``normalize_url`` re-sorts the query and re-encodes the path, which can change the
+page a server returns, so it is not used to write URLs.
 
 A document's identity is its canonical item link; where the page declares a canonical URL on the
 same site (the ``amp.`` or ``m.`` copy of an article, a link with session or campaign junk), that
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote_plus, urljoin, urlsplit, urlunsplit
 
 import courlan
 from courlan.clean import TRACKERS_RE
@@ -28,6 +29,7 @@ NEWS_TRACKERS = re.compile(
     re.IGNORECASE,
 )
 MAX_URL_CHARS = 4096
+_QUERY_SEPARATOR = re.compile(r"([&;])")
 
 
 def safe_http_url(value: Any) -> str | None:
@@ -55,12 +57,25 @@ def is_tracking_param(name: str) -> bool:
 def canonicalize_url(url: str) -> str:
     """Lower-case scheme and host, drop the fragment, default ports and tracking parameters.
 
-    ``url`` must have passed :func:`safe_http_url`.
+    The rest of the query is kept as the site wrote it (see :func:`without_trackers`). ``url``
+    must have passed :func:`safe_http_url`.
     """
     parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(k, v) for k, v in pairs if not is_tracking_param(k)])
+    query = without_trackers(parts.query)
     return urlunsplit((parts.scheme.lower(), _host_port(parts), parts.path or "/", query, ""))
+
+
+def without_trackers(query: str) -> str:
+    """A raw query string without its tracking parameters and empty pieces: split at ``&`` and
+    ``;``, each piece judged by its decoded name, the rest kept byte for byte with the separator
+    before it (``?/archives/1.html``, ``?12345``, ``?q=Stra%DFe`` stay as written)."""
+    pieces = _QUERY_SEPARATOR.split(query)  # piece, separator, piece, ...
+    kept: list[str] = []
+    for at in range(0, len(pieces), 2):
+        piece = pieces[at]
+        if piece and not is_tracking_param(unquote_plus(piece.partition("=")[0])):
+            kept += [pieces[at - 1], piece] if kept else [piece]
+    return "".join(kept)
 
 
 def feed_url_key(url: str) -> str:

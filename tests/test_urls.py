@@ -31,9 +31,38 @@ def test_the_rest_of_the_url_is_kept_as_written() -> None:
     # blank parameters, their order, and path parameters change what some servers return
     assert (
         canonicalize_url("https://ex.com/index.php?article&b=2&a=1&utm_x=1")
-        == "https://ex.com/index.php?article=&b=2&a=1"
+        == "https://ex.com/index.php?article&b=2&a=1"
     )
     assert canonicalize_url("https://ex.com/p;jsessionid=1?x=1") == "https://ex.com/p;jsessionid=1?x=1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://blog.example.de/index.php?/archives/123-Titel.html", "http://ex.com/story.php?12345",
+     "https://ex.com/suche?q=Stra%DFe", "https://ex.com/s?q=a+b&t=a%20b&u=%c3%a9&v=%7E", "https://ex.com/cgi?a=x;sid=7",
+     "https://ex.com/a?id=10.1371/journal.pone.0288103&at=em:1,2", "https://ex.com/a?u=https://x.example/?y=1"],
+)  # fmt: skip
+def test_a_query_without_trackers_is_kept_byte_for_byte(url: str) -> None:
+    assert canonicalize_url(url) == url
+
+
+def test_trackers_are_dropped_by_their_decoded_name_and_the_rest_kept_as_written() -> None:
+    assert canonicalize_url("https://ex.com/a?utm_source=x&q=Stra%DFe&fbclid=1") == "https://ex.com/a?q=Stra%DFe"
+    assert canonicalize_url("https://ex.com/a?utm%5Fsource=x&id=7") == "https://ex.com/a?id=7"
+    assert canonicalize_url("https://ex.com/a?a=1;utm_medium=m;b=/x&&c") == "https://ex.com/a?a=1;b=/x&c"
+    assert canonicalize_url("https://ex.com/a?utm_source=x&utm_medium=y") == "https://ex.com/a"
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [("https://ex.com/a?id=7", "https://ex.com/a?id=7"), ("HTTPS://Ex.com:443/a?b=2&a=1#x", "https://ex.com/a?b=2&a=1"),
+     ("https://ex.com/a?id=7&utm_source=rss&page=2", "https://ex.com/a?id=7&page=2"),
+     ("https://ex.com/a?q=a+b&x=%2F", "https://ex.com/a?q=a+b&x=%2F"), ("https://ex.com/a?id=7&", "https://ex.com/a?id=7"),
+     ("https://ex.com/a?", "https://ex.com/a")],
+)  # fmt: skip
+def test_plain_queries_canonicalize_as_they_always_did(url: str, canonical: str) -> None:
+    """Document ids are hashes of canonical links: a plain query must keep its canonical form."""
+    assert canonicalize_url(url) == canonical
 
 
 @pytest.mark.parametrize(
