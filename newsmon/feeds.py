@@ -7,18 +7,25 @@ Feed text is untrusted data: feedparser is only ever handed bytes (``io.BytesIO`
 path or URL it would read local files), titles and summaries are reduced to plain text, and
 only ``http``/``https`` links are kept. Bodies in a wrong or missing charset are re-decoded
 before parsing, so Latin-1 or windows-1251 feeds without a declaration read correctly.
+
+An item's date is its publication time only when that is plausible: not before 1991 (an epoch
+zero, a Unix time read as a year) nor more than a day after the poll. Importing this module
+teaches feedparser (process-wide, through its date-handler hook) the zone names in
+:data:`ZONE_HOURS`, which it would otherwise read as UTC.
 """
 
 from __future__ import annotations
 
 import calendar
+import email.utils
 import html
 import io
 import logging
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin
 
@@ -63,6 +70,14 @@ _XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re
 _XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$")
+EARLIEST_PUBLISHED = datetime(1991, 1, 1, tzinfo=UTC)  # before the web: a zero or garbled date, not a news item's
+FUTURE_SLACK = timedelta(days=1)  # a feed's clock or zone may be hours off; a date days ahead is not a publication
+# Zone names in news feeds that feedparser does not know (it reads them as UTC) and that name one
+# offset only (not IST or BST), in hours east of UTC.
+ZONE_HOURS = {
+    "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "SGT": 8, "HKT": 8,
+    "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,14 +320,53 @@ def distinct_keys(items: Sequence[FeedItem]) -> list[FeedItem]:
 
 
 def _entry_time(entry: Mapping[str, Any]) -> datetime | None:
+    """The first of the entry's publication, update and creation times that is not before 1991."""
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(name)
         if value:
             try:
-                return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+                at = datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
             except (OverflowError, ValueError, TypeError):
                 continue
+            if plausible_published(at) is not None:
+                return at
     return None
+
+
+def plausible_published(at: datetime | None, now: datetime | None = None) -> datetime | None:
+    """``at`` if it can be when a news item was published: not before 1991 and, when ``now``
+    (the poll's time) is given, not more than a day after it; else None (no date)."""
+    if at is None or at < EARLIEST_PUBLISHED or (now is not None and at > now + FUTURE_SLACK):
+        return None
+    return at
+
+
+def with_plausible_date(item: FeedItem, now: datetime) -> FeedItem:
+    """The item without its publication time when that is more than a day after ``now``, the
+    poll's time (it is then dated by its page, else by when it was first seen)."""
+    published = plausible_published(item.published_at, now)
+    return item if published == item.published_at else replace(item, published_at=published)
+
+
+def _zone_name_date(value: str) -> time.struct_time | None:
+    """An RFC 822 date whose zone is a name of :data:`ZONE_HOURS` (``Mon, 01 Jan 2024 10:00:00
+    CEST``), in UTC; None for any other, which feedparser's own handlers then read."""
+    head, _, zone = value.strip().rpartition(" ")
+    hours = ZONE_HOURS.get(zone.upper())
+    if hours is None or not head:
+        return None
+    parsed = email.utils.parsedate_tz(f"{head} {hours:+03d}00")
+    if parsed is None or parsed[9] is None:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    try:  # refused as feedparser refuses it: 31 Feb, 25:00
+        local = datetime(year, month, day, hour, minute, second, tzinfo=timezone(timedelta(seconds=parsed[9])))
+        return local.utctimetuple()
+    except (OverflowError, ValueError):
+        return None
+
+
+feedparser.registerDateHandler(_zone_name_date)
 
 
 # -- polling: conditional GET, lying validators, back-off --------------------------------
@@ -488,6 +542,7 @@ def item_document(feed_url: str, feed_name: str, item: FeedItem, page: PageText 
         body, extraction, extractor = item.summary, "feed-summary", FEED_EXTRACTOR
         title = item.title or item.summary[:120].replace("\n", " ") or (item.link or "")
         author, origin, published, language, removed = item.author, None, item.published_at, None, 0
+    published = plausible_published(published, now)  # a page's date too: not before 1991 nor days ahead
     kind = page.page_kind if page is not None else ("not-fetched" if item.link else "no-link")  # fetch_pages off
     declared = None  # the page's canonical URL, absolute, without tracking parameters
     if item.link and page is not None and page.canonical_url:
@@ -521,11 +576,14 @@ __all__ = [  # the feed list (newsmon.feedlist) and URL helpers (newsmon.urls) s
     "BACKOFF_BASE_S",
     "BACKOFF_CAP_S",
     "CHURN_LIMIT",
+    "EARLIEST_PUBLISHED",
     "FEED_ACCEPT",
     "FEED_EXTRACTOR",
+    "FUTURE_SLACK",
     "MIN_INTERVAL_S",
     "POOL_PARSE_BYTES",
     "VERIFY_EVERY_POLLS",
+    "ZONE_HOURS",
     "FeedItem",
     "FeedSpec",
     "FeedState",
@@ -548,6 +606,7 @@ __all__ = [  # the feed list (newsmon.feedlist) and URL helpers (newsmon.urls) s
     "plain_paragraphs",
     "plain_text",
     "plan_poll",
+    "plausible_published",
     "read_opml",
     "record_failure",
     "record_success",
@@ -557,4 +616,5 @@ __all__ = [  # the feed list (newsmon.feedlist) and URL helpers (newsmon.urls) s
     "safe_http_url",
     "to_utf8",
     "with_details",
+    "with_plausible_date",
 ]

@@ -31,6 +31,7 @@ from newsmon.feeds import (
     record_failure,
     record_success,
     with_details,
+    with_plausible_date,
 )
 from newsmon.http import FetchResult, HttpConfig
 from newsmon.models import Document, Failure, FeedItemRow, FeedState
@@ -113,7 +114,7 @@ def harvest_feeds(
             harvest.failed += 1
             harvest.failures.append(_feed_failure(new_state))
         harvest.not_modified += isinstance(result, FetchResult) and result.not_modified
-        fresh.extend((new_state, item) for item in items)
+        fresh.extend((new_state, with_plausible_date(item, now)) for item in items)  # no date days ahead
     harvest.items_seen = len(fresh)
     _count_health(harvest, store.feeds.active(), harvest.states)
     seen = store.feeds.seen_items([(s.url, i.key) for s, i in fresh])

@@ -15,6 +15,7 @@ import pytest
 from support import Route, ScriptedServer, require_shared
 
 from newsmon.errors import ConfigError
+from newsmon.extract import Extracted, PageText
 from newsmon.feeds import (
     CHURN_LIMIT,
     FeedSpec,
@@ -30,6 +31,7 @@ from newsmon.feeds import (
     plan_poll,
     record_failure,
     record_success,
+    with_plausible_date,
 )
 from newsmon.http import FetchRequest, HttpConfig, fetch_all
 from newsmon.topics import compile_topic, tag_document
@@ -221,6 +223,41 @@ def test_a_summary_keeps_its_blocks_as_lines_so_that_list_items_are_sentences_of
     assert plain_text(html) == "One two Three Four Five Head a b"
     untitled = item_document("https://wire.example/rss", "Wire", replace(item, title=""), None, NOW)
     assert untitled.title == "EU agrees new sanctions on Iran Russia reports record wheat harvest"
+
+
+def test_implausible_dates_are_no_publication_time() -> None:
+    feed = _rss_items(
+        "<item><title>epoch seconds</title><pubDate>1704103200</pubDate></item>",
+        "<item><title>epoch zero</title><pubDate>Thu, 01 Jan 1970 00:00:00 +0000</pubDate></item>",
+        "<item><title>fine</title><pubDate>Mon, 01 Jan 2024 10:00:00 +0000</pubDate></item>",
+    )
+    assert [i.published_at for i in parse_feed(feed, {}).items] == [None, None, datetime(2024, 1, 1, 10, tzinfo=UTC)]
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>a</title><id>a</id>
+      <published>1970-01-01T00:00:00Z</published><updated>2024-01-02T03:04:05Z</updated></entry></feed>"""
+    assert parse_feed(atom, {}).items[0].published_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)  # the update's
+
+
+def test_a_date_more_than_a_day_after_the_poll_is_dropped_for_the_first_sighting() -> None:
+    (item,) = parse_feed(_rss_items("<item><title>a</title><link>https://x.example/a</link></item>"), {}).items
+    ahead = replace(item, published_at=NOW + timedelta(days=2))
+    assert with_plausible_date(ahead, NOW).published_at is None
+    assert with_plausible_date(replace(item, published_at=NOW + timedelta(hours=23)), NOW).published_at is not None
+    document = item_document("https://x.example/rss", "X", ahead, None, NOW)
+    assert document.published_at is None and document.first_seen_at == NOW
+    page = PageText(Extracted("A", "Text. " * 100, None, datetime(1970, 1, 1, tzinfo=UTC), None, None), "article")
+    assert item_document("https://x.example/rss", "X", item, page, NOW).published_at is None  # a page's date too
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [("Mon, 01 Jan 2024 10:00:00 CEST", "2024-01-01 08:00"), ("Mon, 01 Jan 2024 10:00:00 MSK", "2024-01-01 07:00"),
+     ("Mon, 01 Jan 2024 10:00:00 cet", "2024-01-01 09:00"), ("01 Jan 2024 10:00 JST", "2024-01-01 01:00"),
+     ("Mon, 01 Jan 2024 10:00:00 AEDT", "2023-12-31 23:00"), ("Mon, 01 Jan 2024 10:00:00 EST", "2024-01-01 15:00"),
+     ("Mon, 01 Jan 2024 10:00:00 GMT", "2024-01-01 10:00"), ("Mon, 01 Jan 2024 10:00:00 +0530", "2024-01-01 04:30")],
+)  # fmt: skip
+def test_common_zone_names_are_read_with_their_offsets(written: str, utc: str) -> None:
+    (item,) = parse_feed(_rss_items(f"<item><title>a</title><pubDate>{written}</pubDate></item>"), {}).items
+    assert item.published_at is not None and f"{item.published_at:%Y-%m-%d %H:%M}" == utc
 
 
 def _rss_items(*items: str) -> bytes:

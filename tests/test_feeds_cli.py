@@ -245,6 +245,21 @@ def test_add_records_details_in_the_database_and_the_first_run_collects_every_it
     assert _query(db, "SELECT count(*) FROM feed_items") == [(3,)]
 
 
+def test_a_run_dates_an_item_of_implausible_date_by_its_first_sighting(tmp_path: Path, server: ScriptedServer) -> None:
+    now = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    epoch, soon, fine = datetime(1970, 1, 1, tzinfo=UTC), now + timedelta(hours=20), now - timedelta(hours=2)
+    server.routes["/feed.rss"] = Route(
+        _rss("Epoch", "Ahead", "Soon", "Fine", dates=[epoch, now + timedelta(days=3), soon, fine])
+    )
+    feeds, db = tmp_path / "feeds.toml", make_database(tmp_path / "db" / "newsmon.duckdb")
+    feeds.write_text(f'[[feeds]]\nname = "Wire"\nurl = "{server.url("/feed.rss")}"\n', encoding="utf-8")
+    _run(tmp_path, feeds, db, now)
+    sql = "SELECT d.title, d.published_at, s.canonical_at FROM v_documents d JOIN v_stories s USING (story_id)"
+    stored = {title: (published, at) for title, published, at in _query(db, sql)}
+    assert stored["Epoch"] == (None, now) and stored["Ahead"] == (None, now)  # dated by their first sighting
+    assert stored["Soon"] == (soon, soon) and stored["Fine"] == (fine, fine)  # within a day of the poll: kept
+
+
 # -- check ---------------------------------------------------------------------------------------
 
 
