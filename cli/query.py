@@ -385,7 +385,11 @@ def runs(
     wide().print(table)
 
 
-_RUNS_SQL = "SELECT run_id, started_at, status, seconds, error FROM v_runs ORDER BY started_at DESC LIMIT ?"
+# the latest recorded first: runs replayed with one --now share their start time (runs.seq breaks the tie)
+_RUNS_SQL = (
+    "SELECT v.run_id, v.started_at, v.status, v.seconds, v.error FROM v_runs v JOIN runs r ON r.id = v.run_id"
+    " ORDER BY v.started_at DESC, r.seq DESC NULLS LAST LIMIT ?"
+)
 _STAGES_SQL = (
     "SELECT s.run_id, s.stage, s.items_in, s.items_out, s.skipped, s.seconds FROM run_stages s"
     " JOIN runs r ON r.id = s.run_id ORDER BY r.started_at DESC, s.stage"

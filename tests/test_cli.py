@@ -330,6 +330,26 @@ def test_runs_lists_status_stages_durations_and_errors(tmp_path: Path, newsmon: 
     assert "run-after" in latest.stdout and "run-ok" not in latest.stdout
 
 
+def test_runs_replayed_at_one_time_are_listed_latest_recorded_first(tmp_path: Path, newsmon: Newsmon) -> None:
+    """`newsmon run --now T` again and again: the runs share their start time; the one recorded
+    last comes first (-n 1 showed an earlier, crashed one)."""
+    from datetime import UTC, datetime
+
+    from storage.store import Store
+
+    replayed = datetime(2023, 5, 12, 23, 0, tzinfo=UTC)
+    store = Store.open_writer(tmp_path / "runs.duckdb")
+    try:
+        for n in range(1, 7):
+            store.runs.start(f"replay-{n}", replayed, "seeds")  # each marks the one before it crashed
+        store.runs.finish("replay-6", "completed", replayed)
+    finally:
+        store.close()
+    listed = newsmon("runs", "--db", str(tmp_path / "runs.duckdb"), "--live").stdout
+    order = [m.group(0) for m in re.finditer(r"replay-\d", listed)]
+    assert order == [f"replay-{n}" for n in range(6, 0, -1)], listed
+
+
 def test_alerts_for_an_unknown_topic_is_an_error_naming_the_known_ones(tmp_path: Path, newsmon: Newsmon) -> None:
     db = make_database(tmp_path / "n.duckdb")
     line = _one_line_error(newsmon("alerts", "--topic", "nope", "--db", str(db)))
