@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from newsmon.errors import ConfigError
-from newsmon.processes import die_with_parent
+from newsmon.processes import die_with_parent, exiting
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class ApiWatchdog:
                     cause = f"no answer for {silent:.0f} s ({cause})"
                 else:
                     continue
-                if not self._done.is_set():
+                if not self._done.is_set() and not exiting():  # a stop ending the API is no failure of it
                     log.debug("Prefect API %s lost: %s", self.url, cause)
                     self.on_lost(f"the Prefect API at {self.url} stopped answering: {cause}")
                 return

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import NoReturn
@@ -104,6 +105,14 @@ def end_descendants(grace_s: float = 2.0) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+_exiting = threading.Event()
+
+
+def exiting() -> bool:
+    """Whether :func:`exit_now` has begun: what dies from here on dies because newsmon ends."""
+    return _exiting.is_set()
+
+
 def exit_now(code: int) -> NoReturn:
     """End this process at once with ``code``, as a kill would (no cleanup handlers run, so
     nothing can hang on the way out), after flushing its output and ending its descendants.
@@ -112,6 +121,7 @@ def exit_now(code: int) -> NoReturn:
     open transaction is discarded, the kernel releases the writer lock, and the next run marks
     the run crashed.
     """
+    _exiting.set()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

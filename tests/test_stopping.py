@@ -220,15 +220,19 @@ def test_serve_stops_promptly_and_cleanly(
         lost_rows(_documents(work / "newsmon.duckdb"))
 
 
+@pytest.mark.parametrize("api", ["external", "temporary"])
 def test_sigterm_stops_a_run_and_the_next_run_completes(
-    tmp_path: Path, prefect_api: str, hanging_feed: HangingFeed, lost_rows: LostRows
+    tmp_path: Path, prefect_api: str, hanging_feed: HangingFeed, lost_rows: LostRows, api: str
 ) -> None:
+    """With the temporary API, the stop ends that API too: newsmon says it stopped, and no
+    more (it went on to report the API as lost, an error that did not happen)."""
     work = _work(tmp_path, hanging_feed.url)
-    run = Watched(_start(work, _env(PREFECT_API_URL=prefect_api), "run"))
+    run = Watched(_start(work, _env(PREFECT_API_URL=prefect_api) if api == "external" else _env(), "run"))
     assert hanging_feed.hit.wait(180), run.output[-4000:]
     took = run.stop(signal.SIGTERM)
     assert run.proc.returncode == 128 + signal.SIGTERM and took < 8, f"{took:.1f} s\n{run.output[-4000:]}"
     assert "newsmon: stopped by SIGTERM" in run.output and "Traceback" not in run.output
+    assert "stopped answering" not in run.output and "newsmon: error" not in run.output, run.output[-2000:]
     assert run.leftovers() == []
     (work / "feeds.toml").unlink()
     rerun = subprocess.run(
