@@ -21,7 +21,7 @@ import typer
 from cli.app import ConfigOption, DbOption, app, console, err_console
 from cli.report import quiet_console, summary_lines
 from newsmon.config import check_inputs, load_settings
-from newsmon.errors import NewsmonError, StorageError
+from newsmon.errors import ConfigError, NewsmonError, StorageError
 from newsmon.schedule import backfill_start, parse_time, serve_plan
 from newsmon.service import RunOutcome
 from storage.lock import set_wait_notifier
@@ -277,6 +277,7 @@ def serve(
     try:
         if os.environ.get("PREFECT_API_URL"):
             _say(f"runs report to the Prefect API at {os.environ['PREFECT_API_URL']}")
+            _warn_unless_answering(os.environ["PREFECT_API_URL"])
         else:
             home, why = server_home(settings.db)
             server = LocalPrefectServer(home)
@@ -291,6 +292,17 @@ def serve(
         if server is not None:
             server.stop()
     _say("stopped")
+
+
+def _warn_unless_answering(url: str) -> None:
+    """One line now if the configured Prefect API does not answer (it may come up later: serve
+    goes on, and each run it starts meanwhile fails in one line)."""
+    from flows.watchdog import check_api
+
+    try:
+        check_api(url)
+    except ConfigError as err:
+        _say(f"warning: {err}; runs fail until it answers")
 
 
 def _say(message: str) -> None:

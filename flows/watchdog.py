@@ -89,6 +89,31 @@ def _own_session_server() -> Any:
     return server
 
 
+def check_api(url: str, timeout_s: float = 5.0) -> None:
+    """Raise :class:`ConfigError` (one line) unless the Prefect API at ``url`` answers its
+    health check: a configured server that is down fails before the run, not in a traceback."""
+    with httpx.Client(timeout=timeout_s) as client:
+        cause = _health(client, url)
+    if cause is not None:
+        raise ConfigError(
+            f"the Prefect API at {url} does not answer ({cause}): start that server, or unset PREFECT_API_URL"
+            " to let the run start a temporary one"
+        )
+
+
+def _health(client: httpx.Client, url: str) -> str | None:
+    """None when the API at ``url`` answers its health check, else what went wrong."""
+    try:
+        response = client.get(f"{url.rstrip('/')}/health")
+    except httpx.ConnectError as err:
+        return "connection refused" if "refused" in str(err).lower() else f"cannot connect ({err})"
+    except httpx.TimeoutException:
+        return "timed out"
+    except httpx.HTTPError as err:
+        return f"{type(err).__name__}: {err}"
+    return None if response.status_code < 500 else f"HTTP {response.status_code}"
+
+
 class ApiWatchdog:
     """Context manager: watches the run's Prefect API while the block runs (see the module)."""
 
@@ -103,6 +128,8 @@ class ApiWatchdog:
 
     def __enter__(self) -> ApiWatchdog:
         self.url, self._process, self.silence_limit_s = _api(self.start_ephemeral)
+        if self.url and self._process is None:
+            check_api(self.url, min(5.0, self.silence_limit_s))
         if self.url:
             self._thread = threading.Thread(target=self._watch, name="newsmon-api-watchdog", daemon=True)
             self._thread.start()
@@ -141,12 +168,4 @@ class ApiWatchdog:
 
     def _probe(self, client: httpx.Client) -> str | None:
         """None when the API answers its health check, else what went wrong."""
-        try:
-            response = client.get(f"{self.url.rstrip('/')}/health")
-        except httpx.ConnectError as err:
-            return "connection refused" if "refused" in str(err).lower() else f"cannot connect ({err})"
-        except httpx.TimeoutException:
-            return "timed out"
-        except httpx.HTTPError as err:
-            return f"{type(err).__name__}: {err}"
-        return None if response.status_code < 500 else f"HTTP {response.status_code}"
+        return _health(client, self.url)

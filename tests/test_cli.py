@@ -330,6 +330,25 @@ def test_runs_lists_status_stages_durations_and_errors(tmp_path: Path, newsmon: 
     assert "run-after" in latest.stdout and "run-ok" not in latest.stdout
 
 
+def test_a_configured_prefect_api_that_is_down_is_one_line(tmp_path: Path) -> None:
+    """PREFECT_API_URL naming a server that is not running: one line before the run (it was a
+    138-line traceback from Prefect's client)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMON_"))}
+    env.update(PREFECT_API_URL=f"http://127.0.0.1:{port}/api", PREFECT_HOME=str(tmp_path / "prefect"))
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "run", "--seeds", str(SEEDS), "--db", str(tmp_path / "n.duckdb")],
+        capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1], timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr[-3000:]
+    assert f"the Prefect API at http://127.0.0.1:{port}/api does not answer (connection refused)" in done.stderr
+    assert not (tmp_path / "n.duckdb").exists()  # refused before any work
+
+
 def test_runs_replayed_at_one_time_are_listed_latest_recorded_first(tmp_path: Path, newsmon: Newsmon) -> None:
     """`newsmon run --now T` again and again: the runs share their start time; the one recorded
     last comes first (-n 1 showed an earlier, crashed one)."""
