@@ -15,13 +15,13 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from newsmon.boilerplate import strip_boilerplate
 from newsmon.errors import InputError
 from newsmon.extract import EXTRACTOR as HTML_EXTRACTOR
-from newsmon.extract import extract_html
+from newsmon.extract import extract_html, parse_date
 from newsmon.models import Document, IngestResult, Skip
 from newsmon.text import (
     UndecodableError,
@@ -145,7 +145,7 @@ def read_document(path: Path, now: datetime, source: str) -> Document:
     elif path.suffix.lower() in MARKDOWN_SUFFIXES:  # its front matter first, then as a text
         fields, text = read_front_matter(text)
         title, raw_body = _split_title(unwrap_lines(text), markdown=True, given_title=fields.get("title"))
-        published = next((t for key in _FRONT_MATTER_DATES if (t := _front_matter_time(fields.get(key)))), None)
+        published = next((t for key in _FRONT_MATTER_DATES if (t := parse_date(fields.get(key)))), None)
         author, extractor = None, TEXT_EXTRACTOR
     else:  # a hard-wrapped text becomes one paragraph per line first, as extracted pages are
         title, raw_body = _split_title(unwrap_lines(text), markdown=False)
@@ -266,18 +266,6 @@ def _yaml_scalar(value: str) -> str:
     if value[:1] in {"|", ">", "[", "{"}:
         return ""
     return value.split(" #", 1)[0].strip()
-
-
-def _front_matter_time(value: str | None) -> datetime | None:
-    """A front matter date (``2023-05-19``, ``2023-05-19 10:00:00 +0200``) as a UTC time, or
-    None when it is none."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def markdown_inline(text: str) -> str:

@@ -62,13 +62,15 @@ def extract_html(html: str, url: str | None = None) -> Extracted | None:
         title=(doc.title or None),
         text=doc.text or "",
         author=(doc.author or None),
-        published_at=_parse_date(doc.date),
+        published_at=parse_date(doc.date),
         sitename=(doc.sitename or None),
         language=(doc.language or None),
     )
 
 
-def _parse_date(value: str | None) -> datetime | None:
+def parse_date(value: str | None) -> datetime | None:
+    """An ISO 8601 date or time (``2023-05-19``, ``2023-05-19 10:00:00+02:00``) as a UTC time
+    (one without a zone is taken as UTC), or None when it is none."""
     if not value:
         return None
     try:
@@ -141,7 +143,7 @@ def extract_page(html: bytes, url: str, with_metadata: bool = True) -> PageText:
         title=doc.title or None,
         text=doc.text or "",
         author=doc.author or None,
-        published_at=_parse_date(doc.date),
+        published_at=parse_date(doc.date),
         sitename=doc.sitename or None,
         language=doc.language or _html_language(html),
     )

@@ -191,29 +191,30 @@ def test_markdown_heading_and_links(mixed_folder: Path, now: datetime) -> None:
     assert "http://x" not in doc.body
 
 
-def test_markdown_front_matter_gives_title_and_published_time(tmp_path: Path, now: datetime) -> None:
-    path = tmp_path / "g7.md"
-    path.write_text(
-        '---\ntitle: "Sanctions on Russia widened"\ndate: 2023-05-19\ntags: [g7]\n---\n\n'
-        "The G7 agreed new sanctions.\n",
-        encoding="utf-8",
-    )
+@pytest.mark.parametrize(
+    ("name", "text", "title", "body", "published"),
+    [
+        (
+            "g7.md",
+            '---\ntitle: "Sanctions on Russia widened"\ndate: 2023-05-19\ntags: [g7]\n---\n\n'
+            "The G7 agreed new sanctions.\n",
+            "Sanctions on Russia widened", "The G7 agreed new sanctions.", datetime(2023, 5, 19, tzinfo=UTC),
+        ),
+        (  # a time with an offset, and a headline repeating the front matter's title
+            "talks.markdown",
+            "---\ntitle: 'Talks in Astana &amp; Tashkent'\ndate: 2023-05-19 10:30:00 +0200\n---\n"
+            "# Talks in Astana & Tashkent\n\nThey met.\n",
+            "Talks in Astana & Tashkent", "They met.", datetime(2023, 5, 19, 8, 30, tzinfo=UTC),
+        ),
+    ],
+)  # fmt: skip
+def test_markdown_front_matter_gives_title_and_published_time(
+    tmp_path: Path, now: datetime, name: str, text: str, title: str, body: str, published: datetime
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     doc = read_document(path, now, "files")
-    assert doc.title == "Sanctions on Russia widened"
-    assert doc.body == "The G7 agreed new sanctions."
-    assert doc.published_at == datetime(2023, 5, 19, tzinfo=UTC)
-
-
-def test_markdown_front_matter_time_and_a_headline_repeating_its_title(tmp_path: Path, now: datetime) -> None:
-    path = tmp_path / "talks.markdown"
-    path.write_text(
-        "---\ntitle: 'Talks in Astana &amp; Tashkent'\ndate: 2023-05-19 10:30:00 +0200\n---\n"
-        "# Talks in Astana & Tashkent\n\nThey met.\n",
-        encoding="utf-8",
-    )
-    doc = read_document(path, now, "files")
-    assert (doc.title, doc.body) == ("Talks in Astana & Tashkent", "They met.")
-    assert doc.published_at == datetime(2023, 5, 19, 8, 30, tzinfo=UTC)
+    assert (doc.title, doc.body, doc.published_at) == (title, body, published)
 
 
 def test_markdown_inline_markup_is_read_as_text(tmp_path: Path, now: datetime) -> None:
