@@ -212,7 +212,9 @@ _URL = re.compile(
 _APOSTROPHES = ("ʻ", "ʼ", "`", "´", "′")  # Uzbek Latin oʻ/gʻ and look-alikes of the apostrophe
 # marks inside a word that never break it: soft hyphen (German headlines: "Sank&shy;tio&shy;nen"),
 # word joiner, zero-width no-break space (a zero-width space is left: in Thai it is the break)
-_INVISIBLE = ("\u00ad", "\u2060", "\ufeff")
+INVISIBLE_MARKS = ("\u00ad", "\u2060", "\ufeff")
+# one character for another, lengths kept: quotes and dashes as normalize_for_match reads them
+TYPOGRAPHIC_FOLD = {ord(typographic): plain for typographic, plain in _TYPOGRAPHIC}
 # Letters written two ways in one language, read as one (search engines fold them alike):
 # Greek accents, which capitals drop ("ΣΥΝΟΔΟΣ" is "σύνοδος"); in Arabic script the Arabic and
 # Persian yeh and kaf, the forms of alef, the tatweel that stretches a word and the vowel marks.
@@ -232,7 +234,7 @@ def normalize_for_query(text: str) -> str:
     Arabic-script letter forms folded (:data:`_SCRIPT_FOLD`); every apostrophe-like mark made
     ``'`` (Uzbek ``Oʻzbekiston`` = ``O'zbekiston``); links (``https://…``, ``www.…``,
     ``host.tld/path``) blanked out, so that no term ever matches inside a URL."""
-    for mark in _INVISIBLE:
+    for mark in INVISIBLE_MARKS:
         if mark in text:
             text = text.replace(mark, "")
     text = normalize_for_match(text)
