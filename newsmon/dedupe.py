@@ -63,7 +63,7 @@ from newsmon.models import (
     StoryKey,
 )
 from newsmon.pagekinds import JUNK_KINDS, junk_kind
-from newsmon.text import INVISIBLE_MARKS
+from newsmon.text import APOSTROPHE_FOLD, INVISIBLE_MARKS
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +211,7 @@ class PreparedText:
 # Marks that never break a word are dropped (a soft hyphen: "Sank&shy;tio&shy;nen" is one word),
 # and the modifier letters that stand for an apostrophe break it as ’ does ("Вʼячеслав" is
 # "В’ячеслав", "Oʻzbekiston" is "O’zbekiston"): one spelling or the other, the same tokens.
-_TOKEN_FOLD = {**dict.fromkeys(map(ord, INVISIBLE_MARKS)), 0x02BC: "’", 0x02BB: "’"}
+_TOKEN_FOLD = {**dict.fromkeys(map(ord, INVISIBLE_MARKS)), **APOSTROPHE_FOLD}
 
 
 def cased_tokens(text: str) -> list[str]:

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from newsmon.text import TYPOGRAPHIC_FOLD
+from newsmon.text import APOSTROPHE_FOLD, TYPOGRAPHIC_FOLD
 
 # -- cue phrases (matched case-folded, whitespace collapsed, inside one sentence) ---------------
 
@@ -259,7 +259,7 @@ _TOKEN = re.compile(r"\w+")
 # One character for another, so that a cue matches however it is typed: typographic quotes
 # and dashes (French sites print n’existe), the modifier letter apostrophe, Turkish dotless ı
 # (SAYFA BULUNAMADI casefolds to ...madi). One for one, so the folded text keeps its offsets.
-_CUE_FOLD = {**TYPOGRAPHIC_FOLD, ord("ʼ"): "'", ord("`"): "'", ord("ı"): "i"}
+_CUE_FOLD = {**TYPOGRAPHIC_FOLD, **APOSTROPHE_FOLD, ord("ı"): "i"}
 
 
 def fold_cue(text: str) -> str:

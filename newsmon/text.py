@@ -153,6 +153,7 @@ def is_plain_western(text: str) -> bool:
     :data:`WESTERN_MAX_ACCENTED_SHARE` of the letters are outside ASCII (a Central European
     or Cyrillic text has many more)."""
     accented = 0
+    most = WESTERN_MAX_ACCENTED_SHARE * len(text)  # letters never outnumber characters
     for found in _NON_ASCII.finditer(text):
         char, i = found.group(), found.start()
         previous = text[i - 1] if i else " "
@@ -160,6 +161,8 @@ def is_plain_western(text: str) -> bool:
             if char.isupper() and previous.islower():
                 return False
             accented += 1
+            if accented > most:  # too many for any count of letters: no need to read on
+                return False
         elif char not in _WESTERN_MARKS or (char in _OPENING_MARKS and not _opens(text, i, previous)):
             return False
     if not accented:
@@ -210,6 +213,7 @@ _URL = re.compile(
     r"(?:\b(?:https?|ftp)://|\bwww\.)\S+|(?<![\w.-])[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,6}/\S*"
 )
 _APOSTROPHES = ("ʻ", "ʼ", "`", "´", "′")  # Uzbek Latin oʻ/gʻ and look-alikes of the apostrophe
+APOSTROPHE_FOLD = dict.fromkeys(map(ord, _APOSTROPHES), "'")
 # marks inside a word that never break it: soft hyphen (German headlines: "Sank&shy;tio&shy;nen"),
 # word joiner, zero-width no-break space (a zero-width space is left: in Thai it is the break)
 INVISIBLE_MARKS = ("\u00ad", "\u2060", "\ufeff")
