@@ -233,11 +233,12 @@ def _answer(con: Any, text: str, fmt: OutputFormat, max_width: int, out: TextIO)
     return total
 
 
-def _write_text(out: TextIO, text: str, piece: int = 1 << 16) -> None:
-    """``text`` written in pieces: one large write cut short by a closed pipe (``| head``) can
-    end without an error, and the command would then claim success."""
-    for start in range(0, len(text), piece):
-        out.write(text[start : start + piece])
+def _write_text(out: TextIO, text: str) -> None:
+    """``text`` written in pieces of :data:`~newsmon.exports.PIPE_PIECE` characters."""
+    from newsmon.exports import PIPE_PIECE
+
+    for start in range(0, len(text), PIPE_PIECE):
+        out.write(text[start : start + PIPE_PIECE])
 
 
 def _write_result(

@@ -135,6 +135,11 @@ def _write_stream(write: Callable[[Path], T], sink: BinaryIO, name: str) -> T:
     return result
 
 
+# What goes to a pipe goes in pieces of this size: one large write cut short by a reader that
+# stops (`| head`) can end without an error, and the command would claim success.
+PIPE_PIECE = 1 << 16
+
+
 def write_staged(write: Callable[[Path], T], sink: BinaryIO) -> T:
     """Call ``write`` on a temporary file, then copy the file to ``sink``: for an output that
     cannot be reopened by name or seeked in (stdout, a pipe)."""
@@ -142,7 +147,7 @@ def write_staged(write: Callable[[Path], T], sink: BinaryIO) -> T:
         staged = Path(folder) / "output"
         result = write(staged)
         with staged.open("rb") as source:
-            shutil.copyfileobj(source, sink, 1 << 20)
+            shutil.copyfileobj(source, sink, PIPE_PIECE)
     return result
 
 

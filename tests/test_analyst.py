@@ -353,6 +353,7 @@ def test_output_to_stdout_redirected_to_a_file_appends(run_db: Path, tmp_path: P
         ["sql", "select * from big", "-f", "json"],
         ["sql", "select * from big", "-f", "markdown"],
         ["export", "big", "-f", "jsonl", "-o", "-"],
+        ["sql", "select random() r, random() s from range(50000)", "-f", "parquet", "-o", "-"],  # under 1 MiB
     ],
 )
 def test_a_reader_that_stops_early_ends_every_command_quietly(tmp_path: Path, args: list[str]) -> None:
