@@ -197,12 +197,8 @@ def _print_wait(message: str) -> None:
 
 
 def _end_run_without_api(cause: str) -> None:
-    """The API watchdog's verdict: print the one-line error and end the run as a kill would
-    (unless newsmon is ending already, as on SIGTERM, which ends the API too)."""
-    from newsmon.processes import exit_now, exiting
-
-    if exiting():
-        return
+    """The API watchdog's verdict: print the one-line error and end the run as a kill would."""
+    from newsmon.processes import exit_now
 
     advice = (
         "start it again (PREFECT_API_URL), then run again"

@@ -147,7 +147,7 @@ class ApiWatchdog:
         refused = 0
         with httpx.Client(timeout=min(5.0, self.silence_limit_s)) as client:
             while not self._done.wait(PROBE_EVERY_S):
-                cause = self._probe(client)
+                cause = _health(client, self.url)
                 if cause is None:
                     last_answer, refused = time.monotonic(), 0
                     continue
@@ -165,7 +165,3 @@ class ApiWatchdog:
                     log.debug("Prefect API %s lost: %s", self.url, cause)
                     self.on_lost(f"the Prefect API at {self.url} stopped answering: {cause}")
                 return
-
-    def _probe(self, client: httpx.Client) -> str | None:
-        """None when the API answers its health check, else what went wrong."""
-        return _health(client, self.url)
