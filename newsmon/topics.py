@@ -880,9 +880,10 @@ class SemanticScorer:
         self, docs: Sequence[Prepared], topics: Sequence[Topic], matches: Sequence[Sequence[Match | None]]
     ) -> list[Tag]:
         """Tags for a batch, given the rules' matches (``matches[doc][topic]``)."""
+        reads = [model_reads(doc.document) for doc in docs]
         wanted = [
             i for i, (doc, row) in enumerate(zip(docs, matches, strict=True))
-            if model_reads(doc.document)
+            if reads[i]
             and any(t.semantic and (m is not None or _candidate(t, doc)) for t, m in zip(topics, row, strict=True))
         ]  # fmt: skip
         vectors = self.encoder.encode([_embed_text(docs[i].document) for i in wanted]) if wanted else None
@@ -894,7 +895,7 @@ class SemanticScorer:
                     if match is not None:
                         tags.append(_tag(doc.document, topic, match.score, match.evidence, match.clause))
                     continue
-                if not model_reads(doc.document):
+                if not reads[i]:
                     if match is not None:
                         language = doc.document.detected_language or doc.document.language
                         clause = f"{match.clause}; similarity not scored ({language}: the model reads English)"
