@@ -157,7 +157,8 @@ def append_feeds(path: Path, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
     a feed whose name another feed has is appended as ``Name 2`` (see :func:`unique_name`), so
     that every feed can be named in ``feeds remove``, ``check`` and ``reset``.
     """
-    listed = load_feeds(path) if path.exists() else []
+    text = read_settings_text(path, "feeds file") if path.exists() else None
+    listed = parse_feeds_text(text, str(path)) if text is not None else []
     keys = {_url_key(s.url) for s in listed}
     names = [s.name for s in listed]
     added: list[FeedSpec] = []
@@ -169,9 +170,8 @@ def append_feeds(path: Path, specs: Sequence[FeedSpec]) -> list[FeedSpec]:
             names.append(spec.name)
             added.append(spec)
     if added:
-        text = read_settings_text(path, "feeds file") if path.exists() else FEEDS_FILE_HEADER
-        text = text.rstrip("\n") + "\n\n" + "\n".join(render_feed_entry(s) for s in added)
-        path.write_text(text, encoding="utf-8")
+        text = (text if text is not None else FEEDS_FILE_HEADER).rstrip("\n") + "\n\n"
+        path.write_text(text + "\n".join(render_feed_entry(s) for s in added), encoding="utf-8")
     return added
 
 
@@ -187,17 +187,22 @@ def _url_key(url: str) -> str:
     return feed_url_key(url) if safe_http_url(url) else url
 
 
+def _name_key(name: str) -> str:
+    """A feed name as names are compared: surrounding spaces and letter case left out."""
+    return name.strip().casefold()
+
+
 def named_feed(specs: Sequence[FeedSpec], name: str) -> FeedSpec | None:
     """The feed of ``specs`` named ``name``, ignoring case (as ``feeds remove NAME`` finds it), or None."""
-    return next((s for s in specs if s.name.casefold() == name.strip().casefold()), None)
+    return next((s for s in specs if _name_key(s.name) == _name_key(name)), None)
 
 
 def unique_name(name: str, taken: Iterable[str]) -> str:
     """``name`` if no name of ``taken`` is the same ignoring case, else the first free one of
     ``name 2``, ``name 3``, ..."""
-    used = {t.strip().casefold() for t in taken}
+    used = {_name_key(t) for t in taken}
     candidate, number = name, 1
-    while candidate.strip().casefold() in used:
+    while _name_key(candidate) in used:
         number += 1
         candidate = f"{name} {number}"
     return candidate
