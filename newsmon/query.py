@@ -454,7 +454,13 @@ def _ending(word: str) -> str:
 # scripts written without spaces between words: Chinese, Japanese, Thai, Lao, Khmer, Burmese
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
 _LEFT = r"(?<!\w)"
-_RIGHT = r"(?!\w|'(?!s(?!\w))\w)"  # no letter after, nor an apostrophe that continues the word
+# Turkish writes a name's case ending after an apostrophe ("Kazakistan'da", "Rusya'nın",
+# "Pekin'e"): an ending starts with a vowel of its own (dative, accusative, genitive) or with
+# one of the consonants endings begin with and a vowel; "Xi'an", "Shi'ite" are one word.
+_TURKISH_ENDING = r"(?:[ıiuü]n?|[ae]|[cçdtnylsğ][aeıiuü]\w*)(?!\w)"
+# no letter after, nor an apostrophe that continues the word (the possessive "'s" and a
+# Turkish ending leave the name whole)
+_RIGHT = rf"(?!\w|'(?!s(?!\w)|{_TURKISH_ENDING})\w)"
 _LEFT_MARKED = rf"(?<!{_LETTER})"
 _RIGHT_MARKED = rf"(?!{_LETTER})"
 

@@ -220,7 +220,7 @@ INVISIBLE_MARKS = ("\u00ad", "\u2060", "\ufeff")
 # one character for another, lengths kept: quotes and dashes as normalize_for_match reads them
 TYPOGRAPHIC_FOLD = {ord(typographic): plain for typographic, plain in _TYPOGRAPHIC}
 # Letters written two ways in one language, read as one (search engines fold them alike):
-# Greek accents, which capitals drop ("ΣΥΝΟΔΟΣ" is "σύνοδος"); in Arabic script the Arabic and
+# Russian ё and е, Greek accents, which capitals drop ("ΣΥΝΟΔΟΣ" is "σύνοδος"); in Arabic script the Arabic and
 # Persian yeh and kaf, the forms of alef, the tatweel that stretches a word and the vowel marks.
 _GREEK_ACCENTED = "άέήίόύώϊϋΐΰ"
 _GREEK_PLAIN = "αεηιουωιυιυ"
@@ -228,13 +228,14 @@ _SCRIPT_FOLD = {
     **{ord(a): b for a, b in zip(_GREEK_ACCENTED, _GREEK_PLAIN, strict=True)},
     ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا", ord("ٱ"): "ا",
     ord("\u0640"): None, **{cp: None for cp in range(0x064B, 0x0660)}, 0x0670: None,
+    ord("ё"): "е",  # Russian prints ё mostly as е ("Мирзиёев" is "Мирзиеев")
 }  # fmt: skip
 _FOLDABLE = re.compile("[" + re.escape("".join(chr(c) for c in _SCRIPT_FOLD)) + "]")
 
 
 def normalize_for_query(text: str) -> str:
     """The form topic queries match on: :func:`normalize_for_match` without the invisible marks
-    that never break a word (a soft hyphen); Turkish ``İ`` as ``i``, Greek without accents,
+    that never break a word (a soft hyphen); Turkish ``İ`` as ``i``, Russian ``ё`` as ``е``, Greek without accents,
     Arabic-script letter forms folded (:data:`_SCRIPT_FOLD`); every apostrophe-like mark made
     ``'`` (Uzbek ``Oʻzbekiston`` = ``O'zbekiston``); links (``https://…``, ``www.…``,
     ``host.tld/path``) blanked out, so that no term ever matches inside a URL."""

@@ -302,6 +302,33 @@ def test_an_apostrophe_continues_a_word_but_the_possessive_counts() -> None:
     assert parse_query("o'zbekiston*", "test").holds(unit("Oʻzbekiston Respublikasi"))
 
 
+def test_a_turkish_case_ending_after_an_apostrophe_keeps_the_name() -> None:
+    """Turkish writes a proper noun's case ending after an apostrophe ("Kazakistan'da"): the
+    name still matches, while a name that only starts a longer word ("Xi'an") does not."""
+    query = parse_query("kazakistan OR rusya", "test")
+    for text in (
+        "Erdoğan Kazakistan'da",
+        "Kazakistan’ın cumhurbaşkanı",
+        "Rusya'ya yönelik yaptırımlar",
+        "Kazakistan'daki zirve",
+        "Rusya'nın petrolü",
+        "Kazakistan'la anlaşma",
+        "Kazakistan'ı ziyaret",
+    ):
+        assert query.holds(unit(text)), text
+    assert parse_query("astana*", "test").holds(unit("Astana'dan döndü"))
+    assert not parse_query("xi", "test").holds(unit("Xi'an"))
+    assert not parse_query("shi", "test").holds(unit("a Shi'ite cleric"))
+    assert not parse_query("ba", "test").holds(unit("the Ba'ath party"))
+
+
+def test_cyrillic_yo_and_ye_are_one_letter() -> None:
+    """Russian usually prints ё as е: a term written either way matches both."""
+    assert parse_query("мирзиёев*", "test").holds(unit("Президент Мирзиеев прибыл в Москву"))
+    assert parse_query('"черный список"', "test").holds(unit("внесли в ЧЁРНЫЙ СПИСОК"))
+    assert parse_query("объединённых", "test").holds(unit("Организация Объединенных Наций"))
+
+
 def test_terms_never_match_inside_links() -> None:
     query = parse_query("sanction* AND russia*", "test")
     assert not query.holds(unit("read more at https://news.example/russia-sanctions-latest"))
