@@ -210,8 +210,9 @@ class PreparedText:
 
 # Marks that never break a word are dropped (a soft hyphen: "Sank&shy;tio&shy;nen" is one word),
 # and the modifier letters that stand for an apostrophe break it as ’ does ("Вʼячеслав" is
-# "В’ячеслав", "Oʻzbekiston" is "O’zbekiston"): one spelling or the other, the same tokens.
-_TOKEN_FOLD = {**dict.fromkeys(map(ord, INVISIBLE_MARKS)), **APOSTROPHE_FOLD}
+# "В’ячеслав", "Oʻzbekiston" is "O’zbekiston"), and Russian ё is е, which most outlets print
+# ("Мирзиёев" is "Мирзиеев"): one spelling or the other, the same tokens.
+_TOKEN_FOLD = {**dict.fromkeys(map(ord, INVISIBLE_MARKS)), **APOSTROPHE_FOLD, ord("ё"): "е", ord("Ё"): "Е"}
 
 
 def cased_tokens(text: str) -> list[str]:

@@ -780,13 +780,15 @@ def _with_soft_hyphens(text: str) -> str:
          ("Зеленський: В’ячеслав відповість за обстріл Харкова", "")),
         (("Neue Sank\u00adtio\u00adnen gegen Russland beschlossen", ""),
          ("Neue Sanktionen gegen Russland beschlossen", "")),
+        (("Мирзиёев и Токаев обсудили объединённый рынок", ""),
+         ("Мирзиеев и Токаев обсудили объединенный рынок", "")),
     ],
 )  # fmt: skip
 def test_invisible_marks_and_apostrophe_letters_do_not_keep_a_reprint_apart(
     make_document: MakeDocument, first: tuple[str, str], second: tuple[str, str]
 ) -> None:
-    """A soft hyphen inside words, or ʼ (a letter to Unicode) for ’: the same text (the copy
-    with soft hyphens stood alone at containment 0.50)."""
+    """A soft hyphen inside words, ʼ (a letter to Unicode) for ’, or ё printed as е: the same
+    text (the copy with soft hyphens stood alone at containment 0.50)."""
     kind = "article" if first[1] else "feed-summary"
     a = replace(make_document("a", first[1], title=first[0], source="one"), extraction=kind)
     b = replace(make_document("b", second[1], title=second[0], source="two"), extraction=kind)
