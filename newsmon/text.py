@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import itertools
 import re
@@ -231,11 +232,33 @@ _SCRIPT_FOLD = {
     ord("ё"): "е",  # Russian prints ё mostly as е ("Мирзиёев" is "Мирзиеев")
 }  # fmt: skip
 _FOLDABLE = re.compile("[" + re.escape("".join(chr(c) for c in _SCRIPT_FOLD)) + "]")
+# Chinese characters: Taiwan and Hong Kong write traditional forms (俄羅斯, 中亞) where the
+# mainland writes simplified ones (俄罗斯, 中亚); both are read as simplified, one character
+# for one, by OpenCC's table (its phrase rules are left out: a term must fold as its text does).
+_HAN_RANGES = ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00), (0x20000, 0x2A6E0))
+_HAN = re.compile("[" + "".join(f"{chr(first)}-{chr(end - 1)}" for first, end in _HAN_RANGES) + "]")
+
+
+@functools.cache
+def han_fold() -> dict[int, str]:
+    """The table that reads traditional Chinese characters as simplified ones (built once per
+    process from OpenCC's ``t2s`` conversion, about 4,500 characters, in under 0.1 s)."""
+    from opencc import OpenCC
+
+    convert = OpenCC("t2s").convert
+    table: dict[int, str] = {}
+    for first, end in _HAN_RANGES:
+        for code in range(first, end):
+            simplified = convert(chr(code))
+            if len(simplified) == 1 and simplified != chr(code):
+                table[code] = simplified
+    return table
 
 
 def normalize_for_query(text: str) -> str:
     """The form topic queries match on: :func:`normalize_for_match` without the invisible marks
-    that never break a word (a soft hyphen); Turkish ``İ`` as ``i``, Russian ``ё`` as ``е``, Greek without accents,
+    that never break a word (a soft hyphen); Turkish ``İ`` as ``i``, Russian ``ё`` as ``е``,
+    traditional Chinese as simplified (:func:`han_fold`), Greek without accents,
     Arabic-script letter forms folded (:data:`_SCRIPT_FOLD`); every apostrophe-like mark made
     ``'`` (Uzbek ``Oʻzbekiston`` = ``O'zbekiston``); links (``https://…``, ``www.…``,
     ``host.tld/path``) blanked out, so that no term ever matches inside a URL."""
@@ -248,6 +271,8 @@ def normalize_for_query(text: str) -> str:
             text = text.replace("i\u0307", "i")
         if _FOLDABLE.search(text):
             text = text.translate(_SCRIPT_FOLD)
+        if _HAN.search(text):
+            text = text.translate(han_fold())
     for mark in _APOSTROPHES:
         if mark in text:
             text = text.replace(mark, "'")

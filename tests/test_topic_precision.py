@@ -290,6 +290,18 @@ def test_cjk_terms_match_inside_unspaced_text() -> None:
     assert not query.holds(unit("欧盟宣布对伊朗实施新一轮制裁"))
 
 
+def test_traditional_and_simplified_chinese_are_one_script(topics: list[Topic]) -> None:
+    """Taiwan and Hong Kong outlets write 俄羅斯 and 中亞 where the shipped terms say 俄罗斯 and
+    中亚: each form matches the other (character by character, OpenCC's table)."""
+    query = parse_query("制裁 NEAR/3 俄罗斯", "test")
+    assert query.holds(unit("歐盟宣布對俄羅斯實施新一輪制裁"))
+    assert parse_query("中亞 OR 哈薩克", "test").holds(unit("中亚峰会在西安举行"))
+    assert not parse_query("俄罗斯", "test").holds(unit("歐盟宣布對伊朗實施新一輪制裁"))
+    assert normalize_for_query("對俄羅斯的制裁") == "对俄罗斯的制裁"
+    traditional = doc("歐盟通過對俄羅斯的第十一輪制裁", "歐盟週五通過對俄羅斯的第十一輪制裁，打擊規避制裁的行為。")
+    assert SANCTIONS in {t.topic for t in tag_document(traditional, topics)}
+
+
 def test_cjk_full_stops_end_sentences() -> None:
     assert split_sentences("第一句。第二句！第三句") == ["第一句。", "第二句！", "第三句"]
 
