@@ -63,7 +63,7 @@ from newsmon.models import (
     StoryKey,
 )
 from newsmon.pagekinds import JUNK_KINDS, junk_kind
-from newsmon.text import APOSTROPHE_FOLD, INVISIBLE_MARKS
+from newsmon.text import APOSTROPHE_FOLD, INVISIBLE_MARKS, replace_chars
 
 log = logging.getLogger(__name__)
 
@@ -212,13 +212,18 @@ class PreparedText:
 # and the modifier letters that stand for an apostrophe break it as ’ does ("Вʼячеслав" is
 # "В’ячеслав", "Oʻzbekiston" is "O’zbekiston"), and Russian ё is е, which most outlets print
 # ("Мирзиёев" is "Мирзиеев"): one spelling or the other, the same tokens.
-_TOKEN_FOLD = {**dict.fromkeys(map(ord, INVISIBLE_MARKS)), **APOSTROPHE_FOLD, ord("ё"): "е", ord("Ё"): "Е"}
+_TOKEN_FOLD: dict[int, str | None] = {
+    **dict.fromkeys(map(ord, INVISIBLE_MARKS)),
+    **APOSTROPHE_FOLD,
+    ord("ё"): "е",
+    ord("Ё"): "Е",
+}
 
 
 def cased_tokens(text: str) -> list[str]:
     """Word tokens of ``text`` in their original case (NFKC-normalized; see :data:`_TOKEN_FOLD`)."""
     if not text.isascii():
-        text = text.translate(_TOKEN_FOLD)
+        text = replace_chars(text, _TOKEN_FOLD)
     return _WORD.findall(unicodedata.normalize("NFKC", text))
 
 

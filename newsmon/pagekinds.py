@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from newsmon.text import APOSTROPHE_FOLD, TYPOGRAPHIC_FOLD
+from newsmon.text import APOSTROPHE_FOLD, TYPOGRAPHIC_FOLD, replace_chars
 
 # -- cue phrases (matched case-folded, whitespace collapsed, inside one sentence) ---------------
 
@@ -259,12 +259,12 @@ _TOKEN = re.compile(r"\w+")
 # One character for another, so that a cue matches however it is typed: typographic quotes
 # and dashes (French sites print n’existe), the modifier letter apostrophe, Turkish dotless ı
 # (SAYFA BULUNAMADI casefolds to ...madi). One for one, so the folded text keeps its offsets.
-_CUE_FOLD = {**TYPOGRAPHIC_FOLD, **APOSTROPHE_FOLD, ord("ı"): "i"}
+_CUE_FOLD: dict[int, str | None] = {**TYPOGRAPHIC_FOLD, **APOSTROPHE_FOLD, ord("ı"): "i"}
 
 
 def fold_cue(text: str) -> str:
     """``text`` as cue phrases are matched: case-folded, with :data:`_CUE_FOLD` applied."""
-    return text.casefold().translate(_CUE_FOLD)
+    return replace_chars(text.casefold(), _CUE_FOLD)
 
 
 def _index_phrases() -> tuple[dict[str, list[tuple[str, str]]], list[tuple[str, str, bool]]]:

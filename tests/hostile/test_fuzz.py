@@ -10,7 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsmon.boilerplate import is_boilerplate_line, strip_boilerplate
+from newsmon.dedupe import _TOKEN_FOLD
 from newsmon.feeds import parse_feed, plain_paragraphs, plain_text
+from newsmon.pagekinds import _CUE_FOLD
+from newsmon.text import replace_chars
 from newsmon.urls import canonicalize_url, safe_http_url
 
 pytestmark = pytest.mark.hostile("fuzzing")
@@ -211,3 +214,21 @@ def test_topic_query_parser_fails_only_with_a_clear_error(parts: list[str], nois
         assert message.startswith("topics.toml: topic 'fuzz'") and "\n" not in message
     else:
         assert query is not None
+
+
+_FOLDS = {"dedupe tokens": _TOKEN_FOLD, "page-kind cues": _CUE_FOLD}
+
+
+@pytest.mark.parametrize("table", _FOLDS.values(), ids=_FOLDS.keys())
+def test_each_fold_table_replaces_characters_with_characters_outside_it(table: dict[int, str | None]) -> None:
+    """What lets replace_chars replace one character after another: no replacement is replaced again."""
+    assert not {ord(c) for value in table.values() for c in value or ""} & table.keys()
+
+
+@FAST
+@given(data=st.data())
+def test_replacing_characters_one_by_one_is_translating(data: st.DataObject) -> None:
+    table = data.draw(st.sampled_from(list(_FOLDS.values())))
+    alphabet = st.sampled_from([*map(chr, table), "a", "é", " ", "'", "е", "\n"]) | st.characters()
+    text = data.draw(st.text(alphabet=alphabet, max_size=200))
+    assert replace_chars(text, table) == text.translate(table)
