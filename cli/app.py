@@ -7,6 +7,7 @@ import gc
 import inspect
 import logging
 import os
+import shlex
 import signal
 import sys
 import traceback
@@ -14,7 +15,7 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +23,9 @@ from typer.core import TyperGroup
 
 from newsmon import __version__
 from newsmon.errors import NewsmonError
+
+if TYPE_CHECKING:
+    from newsmon.config import Settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -163,6 +167,14 @@ def wide() -> Console:
         return console
     columns = os.environ.get("COLUMNS", "")
     return Console(width=int(columns) if columns.isdigit() and int(columns) > 0 else 240)
+
+
+def db_flag(settings: Settings) -> str:
+    """`` --db PATH`` (quoted for the shell) for a command to paste, or "" when the database
+    is the default one."""
+    from newsmon.config import Settings
+
+    return f" --db {shlex.quote(str(settings.db))}" if settings.db != Settings.model_fields["db"].default else ""
 
 
 def refuse_database_output(output: Path, db: Path) -> None:

@@ -8,6 +8,7 @@ import shlex
 import textwrap
 from datetime import UTC, datetime
 
+from cli.app import db_flag
 from newsmon.config import Settings
 from newsmon.documents import SUPPORTED_SUFFIXES, describe_other_types
 from newsmon.errors import failure_hint
@@ -63,8 +64,7 @@ def failure_lines(tallies: list[FailureTally]) -> list[str]:
 def hint_lines(summary: RunSummary, settings: Settings) -> list[str]:
     """Next steps the run's outcome calls for."""
     hints: list[str] = []
-    default_db = Settings.model_fields["db"].default
-    db = f" --db {shlex.quote(str(settings.db))}" if settings.db != default_db else ""  # commands to paste
+    db = db_flag(settings)  # commands to paste
     feeds = f"{db} --feeds {shlex.quote(str(settings.feeds))}" if settings.feeds is not None else db
     if summary.feeds_failing:
         n = summary.feeds_failing

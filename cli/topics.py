@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.app import ConfigOption, DbOption, app, console, err_console, wide
+from cli.app import ConfigOption, DbOption, app, console, db_flag, err_console, wide
 from newsmon.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -149,8 +149,7 @@ def topics_test(
 def _apply_hint(slug: str, given: Path | None, settings: Settings) -> str:
     """How to apply a back-tested definition: retag with the same file, and keep it for runs
     (a run with another topics file hides this topic's tags again)."""
-    default_db = Settings.model_fields["db"].default
-    db = f" --db {shlex.quote(str(settings.db))}" if settings.db != default_db else ""
+    db = db_flag(settings)
     if given is None:
         return f"to apply: `newsmon topics retag {slug}{db}`"
     file = shlex.quote(str(given))

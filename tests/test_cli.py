@@ -150,6 +150,14 @@ def test_db_from_environment(tmp_path: Path, newsmon: Newsmon) -> None:
     assert result.exit_code == 0 and result.stdout.splitlines()[1] == "2"
 
 
+def test_commands_to_paste_name_the_database_unless_it_is_the_default() -> None:
+    from cli.app import db_flag
+    from newsmon.config import Settings
+
+    assert db_flag(Settings(db=Path("newsmon.duckdb"))) == ""
+    assert db_flag(Settings(db=Path("my news.duckdb"))) == " --db 'my news.duckdb'"
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
