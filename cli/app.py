@@ -182,11 +182,11 @@ def refuse_database_output(output: Path, db: Path) -> None:
     write-ahead logs: an export or a query result must never be written over them."""
     from newsmon.errors import OutputError
     from newsmon.exports import is_stdout
-    from storage.snapshot import snapshot_path
+    from storage.snapshot import snapshot_path, wal_path
 
     if is_stdout(output):
         return
-    guarded = {f.resolve() for base in (db, snapshot_path(db)) for f in (base, base.with_name(base.name + ".wal"))}
+    guarded = {f.resolve() for base in (db, snapshot_path(db)) for f in (base, wal_path(base))}
     if output.resolve() in guarded:
         raise OutputError(f"--output {output} is the database itself: write the result to another file")
 

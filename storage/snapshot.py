@@ -23,6 +23,11 @@ def snapshot_path(db_path: Path) -> Path:
     return db_path.with_name(f"{db_path.stem}.snapshot{db_path.suffix or '.duckdb'}")
 
 
+def wal_path(db_path: Path) -> Path:
+    """The write-ahead log DuckDB keeps beside ``db_path`` (``news.duckdb`` -> ``news.duckdb.wal``)."""
+    return db_path.with_name(db_path.name + ".wal")
+
+
 def publish_snapshot(db_path: Path) -> Path | None:
     """Copy a closed, checkpointed database to its snapshot path atomically.
 
@@ -30,7 +35,7 @@ def publish_snapshot(db_path: Path) -> Path | None:
     writer lock. Returns the snapshot path, or None when the file still has a WAL (the
     checkpoint did not complete), in which case the previous snapshot stays in place.
     """
-    wal = db_path.with_name(db_path.name + ".wal")
+    wal = wal_path(db_path)
     if wal.exists() and wal.stat().st_size > 0:
         log.warning("not publishing a snapshot of %s: its WAL was not checkpointed", db_path)
         return None
