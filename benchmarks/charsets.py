@@ -18,9 +18,6 @@ the failures and what they were read as), then per language, and the time per de
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
-import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -31,33 +28,24 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.language import GOLD, gold_articles  # noqa: E402
 from newsmon.language import detect_language  # noqa: E402
 from newsmon.text import UndecodableError, decode_bytes  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
-GOLD = DATA / "html" / "article-extraction-benchmark"
 # Legacy code pages a text file may come in, Western first: Windows, ISO 8859, KOI8, Mac, CJK.
 ENCODINGS: tuple[str, ...] = (
     "cp1252", "latin-1", "iso-8859-15", "cp1250", "iso-8859-2", "cp1251", "koi8-r", "koi8-u",
     "iso-8859-5", "cp1253", "cp1254", "cp1256", "cp1257", "mac-roman",
     "shift_jis", "euc-jp", "gb18030", "big5", "euc-kr",
 )  # fmt: skip
-_LANG = re.compile(r"<html[^>]*\blang=[\"']([A-Za-z]{2})", re.I)
 
 
 def gold_texts() -> list[tuple[str, str, str]]:
-    """``(id, language, text)`` of every gold article with a character outside ASCII."""
-    truth = json.loads((GOLD / "ground-truth.json").read_text(encoding="utf-8"))
-    out = []
-    for key, item in sorted(truth.items()):
-        text = item["articleBody"]
-        if text.isascii():
-            continue
-        with gzip.open(GOLD / "html" / f"{key}.html.gz", "rt", encoding="utf-8", errors="replace") as f:
-            declared = _LANG.search(f.read(20_000))
-        lang = declared.group(1).lower() if declared else (detect_language(text) or "?")
-        out.append((key, lang, text))
-    return out
+    """``(id, language, text)`` of every gold article with a character outside ASCII (the
+    language its page declares, else the one read from the text)."""
+    return [
+        (key, lang or detect_language(text) or "?", text) for key, lang, text in gold_articles() if not text.isascii()
+    ]
 
 
 def read_back(data: bytes) -> tuple[str | None, str]:

@@ -39,6 +39,7 @@ import feedparser  # noqa: E402
 from newsmon.feeds import plain_text  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
+GOLD = DATA / "html" / "article-extraction-benchmark"
 FEEDS = {
     "feeds/miniflux/encoding_ISO-8859-1.xml": "de",
     "feeds/miniflux/rdf_UTF8.xml": "de",
@@ -72,17 +73,21 @@ def feed_cases() -> list[Case]:
     return out
 
 
-def gold_cases() -> list[Case]:
-    """The start of each gold article whose page declares its language."""
-    base = DATA / "html" / "article-extraction-benchmark"
-    truth = json.loads((base / "ground-truth.json").read_text(encoding="utf-8"))
+def gold_articles() -> list[tuple[str, str | None, str]]:
+    """``(id, language, text)`` of every gold article, by id; the language is the one its
+    page declares (``<html lang>``), None when it declares none."""
+    truth = json.loads((GOLD / "ground-truth.json").read_text(encoding="utf-8"))
     out = []
     for key, item in sorted(truth.items()):
-        with gzip.open(base / "html" / f"{key}.html.gz", "rt", encoding="utf-8", errors="replace") as f:
-            m = _LANG.search(f.read(20_000))
-        if m:
-            out.append((m.group(1).lower(), " ".join(item["articleBody"].split())[:SAMPLE_CHARS]))
+        with gzip.open(GOLD / "html" / f"{key}.html.gz", "rt", encoding="utf-8", errors="replace") as f:
+            declared = _LANG.search(f.read(20_000))
+        out.append((key, declared.group(1).lower() if declared else None, item["articleBody"]))
     return out
+
+
+def gold_cases() -> list[Case]:
+    """The start of each gold article whose page declares its language."""
+    return [(lang, " ".join(text.split())[:SAMPLE_CHARS]) for _, lang, text in gold_articles() if lang]
 
 
 def archive_cases(n: int = 600) -> list[Case]:
