@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import textwrap
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -149,7 +150,7 @@ def sql(
             assert output is not None
             _sql_to_parquet(con, text, output)
         elif output is not None:
-            _answer_to_file(con, text, fmt, output, max_width)
+            _to_file(output, lambda out: _answer(con, text, fmt, max_width, out))
         else:
             _answer(con, text, fmt, max_width, sys.stdout)
     finally:
@@ -259,17 +260,16 @@ def _write_result(
         out.writelines(f"{line}\n" for line in lines)
 
 
-def _answer_to_file(con: Any, text: str, fmt: OutputFormat, output: Path, max_width: int) -> None:
-    """The answers written to a file (replaced only when complete; a link is written through,
-    a pipe or a device written to), and a summary line."""
+def _to_file(output: Path, fill: Callable[[TextIO], int]) -> None:
+    """What ``fill`` writes (it returns the rows) as a text file (replaced only when complete; a
+    link is written through, a pipe or a device written to), and a summary line."""
     from newsmon.exports import output_size, write_output
 
-    def fill(file: Path) -> int:
+    def fill_file(file: Path) -> int:
         with file.open("w", encoding="utf-8", newline="") as handle:
-            return _answer(con, text, fmt, max_width, handle)
+            return fill(handle)
 
-    rows = write_output(output, fill)
-    _print_written(rows, output, output_size(output))
+    _print_written(write_output(output, fill_file), output, output_size(output))
 
 
 def _print_written(rows: int, output: Path, size: int | None) -> None:
@@ -326,14 +326,8 @@ def _write_views(db_path: Path, live: bool, fmt: OutputFormat, output: Path | No
 
     if output is None:
         fill(sys.stdout)
-        return
-    from newsmon.exports import output_size, write_output
-
-    def fill_file(file: Path) -> int:
-        with file.open("w", encoding="utf-8", newline="") as handle:
-            return fill(handle)
-
-    _print_written(write_output(output, fill_file), output, output_size(output))
+    else:
+        _to_file(output, fill)
 
 
 def _print_views(db_path: Path, live: bool) -> None:
