@@ -263,13 +263,14 @@ def _write_result(
 def _to_file(output: Path, fill: Callable[[TextIO], int]) -> None:
     """What ``fill`` writes (it returns the rows) as a text file (replaced only when complete; a
     link is written through, a pipe or a device written to), and a summary line."""
-    from newsmon.exports import output_size, write_output
+    from newsmon.exports import write_output
 
     def fill_file(file: Path) -> int:
         with file.open("w", encoding="utf-8", newline="") as handle:
             return fill(handle)
 
-    _print_written(write_output(output, fill_file), output, output_size(output))
+    rows, size = write_output(output, fill_file)
+    _print_written(rows, output, size)
 
 
 def _print_written(rows: int, output: Path, size: int | None) -> None:

@@ -79,8 +79,9 @@ def is_stream(path: Path) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def write_output(path: Path, write: Callable[[Path], T]) -> T:
-    """Call ``write`` with the file to fill for ``path``, and return what it returns.
+def write_output(path: Path, write: Callable[[Path], T]) -> tuple[T, int | None]:
+    """Call ``write`` with the file to fill for ``path``; what it returns, and the size of the
+    file written in bytes (None for stdout, a pipe or a device).
 
     A regular file (new or existing) is filled under a temporary name beside it and renamed
     over it when complete, keeping an existing file's permissions; a link is followed, so its
@@ -89,12 +90,12 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     """
     sink = standard_sink(path)
     if sink is not None:  # stdout, whatever it is (a pipe, a terminal, a file opened to append)
-        return _write_stream(write, sink, "stdout" if is_stdout(path) else str(path))
+        return _write_stream(write, sink, "stdout" if is_stdout(path) else str(path)), None
     if path.is_dir():
         raise OutputError(f"output {path} is a folder: give a file name")
     if is_stream(path):  # through its links: /dev/stdout is a link to /proc/self/fd/1
         try:
-            return write(path)
+            return write(path), None
         except OSError as err:
             raise OutputError(f"cannot write {path} ({err.strerror or err}): check the output") from err
     target = path.resolve() if path.is_symlink() else path
@@ -103,13 +104,14 @@ def write_output(path: Path, write: Callable[[Path], T]) -> T:
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         result = write(tmp)
+        size = tmp.stat().st_size
         _keep_mode(target, tmp)
         os.replace(tmp, target)
     except OSError as err:
         raise OutputError(f"cannot write {path} ({err.strerror or err}): check the folder and free disk space") from err
     finally:
         tmp.unlink(missing_ok=True)
-    return result
+    return result, size
 
 
 def _keep_mode(target: Path, tmp: Path) -> None:
@@ -151,12 +153,6 @@ def write_staged(write: Callable[[Path], T], sink: BinaryIO) -> T:
     return result
 
 
-def output_size(path: Path) -> int | None:
-    """The size of a written file in bytes; None for stdout (``-``, or the file it is open to),
-    a pipe or a device."""
-    return None if standard_sink(path) is not None or is_stream(path) else path.stat().st_size
-
-
 def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: Progress | None = None) -> Written:
     """Write every batch of ``reader`` to ``path`` in ``fmt`` (parquet, csv or jsonl), atomically
     (see :func:`write_output`); ``progress`` is called with the rows written so far after each batch."""
@@ -166,10 +162,10 @@ def write_batches(reader: pa.RecordBatchReader, fmt: str, path: Path, progress: 
         raise OutputError(f"output {path} is a folder: give a file name, e.g. {path / ('export.' + fmt)}")
     t0 = time.perf_counter()
     try:
-        rows = write_output(path, lambda file: _WRITERS[fmt](reader, file, progress))
+        rows, size = write_output(path, lambda file: _WRITERS[fmt](reader, file, progress))
     finally:
         reader.close()
-    return Written(rows, path, output_size(path), time.perf_counter() - t0)
+    return Written(rows, path, size, time.perf_counter() - t0)
 
 
 def _write_parquet(reader: pa.RecordBatchReader, tmp: Path, progress: Progress | None) -> int:

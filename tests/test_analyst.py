@@ -324,6 +324,33 @@ def test_outputs_are_written_through_links_pipes_and_stdout(run_db: Path, newsmo
     assert parquet.returncode == 0 and pq.read_table(io.BytesIO(parquet.stdout)).num_rows == 2
 
 
+def test_an_output_written_reports_the_size_of_its_file(tmp_path: Path) -> None:
+    """The size that ``wrote … (size)`` shows is the file's (through a link, its target's); a pipe
+    has none."""
+    import os
+    import threading
+
+    from newsmon.exports import write_output
+
+    def fill(file: Path) -> int:
+        file.write_text("seven\n7\n", encoding="utf-8")
+        return 1
+
+    target = tmp_path / "target.csv"
+    assert write_output(target, fill) == (1, 8) and target.stat().st_size == 8
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert write_output(link, fill) == (1, 8) and link.is_symlink()
+    fifo = tmp_path / "rows.csv"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    assert write_output(fifo, fill) == (1, None)
+    reader.join(10)
+    assert got == ["seven\n7\n"]
+
+
 @pytest.mark.parametrize("output", ["-", "/dev/stdout", "/proc/self/fd/1"])
 @pytest.mark.parametrize("command", ["export", "sql"])
 def test_output_to_stdout_redirected_to_a_file_appends(run_db: Path, tmp_path: Path, output: str, command: str) -> None:
