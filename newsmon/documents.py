@@ -144,11 +144,11 @@ def read_document(path: Path, now: datetime, source: str) -> Document:
         title, raw_body, author, published, extractor = _parse_html(text, url)
     elif path.suffix.lower() in MARKDOWN_SUFFIXES:  # its front matter first, then as a text
         fields, text = read_front_matter(text)
-        title, raw_body = _split_title(unwrap_lines(text), markdown=True, given_title=fields.get("title"))
+        title, raw_body = _split_markdown_title(unwrap_lines(text), fields.get("title"))
         published = next((t for key in _FRONT_MATTER_DATES if (t := parse_date(fields.get(key)))), None)
         author, extractor = None, TEXT_EXTRACTOR
     else:  # a hard-wrapped text becomes one paragraph per line first, as extracted pages are
-        title, raw_body = _split_title(unwrap_lines(text), markdown=False)
+        title, raw_body = _split_title(unwrap_lines(text))
         author, published, extractor = None, None, TEXT_EXTRACTOR
     cleaned = strip_boilerplate(raw_body)
     return Document(
@@ -211,29 +211,35 @@ def derived_title(text: str) -> str:
     return first[:DERIVED_TITLE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
 
 
-def _split_title(text: str, markdown: bool, given_title: str | None = None) -> tuple[str, str]:
+def _split_title(text: str) -> tuple[str, str]:
     """The title and the body of a text file: the first line is the title when it looks like
     one (:func:`looks_like_title`); otherwise the title is made from the text and the body is
-    the whole text, so that dedupe compares all of it. Markdown is read as its reader sees it
-    (:func:`markdown_inline`, :func:`markdown_title`); ``given_title`` (its front matter's) is
-    the title, and the whole text the body (less a first line repeating it)."""
-    if markdown:
-        text = markdown_inline(text)
+    the whole text, so that dedupe compares all of it."""
     lines = text.strip().split("\n")
-    if markdown:
-        while len(lines) > 1 and (_MD_RULE.match(lines[0]) or not lines[0].strip()):  # a rule above the headline
-            lines = lines[1:]
-    if markdown and given_title and given_title.strip():
+    return _title_and_body(lines[0].strip(), lines[1:])
+
+
+def _split_markdown_title(text: str, given_title: str | None) -> tuple[str, str]:
+    """:func:`_split_title` of a Markdown text, read as its reader sees it
+    (:func:`markdown_inline`, :func:`markdown_title`): rules and blank lines above the headline
+    are skipped, and a setext heading's underline is no part of the body. ``given_title`` (its
+    front matter's) is the title, and the whole text the body (less a first line repeating it)."""
+    lines = markdown_inline(text).strip().split("\n")
+    while len(lines) > 1 and (_MD_RULE.match(lines[0]) or not lines[0].strip()):  # a rule above the headline
+        lines = lines[1:]
+    if given_title and given_title.strip():
         title = markdown_title(markdown_inline(given_title))
         if markdown_title(lines[0]) == title:
             lines = lines[1:]
         return title, "\n".join(lines).strip() or title
-    title = lines[0].strip()
     body_lines = lines[1:]
-    if markdown:
-        title = markdown_title(title)
-        if body_lines and _MD_SETEXT.match(body_lines[0]):
-            body_lines = body_lines[1:]
+    if body_lines and _MD_SETEXT.match(body_lines[0]):
+        body_lines = body_lines[1:]
+    return _title_and_body(markdown_title(lines[0]), body_lines)
+
+
+def _title_and_body(title: str, body_lines: list[str]) -> tuple[str, str]:
+    """The title and the body, from a first line and the lines after it (see :func:`_split_title`)."""
     body = "\n".join(body_lines)
     if not body.strip():
         return (title if looks_like_title(title) else derived_title(title)), title
