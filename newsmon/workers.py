@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import threading
@@ -38,8 +39,10 @@ R = TypeVar("R")
 _state: dict[str, Any] = {}  # in a worker process: the pool's state, installed when it starts
 
 
-def _start_worker(memory_bytes: int, state: Mapping[str, Any], owner: int | None = None) -> None:
-    """Cap the worker's address space, install the pool's state, and watch the process that
+def _start_worker(memory_bytes: int, state: bytes, owner: int | None = None) -> None:
+    """Cap the worker's address space, install the pool's state (pickled once by the pool, and
+    unpickled here: the process starting the worker waits while the worker reads its arguments,
+    and unpickling compiled topics recompiles their patterns, 0.4 s), and watch the process that
     owns the pool (``owner``): a worker outlives it otherwise, blocked on its job queue, and
     keeps the forkserver alive with it, when newsmon is killed (SIGKILL, the OOM killer)."""
     try:
@@ -47,7 +50,7 @@ def _start_worker(memory_bytes: int, state: Mapping[str, Any], owner: int | None
     except (ValueError, OSError):  # pragma: no cover - platform without the limit
         log.debug("could not limit worker memory")
     _state.clear()
-    _state.update(state)
+    _state.update(pickle.loads(state))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the owner's to handle: it ends the pool
     if owner is not None:
         started = _started(owner)
@@ -109,6 +112,7 @@ class WorkerPool:
         self.workers = max(1, workers)
         self.memory_bytes = memory_bytes
         self.state = dict(state or {})
+        self._pickled_state = pickle.dumps(self.state)
         self._executor: ProcessPoolExecutor | None = None
 
     @property
@@ -123,7 +127,7 @@ class WorkerPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("forkserver"),
                 initializer=_start_worker,
-                initargs=(self.memory_bytes, self.state, os.getpid()),
+                initargs=(self.memory_bytes, self._pickled_state, os.getpid()),
             )
         return self._executor
 
