@@ -25,7 +25,7 @@ import logging
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -622,14 +622,16 @@ class TaggingPool:
     ``workers`` is the run's :class:`~newsmon.workers.WorkerPool`, created with
     ``state={"topics": topics}`` (see :func:`worker_state_for`), or a number of processes for a
     pool of its own. The topics reach a worker once, when it starts; each batch then costs only
-    its documents. Rules only: a semantic topic's model is loaded once per process, so semantic
-    tagging stays in the caller's process (:meth:`wanted` says whether a pool helps). Use as a
-    context manager.
+    its documents. Batches are handed to the workers from a thread of the pool's own: the first
+    starts the worker processes (a second or more), which the caller need not wait for. Rules
+    only: a semantic topic's model is loaded once per process, so semantic tagging stays in the
+    caller's process (:meth:`wanted` says whether a pool helps). Use as a context manager.
     """
 
     def __init__(self, topics: Sequence[Topic], workers: int | WorkerPool = 1) -> None:
         self._owned = not isinstance(workers, WorkerPool)
         self._pool = workers if isinstance(workers, WorkerPool) else WorkerPool(workers, state=worker_state_for(topics))
+        self._handing = ThreadPoolExecutor(1, thread_name_prefix="newsmon-tagging")
 
     MIN_DOCUMENTS = 500  # fewer are tagged in well under the pool's start-up time
     PIECE = 250  # documents per task: a batch's tags arrive in pieces, so none waits on a whole batch
@@ -642,14 +644,17 @@ class TaggingPool:
     def submit(self, documents: Sequence[Document]) -> TagsAhead:
         """Tag ``documents`` in the workers, in pieces; the result is :func:`tag_documents`'s."""
         docs = list(documents)
-        return TagsAhead(
-            [self._pool.submit(_tag_in_worker, docs[i : i + self.PIECE]) for i in range(0, len(docs), self.PIECE)]
-        )
+        pieces = [docs[i : i + self.PIECE] for i in range(0, len(docs), self.PIECE)]
+        return TagsAhead(self._handing.submit(self._submit_pieces, pieces))
+
+    def _submit_pieces(self, pieces: list[list[Document]]) -> list[Future[list[Tag]]]:
+        return [self._pool.submit(_tag_in_worker, piece) for piece in pieces]
 
     def __enter__(self) -> TaggingPool:
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        self._handing.shutdown(wait=True, cancel_futures=True)
         if self._owned:
             self._pool.close()
 
@@ -658,11 +663,11 @@ class TaggingPool:
 class TagsAhead:
     """The tags of one submitted batch, computed in pieces by a :class:`TaggingPool`."""
 
-    pieces: list[Future[list[Tag]]]
+    pieces: Future[list[Future[list[Tag]]]]  # the pieces once handed to the workers
 
     def result(self, timeout: float | None = None) -> list[Tag]:
         """Every piece's tags, in the batch's order (waits for them)."""
-        return [tag for piece in self.pieces for tag in piece.result(timeout)]
+        return [tag for piece in self.pieces.result(timeout) for tag in piece.result(timeout)]
 
 
 def worker_state_for(topics: Sequence[Topic]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -961,6 +961,35 @@ def test_tagging_pool_gives_the_tags_of_tag_documents(make_document: MakeDocumen
     assert not TaggingPool.wanted(default_topics, 100, cores=2) and not TaggingPool.wanted(default_topics, 600, cores=1)
     with TaggingPool(default_topics, workers=2) as pool:
         futures = [pool.submit(b) for b in batches]
-        assert [len(f.pieces) for f in futures] == [1, 3]
+        assert [len(f.pieces.result()) for f in futures] == [1, 3]
         pooled = [tag for f in futures for tag in f.result()]
     assert pooled == tag_documents(docs, default_topics) and len(pooled) >= 600
+
+
+def test_tagging_ahead_does_not_hold_up_the_caller_while_workers_start(
+    make_document: MakeDocument, default_topics: list[Topic]
+) -> None:
+    """The first submission starts the worker processes (a second or more: the forkserver
+    imports newsmon, each worker unpickles the topics); the caller dedupes meanwhile, so
+    ``submit`` hands the work on and returns at once."""
+    import threading
+    import time
+
+    from newsmon.topics import TaggingPool, worker_state_for
+    from newsmon.workers import WorkerPool
+
+    class SlowStart(WorkerPool):
+        callers: ClassVar[set[str]] = set()
+
+        def submit(self, fn: Any, /, *args: Any) -> Any:
+            self.callers.add(threading.current_thread().name)
+            time.sleep(1.5)  # a start-up
+            return super().submit(fn, *args)
+
+    docs = [make_document(f"d{i}", f"Talks in Astana on sanctions against Russia, round {i}.") for i in range(3)]
+    with SlowStart(1, state=worker_state_for(default_topics)) as workers, TaggingPool(default_topics, workers) as pool:
+        started = time.perf_counter()
+        ahead = pool.submit(docs)
+        assert time.perf_counter() - started < 1.0
+        assert ahead.result() == tag_documents(docs, default_topics)
+    assert threading.current_thread().name not in SlowStart.callers
