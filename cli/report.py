@@ -42,6 +42,15 @@ def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width
         tried = ", ".join(f"{n} {status}" for status, n in sorted(summary.notified.items()))
         failed = " (failed ones are retried next run)" if summary.notified.get("failed") else ""
         lines.append(_row("notified", f"{tried}{failed}: {DELIVERIES_HINT}"))
+    if summary.notify_held:
+        n = summary.notify_held
+        lines.append(
+            _row(
+                "notified",
+                f"{n} alert{'s' if n != 1 else ''} held: the notify file could not be read (the log says why);"
+                " they are sent by the first run after it is fixed",
+            )
+        )
     lines = [wrapped for line in lines for wrapped in _wrap(line, width)]
     lines.extend(_cut(line, width) for line in failure_lines(summary.failures))  # examples may be cut
     lines.extend(wrapped for line in hint_lines(summary, settings) for wrapped in _wrap(line, width))

@@ -45,25 +45,40 @@ def alert_stage(ctx: RunContext) -> list[AlertRecord]:
     """The alert step of a run, timed and recorded; its alerts."""
     t0 = time.perf_counter()
     alerts = (ctx.steps.alert or store_alerts)(
-        ctx.store, ctx.run_id, ctx.now, ctx.settings.alerts_dir, ctx.logger, dashboard_url=ctx.settings.dashboard_url
+        ctx.store,
+        ctx.run_id,
+        ctx.now,
+        ctx.settings.alerts_dir,
+        ctx.logger,
+        dashboard_url=ctx.settings.dashboard_url,
+        notify_file=ctx.settings.notify_path,
     )
     seconds = time.perf_counter() - t0
     ctx.summary.alerts = [a.topic for a in alerts]
     ctx.summary.notified = ctx.store.deliveries.outcomes_of_run(ctx.run_id)
+    ctx.summary.notify_held = len(ctx.store.alerts.held())
     ctx.record("alert", 0, len(alerts), 0, seconds)
     ctx.logger.info("alert: %s", ", ".join(ctx.summary.alerts) if alerts else "nothing new, no alert")
     return alerts
 
 
 def store_alerts(
-    store: Any, run_id: str, now: datetime, folder: Path, logger: Any = log, dashboard_url: str | None = None
+    store: Any,
+    run_id: str,
+    now: datetime,
+    folder: Path,
+    logger: Any = log,
+    dashboard_url: str | None = None,
+    notify_file: Path | None = None,
 ) -> list[AlertRecord]:
     """Decide this run's alerts (stories new to a topic, spikes, silent feeds) and store them; then
     write the alert files from the stored rows (and any that are missing) and send notifications.
-    With a ``dashboard_url``, each story links to its page there.
+    With a ``dashboard_url``, each story links to its page there. ``notify_file``: the notify
+    file in force (None: ``$NEWSMON_NOTIFY`` or ./notify.toml, if any).
 
     The alerts folder is made first, so a folder that cannot be used fails the run before any
-    alert is stored. Notifications never fail the run.
+    alert is stored. Notifications never fail the run; while the notify file cannot be read,
+    alerts are held and the first run that can read it sends them.
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -71,15 +86,16 @@ def store_alerts(
         raise OutputError(
             f"cannot make the alerts folder {folder} ({err.strerror or err}): pass --alerts-dir with a writable folder"
         ) from err
-    notify_config = _notify_config(store, logger)
+    notify_config = _notify_config(store, logger, notify_file or notify_config_path())
     records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url)
     routes = notify_config or NotifyConfig()
-    deliveries = [(r.id, target_key(url), redact(url)) for r in records for url in routes.urls_for(r.topic)]
-    store.alerts.store(records, deliveries, silenced, recovered, now)
+    deliveries = _routes(routes, [(r.id, r.topic) for r in records])
+    store.alerts.store(records, deliveries, silenced, recovered, now, held=notify_config is None)
     fault_point("after-alert-store")
     failure = _write_alert_files(store, folder)
     fault_point("before-notify")
     if notify_config is not None:
+        _route_held(store, notify_config, now, logger)
         _deliver(store, notify_config, run_id, now, logger)
     if failure is not None:
         raise failure
@@ -146,12 +162,25 @@ def _topic_inputs(store: Any, now: datetime) -> list[TopicInput]:
     return [topic_input(t, names[t], pending.get(t, []), trends.get(t, []), lines, t in spiked) for t in sorted(names)]
 
 
-def _notify_config(store: Any, logger: Any) -> NotifyConfig | None:
+def _routes(config: NotifyConfig, alerts: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """The deliveries of (alert id, topic) pairs: (alert id, target key, label) per URL."""
+    return [(alert, target_key(url), redact(url)) for alert, topic in alerts for url in config.urls_for(topic)]
+
+
+def _route_held(store: Any, config: NotifyConfig, now: datetime, logger: Any) -> None:
+    """Queue the deliveries of alerts held while the notify file could not be read."""
+    held = store.alerts.held()
+    if held:
+        store.alerts.route_held(_routes(config, held), now)
+        logger.info("notify: %d alert(s) held while the notify file could not be read are sent now", len(held))
+
+
+def _notify_config(store: Any, logger: Any, path: Path | None) -> NotifyConfig | None:
     """The notification routes, or None (and an error in the log) when the notify file is invalid."""
     try:
-        config = load_notify_config(notify_config_path())
+        config = load_notify_config(path)
     except NewsmonError as err:
-        logger.error("notifications skipped: %s", err)
+        logger.error("notifications held: %s; this run's alerts are sent once the notify file is fixed", err)
         return None
     for key in unknown_routes(config, list(store.topics.names())):
         logger.warning("notify: %r in %s matches no topic", key, config.path)

@@ -34,6 +34,7 @@ from newsmon.text import read_settings_text
 
 DEFAULT_CONFIG_FILE = Path("newsmon.toml")
 DEFAULT_FEEDS_FILE = Path("feeds.toml")
+DEFAULT_NOTIFY_FILE = Path("notify.toml")
 
 
 def default_topics_path() -> Path:
@@ -73,6 +74,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(5000, ge=1, description="most documents in one processing batch (one transaction)")
     batch_bytes: int = Field(16_000_000, ge=1, description="about the most text (bytes) in one processing batch")
     feeds: Path | None = Field(None, description="feeds TOML file; None = ./feeds.toml if present")
+    notify: Path | None = Field(
+        None, description="notify TOML file (Apprise URLs per topic; NEWSMON_NOTIFY); None = ./notify.toml if present"
+    )
     fetch_pages: bool = Field(True, description="fetch and extract each new feed item's page")
     feed_items_max: int = Field(
         1000, ge=1, description="most items kept from one poll of a feed, in the feed's order (each may be fetched)"
@@ -136,6 +140,13 @@ class Settings(BaseSettings):
         if self.feeds is not None:
             return self.feeds
         return DEFAULT_FEEDS_FILE if DEFAULT_FEEDS_FILE.is_file() else None
+
+    @property
+    def notify_path(self) -> Path | None:
+        """The notify file in force: the configured one, else ./notify.toml if it exists."""
+        if self.notify is not None:
+            return self.notify
+        return DEFAULT_NOTIFY_FILE if DEFAULT_NOTIFY_FILE.is_file() else None
 
     @property
     def topics_path(self) -> Path:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from newsmon.config import DEFAULT_NOTIFY_FILE
 from newsmon.errors import ConfigError
 from newsmon.models import Outcome, PendingDelivery
 from newsmon.text import read_settings_text, sha256_hex
@@ -33,7 +34,6 @@ from newsmon.text import read_settings_text, sha256_hex
 log = logging.getLogger(__name__)
 
 NOTIFY_ENV = "NEWSMON_NOTIFY"
-DEFAULT_NOTIFY_FILE = Path("notify.toml")
 ALL_ALERTS = "*"
 MAX_ATTEMPTS = 8
 

@@ -73,6 +73,7 @@ class RunSummary:
     topics_dropped: list[str] = field(default_factory=list)  # current topics the topics file no longer defines
     alerts: list[str] = field(default_factory=list)
     notified: dict[str, int] = field(default_factory=dict)  # deliveries this run tried, by status after it
+    notify_held: int = 0  # alerts waiting for a readable notify file (this run's and earlier ones)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     backfill: BackfillCounts | None = None
 

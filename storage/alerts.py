@@ -108,21 +108,24 @@ class AlertRepository:
         silenced: Sequence[tuple[str, int, str]],
         recovered: Sequence[str],
         now: datetime,
+        held: bool = False,
     ) -> None:
         """In one transaction: store a run's alerts, mark their topics' pending tags alerted, queue
         their deliveries (alert id, target key, label), and open (url, quietest, alert id) or
-        close (url) feed silences."""
+        close (url) feed silences. ``held``: the notify file could not be read, so the alerts
+        wait for :meth:`route_held` instead of having deliveries."""
         with self.db.transaction() as con:
             for record in records:
                 execute(
                     con,
                     "INSERT INTO alerts (id, run_id, topic, created_at, document_count, story_count, markdown,"
-                    " kind, day, new_stories, spike, triggers, title, html)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    " kind, day, new_stories, spike, triggers, title, html, notify_held)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     [
                         record.id, record.run_id, record.topic, record.created_at, record.document_count,
                         record.story_count, record.markdown, record.kind, record.day, record.new_stories,
                         record.spike, json.dumps(record.triggers, sort_keys=True), record.title, record.html,
+                        held,
                     ],
                 )  # fmt: skip
                 if record.kind == "topic":
@@ -133,13 +136,7 @@ class AlertRepository:
                         [record.id, record.topic, record.topic],
                     )
             run_of = {r.id: r.run_id for r in records}
-            for alert, target, label in deliveries:
-                execute(
-                    con,
-                    "INSERT INTO deliveries (alert_id, target, target_label, status, attempts, created_at, run_id)"
-                    " VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
-                    [alert, target, label, now, run_of.get(alert, "")],
-                )
+            _queue_deliveries(con, deliveries, run_of, now)
             for url in recovered:
                 execute(
                     con, "UPDATE feed_silences SET ended_at = ? WHERE feed_url = ? AND ended_at IS NULL", [now, url]
@@ -151,6 +148,19 @@ class AlertRepository:
                     " VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING",
                     [url, now, quietest, alert, run_of.get(alert)],
                 )
+
+    def held(self) -> list[tuple[str, str]]:
+        """The (alert id, topic) of alerts waiting for a readable notify file, oldest first."""
+        rows = self.db.execute("SELECT id, topic FROM alerts WHERE notify_held ORDER BY created_at, id")
+        return [(alert, topic) for alert, topic in rows]
+
+    def route_held(self, deliveries: Sequence[tuple[str, str, str]], now: datetime) -> None:
+        """In one transaction: queue the deliveries of held alerts (alert id, target key, label)
+        and clear the mark of every held alert (one whose topic has no URL is routed to none)."""
+        with self.db.transaction() as con:
+            held = execute(con, "SELECT id, run_id FROM alerts WHERE notify_held")
+            _queue_deliveries(con, deliveries, {alert: run for alert, run in held}, now)
+            execute(con, "UPDATE alerts SET notify_held = false WHERE notify_held")
 
     def files(self) -> list[tuple[str, str, str | None, str | None]]:
         """Every alert's (id, run id, Markdown path, HTML digest path) as stored."""
@@ -214,3 +224,16 @@ def known_topics(con: duckdb.DuckDBPyConnection) -> list[str]:
     except duckdb.Error as err:
         raise QueryError(f"cannot read topics ({str(err).splitlines()[0]}): run `newsmon run` to migrate") from err
     return [row[0] for row in rows]
+
+
+def _queue_deliveries(
+    con: duckdb.DuckDBPyConnection, deliveries: Sequence[tuple[str, str, str]], run_of: dict[str, str], now: datetime
+) -> None:
+    """Queue (alert id, target key, label) deliveries, pending; ``run_of``: each alert's run."""
+    for alert, target, label in deliveries:
+        execute(
+            con,
+            "INSERT INTO deliveries (alert_id, target, target_label, status, attempts, created_at, run_id)"
+            " VALUES (?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
+            [alert, target, label, now, run_of.get(alert, "")],
+        )

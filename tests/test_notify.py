@@ -215,7 +215,7 @@ def test_only_configured_urls_receive_and_secrets_stay_out_of_the_database(
     assert len(records) >= 1
 
 
-def test_a_bad_notify_file_skips_notifications_but_not_the_alerts(
+def test_a_bad_notify_file_holds_notifications_but_not_the_alerts(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     bad = tmp_path / "notify.toml"
@@ -224,7 +224,42 @@ def test_a_bad_notify_file_skips_notifications_but_not_the_alerts(
     caplog.set_level(logging.ERROR)
     records = alert_stage(db, "run-1", tmp_path / "alerts")
     assert records and deliveries(db) == []
-    assert "notifications skipped" in caplog.text and "must be a list of URLs" in caplog.text
+    assert "notifications held" in caplog.text and "must be a list of URLs" in caplog.text
+
+
+def test_alerts_made_while_the_notify_file_is_broken_are_sent_once_it_is_fixed(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A typo in notify.toml holds the run's alerts back, it does not lose them: the first run
+    with a valid file routes and sends them."""
+    path = write_notify(tmp_path, monkeypatch, {"russia-sanctions": [receiver.url("/hook")]})
+    path.write_text('[notify]\nrussia-sanctions = ["json://127.0.0.1:9/x"\n', encoding="utf-8")  # unclosed
+    caplog.set_level(logging.ERROR)
+    first = alert_stage(db, "run-1", tmp_path / "alerts")
+    held = next(r.id for r in first if r.topic == "russia-sanctions")
+    assert deliveries(db) == [] and receiver.posts == []
+    assert "notifications held" in caplog.text and "sent once the notify file is fixed" in caplog.text
+    write_notify(tmp_path, monkeypatch, {"russia-sanctions": [receiver.url("/hook")]})
+    assert alert_stage(db, "run-2", tmp_path / "alerts", hours=1) == []  # nothing new: only the held alert goes out
+    assert receiver.delivered("/hook") == [held]
+    alert_stage(db, "run-3", tmp_path / "alerts", hours=2)
+    assert receiver.delivered("/hook") == [held]  # once
+
+
+def test_the_notify_file_can_be_named_in_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduled run started in another folder finds the notify file its config names."""
+    from newsmon.config import load_settings
+
+    monkeypatch.delenv("NEWSMON_NOTIFY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().notify_path is None
+    (tmp_path / "notify.toml").write_text("[notify]\n", encoding="utf-8")
+    assert load_settings().notify_path == Path("notify.toml")
+    config = tmp_path / "newsmon.toml"
+    config.write_text('notify = "/srv/newsmon/notify.toml"\n', encoding="utf-8")
+    assert load_settings(config).notify_path == Path("/srv/newsmon/notify.toml")
+    monkeypatch.setenv("NEWSMON_NOTIFY", "/etc/newsmon/notify.toml")
+    assert load_settings().notify_path == Path("/etc/newsmon/notify.toml")
 
 
 # --- unit ---------------------------------------------------------------------------------
@@ -313,3 +348,14 @@ def test_an_invalid_url_is_given_up_at_once_and_the_summary_counts_deliveries() 
     summary = RunSummary("run-1", alerts=["russia-sanctions"], notified={"sent": 2, "failed": 1})
     text = " ".join("\n".join(summary_lines(summary, Settings(), 1.0, 100)).split())
     assert "notified 1 failed, 2 sent (failed ones are retried next run)" in text and "v_deliveries" in text
+
+
+def test_the_run_summary_says_alerts_are_held() -> None:
+    from cli.report import summary_lines
+    from newsmon.config import Settings
+    from newsmon.pipeline import RunSummary
+
+    summary = RunSummary("run-1", alerts=["russia-sanctions"], notify_held=2)
+    text = " ".join("\n".join(summary_lines(summary, Settings(), 1.0, 100)).split())
+    assert "2 alerts held: the notify file could not be read" in text and "sent by the first run after" in text
+    assert "held" not in " ".join(summary_lines(RunSummary("run-2"), Settings(), 1.0, 100))

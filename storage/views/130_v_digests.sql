@@ -17,6 +17,7 @@ SELECT
     markdown,
     html,
     path,
-    digest_path
+    digest_path,
+    coalesce(notify_held, false) AS notify_held  -- waiting for a readable notify file
 FROM alerts
 ORDER BY created_at DESC, kind DESC, topic;
