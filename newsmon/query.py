@@ -234,7 +234,10 @@ class And(Node):
         return min(options, key=len) if options else ()
 
     def explain(self, memo: Sequence[bool | None]) -> str:
-        held = [item.explain(memo) for item in self.items if not isinstance(item, Not)]
+        """What matched: the parts that are not exclusions ("" when all of them are)."""
+        held = [text for item in self.items if not isinstance(item, Not) and (text := item.explain(memo))]
+        if not held:
+            return ""
         return held[0] if len(held) == 1 else "(" + " AND ".join(held) + ")"
 
 

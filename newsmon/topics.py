@@ -573,7 +573,7 @@ def _explain(topic: Topic, doc: Prepared, match: Match) -> None:
             break
     if topic.context is not None and match.context is not None:
         held = topic.context.explain(match.context, doc.whole())
-        only_exclusions = isinstance(topic.context.root, NotNode) or not held.strip("() ")
+        only_exclusions = isinstance(topic.context.root, NotNode) or not held
         clause += "; context: no exclusion applies" if only_exclusions else f"; context: {held}"
         if not topic.context.holds(unit):
             evidence = _with_context_sentence(topic.context, doc, evidence)

@@ -278,6 +278,20 @@ def test_a_context_made_only_of_exclusions_says_so_in_the_clause(make_document: 
     assert tag.clause == "arctic NEAR/5 shipping; context: no exclusion applies"  # one exclusion alike
 
 
+def test_a_group_of_exclusions_inside_a_query_leaves_no_empty_parentheses_in_the_clause(
+    make_document: MakeDocument, tmp_path: Path
+) -> None:
+    """A clause says what matched: exclusions that did not apply add nothing to it (it was
+    "arctic AND ()" and "context: shipping AND ()")."""
+    doc = make_document("d", "Arctic shipping lanes open early.")
+    query = _one_topic(tmp_path, "[topics.x]\nquery = 'arctic AND (NOT football AND NOT tennis)'\n")
+    assert [t.clause for t in tag_documents([doc], [query])] == ["arctic"]
+    context = _one_topic(tmp_path, "[topics.x]\nquery = 'arctic'\ncontext = 'shipping AND (NOT football NOT tennis)'\n")
+    assert [t.clause for t in tag_documents([doc], [context])] == ["arctic; context: shipping"]
+    groups = _one_topic(tmp_path, "[topics.x]\nquery = 'arctic'\ncontext = '(NOT a NOT b) AND (NOT c NOT d)'\n")
+    assert [t.clause for t in tag_documents([doc], [groups])] == ["arctic; context: no exclusion applies"]
+
+
 def test_title_scope_and_title_boost(make_document: MakeDocument, query_topics: list[Topic]) -> None:
     assert "headlines" not in topics_of(make_document("d", "The election was close."), query_topics)
     tag = one_tag(make_document("d", "Turnout was high.", title="Election called"), query_topics, "headlines")
