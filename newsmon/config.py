@@ -35,6 +35,8 @@ from newsmon.text import read_settings_text
 DEFAULT_CONFIG_FILE = Path("newsmon.toml")
 DEFAULT_FEEDS_FILE = Path("feeds.toml")
 DEFAULT_NOTIFY_FILE = Path("notify.toml")
+# the settings that name files or folders: in a config file, relative to the file's folder
+PATH_SETTINGS = frozenset({"db", "seeds", "topics", "alerts_dir", "feeds", "notify"})
 
 
 def default_topics_path() -> Path:
@@ -157,7 +159,8 @@ class Settings(BaseSettings):
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build :class:`Settings` from a TOML file, the environment and explicit overrides.
 
-    ``config_file`` must exist when given; ``./newsmon.toml`` is read only if present.
+    ``config_file`` must exist when given; ``./newsmon.toml`` is read only if present. The
+    file's relative paths (:data:`PATH_SETTINGS`) are relative to its folder.
     Overrides whose value is ``None`` are ignored, so CLI options can be passed as they are.
     """
     file_values: dict[str, Any] = {}
@@ -169,6 +172,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             file_values = tomllib.loads(read_settings_text(path, "config file"))
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"config file {path} is not valid TOML ({err}): fix it") from err
+    file_values = _from_folder(file_values, path.parent)
     explicit = {k: v for k, v in overrides.items() if v is not None}
     try:
         env_only = Settings()
@@ -178,6 +182,14 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**{**file_values, **_env_set_fields(env_only), **explicit})
     except ValidationError as err:
         raise _invalid(err, lambda field: f"--{field.replace('_', '-')}" if field in explicit else str(path)) from err
+
+
+def _from_folder(values: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A config file's values with its relative paths made relative to ``folder``, its own."""
+    return {
+        key: str(folder / value) if key in PATH_SETTINGS and isinstance(value, str) and value.strip() else value
+        for key, value in values.items()
+    }
 
 
 def _env_name(field: str) -> str | None:

@@ -418,3 +418,33 @@ def test_readme_commands_table_lists_every_command() -> None:
 def test_run_since_mistakes_are_one_clear_line(tmp_path: Path, since: str, expected: str, newsmon: Newsmon) -> None:
     line = _one_line_error(newsmon("run", "--since", since, "--db", str(tmp_path / "x.duckdb"), "--seeds", str(SEEDS)))
     assert expected in line
+
+
+def test_relative_paths_in_a_config_file_are_read_from_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started by cron in another folder with ``--config /srv/newsmon/newsmon.toml`` uses
+    the database, seeds and notify file beside that config, not new ones in the folder it runs
+    in; the environment and flags stay relative to that folder."""
+    from newsmon.config import load_settings
+
+    home = tmp_path / "srv"
+    home.mkdir()
+    (home / "newsmon.toml").write_text(
+        'db = "data/news.duckdb"\nseeds = "seeds"\nnotify = "notify.toml"\nalerts_dir = "/var/alerts"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(Path("srv/newsmon.toml"))
+    assert (settings.db, settings.seeds, settings.notify) == (
+        Path("srv/data/news.duckdb"),
+        Path("srv/seeds"),
+        Path("srv/notify.toml"),
+    )
+    assert settings.alerts_dir == Path("/var/alerts") and settings.feeds is None
+    monkeypatch.setenv("NEWSMON_DB", "here.duckdb")
+    assert load_settings(Path("srv/newsmon.toml"), seeds=Path("mine")).db == Path("here.duckdb")
+    assert load_settings(Path("srv/newsmon.toml"), seeds=Path("mine")).seeds == Path("mine")
+    monkeypatch.delenv("NEWSMON_DB")
+    monkeypatch.chdir(home)
+    assert load_settings().db == Path("data/news.duckdb")  # ./newsmon.toml: as before
