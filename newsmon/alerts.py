@@ -266,8 +266,26 @@ def _cadence_json(c: SourceCadence) -> dict[str, Any]:
 
 
 def rank_stories(stories: Sequence[StoryLine]) -> list[StoryLine]:
-    """Most widely carried first: copies, then sources, then tag score; ties by headline."""
-    return sorted(stories, key=lambda s: (-s.documents, -len(s.sources), -s.score, s.headline, s.story_id))
+    """Stories new to the topic first, then the others (new copies of stories it already had,
+    the day's other stories); within each, the most widely carried first: copies, then
+    sources, then tag score; ties by headline."""
+    return sorted(
+        stories, key=lambda s: (not s.is_new, -s.documents, -len(s.sources), -s.score, s.headline, s.story_id)
+    )
+
+
+def more_stories(stories: Sequence[StoryLine]) -> str | None:
+    """The line for the stories past :data:`TOP_STORIES` (None when all are listed), saying how
+    many of them are new to the topic, so that the listed and the hidden new stories add up to
+    the count in the title."""
+    hidden = stories[TOP_STORIES:]
+    if not hidden:
+        return None
+    new = sum(1 for s in hidden if s.is_new)
+    if new == len(hidden):
+        return f"… and {_plural(new, 'more new story', 'more new stories')}."
+    which = f"{new} of them new" if new else "none of them new"
+    return f"… and {_plural(len(hidden), 'more story', 'more stories')}, {which}."
 
 
 def alert_title(name: str, triggers: Mapping[str, Any]) -> str:
@@ -385,8 +403,9 @@ def render_topic_markdown(
         lines.append(f"   {escape_markdown(_story_meta(story))}{on_dashboard}")
         lines.append(f"   > {escape_markdown(story.evidence)}")
         lines.append("")
-    if len(stories) > TOP_STORIES:
-        lines += [f"… and {_plural(len(stories) - TOP_STORIES, 'more story', 'more stories')}.", ""]
+    more = more_stories(stories)
+    if more is not None:
+        lines += [escape_markdown(more), ""]
     return "\n".join(lines)
 
 
@@ -532,8 +551,9 @@ def render_topic_html(
             f"<blockquote>{escape_html(story.evidence)}</blockquote></li>"
         )
     parts.append("</ol>")
-    if len(stories) > TOP_STORIES:
-        parts.append(f"<p>… and {_plural(len(stories) - TOP_STORIES, 'more story', 'more stories')}.</p>")
+    more = more_stories(stories)
+    if more is not None:
+        parts.append(f"<p>{escape_html(more)}</p>")
     parts.append("</section>")
     return "\n".join(parts)
 

@@ -23,6 +23,7 @@ from newsmon.alerts import (
     escape_markdown,
     html_link,
     markdown_link,
+    more_stories,
     rank_stories,
     render_digest_page,
     render_run_markdown,
@@ -161,6 +162,28 @@ def test_top_stories_are_the_most_widely_carried() -> None:
     md = alert.markdown
     assert md.index("[Many](") < md.index("[Many too](") < md.index("[Few](")
     assert "8 reprints · 3 sources: x, y, z" in md
+
+
+def test_stories_new_to_the_topic_are_listed_before_new_copies_of_known_ones() -> None:
+    """Known stories that only gained copies, however widely carried, never push a new story
+    out of the list: the title's count is what the list shows plus what it says is hidden."""
+    new = [item(f"d{n}", f"n{n}", f"New story {n}") for n in range(1, 10)]
+    known = [item(f"k{n}", f"k{n}", f"Known story {n}", is_new_story=False) for n in (1, 2)]
+    lines = {("t", i.story_id): line(i.story_id, i.title, documents=1) for i in new}
+    lines |= {("t", i.story_id): line(i.story_id, i.title, documents=12, sources=("a", "b")) for i in known}
+    data = topic_input("t", "T", [*known, *new], trend(*QUIET, 2), lines, False)
+    alert = build_topic_alert(RUN, NOW, data)
+    assert alert is not None and alert.title == "newsmon: T — 9 new stories"
+    listed = re.findall(r"^\d+\. \*\*\[([^\]]+)\]", alert.markdown, re.MULTILINE)
+    assert listed == [f"New story {n}" for n in range(1, 9)]
+    assert "… and 3 more stories, 1 of them new." in alert.markdown
+    assert re.findall(r'nofollow">([^<]+)</a>', alert.html) == listed  # the same order in the HTML section
+    assert "<p>… and 3 more stories, 1 of them new.</p>" in alert.html
+    ranked = rank_stories(data.stories)
+    assert [s.story_id for s in ranked[-2:]] == ["k1", "k2"]  # most copies first within each group
+    assert more_stories(ranked[:-2]) == "… and 1 more new story."
+    assert more_stories(ranked[:8]) is None
+    assert more_stories([*ranked[:7], *ranked[-2:]]) == "… and 1 more story, none of them new."
 
 
 # --- escaping -----------------------------------------------------------------------------
