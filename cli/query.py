@@ -442,7 +442,9 @@ def _print_digest(records: list[Any]) -> None:
             console.print(f"HTML digest: {first.digest_path}", markup=False, highlight=False, soft_wrap=True)
         return
     console.rule(f"newsmon digest · {first.created_at:%Y-%m-%d %H:%M} UTC · run {first.run_id[:8]}")
-    table = Table("topic", "trigger", "new stories", "first seen today", "baseline", "ratio", "score")
+    table = Table(
+        "topic", "trigger", "new stories", "stories with a copy first seen today", "baseline", "ratio", "score"
+    )
     for record in records:
         today = record.triggers.get("today") or {}
         trigger = "spike" if record.spike else ("silent feeds" if record.kind == "sources" else "new stories")

@@ -313,19 +313,20 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
     today = triggers.get("today")
     if triggers.get("spike") and today:
         lines.append(
-            f"Spike: {_plural(today['stories'], 'unique story', 'unique stories')} first seen on {today['day']} "
-            f"({_plural(today['documents'], 'document')}) against a baseline of {today['baseline']:.1f} a day "
+            f"Spike: {_first_seen(today, 'unique story', 'unique stories')} "
+            f"(today; {_plural(today['documents'], 'document')}) against a baseline of {today['baseline']:.1f} a day "
             f"over {today['baseline_days']} days (expected {today['expected']:.1f}): "
             f"{today['ratio']:.1f}× expected, p = {today['p_value']:.1e}, score {today['score']:.1f}."
         )
     elif today and today.get("expected") is not None:
         lines.append(
-            f"Trend: {_first_seen(today)} against a baseline of {today['baseline']:.1f} a day "
+            f"Trend: {_first_seen(today)} (today) against a baseline of {today['baseline']:.1f} a day "
             f"({today['ratio']:.1f}× expected, score {today['score']:.1f}): no spike."
         )
     elif today:
         lines.append(
-            f"Trend: {_first_seen(today)}; no baseline yet ({today['baseline_days']} of the 3 baseline days needed)."
+            f"Trend: {_first_seen(today)} (today); no baseline yet "
+            f"({today['baseline_days']} of the 3 baseline days needed)."
         )
     if triggers.get("new_stories"):
         copies = triggers.get("new_copies", 0)
@@ -337,10 +338,11 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _first_seen(today: Mapping[str, Any]) -> str:
-    """``N stories first seen on DAY (today)``: the trend counts stories by the day newsmon first
-    saw a copy, whatever their publication date."""
-    return f"{_plural(today['stories'], 'story', 'stories')} first seen on {today['day']} (today)"
+def _first_seen(today: Mapping[str, Any], word: str = "story", plural: str = "stories") -> str:
+    """``N stories with a copy first seen on DAY``: what the trend counts, a story on
+    each day newsmon first saw a copy of it, whatever its publication date (a story new
+    yesterday counts today too when a copy of it arrives today)."""
+    return f"{_plural(today['stories'], word, plural)} with a copy first seen on {today['day']}"
 
 
 def sparkline(points: Sequence[TrendPoint]) -> str:

@@ -139,6 +139,27 @@ def test_the_trigger_says_why_with_numbers() -> None:
     assert young is not None and "no baseline yet (2 of the 3 baseline days needed)" in young.markdown
 
 
+def test_the_trend_says_it_counts_stories_with_a_copy_first_seen_today() -> None:
+    """A story new yesterday counts in today's trend when a copy of it arrives today: the line
+    must not read as if all seven were first seen today beside six new to the topic."""
+    items = [item(f"d{n}", f"s{n}") for n in range(6)] + [item("d6", "s-yesterday", is_new_story=False)]
+    alert = topic_alert(items, points=trend(*[5, 6, 7] * 5, 7))
+    assert alert is not None
+    lines = [ln.removeprefix("- ") for ln in alert.markdown.splitlines() if ln.startswith(("- Trend", "- New"))]
+    assert lines[0].startswith("Trend: 7 stories with a copy first seen on 2023-03-01 (today) against a baseline")
+    assert lines[1].startswith("New: 6 stories new to this topic")
+    assert "Trend: 7 stories with a copy first seen on 2023-03-01 (today)" in alert.html
+    young = topic_alert(items, points=trend(1, 7))
+    assert young is not None and "Trend: 7 stories with a copy first seen on 2023-03-01 (today); no baseline" in (
+        young.markdown
+    )
+    spike = topic_alert(items, points=trend(*QUIET, 14))
+    assert spike is not None
+    assert "Spike: 14 unique stories with a copy first seen on 2023-03-01 (today; 14 documents) against" in (
+        spike.markdown
+    )
+
+
 def test_stories_wanted_and_topic_input() -> None:
     pending = {"a": [item("d1", "s1"), item("d2", "s2", is_new_story=False)]}
     trends = {"a": trend(*QUIET, 2), "b": trend(*QUIET, 14)}

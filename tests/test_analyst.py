@@ -695,7 +695,7 @@ def test_the_digest_counts_stories_by_first_sighting_and_shows_publication_dates
         store.close()
     sanctions = next(r for r in records if r.topic == "russia-sanctions")
     assert sanctions.triggers["today"]["stories"] == 2  # not 0: they arrived today
-    assert "Trend: 2 stories first seen on 2023-03-01 (today)" in sanctions.markdown
+    assert "Trend: 2 stories with a copy first seen on 2023-03-01 (today)" in sanctions.markdown
     assert sanctions.markdown.count("published 2023-02-20 12:00 UTC") == 2
     story_ids = [r[0] for r in _rows(tmp_path / "n.duckdb", "select story_id from v_stories")]
     for story_id in story_ids:

@@ -300,7 +300,8 @@ def test_story_page_shows_lineage_diff_and_tag_evidence(client: httpx.Client) ->
 
 def test_alerts_and_feeds_pages(client: httpx.Client) -> None:
     alerts = client.get("/alerts?topic=russia-sanctions").text
-    assert "spike: 9 stories" in alerts and "Spike: 9 unique stories first seen on " + DAYS[-1].isoformat() in alerts
+    assert "spike: 9 stories" in alerts
+    assert "Spike: 9 unique stories with a copy first seen on " + DAYS[-1].isoformat() in alerts
     assert alerts.count('class="story-link"') >= 9
     feeds = client.get("/feeds").text
     assert re.search(r'<tr class="status-broken">\s*<td><a href="/\?source=Dead">Dead</a>', feeds)
