@@ -27,7 +27,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from newsmon.models import AlertItem, AlertRecord, SpikeParams, StoryLine
-from newsmon.text import sha256_hex
+from newsmon.text import sha256_hex, shorten
+from newsmon.topics import EVIDENCE_JOIN
 from newsmon.trends import SourceCadence, TrendPoint
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 SOURCES_TOPIC = "sources:silent"  # the pseudo-topic of silent-feed alerts (never a valid topic slug)
 CHART_DAYS = 28
 TOP_STORIES = 8
+TITLE_CHARS = 200  # a longer headline is cut at a word, with an ellipsis
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
 _HTML_SPECIAL = {"<": "&lt;", ">": "&gt;"}
@@ -362,6 +364,24 @@ def _story_meta(story: StoryLine) -> str:
     )
 
 
+def story_title(story: StoryLine) -> str:
+    """The story's headline as the digest shows it: at most :data:`TITLE_CHARS` characters."""
+    return shorten(story.headline, TITLE_CHARS)
+
+
+def story_evidence(story: StoryLine) -> str | None:
+    """The evidence to quote under the story's headline, without repeating the headline: None
+    when the evidence is the headline itself (or empty), and evidence that reads the headline
+    with a sentence after it (its lede, a context sentence) from that sentence on, "… lede"."""
+    evidence, headline = " ".join(story.evidence.split()), " ".join(story.headline.split())
+    if not evidence or evidence == headline:
+        return None
+    joined = headline + EVIDENCE_JOIN
+    if headline and evidence.startswith(joined):
+        return EVIDENCE_JOIN.lstrip() + evidence[len(joined) :]
+    return evidence
+
+
 def dashboard_link(dashboard_url: str | None, story_id: str) -> str | None:
     """The story's page on the dashboard (``{dashboard_url}/stories/{story_id}``), if one is configured."""
     if not dashboard_url:
@@ -399,11 +419,13 @@ def render_topic_markdown(
         ]
     lines.append("")
     for n, story in enumerate(stories[:TOP_STORIES], 1):
-        lines.append(f"{n}. **{markdown_link(story.headline, story.url)}**\\")  # a hard line break
+        lines.append(f"{n}. **{markdown_link(story_title(story), story.url)}**\\")  # a hard line break
         link = dashboard_link(dashboard_url, story.story_id)
         on_dashboard = f" · [dashboard]({link})" if link else ""
         lines.append(f"   {escape_markdown(_story_meta(story))}{on_dashboard}")
-        lines.append(f"   > {escape_markdown(story.evidence)}")
+        evidence = story_evidence(story)
+        if evidence is not None:
+            lines.append(f"   > {escape_markdown(evidence)}")
         lines.append("")
     more = more_stories(stories)
     if more is not None:
@@ -547,10 +569,12 @@ def render_topic_html(
         parts.append("</figcaption></figure>")
     parts.append('<ol class="stories">')
     for story in stories[:TOP_STORIES]:
+        evidence = story_evidence(story)
+        quote = f"<blockquote>{escape_html(evidence)}</blockquote>" if evidence is not None else ""
         parts.append(
-            f"<li><strong>{html_link(story.headline, story.url)}</strong>"
+            f"<li><strong>{html_link(story_title(story), story.url)}</strong>"
             f'<div class="meta">{escape_html(_story_meta(story))}{_dashboard_html(dashboard_url, story.story_id)}</div>'
-            f"<blockquote>{escape_html(story.evidence)}</blockquote></li>"
+            f"{quote}</li>"
         )
     parts.append("</ol>")
     more = more_stories(stories)

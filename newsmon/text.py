@@ -304,6 +304,19 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(words(text)).encode("utf-8")).hexdigest()
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line (white space as single spaces), at most ``limit`` characters: a
+    longer one is cut at the last space that keeps at least half of it (else inside the word)
+    and ends in "…", without the punctuation or space before the cut."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    head = flat[: limit - 1]
+    space = flat.rfind(" ", 0, limit)
+    cut = head[:space] if space >= limit // 2 else head
+    return cut.rstrip(" ,;:") + "…"
+
+
 def sha256_hex(data: bytes | str) -> str:
     """SHA-256 of bytes or UTF-8 text, as hex."""
     raw = data.encode("utf-8") if isinstance(data, str) else data

@@ -12,6 +12,7 @@ import pytest
 
 from newsmon.alerts import (
     SOURCES_TOPIC,
+    TITLE_CHARS,
     AlertRecord,
     StoryLine,
     TopicInput,
@@ -205,6 +206,26 @@ def test_stories_new_to_the_topic_are_listed_before_new_copies_of_known_ones() -
     assert more_stories(ranked[:-2]) == "… and 1 more new story."
     assert more_stories(ranked[:8]) is None
     assert more_stories([*ranked[:7], *ranked[-2:]]) == "… and 1 more story, none of them new."
+
+
+def test_long_headlines_are_shortened_and_never_repeated_as_evidence() -> None:
+    """An 850-character headline was the link text and the evidence quote in full."""
+    headline = " ".join(f"Sanctions word{n}" for n in range(60))
+    assert len(headline) > 800
+    lines = [
+        line("s1", headline, evidence=headline),
+        line("s2", "Blinken visits Astana", evidence="Blinken visits Astana … He met the ministers."),
+        line("s3", "Other headline", evidence="A sentence of the body."),
+    ]
+    alert = topic_alert([item("d1", "s1"), item("d2", "s2"), item("d3", "s3")], lines=lines)
+    assert alert is not None
+    (short,) = re.findall(r"^\d\. \*\*\[(Sanctions [^\]]+)\]", alert.markdown, re.MULTILINE)
+    assert short.endswith("…") and len(short) <= TITLE_CHARS and headline.startswith(short[:-1] + " ")
+    for text in (alert.markdown, alert.html):
+        assert "word59" not in text and text.count("word0 ") == 1  # cut, and not quoted again
+    quotes = re.findall(r"^   > (.*)$", alert.markdown, re.MULTILINE)
+    assert quotes == ["… He met the ministers.", "A sentence of the body."]
+    assert re.findall(r"<blockquote>(.*?)</blockquote>", alert.html) == quotes
 
 
 # --- escaping -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from newsmon.text import (
     decode_bytes,
     is_plain_western,
     normalize_for_match,
+    shorten,
     split_sentences,
     text_hash,
     words,
@@ -246,3 +247,19 @@ def test_utf16_without_bom_is_text(encoding: str) -> None:
 def test_nul_padded_binary_is_not_mistaken_for_utf16() -> None:
     with pytest.raises(UndecodableError):
         decode_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Short  headline\n", 20, "Short headline"),  # on one line, not cut
+        ("aaaa bbbb cccc", 10, "aaaa bbbb…"),  # a word ending at the limit is kept
+        ("aaaa bbbb cccc", 9, "aaaa…"),
+        ("aaaa bbbb, cccc dddd", 13, "aaaa bbbb…"),  # no comma before the ellipsis
+        ("ab " + "x" * 30, 10, "ab xxxxxx…"),  # a boundary this early would leave too little
+        ("x" * 30, 10, "xxxxxxxxx…"),
+    ],
+)
+def test_shorten_cuts_at_a_word_with_an_ellipsis(text: str, limit: int, expected: str) -> None:
+    assert shorten(text, limit) == expected
+    assert len(shorten(text, limit)) <= limit
