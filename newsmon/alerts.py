@@ -9,8 +9,9 @@ chart per topic.
 
 Everything that comes from documents or feeds (titles, sources, evidence, feed names) is
 escaped: no HTML, no Markdown links or images can be injected, and links are kept only for
-``http``, ``https`` and ``file`` URLs. The HTML page loads nothing from elsewhere and forbids
-scripts through its Content-Security-Policy.
+``http``, ``https`` and ``file`` URLs (in an ``http(s)`` one, the characters that could end
+the link are percent-encoded; a ``file`` URL with them is not linked). The HTML page loads
+nothing from elsewhere and forbids scripts through its Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]!|~])")
 _HTML_SPECIAL = {"<": "&lt;", ">": "&gt;"}
 _REFERENCE_START = re.compile(r"&(?=#?\w+;)")  # an & that would be read as a character reference
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
-_LINKABLE = ("http://", "https://", "file:")
+_WEB = ("http://", "https://")
 _URL_FORBIDDEN = re.compile(r"[\s<>()\"'`\\\x00-\x1f\x7f]")
 _SPARK = "▁▂▃▄▅▆▇█"
 
@@ -63,11 +64,21 @@ def escape_markdown(text: str) -> str:
 
 
 def safe_url(url: str) -> str | None:
-    """``url`` if it is an ``http``, ``https`` or ``file`` URL without characters that could
-    break out of a link, else None."""
-    if not url.lower().startswith(_LINKABLE) or _URL_FORBIDDEN.search(url):
-        return None
-    return url
+    """``url`` as a link target that nothing can break out of, or None: an ``http`` or
+    ``https`` URL with the characters that could end a Markdown or HTML link (white space,
+    quotes, ``<``, ``>``, parentheses, backtick, backslash, control characters)
+    percent-encoded; a ``file`` URL only when it has none of them; no other scheme."""
+    lowered = url.lower()
+    if lowered.startswith(_WEB):
+        return _URL_FORBIDDEN.sub(_percent_encoded, url)
+    if lowered.startswith("file:") and not _URL_FORBIDDEN.search(url):
+        return url
+    return None
+
+
+def _percent_encoded(found: re.Match[str]) -> str:
+    """The matched character percent-encoded (its UTF-8 bytes, ``"`` as ``%22``)."""
+    return quote(found.group(), safe="")
 
 
 def markdown_link(label: str, url: str) -> str:
