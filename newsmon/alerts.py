@@ -57,6 +57,9 @@ def escape_markdown(text: str) -> str:
     ``<`` and ``>`` become entities (no HTML can start), as does an ``&`` that would start a
     character reference (``&lt;`` stays as typed; "AT&T" stays readable), and the characters
     that open inline Markdown (emphasis, code, links, images, tables) are backslash-escaped.
+    ``<`` and ``>`` are not backslash-escaped: Python-Markdown, which Apprise uses to make HTML
+    of a notification, reads ``\\<`` as a backslash and a tag (``\\<b>`` is bold), and shows
+    the backslash of ``\\<`` even when the ``>`` is escaped too.
     """
     flat = _REFERENCE_START.sub("&amp;", " ".join(text.split()))
     flat = "".join(_HTML_SPECIAL.get(c, c) for c in flat)

@@ -275,6 +275,18 @@ def test_escape_markdown(text: str, expected: str) -> None:
     assert html.unescape(shown) == " ".join(text.split()).replace("\n", " ")
 
 
+@pytest.mark.parametrize(
+    "text", [HOSTILE_TITLE, 'EU leaders <&> "quotes"', "<b>bold</b>", "x <http://evil.example> <&a@b.example> y"]
+)
+def test_escaped_text_stays_text_through_the_notifications_markdown_to_html(text: str) -> None:
+    """Apprise makes HTML of a Markdown notification with Python-Markdown, which does not read
+    a backslash before "<" as an escape (``\\<b>`` passes as a tag): "<" and ">" stay entities."""
+    conversion = pytest.importorskip("apprise.conversion")
+    rendered = conversion.markdown_to_html(escape_markdown(text))
+    assert not re.search(r"<(?!/?p>)", rendered)  # no tag, link or mail link but the paragraph
+    assert html.unescape(re.sub(r"</?p>", "", rendered)) == text
+
+
 def test_newlines_in_titles_cannot_start_new_blocks() -> None:
     alert = topic_alert([item()], lines=[line("s1", "Title\n\n# Injected heading\n\n<img src=x>")], name="T", topic="t")
     assert alert is not None
