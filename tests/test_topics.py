@@ -632,7 +632,7 @@ def test_config_feeds_and_notify_files_with_a_byte_order_mark_are_read(tmp_path:
     bom = b"\xef\xbb\xbf"
     config = tmp_path / "newsmon.toml"
     config.write_bytes(bom + b'db = "x.duckdb"\n')
-    assert load_settings(config).db == Path("x.duckdb")
+    assert load_settings(config).db == tmp_path / "x.duckdb"  # read from the config file's folder
     feeds = tmp_path / "feeds.toml"
     feeds.write_bytes(bom + b'[[feeds]]\nname = "Wire"\nurl = "https://example.org/rss"\n')
     assert [f.name for f in load_feeds(feeds)] == ["Wire"]
