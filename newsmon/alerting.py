@@ -22,6 +22,7 @@ from newsmon.alerts import (
     topic_input,
     write_missing_files,
 )
+from newsmon.config import ALERT_MAX_AGE_DAYS
 from newsmon.errors import NewsmonError, OutputError, StorageError
 from newsmon.faults import fault_point
 from newsmon.models import SilenceParams, SpikeParams
@@ -52,6 +53,7 @@ def alert_stage(ctx: RunContext) -> list[AlertRecord]:
         ctx.logger,
         dashboard_url=ctx.settings.dashboard_url,
         notify_file=ctx.settings.notify_path,
+        max_age_days=ctx.settings.alert_max_age_days,
     )
     seconds = time.perf_counter() - t0
     ctx.summary.alerts = [a.topic for a in alerts]
@@ -70,11 +72,13 @@ def store_alerts(
     logger: Any = log,
     dashboard_url: str | None = None,
     notify_file: Path | None = None,
+    max_age_days: float = ALERT_MAX_AGE_DAYS,
 ) -> list[AlertRecord]:
     """Decide this run's alerts (stories new to a topic, spikes, silent feeds) and store them; then
     write the alert files from the stored rows (and any that are missing) and send notifications.
     With a ``dashboard_url``, each story links to its page there. ``notify_file``: the notify
-    file in force (None: ``$NEWSMON_NOTIFY`` or ./notify.toml, if any).
+    file in force (None: ``$NEWSMON_NOTIFY`` or ./notify.toml, if any). ``max_age_days``: how
+    recent a story new to a topic must be to alert on its own (see :func:`build_topic_alert`).
 
     The alerts folder is made first, so a folder that cannot be used fails the run before any
     alert is stored. Notifications never fail the run; while the notify file cannot be read,
@@ -87,7 +91,7 @@ def store_alerts(
             f"cannot make the alerts folder {folder} ({err.strerror or err}): pass --alerts-dir with a writable folder"
         ) from err
     notify_config = _notify_config(store, logger, notify_file or notify_config_path())
-    records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url)
+    records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url, max_age_days)
     routes = notify_config or NotifyConfig()
     deliveries = _routes(routes, [(r.id, r.topic) for r in records])
     store.alerts.store(records, deliveries, silenced, recovered, now, held=notify_config is None)
@@ -103,11 +107,12 @@ def store_alerts(
 
 
 def _decide_alerts(
-    store: Any, run_id: str, now: datetime, dashboard_url: str | None = None
+    store: Any, run_id: str, now: datetime, dashboard_url: str | None, max_age_days: float
 ) -> tuple[list[AlertRecord], list[tuple[str, int, str]], list[str]]:
     """This run's alerts in digest order, the feeds that went silent (url, quietest day, alert id)
     and the urls of silent feeds that recovered."""
-    built = (build_topic_alert(run_id, now, t, dashboard_url) for t in _topic_inputs(store, now))
+    inputs = _topic_inputs(store, now)
+    built = (build_topic_alert(run_id, now, t, dashboard_url, max_age_days) for t in inputs)
     records = [r for r in built if r is not None]
     activities = store.feeds.activity(now, SilenceParams().window_days)
     silent, recovered = silence_changes(activities, now, store.feeds.open_silences())

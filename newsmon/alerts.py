@@ -22,11 +22,12 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from newsmon.config import ALERT_MAX_AGE_DAYS
 from newsmon.models import AlertItem, AlertRecord, SpikeParams, StoryLine
 from newsmon.text import sha256_hex, shorten
 from newsmon.topics import EVIDENCE_JOIN
@@ -184,18 +185,33 @@ def today_point(trend: Sequence[TrendPoint], day: date) -> TrendPoint | None:
 
 
 def build_topic_alert(
-    run_id: str, now: datetime, data: TopicInput, dashboard_url: str | None = None
+    run_id: str,
+    now: datetime,
+    data: TopicInput,
+    dashboard_url: str | None = None,
+    max_age_days: float = ALERT_MAX_AGE_DAYS,
 ) -> AlertRecord | None:
     """The topic's alert for this run, or None when nothing new and no fresh spike; with a
-    ``dashboard_url``, each story links to its page there."""
+    ``dashboard_url``, each story links to its page there.
+
+    A story new to the topic whose copies were all published more than ``max_age_days``
+    before the run (a new feed's backlog) does not alert on its own: it waits, pending, and is
+    listed with the topic's next alert."""
     point = today_point(data.trend, now.date())
     new_story_ids = {i.story_id for i in data.items if i.is_new_story}
+    old_ids = new_story_ids - _recent_stories(data.items, now - timedelta(days=max_age_days))
     fresh_spike = point is not None and point.is_spike and not data.spike_alerted
-    if not new_story_ids and not fresh_spike:
-        if data.items:
+    if len(old_ids) == len(new_story_ids) and not fresh_spike:
+        if old_ids:
+            log.info(
+                "topic %s: %d new stories published over %g days ago, no alert: listed with the next one",
+                data.topic, len(old_ids), max_age_days,
+            )  # fmt: skip
+        elif data.items:
             log.info("topic %s: %d new copies of known stories, no alert", data.topic, len(data.items))
         return None
-    triggers = _topic_triggers(data, point, fresh_spike, len(new_story_ids))
+    triggers = {**_topic_triggers(data, point, fresh_spike, len(new_story_ids)), "old_new_stories": len(old_ids)}
+    triggers["max_age_days"] = max_age_days
     stories = rank_stories(data.stories)
     return AlertRecord(
         id=alert_id(run_id, data.topic),
@@ -215,6 +231,12 @@ def build_topic_alert(
         html=render_topic_html(data.topic, data.name, triggers, stories, data.trend, dashboard_url),
         title=alert_title(data.name, triggers),
     )
+
+
+def _recent_stories(items: Sequence[AlertItem], since: datetime) -> set[str]:
+    """The stories with a copy published since ``since``, or with no publication time (dated by
+    its first sighting, now)."""
+    return {i.story_id for i in items if i.published_at is None or i.published_at >= since}
 
 
 def _topic_triggers(data: TopicInput, point: TrendPoint | None, fresh_spike: bool, new_stories: int) -> dict[str, Any]:
@@ -347,9 +369,11 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
     if triggers.get("new_stories"):
         copies = triggers.get("new_copies", 0)
         known = f" ({_plural(copies, 'copy', 'copies')} of stories it already had)" if copies else ""
+        old = triggers.get("old_new_stories", 0)
+        aged = f" {old} of them published more than {triggers['max_age_days']:g} days before this run." if old else ""
         lines.append(
             f"New: {_plural(triggers['new_stories'], 'story', 'stories')} new to this topic, "
-            f"{_plural(triggers['new_documents'], 'new document')} in all{known}."
+            f"{_plural(triggers['new_documents'], 'new document')} in all{known}.{aged}"
         )
     return lines
 

@@ -35,6 +35,9 @@ from newsmon.text import read_settings_text
 DEFAULT_CONFIG_FILE = Path("newsmon.toml")
 DEFAULT_FEEDS_FILE = Path("feeds.toml")
 DEFAULT_NOTIFY_FILE = Path("notify.toml")
+# a story new to a topic alerts only if a copy of it was published within this many days of
+# the run (or has no publication time): older ones (a new feed's backlog) wait for the next alert
+ALERT_MAX_AGE_DAYS = 3.0
 # the settings that name files or folders: in a config file, relative to the file's folder
 PATH_SETTINGS = frozenset({"db", "seeds", "topics", "alerts_dir", "feeds", "notify"})
 
@@ -97,6 +100,9 @@ class Settings(BaseSettings):
     )
     dask_workers: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, description="workers of the local Dask cluster"
+    )
+    alert_max_age_days: float = Field(
+        ALERT_MAX_AGE_DAYS, gt=0, description="a new story published longer ago than this alerts only with a newer one"
     )
     dashboard_url: str | None = Field(
         None, description="base URL of the dashboard; digests link each story to {dashboard_url}/stories/{story_id}"

@@ -102,6 +102,7 @@ class AlertItem:
     evidence: str
     score: float
     is_new_story: bool
+    published_at: datetime | None = None  # the document's publication time, when it has one
 
 
 @dataclass(frozen=True, slots=True)

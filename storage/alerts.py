@@ -39,7 +39,7 @@ class AlertRepository:
             " NOT EXISTS (SELECT 1 FROM document_topics o"
             "  JOIN story_members om ON om.document_id = o.document_id"
             "  WHERE om.story_id = m.story_id AND o.topic = t.topic AND o.topic_version = t.topic_version"
-            "  AND o.alert_id IS NOT NULL)"
+            "  AND o.alert_id IS NOT NULL), d.published_at"
             " FROM document_topics t"
             " JOIN topic_versions v ON v.topic = t.topic AND v.version = t.topic_version AND v.is_current"
             " JOIN documents d ON d.id = t.document_id"

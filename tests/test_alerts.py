@@ -55,8 +55,9 @@ def item(
     score: float = 0.5,
     is_new_story: bool = True,
     source: str = "wire",
+    published_at: datetime | None = None,
 ) -> AlertItem:
-    return AlertItem(doc, story, title, source, url, evidence, score, is_new_story)
+    return AlertItem(doc, story, title, source, url, evidence, score, is_new_story, published_at)
 
 
 def line(
@@ -82,10 +83,11 @@ def topic_alert(
     name: str = "Central Asia diplomacy",
     topic: str = "central-asia-diplomacy",
     spike_alerted: bool = False,
+    max_age_days: float = 3.0,
 ) -> AlertRecord | None:
     stories = lines if lines is not None else [line(i.story_id, i.title, i.url, evidence=i.evidence) for i in items]
     data = TopicInput(topic, name, items, stories, points if points is not None else trend(*QUIET, 2), spike_alerted)
-    return build_topic_alert(RUN, NOW, data)
+    return build_topic_alert(RUN, NOW, data, max_age_days=max_age_days)
 
 
 def record(topic: str = "central-asia-diplomacy", run_id: str = RUN, markdown: str = "# x\n", **kw) -> AlertRecord:
@@ -117,6 +119,21 @@ def test_a_story_new_to_the_topic_alerts() -> None:
 def test_new_copies_of_known_stories_alone_do_not_alert() -> None:
     assert topic_alert([item("d1", "s1", is_new_story=False), item("d2", "s1", is_new_story=False)]) is None
     assert topic_alert([]) is None
+
+
+def test_a_backlog_of_old_news_does_not_alert_on_its_own() -> None:
+    """A feed added today that carries last winter's items: its stories are new to the topic,
+    but none alerts until a story published lately (or a spike) does; then they are listed too,
+    and the digest says how many are old."""
+    old = NOW - timedelta(days=60)
+    backlog = [item("d1", "s1", published_at=old), item("d2", "s2", published_at=old)]
+    assert topic_alert(backlog) is None
+    alert = topic_alert([*backlog, item("d3", "s3", published_at=NOW - timedelta(hours=5))])
+    assert alert is not None and alert.new_stories == 3 and alert.triggers["old_new_stories"] == 2
+    assert "2 of them published more than 3 days before" in alert.markdown
+    assert topic_alert([item("d4", "s4")]) is not None  # no publication date: as old as its first sighting
+    assert topic_alert([item("d5", "s5", published_at=old), item("d6", "s5", published_at=NOW)]) is not None
+    assert topic_alert(backlog, max_age_days=90) is not None
 
 
 def test_a_fresh_spike_alerts_once_per_day() -> None:

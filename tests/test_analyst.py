@@ -676,7 +676,8 @@ def test_filter_columns_in_the_readme_match_the_catalog(run_db: Path) -> None:
 def test_the_digest_counts_stories_by_first_sighting_and_shows_publication_dates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Documents published nine days before they arrive count on the day they arrive."""
+    """Documents published nine days before they arrive count on the day they arrive; being
+    that old, they alert only where old news may (a wider ``max_age_days``)."""
     monkeypatch.delenv("NEWSMON_NOTIFY", raising=False)
     now = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
     published = now - timedelta(days=9)
@@ -689,7 +690,8 @@ def test_the_digest_counts_stories_by_first_sighting_and_shows_publication_dates
         deduped = dedupe_batch(store, docs, 0.5)
         store_batch(store, "run-1", now, docs, Deduped.of(deduped.fingerprints, deduped.assignments),
                     tag_documents(docs, topics))  # fmt: skip
-        records = store_alerts(store, "run-1", now, tmp_path / "alerts", dashboard_url=DASHBOARD)
+        assert store_alerts(store, "run-1", now, tmp_path / "alerts", dashboard_url=DASHBOARD) == []
+        records = store_alerts(store, "run-1", now, tmp_path / "alerts", dashboard_url=DASHBOARD, max_age_days=30)
         store.runs.finish("run-1", "completed", now)
     finally:
         store.close()
