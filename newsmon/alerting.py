@@ -22,7 +22,7 @@ from newsmon.alerts import (
     topic_input,
     write_missing_files,
 )
-from newsmon.config import ALERT_MAX_AGE_DAYS
+from newsmon.config import ALERT_MAX_AGE_DAYS, DEFAULT_NOTIFY_TIMEOUT_S
 from newsmon.errors import NewsmonError, OutputError, StorageError
 from newsmon.faults import fault_point
 from newsmon.models import SilenceParams, SpikeParams
@@ -54,6 +54,7 @@ def alert_stage(ctx: RunContext) -> list[AlertRecord]:
         dashboard_url=ctx.settings.dashboard_url,
         notify_file=ctx.settings.notify_path,
         max_age_days=ctx.settings.alert_max_age_days,
+        notify_timeout_s=ctx.settings.notify_timeout_s,
     )
     seconds = time.perf_counter() - t0
     ctx.summary.alerts = [a.topic for a in alerts]
@@ -73,12 +74,15 @@ def store_alerts(
     dashboard_url: str | None = None,
     notify_file: Path | None = None,
     max_age_days: float = ALERT_MAX_AGE_DAYS,
+    notify_timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S,
 ) -> list[AlertRecord]:
     """Decide this run's alerts (stories new to a topic, spikes, silent feeds) and store them; then
     write the alert files from the stored rows (and any that are missing) and send notifications.
     With a ``dashboard_url``, each story links to its page there. ``notify_file``: the notify
     file in force (None: ``$NEWSMON_NOTIFY`` or ./notify.toml, if any). ``max_age_days``: how
     recent a story new to a topic must be to alert on its own (see :func:`build_topic_alert`).
+    ``notify_timeout_s``: the total deadline of one notification (see
+    :func:`newsmon.notify.deliver_all`).
 
     The alerts folder is made first, so a folder that cannot be used fails the run before any
     alert is stored. Notifications never fail the run; while the notify file cannot be read,
@@ -100,7 +104,7 @@ def store_alerts(
     fault_point("before-notify")
     if notify_config is not None:
         _route_held(store, notify_config, now, logger)
-        _deliver(store, notify_config, run_id, now, logger)
+        _deliver(store, notify_config, run_id, now, logger, notify_timeout_s)
     if failure is not None:
         raise failure
     return records
@@ -192,8 +196,9 @@ def _notify_config(store: Any, logger: Any, path: Path | None) -> NotifyConfig |
     return config
 
 
-def _deliver(store: Any, config: NotifyConfig, run_id: str, now: datetime, logger: Any) -> None:
-    """Send the deliveries due (new and earlier failures); a failure is recorded, never raised."""
+def _deliver(store: Any, config: NotifyConfig, run_id: str, now: datetime, logger: Any, timeout_s: float) -> None:
+    """Send the deliveries due (new and earlier failures), each within ``timeout_s``; a failure is
+    recorded, never raised."""
     try:
         pending = store.deliveries.due(MAX_ATTEMPTS)
         if not pending:
@@ -203,6 +208,7 @@ def _deliver(store: Any, config: NotifyConfig, run_id: str, now: datetime, logge
             config,
             lambda d: store.deliveries.record_attempt(d, now, run_id),
             lambda d, outcome: store.deliveries.record_outcome(d, outcome, now),
+            timeout_s=timeout_s,
         )
         logger.info("notify: %s", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     except Exception as err:  # notifications must never fail the pipeline

@@ -35,6 +35,7 @@ from newsmon.text import read_settings_text
 DEFAULT_CONFIG_FILE = Path("newsmon.toml")
 DEFAULT_FEEDS_FILE = Path("feeds.toml")
 DEFAULT_NOTIFY_FILE = Path("notify.toml")
+DEFAULT_NOTIFY_TIMEOUT_S = 30.0
 # a story new to a topic alerts only if a copy of it was published within this many days of
 # the run (or has no publication time): older ones (a new feed's backlog) wait for the next alert
 ALERT_MAX_AGE_DAYS = 3.0
@@ -65,7 +66,7 @@ class Settings(BaseSettings):
     """Everything a run needs to know; immutable once built."""
 
     # an empty variable (NEWSMON_DB= from a .env file or compose) is as good as unset; numbers
-    # are finite (an infinite http_timeout_s would switch the deadline off)
+    # are finite (an infinite http_timeout_s or notify_timeout_s would switch its deadline off)
     model_config = SettingsConfigDict(
         env_prefix="NEWSMON_", frozen=True, extra="forbid", env_ignore_empty=True, allow_inf_nan=False
     )
@@ -81,6 +82,11 @@ class Settings(BaseSettings):
     feeds: Path | None = Field(None, description="feeds TOML file; None = ./feeds.toml if present")
     notify: Path | None = Field(
         None, description="notify TOML file (Apprise URLs per topic; NEWSMON_NOTIFY); None = ./notify.toml if present"
+    )
+    notify_timeout_s: float = Field(
+        DEFAULT_NOTIFY_TIMEOUT_S,
+        gt=0,
+        description="total deadline of one notification; the notify step gives up after 4 times this",
     )
     fetch_pages: bool = Field(True, description="fetch and extract each new feed item's page")
     feed_items_max: int = Field(

@@ -9,8 +9,10 @@ Example ``notify.toml``::
 
 Each alert is sent once to each URL configured for its topic (and to ``"*"``) when it is made.
 The run records every delivery with its status; a failed one is retried by the next runs (up to
-:data:`MAX_ATTEMPTS` attempts), and a delivery that succeeded is never sent again. A
-notification that fails never fails the run. URLs are not stored in the database (they often
+:data:`MAX_ATTEMPTS` attempts), and a delivery that succeeded is never sent again. Each send
+has a total deadline (``notify_timeout_s``) and the step :data:`STEP_SENDS` times that: the
+deliveries it has not started by then wait for the next run. A notification that fails never
+fails the run. URLs are not stored in the database (they often
 hold tokens or passwords): deliveries keep a hash of the URL and a redacted label, and the next
 run sends only to URLs that are still configured. Nothing is sent anywhere else.
 """
@@ -19,14 +21,18 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import tomllib
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from newsmon.config import DEFAULT_NOTIFY_FILE
+from newsmon.config import DEFAULT_NOTIFY_FILE, DEFAULT_NOTIFY_TIMEOUT_S
 from newsmon.errors import ConfigError
 from newsmon.models import Outcome, PendingDelivery
 from newsmon.text import read_settings_text, sha256_hex
@@ -36,6 +42,8 @@ log = logging.getLogger(__name__)
 NOTIFY_ENV = "NEWSMON_NOTIFY"
 ALL_ALERTS = "*"
 MAX_ATTEMPTS = 8
+STEP_SENDS = 4
+"""The notify step as a whole stops after this many times ``notify_timeout_s``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,53 +129,155 @@ def redact(url: str) -> str:
     return f"{scheme}://{host}{port}/… [{target_key(url)[:8]}]"
 
 
-def send(url: str, title: str, body: str) -> tuple[bool, str | None]:
-    """Send one notification with Apprise; never raises. Returns (delivered, error)."""
+def send(url: str, title: str, body: str, timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S) -> tuple[bool, str | None]:
+    """Send one notification with Apprise, waiting at most ``timeout_s`` for it; never raises.
+    Returns (delivered, error).
+
+    Apprise's own timeouts bound each connection and each read, not the whole answer: a receiver
+    that trickles its answer would hold the run for as long as it trickles. So the request runs in
+    a daemon thread, and past ``timeout_s`` the delivery counts as failed (the next run retries it)
+    and the thread is left to end on its own, its result unused.
+    """
     try:
-        with warnings.catch_warnings():  # apprise's plugins import the deprecated imghdr
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return _send(url, title, body)
+        app = _apprise_for(url)
     except Exception as err:  # a notifier bug must never stop the pipeline
-        return False, f"{type(err).__name__}: {err}"[:500]
+        return False, _bug(err)
+    if app is None:
+        return False, INVALID_URL
+    return _within(timeout_s, lambda: _notify(app, title, body))
 
 
-def _send(url: str, title: str, body: str) -> tuple[bool, str | None]:
+def _apprise_for(url: str) -> Any:
+    """An Apprise object that sends to ``url``, or None if Apprise cannot read the URL.
+
+    Apprise loads its plugins on first use, so this runs in the calling thread, before any
+    deadline starts (one plugin imports the deprecated imghdr, whose warning is silenced here).
+    """
     import apprise
 
     app = apprise.Apprise()
-    own = logging.getLogger("apprise")
-    propagate, own.propagate = own.propagate, False  # its lines are captured: newsmon logs one per failure
+    with _captured(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return app if app.add(url) else None
+
+
+def _notify(app: Any, title: str, body: str) -> tuple[bool, str | None]:
+    """Send through ``app``; never raises. The error is Apprise's last warning."""
+    import apprise
+
     try:
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-            if not app.add(url):
-                return False, INVALID_URL
+        with _captured() as captured:
             ok = bool(app.notify(body=body, title=title, body_format=apprise.NotifyFormat.MARKDOWN))
-            messages = captured.getvalue().strip().splitlines()
+    except Exception as err:  # a notifier bug must never stop the pipeline
+        return False, _bug(err)
+    return (True, None) if ok else (False, captured.error())
+
+
+def _within(timeout_s: float, call: Callable[[], tuple[bool, str | None]]) -> tuple[bool, str | None]:
+    """``call()`` (which never raises) run in a daemon thread and waited for at most ``timeout_s``;
+    past that, a failure, and the thread is left to end on its own."""
+    result: list[tuple[bool, str | None]] = []
+    worker = threading.Thread(target=lambda: result.append(call()), name="newsmon-notify", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive() or not result:
+        return False, f"no answer within {_seconds(timeout_s)} s"
+    return result[0]
+
+
+def _bug(err: Exception) -> str:
+    """One line for an error raised inside Apprise."""
+    return " ".join(f"{type(err).__name__}: {err}".split())[:500]
+
+
+def _seconds(value: float) -> str:
+    """A duration in seconds as a user reads it: ``30``, ``0.5``, ``12.3``."""
+    return f"{round(value, 1):g}"
+
+
+@dataclass(slots=True)
+class _Captured:
+    """What Apprise logged at WARNING or above in one thread while it sent."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def error(self) -> str:
+        """The failure as Apprise last told it."""
+        return self.messages[-1][:500] if self.messages else "delivery failed"
+
+
+class _AppriseLines(logging.Filter):
+    """Keeps what Apprise logs in a thread that is sending out of the log (newsmon logs one line
+    per failure instead) and hands it to that thread's :class:`_Captured`. Apprise's lines from
+    other threads pass, so threads that send at the same time never see each other's lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: dict[int, _Captured] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False (dropped) for a sending thread's line, which is captured if it is a warning or worse."""
+        captured = self.threads.get(threading.get_ident())
+        if captured is None:
+            return True
+        if record.levelno >= logging.WARNING:
+            captured.messages.append(record.getMessage())
+        return False
+
+
+_APPRISE_LINES = _AppriseLines()
+
+
+@contextmanager
+def _captured() -> Iterator[_Captured]:
+    """Capture what Apprise logs in this thread for the duration of the block."""
+    own = logging.getLogger("apprise")
+    if _APPRISE_LINES not in own.filters:
+        own.addFilter(_APPRISE_LINES)
+        if own.getEffectiveLevel() > logging.WARNING:  # its warnings say what failed
+            own.setLevel(logging.WARNING)
+    captured = _Captured()
+    thread = threading.get_ident()
+    _APPRISE_LINES.threads[thread] = captured
+    try:
+        yield captured
     finally:
-        own.propagate = propagate
-    return ok, None if ok else (messages[-1][:500] if messages else "delivery failed")
+        del _APPRISE_LINES.threads[thread]
 
 
-Sender = Callable[[str, str, str], tuple[bool, str | None]]
+Sender = Callable[[str, str, str, float], tuple[bool, str | None]]  # url, title, body, deadline (s)
 INVALID_URL = "not a valid Apprise URL: fix it in the notify file"
 
 
 def deliver_all(
-    pending: Iterable[PendingDelivery],
+    pending: Sequence[PendingDelivery],
     config: NotifyConfig,
     on_attempt: Callable[[PendingDelivery], None],
     on_outcome: Callable[[PendingDelivery, Outcome], None],
     sender: Sender = send,
     max_attempts: int = MAX_ATTEMPTS,
+    timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S,
 ) -> dict[str, int]:
-    """Attempt every pending delivery; report each attempt before it starts and each outcome.
+    """Attempt the pending deliveries in order; report each attempt before it starts and each outcome.
 
     ``on_attempt`` lets the caller record the attempt first, so that a crash during the
-    request is retried by the next run rather than forgotten. Returns counts per status.
+    request is retried by the next run rather than forgotten. Each send waits at most
+    ``timeout_s``, and the whole step at most :data:`STEP_SENDS` times that (no send waits past
+    it): the deliveries not started by then are left as they are, no attempt counted, for the
+    next run, and one log line says so. Returns counts per status.
     """
     counts: dict[str, int] = {}
-    for delivery in pending:
-        outcome = _deliver_one(delivery, config, on_attempt, sender, max_attempts)
+    step_s = STEP_SENDS * timeout_s
+    deadline = time.monotonic() + step_s
+    for done, delivery in enumerate(pending):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            log.warning(
+                "notify: the step reached its deadline (%s s, %d × notify_timeout_s); left for the next run,"
+                " not attempted: %d of %d deliveries", _seconds(step_s), STEP_SENDS, len(pending) - done, len(pending),
+            )  # fmt: skip
+            break
+        outcome = _deliver_one(delivery, config, on_attempt, sender, max_attempts, min(timeout_s, left))
         on_outcome(delivery, outcome)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     return counts
@@ -179,13 +289,15 @@ def _deliver_one(
     on_attempt: Callable[[PendingDelivery], None],
     sender: Sender,
     max_attempts: int,
+    timeout_s: float,
 ) -> Outcome:
+    """Send one delivery (or drop it if its URL is no longer configured); its outcome, logged."""
     url = config.url_for_key(delivery.target)
     if url is None:
         log.info("delivery of alert %s to %s dropped: no longer configured", delivery.alert_id, delivery.label)
         return Outcome("dropped", "URL no longer configured")
     on_attempt(delivery)
-    ok, error = sender(url, delivery.title, delivery.body)
+    ok, error = sender(url, delivery.title, delivery.body, timeout_s)
     if ok:
         log.info("alert %s sent to %s", delivery.alert_id, delivery.label)
         return Outcome("sent")

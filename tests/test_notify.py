@@ -8,6 +8,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -84,6 +85,53 @@ def receiver() -> Iterator[Receiver]:
     server.close()
 
 
+class SlowReceiver:
+    """A receiver on 127.0.0.1 that reads each POST, then either never answers (``hang``) or
+    answers 200 and trickles its body a byte every 0.2 s (``trickle``): Apprise's timeouts, per
+    read, never end such a request."""
+
+    def __init__(self, mode: str) -> None:
+        self.posts: list[str] = []
+        self.stop = threading.Event()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.posts.append(self.path)
+                if mode == "hang":
+                    receiver.stop.wait()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                while not receiver.stop.wait(0.2):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"json://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.stop.set()  # the requests still open end, and so do the senders left waiting on them
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(params=["trickle", "hang"])
+def slow_receiver(request: pytest.FixtureRequest) -> Iterator[SlowReceiver]:
+    server = SlowReceiver(request.param)
+    yield server
+    server.close()
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """A database holding the two seeds, tagged and not alerted yet."""
@@ -104,13 +152,15 @@ def write_notify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, routes: dict[s
     return path
 
 
-def alert_stage(db: Path, run_id: str, folder: Path, hours: int = 0) -> list[AlertRecord]:
+def alert_stage(
+    db: Path, run_id: str, folder: Path, hours: int = 0, notify_timeout_s: float = 30.0
+) -> list[AlertRecord]:
     """One run's alert stage, as the monitor flow runs it."""
     store = Store.open_writer(db)
     try:
         now = NOW + timedelta(hours=hours)
         store.runs.start(run_id, now, "test")
-        records = store_alerts(store, run_id, now, folder)
+        records = store_alerts(store, run_id, now, folder, notify_timeout_s=notify_timeout_s)
         store.runs.finish(run_id, "completed", now)
         return records
     finally:
@@ -191,6 +241,54 @@ def test_a_delivery_cut_short_by_a_crash_is_retried(
     alert_stage(db, "run-2", tmp_path / "alerts", hours=1)
     assert len(receiver.delivered("/all")) == 2 * len(records)  # at least once: the receiver may see it twice
     assert {status for *_x, status, _a, _e in deliveries(db)} == {"sent"}
+
+
+def test_a_receiver_that_never_finishes_its_answer_fails_the_delivery_at_the_deadline(
+    db: Path, tmp_path: Path, slow_receiver: SlowReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_notify(tmp_path, monkeypatch, {"russia-sanctions": [slow_receiver.url("/hook")]})
+    started = time.monotonic()
+    alert_stage(db, "run-1", tmp_path / "alerts", notify_timeout_s=1)
+    assert time.monotonic() - started < 10  # without a deadline, minutes (trickle: 100000 bytes, 5 a second)
+    assert slow_receiver.posts == ["/hook"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute("SELECT status, attempts, last_error FROM deliveries").fetchall()
+    finally:
+        con.close()
+    assert rows == [("failed", 1, "no answer within 1 s")]  # retried by the next run
+
+
+def test_the_notify_step_leaves_what_it_has_no_time_for_to_the_next_run(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    hanging = SlowReceiver("hang")
+    try:
+        write_notify(tmp_path, monkeypatch, {"*": [hanging.url(f"/{n}") for n in range(4)]})
+        caplog.set_level(logging.INFO)
+        started = time.monotonic()
+        records = alert_stage(db, "run-1", tmp_path / "alerts", notify_timeout_s=0.25)  # the step: 1 s
+        took = time.monotonic() - started
+    finally:
+        hanging.close()
+    assert len(records) >= 2 and took < 8
+    rows = [(status, attempts, error) for *_x, status, attempts, error in deliveries(db)]
+    tried = [row for row in rows if row[1] == 1]
+    assert 3 <= len(tried) <= 5 and {status for status, *_x in tried} == {"failed"}
+    left = [row for row in rows if row[1] == 0]
+    assert left and set(left) == {("pending", 0, False)} and len(tried) + len(left) == len(rows)
+    assert "notify: the step reached its deadline (1 s, 4 × notify_timeout_s); left for the next run" in caplog.text
+    assert f"not attempted: {len(left)} of {len(rows)} deliveries" in caplog.text
+
+
+def test_notify_timeout_s_is_a_positive_finite_setting() -> None:
+    from newsmon.config import Settings, load_settings
+
+    assert Settings().notify_timeout_s == 30
+    assert load_settings(notify_timeout_s=2.5).notify_timeout_s == 2.5
+    for bad in (0, -1, float("inf")):
+        with pytest.raises(ConfigError, match="invalid setting 'notify_timeout_s'"):
+            load_settings(notify_timeout_s=bad)
 
 
 def test_only_configured_urls_receive_and_secrets_stay_out_of_the_database(
@@ -319,7 +417,7 @@ def test_deliver_all_gives_up_after_the_last_attempt() -> None:
     outcomes: list[Outcome] = []
     attempts: list[str] = []
 
-    def failing(_url: str, _title: str, _body: str) -> tuple[bool, str | None]:
+    def failing(_url: str, _title: str, _body: str, _timeout_s: float) -> tuple[bool, str | None]:
         return False, "HTTP 500"
 
     for n in range(3):
