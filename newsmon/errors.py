@@ -21,6 +21,12 @@ counted and logged as skips so that one bad file never stops a run.
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
+import ssl
+from collections.abc import Iterator
+
 
 class NewsmonError(Exception):
     """Base class of every newsmon error; ``str(err)`` is a complete one-line message."""
@@ -101,6 +107,50 @@ FAILURE_CLASSES: dict[str, str] = {
 def failure_hint(kind: str | None) -> str:
     """What a failure class means and what to do about it ("" for an unknown class)."""
     return FAILURE_CLASSES.get(kind or "", "")
+
+
+def connection_failure_kind(err: BaseException) -> str:
+    """The class of a connection or request that failed, from the errors it came from: ``tls``
+    (the handshake failed), ``refused`` (nothing listens there), ``dns`` (the host name does not
+    resolve), ``timeout`` (no answer in time), else ``connect``. For httpx's errors (feeds and
+    pages) as for those of requests, which Apprise uses (notifications)."""
+    chain = list(error_chain(err))
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return "tls"
+    if any(isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED for e in chain):
+        return "refused"
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return "dns"
+    if any(isinstance(e, TimeoutError) for e in chain):
+        return "timeout"
+    return "connect"
+
+
+def status_kind(status: int) -> str:
+    """The class of an HTTP answer that is neither a success nor a redirect followed: ``http-4xx``,
+    ``http-5xx``, else ``protocol``."""
+    if 400 <= status < 500:
+        return "http-4xx"
+    return "http-5xx" if status >= 500 else "protocol"
+
+
+def root_reason(err: BaseException) -> str:
+    """The innermost OS error's text (e.g. "Connection refused"), else the error's own text."""
+    reason = str(err) or type(err).__name__
+    for seen in error_chain(err):
+        if isinstance(seen, OSError) and seen.errno:
+            reason = os.strerror(seen.errno)
+    return reason
+
+
+def error_chain(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and the errors it was raised from or while handling, outermost first (8 at most)."""
+    seen: BaseException | None = err
+    for _ in range(8):
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
 
 
 class OutputError(NewsmonError):

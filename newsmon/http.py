@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import errno
 import functools
 import ipaddress
 import logging
@@ -53,7 +52,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from newsmon import __version__
-from newsmon.errors import ConfigError, FetchError
+from newsmon.errors import ConfigError, FetchError, connection_failure_kind, root_reason, status_kind
 
 try:
     import brotli
@@ -526,13 +525,9 @@ def _status_error(response: httpx.Response, requested: str, hop: str, config: Ht
     retry_after = None
     if status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("retry-after"), config.max_retry_after_s)
-    if 400 <= status < 500:
-        kind = "http-4xx"
-    elif status >= 500:
-        kind = "http-5xx"
-    else:
-        kind = "protocol"
-        message += " (not a redirect that can be followed)" if 300 <= status < 400 else ""
+    kind = status_kind(status)
+    if kind == "protocol" and 300 <= status < 400:
+        message += " (not a redirect that can be followed)"
     return FetchError(kind, requested, message, status=status, retry_after_s=retry_after)
 
 
@@ -631,27 +626,7 @@ def _transport_error(err: Exception, requested: str, target: _Target) -> FetchEr
 
 
 def _is_tls_error(err: BaseException) -> bool:
-    seen: BaseException | None = err
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _root_reason(err: BaseException) -> str:
-    """The innermost OS error's text (e.g. "Connection refused"), else the error's own text."""
-    reason = str(err) or type(err).__name__
-    seen: BaseException | None = err
-    for _ in range(8):
-        if seen is None:
-            break
-        if isinstance(seen, OSError) and seen.errno:
-            reason = os.strerror(seen.errno)
-        seen = seen.__cause__ or seen.__context__
-    return reason
+    return connection_failure_kind(err) == "tls"
 
 
 async def _send(
@@ -676,7 +651,7 @@ async def _send(
             log.debug("connect to %s for %s failed: %s", ip, target.text, err)
             if _is_tls_error(err):
                 raise _transport_error(err, request.url, target) from None
-            reason = "timed out" if isinstance(err, httpx.ConnectTimeout) else _root_reason(err)
+            reason = "timed out" if isinstance(err, httpx.ConnectTimeout) else root_reason(err)
             kinds.add(_connect_kind(err))
             failures.append(f"{ip}: {reason}")
     where = "" if target.text == request.url else f" (at {target.text})"
@@ -685,17 +660,9 @@ async def _send(
 
 
 def _connect_kind(err: BaseException) -> str:
-    """``refused`` (nothing listens there), ``timeout`` (no answer), else ``connect``."""
-    if isinstance(err, httpx.ConnectTimeout):
-        return "timeout"
-    seen: BaseException | None = err
-    for _ in range(8):
-        if seen is None:
-            break
-        if isinstance(seen, ConnectionRefusedError) or getattr(seen, "errno", None) == errno.ECONNREFUSED:
-            return "refused"
-        seen = seen.__cause__ or seen.__context__
-    return "connect"
+    """``refused`` (nothing listens there), ``timeout`` (no answer), else ``connect`` (a TLS
+    failure is raised before this is asked)."""
+    return "timeout" if isinstance(err, httpx.ConnectTimeout) else connection_failure_kind(err)
 
 
 # --------------------------------------------------------------------------- fetching

@@ -295,6 +295,7 @@ class PendingDelivery:
     """A delivery to make (new, failed before, or cut short by a crash)."""
 
     alert_id: str
+    topic: str  # the alert's topic (sources:silent for silent feeds)
     target: str  # target_key of the URL
     label: str  # see redact()
     attempts: int

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import sys
 import threading
 import time
 import tomllib
@@ -28,12 +30,13 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from newsmon.config import DEFAULT_NOTIFY_FILE, DEFAULT_NOTIFY_TIMEOUT_S
-from newsmon.errors import ConfigError
+from newsmon.errors import ConfigError, connection_failure_kind, failure_hint, root_reason, status_kind
 from newsmon.models import Outcome, PendingDelivery
 from newsmon.text import read_settings_text, sha256_hex
 
@@ -181,7 +184,7 @@ def _within(timeout_s: float, call: Callable[[], tuple[bool, str | None]]) -> tu
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive() or not result:
-        return False, f"no answer within {_seconds(timeout_s)} s"
+        return False, _failure("timeout", f"no answer within {_seconds(timeout_s)} s (notify_timeout_s)")
     return result[0]
 
 
@@ -195,14 +198,53 @@ def _seconds(value: float) -> str:
     return f"{round(value, 1):g}"
 
 
+_ADVICE = {"timeout": "the receiver is slow or hangs: check that it is up"}
+"""What to do about a failed notification where the hint of ``newsmon.errors.FAILURE_CLASSES``
+(written for feeds and pages) does not fit."""
+_APPRISE_TIMEOUT = "no answer within Apprise's own timeout (4 s to connect and for each read; cto=, rto= in the URL)"
+_STATUS = re.compile(r"\berror=([1-5]\d\d)\b")  # how Apprise's HTTP plugins give the status of a failed request
+
+
+def _failure(kind: str, detail: str = "") -> str:
+    """One line for a failed notification: its failure class (a key of
+    ``newsmon.errors.FAILURE_CLASSES``), what happened if the class does not say it all, and what
+    to do."""
+    return ": ".join(part for part in (kind, detail, _ADVICE.get(kind) or failure_hint(kind)) if part)
+
+
+def _connection_failure(err: OSError) -> str:
+    """The failure of a request that raised ``err`` (requests' errors are OSErrors)."""
+    kind = connection_failure_kind(err)
+    if kind == "timeout":
+        return _failure(kind, _APPRISE_TIMEOUT)
+    return _failure(kind, root_reason(err) if kind == "connect" else "")
+
+
+def _status_failure(status: int) -> str:
+    """The failure of a request that the receiver answered with HTTP ``status``."""
+    try:
+        phrase = f" {HTTPStatus(status).phrase}"
+    except ValueError:
+        phrase = ""
+    return _failure(status_kind(status), f"HTTP {status}{phrase}")
+
+
 @dataclass(slots=True)
 class _Captured:
-    """What Apprise logged at WARNING or above in one thread while it sent."""
+    """What Apprise logged at WARNING or above in one thread while it sent, and the error it was
+    handling then, if any."""
 
     messages: list[str] = field(default_factory=list)
+    raised: BaseException | None = None
 
     def error(self) -> str:
-        """The failure as Apprise last told it."""
+        """The failure, classified where it can be (a connection that failed, or an HTTP status in
+        Apprise's ``error=NNN``), else as Apprise last told it."""
+        if isinstance(self.raised, OSError):
+            return _connection_failure(self.raised)
+        statuses = [m.group(1) for m in map(_STATUS.search, self.messages) if m]
+        if statuses:
+            return _status_failure(int(statuses[-1]))
         return self.messages[-1][:500] if self.messages else "delivery failed"
 
 
@@ -222,6 +264,7 @@ class _AppriseLines(logging.Filter):
             return True
         if record.levelno >= logging.WARNING:
             captured.messages.append(record.getMessage())
+            captured.raised = sys.exc_info()[1] or captured.raised  # Apprise logs in its except blocks
         return False
 
 
@@ -246,7 +289,7 @@ def _captured() -> Iterator[_Captured]:
 
 
 Sender = Callable[[str, str, str, float], tuple[bool, str | None]]  # url, title, body, deadline (s)
-INVALID_URL = "not a valid Apprise URL: fix it in the notify file"
+INVALID_URL = "invalid-url: not a valid Apprise URL: fix it in the notify file"
 
 
 def deliver_all(
@@ -294,17 +337,21 @@ def _deliver_one(
     """Send one delivery (or drop it if its URL is no longer configured); its outcome, logged."""
     url = config.url_for_key(delivery.target)
     if url is None:
-        log.info("delivery of alert %s to %s dropped: no longer configured", delivery.alert_id, delivery.label)
+        log.info(
+            "delivery of alert %s of %s to %s dropped: no longer configured",
+            delivery.alert_id, delivery.topic, delivery.label,
+        )  # fmt: skip
         return Outcome("dropped", "URL no longer configured")
     on_attempt(delivery)
     ok, error = sender(url, delivery.title, delivery.body, timeout_s)
     if ok:
-        log.info("alert %s sent to %s", delivery.alert_id, delivery.label)
+        log.info("alert %s of %s sent to %s", delivery.alert_id, delivery.topic, delivery.label)
         return Outcome("sent")
     final = delivery.attempts + 1 >= max_attempts or error == INVALID_URL  # a bad URL stays bad
     log.warning(
-        "alert %s not delivered to %s (attempt %d%s): %s",
-        delivery.alert_id, delivery.label, delivery.attempts + 1, ", giving up" if final else ", will retry", error,
+        "alert %s of %s not delivered to %s (attempt %d%s): %s",
+        delivery.alert_id, delivery.topic, delivery.label, delivery.attempts + 1,
+        ", giving up" if final else ", will retry", error,
     )  # fmt: skip
     return Outcome("gave-up" if final else "failed", error)
 

@@ -17,15 +17,18 @@ class DeliveryRepository:
     def due(self, max_attempts: int) -> list[PendingDelivery]:
         """Deliveries not made yet (new, failed, or cut short by a crash), oldest alert first."""
         rows = self.db.execute(
-            "SELECT d.alert_id, d.target, d.target_label, d.attempts, coalesce(a.title, 'newsmon: ' || a.topic),"
-            " a.markdown, a.digest_path FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
+            "SELECT d.alert_id, a.topic, d.target, d.target_label, d.attempts,"
+            " coalesce(a.title, 'newsmon: ' || a.topic), a.markdown, a.digest_path"
+            " FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
             " WHERE d.status IN ('pending', 'sending', 'failed') AND d.attempts < ?"
             " ORDER BY a.created_at, d.alert_id, d.target",
             [max_attempts],
         )
         return [
-            PendingDelivery(alert, target, label, int(attempts), title, notification_body(markdown, alert, digest))
-            for alert, target, label, attempts, title, markdown, digest in rows
+            PendingDelivery(
+                alert, topic, target, label, int(attempts), title, notification_body(markdown, alert, digest)
+            )
+            for alert, topic, target, label, attempts, title, markdown, digest in rows
         ]
 
     def outcomes_of_run(self, run_id: str) -> dict[str, int]:

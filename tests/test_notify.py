@@ -4,6 +4,7 @@ across reruns, receiver failures and crashes; never failing the run (newsmon.not
 from __future__ import annotations
 
 import http.server
+import itertools
 import json
 import logging
 import socket
@@ -256,7 +257,8 @@ def test_a_receiver_that_never_finishes_its_answer_fails_the_delivery_at_the_dea
         rows = con.execute("SELECT status, attempts, last_error FROM deliveries").fetchall()
     finally:
         con.close()
-    assert rows == [("failed", 1, "no answer within 1 s")]  # retried by the next run
+    assert len(rows) == 1 and rows[0][:2] == ("failed", 1)  # retried by the next run
+    assert rows[0][2].startswith("timeout: no answer within 1 s (notify_timeout_s): the receiver is slow or hangs")
 
 
 def test_the_notify_step_leaves_what_it_has_no_time_for_to_the_next_run(
@@ -289,6 +291,68 @@ def test_notify_timeout_s_is_a_positive_finite_setting() -> None:
     for bad in (0, -1, float("inf")):
         with pytest.raises(ConfigError, match="invalid setting 'notify_timeout_s'"):
             load_settings(notify_timeout_s=bad)
+
+
+@pytest.mark.parametrize(
+    ("case", "logged"),
+    [
+        ("refused", "refused: the connection was refused (nothing listens there): check the host and port"),
+        ("http-500", "http-5xx: HTTP 500 Internal Server Error: the server answered with a server error"),
+        ("hang", "timeout: no answer within 1 s (notify_timeout_s): the receiver is slow or hangs"),
+        ("invalid-url", "invalid-url: not a valid Apprise URL: fix it in the notify file"),
+    ],
+    ids=["refused", "http-500", "hang", "invalid-url"],
+)
+def test_a_failed_delivery_is_one_line_naming_the_topic_and_what_failed(
+    case: str,
+    logged: str,
+    db: Path,
+    tmp_path: Path,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hanging = SlowReceiver("hang")
+    with socket.socket() as sock:  # a loopback port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        closed = f"json://127.0.0.1:{sock.getsockname()[1]}/hook"
+    urls = {"refused": closed, "http-500": receiver.url("/hook"), "hang": hanging.url("/hook")}
+    receiver.fail_next["/hook"] = 1
+    write_notify(tmp_path, monkeypatch, {"russia-sanctions": [urls.get(case, "nonsense://x")]})
+    caplog.set_level(logging.WARNING)
+    try:
+        alert_stage(db, "run-1", tmp_path / "alerts", notify_timeout_s=1)
+    finally:
+        hanging.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "newsmon.notify"]
+    assert len(lines) == 1 and " of russia-sanctions not delivered to " in lines[0], lines
+    assert lines[0].split(": ", 1)[1].startswith(logged), lines[0]
+    assert not [r for r in caplog.records if r.name.startswith("apprise")]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        (error,) = con.execute("SELECT last_error FROM deliveries").fetchone() or ("",)
+    finally:
+        con.close()
+    assert error.startswith(logged)
+
+
+def test_connection_failures_are_classed_from_the_errors_they_came_from() -> None:
+    import ssl
+
+    from newsmon.errors import connection_failure_kind, root_reason
+
+    def raised(*chain: BaseException) -> BaseException:
+        """The first of ``chain``, each raised while handling the next (as requests raises its errors)."""
+        for outer, inner in itertools.pairwise(chain):
+            outer.__context__ = inner
+        return chain[0]
+
+    assert connection_failure_kind(raised(OSError("pool"), ConnectionRefusedError(111, "refused"))) == "refused"
+    assert connection_failure_kind(raised(OSError("Read timed out"), TimeoutError("timed out"))) == "timeout"
+    assert connection_failure_kind(raised(OSError("name"), socket.gaierror(-2, "Name or service not known"))) == "dns"
+    assert connection_failure_kind(raised(OSError("tls"), ssl.SSLError(1, "bad certificate"))) == "tls"
+    reset = raised(OSError("pool"), ConnectionResetError(104, "reset"))
+    assert connection_failure_kind(reset) == "connect" and root_reason(reset) == "Connection reset by peer"
 
 
 def test_only_configured_urls_receive_and_secrets_stay_out_of_the_database(
@@ -421,12 +485,12 @@ def test_deliver_all_gives_up_after_the_last_attempt() -> None:
         return False, "HTTP 500"
 
     for n in range(3):
-        pending = [PendingDelivery("a1", key, "json://127.0.0.1/…", n, "t", "b")]
+        pending = [PendingDelivery("a1", "topic", key, "json://127.0.0.1/…", n, "t", "b")]
         deliver_all(
             pending, config, lambda d: attempts.append(d.alert_id), lambda _d, o: outcomes.append(o), failing, 3
         )
     assert [o.status for o in outcomes] == ["failed", "failed", "gave-up"] and len(attempts) == 3
-    gone = [PendingDelivery("a1", target_key("json://other/x"), "json://other/…", 0, "t", "b")]
+    gone = [PendingDelivery("a1", "topic", target_key("json://other/x"), "json://other/…", 0, "t", "b")]
     counts = deliver_all(gone, config, lambda d: attempts.append(d.alert_id), lambda _d, o: outcomes.append(o), failing)
     assert counts == {"dropped": 1} and len(attempts) == 3  # never attempted
 
@@ -439,7 +503,7 @@ def test_an_invalid_url_is_given_up_at_once_and_the_summary_counts_deliveries() 
 
     config = NotifyConfig({"*": ("nonsense://x",)})
     outcomes: list[Outcome] = []
-    pending = [PendingDelivery("a1", target_key("nonsense://x"), "nonsense://…", 0, "t", "b")]
+    pending = [PendingDelivery("a1", "topic", target_key("nonsense://x"), "nonsense://…", 0, "t", "b")]
     deliver_all(pending, config, lambda _d: None, lambda _d, o: outcomes.append(o), lambda *_a: (False, INVALID_URL))
     assert [o.status for o in outcomes] == ["gave-up"]  # not tried again on every run
 
