@@ -87,26 +87,27 @@ def receiver() -> Iterator[Receiver]:
 
 
 class SlowReceiver:
-    """A receiver on 127.0.0.1 that reads each POST, then either never answers (``hang``) or
-    answers 200 and trickles its body a byte every 0.2 s (``trickle``): Apprise's timeouts, per
-    read, never end such a request."""
+    """A receiver on 127.0.0.1 that records each POST (path, alert id), then either never answers
+    (``hang``) or answers 200 and trickles its body a byte every 0.2 s (``trickle``): Apprise's
+    timeouts, per read, never end such a request. ``mode`` can change: ``ok`` answers at once."""
 
     def __init__(self, mode: str) -> None:
-        self.posts: list[str] = []
+        self.mode = mode
+        self.posts: list[tuple[str, str]] = []
         self.stop = threading.Event()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.posts.append(self.path)
-                if mode == "hang":
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                receiver.posts.append((self.path, _alert_id(body)))
+                if receiver.mode == "hang":
                     receiver.stop.wait()
                     return
                 self.send_response(200)
-                self.send_header("Content-Length", "100000")
+                self.send_header("Content-Length", "0" if receiver.mode == "ok" else "100000")
                 self.end_headers()
-                while not receiver.stop.wait(0.2):
+                while receiver.mode == "trickle" and not receiver.stop.wait(0.2):
                     self.wfile.write(b" ")
                     self.wfile.flush()
 
@@ -251,7 +252,7 @@ def test_a_receiver_that_never_finishes_its_answer_fails_the_delivery_at_the_dea
     started = time.monotonic()
     alert_stage(db, "run-1", tmp_path / "alerts", notify_timeout_s=1)
     assert time.monotonic() - started < 10  # without a deadline, minutes (trickle: 100000 bytes, 5 a second)
-    assert slow_receiver.posts == ["/hook"]
+    assert [path for path, _id in slow_receiver.posts] == ["/hook"]
     con = duckdb.connect(str(db), read_only=True)
     try:
         rows = con.execute("SELECT status, attempts, last_error FROM deliveries").fetchall()
@@ -281,6 +282,27 @@ def test_the_notify_step_leaves_what_it_has_no_time_for_to_the_next_run(
     assert left and set(left) == {("pending", 0, False)} and len(tried) + len(left) == len(rows)
     assert "notify: the step reached its deadline (1 s, 4 × notify_timeout_s); left for the next run" in caplog.text
     assert f"not attempted: {len(left)} of {len(rows)} deliveries" in caplog.text
+
+
+def test_a_request_that_reached_the_receiver_but_timed_out_is_sent_again_with_its_alert_id(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = SlowReceiver("hang")  # the first request arrives, its answer never does
+    try:
+        write_notify(tmp_path, monkeypatch, {"russia-sanctions": [slow.url("/hook")]})
+        first = alert_stage(db, "run-1", tmp_path / "alerts", notify_timeout_s=0.5)
+        sanctions = next(r.id for r in first if r.topic == "russia-sanctions")
+        slow.mode = "ok"
+        alert_stage(db, "run-2", tmp_path / "alerts", hours=1, notify_timeout_s=0.5)
+    finally:
+        slow.close()
+    assert slow.posts == [("/hook", sanctions), ("/hook", sanctions)]  # twice, each with its alert id
+    assert [(status, attempts) for *_x, status, attempts, _e in deliveries(db)] == [("sent", 2)]
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = " ".join(readme[readme.index("### Notifications") : readme.index("### Replays")].split())
+    assert "Only a run killed" not in section  # not the only way to get an alert twice
+    assert "Delivery is at least once" in section and "within `notify_timeout_s`" in section
+    assert "so a receiver can drop repeats" in section
 
 
 def test_notify_timeout_s_is_a_positive_finite_setting() -> None:
