@@ -147,7 +147,7 @@ def send(url: str, title: str, body: str, timeout_s: float = DEFAULT_NOTIFY_TIME
         return False, _bug(err)
     if app is None:
         return False, INVALID_URL
-    return _within(timeout_s, lambda: _notify(app, title, body))
+    return _within(timeout_s, lambda: _notify(app, title, body), target_key(url))
 
 
 def _apprise_for(url: str) -> Any:
@@ -176,16 +176,33 @@ def _notify(app: Any, title: str, body: str) -> tuple[bool, str | None]:
     return (True, None) if ok else (False, captured.error())
 
 
-def _within(timeout_s: float, call: Callable[[], tuple[bool, str | None]]) -> tuple[bool, str | None]:
+def _within(timeout_s: float, call: Callable[[], tuple[bool, str | None]], target: str) -> tuple[bool, str | None]:
     """``call()`` (which never raises) run in a daemon thread and waited for at most ``timeout_s``;
-    past that, a failure, and the thread is left to end on its own."""
+    past that, a failure, and the thread is left to end on its own (it is kept in
+    :data:`_SENDING` under ``target``, so that no other send to that URL starts while it runs)."""
     result: list[tuple[bool, str | None]] = []
     worker = threading.Thread(target=lambda: result.append(call()), name="newsmon-notify", daemon=True)
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive() or not result:
+        _SENDING[target] = worker
         return False, _failure("timeout", f"no answer within {_seconds(timeout_s)} s (notify_timeout_s)")
     return result[0]
+
+
+_SENDING: dict[str, threading.Thread] = {}
+"""Sends given up on at their deadline, by target key, while their threads still run (a process
+that runs many runs, ``newsmon serve``, would otherwise gain a thread stuck on a slow receiver
+at every run)."""
+
+
+def still_sending(target: str) -> bool:
+    """Whether a send to the URL with this :func:`target_key`, given up on earlier, still runs."""
+    worker = _SENDING.get(target)
+    if worker is not None and not worker.is_alive():
+        _SENDING.pop(target, None)
+        return False
+    return worker is not None
 
 
 def _bug(err: Exception) -> str:
@@ -305,24 +322,37 @@ def deliver_all(
 
     ``on_attempt`` lets the caller record the attempt first, so that a crash during the
     request is retried by the next run rather than forgotten. Each send waits at most
-    ``timeout_s``, and the whole step at most :data:`STEP_SENDS` times that (no send waits past
-    it): the deliveries not started by then are left as they are, no attempt counted, for the
-    next run, and one log line says so. Returns counts per status.
+    ``timeout_s``, and the whole step at most :data:`STEP_SENDS` times that: a send starts only
+    with its whole ``timeout_s`` left. Once a URL has not answered in time, its other
+    deliveries wait for the next run (as do those to a URL whose earlier send still runs), so
+    that one slow receiver does not hold up the others. What is left is left as it is, no
+    attempt counted, and one log line says so. Returns counts per status.
     """
     counts: dict[str, int] = {}
     step_s = STEP_SENDS * timeout_s
     deadline = time.monotonic() + step_s
+    slow: set[str] = set()  # URLs (target keys) that did not answer in time
+    waiting = 0
     for done, delivery in enumerate(pending):
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if delivery.target in slow or still_sending(delivery.target):
+            slow.add(delivery.target)
+            waiting += 1
+            continue
+        if deadline - time.monotonic() < timeout_s:
             log.warning(
                 "notify: the step reached its deadline (%s s, %d × notify_timeout_s); left for the next run,"
                 " not attempted: %d of %d deliveries", _seconds(step_s), STEP_SENDS, len(pending) - done, len(pending),
             )  # fmt: skip
             break
-        outcome = _deliver_one(delivery, config, on_attempt, sender, max_attempts, min(timeout_s, left))
+        outcome = _deliver_one(delivery, config, on_attempt, sender, max_attempts, timeout_s)
         on_outcome(delivery, outcome)
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.error is not None and outcome.error.startswith("timeout"):
+            slow.add(delivery.target)
+    if waiting:
+        log.warning(
+            "notify: %d deliveries left for the next run, not attempted: their receiver did not answer in time", waiting
+        )
     return counts
 
 

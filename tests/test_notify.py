@@ -10,7 +10,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from newsmon.notify import (
     load_notify_config,
     notify_config_path,
     redact,
+    still_sending,
     target_key,
     unknown_routes,
 )
@@ -293,6 +294,8 @@ def test_a_request_that_reached_the_receiver_but_timed_out_is_sent_again_with_it
         first = alert_stage(db, "run-1", tmp_path / "alerts", notify_timeout_s=0.5)
         sanctions = next(r.id for r in first if r.topic == "russia-sanctions")
         slow.mode = "ok"
+        slow.stop.set()  # the receiver drops the request it held, which ends the send given up on
+        wait_for(lambda: not still_sending(target_key(slow.url("/hook"))))
         alert_stage(db, "run-2", tmp_path / "alerts", hours=1, notify_timeout_s=0.5)
     finally:
         slow.close()
@@ -495,6 +498,66 @@ def test_redact_hides_credentials_tokens_and_paths() -> None:
     assert redact("tgram://123456789:AAbbCCdd/12345").startswith("tgram://…/… [")
     assert redact("mailto://user:app-pw@gmail.com").startswith("mailto://gmail.com/… [")
     assert redact("json://a.example/b") != redact("json://a.example/c")
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+def test_a_receiver_that_times_out_does_not_hold_up_the_others(caplog: pytest.LogCaptureFixture) -> None:
+    """Once a URL has not answered in time, its other deliveries wait for the next run, not
+    attempted: the step's time goes to the receivers that answer."""
+    slow_url, ok_url = "json://127.0.0.1/slow", "json://127.0.0.1/ok"
+    config = NotifyConfig({"a": (slow_url,), "b": (ok_url,)})
+    pending = [
+        *(PendingDelivery(f"s{n}", "a", target_key(slow_url), "json://127.0.0.1/…", 0, "t", "b") for n in range(5)),
+        PendingDelivery("o1", "b", target_key(ok_url), "json://127.0.0.1/…", 0, "t", "b"),
+    ]
+    attempted: list[str] = []
+
+    def sender(url: str, _title: str, _body: str, _timeout_s: float) -> tuple[bool, str | None]:
+        return (True, None) if url == ok_url else (False, "timeout: no answer within 30 s (notify_timeout_s)")
+
+    caplog.set_level(logging.WARNING)
+    counts = deliver_all(pending, config, lambda d: attempted.append(d.alert_id), lambda *_a: None, sender)
+    assert attempted == ["s0", "o1"] and counts == {"failed": 1, "sent": 1}
+    assert "notify: 4 deliveries left for the next run, not attempted: their receiver did not answer" in caplog.text
+
+
+def test_a_send_starts_only_with_its_whole_deadline_left() -> None:
+    """With less than notify_timeout_s of the step left, a delivery waits for the next run
+    rather than being tried, and charged an attempt, with a shorter deadline than the one set."""
+    urls = [f"json://127.0.0.1/{n}" for n in range(4)]
+    config = NotifyConfig({"*": tuple(urls)})
+    pending = [PendingDelivery(f"a{n}", "t", target_key(u), "json://…", 0, "t", "b") for n, u in enumerate(urls)]
+    deadlines: list[float] = []
+
+    def sender(_url: str, _title: str, _body: str, timeout_s: float) -> tuple[bool, str | None]:
+        deadlines.append(timeout_s)
+        time.sleep(1.6)  # 1.6 s a send; the step has 4 × 1 s
+        return True, None
+
+    counts = deliver_all(pending, config, lambda _d: None, lambda *_a: None, sender, timeout_s=1.0)
+    assert counts == {"sent": 2} and deadlines == [1.0, 1.0]
+
+
+def test_no_new_send_starts_to_a_url_whose_last_send_still_runs(slow_receiver: SlowReceiver) -> None:
+    """A send given up on at its deadline may still run (a receiver that trickles its answer never
+    ends it): a long-running process (newsmon serve) starts no second one to that URL meanwhile."""
+    url = slow_receiver.url("/hook")
+    config = NotifyConfig({"*": (url,)})
+    first = PendingDelivery("a1", "t", target_key(url), "json://…", 0, "t", "x\n\nnewsmon alert `a1`")
+    outcomes: list[Outcome] = []
+    deliver_all([first], config, lambda _d: None, lambda _d, o: outcomes.append(o), timeout_s=0.3)
+    assert [o.status for o in outcomes] == ["failed"] and still_sending(target_key(url))
+    second = PendingDelivery("a2", "t", target_key(url), "json://…", 0, "t", "x\n\nnewsmon alert `a2`")
+    assert deliver_all([second], config, lambda _d: None, lambda _d, o: outcomes.append(o), timeout_s=0.3) == {}
+    assert len(slow_receiver.posts) == 1
+    slow_receiver.stop.set()
+    wait_for(lambda: not still_sending(target_key(url)))
 
 
 def test_deliver_all_gives_up_after_the_last_attempt() -> None:
