@@ -369,13 +369,13 @@ def process_new(ctx: RunContext, todo: list[Document], item_rows: dict[str, list
     batches = batched(todo, settings.batch_size, settings.batch_bytes)
     progress = StageProgress("dedupe/tag/store", len(todo), "documents", logger, enabled=len(batches) > 1)
     with ExitStack() as stack:
+        stack.callback(stop_workers, ctx)  # last: after the tagging pool has stopped handing out batches
         tagging: list[Result] | None = None
         if ctx.steps.submit is not None:
             tagging = [ctx.steps.remote("tag", documents=b, topics=ctx.topics) for b in batches]
         elif TaggingPool.wanted(ctx.topics, len(todo), settings.extract_workers):
             pool = stack.enter_context(TaggingPool(ctx.topics, ctx.pool or max(1, settings.extract_workers - 1)))
             tagging = [pool.submit(b) for b in batches]
-        stack.callback(stop_workers, ctx)
         for n, batch in enumerate(batches):
             rows = [row for d in batch for row in item_rows.get(d.id, [])]
             process_batch(ctx, batch, rows, tagging[n] if tagging else None)

@@ -111,9 +111,10 @@ class WorkerPool:
     ) -> None:
         self.workers = max(1, workers)
         self.memory_bytes = memory_bytes
-        self.state = dict(state or {})
-        self._pickled_state = pickle.dumps(self.state)
+        self._state = dict(state or {})
+        self._pickled_state: bytes | None = None  # pickled when the first worker starts, once
         self._executor: ProcessPoolExecutor | None = None
+        self._starting = threading.Lock()  # jobs may be submitted from more than one thread
 
     @property
     def current(self) -> ProcessPoolExecutor | None:
@@ -122,14 +123,17 @@ class WorkerPool:
 
     def executor(self) -> ProcessPoolExecutor:
         """The running executor, started if need be."""
-        if self._executor is None:
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_start_worker,
-                initargs=(self.memory_bytes, self._pickled_state, os.getpid()),
-            )
-        return self._executor
+        with self._starting:
+            if self._executor is None:
+                if self._pickled_state is None:
+                    self._pickled_state = pickle.dumps(self._state)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("forkserver"),
+                    initializer=_start_worker,
+                    initargs=(self.memory_bytes, self._pickled_state, os.getpid()),
+                )
+            return self._executor
 
     def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
         """Run ``fn(*args)`` in a worker."""
