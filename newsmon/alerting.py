@@ -31,7 +31,6 @@ from newsmon.notify import (
     NotifyConfig,
     deliver_all,
     load_notify_config,
-    notify_config_path,
     redact,
     target_key,
     unknown_routes,
@@ -79,7 +78,7 @@ def store_alerts(
     """Decide this run's alerts (stories new to a topic, spikes, silent feeds) and store them; then
     write the alert files from the stored rows (and any that are missing) and send notifications.
     With a ``dashboard_url``, each story links to its page there. ``notify_file``: the notify
-    file in force (None: ``$NEWSMON_NOTIFY`` or ./notify.toml, if any). ``max_age_days``: how
+    file in force (``Settings.notify_path``; None: no notifications). ``max_age_days``: how
     recent a story new to a topic must be to alert on its own (see :func:`build_topic_alert`).
     ``notify_timeout_s``: the total deadline of one notification (see
     :func:`newsmon.notify.deliver_all`).
@@ -94,7 +93,7 @@ def store_alerts(
         raise OutputError(
             f"cannot make the alerts folder {folder} ({err.strerror or err}): pass --alerts-dir with a writable folder"
         ) from err
-    notify_config = _notify_config(store, logger, notify_file or notify_config_path())
+    notify_config = _notify_config(store, logger, notify_file)
     records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url, max_age_days)
     routes = notify_config or NotifyConfig()
     deliveries = _routes(routes, [(r.id, r.topic) for r in records])
@@ -177,11 +176,15 @@ def _routes(config: NotifyConfig, alerts: list[tuple[str, str]]) -> list[tuple[s
 
 
 def _route_held(store: Any, config: NotifyConfig, now: datetime, logger: Any) -> None:
-    """Queue the deliveries of alerts held while the notify file could not be read."""
-    held = store.alerts.held()
-    if held:
-        store.alerts.route_held(_routes(config, held), now)
-        logger.info("notify: %d alert(s) held while the notify file could not be read are sent now", len(held))
+    """Queue the deliveries of alerts held while the notify file could not be read; a failure
+    is logged, never raised (they stay held for the next run)."""
+    try:
+        held = store.alerts.held()
+        if held:
+            store.alerts.route_held(held, _routes(config, [(alert, topic) for alert, topic, _run in held]), now)
+            logger.info("notify: %d alert(s) held while the notify file could not be read are queued now", len(held))
+    except Exception as err:  # notifications must never fail the pipeline
+        logger.error("notify: held alerts not queued (%s: %s); the next run queues them", type(err).__name__, err)
 
 
 def _notify_config(store: Any, logger: Any, path: Path | None) -> NotifyConfig | None:

@@ -20,7 +20,6 @@ run sends only to URLs that are still configured. Nothing is sent anywhere else.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import threading
@@ -35,14 +34,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from newsmon.config import DEFAULT_NOTIFY_FILE, DEFAULT_NOTIFY_TIMEOUT_S
+from newsmon.config import DEFAULT_NOTIFY_TIMEOUT_S
 from newsmon.errors import ConfigError, connection_failure_kind, failure_hint, root_reason, status_kind
 from newsmon.models import Outcome, PendingDelivery
 from newsmon.text import read_settings_text, sha256_hex
 
 log = logging.getLogger(__name__)
 
-NOTIFY_ENV = "NEWSMON_NOTIFY"
 ALL_ALERTS = "*"
 MAX_ATTEMPTS = 8
 STEP_SENDS = 4
@@ -70,15 +68,6 @@ class NotifyConfig:
         return None
 
 
-def notify_config_path(env: Mapping[str, str] | None = None) -> Path | None:
-    """The notify file in force: ``$NEWSMON_NOTIFY``, else ``./notify.toml`` if present, else None."""
-    env = os.environ if env is None else env
-    value = env.get(NOTIFY_ENV, "").strip()
-    if value:
-        return Path(value)
-    return DEFAULT_NOTIFY_FILE if DEFAULT_NOTIFY_FILE.is_file() else None
-
-
 def load_notify_config(path: Path | None) -> NotifyConfig:
     """Read the ``[notify]`` table of ``path`` (None: no notifications).
 
@@ -90,7 +79,10 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
     try:
         data = tomllib.loads(read_settings_text(path, "notify file"))
     except OSError as err:
-        raise ConfigError(f"cannot read notify file {path} ({err.strerror}): check {NOTIFY_ENV} or the path") from err
+        raise ConfigError(
+            f"cannot read notify file {path} ({err.strerror}):"
+            " check the notify setting (notify = in newsmon.toml, or NEWSMON_NOTIFY) or the file"
+        ) from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"notify file {path} is not valid TOML ({err}): fix it") from err
     table = data.get("notify", {})

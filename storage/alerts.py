@@ -149,18 +149,21 @@ class AlertRepository:
                     [url, now, quietest, alert, run_of.get(alert)],
                 )
 
-    def held(self) -> list[tuple[str, str]]:
-        """The (alert id, topic) of alerts waiting for a readable notify file, oldest first."""
-        rows = self.db.execute("SELECT id, topic FROM alerts WHERE notify_held ORDER BY created_at, id")
-        return [(alert, topic) for alert, topic in rows]
+    def held(self) -> list[tuple[str, str, str]]:
+        """The (alert id, topic, run id) of alerts waiting for a readable notify file, oldest first."""
+        rows = self.db.execute("SELECT id, topic, run_id FROM alerts WHERE notify_held ORDER BY created_at, id")
+        return [(alert, topic, run) for alert, topic, run in rows]
 
-    def route_held(self, deliveries: Sequence[tuple[str, str, str]], now: datetime) -> None:
-        """In one transaction: queue the deliveries of held alerts (alert id, target key, label)
-        and clear the mark of every held alert (one whose topic has no URL is routed to none)."""
+    def route_held(
+        self, held: Sequence[tuple[str, str, str]], deliveries: Sequence[tuple[str, str, str]], now: datetime
+    ) -> None:
+        """In one transaction: queue the deliveries of these held alerts (see :meth:`held`) as
+        (alert id, target key, label), and clear their mark (an alert whose topic has no URL is
+        routed to none)."""
         with self.db.transaction() as con:
-            held = execute(con, "SELECT id, run_id FROM alerts WHERE notify_held")
-            _queue_deliveries(con, deliveries, {alert: run for alert, run in held}, now)
-            execute(con, "UPDATE alerts SET notify_held = false WHERE notify_held")
+            _queue_deliveries(con, deliveries, {alert: run for alert, _topic, run in held}, now)
+            for alert, _topic, _run in held:
+                execute(con, "UPDATE alerts SET notify_held = false WHERE id = ?", [alert])
 
     def files(self) -> list[tuple[str, str, str | None, str | None]]:
         """Every alert's (id, run id, Markdown path, HTML digest path) as stored."""

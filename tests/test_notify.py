@@ -28,7 +28,6 @@ from newsmon.notify import (
     PendingDelivery,
     deliver_all,
     load_notify_config,
-    notify_config_path,
     redact,
     still_sending,
     target_key,
@@ -155,6 +154,13 @@ def write_notify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, routes: dict[s
     return path
 
 
+def notify_file() -> Path | None:
+    """The notify file a run uses now (``NEWSMON_NOTIFY``, as :func:`write_notify` sets it)."""
+    from newsmon.config import Settings
+
+    return Settings().notify_path
+
+
 def alert_stage(
     db: Path, run_id: str, folder: Path, hours: int = 0, notify_timeout_s: float = 30.0
 ) -> list[AlertRecord]:
@@ -163,7 +169,7 @@ def alert_stage(
     try:
         now = NOW + timedelta(hours=hours)
         store.runs.start(run_id, now, "test")
-        records = store_alerts(store, run_id, now, folder, notify_timeout_s=notify_timeout_s)
+        records = store_alerts(store, run_id, now, folder, notify_file=notify_file(), notify_timeout_s=notify_timeout_s)
         store.runs.finish(run_id, "completed", now)
         return records
     finally:
@@ -233,7 +239,7 @@ def test_a_delivery_cut_short_by_a_crash_is_retried(
     write_notify(tmp_path, monkeypatch, {"*": [receiver.url("/all")]})
     store = Store.open_writer(db)
     try:
-        records = store_alerts(store, "run-1", NOW, tmp_path / "alerts")
+        records = store_alerts(store, "run-1", NOW, tmp_path / "alerts", notify_file=notify_file())
         # what a run killed during a request leaves: attempts noted, outcomes never recorded
         con = store.con
         con.execute("UPDATE deliveries SET status = 'sending', attempts = 1").fetchall()
@@ -433,6 +439,28 @@ def test_alerts_made_while_the_notify_file_is_broken_are_sent_once_it_is_fixed(
     assert receiver.delivered("/hook") == [held]  # once
 
 
+def test_a_failure_to_queue_held_alerts_never_fails_the_run(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from storage.alerts import AlertRepository
+
+    path = write_notify(tmp_path, monkeypatch, {"russia-sanctions": [receiver.url("/hook")]})
+    path.write_text("[notify\n", encoding="utf-8")
+    held = next(r.id for r in alert_stage(db, "run-1", tmp_path / "alerts") if r.topic == "russia-sanctions")
+    write_notify(tmp_path, monkeypatch, {"russia-sanctions": [receiver.url("/hook")]})
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("disk went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AlertRepository, "route_held", broken)
+        caplog.set_level(logging.ERROR)
+        alert_stage(db, "run-2", tmp_path / "alerts", hours=1)  # does not raise
+    assert "notify: held alerts not queued (RuntimeError: disk went away); the next run queues them" in caplog.text
+    alert_stage(db, "run-3", tmp_path / "alerts", hours=2)
+    assert receiver.delivered("/hook") == [held]
+
+
 def test_the_notify_file_can_be_named_in_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A scheduled run started in another folder finds the notify file its config names."""
     from newsmon.config import load_settings
@@ -481,14 +509,6 @@ def test_bad_notify_files_are_one_clear_error(tmp_path: Path, text: str, message
         load_notify_config(path)
     with pytest.raises(ConfigError, match="cannot read notify file"):
         load_notify_config(tmp_path / "absent.toml")
-
-
-def test_notify_config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert notify_config_path({"NEWSMON_NOTIFY": "x/notify.toml"}) == Path("x/notify.toml")
-    monkeypatch.chdir(tmp_path)
-    assert notify_config_path({}) is None
-    (tmp_path / "notify.toml").write_text("[notify]\n", encoding="utf-8")
-    assert notify_config_path({}) == Path("notify.toml")
 
 
 def test_redact_hides_credentials_tokens_and_paths() -> None:

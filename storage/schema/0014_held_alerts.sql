@@ -4,4 +4,3 @@
 -- file delays notifications, never loses them. Alerts stored before this were routed.
 
 ALTER TABLE alerts ADD COLUMN IF NOT EXISTS notify_held BOOLEAN DEFAULT false;
-UPDATE alerts SET notify_held = false WHERE notify_held IS NULL;

@@ -18,6 +18,6 @@ SELECT
     html,
     path,
     digest_path,
-    coalesce(notify_held, false) AS notify_held  -- waiting for a readable notify file
+    notify_held  -- waiting for a readable notify file
 FROM alerts
 ORDER BY created_at DESC, kind DESC, topic;
