@@ -63,7 +63,7 @@ from newsmon.models import (
     StoryKey,
 )
 from newsmon.pagekinds import JUNK_KINDS, junk_kind
-from newsmon.text import APOSTROPHE_FOLD, INVISIBLE_MARKS, replace_chars
+from newsmon.text import APOSTROPHE_FOLD, INVISIBLE_FOLD, YO_FOLD, replace_chars
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +212,7 @@ class PreparedText:
 # and the modifier letters that stand for an apostrophe break it as ’ does ("Вʼячеслав" is
 # "В’ячеслав", "Oʻzbekiston" is "O’zbekiston"), and Russian ё is е, which most outlets print
 # ("Мирзиёев" is "Мирзиеев"): one spelling or the other, the same tokens.
-_TOKEN_FOLD: dict[int, str | None] = {
-    **dict.fromkeys(map(ord, INVISIBLE_MARKS)),
-    **APOSTROPHE_FOLD,
-    ord("ё"): "е",
-    ord("Ё"): "Е",
-}
+_TOKEN_FOLD: dict[int, str | None] = {**INVISIBLE_FOLD, **APOSTROPHE_FOLD, **YO_FOLD}
 
 
 def cased_tokens(text: str) -> list[str]:
