@@ -39,8 +39,6 @@ DEFAULT_NOTIFY_TIMEOUT_S = 30.0
 # a story new to a topic alerts only if a copy of it was published within this many days of
 # the run (or has no publication time): older ones (a new feed's backlog) wait for the next alert
 ALERT_MAX_AGE_DAYS = 3.0
-# the settings that name files or folders: in a config file, relative to the file's folder
-PATH_SETTINGS = frozenset({"db", "seeds", "topics", "alerts_dir", "feeds", "notify"})
 
 
 def default_topics_path() -> Path:
@@ -166,6 +164,12 @@ class Settings(BaseSettings):
     def topics_path(self) -> Path:
         """The topics file in force: the configured one, else the shipped defaults."""
         return self.topics if self.topics is not None else default_topics_path()
+
+
+# the settings that name files or folders: in a config file, relative to the file's folder
+PATH_SETTINGS = frozenset(
+    name for name, info in Settings.model_fields.items() if info.annotation in (Path, Path | None)
+)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
