@@ -199,9 +199,10 @@ def build_topic_alert(
     listed with the topic's next alert."""
     point = today_point(data.trend, now.date())
     new_story_ids = {i.story_id for i in data.items if i.is_new_story}
-    old_ids = new_story_ids - _recent_stories(data.items, now - timedelta(days=max_age_days))
+    recent_ids = new_story_ids & _recent_stories(data.items, now - timedelta(days=max_age_days))
+    old_ids = new_story_ids - recent_ids
     fresh_spike = point is not None and point.is_spike and not data.spike_alerted
-    if len(old_ids) == len(new_story_ids) and not fresh_spike:
+    if not recent_ids and not fresh_spike:
         if old_ids:
             log.info(
                 "topic %s: %d new stories published over %g days ago, no alert: listed with the next one",
