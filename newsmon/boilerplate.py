@@ -66,7 +66,10 @@ _WEB_ADDRESS = re.compile(r"\S+\.[a-z]{2,}(?:/\S*)?")
 _NAME_JOINERS = frozenset({"the", "of", "for", "and", "&", "on", "in", "at", "de", "du", "des", "la", "le", "el"})
 _SENTENCE_INSIDE = re.compile(r"[a-z]{2}[.!?]\s+\S")  # "…Prosperity. They discussed"
 _MAX_ORIGIN_WORDS = 8
-_MAX_SENTENCE_LIKE_WORDS = 3  # more words and a final period, and not a name: a sentence
+_MAX_SENTENCE_LIKE_WORDS = 3  # more words and a final period (or a reporting verb), and not a name: a sentence
+_REPORTING = re.compile(
+    r"\b(?:said|says|say|told|tells|reported|according|confirmed|announced|claimed|warned|added)\b", re.IGNORECASE
+)
 _ORIGIN_SUFFIX = re.compile(
     r"[\s,;(]*(?:(?:has|have) been )?(?:authori[sz]ed to reprint|reprinted with permission"
     r"|with permission)[\s.)]*$",
@@ -138,8 +141,9 @@ def _match_origin(line: str) -> str | None:
     words = value.split()
     if not words or len(words) > _MAX_ORIGIN_WORDS or _SENTENCE_INSIDE.search(raw):
         return None
-    if raw.endswith(".") and len(words) > _MAX_SENTENCE_LIKE_WORDS and not _looks_like_name(value):
-        return None  # "Source: officials said the talks had failed."
+    sentence_like = raw.endswith(".") or _REPORTING.search(value)
+    if sentence_like and len(words) > _MAX_SENTENCE_LIKE_WORDS and not _looks_like_name(value):
+        return None  # "Source: officials said the talks had failed(.)"
     if m.group("via") and ("," in value or words[0].casefold() in _VIA_MEANS or not _looks_like_name(value)):
         return None  # "Via Teleconference", "via the new rules, …"
     return value

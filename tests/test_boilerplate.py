@@ -172,6 +172,8 @@ def test_origin_lines_are_lifted(line: str, origin: str) -> None:
         "Via the new rules, officials can freeze assets.",
         "Viable options remain, the minister said.",
         "Source: officials said the talks had failed.",
+        "Source: officials said the talks had failed",  # a headline-style line, without its period
+        "Source: diplomats told reporters the summit was off",
         "By the numbers",  # lower-case words after "By" name no author
         "By land and by sea, the delegation travelled to Astana.",
         "By 2030, Kazakhstan hopes to double its exports.",
