@@ -259,17 +259,16 @@ _HAN = re.compile("[" + "".join(f"{chr(first)}-{chr(end - 1)}" for first, end in
 @functools.cache
 def han_fold() -> dict[int, str]:
     """The table that reads traditional Chinese characters as simplified ones (built once per
-    process from OpenCC's ``t2s`` conversion, about 4,500 characters, in under 0.1 s)."""
+    process from OpenCC's ``t2s`` conversion of every character, one per line, in one call:
+    about 4,500 characters change, in 0.03 s)."""
     from opencc import OpenCC
 
     convert = OpenCC("t2s").convert
-    table: dict[int, str] = {}
-    for first, end in _HAN_RANGES:
-        for code in range(first, end):
-            simplified = convert(chr(code))
-            if len(simplified) == 1 and simplified != chr(code):
-                table[code] = simplified
-    return table
+    chars = [chr(code) for first, end in _HAN_RANGES for code in range(first, end)]
+    converted = convert("\n".join(chars)).split("\n")
+    if len(converted) != len(chars):  # pragma: no cover - a line break merged or split: one by one
+        converted = [convert(char) for char in chars]
+    return {ord(c): s for c, s in zip(chars, converted, strict=True) if len(s) == 1 and s != c}
 
 
 def normalize_for_query(text: str) -> str:
