@@ -263,6 +263,7 @@ def _point_json(point: TrendPoint) -> dict[str, Any]:
         "p_value": point.p_value,
         "score": point.score,
         "is_spike": point.is_spike,
+        "backlog": point.backlog,
     }
 
 
@@ -366,6 +367,11 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"Trend: {_first_seen(today)} (today); no baseline yet "
             f"({today['baseline_days']} of the 3 baseline days needed)."
+        )
+    if today and today.get("backlog"):
+        lines.append(
+            f"Not counted: {_plural(today['backlog'], 'story', 'stories')} first seen today whose copies were all "
+            f"published more than {SpikeParams().backlog_days:g} days before (a backlog, not news of the day)."
         )
     if triggers.get("new_stories"):
         copies = triggers.get("new_copies", 0)

@@ -256,6 +256,7 @@ class SpikeParams:
     min_stories: int = 3
     min_ratio: float = 2.0
     alpha: float = 0.01
+    backlog_days: float = 3.0  # a copy published longer than this before its first sighting is not counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,8 +274,9 @@ class DayCount:
     """One topic's activity on one day."""
 
     day: date
-    stories: int
+    stories: int  # unique stories, backlog left out
     documents: int = 0
+    backlog: int = 0  # stories whose copies that day were all published long before (SpikeParams.backlog_days)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,10 @@ Plain Python over rows the store reads; the views ``v_topic_trend`` and ``v_sour
 compute the same numbers in SQL for ad hoc queries (same windows, same tests, same thresholds).
 
 **Spikes.** For each topic and day, the count is the number of *unique stories* with a tagged
-document first seen that day (the day newsmon learned of it, whatever its publication date, so
-a feed's backlog of older items counts on the day it arrived), so forty copies of one wire
-story count once. The baseline is the trailing
+document first seen that day (the day newsmon learned of it), so forty copies of one wire story
+count once. A document published more than 3 days before it was first seen (a new feed's
+archive, an old page found late) is *backlog*: it is not counted, so a backlog that arrives in
+one run is not a surge of news (``SpikeParams.backlog_days``). The baseline is the trailing
 14 days before *yesterday* (a one-day guard band, as in CDC's EARS C2, so a surge that began
 yesterday does not hide today's), with days without items counted as zero and days before
 monitoring began left out. The test is the upper tail of a negative binomial with the
@@ -55,6 +56,7 @@ class TrendPoint:
     p_value: float | None  # P(X >= stories) under the baseline
     score: float  # -log10(p), 0 without a baseline
     is_spike: bool
+    backlog: int = 0  # stories of a backlog that day, not counted in ``stories``
 
     @property
     def has_baseline(self) -> bool:
@@ -149,7 +151,10 @@ def assess_series(series: Sequence[DayCount], params: SpikeParams | None = None)
 def _assess_day(current: DayCount, baseline: Sequence[int], params: SpikeParams) -> TrendPoint:
     n = len(baseline)
     if n < params.min_history_days:
-        return TrendPoint(current.day, current.stories, current.documents, n, None, None, None, None, None, 0.0, False)
+        return TrendPoint(
+            current.day, current.stories, current.documents, n, None, None, None, None, None, 0.0, False,
+            current.backlog,
+        )  # fmt: skip
     mean = sum(baseline) / n
     variance = sum((x - mean) ** 2 for x in baseline) / (n - 1)
     expected = max(mean, params.floor)
@@ -162,7 +167,7 @@ def _assess_day(current: DayCount, baseline: Sequence[int], params: SpikeParams)
     )
     return TrendPoint(
         current.day, current.stories, current.documents, n, mean, variance, expected, ratio, p_value,
-        significance(p_value), spike,
+        significance(p_value), spike, current.backlog,
     )  # fmt: skip
 
 

@@ -57,19 +57,23 @@ class AlertRepository:
         return rows[0][0] if rows else None
 
     def topic_day_counts(self, since: date, until: date) -> dict[str, list[DayCount]]:
-        """Unique stories and documents per topic and day (days with items only), from v_topic_daily."""
+        """Unique stories and documents per topic and day (days with items only), and the stories
+        of a backlog left out of them, from v_topic_daily."""
         rows = self.db.execute(
-            "SELECT topic, day, stories, documents FROM v_topic_daily WHERE day BETWEEN ? AND ? ORDER BY topic, day",
+            "SELECT topic, day, stories, documents, backlog_stories FROM v_topic_daily"
+            " WHERE day BETWEEN ? AND ? ORDER BY topic, day",
             [since, until],
         )
         out: dict[str, list[DayCount]] = defaultdict(list)
-        for topic, day, stories, documents in rows:
-            out[topic].append(DayCount(day, int(stories), int(documents)))
+        for topic, day, stories, documents, backlog in rows:
+            out[topic].append(DayCount(day, int(stories), int(documents), int(backlog)))
         return dict(out)
 
     def stories_on_day(self, day: date) -> dict[str, set[str]]:
-        """The stories each topic had on ``day`` (as v_topic_daily counts them)."""
-        rows = self.db.execute("SELECT DISTINCT topic, story_id FROM v_topic_documents WHERE day = ?", [day])
+        """The stories each topic had on ``day`` (as v_topic_daily counts them: backlog left out)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT topic, story_id FROM v_topic_documents WHERE day = ? AND NOT is_backlog", [day]
+        )
         out: dict[str, set[str]] = defaultdict(set)
         for topic, story_id in rows:
             out[topic].add(story_id)

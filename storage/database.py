@@ -49,6 +49,8 @@ def view_parameters() -> dict[str, int | float]:
         "spike_min_stories": spike.min_stories,
         "spike_min_ratio": spike.min_ratio,
         "spike_alpha": spike.alpha,
+        "spike_backlog_days": spike.backlog_days,
+        "spike_backlog_seconds": spike.backlog_days * 86400,
         "silence_window_days": silence.window_days,
         "silence_min_history_days": silence.min_history_days,
         "silence_max_share": silence.max_share,

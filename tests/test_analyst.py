@@ -676,12 +676,15 @@ def test_filter_columns_in_the_readme_match_the_catalog(run_db: Path) -> None:
 def test_the_digest_counts_stories_by_first_sighting_and_shows_publication_dates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Documents published nine days before they arrive count on the day they arrive; being
-    that old, they alert only where old news may (a wider ``max_age_days``)."""
+    """A document published two days before it arrives counts on the day it arrives; one
+    published nine days before is backlog: listed, not counted, and said so."""
     monkeypatch.delenv("NEWSMON_NOTIFY", raising=False)
     now = datetime(2023, 3, 1, 12, 0, tzinfo=UTC)
-    published = now - timedelta(days=9)
-    docs = [replace(d, published_at=published) for d in read_documents(SEEDS, now).documents]
+    seeds = read_documents(SEEDS, now).documents
+    docs = [
+        replace(seeds[0], published_at=now - timedelta(days=2)),
+        replace(seeds[1], published_at=now - timedelta(days=9)),
+    ]
     topics = load_topics(default_topics_path())
     store = Store.open_writer(tmp_path / "n.duckdb")
     try:
@@ -690,21 +693,33 @@ def test_the_digest_counts_stories_by_first_sighting_and_shows_publication_dates
         deduped = dedupe_batch(store, docs, 0.5)
         store_batch(store, "run-1", now, docs, Deduped.of(deduped.fingerprints, deduped.assignments),
                     tag_documents(docs, topics))  # fmt: skip
-        assert store_alerts(store, "run-1", now, tmp_path / "alerts", dashboard_url=DASHBOARD) == []
-        records = store_alerts(store, "run-1", now, tmp_path / "alerts", dashboard_url=DASHBOARD, max_age_days=30)
+        records = store_alerts(store, "run-1", now, tmp_path / "alerts", dashboard_url=DASHBOARD)
         store.runs.finish("run-1", "completed", now)
     finally:
         store.close()
     sanctions = next(r for r in records if r.topic == "russia-sanctions")
-    assert sanctions.triggers["today"]["stories"] == 2  # not 0: they arrived today
-    assert "Trend: 2 stories with a copy first seen on 2023-03-01 (today)" in sanctions.markdown
-    assert sanctions.markdown.count("published 2023-02-20 12:00 UTC") == 2
+    assert sanctions.triggers["today"]["stories"] == 1  # not 0: it arrived today
+    assert sanctions.triggers["today"]["backlog"] == 1
+    assert "Trend: 1 story with a copy first seen on 2023-03-01 (today)" in sanctions.markdown
+    assert (
+        "Not counted: 1 story first seen today whose copies were all published more than 3 days" in sanctions.markdown
+    )
+    assert "published 2023-02-27 12:00 UTC" in sanctions.markdown
+    assert "published 2023-02-20 12:00 UTC" in sanctions.markdown  # listed with the alert
     story_ids = [r[0] for r in _rows(tmp_path / "n.duckdb", "select story_id from v_stories")]
     for story_id in story_ids:
         assert f"[dashboard]({DASHBOARD}/stories/{story_id})" in sanctions.markdown
         assert f'href="{DASHBOARD}/stories/{story_id}"' in sanctions.html
-    daily = _rows(tmp_path / "n.duckdb", "select day, stories from v_topic_daily where topic = 'russia-sanctions'")
-    assert daily == [(now.date(), 2)]
+    daily = _rows(
+        tmp_path / "n.duckdb",
+        "select day, stories, documents, backlog_stories, backlog_documents from v_topic_daily"
+        " where topic = 'russia-sanctions'",
+    )
+    assert daily == [(now.date(), 1, 1, 1, 1)]
+    trend = _rows(
+        tmp_path / "n.duckdb", "select stories, backlog_stories from v_topic_trend where topic = 'russia-sanctions'"
+    )
+    assert trend == [(1, 1)]
 
 
 def _point(day: int, stories: int, expected: float | None) -> TrendPoint:

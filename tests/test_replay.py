@@ -47,6 +47,8 @@ EVENTS = {  # where each topic's coverage surges in the data: spikes may fire th
 }
 QUIET_FEED, QUIET_FROM = "http://www.aljazeera.com/xml/rss/all.xml", date(2023, 5, 22)
 REPRINT_DAY, REPRINTS = date(2023, 5, 25), 40
+MOVED_DAY, MOVED_DAYS = date(2023, 5, 27), 9  # an outlet re-delivers the first 9 days' topical entries
+MOVED_FEED = "https://www.theguardian.com/world/rss"
 TOPICS = load_topics(default_topics_path())
 
 
@@ -113,6 +115,19 @@ def reprinted(days: dict[date, dict[str, list[dict[str, Any]]]]) -> list[tuple[s
     pytest.fail("no Russia-sanctions entry in the replay")
 
 
+def moved_archive(days: dict[date, dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """The tagged entries of the replay's first days under new links, with their own dates: a
+    site that moved its articles to new addresses delivers its archive again, all at once."""
+    moved = []
+    for day in sorted(days)[:MOVED_DAYS]:
+        for url, entries in sorted(days[day].items()):
+            made = {_document(url, e, day).id: e for e in entries}
+            docs = [_document(url, e, day) for e in made.values()]
+            moved += [made[t.document_id] for t in tag_documents(docs, TOPICS)]
+    unique = list({id(e): e for e in moved}.values())  # an entry tagged with two topics once
+    return [{**e, "link": f"https://moved.example/{n}"} for n, e in enumerate(unique)]
+
+
 def _document(url: str, entry: dict[str, Any], day: date) -> Any:
     """The document the pipeline makes of one entry (feed summary only)."""
     (item,) = parse_feed(rss([entry])).items
@@ -135,6 +150,7 @@ def replay(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     data = require_shared() / "feeds-archive" / "replay-2023-05.jsonl.gz"
     days = load_days(data)
     extra = reprinted(days)
+    archive = moved_archive(days)
     tmp = tmp_path_factory.mktemp("replay")
     server = ScriptedServer()
     monkeypatch = pytest.MonkeyPatch()
@@ -166,12 +182,17 @@ def replay(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 for url, entry in extra:
                     entries[url].append(entry)
             bodies = {url: rss(items) for url, items in entries.items()}
+            served[day] = served_tags(bodies, day)
+            if day == MOVED_DAY:
+                bodies[MOVED_FEED] = rss([*entries[MOVED_FEED], *archive])
             for url, body in bodies.items():
                 server.routes[paths[url]] = Route(body)
-            served[day] = served_tags(bodies, day)
             summaries[day] = monitor(settings, now=clock(day))
             day += timedelta(days=1)
-        yield {"db": settings.db, "served": served, "summaries": summaries, "alerts_dir": settings.alerts_dir}
+        yield {
+            "db": settings.db, "served": served, "summaries": summaries, "alerts_dir": settings.alerts_dir,
+            "moved": archive,
+        }  # fmt: skip
     finally:
         monkeypatch.undo()
         server.close()
@@ -187,7 +208,8 @@ def test_topic_trend_follows_the_served_entries(replay: dict[str, Any]) -> None:
         (t, d): (docs, stories)
         for t, d, docs, stories in query(db, "SELECT topic, day, documents, stories FROM v_topic_daily")
     }
-    assert {k: v[0] for k, v in daily.items()} == {k: len(v) for k, v in expected.items()}
+    # a day whose tagged documents are all backlog has a row of zeros (and its backlog counts)
+    assert {k: v[0] for k, v in daily.items() if v[0]} == {k: len(v) for k, v in expected.items()}
     assert all(stories <= docs for docs, stories in daily.values())
     trend = query(db, "SELECT topic, day, stories, documents FROM v_topic_trend ORDER BY topic, day")
     n_days = (LAST_DAY - FIRST_DAY).days + 1
@@ -237,6 +259,33 @@ def test_forty_reprints_of_one_story_do_not_spike(replay: dict[str, Any]) -> Non
     assert by_documents[-1].day == REPRINT_DAY and by_documents[-1].is_spike
     assert ("russia-sanctions", REPRINT_DAY) not in set(query(db, "SELECT topic, day FROM alerts WHERE spike"))
     assert stories == documents - reprints
+
+
+def test_an_archive_delivered_again_is_backlog_not_a_spike(replay: dict[str, Any]) -> None:
+    """An outlet that moved its articles to new addresses delivers its topical entries of the
+    replay's first nine days again, all on one day, with their own dates. Counted on the day
+    they arrived, they would spike; as backlog they are listed, not counted."""
+    db: Path = replay["db"]
+    docs = [_document(MOVED_FEED, e, MOVED_DAY) for e in replay["moved"]]
+    tagged: dict[str, int] = defaultdict(int)
+    for tag in tag_documents(docs, TOPICS):
+        tagged[tag.topic] += 1
+    rows = query(db, "SELECT topic, backlog_documents, backlog_stories FROM v_topic_daily WHERE day = ?", [MOVED_DAY])
+    assert {topic: n for topic, n, _stories in rows if n} == dict(tagged)
+    assert all(stories > 0 for _topic, n, stories in rows if n)
+    trend = query(
+        db,
+        "SELECT topic, day, stories, backlog_stories, is_spike FROM v_topic_trend WHERE day <= ? ORDER BY topic, day",
+        [MOVED_DAY],
+    )
+    assert not any(spike for _t, day, _s, _b, spike in trend if day == MOVED_DAY)
+    # counting the backlog would have made a spike of it
+    counted = defaultdict(list)
+    for topic, day, stories, backlog, _spike in trend:
+        counted[topic].append(DayCount(day, stories + backlog))
+    assert any(assess_series(series)[-1].is_spike for series in counted.values())
+    for (markdown,) in query(db, "SELECT markdown FROM alerts WHERE kind = 'topic' AND day = ?", [MOVED_DAY]):
+        assert "whose copies were all published more than 3 days before (a backlog" in markdown
 
 
 def test_python_statistics_match_the_trend_view(replay: dict[str, Any]) -> None:

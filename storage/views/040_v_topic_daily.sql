@@ -2,7 +2,9 @@
 -- The day (UTC) is that of first sighting, the day newsmon learned of the document: trends and
 -- digests count what arrived that day, so items published earlier (a feed's backlog, a late
 -- reprint) count on the day they arrived, never on a past day the digest of that day missed.
--- published_at keeps the publication time.
+-- published_at keeps the publication time. is_backlog: published more than {{spike_backlog_days}} days
+-- before it was first seen (a new feed's archive, an old page found late): listed, but not counted
+-- by the trend, so a backlog arriving in one run is not a surge of news.
 CREATE OR REPLACE VIEW v_topic_documents AS
 SELECT
     t.topic,
@@ -16,20 +18,26 @@ SELECT
     d.published_at,
     d.first_seen_at,
     t.score,
-    t.evidence
+    t.evidence,
+    coalesce(d.published_at < d.first_seen_at - to_seconds({{spike_backlog_seconds}}), false) AS is_backlog
 FROM v_document_topics t
 JOIN v_documents d ON d.id = t.document_id;
 
--- Per day and topic: documents, unique stories, reprints and distinct sources.
+-- Per day and topic: documents, unique stories, reprints and distinct sources, backlog left out.
 -- reprints: documents beyond one per story that day. The day is the day of first sighting (see
--- v_topic_documents). Days without tagged documents have no row (see v_topic_trend).
+-- v_topic_documents). backlog_stories: stories whose copies first seen that day are all backlog
+-- (not counted in stories); backlog_documents: those days' backlog documents. Days without
+-- tagged documents have no row (see v_topic_trend).
 CREATE OR REPLACE VIEW v_topic_daily AS
 SELECT
     day,
     topic,
-    count(DISTINCT document_id) AS documents,
-    count(DISTINCT story_id) AS stories,
-    count(DISTINCT document_id) - count(DISTINCT story_id) AS reprints,
-    count(DISTINCT source) AS sources
+    count(DISTINCT document_id) FILTER (WHERE NOT is_backlog) AS documents,
+    count(DISTINCT story_id) FILTER (WHERE NOT is_backlog) AS stories,
+    count(DISTINCT document_id) FILTER (WHERE NOT is_backlog)
+        - count(DISTINCT story_id) FILTER (WHERE NOT is_backlog) AS reprints,
+    count(DISTINCT source) FILTER (WHERE NOT is_backlog) AS sources,
+    count(DISTINCT story_id) - count(DISTINCT story_id) FILTER (WHERE NOT is_backlog) AS backlog_stories,
+    count(DISTINCT document_id) FILTER (WHERE is_backlog) AS backlog_documents
 FROM v_topic_documents
 GROUP BY ALL;

@@ -1,7 +1,8 @@
 -- Unique stories per topic and day against the trailing baseline, with the spike test.
 -- Per topic and day since monitoring began (the first sighting of any document) up to the latest
--- run's day; days without items are zero. Unique stories against the trailing baseline, with the
--- spike test of newsmon.trends (same windows and thresholds):
+-- run's day; days without items are zero. Unique stories (a backlog left out: backlog_stories, see
+-- v_topic_daily) against the trailing baseline, with the spike test of newsmon.trends (same windows
+-- and thresholds):
 --   baseline  = mean stories a day over the 14 days before yesterday (a one-day guard band);
 --   expected  = greatest(baseline, 0.5), only with at least 3 baseline days;
 --   p_value   = P(X >= stories) under a negative binomial with the baseline's mean and variance
@@ -24,7 +25,9 @@ days AS (
     WHERE b.first_day IS NOT NULL
 ),
 series AS (
-    SELECT t.topic, d.day, coalesce(c.stories, 0) AS stories, coalesce(c.documents, 0) AS documents
+    SELECT
+        t.topic, d.day, coalesce(c.stories, 0) AS stories, coalesce(c.documents, 0) AS documents,
+        coalesce(c.backlog_stories, 0) AS backlog_stories
     FROM (SELECT topic FROM topic_versions WHERE is_current) t
     CROSS JOIN days d
     LEFT JOIN v_topic_daily c ON c.topic = t.topic AND c.day = d.day
@@ -77,6 +80,7 @@ SELECT
     topic,
     stories,
     documents,
+    backlog_stories,
     baseline_days,
     baseline,
     variance,
