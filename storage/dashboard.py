@@ -156,6 +156,7 @@ class AlertStory:
     story_id: str
     title: str
     documents: int
+    is_new: bool = False  # new to the topic with this alert (else: new copies of a story it had)
 
 
 @dataclass(frozen=True, slots=True)

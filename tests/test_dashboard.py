@@ -309,6 +309,35 @@ def test_alerts_and_feeds_pages(client: httpx.Client) -> None:
     assert client.get("/feeds?source=Mirror").text.count("<tr class=") == 1
 
 
+def test_an_alert_lists_its_new_stories_first(data: DashboardData, client: httpx.Client) -> None:
+    """The stories an alert announced: those new to the topic first, marked, as many as the
+    alert counted; then stories that only gained copies, however many copies they have."""
+    import json
+
+    from storage.dashboard import alert_stories
+
+    with duckdb.connect(str(data.db), read_only=True) as con:
+        alerts = con.execute("SELECT id, topic, triggers FROM alerts WHERE kind = 'topic'").fetchall()
+        listed = alert_stories(con, [a for a, _t, _x in alerts])
+    by_alert: dict[str, list[Any]] = {}
+    for story in listed:
+        by_alert.setdefault(story.alert_id, []).append(story)
+    for alert_id, _topic, triggers in alerts:
+        stories = by_alert.get(alert_id, [])
+        assert sum(s.is_new for s in stories) == json.loads(triggers)["new_stories"], alert_id
+        flags = [s.is_new for s in stories]
+        assert flags == sorted(flags, reverse=True), alert_id  # new ones first
+    mixed = [a for a, stories in by_alert.items() if {s.is_new for s in stories} == {True, False}]
+    assert mixed, "the dashboard data has no alert announcing both new stories and new copies"
+    page = client.get("/alerts").text
+    for alert_id in mixed:
+        section = page.split(f'data-alert="{alert_id}"', 1)[1].split("</section>", 1)[0]
+        items = re.findall(r"<li( class=\"new\")?>", section)
+        assert items == sorted(items, reverse=True) and items[0] and not items[-1]
+        assert section.count('<span class="badge new">new</span>') == sum(s.is_new for s in by_alert[alert_id])
+        assert "new copies of a story the topic had" in section
+
+
 @pytest.mark.slow
 def test_a_new_snapshot_is_read_without_a_restart(data: DashboardData, tmp_path: Path) -> None:
     db = make_database(tmp_path / "seeds.duckdb")  # the seeds only
