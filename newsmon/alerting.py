@@ -212,6 +212,7 @@ def _deliver(store: Any, config: NotifyConfig, run_id: str, now: datetime, logge
             lambda d: store.deliveries.record_attempt(d, now, run_id),
             lambda d, outcome: store.deliveries.record_outcome(d, outcome, now),
             timeout_s=timeout_s,
+            now=now,
         )
         logger.info("notify: %s", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     except Exception as err:  # notifications must never fail the pipeline

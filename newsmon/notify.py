@@ -7,6 +7,13 @@ Example ``notify.toml``::
     "*" = ["slack://TokenA/TokenB/TokenC/#news"]        # every alert
     "sources:silent" = ["json://127.0.0.1:8080/feeds"]  # feeds that went silent
 
+    [quiet]                                  # optional: no sends in these hours
+    hours = "22:00-07:00"
+    timezone = "Europe/Berlin"               # UTC when left out
+    urls = ["mailto://user:app-password@gmail.com"]  # only these keep quiet (all when left out)
+
+``"*"`` may also be a table that leaves topics out: ``"*" = { urls = [...], except = ["covid-origins"] }``.
+
 Each alert is sent once to each URL configured for its topic (and to ``"*"``) when it is made.
 The run records every delivery with its status; a failed one is retried by the next runs (up to
 :data:`MAX_ATTEMPTS` attempts), and a delivery that succeeded is never sent again. Each send
@@ -29,10 +36,13 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import time as clock_time
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsmon.config import DEFAULT_NOTIFY_TIMEOUT_S
 from newsmon.errors import ConfigError, connection_failure_kind, failure_hint, root_reason, status_kind
@@ -48,16 +58,51 @@ STEP_SENDS = 4
 
 
 @dataclass(frozen=True, slots=True)
+class QuietHours:
+    """Hours of the day (in ``zone``) when nothing is sent to ``urls`` (to every URL when empty);
+    deliveries due then wait for the first run after them. ``start`` > ``end`` spans midnight."""
+
+    start: clock_time
+    end: clock_time
+    zone: str = "UTC"
+    urls: tuple[str, ...] = ()
+
+    def holds(self, now: datetime) -> bool:
+        """True when ``now`` falls within the quiet hours."""
+        local = now.astimezone(ZoneInfo(self.zone)).time().replace(tzinfo=None)
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+    def applies_to(self, url: str) -> bool:
+        """True when the quiet hours cover this URL."""
+        return not self.urls or url in self.urls
+
+    def describe(self) -> str:
+        """``22:00-07:00 Europe/Berlin``."""
+        return f"{self.start:%H:%M}-{self.end:%H:%M} {self.zone}"
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyConfig:
-    """Where each topic's alerts go: topic (or ``"*"``) -> Apprise URLs."""
+    """Where each topic's alerts go: topic (or ``"*"``) -> Apprise URLs; the topics ``"*"``
+    leaves out; the quiet hours."""
 
     routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     path: Path | None = None
+    all_except: frozenset[str] = frozenset()
+    quiet: QuietHours | None = None
 
     def urls_for(self, topic: str) -> tuple[str, ...]:
-        """The URLs an alert of ``topic`` goes to (its own, then ``"*"``), each once."""
-        urls = [*self.routes.get(topic, ()), *self.routes.get(ALL_ALERTS, ())]
+        """The URLs an alert of ``topic`` goes to (its own, then ``"*"`` unless it leaves the
+        topic out), each once."""
+        every = () if topic in self.all_except else self.routes.get(ALL_ALERTS, ())
+        urls = [*self.routes.get(topic, ()), *every]
         return tuple(dict.fromkeys(urls))
+
+    def is_quiet(self, url: str, now: datetime) -> bool:
+        """True when nothing may be sent to ``url`` at ``now`` (quiet hours)."""
+        return self.quiet is not None and self.quiet.applies_to(url) and self.quiet.holds(now)
 
     def url_for_key(self, key: str) -> str | None:
         """The configured URL with this :func:`target_key`, if it is still configured."""
@@ -89,9 +134,59 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
     if not isinstance(table, dict):
         raise ConfigError(f"notify file {path}: [notify] must be a table of topic = [URLs]")
     routes: dict[str, tuple[str, ...]] = {}
+    all_except: frozenset[str] = frozenset()
     for topic, urls in table.items():
+        if topic == ALL_ALERTS and isinstance(urls, dict):
+            urls, all_except = _every_table(path, urls)
         routes[topic] = _check_urls(path, topic, urls)
-    return NotifyConfig(routes, path)
+    return NotifyConfig(routes, path, all_except, _quiet_hours(path, data.get("quiet")))
+
+
+def _every_table(path: Path, table: dict[str, Any]) -> tuple[object, frozenset[str]]:
+    """``"*" = { urls = [...], except = [topics] }``: its URLs and the topics it leaves out."""
+    unknown = sorted(set(table) - {"urls", "except"})
+    if unknown or "urls" not in table:
+        extra = f" (not {', '.join(unknown)})" if unknown else ""
+        raise ConfigError(
+            f'notify file {path}: "*" as a table takes urls and except{extra},'
+            ' e.g. "*" = { urls = ["json://host/hook"], except = ["covid-origins"] }'
+        )
+    left_out = table.get("except", [])
+    if not isinstance(left_out, list) or not all(isinstance(t, str) for t in left_out):
+        raise ConfigError(
+            f'notify file {path}: "*".except must be a list of topic ids, e.g. except = ["covid-origins"]'
+        )
+    return table["urls"], frozenset(left_out)
+
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _quiet_hours(path: Path, table: object) -> QuietHours | None:
+    """The ``[quiet]`` table: ``hours = "22:00-07:00"``, ``timezone`` (UTC) and ``urls`` (all)."""
+    if table is None:
+        return None
+    example = 'e.g. [quiet] hours = "22:00-07:00", timezone = "Europe/Berlin"'
+    if not isinstance(table, dict) or not isinstance(table.get("hours"), str):
+        raise ConfigError(f"notify file {path}: [quiet] needs hours, {example}")
+    unknown = sorted(set(table) - {"hours", "timezone", "urls"})
+    if unknown:
+        raise ConfigError(f"notify file {path}: [quiet] takes hours, timezone and urls, not {', '.join(unknown)}")
+    found = _HOURS.match(table["hours"])
+    numbers = [int(n) for n in found.groups()] if found else [99, 0, 99, 0]
+    hours_ok = max(numbers[0], numbers[2]) <= 23 and max(numbers[1], numbers[3]) <= 59 and numbers[:2] != numbers[2:]
+    if not hours_ok:
+        raise ConfigError(f"notify file {path}: [quiet] hours {table['hours']!r} is not a span HH:MM-HH:MM, {example}")
+    zone = table.get("timezone", "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as err:
+        raise ConfigError(
+            f"notify file {path}: [quiet] timezone {zone!r} is not a time zone name: use one like Europe/Berlin or UTC"
+        ) from err
+    urls = _check_urls(path, "[quiet] urls", table.get("urls", []))
+    start, end = clock_time(numbers[0], numbers[1]), clock_time(numbers[2], numbers[3])
+    return QuietHours(start, end, zone, urls)
 
 
 def _check_urls(path: Path, topic: str, urls: object) -> tuple[str, ...]:
@@ -309,6 +404,7 @@ def deliver_all(
     sender: Sender = send,
     max_attempts: int = MAX_ATTEMPTS,
     timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S,
+    now: datetime | None = None,
 ) -> dict[str, int]:
     """Attempt the pending deliveries in order; report each attempt before it starts and each outcome.
 
@@ -317,15 +413,20 @@ def deliver_all(
     ``timeout_s``, and the whole step at most :data:`STEP_SENDS` times that: a send starts only
     with its whole ``timeout_s`` left. Once a URL has not answered in time, its other
     deliveries wait for the next run (as do those to a URL whose earlier send still runs), so
-    that one slow receiver does not hold up the others. What is left is left as it is, no
-    attempt counted, and one log line says so. Returns counts per status.
+    that one slow receiver does not hold up the others. Deliveries to a URL in its quiet hours
+    at ``now`` (the run's clock) wait too. What is left is left as it is, no attempt counted,
+    and one log line says so. Returns counts per status.
     """
     counts: dict[str, int] = {}
     step_s = STEP_SENDS * timeout_s
     deadline = time.monotonic() + step_s
     slow: set[str] = set()  # URLs (target keys) that did not answer in time
-    waiting = 0
+    waiting = quiet = 0
     for done, delivery in enumerate(pending):
+        url = config.url_for_key(delivery.target)
+        if now is not None and url is not None and config.is_quiet(url, now):
+            quiet += 1
+            continue
         if delivery.target in slow or still_sending(delivery.target):
             slow.add(delivery.target)
             waiting += 1
@@ -344,6 +445,10 @@ def deliver_all(
     if waiting:
         log.warning(
             "notify: %d deliveries left for the next run, not attempted: their receiver did not answer in time", waiting
+        )
+    if quiet and config.quiet is not None:
+        log.info(
+            "notify: quiet hours (%s): %d deliveries wait for the first run after them", config.quiet.describe(), quiet
         )
     return counts
 
@@ -383,4 +488,9 @@ def unknown_routes(config: NotifyConfig, topics: Sequence[str]) -> list[str]:
     from newsmon.alerts import SOURCES_TOPIC
 
     known = {*topics, ALL_ALERTS, SOURCES_TOPIC}
-    return sorted(k for k in config.routes if k not in known)
+    keys = [k for k in config.routes if k not in known]
+    keys += [f'"*".except: {t}' for t in sorted(config.all_except) if t not in known]
+    if config.quiet is not None:
+        configured = {url for urls in config.routes.values() for url in urls}
+        keys += [f"[quiet] urls: {redact(u)}" for u in config.quiet.urls if u not in configured]
+    return sorted(keys)

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -492,10 +492,83 @@ def test_load_notify_config(tmp_path: Path) -> None:
     assert load_notify_config(None) == NotifyConfig()
 
 
+def test_every_alert_route_can_leave_topics_out(tmp_path: Path) -> None:
+    path = tmp_path / "notify.toml"
+    path.write_text(
+        '[notify]\na = ["json://h/a"]\n"*" = { urls = ["json://h/all"], except = ["a", "covid-origins", "typo"] }\n',
+        encoding="utf-8",
+    )
+    config = load_notify_config(path)
+    assert config.urls_for("a") == ("json://h/a",)  # its own route still applies
+    assert config.urls_for("covid-origins") == ()
+    assert config.urls_for("russia-sanctions") == ("json://h/all",)
+    assert unknown_routes(config, ["a", "covid-origins", "russia-sanctions"]) == ['"*".except: typo']
+
+
+def test_quiet_hours_span_midnight_in_their_own_time_zone(tmp_path: Path) -> None:
+    path = tmp_path / "notify.toml"
+    path.write_text(
+        '[notify]\n"*" = ["json://h/all", "mailto://u:p@h"]\n'
+        '[quiet]\nhours = "22:00-07:00"\ntimezone = "Europe/Berlin"\nurls = ["mailto://u:p@h"]\n',
+        encoding="utf-8",
+    )
+    config = load_notify_config(path)
+    winter = datetime(2023, 1, 10, tzinfo=UTC)  # Berlin is UTC+1
+    assert config.is_quiet("mailto://u:p@h", winter.replace(hour=21))  # 22:00 in Berlin
+    assert config.is_quiet("mailto://u:p@h", winter.replace(hour=5, minute=59))  # 06:59
+    assert not config.is_quiet("mailto://u:p@h", winter.replace(hour=6))  # 07:00
+    assert not config.is_quiet("mailto://u:p@h", winter.replace(hour=20, minute=59))
+    assert not config.is_quiet("json://h/all", winter.replace(hour=23))  # not listed: never quiet
+    summer = datetime(2023, 7, 10, 20, 30, tzinfo=UTC)  # 22:30 in Berlin (UTC+2)
+    assert config.is_quiet("mailto://u:p@h", summer)
+    day = load_notify_config(_written(tmp_path, '[notify]\n"*" = ["json://h/all"]\n[quiet]\nhours = "12:00-13:30"\n'))
+    assert day.is_quiet("json://h/all", winter.replace(hour=13, minute=29)) and not day.is_quiet(
+        "json://h/all", winter.replace(hour=13, minute=30)
+    )
+
+
+def _written(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "notify.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_deliveries_wait_out_the_quiet_hours_and_go_at_the_first_run_after(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run at 03:00 makes its alerts but sends nothing to the quiet URL (the other one gets
+    them); the run at 08:00 sends them, once."""
+    quiet_url, loud_url = receiver.url("/phone"), receiver.url("/archive")
+    path = write_notify(tmp_path, monkeypatch, {"*": [quiet_url, loud_url]})
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f'[quiet]\nhours = "22:00-07:00"\nurls = [{json.dumps(quiet_url)}]\n')
+    night = 24 + 3 - NOW.hour  # hours from NOW to 03:00 UTC the next day
+    with caplog.at_level(logging.INFO, logger="newsmon.notify"):
+        records = alert_stage(db, "run-night", tmp_path / "alerts", hours=night)
+    assert records and receiver.delivered("/phone") == []
+    assert sorted(receiver.delivered("/archive")) == sorted(r.id for r in records)
+    assert any("quiet hours (22:00-07:00 UTC)" in m and f"{len(records)} deliveries wait" in m for m in caplog.messages)
+    alert_stage(db, "run-morning", tmp_path / "alerts", hours=night + 5)
+    assert sorted(receiver.delivered("/phone")) == sorted(r.id for r in records)
+    alert_stage(db, "run-later", tmp_path / "alerts", hours=night + 6)
+    assert len(receiver.delivered("/phone")) == len(records) and len(receiver.delivered("/archive")) == len(records)
+    assert {status for _t, _k, status, _a, _e in deliveries(db)} == {"sent"}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("[notify\n", "not valid TOML"),
+        ('[notify]\n"*" = { url = ["json://h/x"] }\n', r'"\*" as a table takes urls and except \(not url\)'),
+        ('[notify]\n"*" = { urls = ["json://h/x"], except = "a" }\n', "must be a list of topic ids"),
+        ('[notify]\na = { urls = ["json://h/x"] }\n', "must be a list of URLs"),
+        ("[quiet]\nfrom = 22\n", "needs hours"),
+        ('[quiet]\nhours = "22-07"\n', "is not a span HH:MM-HH:MM"),
+        ('[quiet]\nhours = "24:00-07:00"\n', "is not a span HH:MM-HH:MM"),
+        ('[quiet]\nhours = "07:00-07:00"\n', "is not a span HH:MM-HH:MM"),
+        ('[quiet]\nhours = "22:00-07:00"\ntimezone = "Berlin"\n', "is not a time zone name"),
+        ('[quiet]\nhours = "22:00-07:00"\nurl = []\n', "takes hours, timezone and urls, not url"),
+        ('[quiet]\nhours = "22:00-07:00"\nurls = ["x"]\n', "is not an Apprise URL"),
         ('[notify]\na = "json://h/x"\n', "must be a list of URLs"),
         ("[notify]\na = [1]\n", "is not an Apprise URL"),
         ('[notify]\na = ["no scheme"]\n', "is not an Apprise URL"),
