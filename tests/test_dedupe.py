@@ -653,6 +653,45 @@ def test_an_index_of_the_previous_scheme_is_rebuilt_after_the_upgrade(
         store.close(snapshot=False)
 
 
+def test_stories_indexed_before_the_token_folds_are_indexed_again(
+    tmp_path: Path, make_document: MakeDocument, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0015: a story whose canonical holds ё, indexed when ё was not read as е, is
+    queued and indexed again, so a headline printed with е joins it; a story without such
+    characters keeps its index rows."""
+    import newsmon.dedupe as dedupe_module
+
+    kind = "feed-summary"
+    first = replace(make_document("a", "", title="Мирзиёев и Токаев обсудили объединённый рынок"), extraction=kind)
+    other = replace(make_document("o", "", title="Токаев провел переговоры с Путиным в Астане"), extraction=kind)
+    copy = replace(make_document("b", "", title="Мирзиеев и Токаев обсудили объединенный рынок", source="two"),
+                   extraction=kind)  # fmt: skip
+    path = tmp_path / "db.duckdb"
+    store = Store.open_writer(path)
+    try:
+        with monkeypatch.context() as patch:  # the release before: ё kept as it is
+            patch.setattr(dedupe_module, "_TOKEN_FOLD", {})
+            _dedupe_and_store(store, [first, other], "run-1", now)
+        store.con.execute("DELETE FROM schema_migrations WHERE version >= 15")
+    finally:
+        store.close(snapshot=False)
+    store = Store.open_writer(path)
+    try:
+        queued = store.con.execute("SELECT s.canonical_document_id FROM story_index_backlog b"
+                                   " JOIN stories s ON s.id = b.story_id").fetchall()  # fmt: skip
+        assert queued == [("a",)]
+        kept = store.con.execute("SELECT count(*) FROM story_index i JOIN stories s ON s.id = i.story_id"
+                                 " WHERE s.canonical_document_id = 'o'").fetchall()  # fmt: skip
+        assert kept == [(1,)]
+        (joined,) = _dedupe_and_store(store, [copy], "run-2", now)
+        assert (
+            joined.story_id
+            == store.con.execute("SELECT story_id FROM story_members WHERE document_id = 'a'").fetchone()[0]
+        )
+    finally:
+        store.close(snapshot=False)
+
+
 MISREADS = {"l": "1", "o": "0", "e": "c", "c": "e", "m": "rn", "n": "u", "u": "n", "i": "l", "t": "f", "d": "cl"}
 
 
