@@ -49,6 +49,7 @@ class TrendRow:
     p_value: float | None
     score: float
     is_spike: bool
+    backlog_stories: int = 0  # first seen that day but published long before: not counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +242,7 @@ def topic_trend(
         con,
         TrendRow,
         "SELECT day, topic, stories, documents, baseline_days, baseline, variance, expected, ratio, p_value,"
-        " score, is_spike FROM v_topic_trend"
+        " score, is_spike, backlog_stories FROM v_topic_trend"
         " WHERE ($topic IS NULL OR topic = $topic) AND ($since IS NULL OR day >= $since)"
         " AND ($until IS NULL OR day <= $until) ORDER BY topic, day",
         {"topic": topic, "since": since, "until": until},

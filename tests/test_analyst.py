@@ -720,6 +720,14 @@ def test_the_digest_counts_stories_by_first_sighting_and_shows_publication_dates
         tmp_path / "n.duckdb", "select stories, backlog_stories from v_topic_trend where topic = 'russia-sanctions'"
     )
     assert trend == [(1, 1)]
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(tmp_path / "n.duckdb")) as client:  # the dashboard's days table shows it
+        page = client.get("/topics/russia-sanctions").text
+    row = re.search(r"<td>2023-03-01</td>((?:<td[^>]*>[^<]*</td>){3})", page)
+    assert row is not None and re.findall(r">([^<]*)</td>", row.group(1)) == ["1", "1", "1"]
 
 
 def _point(day: int, stories: int, expected: float | None) -> TrendPoint:
