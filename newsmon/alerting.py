@@ -6,12 +6,14 @@ from __future__ import annotations
 import errno
 import logging
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from newsmon.alerts import (
     CHART_DAYS,
+    DEFAULT_RULE,
     AlertRecord,
     TopicInput,
     build_sources_alert,
@@ -25,7 +27,7 @@ from newsmon.alerts import (
 from newsmon.config import ALERT_MAX_AGE_DAYS, DEFAULT_NOTIFY_TIMEOUT_S
 from newsmon.errors import NewsmonError, OutputError, StorageError
 from newsmon.faults import fault_point
-from newsmon.models import SilenceParams, SpikeParams
+from newsmon.models import AlertRule, SilenceParams, SpikeParams
 from newsmon.notify import (
     MAX_ATTEMPTS,
     NotifyConfig,
@@ -54,6 +56,7 @@ def alert_stage(ctx: RunContext) -> list[AlertRecord]:
         notify_file=ctx.settings.notify_path,
         max_age_days=ctx.settings.alert_max_age_days,
         notify_timeout_s=ctx.settings.notify_timeout_s,
+        rules={t.slug: t.alerts for t in ctx.topics},
     )
     seconds = time.perf_counter() - t0
     ctx.summary.alerts = [a.topic for a in alerts]
@@ -74,6 +77,7 @@ def store_alerts(
     notify_file: Path | None = None,
     max_age_days: float = ALERT_MAX_AGE_DAYS,
     notify_timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S,
+    rules: Mapping[str, AlertRule] | None = None,
 ) -> list[AlertRecord]:
     """Decide this run's alerts (stories new to a topic, spikes, silent feeds) and store them; then
     write the alert files from the stored rows (and any that are missing) and send notifications.
@@ -81,7 +85,8 @@ def store_alerts(
     file in force (``Settings.notify_path``; None: no notifications). ``max_age_days``: how
     recent a story new to a topic must be to alert on its own (see :func:`build_topic_alert`).
     ``notify_timeout_s``: the total deadline of one notification (see
-    :func:`newsmon.notify.deliver_all`).
+    :func:`newsmon.notify.deliver_all`). ``rules``: each topic's alert settings (the default
+    rule for a topic not in it).
 
     The alerts folder is made first, so a folder that cannot be used fails the run before any
     alert is stored. Notifications never fail the run; while the notify file cannot be read,
@@ -94,7 +99,7 @@ def store_alerts(
             f"cannot make the alerts folder {folder} ({err.strerror or err}): pass --alerts-dir with a writable folder"
         ) from err
     notify_config = _notify_config(store, logger, notify_file)
-    records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url, max_age_days)
+    records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url, max_age_days, rules or {})
     routes = notify_config or NotifyConfig()
     deliveries = _routes(routes, [(r.id, r.topic) for r in records])
     store.alerts.store(records, deliveries, silenced, recovered, now, held=notify_config is None)
@@ -110,12 +115,20 @@ def store_alerts(
 
 
 def _decide_alerts(
-    store: Any, run_id: str, now: datetime, dashboard_url: str | None, max_age_days: float
+    store: Any,
+    run_id: str,
+    now: datetime,
+    dashboard_url: str | None,
+    max_age_days: float,
+    rules: Mapping[str, AlertRule],
 ) -> tuple[list[AlertRecord], list[tuple[str, int, str]], list[str]]:
     """This run's alerts in digest order, the feeds that went silent (url, quietest day, alert id)
     and the urls of silent feeds that recovered."""
-    inputs = _topic_inputs(store, now)
-    built = (build_topic_alert(run_id, now, t, dashboard_url, max_age_days) for t in inputs)
+    quiet_spikes = {topic for topic, rule in rules.items() if not rule.spikes}
+    inputs = _topic_inputs(store, now, quiet_spikes)
+    built = (
+        build_topic_alert(run_id, now, t, dashboard_url, max_age_days, rules.get(t.topic, DEFAULT_RULE)) for t in inputs
+    )
     records = [r for r in built if r is not None]
     activities = store.feeds.activity(now, SilenceParams().window_days)
     silent, recovered = silence_changes(activities, now, store.feeds.open_silences())
@@ -153,8 +166,9 @@ def _file_advice(err: OSError) -> str:
     return "free disk space or fix permissions"
 
 
-def _topic_inputs(store: Any, now: datetime) -> list[TopicInput]:
-    """Each current topic's pending items, trend up to the run's day and candidate stories."""
+def _topic_inputs(store: Any, now: datetime, quiet_spikes: set[str]) -> list[TopicInput]:
+    """Each current topic's pending items, trend up to the run's day and candidate stories (a
+    spike day's stories only for a topic whose spikes alert: not those in ``quiet_spikes``)."""
     day = now.date()
     names = store.topics.names()
     pending = store.alerts.pending_items()
@@ -165,7 +179,7 @@ def _topic_inputs(store: Any, now: datetime) -> list[TopicInput]:
         since = max(start, day - timedelta(days=CHART_DAYS + params.window_days + params.guard_days))
         trends = topic_trends(store.alerts.topic_day_counts(since, day), names, since, day, params)
     spiked = store.alerts.spike_alerted_topics(day)
-    wanted = stories_wanted(pending, trends, day, store.alerts.stories_on_day(day), spiked)
+    wanted = stories_wanted(pending, trends, day, store.alerts.stories_on_day(day), spiked | quiet_spikes)
     lines = store.alerts.story_lines(sorted(wanted))
     return [topic_input(t, names[t], pending.get(t, []), trends.get(t, []), lines, t in spiked) for t in sorted(names)]
 

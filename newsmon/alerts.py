@@ -28,12 +28,13 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from newsmon.config import ALERT_MAX_AGE_DAYS
-from newsmon.models import AlertItem, AlertRecord, SpikeParams, StoryLine
+from newsmon.models import AlertItem, AlertRecord, AlertRule, SpikeParams, StoryLine
 from newsmon.text import sha256_hex, shorten
 from newsmon.topics import EVIDENCE_JOIN
 from newsmon.trends import SourceCadence, TrendPoint
 
 log = logging.getLogger(__name__)
+DEFAULT_RULE = AlertRule()
 
 SOURCES_TOPIC = "sources:silent"  # the pseudo-topic of silent-feed alerts (never a valid topic slug)
 CHART_DAYS = 28
@@ -190,29 +191,29 @@ def build_topic_alert(
     data: TopicInput,
     dashboard_url: str | None = None,
     max_age_days: float = ALERT_MAX_AGE_DAYS,
+    rule: AlertRule = DEFAULT_RULE,
 ) -> AlertRecord | None:
     """The topic's alert for this run, or None when nothing new and no fresh spike; with a
     ``dashboard_url``, each story links to its page there.
 
     A story new to the topic whose copies were all published more than ``max_age_days``
     before the run (a new feed's backlog) does not alert on its own: it waits, pending, and is
-    listed with the topic's next alert."""
+    listed with the topic's next alert. The topic's ``rule`` may ask for several recent new
+    stories before an alert (they wait, pending, until there are), or for no spike alerts."""
     point = today_point(data.trend, now.date())
     new_story_ids = {i.story_id for i in data.items if i.is_new_story}
     recent_ids = new_story_ids & _recent_stories(data.items, now - timedelta(days=max_age_days))
     old_ids = new_story_ids - recent_ids
-    fresh_spike = point is not None and point.is_spike and not data.spike_alerted
-    if not recent_ids and not fresh_spike:
-        if old_ids:
-            log.info(
-                "topic %s: %d new stories published over %g days ago, no alert: listed with the next one",
-                data.topic, len(old_ids), max_age_days,
-            )  # fmt: skip
-        elif data.items:
-            log.info("topic %s: %d new copies of known stories, no alert", data.topic, len(data.items))
+    fresh_spike = point is not None and point.is_spike and not data.spike_alerted and rule.spikes
+    if len(recent_ids) < rule.min_new_stories and not fresh_spike:
+        _log_no_alert(data, old_ids, recent_ids, max_age_days, rule)
         return None
     triggers = {**_topic_triggers(data, point, fresh_spike, len(new_story_ids)), "old_new_stories": len(old_ids)}
     triggers["max_age_days"] = max_age_days
+    if rule.min_new_stories > 1:
+        triggers["min_new_stories"] = rule.min_new_stories
+    if not rule.spikes:
+        triggers["spike_alerts"] = False
     stories = rank_stories(data.stories)
     return AlertRecord(
         id=alert_id(run_id, data.topic),
@@ -232,6 +233,24 @@ def build_topic_alert(
         html=render_topic_html(data.topic, data.name, triggers, stories, data.trend, dashboard_url),
         title=alert_title(data.name, triggers),
     )
+
+
+def _log_no_alert(
+    data: TopicInput, old_ids: set[str], recent_ids: set[str], max_age_days: float, rule: AlertRule
+) -> None:
+    """Say why a topic with pending items did not alert."""
+    if recent_ids:
+        log.info(
+            "topic %s: %d recent new stories, fewer than its min_new_stories (%d), no alert: they wait for more",
+            data.topic, len(recent_ids), rule.min_new_stories,
+        )  # fmt: skip
+    elif old_ids:
+        log.info(
+            "topic %s: %d new stories published over %g days ago, no alert: listed with the next one",
+            data.topic, len(old_ids), max_age_days,
+        )  # fmt: skip
+    elif data.items:
+        log.info("topic %s: %d new copies of known stories, no alert", data.topic, len(data.items))
 
 
 def _recent_stories(items: Sequence[AlertItem], since: datetime) -> set[str]:
@@ -359,9 +378,16 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
             f"{today['ratio']:.1f}× expected, p = {today['p_value']:.1e}, score {today['score']:.1f}."
         )
     elif today and today.get("expected") is not None:
+        verdict = "no spike"
+        if today.get("is_spike"):
+            verdict = (
+                "a spike, whose alerts are off for this topic"
+                if triggers.get("spike_alerts") is False
+                else ("a spike, alerted earlier today")
+            )
         lines.append(
             f"Trend: {_first_seen(today)} (today) against a baseline of {today['baseline']:.1f} a day "
-            f"({today['ratio']:.1f}× expected, score {today['score']:.1f}): no spike."
+            f"({today['ratio']:.1f}× expected, score {today['score']:.1f}): {verdict}."
         )
     elif today:
         lines.append(
@@ -378,9 +404,11 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
         known = f" ({_plural(copies, 'copy', 'copies')} of stories it already had)" if copies else ""
         old = triggers.get("old_new_stories", 0)
         aged = f" {old} of them published more than {triggers['max_age_days']:g} days before this run." if old else ""
+        least = triggers.get("min_new_stories")
+        waited = f" This topic alerts from {least} new stories." if least else ""
         lines.append(
             f"New: {_plural(triggers['new_stories'], 'story', 'stories')} new to this topic, "
-            f"{_plural(triggers['new_documents'], 'new document')} in all{known}.{aged}"
+            f"{_plural(triggers['new_documents'], 'new document')} in all{known}.{aged}{waited}"
         )
     return lines
 

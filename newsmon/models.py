@@ -260,6 +260,18 @@ class SpikeParams:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertRule:
+    """When a topic alerts (``[topics.<id>.alerts]`` in the topics file; not part of its version).
+
+    ``min_new_stories``: a new-story alert waits until this many recent stories new to the topic
+    are pending (they are listed together); ``spikes``: whether a spike of the topic alerts.
+    """
+
+    min_new_stories: int = 1
+    spikes: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class SilenceParams:
     """The silent-feed test's knobs; the defaults are what ``v_source_cadence`` uses."""
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from newsmon.errors import ConfigError, TopicDefinitionError
-from newsmon.models import Document, Tag
+from newsmon.models import AlertRule, Document, Tag
 from newsmon.query import And as AndNode
 from newsmon.query import Node, Or, Query, Term, Unit, finish, parse_query, term_pattern, union_pattern
 from newsmon.query import Not as NotNode
@@ -54,8 +54,10 @@ _TOPIC_KEYS = frozenset(
         "min_similarity",
         "lead_sentences",
         "groups",
+        "alerts",
     }
 )
+_ALERT_KEYS = frozenset({"min_new_stories", "spikes"})
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _GROUP_REF = re.compile(r'"[^"]*"|@([A-Za-z][\w-]*)')  # a quoted phrase (left alone) or @name
 _RULE_KEYS = frozenset({"terms", "context", "exclude"})
@@ -117,6 +119,7 @@ class Topic:
     min_similarity: float | None = None  # semantic: also tag candidates from this similarity (None: no)
     semantic: str | None = None  # the semantic model in force for this topic, if any
     lead_sentences: int | None = None  # one matching sentence past these is a passing mention (None: any counts)
+    alerts: AlertRule = field(default_factory=AlertRule)  # when the topic alerts (not part of its version)
 
     @property
     def clauses(self) -> int:
@@ -222,6 +225,7 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
         prefilter=union_pattern(query.root.required()),
         min_similarity=_similarity(spec.get("min_similarity"), f"{where} min_similarity"),
         lead_sentences=_lead(spec.get("lead_sentences"), f"{where} lead_sentences"),
+        alerts=_alert_rule(spec.get("alerts", {}), f"{where}.alerts"),
     )
 
 
@@ -266,10 +270,12 @@ def _has_reference(text: str) -> bool:
 
 def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
     """The definition as hashed: layout inside query texts and descriptions does not count, nor
-    does writing words once as a group (the texts hashed are the expanded ones).
+    does writing words once as a group (the texts hashed are the expanded ones), nor do the
+    topic's alert settings, which change no tag.
 
     Legacy rule tables are hashed as written, so their versions stay what they were.
     """
+    spec = {key: value for key, value in spec.items() if key != "alerts"}
     if "rules" in spec:
         return spec
     out = {key: value for key, value in spec.items() if key != "groups"}
@@ -310,6 +316,22 @@ def _lines(text: str) -> str:
     """Each line's whitespace collapsed, blank lines dropped: an example's first line can be its
     headline (see :func:`check_examples`); its version reads it as one line all the same."""
     return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+def _alert_rule(table: Any, where: str) -> AlertRule:
+    """``[topics.<id>.alerts]``: ``min_new_stories`` (1 or more) and ``spikes`` (true or false)."""
+    if not isinstance(table, dict):
+        raise TopicDefinitionError(f"{where}: must be a table, e.g. [topics.<id>.alerts] min_new_stories = 3")
+    unknown = set(table) - _ALERT_KEYS
+    if unknown:
+        raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(_ALERT_KEYS)}")
+    least = table.get("min_new_stories", 1)
+    if isinstance(least, bool) or not isinstance(least, int) or least < 1:
+        raise TopicDefinitionError(f"{where} min_new_stories: must be a whole number (1 or more), not {least!r}")
+    spikes = table.get("spikes", True)
+    if not isinstance(spikes, bool):
+        raise TopicDefinitionError(f"{where} spikes: must be true or false, not {spikes!r}")
+    return AlertRule(least, spikes)
 
 
 def _lead(value: Any, where: str) -> int | None:

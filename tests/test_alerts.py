@@ -35,7 +35,7 @@ from newsmon.alerts import (
     topic_input,
     write_run_files,
 )
-from newsmon.models import AlertItem
+from newsmon.models import AlertItem, AlertRule
 from newsmon.trends import DayCount, SourceCadence, TrendPoint, assess_series
 
 NOW = datetime(2023, 3, 1, 12, 30, 45, tzinfo=UTC)
@@ -84,10 +84,11 @@ def topic_alert(
     topic: str = "central-asia-diplomacy",
     spike_alerted: bool = False,
     max_age_days: float = 3.0,
+    rule: AlertRule | None = None,
 ) -> AlertRecord | None:
     stories = lines if lines is not None else [line(i.story_id, i.title, i.url, evidence=i.evidence) for i in items]
     data = TopicInput(topic, name, items, stories, points if points is not None else trend(*QUIET, 2), spike_alerted)
-    return build_topic_alert(RUN, NOW, data, max_age_days=max_age_days)
+    return build_topic_alert(RUN, NOW, data, max_age_days=max_age_days, rule=rule or AlertRule())
 
 
 def record(topic: str = "central-asia-diplomacy", run_id: str = RUN, markdown: str = "# x\n", **kw) -> AlertRecord:
@@ -146,6 +147,30 @@ def test_a_fresh_spike_alerts_once_per_day() -> None:
     assert topic_alert([], points=surge, spike_alerted=True) is None  # already alerted today
     again = topic_alert([item()], points=surge, spike_alerted=True)
     assert again is not None and not again.spike  # new stories still alert, without a second spike
+    assert "): a spike, alerted earlier today." in again.markdown  # not "no spike"
+
+
+def test_a_topic_can_ask_for_several_new_stories_and_no_spike_alerts() -> None:
+    """min_new_stories = 3: one or two recent new stories wait (pending) and alert with the
+    third; a backlog story does not count towards the three. spikes = false: a spike alone
+    makes no alert."""
+    rule = AlertRule(min_new_stories=3, spikes=False)
+    old = NOW - timedelta(days=60)
+    two = [item("d1", "s1"), item("d2", "s2"), item("d3", "s3", published_at=old)]
+    assert topic_alert(two, rule=rule) is None
+    three = topic_alert([*two, item("d4", "s4")], rule=rule)
+    assert three is not None and three.new_stories == 4 and three.triggers["min_new_stories"] == 3
+    assert "This topic alerts from 3 new stories." in three.markdown
+    surge = trend(*QUIET, 14)
+    assert topic_alert([], lines=[line("s9", documents=3)], points=surge) is not None
+    assert topic_alert([], lines=[line("s9", documents=3)], points=surge, rule=rule) is None
+    no_spike = topic_alert([item("d1", "s1")], points=surge, rule=AlertRule(spikes=False))
+    assert (
+        no_spike is not None
+        and not no_spike.spike
+        and no_spike.title == "newsmon: Central Asia diplomacy — 1 new story"
+    )
+    assert "(6.5× expected, score 7.2): a spike, whose alerts are off for this topic." in no_spike.markdown
 
 
 def test_the_trigger_says_why_with_numbers() -> None:

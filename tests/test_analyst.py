@@ -861,3 +861,28 @@ def test_every_readme_export_runs(run_db: Path, newsmon: Newsmon, tmp_path: Path
     result = newsmon(*args, "--db", str(run_db))
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / Path(args[where]).name).is_file()
+
+
+def test_a_topics_alert_settings_reach_the_run(tmp_path: Path) -> None:
+    """The shipped topics with ``[topics.russia-sanctions.alerts] min_new_stories = 3``: the
+    seeds' two sanctions stories make no sanctions alert (they wait); the other topics alert,
+    and the next run with a third story would list all three."""
+    topics_file = tmp_path / "topics.toml"
+    topics_file.write_text(
+        default_topics_path().read_text(encoding="utf-8") + "\n[topics.russia-sanctions.alerts]\nmin_new_stories = 3\n",
+        encoding="utf-8",
+    )
+    settings = Settings(db=tmp_path / "n.duckdb", seeds=SEEDS, alerts_dir=tmp_path / "alerts", topics=topics_file,
+                        extract_workers=1)  # fmt: skip
+    store = Store.open_writer(settings.db)
+    try:
+        topics = load_topics(settings.topics_path)
+        summary = run_once(RunContext(settings, store, topics, datetime.now(UTC), "run-1"))
+    finally:
+        store.close()
+    assert summary.documents_new == 2
+    assert set(summary.alerts) == {"central-asia-diplomacy", "covid-origins"}
+    pending = _rows(
+        settings.db, "select count(*) from document_topics where topic = 'russia-sanctions' and alert_id is null"
+    )
+    assert pending == [(2,)]

@@ -20,7 +20,7 @@ import newsmon.topics as topics_module
 from newsmon.documents import read_documents
 from newsmon.errors import ConfigError, TopicDefinitionError
 from newsmon.feeds import plain_paragraphs, plain_text
-from newsmon.models import Document, Tag
+from newsmon.models import AlertRule, Document, Tag
 from newsmon.topics import (
     VETO_SIMILARITY,
     Backtest,
@@ -462,6 +462,34 @@ def test_version_is_stable_when_the_definition_is_not_changed(tmp_path: Path, ed
     edited = edit(QUERY_TOPICS)
     assert edited != QUERY_TOPICS
     assert _versions(path, edited) == before
+
+
+@pytest.mark.parametrize("source", [LEGACY_TOPICS, QUERY_TOPICS], ids=["legacy", "query"])
+def test_alert_settings_are_read_and_change_no_version(tmp_path: Path, source: str) -> None:
+    """``[topics.<id>.alerts]`` decides when the topic alerts; it changes no tag, so no version."""
+    path = tmp_path / "topics.toml"
+    before = _versions(path, source)
+    edited = source + "\n[topics.sanctions.alerts]\nmin_new_stories = 3\nspikes = false\n"
+    assert _versions(path, edited) == before
+    rules = {t.slug: t.alerts for t in load_topics(path)}
+    assert rules["sanctions"] == AlertRule(min_new_stories=3, spikes=False)
+    assert all(rule == AlertRule() for slug, rule in rules.items() if slug != "sanctions")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("min_new_stories = 0", "min_new_stories: must be a whole number"),
+        ('min_new_stories = "3"', "min_new_stories: must be a whole number"),
+        ('spikes = "no"', "spikes: must be true or false"),
+        ("spike = false", r"unknown key\(s\) \['spike'\]"),
+    ],
+)
+def test_bad_alert_settings_are_one_clear_error(tmp_path: Path, table: str, message: str) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text(QUERY_TOPICS + f"\n[topics.sanctions.alerts]\n{table}\n", encoding="utf-8")
+    with pytest.raises(TopicDefinitionError, match=message):
+        load_topics(path)
 
 
 @pytest.mark.parametrize(
