@@ -315,6 +315,7 @@ class PendingDelivery:
     attempts: int
     title: str
     body: str
+    created_at: datetime | None = None  # when the alert was made
 
 
 def notification_body(markdown: str, alert_id: str, digest_path: str | None) -> str:

@@ -12,6 +12,11 @@ Example ``notify.toml``::
     timezone = "Europe/Berlin"               # UTC when left out
     urls = ["mailto://user:app-password@gmail.com"]  # only these keep quiet (all when left out)
 
+    [digest]                                 # optional: one message a day to these URLs
+    at = "08:00"
+    timezone = "Europe/Berlin"
+    urls = ["mailto://user:app-password@gmail.com"]  # all URLs when left out
+
 ``"*"`` may also be a table that leaves topics out: ``"*" = { urls = [...], except = ["covid-origins"] }``.
 
 Each alert is sent once to each URL configured for its topic (and to ``"*"``) when it is made.
@@ -36,7 +41,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as clock_time
 from http import HTTPStatus
 from pathlib import Path
@@ -84,6 +89,41 @@ class QuietHours:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestSchedule:
+    """A daily digest: alerts to ``urls`` (every URL when empty) wait for the first run at or
+    after ``at`` (in ``zone``) and go out together, as one message."""
+
+    at: clock_time
+    zone: str = "UTC"
+    urls: tuple[str, ...] = ()
+
+    def applies_to(self, url: str) -> bool:
+        """True when this URL gets digests."""
+        return not self.urls or url in self.urls
+
+    def last_time(self, now: datetime) -> datetime:
+        """The latest digest time at or before ``now``."""
+        zone = ZoneInfo(self.zone)
+        local = now.astimezone(zone)
+        today = datetime.combine(local.date(), self.at, zone)
+        return today if today <= local else datetime.combine(local.date() - timedelta(days=1), self.at, zone)
+
+    def next_time(self, now: datetime) -> datetime:
+        """The first digest time after ``now``."""
+        last = self.last_time(now)
+        return datetime.combine(last.date() + timedelta(days=1), self.at, ZoneInfo(self.zone))
+
+    def due(self, made_at: datetime | None, now: datetime) -> bool:
+        """True when an alert made at ``made_at`` is due at ``now``: it was made before the
+        latest digest time (an alert made after it waits for the next)."""
+        return made_at is None or made_at < self.last_time(now)
+
+    def describe(self) -> str:
+        """``08:00 Europe/Berlin``."""
+        return f"{self.at:%H:%M} {self.zone}"
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyConfig:
     """Where each topic's alerts go: topic (or ``"*"``) -> Apprise URLs; the topics ``"*"``
     leaves out; the quiet hours."""
@@ -92,6 +132,7 @@ class NotifyConfig:
     path: Path | None = None
     all_except: frozenset[str] = frozenset()
     quiet: QuietHours | None = None
+    digest: DigestSchedule | None = None
 
     def urls_for(self, topic: str) -> tuple[str, ...]:
         """The URLs an alert of ``topic`` goes to (its own, then ``"*"`` unless it leaves the
@@ -139,7 +180,9 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
         if topic == ALL_ALERTS and isinstance(urls, dict):
             urls, all_except = _every_table(path, urls)
         routes[topic] = _check_urls(path, topic, urls)
-    return NotifyConfig(routes, path, all_except, _quiet_hours(path, data.get("quiet")))
+    return NotifyConfig(
+        routes, path, all_except, _quiet_hours(path, data.get("quiet")), _digest_schedule(path, data.get("digest"))
+    )
 
 
 def _every_table(path: Path, table: dict[str, Any]) -> tuple[object, frozenset[str]]:
@@ -157,6 +200,38 @@ def _every_table(path: Path, table: dict[str, Any]) -> tuple[object, frozenset[s
             f'notify file {path}: "*".except must be a list of topic ids, e.g. except = ["covid-origins"]'
         )
     return table["urls"], frozenset(left_out)
+
+
+_AT = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _digest_schedule(path: Path, table: object) -> DigestSchedule | None:
+    """The ``[digest]`` table: ``at = "08:00"``, ``timezone`` (UTC) and ``urls`` (all)."""
+    if table is None:
+        return None
+    example = 'e.g. [digest] at = "08:00", timezone = "Europe/Berlin"'
+    if not isinstance(table, dict) or not isinstance(table.get("at"), str):
+        raise ConfigError(f"notify file {path}: [digest] needs at, {example}")
+    unknown = sorted(set(table) - {"at", "timezone", "urls"})
+    if unknown:
+        raise ConfigError(f"notify file {path}: [digest] takes at, timezone and urls, not {', '.join(unknown)}")
+    found = _AT.match(table["at"])
+    hour, minute = (int(found.group(1)), int(found.group(2))) if found else (99, 0)
+    if hour > 23 or minute > 59:
+        raise ConfigError(f"notify file {path}: [digest] at {table['at']!r} is not a time HH:MM, {example}")
+    zone = _zone(path, "[digest]", table.get("timezone", "UTC"))
+    return DigestSchedule(clock_time(hour, minute), zone, _check_urls(path, "[digest] urls", table.get("urls", [])))
+
+
+def _zone(path: Path, where: str, zone: object) -> str:
+    """A time zone name that exists (``Europe/Berlin``, ``UTC``)."""
+    try:
+        ZoneInfo(zone)  # type: ignore[arg-type]
+    except (ZoneInfoNotFoundError, ValueError, TypeError) as err:
+        raise ConfigError(
+            f"notify file {path}: {where} timezone {zone!r} is not a time zone name: use one like Europe/Berlin or UTC"
+        ) from err
+    return str(zone)
 
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -177,13 +252,7 @@ def _quiet_hours(path: Path, table: object) -> QuietHours | None:
     hours_ok = max(numbers[0], numbers[2]) <= 23 and max(numbers[1], numbers[3]) <= 59 and numbers[:2] != numbers[2:]
     if not hours_ok:
         raise ConfigError(f"notify file {path}: [quiet] hours {table['hours']!r} is not a span HH:MM-HH:MM, {example}")
-    zone = table.get("timezone", "UTC")
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as err:
-        raise ConfigError(
-            f"notify file {path}: [quiet] timezone {zone!r} is not a time zone name: use one like Europe/Berlin or UTC"
-        ) from err
+    zone = _zone(path, "[quiet]", table.get("timezone", "UTC"))
     urls = _check_urls(path, "[quiet] urls", table.get("urls", []))
     start, end = clock_time(numbers[0], numbers[1]), clock_time(numbers[2], numbers[3])
     return QuietHours(start, end, zone, urls)
@@ -413,35 +482,66 @@ def deliver_all(
     ``timeout_s``, and the whole step at most :data:`STEP_SENDS` times that: a send starts only
     with its whole ``timeout_s`` left. Once a URL has not answered in time, its other
     deliveries wait for the next run (as do those to a URL whose earlier send still runs), so
-    that one slow receiver does not hold up the others. Deliveries to a URL in its quiet hours
-    at ``now`` (the run's clock) wait too. What is left is left as it is, no attempt counted,
-    and one log line says so. Returns counts per status.
+    that one slow receiver does not hold up the others. At ``now`` (the run's clock),
+    deliveries to a URL in its quiet hours wait, and those to a URL that gets a daily digest
+    wait for its time, then go out together as one message. What is left is left as it is, no
+    attempt counted, and one log line says so. Returns counts per status.
     """
     counts: dict[str, int] = {}
     step_s = STEP_SENDS * timeout_s
     deadline = time.monotonic() + step_s
     slow: set[str] = set()  # URLs (target keys) that did not answer in time
-    waiting = quiet = 0
-    for done, delivery in enumerate(pending):
+    units, quiet, scheduled = _sends(pending, config, now)
+    waiting = 0
+    for done, unit in enumerate(units):
+        target = unit[0].target
+        if target in slow or still_sending(target):
+            slow.add(target)
+            waiting += len(unit)
+            continue
+        if deadline - time.monotonic() < timeout_s:
+            left = sum(len(u) for u in units[done:])
+            log.warning(
+                "notify: the step reached its deadline (%s s, %d × notify_timeout_s); left for the next run,"
+                " not attempted: %d of %d deliveries", _seconds(step_s), STEP_SENDS, left, len(pending),
+            )  # fmt: skip
+            break
+        for delivery, outcome in _deliver_unit(unit, config, on_attempt, sender, max_attempts, timeout_s):
+            on_outcome(delivery, outcome)
+            counts[outcome.status] = counts.get(outcome.status, 0) + 1
+            if outcome.error is not None and outcome.error.startswith("timeout"):
+                slow.add(target)
+    _log_left(config, now, waiting, quiet, scheduled)
+    return counts
+
+
+def _sends(
+    pending: Sequence[PendingDelivery], config: NotifyConfig, now: datetime | None
+) -> tuple[list[list[PendingDelivery]], int, int]:
+    """The sends to make, in order: one delivery each, or a URL's whole daily digest (at its
+    first delivery's place); and how many deliveries wait for quiet hours or for a digest time."""
+    units: list[list[PendingDelivery]] = []
+    digests: dict[str, list[PendingDelivery]] = {}
+    quiet = scheduled = 0
+    for delivery in pending:
         url = config.url_for_key(delivery.target)
         if now is not None and url is not None and config.is_quiet(url, now):
             quiet += 1
-            continue
-        if delivery.target in slow or still_sending(delivery.target):
-            slow.add(delivery.target)
-            waiting += 1
-            continue
-        if deadline - time.monotonic() < timeout_s:
-            log.warning(
-                "notify: the step reached its deadline (%s s, %d × notify_timeout_s); left for the next run,"
-                " not attempted: %d of %d deliveries", _seconds(step_s), STEP_SENDS, len(pending) - done, len(pending),
-            )  # fmt: skip
-            break
-        outcome = _deliver_one(delivery, config, on_attempt, sender, max_attempts, timeout_s)
-        on_outcome(delivery, outcome)
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-        if outcome.error is not None and outcome.error.startswith("timeout"):
-            slow.add(delivery.target)
+        elif now is not None and url is not None and config.digest is not None and config.digest.applies_to(url):
+            if not config.digest.due(delivery.created_at, now):
+                scheduled += 1
+            elif delivery.target in digests:
+                digests[delivery.target].append(delivery)
+            else:
+                digests[delivery.target] = [delivery]
+                units.append(digests[delivery.target])
+        else:
+            units.append([delivery])
+    return units, quiet, scheduled
+
+
+def _log_left(config: NotifyConfig, now: datetime | None, waiting: int, quiet: int, scheduled: int) -> None:
+    """One line for each reason deliveries were left for a later run."""
     if waiting:
         log.warning(
             "notify: %d deliveries left for the next run, not attempted: their receiver did not answer in time", waiting
@@ -450,37 +550,58 @@ def deliver_all(
         log.info(
             "notify: quiet hours (%s): %d deliveries wait for the first run after them", config.quiet.describe(), quiet
         )
-    return counts
+    if scheduled and config.digest is not None and now is not None:
+        log.info(
+            "notify: daily digest at %s: %d deliveries wait for the first run after %s",
+            config.digest.describe(), scheduled, f"{config.digest.next_time(now):%Y-%m-%d %H:%M}",
+        )  # fmt: skip
 
 
-def _deliver_one(
-    delivery: PendingDelivery,
+def _deliver_unit(
+    unit: Sequence[PendingDelivery],
     config: NotifyConfig,
     on_attempt: Callable[[PendingDelivery], None],
     sender: Sender,
     max_attempts: int,
     timeout_s: float,
-) -> Outcome:
-    """Send one delivery (or drop it if its URL is no longer configured); its outcome, logged."""
-    url = config.url_for_key(delivery.target)
+) -> list[tuple[PendingDelivery, Outcome]]:
+    """Send one delivery, or a digest of several to one URL as one message (or drop them if the
+    URL is no longer configured); each delivery's outcome, logged."""
+    first = unit[0]
+    url = config.url_for_key(first.target)
     if url is None:
-        log.info(
-            "delivery of alert %s of %s to %s dropped: no longer configured",
-            delivery.alert_id, delivery.topic, delivery.label,
+        for delivery in unit:
+            log.info(
+                "delivery of alert %s of %s to %s dropped: no longer configured",
+                delivery.alert_id, delivery.topic, delivery.label,
+            )  # fmt: skip
+        return [(d, Outcome("dropped", "URL no longer configured")) for d in unit]
+    for delivery in unit:
+        on_attempt(delivery)
+    title, body = (first.title, first.body) if len(unit) == 1 else digest_message(unit)
+    ok, error = sender(url, title, body, timeout_s)
+    outcomes = []
+    for delivery in unit:
+        if ok:
+            log.info("alert %s of %s sent to %s", delivery.alert_id, delivery.topic, delivery.label)
+            outcomes.append((delivery, Outcome("sent")))
+            continue
+        final = delivery.attempts + 1 >= max_attempts or error == INVALID_URL  # a bad URL stays bad
+        log.warning(
+            "alert %s of %s not delivered to %s (attempt %d%s): %s",
+            delivery.alert_id, delivery.topic, delivery.label, delivery.attempts + 1,
+            ", giving up" if final else ", will retry", error,
         )  # fmt: skip
-        return Outcome("dropped", "URL no longer configured")
-    on_attempt(delivery)
-    ok, error = sender(url, delivery.title, delivery.body, timeout_s)
-    if ok:
-        log.info("alert %s of %s sent to %s", delivery.alert_id, delivery.topic, delivery.label)
-        return Outcome("sent")
-    final = delivery.attempts + 1 >= max_attempts or error == INVALID_URL  # a bad URL stays bad
-    log.warning(
-        "alert %s of %s not delivered to %s (attempt %d%s): %s",
-        delivery.alert_id, delivery.topic, delivery.label, delivery.attempts + 1,
-        ", giving up" if final else ", will retry", error,
-    )  # fmt: skip
-    return Outcome("gave-up" if final else "failed", error)
+        outcomes.append((delivery, Outcome("gave-up" if final else "failed", error)))
+    return outcomes
+
+
+def digest_message(unit: Sequence[PendingDelivery]) -> tuple[str, str]:
+    """The title and body of one message carrying several alerts: each alert's own text (with
+    its alert id), oldest first, between rules."""
+    topics = ", ".join(sorted({d.topic for d in unit}))
+    title = f"newsmon digest: {len(unit)} alerts ({topics})"
+    return title, "\n\n---\n\n".join(f"## {d.title}\n\n{d.body}" for d in unit)
 
 
 def unknown_routes(config: NotifyConfig, topics: Sequence[str]) -> list[str]:
@@ -490,7 +611,8 @@ def unknown_routes(config: NotifyConfig, topics: Sequence[str]) -> list[str]:
     known = {*topics, ALL_ALERTS, SOURCES_TOPIC}
     keys = [k for k in config.routes if k not in known]
     keys += [f'"*".except: {t}' for t in sorted(config.all_except) if t not in known]
-    if config.quiet is not None:
-        configured = {url for urls in config.routes.values() for url in urls}
-        keys += [f"[quiet] urls: {redact(u)}" for u in config.quiet.urls if u not in configured]
+    configured = {url for urls in config.routes.values() for url in urls}
+    for name, schedule in (("quiet", config.quiet), ("digest", config.digest)):
+        if schedule is not None:
+            keys += [f"[{name}] urls: {redact(u)}" for u in schedule.urls if u not in configured]
     return sorted(keys)

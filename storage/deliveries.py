@@ -18,7 +18,7 @@ class DeliveryRepository:
         """Deliveries not made yet (new, failed, or cut short by a crash), oldest alert first."""
         rows = self.db.execute(
             "SELECT d.alert_id, a.topic, d.target, d.target_label, d.attempts,"
-            " coalesce(a.title, 'newsmon: ' || a.topic), a.markdown, a.digest_path"
+            " coalesce(a.title, 'newsmon: ' || a.topic), a.markdown, a.digest_path, a.created_at"
             " FROM deliveries d JOIN alerts a ON a.id = d.alert_id"
             " WHERE d.status IN ('pending', 'sending', 'failed') AND d.attempts < ?"
             " ORDER BY a.created_at, d.alert_id, d.target",
@@ -26,9 +26,9 @@ class DeliveryRepository:
         )
         return [
             PendingDelivery(
-                alert, topic, target, label, int(attempts), title, notification_body(markdown, alert, digest)
+                alert, topic, target, label, int(attempts), title, notification_body(markdown, alert, digest), created
             )
-            for alert, topic, target, label, attempts, title, markdown, digest in rows
+            for alert, topic, target, label, attempts, title, markdown, digest, created in rows
         ]
 
     def outcomes_of_run(self, run_id: str) -> dict[str, int]:

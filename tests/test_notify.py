@@ -7,6 +7,7 @@ import http.server
 import itertools
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -555,10 +556,56 @@ def test_deliveries_wait_out_the_quiet_hours_and_go_at_the_first_run_after(
     assert {status for _t, _k, status, _a, _e in deliveries(db)} == {"sent"}
 
 
+def test_a_daily_digest_is_due_for_alerts_made_before_its_latest_time(tmp_path: Path) -> None:
+    config = load_notify_config(
+        _written(tmp_path, '[notify]\n"*" = ["json://h/all"]\n[digest]\nat = "08:00"\ntimezone = "Europe/Berlin"\n')
+    )
+    digest = config.digest
+    assert digest is not None and digest.applies_to("json://h/all")
+    made = datetime(2023, 3, 1, 9, 0, tzinfo=UTC)  # 10:00 in Berlin, after that day's digest
+    assert not digest.due(made, datetime(2023, 3, 1, 23, 0, tzinfo=UTC))
+    assert not digest.due(made, datetime(2023, 3, 2, 6, 59, tzinfo=UTC))  # 07:59 in Berlin
+    assert digest.due(made, datetime(2023, 3, 2, 7, 0, tzinfo=UTC))  # 08:00 in Berlin
+    assert digest.due(made, datetime(2023, 3, 5, 3, 0, tzinfo=UTC))  # no run for days: the first run after
+    summer = datetime(2023, 7, 1, 6, 30, tzinfo=UTC)  # 08:30 in Berlin (UTC+2)
+    assert digest.due(datetime(2023, 6, 30, 12, 0, tzinfo=UTC), summer)
+    assert not digest.due(datetime(2023, 7, 1, 6, 5, tzinfo=UTC), summer)  # made at 08:05: the next one
+    assert digest.next_time(summer) == datetime(2023, 7, 2, 6, 0, tzinfo=UTC)
+
+
+def test_a_daily_digest_sends_the_waiting_alerts_as_one_message_at_its_time(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Alerts made at noon reach the webhook at once; the mailbox that gets a daily digest at
+    08:00 gets them the next morning, in one message that carries every alert id, once."""
+    mail, hook = receiver.url("/mail"), receiver.url("/hook")
+    path = write_notify(tmp_path, monkeypatch, {"*": [mail, hook]})
+    with path.open("a", encoding="utf-8") as out:
+        out.write(f'[digest]\nat = "08:00"\nurls = [{json.dumps(mail)}]\n')
+    with caplog.at_level(logging.INFO, logger="newsmon.notify"):
+        records = alert_stage(db, "run-noon", tmp_path / "alerts")
+    ids = sorted(r.id for r in records)
+    assert len(ids) >= 2 and sorted(receiver.delivered("/hook")) == ids
+    assert [p for p in receiver.posts if p[0] == "/mail"] == []
+    assert any(f"{len(ids)} deliveries wait for the first run after 2023-03-02 08:00" in m for m in caplog.messages)
+    alert_stage(db, "run-dawn", tmp_path / "alerts", hours=19)  # 07:00 the next day
+    assert [p for p in receiver.posts if p[0] == "/mail"] == []
+    alert_stage(db, "run-morning", tmp_path / "alerts", hours=21)  # 09:00
+    alert_stage(db, "run-later", tmp_path / "alerts", hours=22)
+    (post,) = [p for p in receiver.posts if p[0] == "/mail"]
+    topics = ", ".join(sorted(r.topic for r in records))
+    assert post[1] == 200 and post[2]["title"] == f"newsmon digest: {len(ids)} alerts ({topics})"
+    assert sorted(re.findall(r"newsmon alert `([^`]+)`", post[2]["message"])) == ids
+    assert {status for _t, _k, status, _a, _e in deliveries(db)} == {"sent"}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("[notify\n", "not valid TOML"),
+        ('[digest]\nat = "8"\n', "is not a time HH:MM"),
+        ('[digest]\nhours = "08:00"\n', "needs at"),
+        ('[digest]\nat = "08:00"\ntimezone = "Mars/Base"\n', r"\[digest\] timezone 'Mars/Base' is not a time zone"),
         ('[notify]\n"*" = { url = ["json://h/x"] }\n', r'"\*" as a table takes urls and except \(not url\)'),
         ('[notify]\n"*" = { urls = ["json://h/x"], except = "a" }\n', "must be a list of topic ids"),
         ('[notify]\na = { urls = ["json://h/x"] }\n', "must be a list of URLs"),
