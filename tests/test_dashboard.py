@@ -269,6 +269,8 @@ def test_filters_narrow_the_lists_and_are_links(client: httpx.Client) -> None:
     [
         ("/?since=yesterday", 400, "filter since=&#39;yesterday&#39; is not a date: use YYYY-MM-DD"),
         ("/?since=2023-05-19&until=2023-05-01", 400, "since 2023-05-19 is after until 2023-05-01: swap them"),
+        ("/?until=0001-01-01", 400, "filter until=&#39;0001-01-01&#39; is out of range: use a date from 1900-01-01"),
+        ("/feeds?since=9999-12-31", 400, "filter since=&#39;9999-12-31&#39; is out of range"),
         ("/topics/nothing", 404, "no topic &#39;nothing&#39; in force: use one of central-asia-diplomacy"),
         ("/?topic=nothing", 400, "no topic &#39;nothing&#39;: use one of central-asia-diplomacy"),
         ("/alerts?topic=nothing", 400, "no topic &#39;nothing&#39;: use one of central-asia-diplomacy"),

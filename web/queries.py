@@ -68,13 +68,19 @@ class Filters:
         return "?" + urlencode(pairs) if pairs else ""
 
 
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+
+
 def _day(text: str | None, name: str) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as err:
         raise FilterError(f"filter {name}={text[:40]!r} is not a date: use YYYY-MM-DD") from err
+    if not FIRST_DAY <= day <= LAST_DAY:  # the window's arithmetic must stay within dates
+        raise FilterError(f"filter {name}={text[:40]!r} is out of range: use a date from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 @dataclass(frozen=True, slots=True)
