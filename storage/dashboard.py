@@ -70,6 +70,7 @@ class StoryRow:
     topics: list[str]
     evidence: str
     score: float
+    total: int = 0  # stories for the same filters, the list's limit aside
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,17 @@ def stories(
     ``source`` (each filter optional), newest first."""
     params = {"topic": topic, "since": since, "until": until, "source": source, "limit": max(1, limit)}
     return _read(con, StoryRow, load_sql("dashboard_stories"), params)
+
+
+def story_counts(con: duckdb.DuckDBPyConnection, since: date | None, until: date | None) -> dict[str, int]:
+    """Distinct stories per topic with a tagged document first seen on a day in [since, until]
+    (what a topic's story list holds, a story counted once however many days it had copies)."""
+    rows = con.execute(
+        "SELECT topic, count(DISTINCT story_id) FROM v_topic_documents"
+        " WHERE ($since IS NULL OR day >= $since) AND ($until IS NULL OR day <= $until) GROUP BY topic",
+        {"since": since, "until": until},
+    ).fetchall()
+    return {str(topic): int(n) for topic, n in rows}
 
 
 def story(con: duckdb.DuckDBPyConnection, story_id: str) -> StoryDetail | None:

@@ -264,6 +264,30 @@ def test_filters_narrow_the_lists_and_are_links(client: httpx.Client) -> None:
     assert client.get("/alerts?topic=covid-origins").text.count('<section class="alert') == 1
 
 
+def test_lists_say_when_they_are_cut_and_cards_count_each_story_once(
+    data: DashboardData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list shorter than the stories the filters give says so; a topic's card counts the
+    stories its page lists (a story with copies on several days once)."""
+    from starlette.testclient import TestClient
+
+    import web.queries
+    from web.app import create_app
+
+    with TestClient(create_app(data.db)) as app:
+        overview = app.get("/").text
+        for slug in re.findall(r'<section class="card" data-topic="([^"]+)"', overview):
+            card = overview.split(f'data-topic="{slug}"', 1)[1].split("</section>", 1)[0]
+            listed = len(re.findall(r'<tr data-story="', app.get(f"/topics/{slug}").text))
+            assert re.search(rf"<p class=\"numbers\">{listed} stor(y|ies) in the window", card), (slug, listed)
+        total = len(re.findall(r'<tr data-story="', overview))
+        assert total > 2 and "The newest" not in overview
+        monkeypatch.setattr(web.queries, "OVERVIEW_STORIES", 2)
+        cut = app.get("/").text
+    assert len(re.findall(r'<tr data-story="', cut)) == 2
+    assert f"The newest 2 of {total} stories: narrow the dates" in cut
+
+
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [

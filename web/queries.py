@@ -69,6 +69,7 @@ class Filters:
 
 
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+OVERVIEW_STORIES, TOPIC_STORIES = 100, 200  # the newest stories a list shows (a note says when there are more)
 
 
 def _day(text: str | None, name: str) -> date | None:
@@ -126,6 +127,7 @@ def overview(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]
     by_topic: dict[str, list[db.TrendRow]] = defaultdict(list)
     for row in trend:
         by_topic[row.topic].append(row)
+    counts = db.story_counts(con, window.since, window.until)
     cards = []
     for topic in page["topics"]:
         rows = by_topic.get(topic.slug, [])
@@ -133,7 +135,7 @@ def overview(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]
         cards.append(
             {
                 "topic": topic,
-                "stories": sum(r.stories for r in rows),
+                "stories": counts.get(topic.slug, 0),
                 "spikes": [r.day for r in rows if r.is_spike],
                 "last": last,
                 "chart": trend_chart(rows, f"{topic.name}: unique stories a day", 120, legend=False),
@@ -146,7 +148,7 @@ def overview(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]
     page.update(
         cards=cards,
         rising=rising,
-        stories=db.stories(con, filters.topic, window.since, window.until, filters.source, limit=100),
+        stories=db.stories(con, filters.topic, window.since, window.until, filters.source, limit=OVERVIEW_STORIES),
     )
     return page
 
@@ -166,7 +168,7 @@ def topic(con: duckdb.DuckDBPyConnection, slug: str, filters: Filters) -> dict[s
         trend=rows,
         spikes=[r for r in rows if r.is_spike],
         chart=trend_chart(rows, f"{info.name}: unique stories a day against the baseline"),
-        stories=db.stories(con, slug, window.since, window.until, filters.source, limit=200),
+        stories=db.stories(con, slug, window.since, window.until, filters.source, limit=TOPIC_STORIES),
         filters=replace(filters, topic=slug),
     )
     return page

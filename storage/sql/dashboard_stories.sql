@@ -1,7 +1,8 @@
 -- Stories for the dashboard's lists: those with a document tagged (current topic versions) on a
 -- day in [$since, $until], for $topic (or any topic when NULL), with a copy from $source (or any
 -- source when NULL). One row per story: its canonical headline and link, copies, reprints,
--- sources, first sighting, the topics it is tagged with, and its best evidence sentence.
+-- sources, first sighting, the topics it is tagged with, and its best evidence sentence; total:
+-- how many stories the filters give, before the limit.
 WITH hits AS (
     SELECT t.topic, t.story_id, t.document_id, t.score, t.evidence, t.is_canonical
     FROM v_topic_documents t
@@ -33,7 +34,8 @@ SELECT
     s.kind,
     c.topics,
     coalesce(c.evidence, '') AS evidence,
-    coalesce(c.score, 0.0) AS score
+    coalesce(c.score, 0.0) AS score,
+    count(*) OVER () AS total
 FROM chosen c
 JOIN v_stories s ON s.story_id = c.story_id
 WHERE $source IS NULL OR list_contains(s.source_list, $source)
