@@ -229,10 +229,12 @@ def latest_day(con: duckdb.DuckDBPyConnection) -> date | None:
     return value if isinstance(value, date) else None
 
 
-def latest_run_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """When the latest run in the snapshot started."""
-    value = _scalar(con, "SELECT max(started_at) FROM v_runs")
-    return value if isinstance(value, datetime) else None
+def latest_run(con: duckdb.DuckDBPyConnection) -> tuple[str, datetime] | None:
+    """The latest run recorded in the snapshot (by the order runs started in, not by their
+    clocks, which a replay sets in the past): its kind (monitor, retag) and start."""
+    rows = con.execute("SELECT kind, started_at FROM runs ORDER BY seq DESC NULLS LAST, started_at DESC LIMIT 1")
+    row = rows.fetchone()
+    return (str(row[0] or "monitor"), row[1]) if row and isinstance(row[1], datetime) else None
 
 
 def topic_trend(

@@ -288,6 +288,24 @@ def test_lists_say_when_they_are_cut_and_cards_count_each_story_once(
     assert f"The newest 2 of {total} stories: narrow the dates" in cut
 
 
+def test_the_header_names_the_latest_run_by_order_not_by_clock(client: httpx.Client, tmp_path: Path) -> None:
+    """A retag after replayed runs (whose clocks are in the past) is the latest run."""
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    assert f"snapshot after the monitor run of {DAYS[-1].isoformat()}" in client.get("/").text
+    db = make_database(tmp_path / "seeds.duckdb")
+    with duckdb.connect(str(snapshot_path(db))) as con:
+        con.execute(
+            "INSERT INTO runs (id, started_at, finished_at, status, input, kind, seq, newsmon_version)"
+            " SELECT 'retag-1', TIMESTAMPTZ '2001-02-03 04:05:00+00', TIMESTAMPTZ '2001-02-03 04:06:00+00',"
+            " 'completed', 'retag', 'retag', max(seq) + 1, '0' FROM runs"
+        )
+    with TestClient(create_app(db)) as app:
+        assert "snapshot after the retag run of 2001-02-03 04:05" in app.get("/").text
+
+
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [

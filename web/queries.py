@@ -112,7 +112,7 @@ def common(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
     return {
         "topics": topics,
         "sources": db.sources(con),
-        "latest_run_at": db.latest_run_at(con),
+        "latest_run": db.latest_run(con),
         "filters": filters,
         "window": window,
     }
