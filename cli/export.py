@@ -88,7 +88,7 @@ def export(
     from newsmon.results import human_size
     from storage.catalog import ExportFilter, export_statement, exportable, lookup
     from storage.exports import arrow_reader
-    from storage.store import known_topics, open_reader
+    from storage.store import known_topics, open_reader, retired_topics
 
     if is_stdout(output) and fmt is None:
         raise ConfigError("--output - writes to stdout: add --format csv, jsonl or parquet")
@@ -108,6 +108,7 @@ def export(
             raise ConfigError(f"no topic {topic!r} in {settings.db}: use one of {names}")
         sql, params = export_statement(obj, filters, objects)
         written = write_batches(arrow_reader(con, sql, params), chosen.value, output, _progress(obj.name))
+        retired = topic is not None and topic in retired_topics(con)
     finally:
         con.close()
     if err_console.is_terminal:
@@ -119,6 +120,13 @@ def export(
     )
     # to a pipe or a device (such as stdout) the line goes to stderr, never among the rows
     (err_console if written.size is None else console).print(line, highlight=False, soft_wrap=True)
+    if retired and not written.rows:
+        err_console.print(
+            f"note: topic {topic!r} is retired (the topics file in force no longer defines it): views of current"
+            " tags have none of its rows; its alerts stay in v_alerts, and `newsmon topics retag --topics FILE`"
+            " with a file that defines it brings its tags back",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
 
 
 def _format_of(output: Path) -> ExportFormat:

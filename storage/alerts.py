@@ -224,6 +224,13 @@ def latest_digest(con: duckdb.DuckDBPyConnection, topic: str | None = None) -> l
     return [_alert_record(row) for row in rows]
 
 
+def retired_topics(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Topics the database knows (a version, or an alert) that no current version defines:
+    dropped from the topics file, their tags out of the views of current tags."""
+    current = {row[0] for row in execute(con, "SELECT topic FROM topic_versions WHERE is_current")}
+    return [topic for topic in known_topics(con) if topic not in current]
+
+
 def known_topics(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every topic the database knows (any version, or an alert), sorted."""
     try:

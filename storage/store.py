@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from newsmon.models import INDEX_SCHEME, IndexScheme
-from storage.alerts import AlertRepository, known_topics, latest_digest
+from storage.alerts import AlertRepository, known_topics, latest_digest, retired_topics
 from storage.batches import BatchWriter
 from storage.database import Database, open_reader, run_query, write_failure_advice
 from storage.deliveries import DeliveryRepository
@@ -34,6 +34,7 @@ __all__ = [
     "known_topics",
     "latest_digest",
     "open_reader",
+    "retired_topics",
     "run_query",
     "write_failure_advice",
 ]

@@ -306,6 +306,37 @@ def test_the_header_names_the_latest_run_by_order_not_by_clock(client: httpx.Cli
         assert "snapshot after the retag run of 2001-02-03 04:05" in app.get("/").text
 
 
+def test_a_retired_topic_is_said_to_be_retired_not_a_dead_link(
+    data: DashboardData, tmp_path: Path, newsmon: Any
+) -> None:
+    """After the topics file stops defining covid-origins: its alerts stay listed, without a
+    link to a topic page that no longer exists; a filter on it says it is retired; so does an
+    export of current tags that finds none of its rows."""
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(data.db, db)
+    shutil.copyfile(snapshot_path(data.db), snapshot_path(db))
+    for path in (db, snapshot_path(db)):
+        with duckdb.connect(str(path)) as con:
+            con.execute("UPDATE topic_versions SET is_current = false WHERE topic = 'covid-origins'")
+    with TestClient(create_app(db)) as app:
+        alerts = app.get("/alerts?topic=covid-origins")
+        overview = app.get("/?topic=covid-origins").text
+    assert alerts.status_code == 200 and "covid-origins (retired)" in alerts.text
+    assert 'href="/topics/covid-origins"' not in alerts.text
+    assert "Topic covid-origins is retired: the topics file in force no longer defines it" in overview
+    out = tmp_path / "covid.csv"
+    result = newsmon("export", "v_topic_documents", "--topic", "covid-origins", "--output", str(out), "--db", str(db))
+    assert result.exit_code == 0 and "wrote 0 rows" in result.stdout
+    assert "note: topic 'covid-origins' is retired" in result.stderr
+    alerts_out = tmp_path / "alerts.csv"
+    result = newsmon("export", "v_alerts", "--topic", "covid-origins", "--output", str(alerts_out), "--db", str(db))
+    assert result.exit_code == 0 and "retired" not in result.stderr  # rows found: nothing to explain
+
+
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [

@@ -109,8 +109,11 @@ def common(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
     if filters.topic and filters.topic not in {t.slug for t in topics} and filters.topic not in known_topics(con):
         known = ", ".join(t.slug for t in topics) or "none yet"
         raise FilterError(f"no topic {filters.topic[:80]!r}: use one of {known}")
+    current = {t.slug for t in topics}
     return {
         "topics": topics,
+        "current": current,
+        "retired": filters.topic if filters.topic and filters.topic not in current else None,
         "sources": db.sources(con),
         "latest_run": db.latest_run(con),
         "filters": filters,
