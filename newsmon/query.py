@@ -599,6 +599,10 @@ class _Parser:
         while end < len(self.text) and not self.text[end].isspace() and self.text[end] not in '()"“”„':
             end += 1
         word = self.text[start:end]
+        if word == "#" or word.startswith("##"):  # "# note", as in the topics file; #word is a hashtag
+            raise self.error(
+                start, "a comment ('#') cannot sit inside a query string: put it on a line of its own, outside the quotes"
+            )
         prefix = _FIELD_PREFIX.match(word)
         if prefix:
             name = prefix.group(1)
@@ -736,12 +740,22 @@ class _Parser:
             return self.parse_primary(token.text)
         if token.kind in ("WORD", "PHRASE"):
             return self._term(token, scope)
+        if scope is not None:
+            hint = f" (to leave out a word, write NOT {scope}:word)" if token.kind == "NOT" else ""
+            raise self.expected(f"a word, a phrase or '(' after {scope}:", token, hint)
         raise self.expected("a word, a phrase, '(' or NOT", token)
 
     def _term(self, token: _Token, scope: str | None) -> Term:
-        pattern = term_pattern(token.text)
+        what = "phrase" if token.kind == "PHRASE" else "word"
+        normalized = normalize_for_query(token.text)
+        if not normalized.strip() and any(c.isalnum() for c in token.text):
+            raise self.error(
+                token.offset,
+                f"{what} {token.text!r} is a web address, and terms never match inside links:"
+                " use the site's name (e.g. example for www.example.com)",
+            )
+        pattern = term_pattern(token.text) if any(c.isalnum() for c in normalized) else None
         if pattern is None:
-            what = "phrase" if token.kind == "PHRASE" else "word"
             raise self.error(token.offset, f"{what} {token.text!r} has no letters to match, or '*' not at a word's end")
         words = " ".join(w for w in re.split(r"[\s\-]+", normalize_for_query(token.text)) if w)
         source = f'"{words}"' if token.kind == "PHRASE" or " " in words else words

@@ -59,7 +59,7 @@ _TOPIC_KEYS = frozenset(
 )
 _ALERT_KEYS = frozenset({"min_new_stories", "spikes"})
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_GROUP_REF = re.compile(r'"[^"]*"|@([A-Za-z][\w-]*)')  # a quoted phrase (left alone) or @name
+_GROUP_REF = re.compile(r'"[^"]*"|(?<![\w.@])@([A-Za-z][\w-]*)')  # a quoted phrase (left alone) or @name
 _RULE_KEYS = frozenset({"terms", "context", "exclude"})
 _FILE_KEYS = frozenset({"topics", "semantic"})
 EVIDENCE_JOIN = " … "

@@ -212,6 +212,13 @@ def test_match_returns_none_when_the_query_does_not_hold() -> None:
         ("‘lab leak’ OR x", "column 1", "a phrase is quoted with double quotes"),
         ("--kazakhstan", "column 1", "to exclude a word, use NOT"),
         ("uzbek* –kazakhstan", "column 8", "to exclude a word, use NOT"),  # an en dash, as typed
+        # a comment copied from the topics file's style into a query string
+        ("russia OR\n  # the capital\n  moscow", "line 2 of the query, column 3", "a comment ('#') cannot sit inside"),
+        ("russia OR moscow # the capital", "column 18", "put it on a line of its own, outside the quotes"),
+        ("title:NOT x", "column 7", "after title:, found 'NOT' (to leave out a word, write NOT title:word)"),
+        ("www.example.com", "column 1", "is a web address, and terms never match inside links"),
+        ("@", "column 1", "has no letters to match"),
+        ("russia OR &", "column 11", "has no letters to match"),
     ],
 )
 def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str, position: str, expected: str) -> None:
@@ -227,7 +234,7 @@ def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str,
 @pytest.mark.parametrize(
     "query",
     ["C++ OR F#", '"-x" OR y', "covid-19 AND wuhan", "AT&T", "U.S. AND sanction*", "'ndrangheta OR 'ndrina",
-     "'s-Hertogenbosch", "rock'n'roll AND '90s", "xi's", '"Xi\'s visit"'],
+     "'s-Hertogenbosch", "rock'n'roll AND '90s", "xi's", '"Xi\'s visit"', "#kazakhstan OR #astana"],
 )  # fmt: skip
 def test_words_with_signs_inside_or_quoted_are_still_words(query: str) -> None:
     assert parse_query(query, "x").terms

@@ -377,6 +377,14 @@ def test_definition_errors(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
 
 
+def test_an_address_with_an_at_sign_is_a_word_not_a_group(tmp_path: Path, make_document: MakeDocument) -> None:
+    path = tmp_path / "topics.toml"
+    path.write_text("[topics.x]\nquery = 'press@un.org OR spokesperson'\n", encoding="utf-8")
+    (topic,) = load_topics(path)
+    tags = tag_documents([make_document("d", "Write to press@un.org for the statement.")], [topic])
+    assert [t.topic for t in tags] == ["x"]
+
+
 def test_a_group_is_written_once_and_read_wherever_it_is_named(tmp_path: Path, make_document: MakeDocument) -> None:
     path = tmp_path / "topics.toml"
     grouped = (
