@@ -411,6 +411,7 @@ def test_an_alert_lists_its_new_stories_first(data: DashboardData, client: httpx
         assert items == sorted(items, reverse=True) and items[0] and not items[-1]
         assert section.count('<span class="badge new">new</span>') == sum(s.is_new for s in by_alert[alert_id])
         assert "new copies of a story the topic had" in section
+        assert re.search(r"\d+ documents? now", section)  # today's count, not the alert's
 
 
 @pytest.mark.slow
