@@ -21,6 +21,8 @@ from newsmon.workers import WorkerPool
 log = logging.getLogger(__name__)
 
 PAGE_CHUNK = 200  # pages per fetch; about 2 to 6 s of extraction on two cores
+UNREACHABLE = frozenset({"dns", "refused", "tls", "connect"})  # a host that failed so is down for the run
+HOST_TIMEOUTS = 3  # a host whose pages timed out this often is down for the run
 FIRST_CHUNK_PER_WORKER = 8  # the first fetch is small: the workers wait for it
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 PAGE_ACCEPT = "text/html,application/xhtml+xml"
@@ -69,6 +71,59 @@ def interleave_hosts(urls: Sequence[str]) -> list[str]:
     return out
 
 
+@dataclass(slots=True)
+class HostHealth:
+    """The hosts found down in this run (name did not resolve, refused, TLS or connection failed,
+    or :data:`HOST_TIMEOUTS` timeouts): their other pages are not tried, each settled at once
+    with the failure that took the host down, so an unreachable site costs one try, not one
+    per page."""
+
+    down: dict[str, PageText] = field(default_factory=dict)
+    timeouts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def split(self, urls: Sequence[str]) -> tuple[list[str], dict[str, PageText]]:
+        """The URLs to fetch, and those of hosts down, settled."""
+        fetch: list[str] = []
+        settled: dict[str, PageText] = {}
+        for url in urls:
+            host = _host(url)
+            cause = self.down.get(host)
+            if cause is None:
+                fetch.append(url)
+                continue
+            self.skipped[host] = self.skipped.get(host, 0) + 1
+            settled[url] = PageText(
+                None, "unavailable", f"not tried: {host} failed earlier in this run ({cause.error})",
+                failure=cause.failure,
+            )  # fmt: skip
+        return fetch, settled
+
+    def note(self, settled: dict[str, PageText]) -> None:
+        """Take note of a chunk's failed fetches."""
+        for url, text in settled.items():
+            host = _host(url)
+            if host in self.down or text.failure is None:
+                continue
+            if text.failure == "timeout":
+                self.timeouts[host] = self.timeouts.get(host, 0) + 1
+            if text.failure in UNREACHABLE or self.timeouts.get(host, 0) >= HOST_TIMEOUTS:
+                self.down[host] = text
+
+    def report(self) -> None:
+        """One log line for the pages not tried, if any."""
+        if self.skipped:
+            hosts = sorted(self.skipped, key=lambda h: (-self.skipped[h], h))
+            log.warning(
+                "pages: %d pages of %d unreachable sites not tried (%s); their items keep their feed summaries",
+                sum(self.skipped.values()), len(hosts), ", ".join(f"{h}: {self.down[h].failure}" for h in hosts[:5]),
+            )  # fmt: skip
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
 def sort_fetched(urls: Sequence[str], results: Sequence[FetchResult | FetchError], undated: set[str]) -> FetchedPages:
     """Split fetch results into HTML pages to extract and URLs settled without a page.
 
@@ -114,16 +169,22 @@ def fetch_and_extract(
     outcome = PageOutcome()
     count = workers.workers if isinstance(workers, WorkerPool) else workers
     chunks = chunked(interleave_hosts(urls), chunk_size, first=min(chunk_size, FIRST_CHUNK_PER_WORKER * count))
+    hosts = HostHealth()
     with PagePool(workers) as pool:
         pending: tuple[FetchedPages, PendingPages] | None = None
         for chunk in chunks:
-            fetched = fetch_pages(chunk, http, undated)
+            to_fetch, skipped = hosts.split(chunk)
+            fetched = fetch_pages(to_fetch, http, undated)
+            hosts.note(fetched.settled)
+            fetched.settled.update(skipped)
+            fetched.failed += len(skipped)
             queued = (fetched, pool.submit(fetched.pages, fetched.with_metadata))
             if pending is not None:
                 _collect(outcome, pool, *pending, len(urls), progress)
             pending = queued
         if pending is not None:
             _collect(outcome, pool, *pending, len(urls), progress)
+    hosts.report()
     return outcome
 
 

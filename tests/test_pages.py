@@ -3,6 +3,8 @@ and feeds parsed in a process pool (newsmon.feeds.parse_feeds)."""
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +66,32 @@ def test_fetch_and_extract_in_chunks_with_progress(site: ScriptedServer, http: H
     assert (outcome.fetched, outcome.failed) == (7, 1)
     assert [t for _, t in seen] == [9, 9, 9] and [d for d, _ in seen] == [3, 6, 9]  # one line per chunk
     assert len(site.requests) == 9  # every page fetched once
+
+
+def test_an_unreachable_site_costs_one_try_not_one_per_page(
+    site: ScriptedServer, http: HttpConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A site that refuses connections is down for the rest of the run: its later pages are
+    settled at once with that failure (not tried), while a site that answers 404 stays up."""
+    with socket.socket() as probe:  # a loopback port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    dead = [f"http://127.0.0.1:{dead_port}/story/{n}" for n in range(6)]
+    good = [site.url(f"/a/{n}") for n in range(6)]
+    missing = [site.url(f"/gone/{n}") for n in range(3)]
+    urls = [u for pair in zip(good, dead, strict=True) for u in pair] + missing
+    with caplog.at_level(logging.WARNING, logger="newsmon.pages"):
+        outcome = pages.fetch_and_extract(urls, set(), http, 1, chunk_size=3)
+    tried = [u for u in dead if not (outcome.texts[u].error or "").startswith("not tried")]
+    assert len(tried) == 1 and outcome.texts[tried[0]].failure == "refused"
+    for url in set(dead) - set(tried):
+        text = outcome.texts[url]
+        assert text.page_kind == "unavailable" and text.failure == "refused"
+        assert (text.error or "").startswith(f"not tried: 127.0.0.1:{dead_port} failed earlier in this run (")
+    assert all(outcome.texts[u].page_kind == "article" for u in good)
+    assert sum(path.startswith("/gone/") for path, _ in site.requests) == 3  # a 404 takes no site down
+    assert outcome.failed == 6 + 3
+    assert any("5 pages of 1 unreachable sites not tried" in m for m in caplog.messages)
 
 
 def test_pooled_parse_equals_parse_in_process(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
