@@ -81,6 +81,15 @@ def run(
             show_default=False,
         ),
     ] = None,
+    fetch_pages: Annotated[
+        bool | None,
+        typer.Option(
+            "--fetch-pages/--no-fetch-pages",
+            help="fetch each new feed item's article page, or keep the feed's summary only"
+            " [default: fetch_pages in newsmon.toml or NEWSMON_FETCH_PAGES, else fetch]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the monitor once: read the seeds folder, poll due feeds, dedupe, tag, store, alert.
 
@@ -97,6 +106,8 @@ def run(
 
       newsmon run --feeds feeds.toml --now 2023-05-18T23:59
 
+      newsmon run --feeds feeds.toml --no-fetch-pages
+
     --now replays a past day: first sightings, trend windows and the alert day use that clock.
 
     --since DATE is a backfill, e.g. after changing the topics, the boilerplate patterns or the
@@ -112,7 +123,9 @@ def run(
     """
     clock = parse_time(now) if now is not None else None
     start = backfill_start(since, clock)
-    settings = load_settings(config, db=db, seeds=seeds, topics=topics, alerts_dir=alerts_dir, feeds=feeds)
+    settings = load_settings(
+        config, db=db, seeds=seeds, topics=topics, alerts_dir=alerts_dir, feeds=feeds, fetch_pages=fetch_pages
+    )
     check_inputs(settings, seeds_given=seeds is not None)  # before Prefect starts
     _prepare_prefect_env()
     from flows.monitor import RunSummary, monitor

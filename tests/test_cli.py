@@ -448,3 +448,28 @@ def test_relative_paths_in_a_config_file_are_read_from_its_folder(
     monkeypatch.delenv("NEWSMON_DB")
     monkeypatch.chdir(home)
     assert load_settings().db == Path("data/news.duckdb")  # ./newsmon.toml: as before
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "expected"),
+    [("--no-fetch-pages", None, False), ("--fetch-pages", "false", True), (None, "false", False), (None, None, True)],
+)
+def test_run_fetch_pages_flag_overrides_the_setting(
+    tmp_path: Path, newsmon: Newsmon, monkeypatch: pytest.MonkeyPatch, flag: str | None, env: str | None,
+    expected: bool,
+) -> None:  # fmt: skip
+    import flows.monitor
+    from newsmon.config import Settings
+    from newsmon.errors import NewsmonError
+
+    seen: list[bool] = []
+
+    def monitor(settings: Settings, **_kw: object) -> None:
+        seen.append(settings.fetch_pages)
+        raise NewsmonError("stopped by the test")
+
+    monkeypatch.setattr(flows.monitor, "monitor", monitor)
+    args = ["run", "--seeds", str(SEEDS), "--db", str(tmp_path / "x.duckdb"), *([flag] if flag else [])]
+    result = newsmon(*args, env={"NEWSMON_FETCH_PAGES": env} if env else {})
+    assert result.exit_code == 1 and "newsmon: error: stopped by the test" in result.stderr
+    assert seen == [expected]
