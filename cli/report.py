@@ -42,6 +42,15 @@ def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width
         tried = ", ".join(f"{n} {status}" for status, n in sorted(summary.notified.items()))
         failed = " (failed ones are retried next run)" if summary.notified.get("failed") else ""
         lines.append(_row("notified", f"{tried}{failed}: {DELIVERIES_HINT}"))
+    if summary.notify_waiting:
+        n = summary.notify_waiting
+        lines.append(
+            _row(
+                "notified",
+                f"{n} deliver{'ies' if n != 1 else 'y'} waiting for a later run (quiet hours, a daily digest's time,"
+                " or a slow receiver: the log says which)",
+            )
+        )
     if summary.notify_held:
         n = summary.notify_held
         lines.append(

@@ -62,6 +62,7 @@ def alert_stage(ctx: RunContext) -> list[AlertRecord]:
     ctx.summary.alerts = [a.topic for a in alerts]
     ctx.summary.notified = ctx.store.deliveries.outcomes_of_run(ctx.run_id)
     ctx.summary.notify_held = len(ctx.store.alerts.held())
+    ctx.summary.notify_waiting = ctx.store.deliveries.waiting()
     ctx.record("alert", 0, len(alerts), 0, seconds)
     ctx.logger.info("alert: %s", ", ".join(ctx.summary.alerts) if alerts else "nothing new, no alert")
     return alerts

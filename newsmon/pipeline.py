@@ -74,6 +74,7 @@ class RunSummary:
     alerts: list[str] = field(default_factory=list)
     notified: dict[str, int] = field(default_factory=dict)  # deliveries this run tried, by status after it
     notify_held: int = 0  # alerts waiting for a readable notify file (this run's and earlier ones)
+    notify_waiting: int = 0  # deliveries not attempted yet, left for a later run (quiet hours, digest time...)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     backfill: BackfillCounts | None = None
 

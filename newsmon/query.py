@@ -601,7 +601,8 @@ class _Parser:
         word = self.text[start:end]
         if word == "#" or word.startswith("##"):  # "# note", as in the topics file; #word is a hashtag
             raise self.error(
-                start, "a comment ('#') cannot sit inside a query string: put it on a line of its own, outside the quotes"
+                start,
+                "a comment ('#') cannot sit inside a query string: put it on a line of its own, outside the quotes",
             )
         prefix = _FIELD_PREFIX.match(word)
         if prefix:

@@ -31,6 +31,11 @@ class DeliveryRepository:
             for alert, topic, target, label, attempts, title, markdown, digest, created in rows
         ]
 
+    def waiting(self) -> int:
+        """Deliveries never attempted: left for a later run (quiet hours, a daily digest's time,
+        the notify step's deadline, or a receiver that did not answer in time)."""
+        return int(self.db.execute("SELECT count(*) FROM deliveries WHERE status = 'pending'")[0][0])
+
     def outcomes_of_run(self, run_id: str) -> dict[str, int]:
         """How many deliveries the run ``run_id`` tried, by their status after it."""
         rows = self.db.execute("SELECT status, count(*) FROM deliveries WHERE last_run_id = ? GROUP BY 1", [run_id])

@@ -177,6 +177,14 @@ def alert_stage(
         store.close()
 
 
+def _waiting(db: Path) -> int:
+    store = Store.open_writer(db)
+    try:
+        return int(store.deliveries.waiting())
+    finally:
+        store.close(snapshot=False)
+
+
 def deliveries(db: Path) -> list[tuple[Any, ...]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -549,8 +557,10 @@ def test_deliveries_wait_out_the_quiet_hours_and_go_at_the_first_run_after(
     assert records and receiver.delivered("/phone") == []
     assert sorted(receiver.delivered("/archive")) == sorted(r.id for r in records)
     assert any("quiet hours (22:00-07:00 UTC)" in m and f"{len(records)} deliveries wait" in m for m in caplog.messages)
+    assert _waiting(db) == len(records)  # the run summary's "waiting" row
     alert_stage(db, "run-morning", tmp_path / "alerts", hours=night + 5)
     assert sorted(receiver.delivered("/phone")) == sorted(r.id for r in records)
+    assert _waiting(db) == 0
     alert_stage(db, "run-later", tmp_path / "alerts", hours=night + 6)
     assert len(receiver.delivered("/phone")) == len(records) and len(receiver.delivered("/archive")) == len(records)
     assert {status for _t, _k, status, _a, _e in deliveries(db)} == {"sent"}
@@ -746,3 +756,7 @@ def test_the_run_summary_says_alerts_are_held() -> None:
     text = " ".join("\n".join(summary_lines(summary, Settings(), 1.0, 100)).split())
     assert "2 alerts held: the notify file could not be read" in text and "sent by the first run after" in text
     assert "held" not in " ".join(summary_lines(RunSummary("run-2"), Settings(), 1.0, 100))
+    waiting = RunSummary("run-3", alerts=["russia-sanctions"], notify_waiting=3)
+    text = " ".join("\n".join(summary_lines(waiting, Settings(), 1.0, 100)).split())
+    assert "3 deliveries waiting for a later run (quiet hours, a daily digest's time" in text
+
