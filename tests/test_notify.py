@@ -759,4 +759,3 @@ def test_the_run_summary_says_alerts_are_held() -> None:
     waiting = RunSummary("run-3", alerts=["russia-sanctions"], notify_waiting=3)
     text = " ".join("\n".join(summary_lines(waiting, Settings(), 1.0, 100)).split())
     assert "3 deliveries waiting for a later run (quiet hours, a daily digest's time" in text
-
