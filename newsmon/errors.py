@@ -58,6 +58,7 @@ class FetchError(NewsmonError):
         message: str,
         status: int | None = None,
         retry_after_s: float | None = None,
+        host: str | None = None,
     ) -> None:
         super().__init__(f"{kind}: {url}: {message}")
         self.kind = kind
@@ -65,6 +66,7 @@ class FetchError(NewsmonError):
         self.message = message
         self.status = status
         self.retry_after_s = retry_after_s
+        self.host = host  # host:port a connection failed with (the requested one, or a redirect's target)
 
     def __reduce__(self) -> tuple[type[FetchError], tuple[str, str, str, int | None, float | None]]:
         """Pickle with all fields (results cross process boundaries)."""

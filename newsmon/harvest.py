@@ -35,7 +35,7 @@ from newsmon.feeds import (
 )
 from newsmon.http import FetchResult, HttpConfig
 from newsmon.models import Document, Failure, FeedItemRow, FeedState
-from newsmon.pages import FetchedPages, PageOutcome, Progress, add_chunk, chunked, interleave_hosts
+from newsmon.pages import FetchedPages, HostHealth, PageOutcome, Progress, add_chunk, chunked, interleave_hosts
 from newsmon.steps import Result, Steps
 from newsmon.text import sha256_hex
 from newsmon.workers import WorkerPool
@@ -249,8 +249,9 @@ def _fetch_and_extract_distributed(
     pieces, one per worker, while the next chunk is fetched."""
     outcome = PageOutcome()
     pending: list[tuple[FetchedPages, list[Result]]] = []
+    hosts = HostHealth()
     for chunk in chunked(interleave_hosts(urls)):
-        fetched = steps.fetch_chunk(chunk, http, undated)
+        fetched = hosts.fetch(chunk, lambda c: steps.fetch_chunk(c, http, undated))
         size = max(1, -(-len(fetched.pages) // max(1, workers)))
         pieces = [
             steps.remote(
@@ -265,4 +266,5 @@ def _fetch_and_extract_distributed(
         add_chunk(outcome, fetched, [text for piece in pieces for text in piece.result()])
         if progress is not None:
             progress(len(outcome.texts), len(urls))
+    hosts.report()
     return outcome

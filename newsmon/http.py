@@ -363,9 +363,9 @@ async def _checked_addresses(target: _Target, config: HttpConfig, requested: str
     try:
         addresses = await resolve_host(target.host, target.port)
     except (OSError, UnicodeError) as err:
-        raise FetchError("dns", requested, f"cannot resolve {target.host}: {err}") from None
+        raise FetchError("dns", requested, f"cannot resolve {target.host}: {err}", host=_endpoint(target)) from None
     if not addresses:
-        raise FetchError("dns", requested, f"{target.host} has no IPv4 or IPv6 address")
+        raise FetchError("dns", requested, f"{target.host} has no IPv4 or IPv6 address", host=_endpoint(target))
     for ip in addresses:
         if not _address_allowed(ip, target.host, config):
             message = f"{target.host} resolves to non-public address {ip}{ALLOW_HINT}"
@@ -613,16 +613,21 @@ def _transport_error(err: Exception, requested: str, target: _Target) -> FetchEr
     where = "" if target.text == requested else f" (at {target.text})"
     detail = str(err) or type(err).__name__
     if isinstance(err, httpx.ConnectTimeout):
-        return FetchError("timeout", requested, f"connection to {target.host} timed out{where}")
+        return FetchError("timeout", requested, f"connection to {target.host} timed out{where}", host=_endpoint(target))
     if isinstance(err, httpx.TimeoutException):
-        return FetchError("timeout", requested, f"{detail}{where}")
+        return FetchError("timeout", requested, f"{detail}{where}", host=_endpoint(target))
     if isinstance(err, httpx.ConnectError) and _is_tls_error(err):
-        return FetchError("tls", requested, f"TLS with {target.host} failed: {detail}{where}")
+        return FetchError("tls", requested, f"TLS with {target.host} failed: {detail}{where}", host=_endpoint(target))
     if isinstance(err, httpx.NetworkError):  # connect, read, write, close
-        return FetchError("connect", requested, f"{detail}{where}")
+        return FetchError("connect", requested, f"{detail}{where}", host=_endpoint(target))
     if isinstance(err, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
         return FetchError("scheme", requested, f"{detail}{where}")
     return FetchError("protocol", requested, f"{type(err).__name__}: {detail}{where}")
+
+
+def _endpoint(target: _Target) -> str:
+    """``host:port`` of a hop, as :attr:`FetchError.host` names it."""
+    return f"{target.host}:{target.port}"
 
 
 def _is_tls_error(err: BaseException) -> bool:
@@ -656,7 +661,8 @@ async def _send(
             failures.append(f"{ip}: {reason}")
     where = "" if target.text == request.url else f" (at {target.text})"
     kind = kinds.pop() if len(kinds) == 1 else "connect"
-    raise FetchError(kind, request.url, f"cannot connect to {target.host} ({'; '.join(failures)}){where}")
+    message = f"cannot connect to {target.host} ({'; '.join(failures)}){where}"
+    raise FetchError(kind, request.url, message, host=_endpoint(target))
 
 
 def _connect_kind(err: BaseException) -> str:

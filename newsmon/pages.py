@@ -21,8 +21,9 @@ from newsmon.workers import WorkerPool
 log = logging.getLogger(__name__)
 
 PAGE_CHUNK = 200  # pages per fetch; about 2 to 6 s of extraction on two cores
-UNREACHABLE = frozenset({"dns", "refused", "tls", "connect"})  # a host that failed so is down for the run
-HOST_TIMEOUTS = 3  # a host whose pages timed out this often is down for the run
+UNREACHABLE = frozenset({"dns", "refused", "tls"})  # a host that failed so is down for the run
+STRIKES = frozenset({"timeout", "connect"})  # failures a host may have by chance: down after HOST_STRIKES
+HOST_STRIKES = 3
 FIRST_CHUNK_PER_WORKER = 8  # the first fetch is small: the workers wait for it
 HTML_TYPES = ("text/html", "application/xhtml+xml", "")
 PAGE_ACCEPT = "text/html,application/xhtml+xml"
@@ -39,6 +40,7 @@ class FetchedPages:
     with_metadata: list[bool] = field(default_factory=list)
     settled: dict[str, PageText] = field(default_factory=dict)  # failed or not HTML
     failed: int = 0
+    host_failures: list[tuple[str, str]] = field(default_factory=list)  # (url, kind) failed at the URL's own host
 
 
 @dataclass(slots=True)
@@ -73,14 +75,24 @@ def interleave_hosts(urls: Sequence[str]) -> list[str]:
 
 @dataclass(slots=True)
 class HostHealth:
-    """The hosts found down in this run (name did not resolve, refused, TLS or connection failed,
-    or :data:`HOST_TIMEOUTS` timeouts): their other pages are not tried, each settled at once
-    with the failure that took the host down, so an unreachable site costs one try, not one
-    per page."""
+    """The hosts found down in this run (the name did not resolve, the connection was refused or
+    TLS failed; or :data:`HOST_STRIKES` connections timed out or broke): their other pages are
+    not tried, each settled at once with the failure that took the host down, so an unreachable
+    site costs one try, not one per page. Only a failure at the page's own host counts, not one
+    at a site it redirected to."""
 
     down: dict[str, PageText] = field(default_factory=dict)
-    timeouts: dict[str, int] = field(default_factory=dict)
+    strikes: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
+
+    def fetch(self, urls: Sequence[str], fetcher: Callable[[list[str]], FetchedPages]) -> FetchedPages:
+        """One chunk: ``fetcher`` fetches the pages of hosts not down; the others are settled."""
+        to_fetch, skipped = self.split(urls)
+        fetched = fetcher(to_fetch)
+        self.note(fetched)
+        fetched.settled.update(skipped)
+        fetched.failed += len(skipped)
+        return fetched
 
     def split(self, urls: Sequence[str]) -> tuple[list[str], dict[str, PageText]]:
         """The URLs to fetch, and those of hosts down, settled."""
@@ -99,16 +111,16 @@ class HostHealth:
             )  # fmt: skip
         return fetch, settled
 
-    def note(self, settled: dict[str, PageText]) -> None:
-        """Take note of a chunk's failed fetches."""
-        for url, text in settled.items():
+    def note(self, fetched: FetchedPages) -> None:
+        """Take note of a chunk's fetches that failed at their own host."""
+        for url, kind in fetched.host_failures:
             host = _host(url)
-            if host in self.down or text.failure is None:
+            if host in self.down:
                 continue
-            if text.failure == "timeout":
-                self.timeouts[host] = self.timeouts.get(host, 0) + 1
-            if text.failure in UNREACHABLE or self.timeouts.get(host, 0) >= HOST_TIMEOUTS:
-                self.down[host] = text
+            if kind in STRIKES:
+                self.strikes[host] = self.strikes.get(host, 0) + 1
+            if kind in UNREACHABLE or self.strikes.get(host, 0) >= HOST_STRIKES:
+                self.down[host] = fetched.settled[url]
 
     def report(self) -> None:
         """One log line for the pages not tried, if any."""
@@ -124,6 +136,16 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc.lower()
 
 
+def endpoint(url: str) -> str:
+    """``host:port`` of a URL (the scheme's port when it names none), as a failed fetch names it."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return ""
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
 def sort_fetched(urls: Sequence[str], results: Sequence[FetchResult | FetchError], undated: set[str]) -> FetchedPages:
     """Split fetch results into HTML pages to extract and URLs settled without a page.
 
@@ -135,6 +157,8 @@ def sort_fetched(urls: Sequence[str], results: Sequence[FetchResult | FetchError
         if isinstance(result, FetchError):
             out.failed += 1
             out.settled[url] = PageText(None, "unavailable", result.message, failure=result.kind, status=result.status)
+            if result.host is not None and result.host == endpoint(url):
+                out.host_failures.append((url, result.kind))
             continue
         ctype = result.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype not in HTML_TYPES:
@@ -173,11 +197,7 @@ def fetch_and_extract(
     with PagePool(workers) as pool:
         pending: tuple[FetchedPages, PendingPages] | None = None
         for chunk in chunks:
-            to_fetch, skipped = hosts.split(chunk)
-            fetched = fetch_pages(to_fetch, http, undated)
-            hosts.note(fetched.settled)
-            fetched.settled.update(skipped)
-            fetched.failed += len(skipped)
+            fetched = hosts.fetch(chunk, lambda urls: fetch_pages(urls, http, undated))
             queued = (fetched, pool.submit(fetched.pages, fetched.with_metadata))
             if pending is not None:
                 _collect(outcome, pool, *pending, len(urls), progress)

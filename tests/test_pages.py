@@ -13,6 +13,7 @@ from support import Route, ScriptedServer
 
 from newsmon import feeds, pages
 from newsmon.errors import FetchError
+from newsmon.extract import PageText
 from newsmon.http import FetchResult, HttpConfig
 
 PARAGRAPH = (
@@ -92,6 +93,34 @@ def test_an_unreachable_site_costs_one_try_not_one_per_page(
     assert sum(path.startswith("/gone/") for path, _ in site.requests) == 3  # a 404 takes no site down
     assert outcome.failed == 6 + 3
     assert any("5 pages of 1 unreachable sites not tried" in m for m in caplog.messages)
+
+
+def test_a_redirect_to_an_unreachable_site_takes_no_site_down(site: ScriptedServer, http: HttpConfig) -> None:
+    """A page that redirects to a dead publisher (as a feed's tracking links do) fails alone: the
+    site that redirected keeps serving its other pages."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    site.routes["/out"] = Route(b"", {"Location": f"http://127.0.0.1:{dead_port}/story", "Content-Length": "0"}, 302)
+    urls = [site.url("/out"), *(site.url(f"/a/{n}") for n in range(4))]
+    outcome = pages.fetch_and_extract(urls, set(), http, 1, chunk_size=1)
+    assert outcome.texts[site.url("/out")].failure == "refused"
+    assert all(outcome.texts[site.url(f"/a/{n}")].page_kind == "article" for n in range(4))
+
+
+def test_a_host_whose_connections_break_now_and_then_is_down_only_after_three() -> None:
+    health = pages.HostHealth()
+    urls = [f"https://flaky.example/{n}" for n in range(5)]
+    for n in range(3):
+        fetched = pages.FetchedPages(
+            settled={urls[n]: PageText(None, "unavailable", "connection reset", failure="connect")},
+            failed=1,
+            host_failures=[(urls[n], "connect")],
+        )
+        health.note(fetched)
+        assert (n == 2) == ("flaky.example" in health.down)
+    to_fetch, settled = health.split(urls[3:])
+    assert to_fetch == [] and settled[urls[4]].failure == "connect"
 
 
 def test_pooled_parse_equals_parse_in_process(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
