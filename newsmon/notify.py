@@ -19,7 +19,8 @@ Example ``notify.toml``::
 
 ``"*"`` may also be a table that leaves topics out: ``"*" = { urls = [...], except = ["covid-origins"] }``.
 
-Each alert is sent once to each URL configured for its topic (and to ``"*"``) when it is made.
+Each alert is sent once to each URL configured for its topic (and to ``"*"`` unless it leaves
+the topic out) when it is made, or when the URL's quiet hours end, or with its daily digest.
 The run records every delivery with its status; a failed one is retried by the next runs (up to
 :data:`MAX_ATTEMPTS` attempts), and a delivery that succeeded is never sent again. Each send
 has a total deadline (``notify_timeout_s``) and the step :data:`STEP_SENDS` times that: the
@@ -41,7 +42,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from http import HTTPStatus
 from pathlib import Path
@@ -102,16 +103,22 @@ class DigestSchedule:
         return not self.urls or url in self.urls
 
     def last_time(self, now: datetime) -> datetime:
-        """The latest digest time at or before ``now``."""
-        zone = ZoneInfo(self.zone)
-        local = now.astimezone(zone)
-        today = datetime.combine(local.date(), self.at, zone)
-        return today if today <= local else datetime.combine(local.date() - timedelta(days=1), self.at, zone)
+        """The latest digest time at or before ``now`` (UTC). On the day clocks change, a time that
+        does not exist is read as the same time before the change, one that happens twice as
+        its first occurrence; instants are compared, not wall-clock readings."""
+        day = now.astimezone(ZoneInfo(self.zone)).date()
+        today = self._on(day)
+        return today if today <= now.astimezone(UTC) else self._on(day - timedelta(days=1))
 
     def next_time(self, now: datetime) -> datetime:
-        """The first digest time after ``now``."""
-        last = self.last_time(now)
-        return datetime.combine(last.date() + timedelta(days=1), self.at, ZoneInfo(self.zone))
+        """The first digest time after ``now`` (UTC)."""
+        day = self.last_time(now).astimezone(ZoneInfo(self.zone)).date() + timedelta(days=1)
+        later = self._on(day)
+        return later if later > now.astimezone(UTC) else self._on(day + timedelta(days=1))
+
+    def _on(self, day: date) -> datetime:
+        """The digest time of a local day, as a UTC instant."""
+        return datetime.combine(day, self.at, ZoneInfo(self.zone)).astimezone(UTC)
 
     def due(self, made_at: datetime | None, now: datetime) -> bool:
         """True when an alert made at ``made_at`` is due at ``now``: it was made before the
@@ -147,11 +154,11 @@ class NotifyConfig:
 
     def url_for_key(self, key: str) -> str | None:
         """The configured URL with this :func:`target_key`, if it is still configured."""
-        for urls in self.routes.values():
-            for url in urls:
-                if target_key(url) == key:
-                    return url
-        return None
+        return self.urls_by_key().get(key)
+
+    def urls_by_key(self) -> dict[str, str]:
+        """Every configured URL by its :func:`target_key`."""
+        return {target_key(url): url for urls in self.routes.values() for url in urls}
 
 
 def load_notify_config(path: Path | None) -> NotifyConfig:
@@ -311,13 +318,21 @@ def _apprise_for(url: str) -> Any:
 
     Apprise loads its plugins on first use, so this runs in the calling thread, before any
     deadline starts (one plugin imports the deprecated imghdr, whose warning is silenced here).
+    A message longer than the service takes (Telegram's 4,096 characters, Discord's 2,000) is
+    sent in parts, unless the URL sets Apprise's ``overflow=`` itself.
     """
     import apprise
+    from apprise.common import OverflowMode
 
     app = apprise.Apprise()
     with _captured(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return app if app.add(url) else None
+        if not app.add(url):
+            return None
+    if "overflow=" not in url.lower():  # a message longer than the service takes goes in parts, never refused
+        for plugin in app:
+            plugin.overflow_mode = OverflowMode.SPLIT
+    return app
 
 
 def _notify(app: Any, title: str, body: str) -> tuple[bool, str | None]:
@@ -491,7 +506,9 @@ def deliver_all(
     step_s = STEP_SENDS * timeout_s
     deadline = time.monotonic() + step_s
     slow: set[str] = set()  # URLs (target keys) that did not answer in time
-    units, quiet, scheduled = _sends(pending, config, now)
+    urls = config.urls_by_key()
+    units, quiet, scheduled = _sends(pending, config, urls, now)
+    candidates = sum(len(u) for u in units)
     waiting = 0
     for done, unit in enumerate(units):
         target = unit[0].target
@@ -503,10 +520,10 @@ def deliver_all(
             left = sum(len(u) for u in units[done:])
             log.warning(
                 "notify: the step reached its deadline (%s s, %d × notify_timeout_s); left for the next run,"
-                " not attempted: %d of %d deliveries", _seconds(step_s), STEP_SENDS, left, len(pending),
+                " not attempted: %d of %d deliveries", _seconds(step_s), STEP_SENDS, left, candidates,
             )  # fmt: skip
             break
-        for delivery, outcome in _deliver_unit(unit, config, on_attempt, sender, max_attempts, timeout_s):
+        for delivery, outcome in _deliver_unit(unit, urls, on_attempt, sender, max_attempts, timeout_s):
             on_outcome(delivery, outcome)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             if outcome.error is not None and outcome.error.startswith("timeout"):
@@ -516,7 +533,7 @@ def deliver_all(
 
 
 def _sends(
-    pending: Sequence[PendingDelivery], config: NotifyConfig, now: datetime | None
+    pending: Sequence[PendingDelivery], config: NotifyConfig, urls: Mapping[str, str], now: datetime | None
 ) -> tuple[list[list[PendingDelivery]], int, int]:
     """The sends to make, in order: one delivery each, or a URL's whole daily digest (at its
     first delivery's place); and how many deliveries wait for quiet hours or for a digest time."""
@@ -524,19 +541,22 @@ def _sends(
     digests: dict[str, list[PendingDelivery]] = {}
     quiet = scheduled = 0
     for delivery in pending:
-        url = config.url_for_key(delivery.target)
-        if now is not None and url is not None and config.is_quiet(url, now):
-            quiet += 1
-        elif now is not None and url is not None and config.digest is not None and config.digest.applies_to(url):
-            if not config.digest.due(delivery.created_at, now):
-                scheduled += 1
-            elif delivery.target in digests:
-                digests[delivery.target].append(delivery)
-            else:
-                digests[delivery.target] = [delivery]
-                units.append(digests[delivery.target])
-        else:
+        url = urls.get(delivery.target)
+        if now is None or url is None:  # no clock (a direct call), or no longer configured (dropped)
             units.append([delivery])
+            continue
+        digest = config.digest if config.digest is not None and config.digest.applies_to(url) else None
+        if digest is not None and not digest.due(delivery.created_at, now):
+            scheduled += 1  # waits for the digest's time, quiet hours or not
+        elif config.is_quiet(url, now):
+            quiet += 1
+        elif digest is None:
+            units.append([delivery])
+        elif delivery.target in digests:
+            digests[delivery.target].append(delivery)
+        else:
+            digests[delivery.target] = [delivery]
+            units.append(digests[delivery.target])
     return units, quiet, scheduled
 
 
@@ -559,7 +579,7 @@ def _log_left(config: NotifyConfig, now: datetime | None, waiting: int, quiet: i
 
 def _deliver_unit(
     unit: Sequence[PendingDelivery],
-    config: NotifyConfig,
+    urls: Mapping[str, str],
     on_attempt: Callable[[PendingDelivery], None],
     sender: Sender,
     max_attempts: int,
@@ -568,7 +588,7 @@ def _deliver_unit(
     """Send one delivery, or a digest of several to one URL as one message (or drop them if the
     URL is no longer configured); each delivery's outcome, logged."""
     first = unit[0]
-    url = config.url_for_key(first.target)
+    url = urls.get(first.target)
     if url is None:
         for delivery in unit:
             log.info(
@@ -580,28 +600,53 @@ def _deliver_unit(
         on_attempt(delivery)
     title, body = (first.title, first.body) if len(unit) == 1 else digest_message(unit)
     ok, error = sender(url, title, body, timeout_s)
+    if len(unit) > 1:
+        if ok:
+            log.info("digest of %d alerts sent to %s", len(unit), first.label)
+        else:
+            log.warning("digest of %d alerts not delivered to %s (each is retried next run): %s", len(unit),
+                        first.label, error)  # fmt: skip
     outcomes = []
     for delivery in unit:
         if ok:
-            log.info("alert %s of %s sent to %s", delivery.alert_id, delivery.topic, delivery.label)
+            if len(unit) == 1:
+                log.info("alert %s of %s sent to %s", delivery.alert_id, delivery.topic, delivery.label)
             outcomes.append((delivery, Outcome("sent")))
             continue
         final = delivery.attempts + 1 >= max_attempts or error == INVALID_URL  # a bad URL stays bad
-        log.warning(
-            "alert %s of %s not delivered to %s (attempt %d%s): %s",
-            delivery.alert_id, delivery.topic, delivery.label, delivery.attempts + 1,
-            ", giving up" if final else ", will retry", error,
-        )  # fmt: skip
+        if len(unit) == 1 or final:
+            log.warning(
+                "alert %s of %s not delivered to %s (attempt %d%s): %s",
+                delivery.alert_id, delivery.topic, delivery.label, delivery.attempts + 1,
+                ", giving up" if final else ", will retry", error,
+            )  # fmt: skip
         outcomes.append((delivery, Outcome("gave-up" if final else "failed", error)))
     return outcomes
 
 
 def digest_message(unit: Sequence[PendingDelivery]) -> tuple[str, str]:
-    """The title and body of one message carrying several alerts: each alert's own text (with
-    its alert id), oldest first, between rules."""
+    """The title and body of one message carrying several alerts: each alert's own text (cut
+    at :data:`DIGEST_SECTION_CHARS`, its alert id and digest file kept), oldest first, between
+    rules."""
     topics = ", ".join(sorted({d.topic for d in unit}))
     title = f"newsmon digest: {len(unit)} alerts ({topics})"
-    return title, "\n\n---\n\n".join(f"## {d.title}\n\n{d.body}" for d in unit)
+    return title, "\n\n---\n\n".join(f"## {d.title}\n\n{_section(d.body)}" for d in unit)
+
+
+DIGEST_SECTION_CHARS = 3000
+_FOOTER = "\n\n---\nnewsmon alert `"
+
+
+def _section(body: str, limit: int = DIGEST_SECTION_CHARS) -> str:
+    """An alert's text for a digest: at most ``limit`` characters of its Markdown, cut at a line,
+    then its footer (alert id, digest file)."""
+    text, sep, footer = body.rpartition(_FOOTER)
+    if not sep:
+        text, footer = body, ""
+    if len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        text = text[: cut if cut > 0 else limit].rstrip() + "\n\n… (cut here: the whole alert is in its digest file)"
+    return text + (sep + footer if sep else "")
 
 
 def unknown_routes(config: NotifyConfig, topics: Sequence[str]) -> list[str]:

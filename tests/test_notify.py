@@ -30,6 +30,7 @@ from newsmon.notify import (
     deliver_all,
     load_notify_config,
     redact,
+    send,
     still_sending,
     target_key,
     unknown_routes,
@@ -581,6 +582,78 @@ def test_a_daily_digest_is_due_for_alerts_made_before_its_latest_time(tmp_path: 
     assert digest.due(datetime(2023, 6, 30, 12, 0, tzinfo=UTC), summer)
     assert not digest.due(datetime(2023, 7, 1, 6, 5, tzinfo=UTC), summer)  # made at 08:05: the next one
     assert digest.next_time(summer) == datetime(2023, 7, 2, 6, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("day", ["2023-03-26", "2023-10-29"], ids=["spring-forward", "fall-back"])
+def test_digest_times_hold_on_the_days_clocks_change(tmp_path: Path, day: str) -> None:
+    """02:30 in Berlin does not exist on 26 March and happens twice on 29 October: through every
+    minute of those days the latest digest time is never after the clock, the next one never
+    before it, and an alert made just before the digest time is due at most once a day."""
+    config = load_notify_config(
+        _written(tmp_path, '[notify]\n"*" = ["json://h/all"]\n[digest]\nat = "02:30"\ntimezone = "Europe/Berlin"\n')
+    )
+    digest = config.digest
+    assert digest is not None
+    start = datetime.fromisoformat(f"{day}T00:00:00+00:00") - timedelta(hours=3)
+    made = start
+    due_from = None
+    for minute in range(0, 30 * 60, 5):
+        now = start + timedelta(minutes=minute)
+        last, following = digest.last_time(now), digest.next_time(now)
+        assert last <= now < following, now
+        assert timedelta(hours=22) <= following - last <= timedelta(hours=26)
+        if digest.due(made, now) and due_from is None:
+            due_from = now
+        if due_from is not None:
+            assert digest.due(made, now), now  # once due, it stays due
+    assert due_from is not None and due_from - made < timedelta(hours=6)
+
+
+def test_an_alert_for_a_digest_waits_for_the_digest_not_just_for_the_end_of_quiet_hours(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = load_notify_config(
+        _written(tmp_path, '[notify]\n"*" = ["json://h/all"]\n[quiet]\nhours = "22:00-07:00"\n[digest]\nat = "08:00"\n')
+    )
+    made = datetime(2023, 3, 1, 22, 30, tzinfo=UTC)
+    pending = [PendingDelivery("a1", "t", target_key("json://h/all"), "json://…", 0, "t", "b", made)]
+    sent: list[str] = []
+
+    def sender(url: str, title: str, body: str, timeout_s: float) -> tuple[bool, str | None]:
+        sent.append(body)
+        return True, None
+
+    def run(at: datetime) -> dict[str, int]:
+        return deliver_all(pending, config, lambda d: None, lambda d, o: None, sender=sender, now=at)
+
+    with caplog.at_level(logging.INFO, logger="newsmon.notify"):
+        assert run(datetime(2023, 3, 2, 7, 30, tzinfo=UTC)) == {}  # quiet hours over, the digest not yet
+    assert any("daily digest at 08:00 UTC: 1 deliveries wait" in m for m in caplog.messages)
+    assert not any("quiet hours" in m for m in caplog.messages)
+    assert run(datetime(2023, 3, 2, 8, 5, tzinfo=UTC)) == {"sent": 1} and sent == ["b"]
+
+
+def test_a_long_digest_cuts_each_alert_and_keeps_every_id() -> None:
+    from newsmon.notify import DIGEST_SECTION_CHARS, digest_message
+
+    body = "\n".join(f"{n}. **[Story {n}](https://news.example/{n})**" for n in range(400))
+    unit = [
+        PendingDelivery(f"a{k}", "t", "key", "json://…", 0, f"Alert {k}", f"{body}\n\n---\nnewsmon alert `a{k}`\n")
+        for k in range(5)
+    ]
+    title, message = digest_message(unit)
+    assert title == "newsmon digest: 5 alerts (t)"
+    assert re.findall(r"newsmon alert `(a\d)`", message) == [f"a{k}" for k in range(5)]
+    assert message.count("(cut here: the whole alert is in its digest file)") == 5
+    assert len(message) < 5 * (DIGEST_SECTION_CHARS + 200)
+
+
+def test_a_message_longer_than_the_service_takes_goes_in_parts(receiver: Receiver) -> None:
+    """JSON webhooks take 32,768 characters a message: a longer one goes in parts, not refused."""
+    body = "\n".join(f"line {n} " + "x" * 90 for n in range(700)) + "\n\n---\nnewsmon alert `a1`\n"
+    assert send(receiver.url("/long"), "Title", body) == (True, None)
+    posts = [b for path, status, b in receiver.posts if path == "/long" and status == 200]
+    assert len(posts) == 3 and posts[0]["title"] == "Title [1/3]" and "newsmon alert `a1`" in posts[-1]["message"]
 
 
 def test_a_daily_digest_sends_the_waiting_alerts_as_one_message_at_its_time(
