@@ -414,6 +414,28 @@ def test_an_alert_lists_its_new_stories_first(data: DashboardData, client: httpx
         assert re.search(r"\d+ documents? now", section)  # today's count, not the alert's
 
 
+def test_a_story_known_from_a_backfill_is_not_new_on_the_alerts_page(data: DashboardData, tmp_path: Path) -> None:
+    """A retag marks the tags it makes 'backfill' (never alerted): a story whose earlier copies
+    carry that mark was not new to the topic when a later copy was alerted, as the alert stage
+    decided; the page agrees."""
+    from storage.dashboard import alert_stories
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(data.db, db)
+    with duckdb.connect(str(db)) as con:
+        alerts = [a for (a,) in con.execute("SELECT id FROM alerts WHERE kind = 'topic'").fetchall()]
+        known = [s for s in alert_stories(con, alerts) if not s.is_new]
+        assert known, "no alert in the dashboard data announced new copies of a known story"
+        story = known[0]
+        con.execute(
+            "UPDATE document_topics SET alert_id = 'backfill' WHERE alert_id IS NOT NULL AND alert_id <> ?"
+            " AND document_id IN (SELECT document_id FROM story_members WHERE story_id = ?)",
+            [story.alert_id, story.story_id],
+        )
+        again = {(s.alert_id, s.story_id): s.is_new for s in alert_stories(con, alerts)}
+    assert again[(story.alert_id, story.story_id)] is False
+
+
 @pytest.mark.slow
 def test_a_new_snapshot_is_read_without_a_restart(data: DashboardData, tmp_path: Path) -> None:
     db = make_database(tmp_path / "seeds.duckdb")  # the seeds only
