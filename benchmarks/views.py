@@ -79,6 +79,11 @@ def fill(store: Store, docs: int) -> None:
         " SELECT 'd' || i, 'topic' || j, 'v1', 0.5, 'e', 'c', 'r', now() FROM range(?) t(i), range(3) u(j)",
         [docs],
     )
+    execute(  # the tags' version in force: without it v_document_topics, and so v_topic_daily, is empty
+        con,
+        "INSERT INTO topic_versions (topic, version, name, description, definition, is_current, first_seen_at, run_id)"
+        " SELECT 'topic' || j, 'v1', 'Topic ' || j, '', '{}', true, now(), 'r' FROM range(3) u(j)",
+    )
     execute(con, PLAIN_VIEW)
     daily = render_view(load_view("040_v_topic_daily"), view_parameters())
     execute(con, daily.replace("v_documents", "v_documents_plain").replace("v_topic_daily", "v_topic_daily_plain"))

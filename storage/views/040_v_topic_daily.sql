@@ -29,15 +29,41 @@ JOIN v_documents d ON d.id = t.document_id;
 -- (not counted in stories); backlog_documents: those days' backlog documents. Days without
 -- tagged documents have no row (see v_topic_trend).
 CREATE OR REPLACE VIEW v_topic_daily AS
+WITH per_story AS (  -- per day, topic and story: is every copy first seen that day backlog?
+    SELECT
+        day,
+        topic,
+        story_id,
+        bool_and(is_backlog) AS backlog,
+        count(*) FILTER (WHERE NOT is_backlog) AS documents,
+        count(*) FILTER (WHERE is_backlog) AS backlog_documents
+    FROM v_topic_documents
+    GROUP BY ALL
+),
+by_story AS (
+    SELECT
+        day,
+        topic,
+        sum(documents)::BIGINT AS documents,
+        count(story_id) FILTER (WHERE NOT backlog) AS stories,
+        count(story_id) FILTER (WHERE backlog) AS backlog_stories,
+        sum(backlog_documents)::BIGINT AS backlog_documents
+    FROM per_story
+    GROUP BY ALL
+),
+by_source AS (
+    SELECT day, topic, count(*) FILTER (WHERE NOT backlog) AS sources
+    FROM (SELECT day, topic, source, bool_and(is_backlog) AS backlog FROM v_topic_documents GROUP BY ALL)
+    GROUP BY ALL
+)
 SELECT
     day,
     topic,
-    count(DISTINCT document_id) FILTER (WHERE NOT is_backlog) AS documents,
-    count(DISTINCT story_id) FILTER (WHERE NOT is_backlog) AS stories,
-    count(DISTINCT document_id) FILTER (WHERE NOT is_backlog)
-        - count(DISTINCT story_id) FILTER (WHERE NOT is_backlog) AS reprints,
-    count(DISTINCT source) FILTER (WHERE NOT is_backlog) AS sources,
-    count(DISTINCT story_id) - count(DISTINCT story_id) FILTER (WHERE NOT is_backlog) AS backlog_stories,
-    count(DISTINCT document_id) FILTER (WHERE is_backlog) AS backlog_documents
-FROM v_topic_documents
-GROUP BY ALL;
+    documents,
+    stories,
+    documents - stories AS reprints,
+    sources,
+    backlog_stories,
+    backlog_documents
+FROM by_story
+JOIN by_source USING (day, topic);
