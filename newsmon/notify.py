@@ -305,7 +305,7 @@ def send(url: str, title: str, body: str, timeout_s: float = DEFAULT_NOTIFY_TIME
     and the thread is left to end on its own, its result unused.
     """
     try:
-        app = _apprise_for(url)
+        app = _apprise_for(url, timeout_s)
     except Exception as err:  # a notifier bug must never stop the pipeline
         return False, _bug(err)
     if app is None:
@@ -313,13 +313,16 @@ def send(url: str, title: str, body: str, timeout_s: float = DEFAULT_NOTIFY_TIME
     return _within(timeout_s, lambda: _notify(app, title, body), target_key(url))
 
 
-def _apprise_for(url: str) -> Any:
+def _apprise_for(url: str, timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S) -> Any:
     """An Apprise object that sends to ``url``, or None if Apprise cannot read the URL.
 
     Apprise loads its plugins on first use, so this runs in the calling thread, before any
     deadline starts (one plugin imports the deprecated imghdr, whose warning is silenced here).
     A message longer than the service takes (Telegram's 4,096 characters, Discord's 2,000) is
-    sent in parts, unless the URL sets Apprise's ``overflow=`` itself.
+    sent in parts, unless the URL sets Apprise's ``overflow=`` itself. Apprise's own connect and
+    read timeouts (4 s for most services) are raised to ``timeout_s``, unless the URL sets them
+    (``cto=``, ``rto=``): a receiver that answers in 6 s must not count as failed and be sent the
+    alert again at every run.
     """
     import apprise
     from apprise.common import OverflowMode
@@ -329,9 +332,14 @@ def _apprise_for(url: str) -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)
         if not app.add(url):
             return None
-    if "overflow=" not in url.lower():  # a message longer than the service takes goes in parts, never refused
-        for plugin in app:
+    query = url.partition("?")[2].lower()
+    for plugin in app:
+        if "overflow=" not in query:  # a message longer than the service takes goes in parts, never refused
             plugin.overflow_mode = OverflowMode.SPLIT
+        if "cto=" not in query:
+            plugin.socket_connect_timeout = max(float(plugin.socket_connect_timeout or 0), timeout_s)
+        if "rto=" not in query:
+            plugin.socket_read_timeout = max(float(plugin.socket_read_timeout or 0), timeout_s)
     return app
 
 
@@ -389,7 +397,7 @@ def _seconds(value: float) -> str:
 _ADVICE = {"timeout": "the receiver is slow or hangs: check that it is up"}
 """What to do about a failed notification where the hint of ``newsmon.errors.FAILURE_CLASSES``
 (written for feeds and pages) does not fit."""
-_APPRISE_TIMEOUT = "no answer within Apprise's own timeout (4 s to connect and for each read; cto=, rto= in the URL)"
+_APPRISE_TIMEOUT = "no answer within the connect or read timeout (notify_timeout_s, or cto=, rto= in the URL)"
 _STATUS = re.compile(r"\berror=([1-5]\d\d)\b")  # how Apprise's HTTP plugins give the status of a failed request
 
 

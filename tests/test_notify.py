@@ -95,6 +95,7 @@ class SlowReceiver:
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
+        self.delay_s = 0.0  # how long to wait before answering
         self.posts: list[tuple[str, str]] = []
         self.stop = threading.Event()
         receiver = self
@@ -103,6 +104,8 @@ class SlowReceiver:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 receiver.posts.append((self.path, _alert_id(body)))
+                if receiver.delay_s:
+                    receiver.stop.wait(receiver.delay_s)
                 if receiver.mode == "hang":
                     receiver.stop.wait()
                     return
@@ -646,6 +649,19 @@ def test_a_long_digest_cuts_each_alert_and_keeps_every_id() -> None:
     assert re.findall(r"newsmon alert `(a\d)`", message) == [f"a{k}" for k in range(5)]
     assert message.count("(cut here: the whole alert is in its digest file)") == 5
     assert len(message) < 5 * (DIGEST_SECTION_CHARS + 200)
+
+
+def test_a_receiver_that_answers_in_five_seconds_gets_the_alert_once() -> None:
+    """Apprise reads an answer for 4 s by default; the deadline is notify_timeout_s (30 s), so a
+    receiver that takes 5 s is sent to once, not counted failed and sent to again every run."""
+    server = SlowReceiver("ok")
+    server.delay_s = 5.0
+    try:
+        started = time.monotonic()
+        assert send(server.url("/slow"), "t", "x\n\nnewsmon alert `a1`", 30.0) == (True, None)
+        assert 5.0 <= time.monotonic() - started < 20 and server.posts == [("/slow", "a1")]
+    finally:
+        server.close()
 
 
 def test_a_message_longer_than_the_service_takes_goes_in_parts(receiver: Receiver) -> None:
