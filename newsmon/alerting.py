@@ -19,6 +19,7 @@ from newsmon.alerts import (
     build_sources_alert,
     build_topic_alert,
     digest_order,
+    no_alert_reason,
     runs_missing_files,
     stories_wanted,
     topic_input,
@@ -62,7 +63,8 @@ def alert_stage(ctx: RunContext) -> list[AlertRecord]:
     ctx.summary.alerts = [a.topic for a in alerts]
     ctx.summary.notified = ctx.store.deliveries.outcomes_of_run(ctx.run_id)
     ctx.summary.notify_held = len(ctx.store.alerts.held())
-    ctx.summary.notify_waiting = ctx.store.deliveries.waiting()
+    if not ctx.summary.notify_held:  # else the held row says why nothing was sent
+        ctx.summary.notify_waiting = ctx.store.deliveries.waiting(ctx.run_id, MAX_ATTEMPTS)
     ctx.record("alert", 0, len(alerts), 0, seconds)
     ctx.logger.info("alert: %s", ", ".join(ctx.summary.alerts) if alerts else "nothing new, no alert")
     return alerts
@@ -100,7 +102,7 @@ def store_alerts(
             f"cannot make the alerts folder {folder} ({err.strerror or err}): pass --alerts-dir with a writable folder"
         ) from err
     notify_config = _notify_config(store, logger, notify_file)
-    records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url, max_age_days, rules or {})
+    records, silenced, recovered = _decide_alerts(store, run_id, now, dashboard_url, max_age_days, rules or {}, logger)
     routes = notify_config or NotifyConfig()
     deliveries = _routes(routes, [(r.id, r.topic) for r in records])
     store.alerts.store(records, deliveries, silenced, recovered, now, held=notify_config is None)
@@ -122,15 +124,20 @@ def _decide_alerts(
     dashboard_url: str | None,
     max_age_days: float,
     rules: Mapping[str, AlertRule],
+    logger: Any = log,
 ) -> tuple[list[AlertRecord], list[tuple[str, int, str]], list[str]]:
     """This run's alerts in digest order, the feeds that went silent (url, quietest day, alert id)
-    and the urls of silent feeds that recovered."""
+    and the urls of silent feeds that recovered; the log says why a topic with new items made
+    no alert."""
     quiet_spikes = {topic for topic, rule in rules.items() if not rule.spikes}
-    inputs = _topic_inputs(store, now, quiet_spikes)
-    built = (
-        build_topic_alert(run_id, now, t, dashboard_url, max_age_days, rules.get(t.topic, DEFAULT_RULE)) for t in inputs
-    )
-    records = [r for r in built if r is not None]
+    records = []
+    for data in _topic_inputs(store, now, quiet_spikes):
+        rule = rules.get(data.topic, DEFAULT_RULE)
+        record = build_topic_alert(run_id, now, data, dashboard_url, max_age_days, rule)
+        if record is not None:
+            records.append(record)
+        elif (reason := no_alert_reason(data, now, max_age_days, rule)) is not None:
+            logger.info("alert: %s: %s", data.topic, reason)
     activities = store.feeds.activity(now, SilenceParams().window_days)
     silent, recovered = silence_changes(activities, now, store.feeds.open_silences())
     sources = build_sources_alert(run_id, now, silent)
@@ -225,10 +232,11 @@ def _deliver(store: Any, config: NotifyConfig, run_id: str, now: datetime, logge
             pending,
             config,
             lambda d: store.deliveries.record_attempt(d, now, run_id),
-            lambda d, outcome: store.deliveries.record_outcome(d, outcome, now),
+            lambda d, outcome: store.deliveries.record_outcome(d, outcome, now, run_id),
             timeout_s=timeout_s,
             now=now,
         )
-        logger.info("notify: %s", ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+        if counts:
+            logger.info("notify: %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
     except Exception as err:  # notifications must never fail the pipeline
         logger.error("notify: deliveries interrupted (%s: %s); they are retried next run", type(err).__name__, err)

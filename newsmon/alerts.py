@@ -206,7 +206,6 @@ def build_topic_alert(
     old_ids = new_story_ids - recent_ids
     fresh_spike = point is not None and point.is_spike and not data.spike_alerted and rule.spikes
     if len(recent_ids) < rule.min_new_stories and not fresh_spike:
-        _log_no_alert(data, old_ids, recent_ids, max_age_days, rule)
         return None
     triggers = {**_topic_triggers(data, point, fresh_spike, len(new_story_ids)), "old_new_stories": len(old_ids)}
     triggers["max_age_days"] = max_age_days
@@ -235,22 +234,26 @@ def build_topic_alert(
     )
 
 
-def _log_no_alert(
-    data: TopicInput, old_ids: set[str], recent_ids: set[str], max_age_days: float, rule: AlertRule
-) -> None:
-    """Say why a topic with pending items did not alert."""
-    if recent_ids:
-        log.info(
-            "topic %s: %d recent new stories, fewer than its min_new_stories (%d), no alert: they wait for more",
-            data.topic, len(recent_ids), rule.min_new_stories,
-        )  # fmt: skip
-    elif old_ids:
-        log.info(
-            "topic %s: %d new stories published over %g days ago, no alert: listed with the next one",
-            data.topic, len(old_ids), max_age_days,
-        )  # fmt: skip
-    elif data.items:
-        log.info("topic %s: %d new copies of known stories, no alert", data.topic, len(data.items))
+def no_alert_reason(
+    data: TopicInput, now: datetime, max_age_days: float = ALERT_MAX_AGE_DAYS, rule: AlertRule = DEFAULT_RULE
+) -> str | None:
+    """Why a topic with pending items made no alert in this run (None when it had none, or made
+    one): what :func:`build_topic_alert` waited for, in words for the run's log."""
+    if not data.items or build_topic_alert("", now, data, None, max_age_days, rule) is not None:
+        return None
+    new_ids = {i.story_id for i in data.items if i.is_new_story}
+    recent = new_ids & _recent_stories(data.items, now - timedelta(days=max_age_days))
+    if recent:
+        return (
+            f"{_plural(len(recent), 'recent new story', 'recent new stories')}, fewer than its min_new_stories"
+            f" ({rule.min_new_stories}): no alert, they wait for more"
+        )
+    if new_ids:
+        return (
+            f"{_plural(len(new_ids), 'new story', 'new stories')} published over {max_age_days:g} days ago:"
+            " no alert on their own, listed with the next one"
+        )
+    return f"{_plural(len(data.items), 'new copy', 'new copies')} of stories it had: no alert"
 
 
 def _recent_stories(items: Sequence[AlertItem], since: datetime) -> set[str]:

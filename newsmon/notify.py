@@ -508,7 +508,8 @@ def deliver_all(
     that one slow receiver does not hold up the others. At ``now`` (the run's clock),
     deliveries to a URL in its quiet hours wait, and those to a URL that gets a daily digest
     wait for its time, then go out together as one message. What is left is left as it is, no
-    attempt counted, and one log line says so. Returns counts per status.
+    attempt counted. Returns counts per status (sent, failed, gave-up, dropped) and, for the
+    deliveries left for a later run, per reason (see :func:`left_reasons`).
     """
     counts: dict[str, int] = {}
     step_s = STEP_SENDS * timeout_s
@@ -516,8 +517,7 @@ def deliver_all(
     slow: set[str] = set()  # URLs (target keys) that did not answer in time
     urls = config.urls_by_key()
     units, quiet, scheduled = _sends(pending, config, urls, now)
-    candidates = sum(len(u) for u in units)
-    waiting = 0
+    waiting = late = 0
     for done, unit in enumerate(units):
         target = unit[0].target
         if target in slow or still_sending(target):
@@ -525,19 +525,37 @@ def deliver_all(
             waiting += len(unit)
             continue
         if deadline - time.monotonic() < timeout_s:
-            left = sum(len(u) for u in units[done:])
-            log.warning(
-                "notify: the step reached its deadline (%s s, %d × notify_timeout_s); left for the next run,"
-                " not attempted: %d of %d deliveries", _seconds(step_s), STEP_SENDS, left, candidates,
-            )  # fmt: skip
+            late = sum(len(u) for u in units[done:])
             break
         for delivery, outcome in _deliver_unit(unit, urls, on_attempt, sender, max_attempts, timeout_s):
             on_outcome(delivery, outcome)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             if outcome.error is not None and outcome.error.startswith("timeout"):
                 slow.add(target)
-    _log_left(config, now, waiting, quiet, scheduled)
-    return counts
+    left = left_reasons(config, now, step_s, waiting=waiting, late=late, quiet=quiet, scheduled=scheduled)
+    for reason, n in left.items():  # a receiver too slow, or the step's deadline, is worth a warning
+        log.log(logging.WARNING if reason.startswith("left") else logging.INFO, "notify: %d %s", n, reason)
+    return {**counts, **left}
+
+
+def left_reasons(
+    config: NotifyConfig, now: datetime | None, step_s: float, *, waiting: int, late: int, quiet: int, scheduled: int
+) -> dict[str, int]:
+    """The deliveries left for a later run, by why: ``{"left: the step's deadline …": n, …}``."""
+    out: dict[str, int] = {}
+    if late:
+        out[
+            f"left for the next run: the notify step reached its deadline ({_seconds(step_s)} s,"
+            f" {STEP_SENDS} × notify_timeout_s)"
+        ] = late
+    if waiting:
+        out["left for the next run: their receiver did not answer in time"] = waiting
+    if quiet and config.quiet is not None:
+        out[f"held for quiet hours ({config.quiet.describe()})"] = quiet
+    if scheduled and config.digest is not None and now is not None:
+        when = f"{config.digest.next_time(now):%Y-%m-%d %H:%M} UTC"
+        out[f"waiting for the daily digest at {config.digest.describe()} (next {when})"] = scheduled
+    return out
 
 
 def _sends(
@@ -566,23 +584,6 @@ def _sends(
             digests[delivery.target] = [delivery]
             units.append(digests[delivery.target])
     return units, quiet, scheduled
-
-
-def _log_left(config: NotifyConfig, now: datetime | None, waiting: int, quiet: int, scheduled: int) -> None:
-    """One line for each reason deliveries were left for a later run."""
-    if waiting:
-        log.warning(
-            "notify: %d deliveries left for the next run, not attempted: their receiver did not answer in time", waiting
-        )
-    if quiet and config.quiet is not None:
-        log.info(
-            "notify: quiet hours (%s): %d deliveries wait for the first run after them", config.quiet.describe(), quiet
-        )
-    if scheduled and config.digest is not None and now is not None:
-        log.info(
-            "notify: daily digest at %s: %d deliveries wait for the first run after %s",
-            config.digest.describe(), scheduled, f"{config.digest.next_time(now):%Y-%m-%d %H:%M}",
-        )  # fmt: skip
 
 
 def _deliver_unit(

@@ -31,10 +31,16 @@ class DeliveryRepository:
             for alert, topic, target, label, attempts, title, markdown, digest, created in rows
         ]
 
-    def waiting(self) -> int:
-        """Deliveries never attempted: left for a later run (quiet hours, a daily digest's time,
-        the notify step's deadline, or a receiver that did not answer in time)."""
-        return int(self.db.execute("SELECT count(*) FROM deliveries WHERE status = 'pending'")[0][0])
+    def waiting(self, run_id: str, max_attempts: int) -> int:
+        """Deliveries due that the run ``run_id`` left for a later one (quiet hours, a daily
+        digest's time, the notify step's deadline, or a receiver that did not answer in time):
+        never attempted, or failed before and not attempted by this run."""
+        rows = self.db.execute(
+            "SELECT count(*) FROM deliveries WHERE attempts < ? AND (status = 'pending'"
+            " OR (status IN ('failed', 'sending') AND last_run_id IS DISTINCT FROM ?))",
+            [max_attempts, run_id],
+        )
+        return int(rows[0][0])
 
     def outcomes_of_run(self, run_id: str) -> dict[str, int]:
         """How many deliveries the run ``run_id`` tried, by their status after it."""
@@ -49,11 +55,11 @@ class DeliveryRepository:
             [now, run_id, delivery.alert_id, delivery.target],
         )
 
-    def record_outcome(self, delivery: PendingDelivery, outcome: Outcome, now: datetime) -> None:
-        """Record a delivery's outcome (sent, failed, gave-up or dropped)."""
+    def record_outcome(self, delivery: PendingDelivery, outcome: Outcome, now: datetime, run_id: str) -> None:
+        """Record a delivery's outcome (sent, failed, gave-up or dropped) in the run ``run_id``."""
         self.db.execute(
-            "UPDATE deliveries SET status = ?, last_error = ?,"
+            "UPDATE deliveries SET status = ?, last_error = ?, last_run_id = ?,"
             " sent_at = CASE WHEN ? = 'sent' THEN CAST(? AS TIMESTAMPTZ) ELSE sent_at END"
             " WHERE alert_id = ? AND target = ?",
-            [outcome.status, outcome.error, outcome.status, now, delivery.alert_id, delivery.target],
+            [outcome.status, outcome.error, run_id, outcome.status, now, delivery.alert_id, delivery.target],
         )

@@ -863,10 +863,10 @@ def test_every_readme_export_runs(run_db: Path, newsmon: Newsmon, tmp_path: Path
     assert (tmp_path / Path(args[where]).name).is_file()
 
 
-def test_a_topics_alert_settings_reach_the_run(tmp_path: Path) -> None:
+def test_a_topics_alert_settings_reach_the_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The shipped topics with ``[topics.russia-sanctions.alerts] min_new_stories = 3``: the
-    seeds' two sanctions stories make no sanctions alert (they wait); the other topics alert,
-    and the next run with a third story would list all three."""
+    seeds' two sanctions stories make no sanctions alert (they wait, and the run's log says
+    why); the other topics alert."""
     topics_file = tmp_path / "topics.toml"
     topics_file.write_text(
         default_topics_path().read_text(encoding="utf-8") + "\n[topics.russia-sanctions.alerts]\nmin_new_stories = 3\n",
@@ -877,7 +877,8 @@ def test_a_topics_alert_settings_reach_the_run(tmp_path: Path) -> None:
     store = Store.open_writer(settings.db)
     try:
         topics = load_topics(settings.topics_path)
-        summary = run_once(RunContext(settings, store, topics, datetime.now(UTC), "run-1"))
+        with caplog.at_level("INFO"):
+            summary = run_once(RunContext(settings, store, topics, datetime.now(UTC), "run-1"))
     finally:
         store.close()
     assert summary.documents_new == 2
@@ -886,3 +887,5 @@ def test_a_topics_alert_settings_reach_the_run(tmp_path: Path) -> None:
         settings.db, "select count(*) from document_topics where topic = 'russia-sanctions' and alert_id is null"
     )
     assert pending == [(2,)]
+    reason = "alert: russia-sanctions: 2 recent new stories, fewer than its min_new_stories (3): no alert, they wait"
+    assert any(reason in m for m in caplog.messages)

@@ -24,6 +24,7 @@ from newsmon.alerting import store_alerts
 from newsmon.alerts import AlertRecord
 from newsmon.errors import ConfigError
 from newsmon.notify import (
+    MAX_ATTEMPTS,
     NotifyConfig,
     Outcome,
     PendingDelivery,
@@ -181,10 +182,10 @@ def alert_stage(
         store.close()
 
 
-def _waiting(db: Path) -> int:
+def _waiting(db: Path, run_id: str) -> int:
     store = Store.open_writer(db)
     try:
-        return int(store.deliveries.waiting())
+        return int(store.deliveries.waiting(run_id, MAX_ATTEMPTS))
     finally:
         store.close(snapshot=False)
 
@@ -300,8 +301,8 @@ def test_the_notify_step_leaves_what_it_has_no_time_for_to_the_next_run(
     assert 3 <= len(tried) <= 5 and {status for status, *_x in tried} == {"failed"}
     left = [row for row in rows if row[1] == 0]
     assert left and set(left) == {("pending", 0, False)} and len(tried) + len(left) == len(rows)
-    assert "notify: the step reached its deadline (1 s, 4 × notify_timeout_s); left for the next run" in caplog.text
-    assert f"not attempted: {len(left)} of {len(rows)} deliveries" in caplog.text
+    assert "left for the next run: the notify step reached its deadline (1 s, 4 × notify_timeout_s)" in caplog.text
+    assert f"notify: {len(left)} left for the next run: the notify step reached its deadline" in caplog.text
 
 
 def test_a_request_that_reached_the_receiver_but_timed_out_is_sent_again_with_its_alert_id(
@@ -418,6 +419,11 @@ def test_only_configured_urls_receive_and_secrets_stay_out_of_the_database(
     alert_stage(db, "run-2", tmp_path / "alerts", hours=1)
     assert [status for *_x, status, _a, _e in deliveries(db)] == ["dropped"]
     assert receiver.delivered("/hook") == [] and receiver.delivered("/other") == []
+    store = Store.open_writer(db)
+    try:  # the run that dropped it counts it, so its summary says so
+        assert store.deliveries.outcomes_of_run("run-2") == {"dropped": 1}
+    finally:
+        store.close(snapshot=False)
     assert len(records) >= 1
 
 
@@ -560,11 +566,11 @@ def test_deliveries_wait_out_the_quiet_hours_and_go_at_the_first_run_after(
         records = alert_stage(db, "run-night", tmp_path / "alerts", hours=night)
     assert records and receiver.delivered("/phone") == []
     assert sorted(receiver.delivered("/archive")) == sorted(r.id for r in records)
-    assert any("quiet hours (22:00-07:00 UTC)" in m and f"{len(records)} deliveries wait" in m for m in caplog.messages)
-    assert _waiting(db) == len(records)  # the run summary's "waiting" row
+    assert any(f"{len(records)} held for quiet hours (22:00-07:00 UTC)" in m for m in caplog.messages)
+    assert _waiting(db, "run-night") == len(records)  # the run summary's "waiting" row
     alert_stage(db, "run-morning", tmp_path / "alerts", hours=night + 5)
     assert sorted(receiver.delivered("/phone")) == sorted(r.id for r in records)
-    assert _waiting(db) == 0
+    assert _waiting(db, "run-morning") == 0
     alert_stage(db, "run-later", tmp_path / "alerts", hours=night + 6)
     assert len(receiver.delivered("/phone")) == len(records) and len(receiver.delivered("/archive")) == len(records)
     assert {status for _t, _k, status, _a, _e in deliveries(db)} == {"sent"}
@@ -630,8 +636,8 @@ def test_an_alert_for_a_digest_waits_for_the_digest_not_just_for_the_end_of_quie
         return deliver_all(pending, config, lambda d: None, lambda d, o: None, sender=sender, now=at)
 
     with caplog.at_level(logging.INFO, logger="newsmon.notify"):
-        assert run(datetime(2023, 3, 2, 7, 30, tzinfo=UTC)) == {}  # quiet hours over, the digest not yet
-    assert any("daily digest at 08:00 UTC: 1 deliveries wait" in m for m in caplog.messages)
+        waiting = run(datetime(2023, 3, 2, 7, 30, tzinfo=UTC))  # quiet hours over, the digest not yet
+    assert waiting == {"waiting for the daily digest at 08:00 UTC (next 2023-03-02 08:00 UTC)": 1}
     assert not any("quiet hours" in m for m in caplog.messages)
     assert run(datetime(2023, 3, 2, 8, 5, tzinfo=UTC)) == {"sent": 1} and sent == ["b"]
 
@@ -686,7 +692,10 @@ def test_a_daily_digest_sends_the_waiting_alerts_as_one_message_at_its_time(
     ids = sorted(r.id for r in records)
     assert len(ids) >= 2 and sorted(receiver.delivered("/hook")) == ids
     assert [p for p in receiver.posts if p[0] == "/mail"] == []
-    assert any(f"{len(ids)} deliveries wait for the first run after 2023-03-02 08:00" in m for m in caplog.messages)
+    assert any(
+        f"{len(ids)} waiting for the daily digest at 08:00 UTC (next 2023-03-02 08:00 UTC)" in m
+        for m in caplog.messages
+    )
     alert_stage(db, "run-dawn", tmp_path / "alerts", hours=19)  # 07:00 the next day
     assert [p for p in receiver.posts if p[0] == "/mail"] == []
     alert_stage(db, "run-morning", tmp_path / "alerts", hours=21)  # 09:00
@@ -762,8 +771,9 @@ def test_a_receiver_that_times_out_does_not_hold_up_the_others(caplog: pytest.Lo
 
     caplog.set_level(logging.WARNING)
     counts = deliver_all(pending, config, lambda d: attempted.append(d.alert_id), lambda *_a: None, sender)
-    assert attempted == ["s0", "o1"] and counts == {"failed": 1, "sent": 1}
-    assert "notify: 4 deliveries left for the next run, not attempted: their receiver did not answer" in caplog.text
+    left = {"left for the next run: their receiver did not answer in time": 4}
+    assert attempted == ["s0", "o1"] and counts == {"failed": 1, "sent": 1, **left}
+    assert "notify: 4 left for the next run: their receiver did not answer in time" in caplog.text
 
 
 def test_a_send_starts_only_with_its_whole_deadline_left() -> None:
@@ -780,7 +790,8 @@ def test_a_send_starts_only_with_its_whole_deadline_left() -> None:
         return True, None
 
     counts = deliver_all(pending, config, lambda _d: None, lambda *_a: None, sender, timeout_s=1.0)
-    assert counts == {"sent": 2} and deadlines == [1.0, 1.0]
+    late = {"left for the next run: the notify step reached its deadline (4 s, 4 × notify_timeout_s)": 2}
+    assert counts == {"sent": 2, **late} and deadlines == [1.0, 1.0]
 
 
 def test_no_new_send_starts_to_a_url_whose_last_send_still_runs(slow_receiver: SlowReceiver) -> None:
@@ -793,7 +804,8 @@ def test_no_new_send_starts_to_a_url_whose_last_send_still_runs(slow_receiver: S
     deliver_all([first], config, lambda _d: None, lambda _d, o: outcomes.append(o), timeout_s=0.3)
     assert [o.status for o in outcomes] == ["failed"] and still_sending(target_key(url))
     second = PendingDelivery("a2", "t", target_key(url), "json://…", 0, "t", "x\n\nnewsmon alert `a2`")
-    assert deliver_all([second], config, lambda _d: None, lambda _d, o: outcomes.append(o), timeout_s=0.3) == {}
+    left = deliver_all([second], config, lambda _d: None, lambda _d, o: outcomes.append(o), timeout_s=0.3)
+    assert left == {"left for the next run: their receiver did not answer in time": 1}
     assert len(slow_receiver.posts) == 1
     slow_receiver.stop.set()
     wait_for(lambda: not still_sending(target_key(url)))
