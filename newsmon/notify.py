@@ -178,6 +178,11 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
         ) from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"notify file {path} is not valid TOML ({err}): fix it") from err
+    unknown = sorted(set(data) - {"notify", "quiet", "digest"})
+    if unknown:
+        raise ConfigError(
+            f"notify file {path}: unknown table(s) {', '.join(unknown)}: use [notify], [quiet] or [digest]"
+        )
     table = data.get("notify", {})
     if not isinstance(table, dict):
         raise ConfigError(f"notify file {path}: [notify] must be a table of topic = [URLs]")
@@ -227,7 +232,15 @@ def _digest_schedule(path: Path, table: object) -> DigestSchedule | None:
     if hour > 23 or minute > 59:
         raise ConfigError(f"notify file {path}: [digest] at {table['at']!r} is not a time HH:MM, {example}")
     zone = _zone(path, "[digest]", table.get("timezone", "UTC"))
-    return DigestSchedule(clock_time(hour, minute), zone, _check_urls(path, "[digest] urls", table.get("urls", [])))
+    return DigestSchedule(clock_time(hour, minute), zone, _schedule_urls(path, "[digest]", table))
+
+
+def _schedule_urls(path: Path, where: str, table: dict[str, Any]) -> tuple[str, ...]:
+    """The ``urls`` of a ``[quiet]`` or ``[digest]`` table: every URL when left out, never an empty list."""
+    urls = _check_urls(path, f"{where} urls", table.get("urls", []))
+    if "urls" in table and not urls:
+        raise ConfigError(f"notify file {path}: {where} urls = [] names no URL: leave urls out to mean every URL")
+    return urls
 
 
 def _zone(path: Path, where: str, zone: object) -> str:
@@ -260,14 +273,16 @@ def _quiet_hours(path: Path, table: object) -> QuietHours | None:
     if not hours_ok:
         raise ConfigError(f"notify file {path}: [quiet] hours {table['hours']!r} is not a span HH:MM-HH:MM, {example}")
     zone = _zone(path, "[quiet]", table.get("timezone", "UTC"))
-    urls = _check_urls(path, "[quiet] urls", table.get("urls", []))
+    urls = _schedule_urls(path, "[quiet]", table)
     start, end = clock_time(numbers[0], numbers[1]), clock_time(numbers[2], numbers[3])
     return QuietHours(start, end, zone, urls)
 
 
 def _check_urls(path: Path, topic: str, urls: object) -> tuple[str, ...]:
     if isinstance(urls, str) or not isinstance(urls, list):
-        raise ConfigError(f'notify file {path}: {topic} must be a list of URLs, e.g. {topic} = ["json://host/hook"]')
+        key = f'"{topic}"' if topic == ALL_ALERTS or ":" in topic else topic
+        example = f'{key} = ["json://host/hook"]' if not topic.startswith("[") else 'urls = ["json://host/hook"]'
+        raise ConfigError(f"notify file {path}: {key} must be a list of URLs, e.g. {example}")
     for url in urls:
         if not isinstance(url, str) or "://" not in url or url != url.strip():
             raise ConfigError(f"notify file {path}: {topic}: {url!r} is not an Apprise URL (scheme://...)")
@@ -527,7 +542,8 @@ def deliver_all(
         if deadline - time.monotonic() < timeout_s:
             late = sum(len(u) for u in units[done:])
             break
-        for delivery, outcome in _deliver_unit(unit, urls, on_attempt, sender, max_attempts, timeout_s):
+        digest = unit_is_digest(unit, config, urls)
+        for delivery, outcome in _deliver_unit(unit, urls, on_attempt, sender, max_attempts, timeout_s, digest):
             on_outcome(delivery, outcome)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
             if outcome.error is not None and outcome.error.startswith("timeout"):
@@ -593,6 +609,7 @@ def _deliver_unit(
     sender: Sender,
     max_attempts: int,
     timeout_s: float,
+    digest: bool = False,
 ) -> list[tuple[PendingDelivery, Outcome]]:
     """Send one delivery, or a digest of several to one URL as one message (or drop them if the
     URL is no longer configured); each delivery's outcome, logged."""
@@ -607,7 +624,7 @@ def _deliver_unit(
         return [(d, Outcome("dropped", "URL no longer configured")) for d in unit]
     for delivery in unit:
         on_attempt(delivery)
-    title, body = (first.title, first.body) if len(unit) == 1 else digest_message(unit)
+    title, body = digest_message(unit) if digest else (first.title, first.body)
     ok, error = sender(url, title, body, timeout_s)
     if len(unit) > 1:
         if ok:
@@ -633,12 +650,18 @@ def _deliver_unit(
     return outcomes
 
 
+def unit_is_digest(unit: Sequence[PendingDelivery], config: NotifyConfig, urls: Mapping[str, str]) -> bool:
+    """True when this send is a URL's daily digest (even of one alert)."""
+    url = urls.get(unit[0].target)
+    return url is not None and config.digest is not None and config.digest.applies_to(url)
+
+
 def digest_message(unit: Sequence[PendingDelivery]) -> tuple[str, str]:
     """The title and body of one message carrying several alerts: each alert's own text (cut
     at :data:`DIGEST_SECTION_CHARS`, its alert id and digest file kept), oldest first, between
     rules."""
     topics = ", ".join(sorted({d.topic for d in unit}))
-    title = f"newsmon digest: {len(unit)} alerts ({topics})"
+    title = f"newsmon digest: {len(unit)} alert{'s' if len(unit) != 1 else ''} ({topics})"
     return title, "\n\n---\n\n".join(f"## {d.title}\n\n{_section(d.body)}" for d in unit)
 
 

@@ -639,7 +639,8 @@ def test_an_alert_for_a_digest_waits_for_the_digest_not_just_for_the_end_of_quie
         waiting = run(datetime(2023, 3, 2, 7, 30, tzinfo=UTC))  # quiet hours over, the digest not yet
     assert waiting == {"waiting for the daily digest at 08:00 UTC (next 2023-03-02 08:00 UTC)": 1}
     assert not any("quiet hours" in m for m in caplog.messages)
-    assert run(datetime(2023, 3, 2, 8, 5, tzinfo=UTC)) == {"sent": 1} and sent == ["b"]
+    assert run(datetime(2023, 3, 2, 8, 5, tzinfo=UTC)) == {"sent": 1}
+    assert sent == ["## t\n\nb"]  # a digest of one alert is still a digest: titled "newsmon digest: 1 alert (t)"
 
 
 def test_a_long_digest_cuts_each_alert_and_keeps_every_id() -> None:
@@ -712,6 +713,13 @@ def test_a_daily_digest_sends_the_waiting_alerts_as_one_message_at_its_time(
     [
         ("[notify\n", "not valid TOML"),
         ('[digest]\nat = "8"\n', "is not a time HH:MM"),
+        (
+            '[notify]\n"*" = ["json://h/x"]\n[quite]\nhours = "22:00-07:00"\n',
+            r"unknown table\(s\) quite: use \[notify\]",
+        ),
+        ('[notify]\n"*" = "json://h/x"\n', '"\\*" must be a list of URLs, e.g. "\\*" = \\["json://host/hook"\\]'),
+        ('[quiet]\nhours = "22:00-07:00"\nurls = []\n', r"urls = \[\] names no URL: leave urls out"),
+        ('[digest]\nat = "08:00"\nurls = []\n', r"\[digest\] urls = \[\] names no URL"),
         ('[digest]\nhours = "08:00"\n', "needs at"),
         ('[digest]\nat = "08:00"\ntimezone = "Mars/Base"\n', r"\[digest\] timezone 'Mars/Base' is not a time zone"),
         ('[notify]\n"*" = { url = ["json://h/x"] }\n', r'"\*" as a table takes urls and except \(not url\)'),
