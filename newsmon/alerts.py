@@ -213,7 +213,7 @@ def build_topic_alert(
         triggers["min_new_stories"] = rule.min_new_stories
     if not rule.spikes:
         triggers["spike_alerts"] = False
-    stories = rank_stories(data.stories)
+    stories = rank_stories(data.stories, now - timedelta(days=max_age_days))
     return AlertRecord(
         id=alert_id(run_id, data.topic),
         run_id=run_id,
@@ -327,12 +327,18 @@ def _cadence_json(c: SourceCadence) -> dict[str, Any]:
     }
 
 
-def rank_stories(stories: Sequence[StoryLine]) -> list[StoryLine]:
+def rank_stories(stories: Sequence[StoryLine], old_before: datetime | None = None) -> list[StoryLine]:
     """Stories new to the topic first, then the others (new copies of stories it already had,
-    the day's other stories); within each, the most widely carried first: copies, then
-    sources, then tag score; ties by headline."""
+    the day's other stories); within each, a story whose copies were all published before
+    ``old_before`` (a backlog) after the recent ones; then the most widely carried first:
+    copies, then sources, then tag score; ties by headline."""
+
+    def old(s: StoryLine) -> bool:
+        return old_before is not None and s.latest_at is not None and s.latest_at < old_before
+
     return sorted(
-        stories, key=lambda s: (not s.is_new, -s.documents, -len(s.sources), -s.score, s.headline, s.story_id)
+        stories,
+        key=lambda s: (not s.is_new, old(s), -s.documents, -len(s.sources), -s.score, s.headline, s.story_id),
     )
 
 

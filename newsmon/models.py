@@ -178,6 +178,7 @@ class StoryLine:
     is_new: bool = False  # new to the topic in this run
     new_documents: int = 0  # its documents first tagged in this run
     published_at: datetime | None = None  # the canonical's publication time, when known
+    latest_at: datetime | None = None  # the latest copy's publication (else first sighting) time
 
     @property
     def reprints(self) -> int:

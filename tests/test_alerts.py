@@ -229,6 +229,19 @@ def test_top_stories_are_the_most_widely_carried() -> None:
     assert "8 reprints · 3 sources: x, y, z" in md
 
 
+def test_a_backlog_story_is_listed_after_the_recent_ones() -> None:
+    """A story new to the topic whose copies were all published weeks ago (a backlog that came
+    with the spike) follows the recent new stories, however widely it was carried."""
+    old = NOW - timedelta(days=20)
+    backlog = line("b", "Old story", documents=9, sources=("x", "y"))
+    backlog = replace(backlog, latest_at=old, published_at=old)
+    fresh = replace(line("f", "Fresh story", documents=1), latest_at=NOW - timedelta(hours=2))
+    alert = topic_alert([item("d1", "b", published_at=old), item("d2", "f")], lines=[backlog, fresh])
+    assert alert is not None
+    assert alert.markdown.index("[Fresh story](") < alert.markdown.index("[Old story](")
+    assert [s.story_id for s in rank_stories([backlog, fresh])] == ["b", "f"]  # no clock: by copies
+
+
 def test_stories_new_to_the_topic_are_listed_before_new_copies_of_known_ones() -> None:
     """Known stories that only gained copies, however widely carried, never push a new story
     out of the list: the title's count is what the list shows plus what it says is hidden."""

@@ -1,5 +1,5 @@
 -- (topic, story) pairs in staged_pairs: the canonical headline and link, copies, sources, first
--- sighting, the canonical's publication time, and the evidence of the story's best current tag for
+-- sighting, the canonical's publication time, the latest copy's (published, else first seen), and the evidence of the story's best current tag for
 -- the topic (the canonical's first).
 WITH tagged AS (
     SELECT p.topic, p.story_id, t.evidence, t.score, s.canonical_document_id = t.document_id AS canonical
@@ -15,14 +15,16 @@ best AS (
 ),
 spread AS (
     SELECT p.topic, p.story_id, count(*) AS documents,
-        list(DISTINCT d.source ORDER BY d.source) AS sources, min(d.first_seen_at) AS first_seen_at
+        list(DISTINCT d.source ORDER BY d.source) AS sources, min(d.first_seen_at) AS first_seen_at,
+        max(coalesce(d.published_at, d.first_seen_at)) AS latest_at
     FROM staged_pairs p
     JOIN story_members m ON m.story_id = p.story_id
     JOIN documents d ON d.id = m.document_id
     GROUP BY ALL
 )
 SELECT sp.topic, sp.story_id, c.title AS headline, c.url, sp.documents, sp.sources,
-    coalesce(b.evidence, '') AS evidence, coalesce(b.score, 0.0) AS score, sp.first_seen_at, c.published_at
+    coalesce(b.evidence, '') AS evidence, coalesce(b.score, 0.0) AS score, sp.first_seen_at, c.published_at,
+    sp.latest_at
 FROM spread sp
 JOIN stories s ON s.id = sp.story_id
 JOIN documents c ON c.id = s.canonical_document_id
