@@ -396,7 +396,8 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
             )
         lines.append(
             f"Trend: {_first_seen(today)} (today) against a baseline of {today['baseline']:.1f} a day "
-            f"({today['ratio']:.1f}× expected, score {today['score']:.1f}): {verdict}."
+            f"(expected {today['expected']:.1f}; {today['ratio']:.1f}× expected, score {today['score']:.1f}):"
+            f" {verdict}."
         )
     elif today:
         lines.append(

@@ -170,7 +170,17 @@ def test_a_topic_can_ask_for_several_new_stories_and_no_spike_alerts() -> None:
         and not no_spike.spike
         and no_spike.title == "newsmon: Central Asia diplomacy — 1 new story"
     )
-    assert "(6.5× expected, score 7.2): a spike, whose alerts are off for this topic." in no_spike.markdown
+    assert (
+        "(expected 2.1; 6.5× expected, score 7.2): a spike, whose alerts are off for this topic." in no_spike.markdown
+    )
+
+
+def test_the_trend_line_names_the_expected_count_its_ratio_is_against() -> None:
+    """A quiet topic's baseline is floored at 0.5 a day: the ratio is against that, and the line
+    says so rather than seeming to divide by the baseline."""
+    alert = topic_alert([item()], points=trend(0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1))
+    assert alert is not None
+    assert re.search(r"against a baseline of 0\.1 a day \(expected 0\.5; 2\.0× expected, score", alert.markdown)
 
 
 def test_the_trigger_says_why_with_numbers() -> None:
