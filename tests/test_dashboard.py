@@ -276,7 +276,9 @@ def test_lists_say_when_they_are_cut_and_cards_count_each_story_once(
 
     with TestClient(create_app(data.db)) as app:
         overview = app.get("/").text
-        for slug in re.findall(r'<section class="card" data-topic="([^"]+)"', overview):
+        slugs = re.findall(r'<section class="card" data-topic="([^"]+)"', overview)
+        assert len(slugs) == 3, slugs
+        for slug in slugs:
             card = overview.split(f'data-topic="{slug}"', 1)[1].split("</section>", 1)[0]
             listed = len(re.findall(r'<tr data-story="', app.get(f"/topics/{slug}").text))
             assert re.search(rf"<p class=\"numbers\">{listed} stor(y|ies) in the window", card), (slug, listed)

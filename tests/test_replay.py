@@ -208,8 +208,9 @@ def test_topic_trend_follows_the_served_entries(replay: dict[str, Any]) -> None:
         (t, d): (docs, stories)
         for t, d, docs, stories in query(db, "SELECT topic, day, documents, stories FROM v_topic_daily")
     }
-    # a day whose tagged documents are all backlog has a row of zeros (and its backlog counts)
+    # a day whose tagged documents are all backlog (the moved archive's) has a row of zeros
     assert {k: v[0] for k, v in daily.items() if v[0]} == {k: len(v) for k, v in expected.items()}
+    assert {d for (_t, d), v in daily.items() if not v[0]} <= {MOVED_DAY}
     assert all(stories <= docs for docs, stories in daily.values())
     trend = query(db, "SELECT topic, day, stories, documents FROM v_topic_trend ORDER BY topic, day")
     n_days = (LAST_DAY - FIRST_DAY).days + 1

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsmon.alerts import safe_url
 from newsmon.errors import NewsmonError
+from newsmon.models import SpikeParams
 from web import queries
 from web.queries import FilterError, Filters, NotFoundError
 from web.reader import SnapshotReader
@@ -121,6 +122,7 @@ def build_env() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=when, lag=lag, percent=percent, web_href=web_href, segment=segment, estimate=estimate)
+    env.globals["backlog_days"] = f"{SpikeParams().backlog_days:g}"  # what the trend leaves out as backlog
     return env
 
 
