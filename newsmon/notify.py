@@ -222,17 +222,24 @@ def _digest_schedule(path: Path, table: object) -> DigestSchedule | None:
     if table is None:
         return None
     example = 'e.g. [digest] at = "08:00", timezone = "Europe/Berlin"'
-    if not isinstance(table, dict) or not isinstance(table.get("at"), str):
-        raise ConfigError(f"notify file {path}: [digest] needs at, {example}")
-    unknown = sorted(set(table) - {"at", "timezone", "urls"})
-    if unknown:
-        raise ConfigError(f"notify file {path}: [digest] takes at, timezone and urls, not {', '.join(unknown)}")
+    table = _schedule_table(path, "digest", "at", table, example)
     found = _AT.match(table["at"])
     hour, minute = (int(found.group(1)), int(found.group(2))) if found else (99, 0)
     if hour > 23 or minute > 59:
         raise ConfigError(f"notify file {path}: [digest] at {table['at']!r} is not a time HH:MM, {example}")
     zone = _zone(path, "[digest]", table.get("timezone", "UTC"))
     return DigestSchedule(clock_time(hour, minute), zone, _schedule_urls(path, "[digest]", table))
+
+
+def _schedule_table(path: Path, name: str, key: str, table: object, example: str) -> dict[str, Any]:
+    """A ``[quiet]`` or ``[digest]`` table with its time ``key`` (a string), ``timezone`` and
+    ``urls``, and nothing else."""
+    if not isinstance(table, dict) or not isinstance(table.get(key), str):
+        raise ConfigError(f"notify file {path}: [{name}] needs {key}, {example}")
+    unknown = sorted(set(table) - {key, "timezone", "urls"})
+    if unknown:
+        raise ConfigError(f"notify file {path}: [{name}] takes {key}, timezone and urls, not {', '.join(unknown)}")
+    return table
 
 
 def _schedule_urls(path: Path, where: str, table: dict[str, Any]) -> tuple[str, ...]:
@@ -262,11 +269,7 @@ def _quiet_hours(path: Path, table: object) -> QuietHours | None:
     if table is None:
         return None
     example = 'e.g. [quiet] hours = "22:00-07:00", timezone = "Europe/Berlin"'
-    if not isinstance(table, dict) or not isinstance(table.get("hours"), str):
-        raise ConfigError(f"notify file {path}: [quiet] needs hours, {example}")
-    unknown = sorted(set(table) - {"hours", "timezone", "urls"})
-    if unknown:
-        raise ConfigError(f"notify file {path}: [quiet] takes hours, timezone and urls, not {', '.join(unknown)}")
+    table = _schedule_table(path, "quiet", "hours", table, example)
     found = _HOURS.match(table["hours"])
     numbers = [int(n) for n in found.groups()] if found else [99, 0, 99, 0]
     hours_ok = max(numbers[0], numbers[2]) <= 23 and max(numbers[1], numbers[3]) <= 59 and numbers[:2] != numbers[2:]

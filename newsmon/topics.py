@@ -318,13 +318,18 @@ def _lines(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
+def _check_keys(table: Any, keys: frozenset[str], where: str, example: str = "") -> None:
+    """A table whose keys are all among ``keys``."""
+    if not isinstance(table, dict):
+        raise TopicDefinitionError(f"{where}: must be a table{example}")
+    unknown = set(table) - keys
+    if unknown:
+        raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(keys)}")
+
+
 def _alert_rule(table: Any, where: str) -> AlertRule:
     """``[topics.<id>.alerts]``: ``min_new_stories`` (1 or more) and ``spikes`` (true or false)."""
-    if not isinstance(table, dict):
-        raise TopicDefinitionError(f"{where}: must be a table, e.g. [topics.<id>.alerts] min_new_stories = 3")
-    unknown = set(table) - _ALERT_KEYS
-    if unknown:
-        raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(_ALERT_KEYS)}")
+    _check_keys(table, _ALERT_KEYS, where, ", e.g. [topics.<id>.alerts] min_new_stories = 3")
     least = table.get("min_new_stories", 1)
     if isinstance(least, bool) or not isinstance(least, int) or least < 1:
         raise TopicDefinitionError(f"{where} min_new_stories: must be a whole number (1 or more), not {least!r}")
@@ -375,11 +380,7 @@ def _compile_legacy(
 
 
 def _legacy_rule(spec: Any, where: str) -> Node:
-    if not isinstance(spec, dict):
-        raise TopicDefinitionError(f"{where}: must be a table")
-    unknown = set(spec) - _RULE_KEYS
-    if unknown:
-        raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(_RULE_KEYS)}")
+    _check_keys(spec, _RULE_KEYS, where)
     parts = [_any_of(_term_list(spec.get("terms") or [], f"{where} terms"), f"{where} terms")]
     if spec.get("context"):
         parts.append(_any_of(_term_list(spec["context"], f"{where} context"), f"{where} context"))
