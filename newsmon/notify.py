@@ -545,7 +545,7 @@ def deliver_all(
         if deadline - time.monotonic() < timeout_s:
             late = sum(len(u) for u in units[done:])
             break
-        digest = unit_is_digest(unit, config, urls)
+        digest = now is not None and unit_is_digest(unit, config, urls)
         for delivery, outcome in _deliver_unit(unit, urls, on_attempt, sender, max_attempts, timeout_s, digest):
             on_outcome(delivery, outcome)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
