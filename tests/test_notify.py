@@ -576,6 +576,23 @@ def test_deliveries_wait_out_the_quiet_hours_and_go_at_the_first_run_after(
     assert {status for _t, _k, status, _a, _e in deliveries(db)} == {"sent"}
 
 
+def test_a_failed_delivery_held_by_quiet_hours_counts_as_waiting(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery that failed at noon and is held at night by quiet hours is waiting, as the run
+    summary says; its own failure is counted by the run that made it, not again."""
+    url = receiver.url("/phone")
+    path = write_notify(tmp_path, monkeypatch, {"*": [url]})
+    with path.open("a", encoding="utf-8") as out:
+        out.write('[quiet]\nhours = "22:00-07:00"\n')
+    receiver.fail_next["/phone"] = 99
+    records = alert_stage(db, "run-noon", tmp_path / "alerts")
+    assert records and _waiting(db, "run-noon") == 0  # failed in this run: the "failed" row counts them
+    alert_stage(db, "run-night", tmp_path / "alerts", hours=24 + 3 - NOW.hour)
+    assert _waiting(db, "run-night") == len(records)
+    assert {status for *_x, status, _a, _e in deliveries(db)} == {"failed"}
+
+
 def test_a_daily_digest_is_due_for_alerts_made_before_its_latest_time(tmp_path: Path) -> None:
     config = load_notify_config(
         _written(tmp_path, '[notify]\n"*" = ["json://h/all"]\n[digest]\nat = "08:00"\ntimezone = "Europe/Berlin"\n')
