@@ -66,7 +66,8 @@ STEP_SENDS = 4
 @dataclass(frozen=True, slots=True)
 class QuietHours:
     """Hours of the day (in ``zone``) when nothing is sent to ``urls`` (to every URL when empty);
-    deliveries due then wait for the first run after them. ``start`` > ``end`` spans midnight."""
+    deliveries due then wait for the first run after them. ``start`` > ``end`` spans midnight;
+    ``start`` == ``end`` is all day (written ``00:00-24:00``)."""
 
     start: clock_time
     end: clock_time
@@ -76,6 +77,8 @@ class QuietHours:
     def holds(self, now: datetime) -> bool:
         """True when ``now`` falls within the quiet hours."""
         local = now.astimezone(ZoneInfo(self.zone)).time().replace(tzinfo=None)
+        if self.start == self.end:  # "00:00-24:00": all day
+            return True
         if self.start <= self.end:
             return self.start <= local < self.end
         return local >= self.start or local < self.end
@@ -272,12 +275,14 @@ def _quiet_hours(path: Path, table: object) -> QuietHours | None:
     table = _schedule_table(path, "quiet", "hours", table, example)
     found = _HOURS.match(table["hours"])
     numbers = [int(n) for n in found.groups()] if found else [99, 0, 99, 0]
-    hours_ok = max(numbers[0], numbers[2]) <= 23 and max(numbers[1], numbers[3]) <= 59 and numbers[:2] != numbers[2:]
+    until_midnight = numbers[2:] == [24, 0]  # "22:00-24:00", "00:00-24:00" (all day)
+    end_ok = numbers[2] <= 23 or until_midnight
+    hours_ok = numbers[0] <= 23 and end_ok and max(numbers[1], numbers[3]) <= 59 and numbers[:2] != numbers[2:]
     if not hours_ok:
         raise ConfigError(f"notify file {path}: [quiet] hours {table['hours']!r} is not a span HH:MM-HH:MM, {example}")
     zone = _zone(path, "[quiet]", table.get("timezone", "UTC"))
     urls = _schedule_urls(path, "[quiet]", table)
-    start, end = clock_time(numbers[0], numbers[1]), clock_time(numbers[2], numbers[3])
+    start, end = clock_time(numbers[0], numbers[1]), clock_time(numbers[2] % 24, numbers[3])
     return QuietHours(start, end, zone, urls)
 
 

@@ -540,6 +540,15 @@ def test_quiet_hours_span_midnight_in_their_own_time_zone(tmp_path: Path) -> Non
     assert not config.is_quiet("json://h/all", winter.replace(hour=23))  # not listed: never quiet
     summer = datetime(2023, 7, 10, 20, 30, tzinfo=UTC)  # 22:30 in Berlin (UTC+2)
     assert config.is_quiet("mailto://u:p@h", summer)
+    all_day = load_notify_config(
+        _written(tmp_path, '[notify]\n"*" = ["json://h/all"]\n[quiet]\nhours = "00:00-24:00"\n')
+    )
+    assert all(all_day.is_quiet("json://h/all", winter.replace(hour=h, minute=59)) for h in range(24))
+    evening = load_notify_config(
+        _written(tmp_path, '[notify]\n"*" = ["json://h/all"]\n[quiet]\nhours = "20:00-24:00"\n')
+    )
+    assert evening.is_quiet("json://h/all", winter.replace(hour=22, minute=59))  # UTC: no timezone given
+    assert not evening.is_quiet("json://h/all", winter.replace(hour=0, minute=30))
     day = load_notify_config(_written(tmp_path, '[notify]\n"*" = ["json://h/all"]\n[quiet]\nhours = "12:00-13:30"\n'))
     assert day.is_quiet("json://h/all", winter.replace(hour=13, minute=29)) and not day.is_quiet(
         "json://h/all", winter.replace(hour=13, minute=30)
