@@ -201,8 +201,7 @@ def build_topic_alert(
     listed with the topic's next alert. The topic's ``rule`` may ask for several recent new
     stories before an alert (they wait, pending, until there are), or for no spike alerts."""
     point = today_point(data.trend, now.date())
-    new_story_ids = {i.story_id for i in data.items if i.is_new_story}
-    recent_ids = new_story_ids & _recent_stories(data.items, now - timedelta(days=max_age_days))
+    new_story_ids, recent_ids = _new_stories(data.items, now, max_age_days)
     old_ids = new_story_ids - recent_ids
     fresh_spike = point is not None and point.is_spike and not data.spike_alerted and rule.spikes
     if len(recent_ids) < rule.min_new_stories and not fresh_spike:
@@ -237,12 +236,11 @@ def build_topic_alert(
 def no_alert_reason(
     data: TopicInput, now: datetime, max_age_days: float = ALERT_MAX_AGE_DAYS, rule: AlertRule = DEFAULT_RULE
 ) -> str | None:
-    """Why a topic with pending items made no alert in this run (None when it had none, or made
-    one): what :func:`build_topic_alert` waited for, in words for the run's log."""
-    if not data.items or build_topic_alert("", now, data, None, max_age_days, rule) is not None:
+    """Why a topic whose :func:`build_topic_alert` made no alert in this run did not, in words
+    for the run's log (None when it had no pending items)."""
+    if not data.items:
         return None
-    new_ids = {i.story_id for i in data.items if i.is_new_story}
-    recent = new_ids & _recent_stories(data.items, now - timedelta(days=max_age_days))
+    new_ids, recent = _new_stories(data.items, now, max_age_days)
     if recent:
         return (
             f"{_plural(len(recent), 'recent new story', 'recent new stories')}, fewer than its min_new_stories"
@@ -254,6 +252,12 @@ def no_alert_reason(
             " no alert on their own, listed with the next one"
         )
     return f"{_plural(len(data.items), 'new copy', 'new copies')} of stories it had: no alert"
+
+
+def _new_stories(items: Sequence[AlertItem], now: datetime, max_age_days: float) -> tuple[set[str], set[str]]:
+    """The stories new to the topic, and those of them published in the last ``max_age_days``."""
+    new_ids = {i.story_id for i in items if i.is_new_story}
+    return new_ids, new_ids & _recent_stories(items, now - timedelta(days=max_age_days))
 
 
 def _recent_stories(items: Sequence[AlertItem], since: datetime) -> set[str]:

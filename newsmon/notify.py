@@ -64,15 +64,25 @@ STEP_SENDS = 4
 
 
 @dataclass(frozen=True, slots=True)
-class QuietHours:
+class _Schedule:
+    """What quiet hours and digests share: their time zone and the URLs they cover."""
+
+    zone: str
+    urls: tuple[str, ...]
+
+    def applies_to(self, url: str) -> bool:
+        """True when this covers ``url`` (every URL when ``urls`` is empty)."""
+        return not self.urls or url in self.urls
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours(_Schedule):
     """Hours of the day (in ``zone``) when nothing is sent to ``urls`` (to every URL when empty);
     deliveries due then wait for the first run after them. ``start`` > ``end`` spans midnight;
     ``start`` == ``end`` is all day (written ``00:00-24:00``)."""
 
     start: clock_time
     end: clock_time
-    zone: str = "UTC"
-    urls: tuple[str, ...] = ()
 
     def holds(self, now: datetime) -> bool:
         """True when ``now`` falls within the quiet hours."""
@@ -83,27 +93,17 @@ class QuietHours:
             return self.start <= local < self.end
         return local >= self.start or local < self.end
 
-    def applies_to(self, url: str) -> bool:
-        """True when the quiet hours cover this URL."""
-        return not self.urls or url in self.urls
-
     def describe(self) -> str:
         """``22:00-07:00 Europe/Berlin``."""
         return f"{self.start:%H:%M}-{self.end:%H:%M} {self.zone}"
 
 
 @dataclass(frozen=True, slots=True)
-class DigestSchedule:
+class DigestSchedule(_Schedule):
     """A daily digest: alerts to ``urls`` (every URL when empty) wait for the first run at or
     after ``at`` (in ``zone``) and go out together, as one message."""
 
     at: clock_time
-    zone: str = "UTC"
-    urls: tuple[str, ...] = ()
-
-    def applies_to(self, url: str) -> bool:
-        """True when this URL gets digests."""
-        return not self.urls or url in self.urls
 
     def last_time(self, now: datetime) -> datetime:
         """The latest digest time at or before ``now`` (UTC). On the day clocks change, a time that
@@ -154,10 +154,6 @@ class NotifyConfig:
     def is_quiet(self, url: str, now: datetime) -> bool:
         """True when nothing may be sent to ``url`` at ``now`` (quiet hours)."""
         return self.quiet is not None and self.quiet.applies_to(url) and self.quiet.holds(now)
-
-    def url_for_key(self, key: str) -> str | None:
-        """The configured URL with this :func:`target_key`, if it is still configured."""
-        return self.urls_by_key().get(key)
 
     def urls_by_key(self) -> dict[str, str]:
         """Every configured URL by its :func:`target_key`."""
@@ -225,32 +221,27 @@ def _digest_schedule(path: Path, table: object) -> DigestSchedule | None:
     if table is None:
         return None
     example = 'e.g. [digest] at = "08:00", timezone = "Europe/Berlin"'
-    table = _schedule_table(path, "digest", "at", table, example)
-    found = _AT.match(table["at"])
+    text, zone, urls = _schedule_table(path, "digest", "at", table, example)
+    found = _AT.match(text)
     hour, minute = (int(found.group(1)), int(found.group(2))) if found else (99, 0)
     if hour > 23 or minute > 59:
-        raise ConfigError(f"notify file {path}: [digest] at {table['at']!r} is not a time HH:MM, {example}")
-    zone = _zone(path, "[digest]", table.get("timezone", "UTC"))
-    return DigestSchedule(clock_time(hour, minute), zone, _schedule_urls(path, "[digest]", table))
+        raise ConfigError(f"notify file {path}: [digest] at {text!r} is not a time HH:MM, {example}")
+    return DigestSchedule(zone, urls, clock_time(hour, minute))
 
 
-def _schedule_table(path: Path, name: str, key: str, table: object, example: str) -> dict[str, Any]:
-    """A ``[quiet]`` or ``[digest]`` table with its time ``key`` (a string), ``timezone`` and
-    ``urls``, and nothing else."""
+def _schedule_table(path: Path, name: str, key: str, table: object, example: str) -> tuple[str, str, tuple[str, ...]]:
+    """A ``[quiet]`` or ``[digest]`` table: its time ``key`` (a string), ``timezone`` (a zone
+    that exists; UTC when left out) and ``urls`` (every URL when left out, never an empty list),
+    and nothing else."""
     if not isinstance(table, dict) or not isinstance(table.get(key), str):
         raise ConfigError(f"notify file {path}: [{name}] needs {key}, {example}")
     unknown = sorted(set(table) - {key, "timezone", "urls"})
     if unknown:
         raise ConfigError(f"notify file {path}: [{name}] takes {key}, timezone and urls, not {', '.join(unknown)}")
-    return table
-
-
-def _schedule_urls(path: Path, where: str, table: dict[str, Any]) -> tuple[str, ...]:
-    """The ``urls`` of a ``[quiet]`` or ``[digest]`` table: every URL when left out, never an empty list."""
-    urls = _check_urls(path, f"{where} urls", table.get("urls", []))
+    urls = _check_urls(path, f"[{name}] urls", table.get("urls", []))
     if "urls" in table and not urls:
-        raise ConfigError(f"notify file {path}: {where} urls = [] names no URL: leave urls out to mean every URL")
-    return urls
+        raise ConfigError(f"notify file {path}: [{name}] urls = [] names no URL: leave urls out to mean every URL")
+    return table[key], _zone(path, f"[{name}]", table.get("timezone", "UTC")), urls
 
 
 def _zone(path: Path, where: str, zone: object) -> str:
@@ -272,18 +263,15 @@ def _quiet_hours(path: Path, table: object) -> QuietHours | None:
     if table is None:
         return None
     example = 'e.g. [quiet] hours = "22:00-07:00", timezone = "Europe/Berlin"'
-    table = _schedule_table(path, "quiet", "hours", table, example)
-    found = _HOURS.match(table["hours"])
+    text, zone, urls = _schedule_table(path, "quiet", "hours", table, example)
+    found = _HOURS.match(text)
     numbers = [int(n) for n in found.groups()] if found else [99, 0, 99, 0]
     until_midnight = numbers[2:] == [24, 0]  # "22:00-24:00", "00:00-24:00" (all day)
     end_ok = numbers[2] <= 23 or until_midnight
     hours_ok = numbers[0] <= 23 and end_ok and max(numbers[1], numbers[3]) <= 59 and numbers[:2] != numbers[2:]
     if not hours_ok:
-        raise ConfigError(f"notify file {path}: [quiet] hours {table['hours']!r} is not a span HH:MM-HH:MM, {example}")
-    zone = _zone(path, "[quiet]", table.get("timezone", "UTC"))
-    urls = _schedule_urls(path, "[quiet]", table)
-    start, end = clock_time(numbers[0], numbers[1]), clock_time(numbers[2] % 24, numbers[3])
-    return QuietHours(start, end, zone, urls)
+        raise ConfigError(f"notify file {path}: [quiet] hours {text!r} is not a span HH:MM-HH:MM, {example}")
+    return QuietHours(zone, urls, clock_time(numbers[0], numbers[1]), clock_time(numbers[2] % 24, numbers[3]))
 
 
 def _check_urls(path: Path, topic: str, urls: object) -> tuple[str, ...]:
@@ -541,16 +529,15 @@ def deliver_all(
     urls = config.urls_by_key()
     units, quiet, scheduled = _sends(pending, config, urls, now)
     waiting = late = 0
-    for done, unit in enumerate(units):
+    for done, (unit, digest) in enumerate(units):
         target = unit[0].target
         if target in slow or still_sending(target):
             slow.add(target)
             waiting += len(unit)
             continue
         if deadline - time.monotonic() < timeout_s:
-            late = sum(len(u) for u in units[done:])
+            late = sum(len(u) for u, _digest in units[done:])
             break
-        digest = now is not None and unit_is_digest(unit, config, urls)
         for delivery, outcome in _deliver_unit(unit, urls, on_attempt, sender, max_attempts, timeout_s, digest):
             on_outcome(delivery, outcome)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
@@ -584,16 +571,17 @@ def left_reasons(
 
 def _sends(
     pending: Sequence[PendingDelivery], config: NotifyConfig, urls: Mapping[str, str], now: datetime | None
-) -> tuple[list[list[PendingDelivery]], int, int]:
+) -> tuple[list[tuple[list[PendingDelivery], bool]], int, int]:
     """The sends to make, in order: one delivery each, or a URL's whole daily digest (at its
-    first delivery's place); and how many deliveries wait for quiet hours or for a digest time."""
-    units: list[list[PendingDelivery]] = []
+    first delivery's place), each with whether it is a digest; and how many deliveries wait for
+    quiet hours or for a digest time."""
+    units: list[tuple[list[PendingDelivery], bool]] = []
     digests: dict[str, list[PendingDelivery]] = {}
     quiet = scheduled = 0
     for delivery in pending:
         url = urls.get(delivery.target)
         if now is None or url is None:  # no clock (a direct call), or no longer configured (dropped)
-            units.append([delivery])
+            units.append(([delivery], False))
             continue
         digest = config.digest if config.digest is not None and config.digest.applies_to(url) else None
         if digest is not None and not digest.due(delivery.created_at, now):
@@ -601,12 +589,12 @@ def _sends(
         elif config.is_quiet(url, now):
             quiet += 1
         elif digest is None:
-            units.append([delivery])
+            units.append(([delivery], False))
         elif delivery.target in digests:
             digests[delivery.target].append(delivery)
         else:
             digests[delivery.target] = [delivery]
-            units.append(digests[delivery.target])
+            units.append((digests[delivery.target], True))
     return units, quiet, scheduled
 
 
@@ -656,12 +644,6 @@ def _deliver_unit(
             )  # fmt: skip
         outcomes.append((delivery, Outcome("gave-up" if final else "failed", error)))
     return outcomes
-
-
-def unit_is_digest(unit: Sequence[PendingDelivery], config: NotifyConfig, urls: Mapping[str, str]) -> bool:
-    """True when this send is a URL's daily digest (even of one alert)."""
-    url = urls.get(unit[0].target)
-    return url is not None and config.digest is not None and config.digest.applies_to(url)
 
 
 def digest_message(unit: Sequence[PendingDelivery]) -> tuple[str, str]:

@@ -505,8 +505,8 @@ def test_load_notify_config(tmp_path: Path) -> None:
     config = load_notify_config(path)
     assert config.urls_for("a") == ("json://h/x", "mailto://u:p@h", "json://h/all")
     assert config.urls_for("b") == ("json://h/all",)
-    assert config.url_for_key(target_key("mailto://u:p@h")) == "mailto://u:p@h"
-    assert config.url_for_key(target_key("json://elsewhere/x")) is None
+    assert config.urls_by_key().get(target_key("mailto://u:p@h")) == "mailto://u:p@h"
+    assert config.urls_by_key().get(target_key("json://elsewhere/x")) is None
     assert unknown_routes(config, ["b"]) == ["a"]
     assert load_notify_config(None) == NotifyConfig()
 

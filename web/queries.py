@@ -106,10 +106,10 @@ def common(con: duckdb.DuckDBPyConnection, filters: Filters) -> dict[str, Any]:
     """What every page shows: the topics (nav, filter form), the sources and the snapshot's time."""
     window = Window.of(con, filters)
     topics = db.current_topics(con)
-    if filters.topic and filters.topic not in {t.slug for t in topics} and filters.topic not in known_topics(con):
+    current = {t.slug for t in topics}
+    if filters.topic and filters.topic not in current and filters.topic not in known_topics(con):
         known = ", ".join(t.slug for t in topics) or "none yet"
         raise FilterError(f"no topic {filters.topic[:80]!r}: use one of {known}")
-    current = {t.slug for t in topics}
     return {
         "topics": topics,
         "current": current,
