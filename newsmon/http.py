@@ -654,21 +654,16 @@ async def _send(
             return await client.send(outgoing, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout) as err:
             log.debug("connect to %s for %s failed: %s", ip, target.text, err)
-            if _is_tls_error(err):
+            kind = connection_failure_kind(err)
+            if kind == "tls":
                 raise _transport_error(err, request.url, target) from None
-            reason = "timed out" if isinstance(err, httpx.ConnectTimeout) else root_reason(err)
-            kinds.add(_connect_kind(err))
-            failures.append(f"{ip}: {reason}")
+            timed_out = isinstance(err, httpx.ConnectTimeout)
+            kinds.add("timeout" if timed_out else kind)
+            failures.append(f"{ip}: {'timed out' if timed_out else root_reason(err)}")
     where = "" if target.text == request.url else f" (at {target.text})"
     kind = kinds.pop() if len(kinds) == 1 else "connect"
     message = f"cannot connect to {target.host} ({'; '.join(failures)}){where}"
     raise FetchError(kind, request.url, message, host=_endpoint(target))
-
-
-def _connect_kind(err: BaseException) -> str:
-    """``refused`` (nothing listens there), ``timeout`` (no answer), else ``connect`` (a TLS
-    failure is raised before this is asked)."""
-    return "timeout" if isinstance(err, httpx.ConnectTimeout) else connection_failure_kind(err)
 
 
 # --------------------------------------------------------------------------- fetching

@@ -164,10 +164,10 @@ class AlertRepository:
         """In one transaction: queue the deliveries of these held alerts (see :meth:`held`) as
         (alert id, target key, label), and clear their mark (an alert whose topic has no URL is
         routed to none)."""
-        with self.db.transaction() as con:
+        ids = string_table("id", [alert for alert, _topic, _run in held])
+        with self.db.registered("staged_held", ids), self.db.transaction() as con:
             _queue_deliveries(con, deliveries, {alert: run for alert, _topic, run in held}, now)
-            for alert, _topic, _run in held:
-                execute(con, "UPDATE alerts SET notify_held = false WHERE id = ?", [alert])
+            execute(con, "UPDATE alerts SET notify_held = false WHERE id IN (SELECT id FROM staged_held)")
 
     def files(self) -> list[tuple[str, str, str | None, str | None]]:
         """Every alert's (id, run id, Markdown path, HTML digest path) as stored."""

@@ -263,3 +263,11 @@ def test_nul_padded_binary_is_not_mistaken_for_utf16() -> None:
 def test_shorten_cuts_at_a_word_with_an_ellipsis(text: str, limit: int, expected: str) -> None:
     assert shorten(text, limit) == expected
     assert len(shorten(text, limit)) <= limit
+
+
+def test_the_traditional_chinese_table_is_opencc_t2s_character_by_character() -> None:
+    """opencc 1.4.x's t2s, one character for one: the table the tags depend on (4,572 entries)."""
+    from newsmon.text import han_fold
+
+    table = han_fold()
+    assert len(table) == 4572 and table[ord("羅")] == "罗" and table[ord("亞")] == "亚"
