@@ -332,7 +332,8 @@ class Outcome:
     """The result of one delivery attempt."""
 
     status: str  # sent | failed | gave-up | dropped
-    error: str | None = None
+    error: str | None = None  # one line: what happened, what to do
+    kind: str | None = None  # the failure's class (see newsmon.notify.Sent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,7 +50,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from newsmon.config import DEFAULT_NOTIFY_TIMEOUT_S
 from newsmon.errors import ConfigError, connection_failure_kind, failure_hint, root_reason, status_kind
 from newsmon.models import Outcome, PendingDelivery
 from newsmon.text import read_settings_text, sha256_hex
@@ -61,6 +60,20 @@ ALL_ALERTS = "*"
 MAX_ATTEMPTS = 8
 STEP_SENDS = 4
 """The notify step as a whole stops after this many times ``notify_timeout_s``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What one send came to: delivered, or not with the failure's class (``kind``: a key of
+    ``newsmon.errors.FAILURE_CLASSES``, or ``invalid-url`` or ``notifier``) and one line that says
+    what happened and what to do (``error``)."""
+
+    delivered: bool
+    kind: str | None = None
+    error: str | None = None
+
+
+DELIVERED = Sent(True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,9 +319,8 @@ def redact(url: str) -> str:
     return f"{scheme}://{host}{port}/… [{target_key(url)[:8]}]"
 
 
-def send(url: str, title: str, body: str, timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S) -> tuple[bool, str | None]:
+def send(url: str, title: str, body: str, timeout_s: float) -> Sent:
     """Send one notification with Apprise, waiting at most ``timeout_s`` for it; never raises.
-    Returns (delivered, error).
 
     Apprise's own timeouts bound each connection and each read, not the whole answer: a receiver
     that trickles its answer would hold the run for as long as it trickles. So the request runs in
@@ -318,13 +330,13 @@ def send(url: str, title: str, body: str, timeout_s: float = DEFAULT_NOTIFY_TIME
     try:
         app = _apprise_for(url, timeout_s)
     except Exception as err:  # a notifier bug must never stop the pipeline
-        return False, _bug(err)
+        return _bug(err)
     if app is None:
-        return False, INVALID_URL
+        return INVALID_URL
     return _within(timeout_s, lambda: _notify(app, title, body), target_key(url))
 
 
-def _apprise_for(url: str, timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S) -> Any:
+def _apprise_for(url: str, timeout_s: float) -> Any:
     """An Apprise object that sends to ``url``, or None if Apprise cannot read the URL.
 
     Apprise loads its plugins on first use, so this runs in the calling thread, before any
@@ -354,7 +366,7 @@ def _apprise_for(url: str, timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S) -> Any:
     return app
 
 
-def _notify(app: Any, title: str, body: str) -> tuple[bool, str | None]:
+def _notify(app: Any, title: str, body: str) -> Sent:
     """Send through ``app``; never raises. The error is Apprise's last warning."""
     import apprise
 
@@ -362,21 +374,21 @@ def _notify(app: Any, title: str, body: str) -> tuple[bool, str | None]:
         with _captured() as captured:
             ok = bool(app.notify(body=body, title=title, body_format=apprise.NotifyFormat.MARKDOWN))
     except Exception as err:  # a notifier bug must never stop the pipeline
-        return False, _bug(err)
-    return (True, None) if ok else (False, captured.error())
+        return _bug(err)
+    return DELIVERED if ok else captured.failure()
 
 
-def _within(timeout_s: float, call: Callable[[], tuple[bool, str | None]], target: str) -> tuple[bool, str | None]:
+def _within(timeout_s: float, call: Callable[[], Sent], target: str) -> Sent:
     """``call()`` (which never raises) run in a daemon thread and waited for at most ``timeout_s``;
     past that, a failure, and the thread is left to end on its own (it is kept in
     :data:`_SENDING` under ``target``, so that no other send to that URL starts while it runs)."""
-    result: list[tuple[bool, str | None]] = []
+    result: list[Sent] = []
     worker = threading.Thread(target=lambda: result.append(call()), name="newsmon-notify", daemon=True)
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive() or not result:
         _SENDING[target] = worker
-        return False, _failure("timeout", f"no answer within {_seconds(timeout_s)} s (notify_timeout_s)")
+        return _failure("timeout", f"no answer within {_seconds(timeout_s)} s (notify_timeout_s)")
     return result[0]
 
 
@@ -395,9 +407,9 @@ def still_sending(target: str) -> bool:
     return worker is not None
 
 
-def _bug(err: Exception) -> str:
-    """One line for an error raised inside Apprise."""
-    return " ".join(f"{type(err).__name__}: {err}".split())[:500]
+def _bug(err: Exception) -> Sent:
+    """The failure of a send that raised ``err`` inside Apprise."""
+    return Sent(False, "notifier", " ".join(f"{type(err).__name__}: {err}".split())[:500])
 
 
 def _seconds(value: float) -> str:
@@ -412,14 +424,15 @@ _APPRISE_TIMEOUT = "no answer within the connect or read timeout (notify_timeout
 _STATUS = re.compile(r"\berror=([1-5]\d\d)\b")  # how Apprise's HTTP plugins give the status of a failed request
 
 
-def _failure(kind: str, detail: str = "") -> str:
-    """One line for a failed notification: its failure class (a key of
-    ``newsmon.errors.FAILURE_CLASSES``), what happened if the class does not say it all, and what
-    to do."""
-    return ": ".join(part for part in (kind, detail, _ADVICE.get(kind) or failure_hint(kind)) if part)
+def _failure(kind: str, detail: str = "") -> Sent:
+    """A failed notification of class ``kind`` (a key of ``newsmon.errors.FAILURE_CLASSES``), with
+    one line: the class, what happened if the class does not say it all, and what to do."""
+    return Sent(
+        False, kind, ": ".join(part for part in (kind, detail, _ADVICE.get(kind) or failure_hint(kind)) if part)
+    )
 
 
-def _connection_failure(err: OSError) -> str:
+def _connection_failure(err: OSError) -> Sent:
     """The failure of a request that raised ``err`` (requests' errors are OSErrors)."""
     kind = connection_failure_kind(err)
     if kind == "timeout":
@@ -427,7 +440,7 @@ def _connection_failure(err: OSError) -> str:
     return _failure(kind, root_reason(err) if kind == "connect" else "")
 
 
-def _status_failure(status: int) -> str:
+def _status_failure(status: int) -> Sent:
     """The failure of a request that the receiver answered with HTTP ``status``."""
     try:
         phrase = f" {HTTPStatus(status).phrase}"
@@ -444,7 +457,7 @@ class _Captured:
     messages: list[str] = field(default_factory=list)
     raised: BaseException | None = None
 
-    def error(self) -> str:
+    def failure(self) -> Sent:
         """The failure, classified where it can be (a connection that failed, or an HTTP status in
         Apprise's ``error=NNN``), else as Apprise last told it."""
         if isinstance(self.raised, OSError):
@@ -452,7 +465,7 @@ class _Captured:
         statuses = [m.group(1) for m in map(_STATUS.search, self.messages) if m]
         if statuses:
             return _status_failure(int(statuses[-1]))
-        return self.messages[-1][:500] if self.messages else "delivery failed"
+        return Sent(False, "notifier", self.messages[-1][:500] if self.messages else "delivery failed")
 
 
 class _AppriseLines(logging.Filter):
@@ -495,8 +508,8 @@ def _captured() -> Iterator[_Captured]:
         del _APPRISE_LINES.threads[thread]
 
 
-Sender = Callable[[str, str, str, float], tuple[bool, str | None]]  # url, title, body, deadline (s)
-INVALID_URL = "invalid-url: not a valid Apprise URL: fix it in the notify file"
+Sender = Callable[[str, str, str, float], Sent]  # url, title, body, deadline (s)
+INVALID_URL = Sent(False, "invalid-url", "invalid-url: not a valid Apprise URL: fix it in the notify file")
 
 
 def deliver_all(
@@ -504,9 +517,10 @@ def deliver_all(
     config: NotifyConfig,
     on_attempt: Callable[[PendingDelivery], None],
     on_outcome: Callable[[PendingDelivery, Outcome], None],
+    *,
+    timeout_s: float,
     sender: Sender = send,
     max_attempts: int = MAX_ATTEMPTS,
-    timeout_s: float = DEFAULT_NOTIFY_TIMEOUT_S,
     now: datetime | None = None,
 ) -> dict[str, int]:
     """Attempt the pending deliveries in order; report each attempt before it starts and each outcome.
@@ -541,7 +555,7 @@ def deliver_all(
         for delivery, outcome in _deliver_unit(unit, urls, on_attempt, sender, max_attempts, timeout_s, digest):
             on_outcome(delivery, outcome)
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
-            if outcome.error is not None and outcome.error.startswith("timeout"):
+            if outcome.kind == "timeout":
                 slow.add(target)
     left = left_reasons(config, now, step_s, waiting=waiting, late=late, quiet=quiet, scheduled=scheduled)
     for reason, n in left.items():  # a receiver too slow, or the step's deadline, is worth a warning
@@ -621,7 +635,8 @@ def _deliver_unit(
     for delivery in unit:
         on_attempt(delivery)
     title, body = digest_message(unit) if digest else (first.title, first.body)
-    ok, error = sender(url, title, body, timeout_s)
+    sent = sender(url, title, body, timeout_s)
+    ok, error = sent.delivered, sent.error
     if len(unit) > 1:
         if ok:
             log.info("digest of %d alerts sent to %s", len(unit), first.label)
@@ -635,14 +650,14 @@ def _deliver_unit(
                 log.info("alert %s of %s sent to %s", delivery.alert_id, delivery.topic, delivery.label)
             outcomes.append((delivery, Outcome("sent")))
             continue
-        final = delivery.attempts + 1 >= max_attempts or error == INVALID_URL  # a bad URL stays bad
+        final = delivery.attempts + 1 >= max_attempts or sent.kind == INVALID_URL.kind  # a bad URL stays bad
         if len(unit) == 1 or final:
             log.warning(
                 "alert %s of %s not delivered to %s (attempt %d%s): %s",
                 delivery.alert_id, delivery.topic, delivery.label, delivery.attempts + 1,
                 ", giving up" if final else ", will retry", error,
             )  # fmt: skip
-        outcomes.append((delivery, Outcome("gave-up" if final else "failed", error)))
+        outcomes.append((delivery, Outcome("gave-up" if final else "failed", error, sent.kind)))
     return outcomes
 
 

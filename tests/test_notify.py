@@ -24,10 +24,12 @@ from newsmon.alerting import store_alerts
 from newsmon.alerts import AlertRecord
 from newsmon.errors import ConfigError
 from newsmon.notify import (
+    DELIVERED,
     MAX_ATTEMPTS,
     NotifyConfig,
     Outcome,
     PendingDelivery,
+    Sent,
     deliver_all,
     load_notify_config,
     redact,
@@ -381,6 +383,17 @@ def test_a_failed_delivery_is_one_line_naming_the_topic_and_what_failed(
     assert error.startswith(logged)
 
 
+def test_a_failed_send_carries_its_failure_class(receiver: Receiver) -> None:
+    """The class of a failure is a field of the result, not read back from its message."""
+    with socket.socket() as sock:  # a loopback port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        closed = f"json://127.0.0.1:{sock.getsockname()[1]}/hook"
+    receiver.fail_next["/hook"] = 1
+    results = [send(url, "t", "b", 5.0) for url in (closed, receiver.url("/hook"), "nonsense://x")]
+    assert [(r.delivered, r.kind) for r in results] == [(False, "refused"), (False, "http-5xx"), (False, "invalid-url")]
+    assert all(r.error and r.error.startswith(f"{r.kind}: ") for r in results)
+
+
 def test_connection_failures_are_classed_from_the_errors_they_came_from() -> None:
     import ssl
 
@@ -654,12 +667,12 @@ def test_an_alert_for_a_digest_waits_for_the_digest_not_just_for_the_end_of_quie
     pending = [PendingDelivery("a1", "t", target_key("json://h/all"), "json://…", 0, "t", "b", made)]
     sent: list[str] = []
 
-    def sender(url: str, title: str, body: str, timeout_s: float) -> tuple[bool, str | None]:
+    def sender(url: str, title: str, body: str, timeout_s: float) -> Sent:
         sent.append(body)
-        return True, None
+        return DELIVERED
 
     def run(at: datetime) -> dict[str, int]:
-        return deliver_all(pending, config, lambda d: None, lambda d, o: None, sender=sender, now=at)
+        return deliver_all(pending, config, lambda d: None, lambda d, o: None, sender=sender, timeout_s=30, now=at)
 
     with caplog.at_level(logging.INFO, logger="newsmon.notify"):
         waiting = run(datetime(2023, 3, 2, 7, 30, tzinfo=UTC))  # quiet hours over, the digest not yet
@@ -691,7 +704,7 @@ def test_a_receiver_that_answers_in_five_seconds_gets_the_alert_once() -> None:
     server.delay_s = 5.0
     try:
         started = time.monotonic()
-        assert send(server.url("/slow"), "t", "x\n\nnewsmon alert `a1`", 30.0) == (True, None)
+        assert send(server.url("/slow"), "t", "x\n\nnewsmon alert `a1`", 30.0) == DELIVERED
         assert 5.0 <= time.monotonic() - started < 20 and server.posts == [("/slow", "a1")]
     finally:
         server.close()
@@ -700,7 +713,7 @@ def test_a_receiver_that_answers_in_five_seconds_gets_the_alert_once() -> None:
 def test_a_message_longer_than_the_service_takes_goes_in_parts(receiver: Receiver) -> None:
     """JSON webhooks take 32,768 characters a message: a longer one goes in parts, not refused."""
     body = "\n".join(f"line {n} " + "x" * 90 for n in range(700)) + "\n\n---\nnewsmon alert `a1`\n"
-    assert send(receiver.url("/long"), "Title", body) == (True, None)
+    assert send(receiver.url("/long"), "Title", body, 30.0) == DELIVERED
     posts = [b for path, status, b in receiver.posts if path == "/long" and status == 200]
     assert len(posts) == 3 and posts[0]["title"] == "Title [1/3]" and "newsmon alert `a1`" in posts[-1]["message"]
 
@@ -800,11 +813,13 @@ def test_a_receiver_that_times_out_does_not_hold_up_the_others(caplog: pytest.Lo
     ]
     attempted: list[str] = []
 
-    def sender(url: str, _title: str, _body: str, _timeout_s: float) -> tuple[bool, str | None]:
-        return (True, None) if url == ok_url else (False, "timeout: no answer within 30 s (notify_timeout_s)")
+    def sender(url: str, _title: str, _body: str, _timeout_s: float) -> Sent:
+        return DELIVERED if url == ok_url else Sent(False, "timeout", "timeout: no answer within 30 s")
 
     caplog.set_level(logging.WARNING)
-    counts = deliver_all(pending, config, lambda d: attempted.append(d.alert_id), lambda *_a: None, sender)
+    counts = deliver_all(
+        pending, config, lambda d: attempted.append(d.alert_id), lambda *_a: None, sender=sender, timeout_s=30
+    )
     left = {"left for the next run: their receiver did not answer in time": 4}
     assert attempted == ["s0", "o1"] and counts == {"failed": 1, "sent": 1, **left}
     assert "notify: 4 left for the next run: their receiver did not answer in time" in caplog.text
@@ -818,12 +833,12 @@ def test_a_send_starts_only_with_its_whole_deadline_left() -> None:
     pending = [PendingDelivery(f"a{n}", "t", target_key(u), "json://…", 0, "t", "b") for n, u in enumerate(urls)]
     deadlines: list[float] = []
 
-    def sender(_url: str, _title: str, _body: str, timeout_s: float) -> tuple[bool, str | None]:
+    def sender(_url: str, _title: str, _body: str, timeout_s: float) -> Sent:
         deadlines.append(timeout_s)
         time.sleep(1.6)  # 1.6 s a send; the step has 4 × 1 s
-        return True, None
+        return DELIVERED
 
-    counts = deliver_all(pending, config, lambda _d: None, lambda *_a: None, sender, timeout_s=1.0)
+    counts = deliver_all(pending, config, lambda _d: None, lambda *_a: None, sender=sender, timeout_s=1.0)
     late = {"left for the next run: the notify step reached its deadline (4 s, 4 × notify_timeout_s)": 2}
     assert counts == {"sent": 2, **late} and deadlines == [1.0, 1.0]
 
@@ -836,7 +851,7 @@ def test_no_new_send_starts_to_a_url_whose_last_send_still_runs(slow_receiver: S
     first = PendingDelivery("a1", "t", target_key(url), "json://…", 0, "t", "x\n\nnewsmon alert `a1`")
     outcomes: list[Outcome] = []
     deliver_all([first], config, lambda _d: None, lambda _d, o: outcomes.append(o), timeout_s=0.3)
-    assert [o.status for o in outcomes] == ["failed"] and still_sending(target_key(url))
+    assert [(o.status, o.kind) for o in outcomes] == [("failed", "timeout")] and still_sending(target_key(url))
     second = PendingDelivery("a2", "t", target_key(url), "json://…", 0, "t", "x\n\nnewsmon alert `a2`")
     left = deliver_all([second], config, lambda _d: None, lambda _d, o: outcomes.append(o), timeout_s=0.3)
     assert left == {"left for the next run: their receiver did not answer in time": 1}
@@ -851,17 +866,30 @@ def test_deliver_all_gives_up_after_the_last_attempt() -> None:
     outcomes: list[Outcome] = []
     attempts: list[str] = []
 
-    def failing(_url: str, _title: str, _body: str, _timeout_s: float) -> tuple[bool, str | None]:
-        return False, "HTTP 500"
+    def failing(_url: str, _title: str, _body: str, _timeout_s: float) -> Sent:
+        return Sent(False, "http-5xx", "http-5xx: HTTP 500")
 
     for n in range(3):
         pending = [PendingDelivery("a1", "topic", key, "json://127.0.0.1/…", n, "t", "b")]
         deliver_all(
-            pending, config, lambda d: attempts.append(d.alert_id), lambda _d, o: outcomes.append(o), failing, 3
+            pending,
+            config,
+            lambda d: attempts.append(d.alert_id),
+            lambda _d, o: outcomes.append(o),
+            sender=failing,
+            max_attempts=3,
+            timeout_s=30,
         )
     assert [o.status for o in outcomes] == ["failed", "failed", "gave-up"] and len(attempts) == 3
     gone = [PendingDelivery("a1", "topic", target_key("json://other/x"), "json://other/…", 0, "t", "b")]
-    counts = deliver_all(gone, config, lambda d: attempts.append(d.alert_id), lambda _d, o: outcomes.append(o), failing)
+    counts = deliver_all(
+        gone,
+        config,
+        lambda d: attempts.append(d.alert_id),
+        lambda _d, o: outcomes.append(o),
+        sender=failing,
+        timeout_s=30,
+    )
     assert counts == {"dropped": 1} and len(attempts) == 3  # never attempted
 
 
@@ -874,8 +902,10 @@ def test_an_invalid_url_is_given_up_at_once_and_the_summary_counts_deliveries() 
     config = NotifyConfig({"*": ("nonsense://x",)})
     outcomes: list[Outcome] = []
     pending = [PendingDelivery("a1", "topic", target_key("nonsense://x"), "nonsense://…", 0, "t", "b")]
-    deliver_all(pending, config, lambda _d: None, lambda _d, o: outcomes.append(o), lambda *_a: (False, INVALID_URL))
-    assert [o.status for o in outcomes] == ["gave-up"]  # not tried again on every run
+    deliver_all(
+        pending, config, lambda _d: None, lambda _d, o: outcomes.append(o), sender=lambda *_a: INVALID_URL, timeout_s=30
+    )
+    assert [(o.status, o.kind) for o in outcomes] == [("gave-up", "invalid-url")]  # not tried again on every run
 
     summary = RunSummary("run-1", alerts=["russia-sanctions"], notified={"sent": 2, "failed": 1})
     text = " ".join("\n".join(summary_lines(summary, Settings(), 1.0, 100)).split())
