@@ -7,9 +7,10 @@ it holds never counts. The older rule tables (``[[topics.<slug>.rules]]`` with `
 ``context`` and ``exclude`` lists) still load; each rule becomes one alternative of the query.
 
 Each tag keeps its score in [0, 1], the sentence(s) that triggered it (evidence), the part
-of the query that matched (clause) and the topic's version: a hash of its definition (and of
-the semantic model, when that is on), so tags made by another definition are never mixed
-with current ones.
+of the query that matched (clause) and the topic's version: a hash of what decides its tags
+(its queries as parsed and, when the semantic model is on, the model and the description and
+examples it reads; not its name), so tags made by another definition are never mixed with
+current ones.
 
 The score is the rules' score (matching sentences, the title counting double). With the
 ``semantic`` extra installed and ``semantic = true`` in the topics file, it is blended with
@@ -109,6 +110,7 @@ class Topic:
     description: str
     version: str
     definition: str  # canonical JSON of the source definition
+    identity: str  # canonical JSON of what decides the rules' tags (see _identity)
     query: Query
     context: Query | None = None
     exclude: Query | None = None
@@ -209,13 +211,17 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
         raise TopicDefinitionError(
             f"{where} query: it can match a sentence without any of its words (a bare NOT): add a word outside NOT"
         )
-    definition = json.dumps({"slug": slug, **_canonical({**spec, **expanded})}, sort_keys=True, ensure_ascii=False)
+    canonical = _canonical({**spec, **expanded})
+    definition = json.dumps({"slug": slug, **canonical}, sort_keys=True, ensure_ascii=False)
+    parsed = {"query": query, "context": context, "exclude": exclude} if "query" in spec else {}
+    identity = _identity(slug, canonical, parsed)
     return Topic(
         slug=slug,
         name=_text(spec.get("name", slug), f"{where} name"),
         description=" ".join(_text(spec.get("description", ""), f"{where} description").split()),
-        version=sha256_hex(definition)[:12],
+        version=sha256_hex(identity)[:12],
         definition=definition,
+        identity=identity,
         query=query,
         context=context,
         exclude=exclude,
@@ -269,11 +275,9 @@ def _has_reference(text: str) -> bool:
 
 
 def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
-    """The definition as hashed: layout inside query texts and descriptions does not count, nor
-    does writing words once as a group (the texts hashed are the expanded ones), nor do the
-    topic's alert settings, which change no tag.
-
-    Legacy rule tables are hashed as written, so their versions stay what they were.
+    """The definition as stored: layout inside query texts and descriptions does not count, nor
+    does writing words once as a group (the texts kept are the expanded ones), nor do the
+    topic's alert settings, which change no tag. Legacy rule tables are kept as written.
     """
     spec = {key: value for key, value in spec.items() if key != "alerts"}
     if "rules" in spec:
@@ -293,11 +297,35 @@ def _canonical(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_NOT_DECIDING = frozenset({"name", "description", "examples", "counterexamples", "min_similarity", "alerts"})
+"""Keys of a topic definition that change no tag its rules make."""
+
+
+def _identity(slug: str, canonical: dict[str, Any], parsed: Mapping[str, Query | None]) -> str:
+    """What decides a topic's tags by its rules, as canonical JSON: its version is a hash of it.
+
+    Left out: the name, description and examples, which change no rule's tag (the semantic
+    stage reads them, and its version adds them: see :func:`with_semantic`), the alert settings,
+    and the layout and letter case of the query texts (each is hashed as parsed: what it
+    matches). So renaming a topic, or rewording its description, keeps its tags and reviews.
+    """
+    out = {key: value for key, value in canonical.items() if key not in _NOT_DECIDING}
+    out.update({key: query.root.source for key, query in parsed.items() if query is not None})
+    return json.dumps({"slug": slug, **out}, sort_keys=True, ensure_ascii=False)
+
+
+def _semantic_inputs(topic: Topic) -> str:
+    """What the semantic stage reads of a topic besides its rules, as canonical JSON."""
+    texts = [t for t in (topic.description, *topic.examples) if t] or [topic.name]
+    return json.dumps({"texts": texts, "min_similarity": topic.min_similarity}, ensure_ascii=False)
+
+
 def with_semantic(topic: Topic, model: str | None) -> Topic:
     """The topic scored with a semantic model (or without, for None); the version says which."""
     if model is None:
-        return replace(topic, semantic=None, version=sha256_hex(topic.definition)[:12])
-    return replace(topic, semantic=model, version=sha256_hex(f"{topic.definition}\nsemantic:{model}")[:12])
+        return replace(topic, semantic=None, version=sha256_hex(topic.identity)[:12])
+    identity = f"{topic.identity}\n{_semantic_inputs(topic)}\nsemantic:{model}"
+    return replace(topic, semantic=model, version=sha256_hex(identity)[:12])
 
 
 def _text(value: Any, where: str) -> str:

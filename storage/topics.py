@@ -23,7 +23,9 @@ class TopicRepository:
         self.db = db
 
     def register(self, topics: Sequence[TopicT], run_id: str, now: datetime, replace_all: bool = True) -> list[TopicT]:
-        """Record the topic definitions in force; return those whose version is new.
+        """Record the topic definitions in force; return those whose version is new. A known
+        version takes the name, description and definition text given (a renamed topic keeps its
+        version: see ``newsmon.topics``).
 
         With ``replace_all`` (a run), exactly these versions become current and every other
         topic stops being current. Without it (re-tagging some topics), only these topics'
@@ -48,7 +50,8 @@ class TopicRepository:
             execute(
                 con,
                 "INSERT INTO topic_versions SELECT topic, version, name, description, definition,"
-                " true, ?, ? FROM staged_topics ON CONFLICT (topic, version) DO NOTHING",
+                " true, ?, ? FROM staged_topics ON CONFLICT (topic, version) DO UPDATE SET name = excluded.name,"
+                " description = excluded.description, definition = excluded.definition",
                 [now, run_id],
             )
             execute(con, load_sql("set_current_versions" if replace_all else "set_current_versions_of_staged"))

@@ -132,6 +132,27 @@ def test_changed_topic_retags_history_without_mixing_versions(tmp_path: Path) ->
     assert stored_versions == [(2,)]
 
 
+def test_a_renamed_topic_keeps_its_tags_and_shows_its_new_name(tmp_path: Path) -> None:
+    """A new name or description changes no tag: no re-tag, the same version, the new name shown."""
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    shutil.copy(SEEDS / SEED_B, corpus / SEED_B)
+    topics = tmp_path / "topics.toml"
+    shutil.copy(default_topics_path(), topics)
+    settings = _settings(tmp_path, corpus, topics)
+    monitor(settings)
+    tags = "SELECT document_id, topic, topic_version, run_id FROM document_topics ORDER BY ALL"
+    before = _query(settings.db, tags)
+    text = topics.read_text(encoding="utf-8")
+    renamed = text.replace('name = "Russia sanctions"', 'name = "Sanctions on Russia"')
+    assert renamed != text
+    topics.write_text(renamed, encoding="utf-8")
+    result = monitor(settings)
+    assert result.retagged == 0 and _query(settings.db, tags) == before
+    names = "SELECT name, count(*) OVER () FROM topic_versions WHERE topic = 'russia-sanctions'"
+    assert _query(settings.db, names) == [("Sanctions on Russia", 1)]
+
+
 def test_failed_run_is_recorded(tmp_path: Path) -> None:
     corpus = tmp_path / "in"
     corpus.mkdir()

@@ -447,7 +447,7 @@ def _versions(path: Path, text: str) -> dict[str, str]:
 def test_version_changes_only_for_the_changed_topic(tmp_path: Path, source: str) -> None:
     path = tmp_path / "topics.toml"
     before = _versions(path, source)
-    after = _versions(path, source.replace('name = "Sanctions"', 'name = "Russia sanctions"'))
+    after = _versions(path, source.replace('"russia*"', '"russian*"').replace("(russia*", "(russian*"))
     assert after["sanctions"] != before["sanctions"]
     assert {k: v for k, v in after.items() if k != "sanctions"} == {k: v for k, v in before.items() if k != "sanctions"}
 
@@ -458,13 +458,19 @@ def test_version_changes_only_for_the_changed_topic(tmp_path: Path, source: str)
         lambda text: "# a comment\n\n" + text,
         lambda text: text.replace("query = 'summit* OR talks'", "query = '''\n   summit*\n   OR talks\n'''"),
         lambda text: text.replace('name = "Headline only"', 'name   =   "Headline only"   # note'),
+        lambda text: text.replace('name = "Sanctions"', 'name = "Russia sanctions"'),
+        lambda text: text.replace("Sanctions against Russia.", "Measures against Russia."),
+        lambda text: text.replace('examples = ["The EU adopted', 'examples = ["The EU has adopted'),
+        lambda text: text.replace("summit* OR talks", "Summit* OR TALKS").replace("kazakh*", "Kazakh*"),
         lambda text: (
             text.split("[topics.headlines]")[1].join(["[topics.headlines]", "\n"]) + text.split("[topics.headlines]")[0]
         ),
     ],
-    ids=["comment", "query-layout", "spacing", "reordered"],
+    ids=["comment", "query-layout", "spacing", "renamed", "description", "example", "letter-case", "reordered"],
 )
-def test_version_is_stable_when_the_definition_is_not_changed(tmp_path: Path, edit: Callable[[str], str]) -> None:
+def test_version_is_stable_when_no_tag_can_change(tmp_path: Path, edit: Callable[[str], str]) -> None:
+    """Without the semantic model, a topic's name, description and examples and the letter case
+    of its queries decide no tag: editing them keeps its version (its tags and reviews)."""
     path = tmp_path / "topics.toml"
     before = _versions(path, QUERY_TOPICS)
     edited = edit(QUERY_TOPICS)
@@ -505,8 +511,8 @@ def test_bad_alert_settings_are_one_clear_error(tmp_path: Path, table: str, mess
     [
         ("NEAR/6", "NEAR/7"),
         ("exclude = 'tennis OR wta'", "exclude = 'tennis'"),
-        ('examples = ["The EU adopted new sanctions against Russia."]', "examples = []"),
-        ('description = "Sanctions against Russia."', 'description = "Sanctions on Russia."'),
+        ("(sanction* OR embargo*", "(sanction* OR embargo OR boycott*"),
+        ("NEAR/6 (russia*", "NEAR/6 title:(russia*"),
     ],
 )
 def test_version_changes_with_any_definition_change(tmp_path: Path, old: str, new: str) -> None:
@@ -522,6 +528,30 @@ def test_semantic_scoring_has_its_own_version(query_topics: list[Topic]) -> None
     assert scored.version != topic.version
     assert with_semantic(topic, "model-b").version != scored.version
     assert with_semantic(scored, None).version == topic.version
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('description = "Sanctions against Russia."', 'description = "Sanctions on Russia."'),
+        ('examples = ["The EU adopted new sanctions against Russia."]', "examples = []"),
+        ("counterexamples = [", "min_similarity = 0.5\ncounterexamples = ["),
+    ],
+    ids=["description", "examples", "min_similarity"],
+)
+def test_what_the_semantic_model_reads_is_part_of_its_version(tmp_path: Path, old: str, new: str) -> None:
+    """With the model on, the description and examples it compares with (and the similarity that
+    tags) decide tags, so they are part of the version; the name is not, while there are texts."""
+    path = tmp_path / "topics.toml"
+
+    def semantic(text: str) -> str:
+        path.write_text(text, encoding="utf-8")
+        return with_semantic(load_topics(path, semantic=False)[0], "model-a").version
+
+    before = semantic(QUERY_TOPICS)
+    assert old in QUERY_TOPICS
+    assert semantic(QUERY_TOPICS.replace(old, new)) != before
+    assert semantic(QUERY_TOPICS.replace('name = "Sanctions"', 'name = "Russia sanctions"')) == before
 
 
 def test_default_topics_have_versions_and_descriptions(default_topics: list[Topic]) -> None:
