@@ -879,7 +879,7 @@ class Match:
     story_id: str
     canonical_document_id: str
     method: str  # exact | near | headline
-    similarity: float
+    similarity: float | None  # None: a headline match with no text on one side to compare
     comparison: Comparison | None
     headline_changed: bool
     headline_similarity: float = 1.0
@@ -942,7 +942,7 @@ def verify(fp: Fingerprint, canonical: Canonical, threshold: float = DEFAULT_THR
         return None  # two whole texts under one headline (two nomination lists): the bodies must agree
     if fp.source == canonical.source and not _repost(fp, canonical, bodies):
         return None  # the same source repeating a headline with another text: a series
-    similarity = _similarity(bodies) if bodies else 0.0
+    similarity = _similarity(bodies) if bodies else None
     return Match(canonical.story_id, canonical.document_id, "headline", similarity, bodies, False)
 
 
@@ -1094,7 +1094,7 @@ def _rank(match: Match) -> tuple[float, float, float]:
     numbers; on a tie (a truncated copy of a template's shared opening), the closer headline."""
     c = match.comparison
     if c is None:
-        return (0.0, match.headline_similarity, match.similarity)
+        return (0.0, match.headline_similarity, match.similarity or 0.0)
     return (round(c.containment - c.conflicts / max(1, c.length), 2), match.headline_similarity, c.coverage)
 
 

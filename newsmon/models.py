@@ -69,7 +69,7 @@ class StoryAssignment:
 
     document_id: str
     story_id: str
-    similarity: float
+    similarity: float | None  # None: joined by headline, with no text on one side to compare
     method: str  # "new" (starts a story), "exact" (same normalized text), "near", "headline" (older: "minhash")
     matched_document_id: str | None = None
     containment: float | None = None  # share of this document found in the canonical

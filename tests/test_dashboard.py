@@ -375,6 +375,33 @@ def test_story_page_shows_lineage_diff_and_tag_evidence(client: httpx.Client) ->
     assert re.search(r'<p class="diff-summary">Against the canonical: \d+ words? added, \d+ removed', text)
 
 
+def test_a_copy_joined_by_headline_alone_says_so_instead_of_zero_similarity(
+    data: DashboardData, tmp_path: Path
+) -> None:
+    """A copy with no text to compare (a headline-only feed item) has no similarity: its story
+    page says "headline only", not "0 %"."""
+    from starlette.testclient import TestClient
+
+    from web.app import create_app
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copyfile(data.db, db)
+    shutil.copyfile(snapshot_path(data.db), snapshot_path(db))
+    with duckdb.connect(str(snapshot_path(db))) as con:
+        (story_id, copy_id) = con.execute(
+            "SELECT story_id, document_id FROM v_reprints WHERE NOT is_canonical AND title = ?", [MIRROR_TITLE]
+        ).fetchone() or ("", "")
+        con.execute(
+            "UPDATE story_members SET method = 'headline', similarity = NULL, containment = NULL, coverage = NULL"
+            " WHERE document_id = ?",
+            [copy_id],
+        )
+    with TestClient(create_app(db)) as app:
+        page = app.get(f"/stories/{story_id}").text
+    row = page.split('<tr class="copy">', 1)[1].split("</tr>", 1)[0]
+    assert "headline only" in row and "%" not in row
+
+
 def test_alerts_and_feeds_pages(client: httpx.Client) -> None:
     alerts = client.get("/alerts?topic=russia-sanctions").text
     assert "spike: 9 stories" in alerts

@@ -692,6 +692,36 @@ def test_stories_indexed_before_the_token_folds_are_indexed_again(
         store.close(snapshot=False)
 
 
+def test_a_headline_only_copy_has_no_similarity_rather_than_none_alike(
+    tmp_path: Path, make_document: MakeDocument, now: datetime
+) -> None:
+    """A feed item joined by its headline with no text to compare has similarity NULL (not
+    compared), not 0; migration 0016 turns the zeros stored before into NULL."""
+    kind = "feed-summary"
+    title = "Tokayev and Mirziyoyev agree on a joint water council"
+    summary = "The presidents of Kazakhstan and Uzbekistan met in Tashkent and signed a water accord."
+    first = replace(make_document("a", summary, title=title), extraction=kind)
+    bare = replace(make_document("b", "", title=title, source="two"), extraction=kind)
+    path = tmp_path / "db.duckdb"
+    store = Store.open_writer(path)
+    try:
+        _, joined = _dedupe_and_store(store, [first, bare], "run-1", now)
+        assert (joined.method, joined.similarity, joined.story_id) == ("headline", None, "a")
+        query = "SELECT method, similarity FROM v_reprints WHERE document_id = 'b'"
+        assert store.con.execute(query).fetchall() == [("headline", None)]
+        assert store.con.execute("SELECT min_similarity FROM v_stories").fetchall() == [(None,)]
+        store.con.execute("UPDATE story_members SET similarity = 0 WHERE document_id = 'b'")  # as stored before
+        store.con.execute("DELETE FROM schema_migrations WHERE version >= 16")
+    finally:
+        store.close(snapshot=False)
+    store = Store.open_writer(path)
+    try:
+        assert store.con.execute(query).fetchall() == [("headline", None)]
+        assert store.con.execute("SELECT similarity FROM story_members WHERE document_id = 'a'").fetchall() == [(1.0,)]
+    finally:
+        store.close(snapshot=False)
+
+
 MISREADS = {"l": "1", "o": "0", "e": "c", "c": "e", "m": "rn", "n": "u", "u": "n", "i": "l", "t": "f", "d": "cl"}
 
 

@@ -2,9 +2,11 @@
 -- Its canonical is a row too (is_canonical); lag: how long after the canonical it appeared
 -- (publication, else first sighting; negative when a copy carries an earlier date).
 -- similarity: mean of containment (share of this copy found in the canonical) and coverage
--- (share of the canonical found in this copy); 1 for exact copies. differences: headline,
--- truncated, added_text, edited, noisy. method: exact, near (verified reprint), headline (a
--- feed item with the same headline from another source), new (the canonical), minhash (older).
+-- (share of the canonical found in this copy); 1 for exact copies; NULL (not compared) for a
+-- copy joined by its headline when one of the two has no text (a headline-only feed item).
+-- differences: headline, truncated, added_text, edited, noisy. method: exact, near (verified
+-- reprint), headline (a feed item with the same headline from another source), new (the
+-- canonical), minhash (older).
 CREATE OR REPLACE VIEW v_reprints AS
 SELECT
     m.story_id,
