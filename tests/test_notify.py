@@ -747,6 +747,29 @@ def test_a_daily_digest_sends_the_waiting_alerts_as_one_message_at_its_time(
     assert {status for _t, _k, status, _a, _e in deliveries(db)} == {"sent"}
 
 
+def test_alerts_held_by_a_broken_notify_file_reach_a_digest_url_in_its_digest(
+    db: Path, tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alerts held while the notify file was broken, for a URL that gets a daily digest once it
+    is fixed, wait for the digest's time and go out in it, once; a webhook gets them at once."""
+    mail, hook = receiver.url("/mail"), receiver.url("/hook")
+    path = write_notify(tmp_path, monkeypatch, {"*": [mail, hook]})
+    fixed = path.read_text(encoding="utf-8") + f'[digest]\nat = "08:00"\nurls = [{json.dumps(mail)}]\n'
+    path.write_text('[notify]\n"*" = ["json://127.0.0.1:9/x"\n', encoding="utf-8")  # unclosed
+    held = sorted(r.id for r in alert_stage(db, "run-noon", tmp_path / "alerts"))
+    assert len(held) >= 2 and deliveries(db) == [] and receiver.posts == []
+    path.write_text(fixed, encoding="utf-8")
+    assert alert_stage(db, "run-1pm", tmp_path / "alerts", hours=1) == []
+    assert sorted(receiver.delivered("/hook")) == held and [p for p in receiver.posts if p[0] == "/mail"] == []
+    alert_stage(db, "run-dawn", tmp_path / "alerts", hours=19)  # 07:00 the next day
+    assert [p for p in receiver.posts if p[0] == "/mail"] == []
+    alert_stage(db, "run-morning", tmp_path / "alerts", hours=21)  # 09:00
+    alert_stage(db, "run-later", tmp_path / "alerts", hours=22)
+    (post,) = [p for p in receiver.posts if p[0] == "/mail"]
+    assert sorted(re.findall(r"newsmon alert `([^`]+)`", post[2]["message"])) == held
+    assert sorted(receiver.delivered("/hook")) == held  # once
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
