@@ -35,7 +35,7 @@ from newsmon.feeds import (
 )
 from newsmon.http import FetchResult, HttpConfig
 from newsmon.models import Document, Failure, FeedItemRow, FeedState
-from newsmon.pages import FetchedPages, HostHealth, PageOutcome, Progress, add_chunk, chunked, interleave_hosts
+from newsmon.pages import PAGE_CHUNK, FetchedPages, HostHealth, PageOutcome, Progress, add_chunk, page_chunks
 from newsmon.steps import Result, Steps
 from newsmon.text import sha256_hex
 from newsmon.workers import WorkerPool
@@ -235,22 +235,29 @@ def _fetch_and_extract(
     undated = {i.link for _s, i in items if i.link and (i.published_at is None or not i.title)}
     if steps.submit is not None:
         count = workers.workers if isinstance(workers, WorkerPool) else workers
-        outcome = _fetch_and_extract_distributed(steps, urls, undated, http, count, progress)
+        outcome = fetch_and_extract_distributed(steps, urls, undated, http, count, progress)
     else:
         outcome = steps.pages(urls, undated, http, workers, progress)
     harvest.pages_fetched, harvest.pages_failed = outcome.fetched, outcome.failed
     return outcome.texts
 
 
-def _fetch_and_extract_distributed(
-    steps: Steps, urls: list[str], undated: set[str], http: HttpConfig, workers: int, progress: Progress | None
+def fetch_and_extract_distributed(
+    steps: Steps,
+    urls: list[str],
+    undated: set[str],
+    http: HttpConfig,
+    workers: int,
+    progress: Progress | None,
+    chunk_size: int = PAGE_CHUNK,
 ) -> PageOutcome:
     """Fetch chunk by chunk here; each chunk's extraction goes to the task runner (Dask) in
-    pieces, one per worker, while the next chunk is fetched."""
+    pieces, one per worker, while the next chunk is fetched. A site found down is not tried
+    again in later chunks, as in :func:`newsmon.pages.fetch_and_extract`."""
     outcome = PageOutcome()
     pending: list[tuple[FetchedPages, list[Result]]] = []
     hosts = HostHealth()
-    for chunk in chunked(interleave_hosts(urls)):
+    for chunk in page_chunks(urls, workers, chunk_size):
         fetched = hosts.fetch(chunk, lambda c: steps.fetch_chunk(c, http, undated))
         size = max(1, -(-len(fetched.pages) // max(1, workers)))
         pieces = [

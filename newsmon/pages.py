@@ -59,6 +59,13 @@ def chunked(urls: Sequence[str], size: int = PAGE_CHUNK, first: int | None = Non
     return chunks + [list(urls[i : i + size]) for i in range(head, len(urls), size)]
 
 
+def page_chunks(urls: Sequence[str], workers: int, size: int = PAGE_CHUNK) -> list[list[str]]:
+    """The URLs to fetch, round-robin by host, in chunks of at most ``size``; the first is small
+    (:data:`FIRST_CHUNK_PER_WORKER` per worker), so extraction starts almost at once and a site
+    that is down costs few tries before :class:`HostHealth` stops trying it."""
+    return chunked(interleave_hosts(urls), size, first=min(size, FIRST_CHUNK_PER_WORKER * max(1, workers)))
+
+
 def interleave_hosts(urls: Sequence[str]) -> list[str]:
     """The URLs round-robin by host (each host's own order kept), so that every chunk spans many
     sites: with at most two requests per host, a chunk of one site's pages would download two
@@ -192,7 +199,7 @@ def fetch_and_extract(
     """
     outcome = PageOutcome()
     count = workers.workers if isinstance(workers, WorkerPool) else workers
-    chunks = chunked(interleave_hosts(urls), chunk_size, first=min(chunk_size, FIRST_CHUNK_PER_WORKER * count))
+    chunks = page_chunks(urls, count, chunk_size)
     hosts = HostHealth()
     with PagePool(workers) as pool:
         pending: tuple[FetchedPages, PendingPages] | None = None

@@ -7,6 +7,7 @@ import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import Route, ScriptedServer
@@ -93,6 +94,35 @@ def test_an_unreachable_site_costs_one_try_not_one_per_page(
     assert sum(path.startswith("/gone/") for path, _ in site.requests) == 3  # a 404 takes no site down
     assert outcome.failed == 6 + 3
     assert any("5 pages of 1 unreachable sites not tried" in m for m in caplog.messages)
+
+
+def test_a_site_down_costs_one_try_on_a_task_runner_too(site: ScriptedServer, http: HttpConfig) -> None:
+    """With extraction sent to a task runner (Dask's path: pieces submitted as tasks), a site that
+    refuses connections is tried once as well, its other pages settled at once, and the pages
+    of the site that is up are extracted by the submitted pieces."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newsmon.harvest import fetch_and_extract_distributed
+    from newsmon.steps import Steps
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    dead = [f"http://127.0.0.1:{dead_port}/story/{n}" for n in range(6)]
+    good = [site.url(f"/a/{n}") for n in range(6)]
+    submitted: list[str] = []
+    with ThreadPoolExecutor(2) as runner:
+
+        def submit(step: str, **kwargs: Any) -> Any:
+            submitted.append(step)
+            return runner.submit(getattr(Steps(), step), **kwargs)
+
+        steps = Steps(submit=submit)
+        outcome = fetch_and_extract_distributed(steps, [*good, *dead], set(), http, 1, None, chunk_size=3)
+    tried = [u for u in dead if not (outcome.texts[u].error or "").startswith("not tried")]
+    assert len(tried) == 1 and all(outcome.texts[u].failure == "refused" for u in dead)
+    assert all(outcome.texts[u].page_kind == "article" for u in good) and outcome.fetched == 6
+    assert submitted and set(submitted) == {"extract_chunk"}
 
 
 def test_a_redirect_to_an_unreachable_site_takes_no_site_down(site: ScriptedServer, http: HttpConfig) -> None:
