@@ -173,7 +173,11 @@ def write_tags(
     db: Database, con: duckdb.DuckDBPyConnection, tags: Sequence[Tag], run_id: str, now: datetime, new_ids: set[str]
 ) -> None:
     """Add tags (new documents' ones pending an alert, the others marked backfill); a stored tag
-    whose score, evidence or clause differs is updated and keeps its alert."""
+    whose score, evidence or clause differs is updated and keeps its alert.
+
+    A re-tag of a document whose tag by the topic's current version still waits for its alert
+    (a story held back by ``min_new_stories``, or a run that stopped before its alert) waits
+    too: a new definition does not turn news that was never alerted into history."""
     staged = pa.table(
         {
             "document_id": pa.array([t.document_id for t in tags], pa.string()),
@@ -188,8 +192,11 @@ def write_tags(
     with db.registered("staged_tags", staged):
         execute(
             con,
-            "INSERT INTO document_topics SELECT document_id, topic, topic_version, score, evidence,"
-            " clause, ?, ?, alert_id FROM staged_tags"
+            "INSERT INTO document_topics SELECT s.document_id, s.topic, s.topic_version, s.score, s.evidence,"
+            " s.clause, ?, ?, CASE WHEN s.alert_id = 'backfill' AND EXISTS (SELECT 1 FROM document_topics p"
+            " JOIN topic_versions v ON v.topic = p.topic AND v.version = p.topic_version AND v.is_current"
+            " WHERE p.document_id = s.document_id AND p.topic = s.topic AND p.topic_version <> s.topic_version"
+            " AND p.alert_id IS NULL) THEN NULL ELSE s.alert_id END FROM staged_tags s"
             " ON CONFLICT (document_id, topic, topic_version) DO UPDATE SET score = excluded.score,"
             " evidence = excluded.evidence, clause = excluded.clause, run_id = excluded.run_id,"
             " tagged_at = excluded.tagged_at WHERE document_topics.score <> excluded.score"

@@ -15,6 +15,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -889,3 +890,37 @@ def test_a_topics_alert_settings_reach_the_run(tmp_path: Path, caplog: pytest.Lo
     assert pending == [(2,)]
     reason = "alert: russia-sanctions: 2 recent new stories, fewer than its min_new_stories (3): no alert, they wait"
     assert any(reason in m for m in caplog.messages)
+
+
+def test_stories_waiting_for_min_new_stories_still_wait_after_the_topic_changes(tmp_path: Path) -> None:
+    """Stories held back by min_new_stories are news not yet told: a changed definition re-tags
+    them, and they still wait, then alert with the next alert of the topic (not marked history)."""
+    topics_file = tmp_path / "topics.toml"
+    shipped = default_topics_path().read_text(encoding="utf-8")
+    topics_file.write_text(shipped + "\n[topics.russia-sanctions.alerts]\nmin_new_stories = 3\n", encoding="utf-8")
+    settings = Settings(db=tmp_path / "n.duckdb", seeds=SEEDS, alerts_dir=tmp_path / "alerts", topics=topics_file,
+                        extract_workers=1)  # fmt: skip
+    now = datetime.now(UTC)
+
+    def run(run_id: str, at: datetime) -> Any:
+        store = Store.open_writer(settings.db)
+        try:
+            return run_once(RunContext(settings, store, load_topics(settings.topics_path), at, run_id))
+        finally:
+            store.close()
+
+    assert "russia-sanctions" not in run("run-1", now).alerts
+    changed = shipped.replace(
+        'name = "Russia sanctions"\nlead_sentences = 5\n', 'name = "Russia sanctions"\nlead_sentences = 6\n'
+    )
+    assert changed != shipped
+    topics_file.write_text(changed + "\n[topics.russia-sanctions.alerts]\nmin_new_stories = 2\n", encoding="utf-8")
+    second = run("run-2", now + timedelta(hours=1))
+    assert second.retagged >= 1 and second.alerts == ["russia-sanctions"]
+    alerted = _rows(
+        settings.db,
+        "select count(*) from document_topics t join topic_versions v on v.topic = t.topic"
+        " and v.version = t.topic_version and v.is_current where t.topic = 'russia-sanctions'"
+        " and t.alert_id is not null and t.alert_id <> 'backfill'",
+    )
+    assert alerted == [(2,)]
