@@ -177,7 +177,8 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
     """Read the ``[notify]`` table of ``path`` (None: no notifications).
 
     Raises :class:`ConfigError` for a missing or invalid file, a value that is not a list of
-    strings, or a string that is not a URL.
+    strings, a string that is not a URL, or a ``[quiet]`` or ``[digest]`` URL that ``[notify]``
+    does not list (the schedule would silently apply to no URL: alerts would go out at night).
     """
     if path is None:
         return NotifyConfig()
@@ -204,9 +205,23 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
         if topic == ALL_ALERTS and isinstance(urls, dict):
             urls, all_except = _every_table(path, urls)
         routes[topic] = _check_urls(path, topic, urls)
-    return NotifyConfig(
+    config = NotifyConfig(
         routes, path, all_except, _quiet_hours(path, data.get("quiet")), _digest_schedule(path, data.get("digest"))
     )
+    _check_schedule_urls(config)
+    return config
+
+
+def _check_schedule_urls(config: NotifyConfig) -> None:
+    """Every URL of ``[quiet]`` and ``[digest]`` is one that ``[notify]`` lists, as written there."""
+    configured = {url for urls in config.routes.values() for url in urls}
+    for name, schedule in (("quiet", config.quiet), ("digest", config.digest)):
+        for n, url in enumerate(schedule.urls if schedule is not None else (), start=1):
+            if url not in configured:
+                raise ConfigError(
+                    f"notify file {config.path}: [{name}] urls: URL {n} ({redact(url)}) is not one of the URLs"
+                    " listed in [notify]: write it exactly as it is written there"
+                )
 
 
 def _every_table(path: Path, table: dict[str, Any]) -> tuple[object, frozenset[str]]:
@@ -246,6 +261,8 @@ def _schedule_table(path: Path, name: str, key: str, table: object, example: str
     """A ``[quiet]`` or ``[digest]`` table: its time ``key`` (a string), ``timezone`` (a zone
     that exists; UTC when left out) and ``urls`` (every URL when left out, never an empty list),
     and nothing else."""
+    if isinstance(table, list):
+        raise ConfigError(f"notify file {path}: [[{name}]] is a list of tables: write one table, [{name}], {example}")
     if not isinstance(table, dict) or not isinstance(table.get(key), str):
         raise ConfigError(f"notify file {path}: [{name}] needs {key}, {example}")
     unknown = sorted(set(table) - {key, "timezone", "urls"})
@@ -693,8 +710,4 @@ def unknown_routes(config: NotifyConfig, topics: Sequence[str]) -> list[str]:
     known = {*topics, ALL_ALERTS, SOURCES_TOPIC}
     keys = [k for k in config.routes if k not in known]
     keys += [f'"*".except: {t}' for t in sorted(config.all_except) if t not in known]
-    configured = {url for urls in config.routes.values() for url in urls}
-    for name, schedule in (("quiet", config.quiet), ("digest", config.digest)):
-        if schedule is not None:
-            keys += [f"[{name}] urls: {redact(u)}" for u in schedule.urls if u not in configured]
     return sorted(keys)

@@ -798,6 +798,12 @@ def test_alerts_held_by_a_broken_notify_file_reach_a_digest_url_in_its_digest(
         ("[notify]\na = [1]\n", "is not an Apprise URL"),
         ('[notify]\na = ["no scheme"]\n', "is not an Apprise URL"),
         ('notify = "x"\n', "must be a table"),
+        (
+            '[notify]\n"*" = ["json://h/x"]\n[quiet]\nhours = "22:00-07:00"\nurls = ["json://h/x/"]\n',
+            r"\[quiet\] urls: URL 1 \(json://…/… \[\w+\]\) is not one of the URLs listed in \[notify\]: write it",
+        ),
+        ('[notify]\na = ["json://h.example/x"]\n[digest]\nat = "08:00"\nurls = ["json://h.example/y"]\n', "URL 1"),
+        ('[notify]\n"*" = ["json://h/x"]\n[[quiet]]\nhours = "22:00-07:00"\n', r"\[\[quiet\]\] is a list of tables"),
     ],
 )
 def test_bad_notify_files_are_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
