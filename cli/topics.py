@@ -213,7 +213,7 @@ def topics_retag(
     from storage.store import Store
 
     settings = load_settings(config, topics=topics, db=db)
-    _, chosen = load_topic_file(settings, name)
+    defined, chosen = load_topic_file(settings, name)
     if not settings.db.exists():
         raise DatabaseMissingError(f"no database at {settings.db}: run `newsmon run` first or pass --db PATH")
     store = Store.open_writer(settings.db, settings.lock_timeout_s)
@@ -221,7 +221,7 @@ def topics_retag(
     tags = documents = 0
     try:
         before = store.topics.status()
-        dropped = store.topics.current_other_than([t.slug for t in chosen]) if name is None else []
+        dropped = store.topics.current_other_than([t.slug for t in defined])
         store.runs.start(run_id, now, f"topics retag {name or 'all'}", __version__, kind="retag")
         columns = (TextColumn("retag"), BarColumn(), MofNCompleteColumn(), TextColumn("documents"), TimeElapsedColumn())
         with Progress(*columns, console=err_console, transient=False) as progress:
@@ -231,7 +231,7 @@ def topics_retag(
                 progress=lambda done, _total: progress.update(task, completed=done),
             )  # fmt: skip
             documents = store.documents.count()
-        store.topics.register(chosen, run_id, now, replace_all=name is None)
+        store.topics.register(chosen, run_id, now, replace_all=name is None, retire=dropped)
         store.runs.record_stage(run_id, "retag", documents, tags, 0, time.perf_counter() - t0)
         store.runs.finish(run_id, "completed", datetime.now(UTC))
     except BaseException as err:

@@ -22,14 +22,22 @@ class TopicRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def register(self, topics: Sequence[TopicT], run_id: str, now: datetime, replace_all: bool = True) -> list[TopicT]:
+    def register(
+        self,
+        topics: Sequence[TopicT],
+        run_id: str,
+        now: datetime,
+        replace_all: bool = True,
+        retire: Sequence[str] = (),
+    ) -> list[TopicT]:
         """Record the topic definitions in force; return those whose version is new. A known
         version takes the name, description and definition text given (a renamed topic keeps its
         version: see ``newsmon.topics``).
 
         With ``replace_all`` (a run), exactly these versions become current and every other
         topic stops being current. Without it (re-tagging some topics), only these topics'
-        current versions change.
+        current versions change, and the topics in ``retire`` (no longer defined) stop being
+        current, in the same transaction.
         """
         staged = pa.table(
             {
@@ -55,6 +63,13 @@ class TopicRepository:
                 [now, run_id],
             )
             execute(con, load_sql("set_current_versions" if replace_all else "set_current_versions_of_staged"))
+            if retire:
+                with self.db.registered("retired_topics", string_table("topic", retire)):
+                    execute(
+                        con,
+                        "UPDATE topic_versions SET is_current = false"
+                        " WHERE is_current AND topic IN (SELECT topic FROM retired_topics)",
+                    )
         return [t for t in topics if (t.slug, t.version) not in known]
 
     def stale(self, topics: Sequence[TopicT]) -> list[TopicT]:
