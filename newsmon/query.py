@@ -607,6 +607,12 @@ class _Parser:
         prefix = _FIELD_PREFIX.match(word)
         if prefix:
             name = prefix.group(1)
+            if word[len(name) :].startswith("://"):
+                raise self.error(
+                    start,
+                    f"word {word!r} is a web address, and terms never match inside links:"
+                    " use the site's name (e.g. example for www.example.com)",
+                )
             if name not in FIELDS:
                 raise self.error(start, f"unknown field {name!r}: use title: or body:")
             tokens.append(_Token("FIELD", name, start))

@@ -217,6 +217,7 @@ def test_match_returns_none_when_the_query_does_not_hold() -> None:
         ("russia OR moscow # the capital", "column 18", "put it on a line of its own, outside the quotes"),
         ("title:NOT x", "column 7", "after title:, found 'NOT' (to leave out a word, write NOT title:word)"),
         ("www.example.com", "column 1", "is a web address, and terms never match inside links"),
+        ("russia OR https://example.com/news", "column 11", "'https://example.com/news' is a web address"),
         ("@", "column 1", "has no letters to match"),
         ("russia OR &", "column 11", "has no letters to match"),
     ],

@@ -980,8 +980,8 @@ def test_topics_retag_applies_a_changed_topic_to_history(
         map(tuple, sql(db, "select topic, topic_version from v_document_topics where topic <> 'covid-origins'"))
     )
     assert others == {k: v for k, v in versions_before.items() if k != "covid-origins"}
-    runs = sql(db, "select status, input, kind from v_runs order by started_at")
-    assert runs[-1] == ["completed", "topics retag covid-origins", "retag"]
+    runs = sql(db, "select status, input, kind, tags_new, tags_retagged from v_runs order by started_at")
+    assert runs[-1] == ["completed", "topics retag covid-origins", "retag", "0", "2"]
     # made at the wall clock, the re-tag leaves the views' "today" at the last monitor run's day
     assert sql(db, "select max(day) from v_topic_trend") == [["2023-03-01"]]
     # re-tagged history is not news: the document only the widened version tags is not pending;

@@ -1,6 +1,7 @@
 -- One row per run, with its counts per stage. kind: `monitor` (run, serve, backfill) or `retag`.
 -- documents_backfilled: stored documents a backfill (`newsmon run --since`) re-processed;
--- documents_backfill_changed: those whose text, story or tags changed.
+-- documents_backfill_changed: those whose text, story or tags changed. tags_new: tags of the
+-- run's new documents; tags_retagged: tags a changed topic made on stored documents.
 CREATE OR REPLACE VIEW v_runs AS
 SELECT
     r.id AS run_id,
@@ -17,6 +18,7 @@ SELECT
     coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'store'), 0)::BIGINT AS documents_new,
     coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'dedupe'), 0)::BIGINT AS stories_new,
     coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'tag'), 0)::BIGINT AS tags_new,
+    coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'retag'), 0)::BIGINT AS tags_retagged,
     coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'alert'), 0)::BIGINT AS alerts,
     coalesce(sum(s.items_in) FILTER (WHERE s.stage = 'backfill'), 0)::BIGINT AS documents_backfilled,
     coalesce(sum(s.items_out) FILTER (WHERE s.stage = 'backfill'), 0)::BIGINT AS documents_backfill_changed,
