@@ -281,7 +281,27 @@ def ingest(ctx: RunContext) -> list[Document]:
         "ingest: %d files, %d documents, %d skipped in %.1f s",
         ingested.files_seen, len(ingested.documents), len(ingested.skipped), seconds,
     )  # fmt: skip
-    return list(ingested.documents)
+    return as_stored_files(ctx, list(ingested.documents))
+
+
+def as_stored_files(ctx: RunContext, documents: list[Document]) -> list[Document]:
+    """The documents read from the seeds folder, those stored before from the same file in a
+    folder that has since moved (or been copied) as the stored documents: a file is keyed by its
+    absolute path, so without this a moved folder would be stored again in full, as new stories
+    that set off alerts. The same file: the same bytes, source (the folder's name) and path
+    inside the folder."""
+    root = ctx.settings.seeds.resolve().as_uri()
+    folder = "/" + root.rsplit("/", 1)[-1]
+    tails = {d.id: folder + d.url[len(root) :] for d in documents if d.url == root or d.url.startswith(root + "/")}
+    moved = ctx.store.documents.moved_files(
+        [(d.id, d.content_hash, d.source, tails[d.id]) for d in documents if d.id in tails]
+    )
+    if moved:
+        ctx.logger.info(
+            "ingest: %d files already stored from the same folder at another path (moved or copied):"
+            " read as the stored documents, not stored again", len(moved),
+        )  # fmt: skip
+    return [replace(d, id=moved[d.id][0], url=moved[d.id][1]) if d.id in moved else d for d in documents]
 
 
 def harvest(ctx: RunContext) -> FeedHarvest:

@@ -80,6 +80,30 @@ class DocumentRepository:
             )
         return {doc_id: (content, seen) for doc_id, content, seen in rows}
 
+    def moved_files(self, files: Sequence[tuple[str, str, str, str]]) -> dict[str, tuple[str, str]]:
+        """Of files read now, given as (id, content hash, source, path tail such as
+        ``/seeds/sub/a.txt``) and not stored under their own id: those stored before from another
+        path that ends the same way, with the same bytes and source (their folder was moved or
+        copied), as id -> (stored id, stored url); the first stored id when there are several."""
+        if not files:
+            return {}
+        staged = pa.table(
+            {
+                "id": pa.array([f[0] for f in files], pa.string()),
+                "content_hash": pa.array([f[1] for f in files], pa.string()),
+                "source": pa.array([f[2] for f in files], pa.string()),
+                "tail": pa.array([f[3] for f in files], pa.string()),
+            }
+        )
+        with self.db.registered("staged_files", staged):
+            rows = self.db.execute(
+                "SELECT s.id, min(d.id), arg_min(d.url, d.id) FROM staged_files s"
+                " JOIN documents d ON d.content_hash = s.content_hash AND d.source = s.source"
+                " AND d.source_kind = 'file' AND d.id <> s.id AND ends_with(d.url, s.tail)"
+                " WHERE s.id NOT IN (SELECT id FROM documents) GROUP BY s.id",
+            )
+        return {new: (stored, url) for new, stored, url in rows}
+
     def backfill_plan(self, since: datetime) -> tuple[list[BackfillItem], set[str]]:
         """What a backfill from ``since`` re-processes, in replay order (time, then url, then id):
         the documents first seen or published on or after ``since``, and every member of a story

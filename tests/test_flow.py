@@ -435,3 +435,40 @@ def test_batches_are_bounded_by_count_and_by_text() -> None:
     assert [len(b) for b in batched(big, 100, 1000)] == [2, 2, 1]
     assert [len(b) for b in batched([doc(0, 5000)], 3, 1000)] == [1]  # a huge one still goes alone
     assert batched([], 3, 1000) == []
+
+
+def test_a_moved_or_copied_seeds_folder_is_not_stored_again(tmp_path: Path) -> None:
+    """Files are keyed by their path: a seeds folder moved (or copied) elsewhere holds the same
+    documents, not new ones that would flood the trends and alerts; a file copied under another
+    name inside the folder is a document of its own."""
+    from newsmon.pipeline import RunContext, RunSummary, run_once
+    from newsmon.topics import load_topics
+    from storage.store import Store
+
+    first = tmp_path / "a" / "seeds"
+    shutil.copytree(SEEDS, first)
+    db = tmp_path / "news.duckdb"
+    topics = load_topics(default_topics_path())
+    now = datetime(2023, 3, 1, 12, tzinfo=UTC)
+
+    def run(folder: Path, run_id: str, hours: int) -> RunSummary:
+        settings = Settings(db=db, seeds=folder, alerts_dir=tmp_path / "alerts", extract_workers=1)
+        store = Store.open_writer(db)
+        try:
+            return run_once(RunContext(settings, store, topics, now + timedelta(hours=hours), run_id))
+        finally:
+            store.close()
+
+    assert run(first, "run-1", 0).documents_new == 2
+    moved = tmp_path / "b" / "seeds"
+    moved.parent.mkdir()
+    first.rename(moved)
+    again = run(moved, "run-2", 1)
+    assert (again.documents_new, again.documents_unchanged, again.alerts) == (0, 2, [])
+    copied = tmp_path / "c" / "seeds"
+    shutil.copytree(moved, copied)
+    name = sorted(p.name for p in copied.iterdir())[0]
+    shutil.copy(copied / name, copied / f"copy-{name}")
+    third = run(copied, "run-3", 2)
+    assert (third.documents_new, third.documents_unchanged) == (1, 2)
+    assert _query(db, "SELECT count(*) FROM documents") == [(3,)]
