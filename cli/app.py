@@ -177,18 +177,30 @@ def db_flag(settings: Settings) -> str:
     return f" --db {shlex.quote(str(settings.db))}" if settings.db != Settings.model_fields["db"].default else ""
 
 
-def refuse_database_output(output: Path, db: Path) -> None:
+def refuse_output_over_inputs(output: Path, settings: Settings, config: Path | None) -> None:
     """A one-line error if ``output`` (links followed) is the database, its snapshot or their
-    write-ahead logs: an export or a query result must never be written over them."""
+    write-ahead logs, or a file newsmon reads its settings from (the config file, the feeds,
+    topics and notify files): an export or a query result must never be written over them."""
+    from newsmon.config import DEFAULT_CONFIG_FILE
     from newsmon.errors import OutputError
     from newsmon.exports import is_stdout
     from storage.snapshot import snapshot_path, wal_path
 
     if is_stdout(output):
         return
-    guarded = {f.resolve() for base in (db, snapshot_path(db)) for f in (base, wal_path(base))}
-    if output.resolve() in guarded:
+    db = settings.db
+    target = output.resolve()
+    if target in {f.resolve() for base in (db, snapshot_path(db)) for f in (base, wal_path(base))}:
         raise OutputError(f"--output {output} is the database itself: write the result to another file")
+    inputs = {
+        "config file": config or DEFAULT_CONFIG_FILE,
+        "feeds file": settings.feeds_path,
+        "topics file": settings.topics_path,
+        "notify file": settings.notify_path,
+    }
+    for what, path in inputs.items():
+        if path is not None and path.resolve() == target:
+            raise OutputError(f"--output {output} is newsmon's {what}: write the result to another file")
 
 
 def when(value: Any) -> str:

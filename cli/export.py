@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from cli.app import ConfigOption, DbOption, app, console, err_console, refuse_database_output
+from cli.app import ConfigOption, DbOption, app, console, err_console, refuse_output_over_inputs
 from newsmon.config import load_settings
 from newsmon.errors import ConfigError
 from newsmon.schedule import parse_time
@@ -97,7 +97,7 @@ def export(
     if filters.since is not None and filters.until is not None and _start(filters.since) > _end(filters.until):
         raise ConfigError(f"--since {since} is after --until {until}: nothing could match; swap them")
     settings = load_settings(config, db=db)
-    refuse_database_output(output, settings.db)
+    refuse_output_over_inputs(output, settings, config)
     con = open_reader(settings.db, live=live)
     try:
         objects = exportable(con)

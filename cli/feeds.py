@@ -15,7 +15,7 @@ import typer
 from rich.table import Column, Table
 from rich.text import Text
 
-from cli.app import ConfigOption, DbOption, app, console, when, wide
+from cli.app import ConfigOption, DbOption, app, console, refuse_output_over_inputs, when, wide
 from newsmon.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -455,5 +455,6 @@ def feeds_export(
     if output is None:
         typer.echo(text, nl=False)
         return
+    refuse_output_over_inputs(output, settings, config)
     output.write_text(text, encoding="utf-8")
     _plain(f"exported {len(specs)} feeds of {path} to {output}")

@@ -19,7 +19,7 @@ import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
-from cli.app import ConfigOption, DbOption, app, console, err_console, refuse_database_output, when, wide
+from cli.app import ConfigOption, DbOption, app, console, err_console, refuse_output_over_inputs, when, wide
 from newsmon.config import load_settings
 from newsmon.errors import ConfigError, InputError, OutputError, QueryError
 from newsmon.results import (
@@ -131,7 +131,7 @@ def sql(
     if output is not None and is_stdout(output) and fmt is not OutputFormat.parquet:
         output = None  # `-o -` is the terminal, as `-` is stdin for the query (Parquet: its bytes)
     if output is not None:
-        refuse_database_output(output, settings.db)
+        refuse_output_over_inputs(output, settings, config)
     if views and fmt is None and output is None:
         _print_views(settings.db, live)
         return

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 60.0
 FEEDS_FILE_HEADER = "# newsmon feeds: one [[feeds]] table per feed.\n"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION = re.compile(r"^\s*(?:\d+(?:\.\d+)?\s*[smhd]?\s*|(?:\d+(?:\.\d+)?\s*[smhd]\s*)+)$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _TABLE_HEADER = re.compile(r"^\s*\[")
 _FEEDS_HEADER = re.compile(r"^\s*\[\[\s*feeds\s*\]\]\s*(#.*)?$")
@@ -41,14 +42,14 @@ _FILE_KEYS = frozenset({"feeds"})
 
 
 def parse_duration(value: str | float | int, where: str) -> float:
-    """Seconds from ``900``, ``"90s"``, ``"30m"``, ``"2h"`` or ``"1d"`` (at least one minute)."""
+    """Seconds from ``900``, ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or a sum such as ``"1h30m"``
+    (as :func:`format_duration` writes them); at least one minute."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ConfigError(f"{where}: interval {value!r} is not a duration: use e.g. 900, '30m', '2h'")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        if not _DURATION.match(str(value)):
+            raise ConfigError(f"{where}: interval {value!r} is not a duration: use e.g. 900, '30m', '2h', '1h30m'")
+        seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(str(value)))
     if seconds < MIN_INTERVAL_S:
         raise ConfigError(f"{where}: interval {value!r} is below one minute: poll less often")
     return seconds
@@ -92,13 +93,23 @@ def parse_feeds_text(text: str, where: str) -> list[FeedSpec]:
     if not isinstance(entries, list):
         raise ConfigError(f"feeds file {where}: 'feeds' must be an array of [[feeds]] tables")
     specs: list[FeedSpec] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
+    names: dict[str, int] = {}
     for i, entry in enumerate(entries, 1):
         spec = _feed_entry(entry, f"{where}: feed {i}")
-        if spec.url in seen:
-            log.warning("%s: feed %d: %s is listed twice; polling it once", where, i, spec.url)
+        key = _url_key(spec.url)
+        if key in seen:  # as written, or written another way (letter case, a fragment, a default port)
+            log.warning(
+                "%s: feed %d: %s is feed %d's URL, listed twice; polling it once", where, i, spec.url, seen[key]
+            )
             continue
-        seen.add(spec.url)
+        seen[key] = i
+        if _name_key(spec.name) in names:
+            log.warning(
+                "%s: feed %d: name %r is feed %d's too (names are compared ignoring case): rename one, so that"
+                " `newsmon feeds remove NAME` can tell them apart", where, i, spec.name, names[_name_key(spec.name)],
+            )  # fmt: skip
+        names.setdefault(_name_key(spec.name), i)
         specs.append(spec)
     return specs
 
@@ -221,9 +232,11 @@ def find_feeds(specs: Sequence[FeedSpec], keys: Sequence[str], where: str) -> li
 
 
 def _find_feed(specs: Sequence[FeedSpec], key: str, where: str) -> FeedSpec:
-    by_url = [s for s in specs if s.url == key]
-    if by_url:
-        return by_url[0]
+    """The feed ``key`` names: its URL, however written (see :func:`listed_feed`), else its name
+    (exactly, else ignoring case, when only one feed has it)."""
+    by_url = listed_feed(specs, key) if "://" in key else None
+    if by_url is not None:
+        return by_url
     for matches in ([s for s in specs if s.name == key], [s for s in specs if s.name.casefold() == key.casefold()]):
         if len(matches) == 1:
             return matches[0]

@@ -4,6 +4,7 @@ the pipeline core (no Prefect) for the runs before and after."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import tomllib
 from collections.abc import Iterator, Sequence
@@ -16,7 +17,7 @@ from support import Newsmon, Route, ScriptedServer, make_database, require_share
 
 from newsmon.config import load_settings
 from newsmon.errors import ConfigError
-from newsmon.feedlist import format_duration, load_feeds, read_opml, remove_feed, render_opml
+from newsmon.feedlist import format_duration, load_feeds, parse_duration, read_opml, remove_feed, render_opml
 from newsmon.feeds import FeedSpec, parse_feed, plan_poll, record_failure
 from newsmon.models import FeedState
 from newsmon.pipeline import RunContext, run_once
@@ -394,6 +395,11 @@ def test_remove_by_name_and_by_url_keeps_the_rest_of_the_file(tmp_path: Path, ne
     assert _query(db, "SELECT count(*) FROM v_feed_health WHERE NOT active") == [(2,)]  # the history stays
     again = newsmon("feeds", "remove", "Wire", "--feeds", str(feeds), "--db", str(db))
     assert again.exit_code == 1 and "no feed named 'Wire'" in _one_line(again.stderr)
+    other_way = newsmon(
+        "feeds", "remove", "HTTPS://Blog.example:443/./atom#top", "--feeds", str(feeds), "--db", str(db)
+    )
+    assert other_way.exit_code == 0, other_way.stderr  # its URL written another way, as `feeds add` knows it
+    assert load_feeds(feeds) == []
 
 
 def test_a_feeds_file_with_a_misspelt_table_name_is_an_error(tmp_path: Path, newsmon: Newsmon) -> None:
@@ -404,6 +410,23 @@ def test_a_feeds_file_with_a_misspelt_table_name_is_an_error(tmp_path: Path, new
     assert f"feeds file {feeds}: unknown top-level key(s) ['feed']: use [[feeds]]" in _one_line(listed.stderr)
     added = newsmon("feeds", "add", "https://other.example/rss", "--no-check", "--feeds", str(feeds))
     assert added.exit_code == 1 and "[[feeds]]" not in feeds.read_text(encoding="utf-8")
+
+
+def test_a_url_listed_twice_however_written_is_polled_once_and_a_shared_name_is_warned_of(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from newsmon.feedlist import parse_feeds_text
+
+    text = (
+        '[[feeds]]\nname = "A"\nurl = "https://a.example/rss"\n[[feeds]]\nname = "a"\nurl = "https://b.example/rss"\n'
+        '[[feeds]]\nname = "C"\nurl = "HTTPS://A.example:443/rss#top"\n'
+    )
+    with caplog.at_level(logging.WARNING, logger="newsmon.feedlist"):
+        specs = parse_feeds_text(text, "feeds.toml")
+    assert [s.name for s in specs] == ["A", "a"]
+    said = " ".join(caplog.messages)
+    assert "feed 3: HTTPS://A.example:443/rss#top is feed 1's URL, listed twice; polling it once" in said
+    assert "feed 2: name 'a' is feed 1's too (names are compared ignoring case): rename one" in said
 
 
 def test_remove_refuses_a_name_shared_by_two_feeds(tmp_path: Path) -> None:
@@ -442,6 +465,11 @@ def test_export_and_import_round_trip_with_tags(tmp_path: Path, newsmon: Newsmon
     assert load_feeds(copy) == load_feeds(feeds)
     stdout = newsmon("feeds", "export", "--feeds", str(feeds), env={"NEWSMON_DB": str(tmp_path / "none.duckdb")})
     assert stdout.stdout == data.decode()
+    before = feeds.read_bytes()
+    over = newsmon("feeds", "export", "--output", str(feeds), "--feeds", str(feeds),
+                   env={"NEWSMON_DB": str(tmp_path / "none.duckdb")})  # fmt: skip
+    assert over.exit_code == 1 and f"--output {feeds} is newsmon's feeds file" in _one_line(over.stderr)
+    assert feeds.read_bytes() == before
 
 
 def test_import_refuses_outlines_that_are_not_http_and_counts_them(tmp_path: Path, newsmon: Newsmon) -> None:
@@ -524,10 +552,25 @@ def test_real_feeds_give_their_language_format_and_site() -> None:
         assert (feed.title, feed.site_url, feed.language, feed.format) == expected, name
 
 
-def test_intervals_are_written_as_durations() -> None:
-    assert [format_duration(s) for s in (60, 90, 1800, 3600, 5400, 7200, 86400, 90000)] == [
-        "1m", "1m30s", "30m", "1h", "1h30m", "2h", "1d", "1d1h",
-    ]  # fmt: skip
+def test_intervals_are_written_as_durations_that_read_back() -> None:
+    seconds = (60, 90, 1800, 3600, 5400, 7200, 86400, 90000)
+    written = [format_duration(s) for s in seconds]
+    assert written == ["1m", "1m30s", "30m", "1h", "1h30m", "2h", "1d", "1d1h"]
+    assert [parse_duration(w, "feed 1") for w in written] == [float(s) for s in seconds]
+    assert parse_duration("1.5h", "feed 1") == parse_duration("1h 30m", "feed 1") == 5400.0
+    for bad in ("1h30", "30mm", "h", "-5m"):
+        with pytest.raises(ConfigError, match=r"is not a duration: use e\.g\. 900, '30m', '2h', '1h30m'"):
+            parse_duration(bad, "feed 1")
+
+
+def test_a_feed_added_with_a_compound_interval_is_read_back(tmp_path: Path, newsmon: Newsmon) -> None:
+    """``--interval 1.5h`` is written as ``1h30m``, which the feeds file must read back."""
+    feeds = tmp_path / "feeds.toml"
+    added = newsmon("feeds", "add", "https://wire.example/rss", "--no-check", "--interval", "1.5h",
+                    "--feeds", str(feeds))  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert 'interval = "1h30m"' in feeds.read_text(encoding="utf-8")
+    assert [s.interval_s for s in load_feeds(feeds)] == [5400.0]
 
 
 def test_validators_from_outside_a_run_never_make_a_conditional_get() -> None:
