@@ -125,7 +125,7 @@ def _replay_batch(replay: _Replay, chunk: list[BackfillItem]) -> None:
     before_tags = {(d, t, v): e for d, t, v, e in store.topics.tag_keys(ids, ctx.versions)}
     deduped = steps.dedupe(store, batch, ctx.settings.dedupe_threshold, ctx.run_id, replay.unreplayed)
     tags = steps.tag(batch, ctx.topics)
-    steps.store(store, ctx.run_id, ctx.now, batch, deduped, tags, [], ctx.versions)
+    steps.store(store, ctx.run_id, ctx.now, batch, deduped, tags, [], ctx.versions, news=False)
     after_tags = {(t.document_id, t.topic, t.topic_version): t.evidence for t in tags}
     story_of = {a.document_id: a.story_id for a in deduped.assignments}
     old = {item.id: item for item in chunk}

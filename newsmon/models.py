@@ -409,6 +409,8 @@ class Batch:
     ``keys`` are the documents' dedupe keys; ``new_stories`` the index entries of the stories
     the batch starts; ``tagged_versions`` the (topic, version) pairs the batch was tagged with
     (the batch's tags of those versions then become exactly ``tags``), or None to only add tags.
+    ``news``: whether the batch is news (a run's new and changed documents, whose new tags wait
+    for an alert), or history (a backfill's re-processing, whose tags never alert).
     """
 
     documents: Sequence[Document]
@@ -418,6 +420,7 @@ class Batch:
     tags: Sequence[Tag]
     feed_items: Sequence[FeedItemRow] = ()
     tagged_versions: Sequence[tuple[str, str]] | None = None
+    news: bool = True
 
 
 @dataclass(frozen=True, slots=True)

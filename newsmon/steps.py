@@ -127,16 +127,18 @@ def store_batch(
     tags: list[Tag],
     feed_rows: list[FeedItemRow] | tuple[()] = (),
     tagged_versions: list[tuple[str, str]] | None = None,
+    news: bool = True,
 ) -> int:
     """Write a batch in one transaction; returns the number of new documents.
 
     Each document's language is read from its text first (:func:`newsmon.language.with_languages`).
     With ``tagged_versions`` (the topic versions the batch was tagged with), the batch's tags of
-    those versions are replaced by ``tags``."""
+    those versions are replaced by ``tags``. ``news``: see :class:`newsmon.models.Batch` (False
+    for a backfill)."""
     documents = with_languages(documents)
     batch = Batch(
         documents, deduped.keys, new_story_keys(deduped.keys, deduped.assignments), deduped.assignments, tags,
-        feed_rows, tagged_versions,
+        feed_rows, tagged_versions, news,
     )  # fmt: skip
     return int(store.batches.store(batch, run_id, now))
 

@@ -31,7 +31,8 @@ class BatchWriter:
         Idempotent: rows are keyed by natural keys and rewritten only where a value differs, so a
         document processed again with the same text, story and tags changes no row (and keeps
         its run ids). A story left with no member (its documents moved to other stories) is
-        removed.
+        removed. In a batch of news, the tags a document whose text changed newly has wait for
+        an alert, as a new document's do.
         """
         db = self.db
         signed = [k for k in batch.keys if k.kind == "full" and k.signature is not None]
@@ -54,6 +55,18 @@ class BatchWriter:
             db.registered("staged_members", members_table(batch.assignments)),
             db.transaction() as con,
         ):
+            rewritten = (
+                set()
+                if not batch.news
+                else {  # stored documents whose text this batch changes
+                    row[0]
+                    for row in execute(
+                        con,
+                        "SELECT d.id FROM documents d JOIN staged_documents s USING (id)"
+                        " WHERE d.text_hash <> s.text_hash",
+                    )
+                }
+            )
             execute(con, load_sql("upsert_documents"))
             fault_point("mid-store")
             self._write_index(con, batch, run_id, bool(unsigned.num_rows))
@@ -68,7 +81,7 @@ class BatchWriter:
             }
             if batch.tagged_versions is not None:
                 drop_stale_tags(db, con, batch.tags, batch.tagged_versions)
-            write_tags(db, con, batch.tags, run_id, now, new_ids)
+            write_tags(db, con, batch.tags, run_id, now, new_ids | rewritten)
             write_feed_items(db, con, batch.feed_items, run_id, now)
         return len(new_ids)
 

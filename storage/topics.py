@@ -187,8 +187,9 @@ def drop_stale_tags(
 def write_tags(
     db: Database, con: duckdb.DuckDBPyConnection, tags: Sequence[Tag], run_id: str, now: datetime, new_ids: set[str]
 ) -> None:
-    """Add tags (new documents' ones pending an alert, the others marked backfill); a stored tag
-    whose score, evidence or clause differs is updated and keeps its alert.
+    """Add tags (those of ``new_ids``, new or rewritten documents, pending an alert; the others
+    marked backfill); a stored tag whose score, evidence or clause differs is updated and keeps
+    its alert, so a rewritten document alerts only for the topics it newly has.
 
     A re-tag of a document whose tag by the topic's current version still waits for its alert
     (a story held back by ``min_new_stories``, or a run that stopped before its alert) waits

@@ -20,7 +20,7 @@ from newsmon.errors import ConfigError
 from newsmon.feedlist import format_duration, load_feeds, parse_duration, read_opml, remove_feed, render_opml
 from newsmon.feeds import FeedSpec, parse_feed, plan_poll, record_failure
 from newsmon.models import FeedState
-from newsmon.pipeline import RunContext, run_once
+from newsmon.pipeline import RunContext, RunSummary, run_once
 from newsmon.probe import discover_feeds
 from newsmon.topics import load_topics
 from storage.store import Store, open_reader
@@ -83,7 +83,7 @@ def _one_line(text: str) -> str:
     return lines[0]
 
 
-def _run(tmp_path: Path, feeds: Path, db: Path, now: datetime) -> None:
+def _run(tmp_path: Path, feeds: Path, db: Path, now: datetime) -> RunSummary:
     """One run of the pipeline core (no Prefect): the due feeds polled, their items stored."""
     seeds = tmp_path / "no-seeds"
     seeds.mkdir(exist_ok=True)
@@ -92,7 +92,7 @@ def _run(tmp_path: Path, feeds: Path, db: Path, now: datetime) -> None:
     )
     store = Store.open_writer(db)
     try:
-        run_once(RunContext(settings, store, load_topics(settings.topics_path), now, f"run-{now:%H%M%S}"))
+        return run_once(RunContext(settings, store, load_topics(settings.topics_path), now, f"run-{now:%H%M%S}"))
     finally:
         store.close()
 
@@ -244,6 +244,41 @@ def test_add_records_details_in_the_database_and_the_first_run_collects_every_it
     _run(tmp_path, feeds, db, datetime.now(UTC))
     assert [h for h in server.hits("/feed.rss") if "if-none-match" in h] == []  # the add's etag was not sent
     assert _query(db, "SELECT count(*) FROM feed_items") == [(3,)]
+
+
+def test_an_item_rewritten_to_match_a_topic_alerts_for_it(tmp_path: Path, server: ScriptedServer) -> None:
+    """A feed item whose text changes so that it now matches a topic is news for that topic: it
+    alerts, once; the topics it had before do not alert again."""
+    now = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+    def feed(title: str, text: str) -> bytes:
+        item = f"<item><guid>g2</guid><title>{title}</title><link>https://news.example/g2</link>"
+        return (
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title><link>https://wire.example/</link>'
+            f"{item}<description>{text}</description><pubDate>{format_datetime(now)}</pubDate></item></channel></rss>"
+        ).encode()
+
+    server.routes["/feed.rss"] = Route(feed("Council approves a new bus timetable", "The council voted on it."))
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(f'[[feeds]]\nname = "Wire"\nurl = "{server.url("/feed.rss")}"\n', encoding="utf-8")
+    db = tmp_path / "news.duckdb"
+    assert _run(tmp_path, feeds, db, now).alerts == []
+    server.routes["/feed.rss"] = Route(
+        feed(
+            "EU imposes new sanctions on Russian oil exports",
+            "The European Union adopted new sanctions against Russian oil exports on Tuesday, officials said.",
+        )
+    )
+    changed = _run(tmp_path, feeds, db, now + timedelta(hours=2))
+    assert changed.documents_new == 0 and "russia-sanctions" in changed.alerts
+    server.routes["/feed.rss"] = Route(
+        feed(
+            "EU imposes new sanctions on Russian oil and gas exports",
+            "The European Union adopted new sanctions against Russian oil and gas exports on Tuesday, officials said.",
+        )
+    )
+    again = _run(tmp_path, feeds, db, now + timedelta(hours=4))
+    assert "russia-sanctions" not in again.alerts  # the topic it already had: alerted once
 
 
 def test_a_run_dates_an_item_of_implausible_date_by_its_first_sighting(tmp_path: Path, server: ScriptedServer) -> None:
