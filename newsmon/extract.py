@@ -15,6 +15,7 @@ from typing import Final, TypedDict
 import trafilatura
 
 from newsmon import pagekinds
+from newsmon.text import decode_mostly_utf8
 from newsmon.workers import WORKER_MEMORY_BYTES, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,18 @@ def _html_language(html: bytes) -> str | None:
     return m.group(1).decode("ascii").lower() if m else None
 
 
+def _markup(html: bytes) -> bytes | str:
+    """The page as trafilatura is given it: its bytes (it finds their charset), or, for a UTF-8
+    page with a few stray bytes, its text (see :func:`newsmon.text.decode_mostly_utf8`), which
+    trafilatura's detection would read in a legacy code page, every accented letter garbled."""
+    try:
+        html.decode("utf-8")
+    except UnicodeDecodeError:
+        text = decode_mostly_utf8(html)
+        return text if text is not None else html
+    return html
+
+
 def extract_page(html: bytes, url: str, with_metadata: bool = True) -> PageText:
     """Extract one fetched page, refusing pages too large or too deep to be articles.
 
@@ -133,7 +146,7 @@ def extract_page(html: bytes, url: str, with_metadata: bool = True) -> PageText:
     if html.count(b"<") > MAX_PAGE_ELEMENTS:
         return PageText(None, "not-article", f"more than {MAX_PAGE_ELEMENTS} elements")
     try:
-        doc = trafilatura.bare_extraction(html, url=url, with_metadata=with_metadata, **TRAFILATURA_OPTIONS)
+        doc = trafilatura.bare_extraction(_markup(html), url=url, with_metadata=with_metadata, **TRAFILATURA_OPTIONS)
     except Exception as err:  # trafilatura and lxml raise many kinds on broken pages
         message = f"extraction failed: {type(err).__name__}: {err}"[:300]
         return PageText(None, "unavailable", message, failure="extraction")

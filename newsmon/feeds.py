@@ -48,7 +48,7 @@ from newsmon.feedlist import (
     render_opml,
 )
 from newsmon.models import Document, FeedSpec, FeedState
-from newsmon.text import detect_charset, drop_controls, sha256_hex, text_hash
+from newsmon.text import decode_mostly_utf8, detect_charset, drop_controls, sha256_hex, text_hash
 from newsmon.urls import canonicalize_url, identity_url, safe_http_url
 from newsmon.workers import WorkerPool
 
@@ -176,8 +176,9 @@ def to_utf8(data: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
     """Re-encode a feed body as UTF-8 with a matching XML declaration; return it and the source charset.
 
     Valid UTF-8 wins over a wrong declaration; otherwise the declared charset is used when
-    the bytes decode with it, else the charset is detected. Bodies with a BOM (UTF-16/32)
-    are left to feedparser.
+    the bytes decode with it (unless it is UTF-8), then UTF-8 with a few stray bytes
+    (:func:`newsmon.text.decode_mostly_utf8`), else the charset is detected. Bodies with a BOM
+    (UTF-16/32) are left to feedparser.
     """
     if data.startswith(_BOMS) or b"\x00" in data[:64]:
         return data, None  # UTF-16/32 (with or without BOM): feedparser detects these itself
@@ -191,6 +192,9 @@ def to_utf8(data: bytes, headers: Mapping[str, str]) -> tuple[bytes, str | None]
                 text, source = data.decode(declared), declared.lower()
             except (LookupError, UnicodeDecodeError):
                 text = ""
+        mostly = None if source else decode_mostly_utf8(data)
+        if mostly is not None:
+            text, source = mostly, "utf-8"
         if not source:
             source = detect_charset(data)
             if source is None:

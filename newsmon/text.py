@@ -56,10 +56,45 @@ def read_settings_text(path: Path, what: str) -> str:
         raise ConfigError(f"{what} {path} is not UTF-8 ({err.reason} at byte {err.start}): save it as UTF-8") from err
 
 
+# A well-formed UTF-8 sequence of two to four bytes (no overlong forms, no surrogates).
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
+    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+_NOT_ASCII_RUN = re.compile(rb"[\x80-\xff]+")
+
+
+def _stray_as_cp1252(err: UnicodeError) -> tuple[str, int]:
+    """A decoding error handler: bytes that are not UTF-8 read as windows-1252 (the usual
+    source of a fragment pasted into UTF-8 text: ``–``, ``’``, ``é``), else ``\ufffd``."""
+    if not isinstance(err, UnicodeDecodeError):
+        raise err
+    return err.object[err.start : err.end].decode("cp1252", errors="replace"), err.end
+
+
+codecs.register_error("newsmon-stray-cp1252", _stray_as_cp1252)
+
+
+def decode_mostly_utf8(data: bytes) -> str | None:
+    """``data`` read as UTF-8, its few stray bytes as windows-1252, when it is UTF-8 with a few
+    bytes that are not (a cp1252 dash or accented letter pasted into a UTF-8 page), else None.
+
+    It is, when its well-formed multi-byte characters are at least as many as its runs of
+    other bytes. A legacy code page's text gives the opposite: each accented letter or each
+    Cyrillic word is such a run, and well-formed sequences arise only by chance, so it is left
+    to charset detection, which would read the UTF-8 text as a code page (``CafÃ©``)."""
+    valid = len(_UTF8_MULTIBYTE.findall(data))
+    if not valid:
+        return None
+    stray = sum(1 for run in _NOT_ASCII_RUN.findall(data) for piece in _UTF8_MULTIBYTE.split(run) if piece)
+    return data.decode("utf-8", errors="newsmon-stray-cp1252") if stray <= max(1, valid // 10) else None
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Decode ``data`` to text and return ``(text, encoding)``.
 
-    A byte-order mark wins, then strict UTF-8, then charset detection (charset-normalizer).
+    A byte-order mark wins, then strict UTF-8, then UTF-8 with a few stray bytes
+    (:func:`decode_mostly_utf8`), then charset detection (charset-normalizer).
     Raises :class:`UndecodableError` for binary data (NUL bytes outside UTF-16/32, or
     mostly control characters).
     """
@@ -73,7 +108,8 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         try:
             text, encoding = data.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
-            text, encoding = _detect(data)
+            mostly = decode_mostly_utf8(data)
+            text, encoding = (mostly, "utf-8") if mostly is not None else _detect(data)
     if "\x00" in text or _control_ratio(text) > 0.05:
         raise UndecodableError("binary content (control bytes)")
     return text, encoding

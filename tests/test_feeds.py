@@ -154,6 +154,17 @@ def test_legacy_and_mislabeled_charsets_decode_to_the_right_letters(name: str, e
     assert "\ufffd" not in text and "Ã" not in text
 
 
+def test_a_utf8_feed_with_a_stray_byte_keeps_its_letters() -> None:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        "<item><title>Café news one</title><link>https://a.example/1</link>"
+        "<description>Zürich – naïve \x96 élan</description></item></channel></rss>"
+    ).encode()
+    body = body.replace("\x96".encode(), b"\x96")
+    (item,) = parse_feed(body, {"content-type": "application/rss+xml; charset=utf-8"}).items
+    assert item.title == "Café news one" and "Zürich – naïve – élan" in item.summary
+
+
 def test_not_a_feed_and_broken_feeds_are_reported_not_raised() -> None:
     assert not parse_feed(b"<html><body><h1>Document moved</h1></body></html>", {"content-type": "text/html"}).is_feed
     assert not parse_feed(b"\x89PNG\r\n\x1a\n" + bytes(200), {"content-type": "image/png"}).is_feed

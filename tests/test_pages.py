@@ -44,6 +44,19 @@ def http() -> HttpConfig:
     return HttpConfig.from_env(["127.0.0.0/8"])
 
 
+def test_a_utf8_page_with_a_stray_byte_keeps_its_letters() -> None:
+    """A UTF-8 page with one windows-1252 dash is read as UTF-8, not as a code page throughout."""
+    from newsmon.extract import extract_page
+
+    paragraph = "Le président a présenté la réforme des retraites à l’Assemblée nationale mercredi soir. "
+    body = "".join(f"<p>{paragraph}Élément {k}.</p>" for k in range(6))
+    html = f"<html><head><meta charset='utf-8'><title>Réforme</title></head><body><article><h1>Réforme</h1>{body}"
+    page = html.encode() + b"<p>Fin \x96 du texte, d\xe9cid\xe9e.</p></article></body></html>"
+    text = extract_page(page, "https://a.example/reforme")
+    assert text.extracted is not None
+    assert "Le président a présenté la réforme" in text.extracted.text and "Ã" not in text.extracted.text
+
+
 def test_sort_fetched_settles_failures_and_non_html() -> None:
     ok = FetchResult("u1", "u1-final", 200, {"content-type": "text/html"}, b"<p>x</p>", None, None, False, 0.1, 0)
     png = FetchResult("u2", "u2", 200, {"content-type": "image/png"}, b"png", None, None, False, 0.1, 0)

@@ -10,6 +10,7 @@ from newsmon.text import (
     UndecodableError,
     clean_text,
     decode_bytes,
+    decode_mostly_utf8,
     is_plain_western,
     normalize_for_match,
     shorten,
@@ -37,6 +38,33 @@ RUSSIAN = (
 def test_utf8_is_decoded_as_utf8() -> None:
     text = "Café “quoted” – Ünïcödé, Казахстан, 中文"
     assert decode_bytes(text.encode("utf-8")) == (text, "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("Réforme du président".encode() + b" \x96 " + "élu à Zürich".encode(), "Réforme du président – élu à Zürich"),
+        ("Café news one".encode() + b"\xff\xfe", "Café news oneÿþ"),
+        ("Les élèves d’aujourd’hui".encode() + b" caf\xe9", "Les élèves d’aujourd’hui café"),
+        (RUSSIAN.encode() + b"\x85", RUSSIAN + "…"),
+    ],
+    ids=["cp1252-dash", "stray-bytes", "cp1252-letter", "cyrillic"],
+)
+def test_utf8_with_a_few_stray_bytes_stays_utf8(data: bytes, expected: str) -> None:
+    """UTF-8 text with a fragment in windows-1252 (or a stray byte) is not read as a code page
+    throughout (``CafÃ©``): its stray bytes are read as windows-1252."""
+    assert decode_bytes(data) == (expected, "utf-8")
+
+
+@pytest.mark.parametrize("codec", ["cp1252", "cp1251", "euc-jp", "gb18030"])
+def test_legacy_text_is_not_taken_for_utf8_with_stray_bytes(codec: str) -> None:
+    text = {
+        "cp1252": FRENCH,
+        "cp1251": RUSSIAN,
+        "euc-jp": "外務大臣は火曜日、アスタナで中央アジア五か国の外相と会談した。",
+        "gb18030": "外交部长周二在阿斯塔纳会见了中亚五国外长，讨论贸易与安全。",
+    }[codec]
+    assert decode_mostly_utf8(text.encode(codec)) is None
 
 
 def test_utf8_bom_is_dropped() -> None:
