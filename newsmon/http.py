@@ -122,7 +122,7 @@ class HttpConfig:
     per_host_concurrency: int = 2
     concurrency: int = 16
     allow: tuple[str, ...] = ()  # host names or CIDR ranges allowed although not public
-    max_retry_after_s: float = 3600.0  # cap on an honoured Retry-After
+    max_retry_after_s: float = 86400.0  # cap on an honoured Retry-After: a day, as feed back-off is capped
     verify_tls: bool = True
 
     def __post_init__(self) -> None:

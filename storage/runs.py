@@ -28,9 +28,12 @@ class RunRepository:
         "today" from monitor runs only). A new run is numbered after every run recorded before
         it (``seq``); a run resumed under its id keeps its number.
         """
-        crashed = self.db.execute(
-            "UPDATE runs SET status = 'crashed', finished_at = ?,"
-            " error = 'the run ended without finishing (killed or crashed); its committed batches are kept'"
+        crashed = self.db.execute(  # its end is not known: its finished_at counts its recorded stages only
+            "UPDATE runs SET status = 'crashed', finished_at = started_at + to_microseconds(CAST(1e6 * coalesce("
+            "(SELECT sum(s.seconds) FROM run_stages s WHERE s.run_id = runs.id), 0) AS BIGINT)),"
+            " error = 'the run ended without finishing (killed or crashed); its committed batches are kept;"
+            " found at ' || strftime(CAST(? AS TIMESTAMPTZ) AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S UTC')"
+            " || ' by the next run; its seconds count its recorded stages only'"
             " WHERE status = 'running' AND id <> ? RETURNING id",
             [now, run_id],
         )

@@ -15,6 +15,7 @@ import tomllib
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
+import duckdb
 import pytest
 from support import REPO, SEEDS, Newsmon, make_database
 from typer.testing import Result
@@ -310,6 +311,7 @@ def _runs_database(path: Path) -> Path:
         error = "StorageError: database write failed (IO Error: No space left on device)"
         store.runs.finish("run-bad", "failed", t0 + timedelta(hours=1, seconds=3), error)
         store.runs.start("run-killed", t0 + timedelta(hours=2), "seeds")  # never finished: killed
+        store.runs.record_stage("run-killed", "ingest", 3, 3, 0, 2.5)
         store.runs.start("run-after", t0 + timedelta(hours=3), "seeds")  # marks it crashed
         store.runs.record_stage("run-after", "backfill", 8, 1, 0, 1.5)
         store.runs.finish("run-after", "completed", t0 + timedelta(hours=3, seconds=12))
@@ -331,6 +333,12 @@ def test_runs_lists_status_stages_durations_and_errors(tmp_path: Path, newsmon: 
     assert lines["run-ok"].index("ingest") < lines["run-ok"].index("dedupe") < lines["run-ok"].index("alert")
     assert "failed" in lines["run-bad"] and "No space left on device" in lines["run-bad"]
     assert "crashed" in lines["run-killed"] and "killed or crashed" in lines["run-killed"]
+    con = duckdb.connect(str(db), read_only=True)
+    try:  # found an hour later by the next run: its duration is what it is known to have run
+        (seconds, error) = con.execute("SELECT seconds, error FROM v_runs WHERE run_id = 'run-killed'").fetchone() or ()
+    finally:
+        con.close()
+    assert seconds == 2.5 and "found at 2023-" in error and "by the next run" in error
     assert "backfill 8→1 1.5s" in lines["run-after"]
     order = [ln for ln in result.stdout.splitlines() if "run-" in ln]
     assert [next(n for n in lines if n in ln) for ln in order] == ["run-after", "run-killed", "run-bad", "run-ok"]

@@ -581,9 +581,12 @@ def test_503_with_retry_after_http_date(server: ScriptedServer) -> None:
     assert err.retry_after_s is not None and 100 <= err.retry_after_s <= 121
 
 
-def test_retry_after_is_capped(server: ScriptedServer) -> None:
+def test_retry_after_is_honoured_up_to_a_day(server: ScriptedServer) -> None:
     server.routes["/busy"] = reply(429, b"", {"Retry-After": "999999"})
+    server.routes["/later"] = reply(503, b"", {"Retry-After": "7200"})
     assert fail(server.url("/busy"), HttpConfig(allow=LOCAL.allow, max_retry_after_s=600)).retry_after_s == 600
+    assert fail(server.url("/busy")).retry_after_s == 86400
+    assert fail(server.url("/later")).retry_after_s == 7200  # two hours: not cut to one
 
 
 def test_parse_retry_after_forms() -> None:
