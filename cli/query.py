@@ -69,7 +69,9 @@ _SQL_HELP = """Run read-only SQL against the database: one statement, or a scrip
     The table format fits the terminal (COLUMNS when the output is not a terminal): columns are
     sized to their content, long text is cut with an ellipsis (--max-width per cell), and a
     result too wide for columns is shown one record per row. Each statement of a script is
-    answered in turn, after a header line (-- [2/3] select ...).
+    answered in turn, after a header line (-- [2/3] select ...). A query that starts with a
+    `--` comment would read as an option: put `--` before it (newsmon sql -- "-- note ..."), or
+    use --file.
 
     Examples:
 
