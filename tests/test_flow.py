@@ -102,7 +102,9 @@ def test_monitor_end_to_end_then_idempotent(tmp_path: Path) -> None:
     assert len(list((tmp_path / "alerts").iterdir())) == 4  # 3 Markdown alerts and the run's HTML digest
 
 
-def test_changed_topic_retags_history_without_mixing_versions(tmp_path: Path) -> None:
+def _monitored_seed_b(tmp_path: Path) -> tuple[Settings, Path]:
+    """Settings over a folder of the second seed with a copy of the shipped topics file (the
+    copy's path is returned too), after one monitor run."""
     corpus = tmp_path / "in"
     corpus.mkdir()
     shutil.copy(SEEDS / SEED_B, corpus / SEED_B)
@@ -110,6 +112,11 @@ def test_changed_topic_retags_history_without_mixing_versions(tmp_path: Path) ->
     shutil.copy(default_topics_path(), topics)
     settings = _settings(tmp_path, corpus, topics)
     monitor(settings)
+    return settings, topics
+
+
+def test_changed_topic_retags_history_without_mixing_versions(tmp_path: Path) -> None:
+    settings, topics = _monitored_seed_b(tmp_path)
     assert _query(settings.db, "SELECT topic FROM v_document_topics ORDER BY 1") == [
         ("central-asia-diplomacy",),
         ("russia-sanctions",),
@@ -134,13 +141,7 @@ def test_changed_topic_retags_history_without_mixing_versions(tmp_path: Path) ->
 
 def test_a_renamed_topic_keeps_its_tags_and_shows_its_new_name(tmp_path: Path) -> None:
     """A new name or description changes no tag: no re-tag, the same version, the new name shown."""
-    corpus = tmp_path / "in"
-    corpus.mkdir()
-    shutil.copy(SEEDS / SEED_B, corpus / SEED_B)
-    topics = tmp_path / "topics.toml"
-    shutil.copy(default_topics_path(), topics)
-    settings = _settings(tmp_path, corpus, topics)
-    monitor(settings)
+    settings, topics = _monitored_seed_b(tmp_path)
     tags = "SELECT document_id, topic, topic_version, run_id FROM document_topics ORDER BY ALL"
     before = _query(settings.db, tags)
     text = topics.read_text(encoding="utf-8")
