@@ -22,7 +22,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from newsmon import __version__
-from newsmon.errors import NewsmonError
+from newsmon.errors import Interrupted, NewsmonError
 
 if TYPE_CHECKING:
     from newsmon.config import Settings
@@ -45,6 +45,10 @@ class NewsmonGroup(TyperGroup):
             err_console.print("newsmon: interrupted")
             _release(err)
             raise typer.Exit(130) from None
+        except Interrupted as err:  # a signal that stopped a database query (DuckDB's own error)
+            err_console.print("newsmon: interrupted" if _interrupted else "newsmon: stopped")
+            _release(err)
+            raise typer.Exit(130 if _interrupted else 143) from None
         except BrokenPipeError as err:  # the reader went away (`| head`): quiet, as a killed pipe's writer
             _silence_stdout()
             _release(err)
@@ -76,6 +80,11 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     os.close(devnull)
+
+
+def was_interrupted() -> bool:
+    """Whether Ctrl-C was pressed (a stop may surface as another error or signal)."""
+    return _interrupted
 
 
 def _on_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -198,8 +198,12 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
     handler records the crash during the flow, then signals the process again, which lands
     here): end now with the temporary API server and any workers, rather than let the
     signal's default action orphan them or a full interpreter shutdown wait on them."""
+    from cli.app import was_interrupted
     from newsmon.processes import exit_now
 
+    if was_interrupted():  # Ctrl-C that stopped a database query, whose stop ends here too
+        os.write(2, b"newsmon: interrupted\n")
+        exit_now(128 + signal.SIGINT)
     os.write(2, b"newsmon: stopped by SIGTERM\n")
     exit_now(128 + signum)
 

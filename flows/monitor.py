@@ -8,18 +8,20 @@ run. With ``task_runner = "dask"`` tagging and page extraction go to a Dask clus
 
 from __future__ import annotations
 
+import signal
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
 from flows.runners import task_runner
 from flows.tasks import task_steps
 from newsmon.config import Settings, load_settings
-from newsmon.errors import NewsmonError
+from newsmon.errors import Interrupted, NewsmonError
 from newsmon.pipeline import BackfillCounts, RunContext, RunSummary, run_once
 from newsmon.topics import load_topics
 from storage.store import Store
@@ -45,9 +47,13 @@ def monitor(
     ``since`` also re-processes the stored documents first seen or published from then on
     (a backfill). A newsmon error (locked database, disk full, bad input folder) ends the run
     as Failed with its one-line message, without a traceback; the error is the state's data.
+    A signal that stopped a database query (which DuckDB reports as its own error) ends it as
+    the signal does elsewhere: Prefect's termination, the run recorded as stopped.
     """
     try:
         return _monitor(settings, now, since)
+    except Interrupted as err:
+        raise TerminationSignal(signal.SIGTERM) from err
     except NewsmonError as err:
         # For the run's log in Prefect; a console that prints the error itself drops this record
         # (it carries ``newsmon_error``), so the error shows once.

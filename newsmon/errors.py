@@ -17,6 +17,9 @@ one-line message that says what went wrong, where, and what to do::
 
 Per-file problems during ingestion (an empty or binary file) are not exceptions: they are
 counted and logged as skips so that one bad file never stops a run.
+
+Outside the tree, as a stop is not an error: :class:`Interrupted`, a signal that stopped a
+database query.
 """
 
 from __future__ import annotations
@@ -173,3 +176,12 @@ class DatabaseMissingError(StorageError):
 
 class QueryError(StorageError):
     """An ad hoc SQL query failed."""
+
+
+class Interrupted(BaseException):
+    """A signal (SIGTERM, Ctrl-C) stopped a database query. DuckDB reports such a stop as its own
+    error ("Query interrupted") and the signal's exception is lost; this takes its place, so that
+    the work stops as the signal meant and the run is recorded as stopped, not as failed."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped by a signal during a database query")

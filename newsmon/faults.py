@@ -8,8 +8,9 @@ files yet) and ``before-notify`` (files written, nothing sent). When the
 environment variable ``NEWSMON_FAULT`` names the point, the process kills itself with
 SIGKILL right there, the way a power cut or the OOM killer would, so tests can check that
 nothing committed is lost and nothing is duplicated. ``NAME@N`` kills at the N-th time the
-point is passed (e.g. ``mid-store@3``: during the third batch). Unset (always, in normal
-use), a point costs one dictionary lookup.
+point is passed (e.g. ``mid-store@3``: during the third batch). ``NAME:interrupt`` raises
+:class:`newsmon.errors.Interrupted` there instead, as a signal that stops a database query
+does. Unset (always, in normal use), a point costs one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import logging
 import os
 import signal
 from collections import Counter
+
+from newsmon.errors import Interrupted
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +33,14 @@ def fault_point(name: str) -> None:
     wanted = os.environ.get(ENV)
     if not wanted:
         return
+    wanted, _, how = wanted.partition(":")
     target, _, nth = wanted.partition("@")
     if target != name:
         return
     _passed[name] += 1
     if _passed[name] >= (int(nth) if nth.isdigit() else 1):
+        if how == "interrupt":
+            log.error("fault injection: a database query stopped by a signal at %s", name)
+            raise Interrupted()
         log.error("fault injection: killing the process at %s (pass %d)", name, _passed[name])
         os.kill(os.getpid(), signal.SIGKILL)

@@ -23,6 +23,7 @@ from typing import Any
 
 from newsmon import __version__
 from newsmon.config import Settings
+from newsmon.errors import Interrupted
 from newsmon.faults import fault_point
 from newsmon.harvest import FeedHarvest, harvest_feeds
 from newsmon.http import HttpConfig
@@ -202,7 +203,10 @@ def _how_it_ended(err: BaseException) -> tuple[str, str]:
     stopped from outside (a signal: Ctrl-C, SIGTERM, a cancellation), ``failed`` otherwise."""
     if isinstance(err, Exception):
         return "failed", f"{type(err).__name__}: {err}"
-    what = "interrupted (Ctrl-C)" if isinstance(err, KeyboardInterrupt) else f"stopped ({type(err).__name__})"
+    if isinstance(err, Interrupted):
+        what = str(err)
+    else:
+        what = "interrupted (Ctrl-C)" if isinstance(err, KeyboardInterrupt) else f"stopped ({type(err).__name__})"
     return "crashed", f"{what} before finishing; its committed batches are kept"
 
 

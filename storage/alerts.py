@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from newsmon.errors import QueryError
 from newsmon.models import AlertItem, AlertRecord, DayCount, StoryLine
-from storage.database import Database, execute, load_sql, string_table
+from storage.database import Database, execute, interruptible, load_sql, string_table
 
 _DIGEST_COLUMNS = (
     "alert_id, run_id, topic, kind, created_at, day, document_count, story_count, new_stories,"
@@ -90,7 +90,7 @@ class AlertRepository:
                 "story_id": pa.array([p[1] for p in pairs], pa.string()),
             }
         )
-        with self.db.registered("staged_pairs", staged):
+        with self.db.registered("staged_pairs", staged), interruptible():
             result = self.db.con.execute(load_sql("story_lines"))
             names = [d[0] for d in result.description or []]
             rows = [dict(zip(names, row, strict=True)) for row in result.fetchall()]

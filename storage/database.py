@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import duckdb
 import pyarrow as pa
 
-from newsmon.errors import DatabaseLockedError, DatabaseMissingError, QueryError, StorageError
+from newsmon.errors import DatabaseLockedError, DatabaseMissingError, Interrupted, QueryError, StorageError
 from newsmon.models import SilenceParams, SpikeParams
 from storage.lock import WriterLock, notify_wait
 from storage.snapshot import publish_snapshot, snapshot_path
@@ -141,6 +141,18 @@ def _connect_waiting(path: Path, deadline: float) -> duckdb.DuckDBPyConnection:
             delay = min(delay * 2, 2.0)
 
 
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Raise DuckDB's report of a signal that stopped a query (``Query interrupted``: the
+    signal's own exception is lost) as :class:`Interrupted`, a stop rather than an error."""
+    try:
+        yield
+    except (duckdb.InterruptException, RuntimeError) as err:
+        if isinstance(err, duckdb.InterruptException) or str(err).startswith("Query interrupted"):
+            raise Interrupted() from None
+        raise
+
+
 def execute(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
     """Execute one statement with bound parameters and consume its whole result.
 
@@ -148,7 +160,8 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | No
     statement's result (even an INSERT's row count) is fetched here.
     """
     try:
-        return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+        with interruptible():
+            return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
     except (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.TransactionException) as err:
         first = str(err).splitlines()[0]
         raise StorageError(f"database write failed ({first}): {write_failure_advice(first)}") from err
@@ -161,9 +174,10 @@ def records(
     the query returns must be a field of the model. ``params`` are positional (``?``) or named
     (``$name``)."""
     try:
-        result = con.execute(sql, params) if params is not None else con.execute(sql)
-        names = [d[0] for d in result.description or []]
-        rows = result.fetchall()
+        with interruptible():
+            result = con.execute(sql, params) if params is not None else con.execute(sql)
+            names = [d[0] for d in result.description or []]
+            rows = result.fetchall()
     except (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.TransactionException) as err:
         first = str(err).splitlines()[0]
         raise StorageError(f"database read failed ({first}): {write_failure_advice(first)}") from err

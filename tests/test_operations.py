@@ -238,6 +238,32 @@ def test_sigkill_at_any_point_loses_and_duplicates_nothing(
     assert statuses.stdout.split() == ["status", "crashed", "completed"]
 
 
+@pytest.mark.xdist_group("operations-uninterrupted")
+def test_a_signal_that_stops_a_database_query_stops_the_run_as_a_signal_does(
+    tmp_path: Path,
+    prefect_api: str,
+    feed_server: ScriptedServer,
+    uninterrupted: tuple[dict[str, Any], tuple[list[str], int]],
+    lost_rows: Callable[[int], None],
+) -> None:
+    """DuckDB reports a SIGTERM that lands in a query as its own error ("Query interrupted"):
+    the run still ends as stopped (exit 143, one line, recorded crashed, not failed), and the
+    next run completes it."""
+    expected, _files = uninterrupted
+    env = _env(prefect_api)
+    work = _workdir(tmp_path / "stopped", feed_server)
+    stopped = _newsmon(work, _env(prefect_api, NEWSMON_FAULT="mid-store:interrupt"), "run")
+    output = stopped.stdout + stopped.stderr
+    assert stopped.returncode == 128 + signal.SIGTERM, output[-4000:]
+    assert "newsmon: stopped by SIGTERM" in stopped.stderr and "Traceback" not in output, output[-4000:]
+    status = _newsmon(work, env, "sql", "select status, error from v_runs", "-f", "csv")
+    assert "crashed,stopped by a signal during a database query before finishing" in status.stdout, status.stdout
+    assert _newsmon(work, env, "run").returncode == 0
+    found = _state(work / "newsmon.duckdb")
+    lost_rows(_lost(expected, found))
+    assert found == expected
+
+
 TOPICS = """[topics.corridor]
 name = "Trade corridor"
 description = "Trade corridors between Central Asian states."

@@ -250,3 +250,32 @@ def test_views_take_their_windows_from_the_python_parameters() -> None:
         {**params, "spike_window_start": 99},
     )
     assert "ROWS BETWEEN 99 PRECEDING" in trend
+
+
+def test_a_signal_that_stops_a_query_is_a_stop_not_an_error(tmp_path: Path) -> None:
+    """DuckDB turns a signal whose handler raises during a query into its own RuntimeError,
+    the signal's exception lost: the storage layer raises it as Interrupted (a stop)."""
+    import os
+    import signal
+    import threading
+
+    from newsmon.errors import Interrupted
+    from storage.database import execute
+
+    class Stop(BaseException):
+        pass
+
+    def handler(_signum: int, _frame: object) -> None:
+        raise Stop
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    con = duckdb.connect()
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
+    timer.start()
+    try:
+        with pytest.raises(Interrupted, match="stopped by a signal during a database query"):
+            execute(con, "SELECT count(*) FROM range(20000000000) r(i) WHERE i % 7 = 3")
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, previous)
+        con.close()
