@@ -27,6 +27,7 @@ from newsmon.text import (
     UndecodableError,
     clean_text,
     decode_bytes,
+    drop_controls,
     sha256_hex,
     split_sentences,
     text_hash,
@@ -262,11 +263,32 @@ def read_front_matter(text: str) -> tuple[dict[str, str], str]:
     return fields, text[found.end() :]
 
 
+_YAML_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
+_YAML_ESCAPES = {
+    "0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
+    "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029",
+}  # fmt: skip
+
+
+def _yaml_escape(found: re.Match[str]) -> str:
+    """One escape of a double-quoted YAML string as the character it stands for (an unknown
+    one as written)."""
+    code = found.group(1)
+    if len(code) > 1:
+        try:
+            return chr(int(code[1:], 16))
+        except ValueError:  # beyond the last code point
+            return found.group()
+    return _YAML_ESCAPES.get(code, found.group())
+
+
 def _yaml_scalar(value: str) -> str:
-    """A one-line YAML value as text: quotes removed (``''`` and ``\\"`` inside them undone), a
-    comment after a plain value dropped; a block (``|``, ``>``) or a list reads as empty."""
+    """A one-line YAML value as text: quotes removed (in double quotes, escapes such as ``\\"``,
+    ``\\u201C`` read as their characters; in single quotes, ``''`` as ``'``), a comment after a plain
+    value dropped; a block (``|``, ``>``) or a list reads as empty."""
     if len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        text = _YAML_ESCAPE.sub(_yaml_escape, value[1:-1])  # a pair of \\u surrogates is one character:
+        return drop_controls(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
     if len(value) >= 2 and value[0] == value[-1] == "'":
         return value[1:-1].replace("''", "'")
     if value[:1] in {"|", ">", "[", "{"}:

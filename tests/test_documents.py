@@ -206,6 +206,12 @@ def test_markdown_heading_and_links(mixed_folder: Path, now: datetime) -> None:
             "# Talks in Astana & Tashkent\n\nThey met.\n",
             "Talks in Astana & Tashkent", "They met.", datetime(2023, 5, 19, 8, 30, tzinfo=UTC),
         ),
+        (  # YAML escapes in double quotes, as a site generator writes typographic quotes
+            "lasso.md",
+            '---\ntitle: "Remarks on \\u201CTed Lasso,\\u201D the \\"show\\" \\U0001F3C6"\n'
+            "date: 2023-03-20\n---\n\nText.\n",
+            'Remarks on “Ted Lasso,” the "show" 🏆', "Text.", datetime(2023, 3, 20, tzinfo=UTC),
+        ),
     ],
 )  # fmt: skip
 def test_markdown_front_matter_gives_title_and_published_time(
