@@ -993,6 +993,10 @@ def _repost(fp: Fingerprint, canonical: Canonical, c: Comparison | None) -> bool
 
 
 def _same_summary(doc: PreparedText, canonical: PreparedText, c: Comparison | None) -> bool:
+    """Whether a source's two summaries under one headline, a day or more apart, say the same:
+    equal, or nearly so with the same numbers and no name of one swapped for another (a daily
+    roundup's template, "Almirall, Fisher & Paykel and more featured in the latest Market
+    Talks…", names other companies each day)."""
     if not doc.tokens or not canonical.tokens:
         return not doc.tokens and not canonical.tokens
     if doc.tokens == canonical.tokens:
@@ -1002,7 +1006,14 @@ def _same_summary(doc: PreparedText, canonical: PreparedText, c: Comparison | No
         and min(c.containment, c.coverage) >= SHORT_SAME_SOURCE_SHARE
         and c.conflicts == 0
         and [t for t in doc.tokens if t.isdigit()] == [t for t in canonical.tokens if t.isdigit()]
+        and not _names_swapped(doc, canonical)
     )
+
+
+def _names_swapped(doc: PreparedText, canonical: PreparedText) -> bool:
+    """Whether each text has a capitalised word (a name) that the other lacks."""
+    names = [{w.casefold() for w in text.cased if w[:1].isupper()} for text in (doc, canonical)]
+    return bool(names[0] - names[1]) and bool(names[1] - names[0])
 
 
 def _similarity(c: Comparison) -> float:

@@ -399,6 +399,18 @@ def test_a_recurring_column_from_one_source_is_not_one_story(make_document: Make
     assert assign_in_one_batch([a, b])["tue"].method == "new"
 
 
+def test_a_daily_roundup_naming_other_companies_is_not_one_story(make_document: MakeDocument) -> None:
+    """A source's roundup whose summary keeps its template but names other companies each day
+    (the WSJ's "Market Talk" roundups) is a series; the same summary a day later is a repost."""
+    title = "Health Care Roundup: Market Talk"
+    text = "{} and more featured in the latest Market Talks covering the Health Care sector."
+    mon = summary(make_document, "mon", title, text.format("Almirall, Fisher & Paykel"), "WSJ", 0)
+    tue = summary(make_document, "tue", title, text.format("Exelixis, Fleury"), "WSJ", 24)
+    again = summary(make_document, "again", title, text.format("Almirall, Fisher & Paykel"), "WSJ", 26)
+    assigned = assign_in_one_batch([mon, tue, again])
+    assert assigned["tue"].method == "new" and assigned["again"].story_id == "mon"
+
+
 NOMINATIONS = "Nominations Sent to the Senate"
 SU = "Julie A. Su, of California, to be Secretary of Labor, vice Martin Joseph Walsh."
 BERNSTEIN = (
