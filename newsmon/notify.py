@@ -214,7 +214,7 @@ def load_notify_config(path: Path | None) -> NotifyConfig:
 
 def _check_schedule_urls(config: NotifyConfig) -> None:
     """Every URL of ``[quiet]`` and ``[digest]`` is one that ``[notify]`` lists, as written there."""
-    configured = {url for urls in config.routes.values() for url in urls}
+    configured = set(config.urls_by_key().values())
     for name, schedule in (("quiet", config.quiet), ("digest", config.digest)):
         for n, url in enumerate(schedule.urls if schedule is not None else (), start=1):
             if url not in configured:

@@ -79,10 +79,11 @@ def decode_mostly_utf8(data: bytes) -> str | None:
     """``data`` read as UTF-8, its few stray bytes as windows-1252, when it is UTF-8 with a few
     bytes that are not (a cp1252 dash or accented letter pasted into a UTF-8 page), else None.
 
-    It is, when its well-formed multi-byte characters are at least as many as its runs of
-    other bytes. A legacy code page's text gives the opposite: each accented letter or each
-    Cyrillic word is such a run, and well-formed sequences arise only by chance, so it is left
-    to charset detection, which would read the UTF-8 text as a code page (``CafÃ©``)."""
+    It is, when its pieces of bytes that are not UTF-8 number at most a tenth of its well-formed
+    multi-byte characters (one stray piece is always allowed). A legacy code page's text gives
+    the opposite: each accented letter, or each stretch of a Cyrillic or CJK text between two
+    chance UTF-8 sequences, is such a piece. Left to charset detection, UTF-8 with stray bytes
+    would be read as a code page throughout (``CafÃ©``)."""
     valid = len(_UTF8_MULTIBYTE.findall(data))
     if not valid:
         return None

@@ -124,6 +124,12 @@ class Topic:
     alerts: AlertRule = field(default_factory=AlertRule)  # when the topic alerts (not part of its version)
 
     @property
+    def profile_texts(self) -> tuple[str, ...]:
+        """What the semantic stage compares documents with: the description and examples (the
+        name when there are none)."""
+        return tuple(t for t in (self.description, *self.examples) if t) or (self.name,)
+
+    @property
     def clauses(self) -> int:
         """How many top-level alternatives the query has."""
         root = self.query.root
@@ -188,11 +194,7 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
         raise TopicDefinitionError(
             f"{where}: name must be 1 to 64 lower-case letters, digits, - or _, starting with a letter or digit"
         )
-    if not isinstance(spec, dict):
-        raise TopicDefinitionError(f"{where}: must be a table")
-    unknown = set(spec) - _TOPIC_KEYS
-    if unknown:
-        raise TopicDefinitionError(f"{where}: unknown key(s) {sorted(unknown)}: use {sorted(_TOPIC_KEYS)}")
+    _check_keys(spec, _TOPIC_KEYS, where)
     expanded: dict[str, Any] = {}
     if "rules" in spec:
         if "groups" in spec:
@@ -316,8 +318,7 @@ def _identity(slug: str, canonical: dict[str, Any], parsed: Mapping[str, Query |
 
 def _semantic_inputs(topic: Topic) -> str:
     """What the semantic stage reads of a topic besides its rules, as canonical JSON."""
-    texts = [t for t in (topic.description, *topic.examples) if t] or [topic.name]
-    return json.dumps({"texts": texts, "min_similarity": topic.min_similarity}, ensure_ascii=False)
+    return json.dumps({"texts": topic.profile_texts, "min_similarity": topic.min_similarity}, ensure_ascii=False)
 
 
 def with_semantic(topic: Topic, model: str | None) -> Topic:
@@ -928,8 +929,8 @@ class SemanticScorer:
     def profile(self, topic: Topic) -> tuple[Any, tuple[str, ...]]:
         """The embeddings of a topic's description and examples (cached per version)."""
         if topic.version not in self._profiles:
-            texts = tuple(t for t in (topic.description, *topic.examples) if t)
-            self._profiles[topic.version] = (self.encoder.encode(texts or (topic.name,)), texts or (topic.name,))
+            texts = topic.profile_texts
+            self._profiles[topic.version] = (self.encoder.encode(texts), texts)
         return self._profiles[topic.version]
 
     def tag(
