@@ -185,7 +185,8 @@ def _topic_inputs(store: Any, now: datetime, quiet_spikes: set[str]) -> list[Top
     if start is not None and start <= day:
         params = SpikeParams()
         since = max(start, day - timedelta(days=CHART_DAYS + params.window_days + params.guard_days))
-        trends = topic_trends(store.alerts.topic_day_counts(since, day), names, since, day, params)
+        counts, observed = store.alerts.topic_day_counts(since, day), store.alerts.observed_days(since, day)
+        trends = topic_trends(counts, names, since, day, params, observed | {day})
     spiked = store.alerts.spike_alerted_topics(day)
     wanted = stories_wanted(pending, trends, day, store.alerts.stories_on_day(day), spiked | quiet_spikes)
     lines = store.alerts.story_lines(sorted(wanted))

@@ -290,6 +290,7 @@ def _point_json(point: TrendPoint) -> dict[str, Any]:
         "score": point.score,
         "is_spike": point.is_spike,
         "backlog": point.backlog,
+        "gap_days": point.gap_days,
     }
 
 
@@ -407,6 +408,13 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"Trend: {_first_seen(today)} (today); no baseline yet "
             f"({today['baseline_days']} of the 3 baseline days needed)."
+        )
+    if today and today.get("gap_days") and today.get("expected") is not None:
+        gap = today["gap_days"]
+        missed = "yesterday" if gap == 1 else f"on the {gap} days before today"
+        lines.append(
+            f"No monitor run {missed}: expected counts {1 + min(gap, SpikeParams().backlog_days):g} days of news,"
+            " as what was missed arrives today."
         )
     if today and today.get("backlog"):
         lines.append(
@@ -590,8 +598,12 @@ def svg_chart(points: Sequence[TrendPoint], title: str, width: int = 640, height
         h = max(0.0, top + plot_h - y(p.stories))
         cls = "bar spike" if p.is_spike else "bar"
         tip = f"{p.day}: {_plural(p.stories, 'story', 'stories')}, {_plural(p.documents, 'document')}"
-        if p.expected is not None:
+        if not p.observed:
+            tip += ", no run that day"
+        elif p.expected is not None:
             tip += f", expected {p.expected:.1f}"
+            if p.gap_days:
+                tip += f" (with the news of the {_plural(p.gap_days, 'day')} without a run before it)"
         parts.append(
             f'<rect class="{cls}" x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
             f"<title>{escape_html(tip)}</title></rect>"

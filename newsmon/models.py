@@ -290,6 +290,7 @@ class DayCount:
     stories: int  # unique stories, backlog left out
     documents: int = 0
     backlog: int = 0  # stories whose copies that day were all published long before (SpikeParams.backlog_days)
+    observed: bool = True  # False: no monitor run that day (not a day without news: a day nobody looked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +304,7 @@ class FeedActivity:
     buckets: Mapping[int, int]
     status: str | None = None  # v_feed_health status, if known
     last_error_kind: str | None = None
+    unobserved: frozenset[int] = frozenset()  # buckets in which no monitor run started (left out)
 
 
 @dataclass(frozen=True, slots=True)

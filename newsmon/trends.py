@@ -17,19 +17,29 @@ fire. A day is a spike when all of these hold: at least 3 baseline days, at leas
 at least twice the expected count, and a tail probability of at most 0.01. The score is
 ``-log10(p)``, capped at 15.
 
+**Days without a run.** A day on which no monitor run started and no document was first seen
+is *unobserved* (the machine or the schedule was down): it is not a day without news, so it
+is left out of baselines and not tested. Its news arrives with the next run, as far back as
+the backlog rule lets it count, so the first day after ``k`` unobserved days is tested against
+``1 + min(k, backlog_days)`` days' worth of the baseline (the sum of that many days: mean and
+variance scaled alike), and is left out of later baselines (its count is several days' news);
+``gap_days`` says how many unobserved days came right before.
+
 **Silent feeds.** For each feed, the items first seen in the last 24 hours are compared with
 its quietest day in the 14 days before (24-hour buckets back from the run's clock, at least 7
 of them). A feed is silent when it delivered at most a quarter of that quietest day and the
 Poisson lower tail ``P(X <= observed)`` at the quietest day's rate is at most 0.001; a feed
-that is sometimes empty for a day therefore never counts as silent after one empty day.
+that is sometimes empty for a day therefore never counts as silent after one empty day. A
+24-hour bucket in which no monitor run started is not a day the feed was empty: it is left out
+of the history (an outage would otherwise make every feed's quietest day zero for two weeks).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from newsmon.models import DayCount, FeedActivity, SilenceParams, SpikeParams
@@ -57,6 +67,8 @@ class TrendPoint:
     score: float  # -log10(p), 0 without a baseline
     is_spike: bool
     backlog: int = 0  # stories of a backlog that day, not counted in ``stories``
+    observed: bool = True  # False: no run that day; not tested, not in any baseline
+    gap_days: int = 0  # unobserved days right before this one (their news counted here)
 
     @property
     def has_baseline(self) -> bool:
@@ -129,36 +141,68 @@ def significance(p_value: float) -> float:
 # --- topic trends -------------------------------------------------------------------------
 
 
-def day_series(counts: Iterable[DayCount], start: date, end: date) -> list[DayCount]:
-    """Every day from ``start`` to ``end`` (inclusive), zero where ``counts`` has no row."""
+def day_series(
+    counts: Iterable[DayCount], start: date, end: date, observed: Collection[date] | None = None
+) -> list[DayCount]:
+    """Every day from ``start`` to ``end`` (inclusive), zero where ``counts`` has no row. With
+    ``observed`` (the days a run looked), a day without a row that is not in it is unobserved;
+    a day with a row was observed (a document was first seen on it)."""
     by_day = {c.day: c for c in counts if start <= c.day <= end}
     days = [start + timedelta(days=i) for i in range(max((end - start).days + 1, 0))]
-    return [by_day.get(day, DayCount(day, 0, 0)) for day in days]
+    return [
+        replace(by_day[day], observed=True)
+        if day in by_day
+        else DayCount(day, 0, 0, observed=observed is None or day in observed)
+        for day in days
+    ]
 
 
 def assess_series(series: Sequence[DayCount], params: SpikeParams | None = None) -> list[TrendPoint]:
-    """Test every day of a gap-free daily series against its trailing baseline."""
+    """Test every day of a gap-free daily series against its trailing baseline (its observed days)."""
     params = params or SpikeParams()
+    gaps = gap_days(series)
     points: list[TrendPoint] = []
     for index, current in enumerate(series):
+        if not current.observed:
+            points.append(_unobserved(current, gaps[index]))
+            continue
         first = max(0, index - params.window_days - params.guard_days)
         last = max(0, index - params.guard_days)
-        baseline = [c.stories for c in series[first:last]]
-        points.append(_assess_day(current, baseline, params))
+        baseline = [c.stories for i, c in enumerate(series[first:last], first) if c.observed and not gaps[i]]
+        points.append(_assess_day(current, baseline, params, gaps[index]))
     return points
 
 
-def _assess_day(current: DayCount, baseline: Sequence[int], params: SpikeParams) -> TrendPoint:
+def gap_days(series: Sequence[DayCount]) -> list[int]:
+    """For each day, the unobserved days right before it."""
+    gaps, run = [], 0
+    for day in series:
+        gaps.append(run)
+        run = 0 if day.observed else run + 1
+    return gaps
+
+
+def _unobserved(current: DayCount, gap: int) -> TrendPoint:
+    """A day no run looked at: no test, no baseline."""
+    return TrendPoint(
+        current.day, current.stories, current.documents, 0, None, None, None, None, None, 0.0, False,
+        current.backlog, observed=False, gap_days=gap,
+    )  # fmt: skip
+
+
+def _assess_day(current: DayCount, baseline: Sequence[int], params: SpikeParams, gap: int = 0) -> TrendPoint:
     n = len(baseline)
     if n < params.min_history_days:
         return TrendPoint(
             current.day, current.stories, current.documents, n, None, None, None, None, None, 0.0, False,
-            current.backlog,
+            current.backlog, gap_days=gap,
         )  # fmt: skip
     mean = sum(baseline) / n
     variance = sum((x - mean) ** 2 for x in baseline) / (n - 1)
-    expected = max(mean, params.floor)
-    p_value = upper_tail(current.stories, expected, max(variance, expected))
+    days = 1 + min(gap, params.backlog_days)  # the news of the unobserved days arrives today
+    per_day = max(mean, params.floor)
+    expected = days * per_day
+    p_value = upper_tail(current.stories, expected, days * max(variance, per_day))
     ratio = current.stories / expected
     spike = (
         current.stories >= params.min_stories
@@ -167,7 +211,7 @@ def _assess_day(current: DayCount, baseline: Sequence[int], params: SpikeParams)
     )
     return TrendPoint(
         current.day, current.stories, current.documents, n, mean, variance, expected, ratio, p_value,
-        significance(p_value), spike, current.backlog,
+        significance(p_value), spike, current.backlog, gap_days=gap,
     )  # fmt: skip
 
 
@@ -177,9 +221,11 @@ def topic_trends(
     start: date,
     end: date,
     params: SpikeParams | None = None,
+    observed: Collection[date] | None = None,
 ) -> dict[str, list[TrendPoint]]:
-    """The trend of every topic from ``start`` (monitoring began) to ``end`` (the run's day)."""
-    return {topic: assess_series(day_series(counts.get(topic, ()), start, end), params) for topic in topics}
+    """The trend of every topic from ``start`` (monitoring began) to ``end`` (the run's day);
+    ``observed``: the days a run looked (None: every day)."""
+    return {topic: assess_series(day_series(counts.get(topic, ()), start, end, observed), params) for topic in topics}
 
 
 # --- silent feeds -------------------------------------------------------------------------
@@ -191,17 +237,17 @@ def assess_feed(activity: FeedActivity, now: datetime, params: SilenceParams | N
     age_days = int((now - activity.first_seen_at).total_seconds() // 86400)
     history_days = max(0, min(params.window_days, age_days))
     observed = activity.buckets.get(0, 0)
-    if history_days < params.min_history_days:
+    history = [activity.buckets.get(b, 0) for b in range(1, history_days + 1) if b not in activity.unobserved]
+    if len(history) < params.min_history_days:
         return SourceCadence(
-            activity.name, activity.url, observed, history_days, None, None, None, False, activity.last_seen_at,
+            activity.name, activity.url, observed, len(history), None, None, None, False, activity.last_seen_at,
             activity.status, activity.last_error_kind,
         )  # fmt: skip
-    history = [activity.buckets.get(b, 0) for b in range(1, history_days + 1)]
     quietest = min(history)
     p_value = poisson_lower_tail(observed, float(quietest))
     silent = quietest > 0 and observed <= params.max_share * quietest and p_value <= params.alpha
     return SourceCadence(
-        activity.name, activity.url, observed, history_days, sum(history) / history_days, quietest, p_value, silent,
+        activity.name, activity.url, observed, len(history), sum(history) / len(history), quietest, p_value, silent,
         activity.last_seen_at, activity.status, activity.last_error_kind,
     )  # fmt: skip
 

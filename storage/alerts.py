@@ -56,6 +56,16 @@ class AlertRepository:
         rows = self.db.execute("SELECT CAST(timezone('UTC', min(first_seen_at)) AS DATE) FROM documents")
         return rows[0][0] if rows else None
 
+    def observed_days(self, since: date, until: date) -> set[date]:
+        """The days (UTC) someone looked: a monitor run started or a document was first seen."""
+        rows = self.db.execute(
+            "SELECT DISTINCT CAST(timezone('UTC', seen) AS DATE) AS day FROM ("
+            " SELECT started_at AS seen FROM runs WHERE kind = 'monitor' UNION ALL SELECT first_seen_at FROM documents)"
+            " WHERE CAST(timezone('UTC', seen) AS DATE) BETWEEN ? AND ?",
+            [since, until],
+        )
+        return {day for (day,) in rows}
+
     def topic_day_counts(self, since: date, until: date) -> dict[str, list[DayCount]]:
         """Unique stories and documents per topic and day (days with items only), and the stories
         of a backlog left out of them, from v_topic_daily."""

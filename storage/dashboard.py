@@ -50,6 +50,8 @@ class TrendRow:
     score: float
     is_spike: bool
     backlog_stories: int = 0  # first seen that day but published long before: not counted
+    observed: bool = True  # False: no monitor run that day (not tested, in no baseline)
+    gap_days: int = 0  # days without a run right before this one (their news counted here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +247,7 @@ def topic_trend(
         con,
         TrendRow,
         "SELECT day, topic, stories, documents, baseline_days, baseline, variance, expected, ratio, p_value,"
-        " score, is_spike, backlog_stories FROM v_topic_trend"
+        " score, is_spike, backlog_stories, observed, gap_days FROM v_topic_trend"
         " WHERE ($topic IS NULL OR topic = $topic) AND ($since IS NULL OR day >= $since)"
         " AND ($until IS NULL OR day <= $until) ORDER BY topic, day",
         {"topic": topic, "since": since, "until": until},

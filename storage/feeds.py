@@ -180,10 +180,23 @@ class FeedRepository:
         buckets: dict[str, dict[int, int]] = defaultdict(dict)
         for url, bucket, n in counts:
             buckets[url][int(bucket)] = int(n)
+        unobserved = frozenset(range(1, days + 1)) - self._run_buckets(now, days)
         return [
-            FeedActivity(name, url, first, last, buckets.get(url, {}), status, kind)
+            FeedActivity(name, url, first, last, buckets.get(url, {}), status, kind, unobserved)
             for url, name, first, last, status, kind in feeds
         ]
+
+    def _run_buckets(self, now: datetime, days: int) -> set[int]:
+        """The 24-hour buckets back from ``now`` in which a monitor run started or a feed item was
+        first seen (the others: nobody looked, see newsmon.trends)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT CAST(floor(epoch(? - seen) / 86400) AS INTEGER) FROM ("
+            " SELECT started_at AS seen FROM runs WHERE kind = 'monitor'"
+            " UNION ALL SELECT first_seen_at FROM feed_items)"
+            " WHERE seen <= ? AND seen > ? - to_days(CAST(? AS INTEGER))",
+            [now, now, now, days + 1],
+        )
+        return {int(bucket) for (bucket,) in rows}
 
     def open_silences(self) -> dict[str, int]:
         """Feeds still silent since an alert: url -> their quietest day when they went silent."""

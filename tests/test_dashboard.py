@@ -590,3 +590,19 @@ def test_hostile_headlines_show_as_text_and_run_nothing(server: str, browser: An
     assert page.locator("main img, main a[href^='javascript']").count() == 0
     assert "<script>alert(1)</script>" in page.locator("p.opening").inner_text()
     assert watched.dialogs == [] and watched.problems == []
+
+
+def test_the_trend_chart_says_which_days_had_no_run() -> None:
+    from storage.dashboard import TrendRow
+    from web.charts import trend_chart, trend_values
+
+    day = DAYS[0]
+    rows = [
+        TrendRow(day, "t", 4, 4, 5, 4.0, 1.0, 4.0, 1.0, 0.5, 0.3, False),
+        TrendRow(day + timedelta(days=1), "t", 0, 0, 0, None, None, None, None, None, 0.0, False, observed=False),
+        TrendRow(day + timedelta(days=2), "t", 9, 9, 5, 4.0, 1.0, 8.0, 1.1, 0.4, 0.4, False, gap_days=1),
+    ]
+    notes = [v["note"] for v in trend_values(rows)]
+    assert notes == [None, "no monitor run that day", "with the news of 1 day without a run"]
+    layers = trend_chart(rows, "t")["layer"]
+    assert any(t["field"] == "note" for layer in layers for t in layer["encoding"].get("tooltip", []))

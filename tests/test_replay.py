@@ -6,7 +6,9 @@ stories in the data must show as spike alerts, and nothing else may: the G7 summ
 Russia sanctions and the China–Central Asia summit in Xi'an (05-18..19), and the Chinese CDC's
 former head saying a lab leak should not be ruled out (05-30, reported by a dozen outlets in
 articles of their own). One story reprinted forty times must not spike; a feed that goes quiet
-must be reported once, and a tech site's first weekend must not.
+must be reported once, and a tech site's first weekend must not. One day has no run (the
+machine was down for two days): the next run finds those days' entries too, which is neither a
+spike nor, for the next two weeks, a reason to think no feed is ever empty.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ QUIET_FEED, QUIET_FROM = "http://www.aljazeera.com/xml/rss/all.xml", date(2023, 
 REPRINT_DAY, REPRINTS = date(2023, 5, 25), 40
 MOVED_DAY, MOVED_DAYS = date(2023, 5, 27), 9  # an outlet re-delivers the first 9 days' topical entries
 MOVED_FEED = "https://www.theguardian.com/world/rss"
+OUTAGE = (date(2023, 5, 15), date(2023, 5, 16))  # no runs: their entries are still in the feeds the next day
 TOPICS = load_topics(default_topics_path())
 
 
@@ -174,8 +177,13 @@ def replay(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         served: dict[date, list[tuple[str, str, str]]] = {}
         summaries = {}
         day = FIRST_DAY
+        missed: dict[str, list[dict[str, Any]]] = {}  # the entries of a day without a run
         while day <= LAST_DAY:
-            entries = {url: list(days[day].get(url, [])) for url in OUTLETS}
+            entries = {url: [*missed.get(url, []), *days[day].get(url, [])] for url in OUTLETS}
+            if OUTAGE[0] <= day <= OUTAGE[1]:
+                missed, day = entries, day + timedelta(days=1)
+                continue
+            missed = {}
             if day >= QUIET_FROM:
                 entries[QUIET_FEED] = []
             if day == REPRINT_DAY:
@@ -295,21 +303,21 @@ def test_python_statistics_match_the_trend_view(replay: dict[str, Any]) -> None:
     try:
         start = store.alerts.history_start()
         assert start == FIRST_DAY
-        ours = topic_trends(
-            store.alerts.topic_day_counts(start, LAST_DAY), store.topics.names(), start, LAST_DAY, SpikeParams()
-        )
+        counts, observed = store.alerts.topic_day_counts(start, LAST_DAY), store.alerts.observed_days(start, LAST_DAY)
+        ours = topic_trends(counts, store.topics.names(), start, LAST_DAY, SpikeParams(), observed)
     finally:
         store.con.close()
+    assert observed.isdisjoint(OUTAGE) and len(observed) == (LAST_DAY - FIRST_DAY).days + 1 - len(OUTAGE)
     view = query(
         db,
-        "SELECT topic, day, stories, baseline_days, baseline, expected, ratio, p_value, score, is_spike"
-        " FROM v_topic_trend",
+        "SELECT topic, day, observed, gap_days, stories, baseline_days, baseline, expected, ratio, p_value, score,"
+        " is_spike FROM v_topic_trend",
     )
     assert len(view) == sum(len(points) for points in ours.values())
     points = {(t, p.day): p for t, ps in ours.items() for p in ps}
-    for topic, day, stories, n, baseline, expected, ratio, p_value, score, is_spike in view:
+    for topic, day, seen, gap, stories, n, baseline, expected, ratio, p_value, score, is_spike in view:
         p = points[(topic, day)]
-        assert (p.stories, p.baseline_days, p.is_spike) == (stories, n, is_spike), (topic, day)
+        assert (p.observed, p.gap_days, p.stories, p.baseline_days, p.is_spike) == (seen, gap, stories, n, is_spike)
         for mine, theirs in ((p.baseline, baseline), (p.expected, expected), (p.ratio, ratio), (p.p_value, p_value)):
             assert (mine is None) == (theirs is None)
             if mine is not None:
@@ -377,3 +385,33 @@ def test_python_silence_test_matches_the_cadence_view(replay: dict[str, Any]) ->
             is_silent,
         ), url
         assert math.isclose(mine.mean or 0.0, mean or 0.0) and math.isclose(mine.p_value or 0.0, p_value or 0.0)
+
+
+def test_days_without_a_run_are_not_days_without_news(replay: dict[str, Any]) -> None:
+    """The days without a run are in no baseline and not tested; the next day, which found all
+    three days' entries, is tested against three days' worth of the baseline: no spike."""
+    db: Path = replay["db"]
+    after = OUTAGE[1] + timedelta(days=1)
+    rows = query(
+        db,
+        "SELECT topic, observed, gap_days, stories, baseline, expected, is_spike FROM v_topic_trend"
+        " WHERE day BETWEEN ? AND ? ORDER BY topic, day",
+        [OUTAGE[0], after],
+    )
+    assert len(rows) == 3 * len(TOPICS)
+    for day1, day2, (_topic, seen, gap, _stories, baseline, expected, spike) in zip(
+        rows[::3], rows[1::3], rows[2::3], strict=True
+    ):
+        assert day1[1:] == (False, 0, 0, None, None, False) and day2[1:] == (False, 1, 0, None, None, False)
+        assert (seen, gap, spike) == (True, 2, False)
+        assert math.isclose(expected, 3 * max(baseline, SpikeParams().floor))
+    # counted as days without news, the outage would have made a spike of the day after
+    trend = query(db, "SELECT topic, day, stories FROM v_topic_trend WHERE day <= ? ORDER BY topic, day", [after])
+    counted = defaultdict(list)
+    for topic, day, stories in trend:
+        counted[topic].append(DayCount(day, stories))
+    assert assess_series(counted["russia-sanctions"])[-1].is_spike
+    digests = query(db, "SELECT markdown FROM alerts WHERE kind = 'topic' AND day = ?", [after])
+    assert len(digests) == len(TOPICS)  # three days of news: every topic has new stories
+    for (markdown,) in digests:
+        assert "No monitor run on the 2 days before today: expected counts 3 days of news" in markdown

@@ -113,6 +113,37 @@ def test_days_with_no_items_count_as_zero_in_the_baseline() -> None:
     assert len(trend["empty"]) == 17 and not any(p.stories or p.is_spike for p in trend["empty"])
 
 
+def test_a_day_without_a_run_is_not_a_day_without_news() -> None:
+    """An outage (no run on days 10 and 11) leaves those days out of every baseline; day 12
+    brings three days' news and is tested against three days of the baseline."""
+    counts = [DayCount(DAY0 + timedelta(days=i), n, n) for i, n in enumerate([4, 5, 3, 4, 6, 4, 5, 3, 4, 5])]
+    end = DAY0 + timedelta(days=12)
+    looked = {c.day for c in counts} | {end}
+    catch_up = DayCount(end, 13, 13)
+    trend = topic_trends({"t": [*counts, catch_up]}, ["t"], DAY0, end, observed=looked)["t"]
+    out1, out2, today = trend[-3:]
+    assert [(p.observed, p.gap_days, p.expected, p.is_spike) for p in (out1, out2)] == [
+        (False, 0, None, False),
+        (False, 1, None, False),
+    ]
+    assert (today.observed, today.gap_days, today.baseline_days) == (True, 2, 10)  # days 0-9: 10, 11 had no run
+    assert today.expected == pytest.approx(3 * 43 / 10) and not today.is_spike
+    # the same counts with the outage read as two empty days: a spike that is not there
+    assert topic_trends({"t": [*counts, catch_up]}, ["t"], DAY0, end)["t"][-1].is_spike
+    # ... and a real surge after the outage still is one
+    assert topic_trends({"t": [*counts, DayCount(end, 40, 40)]}, ["t"], DAY0, end, observed=looked)["t"][-1].is_spike
+
+
+def test_the_day_after_an_outage_is_left_out_of_later_baselines() -> None:
+    days = [DayCount(DAY0 + timedelta(days=i), 4, 4) for i in range(10)]
+    catch_up = DayCount(DAY0 + timedelta(days=11), 12, 12)  # day 10 had no run
+    later = [DayCount(DAY0 + timedelta(days=i), 4, 4) for i in range(12, 16)]
+    series_ = day_series([*days, catch_up, *later], DAY0, DAY0 + timedelta(days=15), {c.day for c in days + later})
+    assert [c.observed for c in series_][9:13] == [True, False, True, True]  # a day with items was observed
+    last = assess_series(series_)[-1]
+    assert last.gap_days == 0 and last.baseline_days == 12 and last.baseline == pytest.approx(4.0)
+
+
 def test_a_noisy_topic_needs_more_to_spike() -> None:
     noisy = series(1, 9, 0, 8, 2, 10, 1, 7, 0, 9, 2, 8, 1, 10, 0, 14)
     steady = series(5, 5, 4, 6, 5, 5, 4, 6, 5, 5, 4, 6, 5, 5, 5, 14)
@@ -169,6 +200,21 @@ def test_small_or_new_or_irregular_feeds_are_never_silent() -> None:
     assert first_weekend.history_days == 5 and not first_weekend.is_silent and first_weekend.p_value is None
     gappy = {**steady(40), 5: 0}
     assert not assess_feed(activity(gappy), NOW).is_silent  # it has had empty days before
+
+
+def test_buckets_without_a_run_are_not_empty_days_of_a_feed() -> None:
+    """A day of outage two days ago is not the feed's quietest day (zero): left out, the feed
+    that stops today is still found silent, on thirteen days of history."""
+    outage = {**steady(30), 2: 0}
+    assert not assess_feed(activity(outage), NOW).is_silent  # read as an empty day
+    left_out = FeedActivity(
+        "Wire", "https://wire.example/rss", NOW - timedelta(days=20), None, outage, unobserved=frozenset({2})
+    )
+    cadence = assess_feed(left_out, NOW)
+    assert cadence.is_silent and cadence.history_days == 13 and cadence.quietest == 30
+    sparse = FeedActivity("Wire", "https://wire.example/rss", NOW - timedelta(days=20), None, steady(30),
+                          unobserved=frozenset(range(1, 9)))  # fmt: skip
+    assert assess_feed(sparse, NOW).history_days == 6 and not assess_feed(sparse, NOW).is_silent  # too few days
 
 
 def test_silence_is_alerted_once_per_episode() -> None:

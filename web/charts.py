@@ -27,9 +27,20 @@ def trend_values(rows: Sequence[TrendRow]) -> list[dict[str, Any]]:
             "ratio": None if row.ratio is None else round(row.ratio, 2),
             "score": round(row.score, 1),
             "marker": "spike" if row.is_spike else "stories a day",
+            "note": _day_note(row),
         }
         for row in rows
     ]
+
+
+def _day_note(row: TrendRow) -> str | None:
+    """What the tooltip says about a day without a run, or the day after such days."""
+    if not row.observed:
+        return "no monitor run that day"
+    if row.gap_days:
+        days = "1 day" if row.gap_days == 1 else f"{row.gap_days} days"
+        return f"with the news of {days} without a run"
+    return None
 
 
 def trend_chart(rows: Sequence[TrendRow], title: str, height: int = 220, legend: bool = True) -> dict[str, Any]:
@@ -43,6 +54,7 @@ def trend_chart(rows: Sequence[TrendRow], title: str, height: int = 220, legend:
         {"field": "baseline", "type": "quantitative", "title": "expected (baseline)"},
         {"field": "ratio", "type": "quantitative", "title": "× expected"},
         {"field": "score", "type": "quantitative", "title": "spike score"},
+        {"field": "note", "type": "nominal", "title": "note"},
     ]
     color = {
         "field": "marker",

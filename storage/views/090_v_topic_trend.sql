@@ -3,10 +3,17 @@
 -- run's day; days without items are zero. Unique stories (a backlog left out: backlog_stories, see
 -- v_topic_daily) against the trailing baseline, with the spike test of newsmon.trends (same windows
 -- and thresholds):
---   baseline  = mean stories a day over the 14 days before yesterday (a one-day guard band);
---   expected  = greatest(baseline, 0.5), only with at least 3 baseline days;
---   p_value   = P(X >= stories) under a negative binomial with the baseline's mean and variance
---               (a Poisson when the baseline is not over-dispersed);
+--   observed  = a monitor run started that day (UTC) or a document was first seen on it; a day
+--               nobody looked at (an outage) is not a day without news: it is in no baseline
+--               and not tested;
+--   gap_days  = the unobserved days right before this one, whose news arrives on this day;
+--   baseline  = mean stories a day over the observed days among the 14 before yesterday (a
+--               one-day guard band), leaving out a day right after unobserved ones (its count
+--               is several days' news);
+--   expected  = greatest(baseline, 0.5) * (1 + least(gap_days, {{spike_backlog_days}})), only with at
+--               least 3 observed baseline days (after a gap, the news of the days missed counts);
+--   p_value   = P(X >= stories) under a negative binomial with the baseline's mean and variance,
+--               both scaled like expected (a Poisson when the baseline is not over-dispersed);
 --   score     = -log10(p_value), at most 15;
 --   is_spike  = stories >= 3 and stories >= 2 * expected and p_value <= 0.01.
 -- The {{...}} numbers are newsmon.models.SpikeParams, filled in when the views are created.
@@ -19,40 +26,59 @@ WITH bounds AS (
             (SELECT CAST(timezone('UTC', max(first_seen_at)) AS DATE) FROM documents)
         ) AS last_day
 ),
+looked AS (  -- the days someone looked: a monitor run started, or a document was first seen
+    SELECT CAST(timezone('UTC', started_at) AS DATE) AS day FROM runs WHERE kind = 'monitor'
+    UNION
+    SELECT CAST(timezone('UTC', first_seen_at) AS DATE) FROM documents
+),
 days AS (
-    SELECT CAST(g.day AS DATE) AS day
-    FROM bounds b, generate_series(b.first_day, b.last_day, INTERVAL 1 DAY) AS g(day)
+    SELECT CAST(g.day AS DATE) AS day, l.day IS NOT NULL AS observed
+    FROM bounds b
+    CROSS JOIN generate_series(b.first_day, b.last_day, INTERVAL 1 DAY) AS g(day)
+    LEFT JOIN looked l ON l.day = CAST(g.day AS DATE)
     WHERE b.first_day IS NOT NULL
 ),
 series AS (
     SELECT
-        t.topic, d.day, coalesce(c.stories, 0) AS stories, coalesce(c.documents, 0) AS documents,
+        t.topic, d.day, d.observed, coalesce(c.stories, 0) AS stories, coalesce(c.documents, 0) AS documents,
         coalesce(c.backlog_stories, 0) AS backlog_stories
     FROM (SELECT topic FROM topic_versions WHERE is_current) t
     CROSS JOIN days d
     LEFT JOIN v_topic_daily c ON c.topic = t.topic AND c.day = d.day
 ),
-windowed AS (
+gapped AS (
     SELECT
         *,
-        count(*) OVER w AS baseline_days,
-        avg(stories) OVER w AS baseline_mean,
-        var_samp(stories) OVER w AS baseline_variance
+        coalesce(day - max(CASE WHEN observed THEN day END) OVER (
+            PARTITION BY topic ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) - 1, 0) AS gap_days
     FROM series
+),
+windowed AS (  -- a baseline day: observed, and not the catch-up day after a gap (several days' news)
+    SELECT
+        *,
+        count(CASE WHEN observed AND gap_days = 0 THEN 1 END) OVER w AS baseline_days,
+        avg(CASE WHEN observed AND gap_days = 0 THEN stories END) OVER w AS baseline_mean,
+        var_samp(CASE WHEN observed AND gap_days = 0 THEN stories END) OVER w AS baseline_variance
+    FROM gapped
     WINDOW w AS (PARTITION BY topic ORDER BY day ROWS BETWEEN {{spike_window_start}} PRECEDING AND {{spike_window_end}} PRECEDING)
 ),
 expected AS (
     SELECT
-        *,
-        CASE WHEN baseline_days >= {{spike_min_history_days}} THEN baseline_mean END AS baseline,
-        CASE WHEN baseline_days >= {{spike_min_history_days}} THEN baseline_variance END AS variance,
-        CASE WHEN baseline_days >= {{spike_min_history_days}} THEN greatest(baseline_mean, {{spike_floor}}) END AS expected
+        * EXCLUDE (baseline_days),
+        CASE WHEN observed THEN baseline_days ELSE 0 END AS baseline_days,
+        CASE WHEN observed AND baseline_days >= {{spike_min_history_days}} THEN baseline_mean END AS baseline,
+        CASE WHEN observed AND baseline_days >= {{spike_min_history_days}} THEN baseline_variance END AS variance,
+        CASE WHEN observed AND baseline_days >= {{spike_min_history_days}} THEN greatest(baseline_mean, {{spike_floor}}) END
+            AS per_day,
+        1 + least(gap_days, {{spike_backlog_days}}) AS span
     FROM windowed
 ),
 shaped AS (
     SELECT
         *,
-        CASE WHEN variance > expected THEN expected * expected / (variance - expected) END AS size
+        span * per_day AS expected,
+        CASE WHEN variance > per_day THEN span * per_day * per_day / (variance - per_day) END AS size
     FROM expected
 ),
 tested AS (
@@ -78,6 +104,8 @@ tested AS (
 SELECT
     day,
     topic,
+    observed,
+    gap_days,
     stories,
     documents,
     backlog_stories,

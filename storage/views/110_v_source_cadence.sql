@@ -3,6 +3,9 @@
 -- 24-hour buckets of the days before (quietest and mean), and the silent-feed test of
 -- newsmon.trends: with enough days of history, a feed is silent when it delivered at most a
 -- share of its quietest day and P(X <= last_24h) is small at the quietest day's Poisson rate.
+-- A bucket in which no monitor run started and no feed item was first seen (an outage) is left
+-- out of the history: nobody looked, so it is not an empty day. history_days counts the buckets
+-- kept.
 -- The {{...}} numbers are newsmon.models.SilenceParams, filled in when the views are created.
 CREATE OR REPLACE VIEW v_source_cadence AS
 WITH ref AS (SELECT max(started_at) AS now FROM runs WHERE kind = 'monitor'),
@@ -27,15 +30,21 @@ buckets AS (
     WHERE i.first_seen_at <= r.now
     GROUP BY ALL
 ),
+looked AS (  -- the buckets in which someone looked: a monitor run started or an item was first seen
+    SELECT DISTINCT CAST(floor(epoch(r.now - s.seen) / 86400) AS INTEGER) AS bucket
+    FROM (SELECT started_at AS seen FROM runs WHERE kind = 'monitor' UNION ALL SELECT first_seen_at FROM feed_items) s,
+        ref r
+    WHERE s.seen <= r.now
+),
 grid AS (
     SELECT h.url, b.bucket, coalesce(c.items, 0) AS items
     FROM hist h
     CROSS JOIN range(1, {{silence_window_days}} + 1) AS b(bucket)
     LEFT JOIN buckets c ON c.feed_url = h.url AND c.bucket = b.bucket
-    WHERE b.bucket <= h.history_days
+    WHERE b.bucket <= h.history_days AND b.bucket IN (SELECT bucket FROM looked)
 ),
 stats AS (
-    SELECT url, min(items) AS quietest, avg(items) AS mean FROM grid GROUP BY url
+    SELECT url, min(items) AS quietest, avg(items) AS mean, count(*) AS observed_days FROM grid GROUP BY url
 ),
 tested AS (
     SELECT
@@ -43,8 +52,9 @@ tested AS (
         coalesce(b0.items, 0) AS last_24h,
         s.mean,
         s.quietest,
+        coalesce(s.observed_days, 0) AS observed_days,
         CASE
-            WHEN h.history_days < {{silence_min_history_days}} THEN NULL
+            WHEN coalesce(s.observed_days, 0) < {{silence_min_history_days}} THEN NULL
             WHEN s.quietest <= 0 THEN 1.0
             ELSE least(1.0, list_sum(list_transform(
                 range(coalesce(b0.items, 0) + 1),
@@ -61,13 +71,13 @@ SELECT
     t.active,
     t.first_seen_at,
     t.last_seen_at,
-    t.history_days,
+    t.observed_days AS history_days,
     t.last_24h,
     t.mean,
     t.quietest,
     t.p_value,
     coalesce(
-        t.active AND t.history_days >= {{silence_min_history_days}} AND t.quietest > 0
+        t.active AND t.observed_days >= {{silence_min_history_days}} AND t.quietest > 0
         AND t.last_24h <= {{silence_max_share}} * t.quietest AND t.p_value <= {{silence_alpha}},
         false
     ) AS is_silent,
