@@ -72,7 +72,7 @@ def interleave_hosts(urls: Sequence[str]) -> list[str]:
     at a time."""
     by_host: dict[str, list[str]] = {}
     for url in urls:
-        by_host.setdefault(urlsplit(url).netloc.lower(), []).append(url)
+        by_host.setdefault(_host(url), []).append(url)
     queues = list(by_host.values())
     out: list[str] = []
     for rank in range(max((len(q) for q in queues), default=0)):
@@ -140,7 +140,9 @@ class HostHealth:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc.lower()
+    """The key a host's health is kept under: ``host:port``, as fetch failures name it (so that
+    ``https://site`` and ``https://site:443`` are one host, ``http://site`` another)."""
+    return endpoint(url) or urlsplit(url).netloc.lower()
 
 
 def endpoint(url: str) -> str:

@@ -161,9 +161,13 @@ def test_a_host_whose_connections_break_now_and_then_is_down_only_after_three() 
             host_failures=[(urls[n], "connect")],
         )
         health.note(fetched)
-        assert (n == 2) == ("flaky.example" in health.down)
+        assert (n == 2) == ("flaky.example:443" in health.down)
     to_fetch, settled = health.split(urls[3:])
     assert to_fetch == [] and settled[urls[4]].failure == "connect"
+    # the same endpoint however the URL spells it; plain http is another endpoint, still tried
+    spelled = ["https://FLAKY.example:443/5", "https://user@flaky.example/6", "http://flaky.example/7"]
+    to_fetch, settled = health.split(spelled)
+    assert to_fetch == ["http://flaky.example/7"] and set(settled) == set(spelled[:2])
 
 
 def test_pooled_parse_equals_parse_in_process(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
