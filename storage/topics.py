@@ -193,7 +193,10 @@ def write_tags(
 
     A re-tag of a document whose tag by the topic's current version still waits for its alert
     (a story held back by ``min_new_stories``, or a run that stopped before its alert) waits
-    too: a new definition does not turn news that was never alerted into history."""
+    too: a new definition does not turn news that was never alerted into history. Nor does an
+    earlier definition brought back turn history into news: its stored tag that was waiting
+    when that definition was replaced is history once another version's tag of the document
+    was alerted (or marked history), unless the current version's tag still waits."""
     staged = pa.table(
         {
             "document_id": pa.array([t.document_id for t in tags], pa.string()),
@@ -206,6 +209,16 @@ def write_tags(
         }
     )
     with db.registered("staged_tags", staged):
+        execute(  # an earlier version brought back: its tags left waiting are history now (see above)
+            con,
+            "UPDATE document_topics t SET alert_id = 'backfill' FROM staged_tags s"
+            " WHERE s.alert_id = 'backfill' AND t.alert_id IS NULL AND t.document_id = s.document_id"
+            " AND t.topic = s.topic AND t.topic_version = s.topic_version AND EXISTS (SELECT 1"
+            " FROM document_topics o WHERE o.document_id = s.document_id AND o.topic = s.topic"
+            " AND o.alert_id IS NOT NULL) AND NOT EXISTS (SELECT 1"
+            " FROM document_topics p JOIN topic_versions v ON v.topic = p.topic AND v.version = p.topic_version"
+            " AND v.is_current WHERE p.document_id = s.document_id AND p.topic = s.topic AND p.alert_id IS NULL)",
+        )
         execute(
             con,
             "INSERT INTO document_topics SELECT s.document_id, s.topic, s.topic_version, s.score, s.evidence,"

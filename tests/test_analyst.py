@@ -924,3 +924,9 @@ def test_stories_waiting_for_min_new_stories_still_wait_after_the_topic_changes(
         " and t.alert_id is not null and t.alert_id <> 'backfill'",
     )
     assert alerted == [(2,)]
+    # back to the first definition: the stories alerted under the second are not news again
+    topics_file.write_text(shipped + "\n[topics.russia-sanctions.alerts]\nmin_new_stories = 1\n", encoding="utf-8")
+    third = run("run-3", now + timedelta(hours=2))
+    assert third.retagged >= 1 and "russia-sanctions" not in third.alerts
+    pending = "select count(*) from document_topics where topic = 'russia-sanctions' and alert_id is null"
+    assert _rows(settings.db, pending) == [(0,)]

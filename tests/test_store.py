@@ -121,6 +121,38 @@ def test_stale_topics_are_those_not_current(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_definition_brought_back_does_not_make_history_news_again(tmp_path: Path) -> None:
+    """Tags of version A left waiting when B replaced it: when A is back, the document whose B
+    tag was alerted is history; the one B never tagged (never told) still waits."""
+    topics = load_topics(default_topics_path())
+    sanctions = next(t for t in topics if t.slug == "russia-sanctions")
+    other = replace(sanctions, version="v-b")
+    store = Store.open_writer(tmp_path / "db.duckdb")
+    try:
+        store_seeds(store, "run-1")  # both seeds tagged russia-sanctions by A, waiting for an alert
+        a_tags = [
+            Tag(doc, topic, version, score, evidence, clause)
+            for doc, topic, version, score, evidence, clause in store.con.execute(
+                "SELECT document_id, topic, topic_version, score, evidence, clause FROM document_topics"
+                " WHERE topic = 'russia-sanctions' AND alert_id IS NULL ORDER BY document_id"
+            ).fetchall()
+        ]
+        assert len(a_tags) == 2
+        told, untold = a_tags
+        store.topics.store_retags([replace(told, topic_version="v-b")], "run-2", NOW)  # B tags one of them
+        store.topics.register([other], "run-2", NOW, replace_all=False)
+        store.con.execute("UPDATE document_topics SET alert_id = 'alert-1' WHERE topic_version = 'v-b'")
+        store.topics.store_retags(a_tags, "run-3", NOW)  # A is back: the re-tag before it is current
+        marks = dict(
+            store.con.execute(
+                "SELECT document_id, alert_id FROM document_topics WHERE topic_version = ?", [sanctions.version]
+            ).fetchall()
+        )
+        assert marks == {told.document_id: "backfill", untold.document_id: None}
+    finally:
+        store.close()
+
+
 def test_tags_of_the_versions_in_force_follow_the_text(tmp_path: Path) -> None:
     """With tagged_versions, a batch's tags of those versions become exactly the new ones: a tag
     the text no longer earns goes, one whose evidence changed is updated (keeping its alert)."""
