@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -67,18 +67,22 @@ class SkipFile(Exception):
     """Internal: this file is skipped, for the reason given."""
 
 
-def iter_folder_files(folder: Path) -> Iterator[Path]:
+def iter_folder_files(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Path]:
     """Yield every file below ``folder`` that is not hidden, in a stable order, never following
-    dir links (hidden files and folders are ignored)."""
+    dir links (hidden files and folders are ignored, so are the files and folders in
+    ``exclude``: newsmon's own, such as its database and alerts folder)."""
     if not folder.exists():
         raise InputError(f"input folder {folder} does not exist: create it or pass --seeds DIR")
     if not folder.is_dir():
         raise InputError(f"input path {folder} is not a folder: pass a folder to --seeds")
+    left_out = {p.resolve() for p in exclude}
     for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        here = Path(root)
+        real = here.resolve() if left_out else here
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and real / d not in left_out)
         for name in sorted(files):
-            if not name.startswith("."):
-                yield Path(root) / name
+            if not name.startswith(".") and real / name not in left_out:
+                yield here / name
 
 
 def is_supported(path: Path) -> bool:
@@ -94,15 +98,19 @@ def iter_document_files(folder: Path) -> Iterator[Path]:
     return (path for path in iter_folder_files(folder) if is_supported(path))
 
 
-def read_documents(folder: Path, now: datetime, source: str | None = None) -> IngestResult:
+def read_documents(
+    folder: Path, now: datetime, exclude: Collection[Path] = (), source: str | None = None
+) -> IngestResult:
     """Read every supported file below ``folder`` into documents first seen at ``now``.
 
-    ``source`` names the channel in the stored rows (default: the folder's name). Files of
-    other types are not read; they are counted by suffix and named in one log line.
+    ``exclude``: files and folders never read (newsmon's own: its database, snapshot, lock and
+    alerts folder, when they lie in the folder read). ``source`` names the channel in the
+    stored rows (default: the folder's name). Files of other types are not read; they are
+    counted by suffix and named in one log line.
     """
     result = IngestResult()
     channel = source or folder.resolve().name or "files"
-    for path in iter_folder_files(folder):
+    for path in iter_folder_files(folder, exclude):
         if not is_supported(path):
             suffix = path.suffix.lower() or "(no suffix)"
             result.other_types[suffix] = result.other_types.get(suffix, 0) + 1

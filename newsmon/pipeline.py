@@ -275,8 +275,11 @@ def ingest(ctx: RunContext) -> list[Document]:
         logger.info("ingest: no folder %s, no files read", settings.seeds)
         return []
     t0 = time.perf_counter()
-    has_files = settings.seeds.is_dir() and next(iter(iter_folder_files(settings.seeds)), None) is not None
-    ingested = ctx.steps.ingest(settings.seeds, ctx.now) if has_files or not settings.seeds.is_dir() else IngestResult()
+    own = [*ctx.store.own_files(), settings.alerts_dir]  # never input, even inside the folder
+    has_files = settings.seeds.is_dir() and next(iter(iter_folder_files(settings.seeds, own)), None) is not None
+    ingested = (
+        ctx.steps.ingest(settings.seeds, ctx.now, own) if has_files or not settings.seeds.is_dir() else IngestResult()
+    )
     seconds = time.perf_counter() - t0
     ctx.summary.files_seen, ctx.summary.files_skipped = ingested.files_seen, len(ingested.skipped)
     ctx.summary.files_other = dict(ingested.other_types)

@@ -152,7 +152,7 @@ class Steps:
     extraction pool.
     """
 
-    ingest: Callable[[Path, datetime], IngestResult] = read_documents
+    ingest: Callable[[Path, datetime, Sequence[Path]], IngestResult] = read_documents
     poll: Callable[[Sequence[PollPlan], HttpConfig], list[FetchResult | FetchError]] = poll_feeds
     parse: Callable[[Sequence[tuple[bytes, dict[str, str]]], int | WorkerPool], list[ParsedFeed]] = parse_feeds
     pages: Callable[[Sequence[str], set[str], HttpConfig, int | WorkerPool, Progress | None], PageOutcome] = (

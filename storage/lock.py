@@ -41,6 +41,11 @@ def notify_wait(message: str) -> None:
     _notify_wait(message)
 
 
+def lock_path(db_path: Path) -> Path:
+    """The writer lock's file beside ``db_path`` (``news.duckdb`` -> ``news.duckdb.lock``)."""
+    return db_path.with_name(db_path.name + ".lock")
+
+
 class WriterLock:
     """An exclusive ``flock`` on ``<db>.lock``, waited for with backoff up to ``timeout_s``.
 
@@ -49,7 +54,7 @@ class WriterLock:
     """
 
     def __init__(self, db_path: Path, timeout_s: float = 30.0) -> None:
-        self.path = db_path.with_name(db_path.name + ".lock")
+        self.path = lock_path(db_path)
         self.timeout_s = timeout_s
         self._fd: int | None = None
 

@@ -22,9 +22,10 @@ from storage.deliveries import DeliveryRepository
 from storage.documents import DocumentRepository
 from storage.failures import FailureRepository
 from storage.feeds import FeedRepository
-from storage.lock import WriterLock
+from storage.lock import WriterLock, lock_path
 from storage.reviews import ReviewRepository
 from storage.runs import RunRepository
+from storage.snapshot import snapshot_path, wal_path
 from storage.stories import StoryRepository
 from storage.topics import TopicRepository
 
@@ -85,6 +86,12 @@ class Store:
     def path(self) -> Path:
         """The database file."""
         return self.db.path
+
+    def own_files(self) -> list[Path]:
+        """The files this store writes: the database, its write-ahead log and lock, the read
+        snapshot and its log (never input, even in the folder a run reads)."""
+        snapshot = snapshot_path(self.path)
+        return [self.path, wal_path(self.path), lock_path(self.path), snapshot, wal_path(snapshot)]
 
     def close(self, snapshot: bool = True) -> Path | None:
         """Checkpoint, close, publish the read snapshot if asked, release the lock; the snapshot path."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import trafilatura
+from support import SEEDS
 
 import newsmon.documents as documents_module
 from newsmon.documents import document_id, iter_document_files, read_document, read_documents
@@ -463,3 +464,33 @@ def test_the_seeds_are_not_hard_wrapped(seeds_dir: Path) -> None:
 
     for path in sorted(seeds_dir.iterdir()):
         assert not is_hard_wrapped(path.read_text(encoding="utf-8")), path.name
+
+
+def test_a_run_in_its_own_folder_never_reads_its_database_or_alerts(tmp_path: Path) -> None:
+    """Run in the folder that holds the documents (``--seeds .``), newsmon's database, lock,
+    snapshot and alerts folder lie among them: they are never read, or every run would store
+    its last digest as news, tag it and alert again."""
+    from newsmon.config import Settings, default_topics_path
+    from newsmon.pipeline import RunContext, run_once
+    from newsmon.topics import load_topics
+    from storage.store import Store
+
+    for seed in SEEDS.glob("*.txt"):
+        (tmp_path / seed.name).write_bytes(seed.read_bytes())
+    settings = Settings(
+        db=tmp_path / "newsmon.duckdb", seeds=tmp_path, alerts_dir=tmp_path / "alerts", extract_workers=1
+    )
+    topics = load_topics(default_topics_path())
+    summaries = []
+    for n in range(3):
+        store = Store.open_writer(settings.db)
+        try:
+            summaries.append(run_once(RunContext(settings, store, topics, datetime.now(UTC), f"run-{n}")))
+        finally:
+            store.close()
+    assert any((tmp_path / "alerts").iterdir()) and (tmp_path / "newsmon.snapshot.duckdb").exists()
+    assert [(s.files_seen, s.documents_new, s.files_other) for s in summaries] == [(2, 2, {})] + [(2, 0, {})] * 2
+    assert summaries[0].alerts and not summaries[1].alerts and not summaries[2].alerts
+    files = list(documents_module.iter_folder_files(tmp_path, [tmp_path / "alerts", settings.db]))
+    assert sorted(p.name for p in files if p.suffix == ".txt") == sorted(p.name for p in SEEDS.glob("*.txt"))
+    assert not any("alerts" in p.parts or p.name == "newsmon.duckdb" for p in files)
