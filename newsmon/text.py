@@ -398,6 +398,40 @@ def is_hard_wrapped(text: str) -> bool:
     return sum(1 for n in wrapped if n >= FILLED_SHARE * width) >= FILLED_LINES * len(wrapped)
 
 
+CONTINUED_MIN_CHARS = 20  # a shorter line is a label or a heading, even without a full stop
+
+
+def join_continuations(text: str) -> str:
+    """A text that is not wrapped at a width may still break a sentence over two lines (a
+    short note typed with returns): a line that ends mid-sentence, followed at once by one
+    that starts in lower case, goes on in it, and the two are joined. The first line (the
+    headline, whatever follows it), short lines, list items and table rows are left as they
+    are."""
+    lines = text.split("\n")
+    out: list[str] = []
+    seen = 0  # lines with text so far
+    for line in lines:
+        stripped = line.strip()
+        if stripped and seen > 1 and _continues(out[-1], stripped):
+            out[-1] = f"{out[-1].rstrip()} {stripped}"
+            continue
+        out.append(line)
+        seen += 1 if stripped else 0
+    return "\n".join(out)
+
+
+def _continues(line: str, after: str) -> bool:
+    """Whether ``after`` goes on with the sentence ``line`` left open."""
+    body = line.strip()
+    return (
+        len(body) >= CONTINUED_MIN_CHARS
+        and after[0].islower()
+        and not _LINE_END.search(body)
+        and not body.startswith("|")
+        and not _BLOCK_START.match(after)
+    )
+
+
 def unwrap_lines(text: str) -> str:
     """One paragraph per line, as extracted pages have them: the lines of a hard-wrapped text
     (:func:`is_hard_wrapped`) are joined within each paragraph (lines up to a blank line, a list
@@ -405,7 +439,7 @@ def unwrap_lines(text: str) -> str:
     is returned unchanged, so that the sentences and the boilerplate lines of a wrapped file are
     found as in any other."""
     if not is_hard_wrapped(text):
-        return text
+        return join_continuations(text)
     out: list[str] = []
     paragraph: list[str] = []
     for line in text.split("\n"):

@@ -441,7 +441,40 @@ def test_a_short_hard_wrapped_statement_is_unwrapped() -> None:
         "The two countries signed the deal on Monday in Tashkent.\n"
     )
     assert unwrap_lines(bylined) == bylined
-    assert unwrap_lines(body) == body  # no headline apart: nothing says the first line is not one
+    # no headline apart: nothing says the first line is not one, so it stays; the sentence that
+    # goes on over the lines after it, in lower case, is joined
+    first, rest = body.split("\n", 1)
+    assert unwrap_lines(body) == first + "\n" + " ".join(rest.split()) + "\n"
+
+
+def test_a_sentence_broken_over_two_lines_of_a_short_note_is_one_sentence(tmp_path: Path) -> None:
+    """A short note typed with returns, not wrapped at a width: a line that ends mid-sentence
+    followed by one in lower case is one sentence (a topic that needs both halves tags it)."""
+    from newsmon.config import default_topics_path
+    from newsmon.text import unwrap_lines
+    from newsmon.topics import load_topics, tag_documents
+
+    note = (
+        "Brussels meeting ends late on Friday\n\n"
+        "EU foreign ministers meeting in Brussels on Friday agreed on new sanctions\n"
+        "that target the banking sector of Russia and the firms that help it.\n"
+    )
+    joined = note.replace("sanctions\nthat", "sanctions that")
+    assert unwrap_lines(note) == joined
+    kept = [
+        "Title of the piece\nby Jane Doe\n",  # the headline's next line is never joined to it
+        "Lead\n\nThe talks went on until late on Friday night\n- and a list item\n",
+        "Lead\n\nThe talks went on until late on Friday night.\nthen nothing\n",  # a sentence ended
+        "Lead\n\nShort label\nlower case\n",  # a short line is a label
+        "Lead\n\n| a table row of the text here |\nnext line\n",
+    ]
+    for text in kept:
+        assert unwrap_lines(text) == text, text
+    (tmp_path / "note.txt").write_text(note, encoding="utf-8")
+    path_doc = read_document(tmp_path / "note.txt", datetime.now(UTC), "notes")
+    assert "sanctions that target" in path_doc.body
+    topics = load_topics(default_topics_path())
+    assert [t.topic for t in tag_documents([path_doc], topics)] == ["russia-sanctions"]
 
 
 def test_table_rows_in_a_wrapped_text_stay_rows() -> None:
