@@ -34,7 +34,8 @@ def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width
         _row(
             "stored",
             f"{summary.documents_new} new documents, {summary.stories_new} new stories, "
-            f"{summary.tags_new + summary.retagged} tags ({summary.documents_unchanged} documents unchanged)",
+            f"{summary.tags_new + summary.retagged} tags ({_changed(summary)}{_count(summary.documents_unchanged)}"
+            " unchanged)",
         )
     )
     lines.append(_row("alerts", ", ".join(summary.alerts) if summary.alerts else "none (nothing new)"))
@@ -147,6 +148,19 @@ def _when(moment: datetime) -> str:
 
 
 DELIVERIES_HINT = '`newsmon sql "select * from v_deliveries"`'
+
+
+def _changed(summary: RunSummary) -> str:
+    """``N stored documents changed (updated), `` when a document read again had other content."""
+    n = summary.documents_changed
+    if not n:
+        return ""
+    return f"{n} stored {'document' if n == 1 else 'documents'} changed (updated), "
+
+
+def _count(n: int, word: str = "document") -> str:
+    """``1 document``, ``2 documents``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _row(label: str, text: str) -> str:

@@ -68,6 +68,7 @@ class RunSummary:
     failures: list[FailureTally] = field(default_factory=list)  # by scope and class, each with an example
     documents_new: int = 0
     documents_unchanged: int = 0
+    documents_changed: int = 0  # stored before, read again with other content (an edited file, a revised page)
     stories_new: int = 0
     tags_new: int = 0
     retagged: int = 0
@@ -231,6 +232,7 @@ def run_stages(ctx: RunContext, since: datetime | None = None) -> None:
         as_first_seen(stored, [d for d in documents if stored.get(d.id, (None,))[0] != d.content_hash])
     )
     summary.documents_unchanged = len(documents) - len(todo)
+    summary.documents_changed = sum(1 for d in todo if d.id in stored)
     process_new(ctx, todo, harvested.item_rows)
     processed = {d.id for d in todo}
     leftover = [r for doc_id, rs in harvested.item_rows.items() if doc_id not in processed for r in rs]

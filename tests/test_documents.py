@@ -8,6 +8,7 @@ import os
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trafilatura
@@ -527,3 +528,33 @@ def test_a_run_in_its_own_folder_never_reads_its_database_or_alerts(tmp_path: Pa
     files = list(documents_module.iter_folder_files(tmp_path, [tmp_path / "alerts", settings.db]))
     assert sorted(p.name for p in files if p.suffix == ".txt") == sorted(p.name for p in SEEDS.glob("*.txt"))
     assert not any("alerts" in p.parts or p.name == "newsmon.duckdb" for p in files)
+
+
+def test_an_edited_file_is_counted_as_changed_in_the_run_summary(tmp_path: Path) -> None:
+    from cli.report import summary_lines
+    from newsmon.config import Settings, default_topics_path
+    from newsmon.pipeline import RunContext, run_once
+    from newsmon.topics import load_topics
+    from storage.store import Store
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for seed in SEEDS.glob("*.txt"):
+        (folder / seed.name).write_bytes(seed.read_bytes())
+    settings = Settings(db=tmp_path / "n.duckdb", seeds=folder, alerts_dir=tmp_path / "alerts", extract_workers=1)
+    topics = load_topics(default_topics_path())
+
+    def run(n: int) -> Any:
+        store = Store.open_writer(settings.db)
+        try:
+            return run_once(RunContext(settings, store, topics, datetime.now(UTC), f"run-{n}"))
+        finally:
+            store.close()
+
+    assert run(1).documents_changed == 0
+    edited = sorted(folder.glob("*.txt"))[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nA correction was added.\n", encoding="utf-8")
+    second = run(2)
+    assert (second.documents_new, second.documents_changed, second.documents_unchanged) == (0, 1, 1)
+    text = " ".join("\n".join(summary_lines(second, settings, 1.0, 200)).split())
+    assert "(1 stored document changed (updated), 1 document unchanged)" in text
