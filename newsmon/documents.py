@@ -148,7 +148,7 @@ def read_document(path: Path, now: datetime, source: str) -> Document:
     text = clean_text(text)
     if not text.strip():
         raise SkipFile("empty file (whitespace only)")
-    url = path.resolve().as_uri()
+    url = file_url(path)
     if path.suffix.lower() in HTML_SUFFIXES:
         title, raw_body, author, published, extractor = _parse_html(text, url)
     elif path.suffix.lower() in MARKDOWN_SUFFIXES:  # its front matter first, then as a text
@@ -177,6 +177,13 @@ def read_document(path: Path, now: datetime, source: str) -> Document:
         charset=charset,
         boilerplate_lines=cleaned.removed_lines,
     )
+
+
+def file_url(path: Path) -> str:
+    """A file's ``file:`` URL, its natural key: its absolute path in the folder it was found in
+    (a link is a file of that folder, not the file it points to, which may lie elsewhere or be
+    read as well under its own name)."""
+    return (path.parent.resolve() / path.name).as_uri()
 
 
 def document_id(url: str) -> str:

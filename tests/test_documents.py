@@ -558,3 +558,27 @@ def test_an_edited_file_is_counted_as_changed_in_the_run_summary(tmp_path: Path)
     assert (second.documents_new, second.documents_changed, second.documents_unchanged) == (0, 1, 1)
     text = " ".join("\n".join(summary_lines(second, settings, 1.0, 200)).split())
     assert "(1 stored document changed (updated), 1 document unchanged)" in text
+
+
+def test_a_linked_file_is_a_file_of_the_folder_under_its_own_name(tmp_path: Path) -> None:
+    """A link in the folder is read under its own path: a link to a file of the folder is a
+    second document (a copy), not one that vanishes into its target, and a link to a file
+    elsewhere does not store that other path."""
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    target = folder / "sub" / "a.txt"
+    target.write_text("Talks in Astana\n\nThe foreign ministers met in Astana on Monday.\n", encoding="utf-8")
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("Elsewhere\n\nA note kept in another folder entirely.\n", encoding="utf-8")
+    try:
+        (folder / "link.txt").symlink_to(Path("sub") / "a.txt")
+        (folder / "out.txt").symlink_to(outside)
+    except OSError:
+        pytest.skip("symlinks are not supported here")
+    found = read_documents(folder, datetime.now(UTC))
+    urls = sorted(d.url for d in found.documents)
+    root = folder.resolve().as_uri()
+    assert urls == [f"{root}/link.txt", f"{root}/out.txt", f"{root}/sub/a.txt"]
+    assert len({d.id for d in found.documents}) == 3 and found.files_seen == 3
+    texts = {d.url.rsplit("/", 1)[-1]: d.text_hash for d in found.documents}
+    assert texts["link.txt"] == texts["a.txt"]
