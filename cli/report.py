@@ -7,6 +7,7 @@ import logging
 import shlex
 import textwrap
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cli.app import db_flag
 from newsmon.config import Settings
@@ -100,11 +101,20 @@ def hint_lines(summary: RunSummary, settings: Settings) -> list[str]:
         supported = " ".join(sorted(SUPPORTED_SUFFIXES))
         hints.append(f"note: newsmon reads {supported} files; convert the others to text to have them read")
     elif settings.feeds_path is None and summary.files_seen == 0:
-        hints.append("next: nothing to read: put documents in ./seeds, or add a feed with `newsmon feeds add URL`")
+        hints.append(
+            f"next: nothing to read: put documents in {_folder(settings.seeds)}, or add a feed with"
+            " `newsmon feeds add URL`"
+        )
     if summary.documents_new:
         stories = 'newsmon sql "select * from v_stories"'
         hints.append(f"next: `{stories}{db}` or `newsmon alerts{db}` to see the results")
     return hints
+
+
+def _folder(path: Path) -> str:
+    """A folder as the user gave it, a relative one as such (``./seeds``)."""
+    text = str(path)
+    return text if path.is_absolute() or text.startswith(".") else f"./{text}"
 
 
 def _topics_file(settings: Settings) -> str:

@@ -161,6 +161,9 @@ def test_files_of_other_types_are_named_in_the_run_summary(tmp_path: Path) -> No
     assert "nothing to read" not in text  # there was something: of a type newsmon does not read
     one = " ".join("\n".join(summary_lines(RunSummary("r", files_other={".docx": 1}), Settings(), 1.0, 100)).split())
     assert "1 file of another type (.docx) not read" in one
+    for seeds, shown in ((Path("seeds"), "./seeds"), (tmp_path / "inbox", str(tmp_path / "inbox"))):
+        empty = " ".join("\n".join(summary_lines(RunSummary("r"), Settings(seeds=seeds), 1.0, 200)).split())
+        assert f"next: nothing to read: put documents in {shown}, or add a feed" in empty
 
 
 def test_mixed_folder_skip_reasons(mixed_folder: Path, now: datetime) -> None:
