@@ -28,6 +28,7 @@ from newsmon.text import (
     clean_text,
     decode_bytes,
     drop_controls,
+    printable,
     sha256_hex,
     split_sentences,
     text_hash,
@@ -119,11 +120,11 @@ def read_documents(
         try:
             result.documents.append(read_document(path, now, channel))
         except SkipFile as skip:
-            log.warning("skipped %s: %s", path, skip)
+            log.warning("skipped %s: %s", printable(path), skip)
             result.skipped.append(Skip(str(path), str(skip)))
     if result.other_types:
         log.info(
-            "not read in %s: %s; newsmon reads %s files", folder, describe_other_types(result.other_types),
+            "not read in %s: %s; newsmon reads %s files", printable(folder), describe_other_types(result.other_types),
             " ".join(sorted(SUPPORTED_SUFFIXES)),
         )  # fmt: skip
     return result

@@ -235,6 +235,16 @@ def drop_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: object) -> str:
+    """``text`` (a file name, say) for a one-line message: control characters, line breaks
+    included, written as escapes (``\\n``, ``\\x1b``), so a name can neither break the line nor
+    drive the terminal."""
+    return _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], str(text))
+
+
 def normalize_for_match(text: str) -> str:
     """Lower-case, NFKC, straight quotes and dashes, single spaces: the form rules match on."""
     text = replace_chars(unicodedata.normalize("NFKC", text), TYPOGRAPHIC_FOLD)

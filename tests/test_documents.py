@@ -585,3 +585,21 @@ def test_a_linked_file_is_a_file_of_the_folder_under_its_own_name(tmp_path: Path
     assert len({d.id for d in found.documents}) == 3 and found.files_seen == 3
     texts = {d.url.rsplit("/", 1)[-1]: d.text_hash for d in found.documents}
     assert texts["link.txt"] == texts["a.txt"]
+
+
+def test_a_file_name_with_control_characters_cannot_break_or_drive_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    names = ["empty\nname.txt", "clear\x1b[2Jscreen.txt"]
+    for name in names:
+        try:
+            (tmp_path / name).write_text("", encoding="utf-8")
+        except OSError:
+            pytest.skip("this file system refuses such names")
+    with caplog.at_level("WARNING", logger="newsmon.documents"):
+        result = read_documents(tmp_path, datetime.now(UTC))
+    assert len(result.skipped) == 2
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped")]
+    assert len(lines) == 2 and all("\n" not in line and "\x1b" not in line for line in lines)
+    shown = " ".join(lines)
+    assert "empty\\nname.txt" in shown and "clear\\x1b[2Jscreen.txt" in shown
