@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -117,19 +118,41 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 
 def decode_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
-    """``(text, encoding)`` of UTF-16 without a BOM (mostly-ASCII text leaves every other byte
-    NUL), else None."""
+    """``(text, encoding)`` of UTF-16 without a BOM, else None. Its high bytes give it away:
+    mostly-ASCII text leaves every other byte NUL, and a text in one alphabet (Cyrillic, Greek,
+    Arabic...) has its letters' block there and NUL for its spaces and punctuation."""
     sample = data[:4096]
     if len(sample) < 4 or len(sample) % 2 or b"\x00" not in sample:
         return None
     even, odd = sample[0::2], sample[1::2]
-    for encoding, zeros in (("utf-16-le", odd), ("utf-16-be", even)):
-        if zeros.count(0) > 0.9 * len(zeros):
+    for encoding, highs in (("utf-16-le", odd), ("utf-16-be", even)):
+        if highs.count(0) > 0.9 * len(highs):
             try:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError:
                 return None
+        if _one_alphabet(highs):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            if _mostly_words(text[:2048]):
+                return text, encoding
     return None
+
+
+def _one_alphabet(highs: bytes) -> bool:
+    """Whether these high bytes of UTF-16 code units are those of text in one alphabet: NUL
+    (spaces, digits, punctuation) and one other value for nearly all."""
+    common = Counter(highs).most_common(2)
+    return len(common) == 2 and 0 in dict(common) and sum(n for _b, n in common) >= 0.95 * len(highs)
+
+
+def _mostly_words(text: str) -> bool:
+    """Whether a decoded sample reads as text: letters and spaces, no control characters."""
+    if not text or _control_ratio(text) > 0:
+        return False
+    return sum(1 for c in text if c.isalpha() or c.isspace()) >= 0.7 * len(text)
 
 
 def _detect(data: bytes) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from newsmon.text import (
     clean_text,
     decode_bytes,
     decode_mostly_utf8,
+    decode_utf16_without_bom,
     is_plain_western,
     normalize_for_match,
     shorten,
@@ -86,6 +87,17 @@ def test_utf16_with_bom(data: bytes) -> None:
     text, encoding = decode_bytes(data)
     assert text == RUSSIAN
     assert encoding == "utf-16"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_in_one_alphabet_is_read_not_taken_for_binary(codec: str) -> None:
+    """No BOM and no NUL in every other byte: a Cyrillic or Greek text's high bytes are its
+    alphabet's block (and NUL for spaces), which is how it is told from binary data."""
+    greek = "Οι υπουργοί Εξωτερικών συναντήθηκαν στην Αθήνα για τις κυρώσεις."
+    for original in (RUSSIAN, greek):
+        assert decode_bytes(original.encode(codec)) == (original, codec)
+    noise = bytes((n * 7919 + 13) % 256 for n in range(4096))  # no alphabet's shape
+    assert decode_utf16_without_bom(noise) is None
 
 
 def test_utf16_with_bom_and_ascii_text_is_not_taken_for_binary() -> None:
