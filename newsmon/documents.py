@@ -145,7 +145,7 @@ def read_document(path: Path, now: datetime, source: str) -> Document:
     try:
         text, charset = decode_bytes(data)
     except UndecodableError as err:
-        raise SkipFile(f"not text ({err})") from err
+        raise SkipFile(f"not text ({err}): save it as plain text (.txt) to have it read") from err
     text = clean_text(text)
     if not text.strip():
         raise SkipFile("empty file (whitespace only)")
@@ -187,6 +187,17 @@ def file_url(path: Path) -> str:
     return (path.parent.resolve() / path.name).as_uri()
 
 
+def _too_large(size: int) -> str:
+    """Why a file over :data:`MAX_FILE_BYTES` is skipped, and what to do."""
+    return (
+        f"too large ({_size(size)}; newsmon reads files of up to {_size(MAX_FILE_BYTES)}): split it into smaller files"
+    )
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.1f} KiB"
+
+
 def document_id(url: str) -> str:
     """The natural key of a document: a stable hash of its URL."""
     return sha256_hex(url)[:20]
@@ -201,12 +212,12 @@ def _read_bytes(path: Path) -> bytes:
             if not stat.S_ISREG(info.st_mode):
                 raise SkipFile("not a regular file (a named pipe, socket or device)")
             if info.st_size > MAX_FILE_BYTES:
-                raise SkipFile(f"too large ({info.st_size} bytes > {MAX_FILE_BYTES})")
+                raise SkipFile(_too_large(info.st_size))
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as err:
         raise SkipFile(f"unreadable ({err.strerror or err})") from err
     if len(data) > MAX_FILE_BYTES:  # it grew since
-        raise SkipFile(f"too large (over {MAX_FILE_BYTES} bytes)")
+        raise SkipFile(_too_large(len(data)))
     return data
 
 

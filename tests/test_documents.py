@@ -292,8 +292,12 @@ def test_a_bad_file_never_stops_the_run(tmp_path: Path, now: datetime, monkeypat
     assert result.files_seen == 5
     assert [d.title for d in result.documents] == ["Good title"]
     reasons = skip_reasons(result)
-    assert reasons["0-huge.txt"].startswith("too large")
-    assert reasons["1-binary.txt"].startswith("not text")
+    assert reasons["0-huge.txt"] == (
+        "too large (0.5 KiB; newsmon reads files of up to 0.2 KiB): split it into smaller files"
+    )
+    assert reasons["1-binary.txt"].startswith("not text") and reasons["1-binary.txt"].endswith(
+        ": save it as plain text (.txt) to have it read"
+    )
     assert reasons["2-no-text.html"].startswith("no main text")
     assert reasons["3-dangling.txt"].startswith("unreadable")
 
