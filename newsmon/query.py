@@ -282,11 +282,14 @@ class Near(Node):
         return any(self.spans(name, text) for name, text in unit.parts)
 
     def mark(self, unit: Unit, memo: list[bool | None]) -> None:
-        """Record which terms of the operands occur where the NEAR holds, for :meth:`explain`."""
+        """Record which terms of the operands occur where the NEAR holds, for :meth:`explain`:
+        within the close pairs' spans (a term elsewhere in the field, too far off, is not why)."""
         for name, text in unit.parts:
-            if self.spans(name, text):
-                _mark(self.left, name, text, memo)
-                _mark(self.right, name, text, memo)
+            pairs = self.spans(name, text)
+            for start, end in pairs:
+                _mark(self.left, name, text[start:end], memo)
+                _mark(self.right, name, text[start:end], memo)
+            if pairs:
                 return
 
     def spans(self, name: str, text: str) -> list[tuple[int, int]]:
@@ -384,11 +387,19 @@ class Query:
 
     def explain(self, memo: list[bool | None], unit: Unit) -> str:
         """The part of the query that matched on ``unit``, as query text."""
+        under_near = {d.index for n in self.nodes if isinstance(n, Near) for d in _descendants(n)}
         for node in self.nodes:  # groups searched with one pattern, and NEARs: find which terms held
-            if memo[node.index] and ((isinstance(node, Or) and node.pattern is not None) or isinstance(node, Near)):
+            if not memo[node.index] or node.index in under_near:  # a NEAR marks its operands' terms itself
+                continue
+            if (isinstance(node, Or) and node.pattern is not None) or isinstance(node, Near):
                 node.mark(unit, memo)
         text = self.root.explain(memo)
         return text[1:-1] if _wrapped(text) else text
+
+
+def _descendants(node: Node) -> list[Node]:
+    """Every node below ``node``."""
+    return [d for child in node.children() for d in (child, *_descendants(child))]
 
 
 def _wrapped(text: str) -> bool:

@@ -173,6 +173,23 @@ def test_explain_near_and_fields() -> None:
     assert query.explain(memo, unit) == "title:uzbek* NEAR/3 summit"  # the field scopes its operand only
 
 
+def test_explain_near_names_only_the_terms_within_the_distance() -> None:
+    query = q('(houthi* OR "red sea") NEAR/3 (ship* OR tanker* OR drone*)')
+    unit = sentence(
+        "The Red Sea coast was calm on Monday morning, said officials in the port city who watch the"
+        " shipping lanes every day, while Houthi rebels fired drones at a ship."
+    )
+    memo = query.match(unit)
+    assert memo is not None
+    # "Red Sea" is far from any ship or drone, "shipping" far from Houthi, "ship" 5 words from it
+    assert query.explain(memo, unit) == "houthi* NEAR/3 drone*"
+    query = q('tanker* NEAR/2 (houthi* OR "red sea")')
+    unit = sentence("Houthi rebels said nothing about it on Monday; a tanker in the Red Sea was hit.")
+    memo = query.match(unit)
+    assert memo is not None
+    assert query.explain(memo, unit) == 'tanker* NEAR/2 "red sea"'
+
+
 def test_match_returns_none_when_the_query_does_not_hold() -> None:
     assert q("russia").match(sentence("Iran")) is None
 
