@@ -56,7 +56,11 @@ _BAD_IN_WORD = re.compile(r"[,;\[\]{}]")
 _SIGNS = "-+!–—−"  # a web search engine's operators before a word (with the dashes they are typed as)
 _SINGLE_QUOTED = re.compile(r"(?<![\w'‘’])['‘][^'‘’\"“”„()]*['’](?![\w'‘’])")  # 'a phrase' or ‘a phrase’
 MAX_DEPTH = 100  # parentheses and NOTs inside one another
-_QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“"}
+# phrase quotes, each with its closing one: straight, English, German, French (either way),
+# and those typed with a Chinese or Japanese input method (full-width, corner brackets)
+_QUOTES = {'"': '"', "“": "”", "”": "”", "„": "“", "«": "»", "»": "«", "「": "」", "『": "』", "＂": "＂"}
+_PARENS = {"(": "LPAREN", ")": "RPAREN", "（": "LPAREN", "）": "RPAREN"}  # full-width ones too
+_WORD_END = frozenset(_QUOTES) | frozenset(_QUOTES.values()) | frozenset(_PARENS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,6 +552,27 @@ def union_pattern(terms: Sequence[Term]) -> re.Pattern[str] | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """A query as written, before its ``@groups`` were written out: where the parser's errors
+    point. ``pieces``: (start, end) in the parsed text, (start, end) as written, and the group's
+    name, for each group written out, in order."""
+
+    text: str
+    pieces: tuple[tuple[int, int, int, int, str], ...] = ()
+
+    def locate(self, offset: int) -> tuple[int, str]:
+        """Where ``offset`` of the parsed text is in the text as written, and in which group."""
+        shift = 0
+        for start, end, written_start, written_end, name in self.pieces:
+            if offset < start:
+                break
+            if offset < end:
+                return written_start, f" (in @{name})"
+            shift += (end - start) - (written_end - written_start)
+        return offset - shift, ""
+
+
+@dataclass(frozen=True, slots=True)
 class _Token:
     kind: str  # WORD PHRASE FIELD LPAREN RPAREN AND OR NOT NEAR END
     text: str
@@ -558,9 +583,10 @@ class _Token:
 class _Parser:
     """Recursive-descent parser; every error is one line naming the position and what was expected."""
 
-    def __init__(self, text: str, where: str) -> None:
+    def __init__(self, text: str, where: str, origin: Origin | None = None) -> None:
         self.text = text
         self.where = where
+        self.origin = origin
         self._check_single_quotes()
         self.tokens = self._lex()
         self.pos = 0
@@ -568,10 +594,18 @@ class _Parser:
 
     # - errors -
     def error(self, offset: int, message: str) -> TopicDefinitionError:
-        line = self.text.count("\n", 0, offset) + 1
-        column = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        at = f"line {line} of the query, column {column}" if "\n" in self.text.strip() else f"column {column}"
-        return TopicDefinitionError(f"{self.where}: query error at {at}: {message}")
+        return TopicDefinitionError(f"{self.where}: query error at {self.position(offset)}: {message}")
+
+    def position(self, offset: int) -> str:
+        """``column N`` (or ``line L of the query, column N``) of an offset, in the query as
+        written (with its @groups, if any: ``column N (in @name)``)."""
+        text, note = self.text, ""
+        if self.origin is not None:
+            (offset, note), text = self.origin.locate(offset), self.origin.text
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        at = f"line {line} of the query, column {column}" if "\n" in text.strip() else f"column {column}"
+        return at + note
 
     def expected(self, what: str, token: _Token, hint: str = "") -> TopicDefinitionError:
         found = "the end of the query" if token.kind == "END" else repr(token.text)
@@ -585,8 +619,8 @@ class _Parser:
             char = text[i]
             if char.isspace():
                 i += 1
-            elif char in "()":
-                tokens.append(_Token("LPAREN" if char == "(" else "RPAREN", char, i))
+            elif char in _PARENS:
+                tokens.append(_Token(_PARENS[char], char, i))
                 i += 1
             elif char in _QUOTES:
                 i = self._lex_phrase(tokens, i)
@@ -607,7 +641,7 @@ class _Parser:
 
     def _lex_word(self, tokens: list[_Token], start: int) -> int:
         end = start
-        while end < len(self.text) and not self.text[end].isspace() and self.text[end] not in '()"“”„':
+        while end < len(self.text) and not self.text[end].isspace() and self.text[end] not in _WORD_END:
             end += 1
         word = self.text[start:end]
         if word == "#" or word.startswith("##"):  # "# note", as in the topics file; #word is a hashtag
@@ -652,6 +686,11 @@ class _Parser:
         if len(word) > 1 and word[-1] in "?~":
             raise self.error(
                 start + len(word) - 1, f"{word[-1]!r} is not an operator here: end a word with * for any ending"
+            )
+        if "?" in word:  # colou?r: no one-letter wildcard here, and text never has a "?" inside a word
+            raise self.error(
+                start + word.index("?"),
+                "'?' is not a wildcard here: list the spellings with OR (color OR colour), or end a word with *",
             )
 
     def _check_single_quotes(self) -> None:
@@ -727,6 +766,12 @@ class _Parser:
             return left
         near = self.take()
         right_token = self.peek()
+        if right_token.kind == "NOT":
+            raise self.error(
+                right_token.offset, "NOT cannot be an operand of NEAR/n: to leave a word out, write (a NEAR/n b) NOT c"
+            )
+        if right_token.kind not in ("WORD", "PHRASE", "LPAREN", "FIELD"):
+            raise self.expected("a word, a phrase or '(' after NEAR/n", right_token)
         right = self.parse_primary()
         for side, token in ((left, start), (right, right_token)):
             if not side.positional():
@@ -743,7 +788,7 @@ class _Parser:
             self._enter(token)
             inner = self.parse_or()
             if self.peek().kind != "RPAREN":
-                raise self.expected("')' or an operator", self.peek(), f" (the '(' at column {token.offset + 1})")
+                raise self.expected("')' or an operator", self.peek(), f" (the '(' at {self.position(token.offset)})")
             self.take()
             self.depth -= 1
             if scope is None:
@@ -798,8 +843,10 @@ def _scoped(node: Node, scope: str) -> Node:
     raise AssertionError(type(node).__name__)
 
 
-def parse_query(text: str, where: str) -> Query:
-    """Parse a query; raise :class:`TopicDefinitionError` naming ``where``, the position and what was expected."""
+def parse_query(text: str, where: str, origin: Origin | None = None) -> Query:
+    """Parse a query; raise :class:`TopicDefinitionError` naming ``where``, the position (in
+    ``origin``, the query as written, when ``text`` has its @groups written out) and what was
+    expected."""
     if not isinstance(text, str):
         raise TopicDefinitionError(f"{where}: must be a query string such as 'sanction* AND russia*', not {text!r}")
-    return finish(text, _Parser(text, where).parse())  # nesting is bounded (MAX_DEPTH): no deep recursion
+    return finish(text, _Parser(text, where, origin).parse())  # nesting is bounded (MAX_DEPTH): no deep recursion

@@ -34,7 +34,7 @@ from typing import Any
 from newsmon.errors import ConfigError, TopicDefinitionError
 from newsmon.models import AlertRule, Document, Tag
 from newsmon.query import And as AndNode
-from newsmon.query import Node, Or, Query, Term, Unit, finish, parse_query, term_pattern, union_pattern
+from newsmon.query import Node, Or, Origin, Query, Term, Unit, finish, parse_query, term_pattern, union_pattern
 from newsmon.query import Not as NotNode
 from newsmon.text import normalize_for_query, read_settings_text, sha256_hex, split_sentences
 from newsmon.workers import WorkerPool, worker_state
@@ -202,10 +202,10 @@ def compile_topic(slug: str, spec: Any, where: str) -> Topic:
         query, exclude, labels = _compile_legacy(slug, spec, where)
         context = None
     elif "query" in spec:
-        expanded = expand_groups(spec, where)
-        query = parse_query(expanded["query"], f"{where} query")
-        context = parse_query(expanded["context"], f"{where} context") if "context" in spec else None
-        exclude = parse_query(expanded["exclude"], f"{where} exclude") if "exclude" in spec else None
+        written = _expanded(spec, where)
+        expanded = {key: text for key, (text, _origin) in written.items()}
+        queries = {key: parse_query(text, f"{where} {key}", origin) for key, (text, origin) in written.items()}
+        query, context, exclude = queries["query"], queries.get("context"), queries.get("exclude")
         labels = ()
     else:
         raise TopicDefinitionError(f"{where}: needs a query (query = '...') or [[topics.{slug}.rules]] tables")
@@ -243,6 +243,11 @@ def expand_groups(spec: dict[str, Any], where: str) -> dict[str, Any]:
     once and used in several places: a query has no variables). A group is a query of its own,
     checked where it is written; it cannot use another group. ``@`` inside a quoted phrase is
     left alone. Texts that are not strings are returned as they are (parsing rejects them)."""
+    return {key: text for key, (text, _origin) in _expanded(spec, where).items()}
+
+
+def _checked_groups(spec: dict[str, Any], where: str) -> dict[str, str]:
+    """The topic's groups, each checked: its name, and its query (which uses no other group)."""
     groups = spec.get("groups", {})
     if not isinstance(groups, dict):
         raise TopicDefinitionError(f"{where} groups: must be a table of name = '...' queries")
@@ -254,20 +259,37 @@ def expand_groups(spec: dict[str, Any], where: str) -> dict[str, Any]:
         if isinstance(text, str) and _has_reference(text):
             raise TopicDefinitionError(f"{where} groups.{name}: a group cannot use another group (@...)")
         parse_query(text, f"{where} groups.{name}")
+    return groups
 
-    def expand(text: Any, key: str) -> Any:
-        def one(found: re.Match[str]) -> str:
+
+def _expanded(spec: dict[str, Any], where: str) -> dict[str, tuple[Any, Origin | None]]:
+    """:func:`expand_groups`' texts, each with its :class:`~newsmon.query.Origin` (the text as
+    written, for error positions; None for a text that is not a string)."""
+    groups = _checked_groups(spec, where)
+
+    def expand(text: Any, key: str) -> tuple[Any, Origin | None]:
+        if not isinstance(text, str):
+            return text, None
+        parts: list[str] = []
+        pieces: list[tuple[int, int, int, int, str]] = []
+        done = length = 0  # characters of ``text`` consumed, and of the expansion written
+        for found in _GROUP_REF.finditer(text):
             name = found.group(1)
             if name is None:
-                return found.group(0)
+                continue
             if name not in groups:
                 known = ", ".join(f"@{g}" for g in groups) or "none"
                 raise TopicDefinitionError(
                     f"{where} {key}: unknown group @{name}: define it under [topics.<name>.groups] (known: {known})"
                 )
-            return f"({groups[name]})"
-
-        return _GROUP_REF.sub(one, text) if isinstance(text, str) else text
+            before = text[done : found.start()]
+            group = f"({groups[name]})"
+            start = length + len(before)
+            parts += [before, group]
+            pieces.append((start, start + len(group), found.start(), found.end(), name))
+            done, length = found.end(), start + len(group)
+        parts.append(text[done:])
+        return "".join(parts), Origin(text, tuple(pieces))
 
     return {key: expand(spec[key], key) for key in ("query", "context", "exclude") if key in spec}
 

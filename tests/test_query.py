@@ -237,6 +237,20 @@ def test_match_returns_none_when_the_query_does_not_hold() -> None:
         ("russia OR https://example.com/news", "column 11", "'https://example.com/news' is a web address"),
         ("@", "column 1", "has no letters to match"),
         ("russia OR &", "column 11", "has no letters to match"),
+        ("colou?r", "column 6", "'?' is not a wildcard here: list the spellings with OR (color OR colour)"),
+        ("k?nig AND x", "column 2", "'?' is not a wildcard here"),
+        # NOT is no operand of NEAR: said so, not "expected ... or NOT, found 'NOT'"
+        (
+            "a NEAR/5 NOT b",
+            "column 10",
+            "NOT cannot be an operand of NEAR/n: to leave a word out, write (a NEAR/n b) NOT c",
+        ),
+        ("a NEAR/5 )", "column 10", "expected a word, a phrase or '(' after NEAR/n, found ')'"),
+        (
+            "（台积电 OR 台湾",
+            "column 11",
+            "expected ')' or an operator, found the end of the query (the '(' at column 1)",
+        ),
     ],
 )
 def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str, position: str, expected: str) -> None:
@@ -247,6 +261,26 @@ def test_syntax_errors_name_the_topic_position_and_what_was_expected(query: str,
     assert f"at {position}:" in message
     assert expected in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        ("«intelligence artificielle»", "L'intelligence artificielle progresse."),
+        ("»künstliche Intelligenz« AND gesetz", "Das Gesetz über künstliche Intelligenz."),
+        ("« intelligence artificielle »", "L'intelligence artificielle progresse."),
+        ("＂AI Act＂", "The EU AI Act was adopted."),
+        ("（台积电 OR 台湾） NEAR/3 芯片", "台湾芯片出口增长。"),
+        ("「台积电」 OR 『东京』", "台积电宣布新厂。"),
+    ],
+)
+def test_phrase_quotes_and_parentheses_of_other_languages_and_input_methods(query: str, text: str) -> None:
+    """French and German quotation marks, corner brackets and full-width quotes and parentheses
+    (as a Chinese or Japanese input method types them) are quotes and parentheses, not letters
+    of a term that then matches nothing."""
+    parsed = parse_query(query, "x")
+    assert parsed.holds(sentence(text))
+    assert not any(c in term.source for term in parsed.terms for c in "«»「」『』＂（）")
 
 
 @pytest.mark.parametrize(

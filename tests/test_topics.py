@@ -363,6 +363,21 @@ def test_query_errors_name_the_file_topic_and_position(tmp_path: Path) -> None:
         ("colour = 1\n[topics.x]\nquery = 'a'\n", "unknown top-level key"),
         ("[topics.x]\nquery = 'a NEAR/3 @place'\n", "topic 'x' query: unknown group @place"),
         ("[topics.x]\nquery = '@place'\n[topics.x.groups]\nplace = 'paris OR'\n", "groups.place: query error"),
+        # positions in the query as written, not as the @group written out makes it
+        (
+            "[topics.x]\nquery = '@place AND ship* sea'\n[topics.x.groups]\nplace = '\"red sea\" OR houthi*'\n",
+            "topic 'x' query: query error at column 18: expected AND, OR, NOT, NEAR/n or the end of the query,"
+            " found 'sea'",
+        ),
+        (
+            "[topics.x]\nquery = '@place NEAR/3 (a AND b)'\n[topics.x.groups]\nplace = 'x OR (y AND z)'\n",
+            "topic 'x' query: query error at column 1 (in @place): NEAR/n joins words",
+        ),
+        (
+            "[topics.x]\nquery = 'a'\nexclude = '(@place OR x'\n[topics.x.groups]\nplace = 'b OR c'\n",
+            "exclude: query error at column 13: expected ')' or an operator, found the end of the query"
+            " (the '(' at column 1)",
+        ),
         ("[topics.x]\nquery = '@a'\n[topics.x.groups]\na = 'b'\nc = '@a'\n", "cannot use another group"),
         ("[topics.x]\nquery = 'a'\n[topics.x.groups]\nPlace = 'b'\n", "must be 1 to 32 lower-case"),
         (f"[topics.{'a' * 65}]\nquery = 'a'\n", "1 to 64 lower-case letters, digits, - or _"),  # says the limit
