@@ -4,6 +4,7 @@ the labels it comes back with, and the precision and recall they give (see
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.app import ConfigOption, DbOption, console, err_console, wide
+from cli.app import ConfigOption, DbOption, console, db_flag, err_console, wide
 from cli.topics import TopicsFileOption, load_topic_file, topics_app
 from newsmon.config import Settings, load_settings
 from newsmon.errors import ConfigError
@@ -42,12 +43,12 @@ def require_current(status: dict[str, tuple[str, int]], topic: Topic, settings: 
     """Fail unless the database's tags of the topic were made by its version in the file."""
     stored = status.get(topic.slug, (None, 0))[0]
     if stored != topic.version:
-        held = f"version {stored}" if stored else "no tags"
-        file = f" --topics {settings.topics}" if settings.topics is not None else ""
+        held = f"version {stored}" if stored else "no current version"
+        file = f" --topics {shlex.quote(str(settings.topics))}" if settings.topics is not None else ""
         raise ConfigError(
             f"the database {settings.db} holds {held} of {topic.slug}, the topics file {settings.topics_path} version"
-            f" {topic.version}: run `newsmon topics retag {topic.slug}{file}` first, so that the tags reviewed are"
-            " this definition's"
+            f" {topic.version}: run `newsmon topics retag {topic.slug}{file}{db_flag(settings)}` first, so that the"
+            " tags reviewed are this definition's"
         )
 
 
@@ -145,7 +146,7 @@ def _print_drawn(review: Review, topic: Topic, strata: list[Stratum], drawn: int
     console.print(
         f"review {review.id} of {topic.slug} (version {topic.version}): {drawn} documents drawn ({counts})\n"
         f"sheet: {sheet}\n"
-        f"label each row yes, no or unsure for: {' '.join(topic.description.split())}\n"
+        f"label each row yes, no or unsure for: {' '.join(topic.description.split()) or topic.name}\n"
         f"then: newsmon topics judge {sheet}",
         highlight=False,
         markup=False,

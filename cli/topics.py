@@ -62,6 +62,7 @@ def topics_list(
     settings = load_settings(config, topics=topics, db=db)
     loaded, _ = load_topic_file(settings, None)
     status: dict[str, tuple[str, int]] = {}
+    known: dict[tuple[str, str], int] = {}
     reviewed: dict[str, str] = {}
     if settings.db.exists():
         from cli.review import summarize_reviews
@@ -71,6 +72,7 @@ def topics_list(
         try:
             store = Store.on_connection(con, settings.db)
             status = store.topics.status()
+            known = store.topics.version_counts([(t.slug, t.version) for t in loaded])
             reviewed = summarize_reviews(store)
         finally:
             con.close()
@@ -78,10 +80,15 @@ def topics_list(
     table = Table(*columns, title=str(settings.topics_path))
     for t in loaded:
         stored, count = status.get(t.slug, (None, None))
-        if stored is None:
+        retag = f"run `newsmon topics retag {t.slug}{_file_flag(topics)}{db_flag(settings)}`"
+        if stored == t.version:
+            where = "this version"
+        elif (t.slug, t.version) in known:  # tagged before, but another version (or none) is current
+            where, count = f"this version, not current ({retag})", known[(t.slug, t.version)]
+        elif stored is None:
             where = "not yet" if settings.db.exists() else ""
         else:
-            where = "this version" if stored == t.version else f"{stored} (run `newsmon topics retag {t.slug}`)"
+            where = f"{stored} ({retag})"
         scoring = "rules + semantic" if t.semantic else "rules"
         review = reviewed.get(t.slug, "")
         table.add_row(t.slug, t.name, t.version, scoring, where, "" if count is None else str(count), review)
@@ -144,6 +151,11 @@ def topics_test(
         what = "example NOT tagged" if check.expected else "counterexample tagged"
         out.print(f"  ! {what}: {check.text}", highlight=False, markup=False)
     out.print(f"nothing was saved; {_apply_hint(topic.slug, topics, settings)}", style="dim", highlight=False)
+
+
+def _file_flag(given: Path | None) -> str:
+    """`` --topics FILE`` for a command to paste, when a topics file was given on the command line."""
+    return f" --topics {shlex.quote(str(given))}" if given is not None else ""
 
 
 def _apply_hint(slug: str, given: Path | None, settings: Settings) -> str:

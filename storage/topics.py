@@ -112,6 +112,17 @@ class TopicRepository:
         )
         return {topic: (version, int(count)) for topic, version, count in rows}
 
+    def version_counts(self, versions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """Of these (topic, version) pairs, those the database knows (current or not), with how
+        many documents each tagged."""
+        with self.db.registered("wanted_versions", versions_table(versions)):
+            rows = self.db.execute(
+                "SELECT v.topic, v.version, count(t.document_id) FROM topic_versions v"
+                " JOIN wanted_versions w ON w.topic = v.topic AND w.version = v.version"
+                " LEFT JOIN document_topics t ON t.topic = v.topic AND t.topic_version = v.version GROUP BY ALL",
+            )
+        return {(topic, version): int(count) for topic, version, count in rows}
+
     def current_tags(self, topic: str) -> dict[str, Tag]:
         """The tags of one topic made by its current version, by document id."""
         tags = self.db.records(

@@ -14,6 +14,7 @@ import pytest
 from support import SEEDS, store_seeds
 from typer.testing import Result
 
+from newsmon.config import default_topics_path
 from newsmon.errors import InputError, OutputError
 from newsmon.models import Review, ReviewItem, Stratum
 from newsmon.results import escape_cell
@@ -327,6 +328,7 @@ def test_review_judge_and_score_a_topic(
     assert "6 of 6 tagged, 3 of 3 near, 3 of 3 rest" in " ".join(drawn.output.split())
     (sheet,) = tmp_path.glob("rv-russia-sanctions-*.csv")  # the default name, in the current folder
     assert f"newsmon topics judge {sheet.name}" in drawn.output
+    assert "label each row yes, no or unsure for: Sanctions, export controls" in " ".join(drawn.output.split())
 
     labels = {title: label for title, _, label in ARTICLES.values()}
     _fill(sheet, labels, delimiter=";")
@@ -482,6 +484,20 @@ def test_runs_and_reviews_of_an_earlier_release_are_numbered_on_upgrade(reviewed
         store.close()
 
 
+def test_a_topic_without_a_description_is_judged_against_its_name(
+    reviewed_db: Path, tmp_path: Path, newsmon: Callable[..., Result]
+) -> None:
+    shipped = default_topics_path().read_text(encoding="utf-8")
+    start = shipped.index('description = """Sanctions, export controls')
+    bare = tmp_path / "bare.toml"  # the same version: a description is no part of what tags
+    bare.write_text(shipped[:start] + shipped[shipped.index('"""', start + 20) + 4 :], encoding="utf-8")
+    out = tmp_path / "sheet.csv"
+    drawn = newsmon("topics", "review", "russia-sanctions", "--db", str(reviewed_db), "--topics", str(bare),
+                    "--out", str(out))  # fmt: skip
+    assert drawn.exit_code == 0, drawn.output
+    assert "label each row yes, no or unsure for: Russia sanctions" in drawn.output
+
+
 def test_review_needs_the_definitions_tags_and_a_new_sheet(
     reviewed_db: Path, tmp_path: Path, newsmon: Callable[..., Result]
 ) -> None:
@@ -490,7 +506,8 @@ def test_review_needs_the_definitions_tags_and_a_new_sheet(
     db = str(reviewed_db)
     stale = newsmon("topics", "review", "russia-sanctions", "--db", db, "--topics", str(changed))
     assert stale.exit_code == 1
-    assert f"run `newsmon topics retag russia-sanctions --topics {changed}` first" in " ".join(stale.stderr.split())
+    told = " ".join(stale.stderr.split())
+    assert f"run `newsmon topics retag russia-sanctions --topics {changed} --db {db}` first" in told
     taken = tmp_path / "taken.csv"
     taken.write_text("x", encoding="utf-8")
     again = newsmon("topics", "review", "russia-sanctions", "--db", db, "--out", str(taken))

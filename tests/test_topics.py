@@ -932,15 +932,24 @@ def widened(tmp_path: Path, default_topics_file: Path) -> Path:
     return path
 
 
-def test_topics_list_shows_versions_and_counts(tmp_path: Path, widened: Path, topics_cli: Newsmon) -> None:
+def test_topics_list_shows_versions_and_counts(
+    tmp_path: Path, widened: Path, topics_cli: Newsmon, newsmon: Newsmon
+) -> None:
     db = make_database(tmp_path / "n.duckdb")
     result = topics_cli("topics", "list", "--db", str(db))
     assert result.exit_code == 0, result.stderr
     lines = {line.split()[1]: line for line in result.stdout.splitlines() if "-" in line and "│" in line}
     assert "this version" in lines["covid-origins"] and lines["covid-origins"].rstrip(" │").endswith("1")
     assert lines["central-asia-diplomacy"].rstrip(" │").endswith("2")
-    changed = topics_cli("topics", "list", "--topics", str(widened), "--db", str(db))
-    assert "newsmon topics retag covid-origins" in changed.stdout
+    changed = newsmon("topics", "list", "--topics", str(widened), "--db", str(db), env={"COLUMNS": "600"})
+    # the command to paste names the topics file and database given: without them it would fail
+    assert f"(run `newsmon topics retag covid-origins --topics {widened} --db {db}`)" in changed.stdout
+    retagged = topics_cli("topics", "retag", "covid-origins", "--topics", str(widened), "--db", str(db))
+    assert retagged.exit_code == 0, retagged.stderr
+    # back to the shipped file: its covid-origins version is stored, with its tag, but not current
+    back = topics_cli("topics", "list", "--db", str(db))
+    row = next(line for line in back.stdout.splitlines() if "covid-origins" in line)
+    assert "this version, not current" in row and "not yet" not in row and row.rstrip(" │").endswith("1")
     no_db = topics_cli("topics", "list", "--db", str(tmp_path / "none.duckdb"))
     assert no_db.exit_code == 0 and "no database at" in no_db.stdout
 
