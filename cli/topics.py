@@ -108,7 +108,8 @@ def topics_test(
 ) -> None:
     """Back-test a (changed) topic on the stored documents before it counts: how many it would
     tag, which it would add and drop against the current tags, with samples; and whether its
-    examples and counterexamples come out right. Reads the database only; nothing is saved.
+    examples and counterexamples come out right (exit status 1 if one does not). Reads the
+    database only; nothing is saved.
 
     Examples:
 
@@ -148,9 +149,11 @@ def topics_test(
         highlight=False,
     )
     for check in failed:
-        what = "example NOT tagged" if check.expected else "counterexample tagged"
+        what = "example NOT tagged" if check.expected else f"counterexample tagged (by {check.clause})"
         out.print(f"  ! {what}: {check.text}", highlight=False, markup=False)
     out.print(f"nothing was saved; {_apply_hint(topic.slug, topics, settings)}", style="dim", highlight=False)
+    if failed:  # a script checking a topics file before it is used stops here
+        raise typer.Exit(1)
 
 
 def _file_flag(given: Path | None) -> str:

@@ -774,6 +774,7 @@ class ExampleCheck:
     text: str
     expected: bool
     tagged: bool
+    clause: str = ""  # the rule that tagged it, if it was tagged
 
     @property
     def ok(self) -> bool:
@@ -799,7 +800,8 @@ def check_examples(topic: Topic) -> list[ExampleCheck]:
                 author=None, origin=None, published_at=None, first_seen_at=datetime(2000, 1, 1, tzinfo=UTC),
                 content_hash="", text_hash="", extractor="example", charset=None,
             )  # fmt: skip
-            checks.append(ExampleCheck(text, expected, match_topic(topic, Prepared.of(doc)) is not None))
+            match = match_topic(topic, Prepared.of(doc))
+            checks.append(ExampleCheck(text, expected, match is not None, match.clause if match is not None else ""))
     return checks
 
 

@@ -958,13 +958,14 @@ def test_topics_test_back_tests_without_saving(tmp_path: Path, widened: Path, to
     db = make_database(tmp_path / "n.duckdb")
     before = sql(db, "select document_id, topic, topic_version from document_topics order by all")
     result = topics_cli("topics", "test", "covid-origins", "--file", str(widened), "--db", str(db))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr  # a counterexample is tagged: a script checking it stops
     out = result.stdout
     assert "would tag 2 of 2 stored documents; tagged now: 1" in out
     assert "+1 added, -0 dropped, 1 kept" in out
     assert "In Central Asia, Blinken Will Urge Distance From Russia" in out  # the sample added
     assert "post-Covid recovery" in out and '"post covid recovery"' in out  # its evidence and clause
-    assert "counterexamples: 4/5 not tagged" in out and "counterexample tagged" in out
+    assert "counterexamples: 4/5 not tagged" in out
+    assert 'counterexample tagged (by "post covid recovery")' in " ".join(out.split())  # and by what
     assert sql(db, "select document_id, topic, topic_version from document_topics order by all") == before
     same = topics_cli("topics", "test", "russia-sanctions", "--db", str(db))
     assert "(the same definition)" in same.stdout and "+0 added, -0 dropped, 2 kept" in same.stdout
@@ -982,7 +983,8 @@ def test_topics_test_reports_drops(tmp_path: Path, default_topics_file: Path, to
     assert narrow != text
     narrowed.write_text(narrow, encoding="utf-8")
     result = topics_cli("topics", "test", "russia-sanctions", "--topics", str(narrowed), "--db", str(db))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr  # its examples are no longer tagged
+    assert "examples: 3/5 tagged" in result.stdout and "example NOT tagged" in result.stdout
     assert "-2 dropped" in result.stdout and "dropped (first 2 of 2):" in result.stdout
     hint = " ".join(result.stdout.split())  # how to apply it names the same file, and the database
     assert f"`newsmon topics retag russia-sanctions --topics {narrowed} --db {db}`" in hint
