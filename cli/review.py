@@ -441,4 +441,4 @@ def format_estimate(estimate: Estimate) -> str:
     """A proportion and its interval as a table cell."""
     if estimate.value is None:
         return "n/a"
-    return f"{estimate.value:.3f} [{estimate.low:.2f}-{estimate.high:.2f}]"
+    return f"{estimate.value:.3f} [{estimate.low:.3f}-{estimate.high:.3f}]"

@@ -362,7 +362,7 @@ def test_review_judge_and_score_a_topic(
     assert _cells(candidate)[1:4] == ["6", "1", "1"]
     assert [c[:5] for c in _cells(candidate)[4:7]] == ["0.857", "0.857", "0.857"]
     assert "wrong tags of version" in tried.output and "Washington imposes new sanctions on Iran" in tried.output
-    assert [c[5:] for c in _cells(candidate)[4:6]] == [" [0.86-0.86]"] * 2  # every stratum read in full: exact
+    assert [c[5:] for c in _cells(candidate)[4:6]] == [" [0.857-0.857]"] * 2  # every stratum read in full: exact
 
     later = tmp_path / "later"  # news stored after the draw, which the changed definition tags
     later.mkdir()
