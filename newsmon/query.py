@@ -290,7 +290,7 @@ class Near(Node):
         within the close pairs' spans (a term elsewhere in the field, too far off, is not why)."""
         for name, text in unit.parts:
             pairs = self.spans(name, text)
-            for start, end in pairs:
+            for start, end in _merged(pairs):  # each stretch once: a sentence of many pairs stays linear
                 _mark(self.left, name, text[start:end], memo)
                 _mark(self.right, name, text[start:end], memo)
             if pairs:
@@ -325,6 +325,18 @@ class Near(Node):
     def explain(self, memo: Sequence[bool | None]) -> str:
         left, right = (_grouped_text(n.explain(memo)) for n in (self.left, self.right))
         return f"{left} NEAR/{self.distance} {right}"
+
+
+def _merged(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Character spans with those that overlap joined (every position of the result lies in one
+    of ``spans``)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def _grouped_text(text: str) -> str:

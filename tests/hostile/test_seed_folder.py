@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -93,8 +93,8 @@ def test_file_that_vanishes_mid_run(tmp_path: Path, lost_rows: object, monkeypat
     (tmp_path / "vanishing.txt").write_text("Gone\n\nThis file is deleted after listing.", encoding="utf-8")
     real = documents.iter_folder_files
 
-    def listing_then_delete(folder: Path) -> Iterator[Path]:
-        for path in real(folder):
+    def listing_then_delete(folder: Path, exclude: Collection[Path] = ()) -> Iterator[Path]:
+        for path in real(folder, exclude):
             if path.name == "vanishing.txt":
                 path.unlink()
             yield path
