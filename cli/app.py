@@ -178,6 +178,15 @@ def wide() -> Console:
     return Console(width=int(columns) if columns.isdigit() and int(columns) > 0 else 240)
 
 
+def check_closed(store: Any) -> None:
+    """The one-line error of a writer whose close left readers the previous snapshot (its
+    checkpoint or snapshot failed: the data is committed, but not yet where readers look)."""
+    from newsmon.errors import StorageError
+
+    if store.close_error is not None:
+        raise StorageError(store.close_error)
+
+
 def db_flag(settings: Settings) -> str:
     """`` --db PATH`` (quoted for the shell) for a command to paste, or "" when the database
     is the default one."""

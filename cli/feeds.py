@@ -15,7 +15,7 @@ import typer
 from rich.table import Column, Table
 from rich.text import Text
 
-from cli.app import ConfigOption, DbOption, app, console, refuse_output_over_inputs, when, wide
+from cli.app import ConfigOption, DbOption, app, check_closed, console, refuse_output_over_inputs, when, wide
 from newsmon.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -196,6 +196,7 @@ def _record_added(settings: Settings, spec: FeedSpec, state: Any) -> str:
         store.feeds.record_added(state)
     finally:
         store.close()
+    check_closed(store)
     return ""
 
 
@@ -230,6 +231,7 @@ def feeds_remove(
             store.feeds.deactivate([spec.url])
         finally:
             store.close()
+        check_closed(store)
         note = f"its history stays in {settings.db}, marked inactive"
     _plain(f"removed {spec.name} ({spec.url}) from {path}; {note}")
 
@@ -279,6 +281,8 @@ def feeds_check(
     finally:
         if store is not None:
             store.close()
+    if store is not None:
+        check_closed(store)
     table = Table("name", "status", "items", "new", "next poll", Column("url", overflow="fold"))
     for check in checks:
         status = "ok" if check.probe.ok else check.probe.kind or "failed"
@@ -324,6 +328,7 @@ def feeds_reset(
         done = set(store.feeds.reset([s.url for s in specs], datetime.now(UTC)))
     finally:
         store.close()
+    check_closed(store)
     for spec in specs:
         if spec.url in done:
             _plain(f"reset {spec.name}: failures cleared, polled at the next run")

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.app import ConfigOption, DbOption, console, db_flag, err_console, wide
+from cli.app import ConfigOption, DbOption, check_closed, console, db_flag, err_console, wide
 from cli.topics import TopicsFileOption, load_topic_file, topics_app
 from newsmon.config import Settings, load_settings
 from newsmon.errors import ConfigError
@@ -134,6 +134,7 @@ def topics_review(
             store.reviews.create(review, strata, items, members)
         finally:
             store.close()
+        check_closed(store)
     except BaseException:
         sheet.unlink(missing_ok=True)
         raise
@@ -198,6 +199,7 @@ def topics_judge(
         progress = {rid: store.reviews.items(rid) for rid in reviews}
     finally:
         store.close()
+    check_closed(store)
     console.print(f"{plural(len(unique), 'label')} read from {sheet}, {changed} new or changed", highlight=False)
     for rid, items in progress.items():
         counts = count_labels(items)

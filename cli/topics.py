@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.app import ConfigOption, DbOption, app, console, db_flag, err_console, wide
+from cli.app import ConfigOption, DbOption, app, check_closed, console, db_flag, err_console, wide
 from newsmon.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -254,6 +254,7 @@ def topics_retag(
         raise
     finally:
         store.close()
+    check_closed(store)
     changed = [f"{t.slug} {t.version}" for t in chosen if before.get(t.slug, ("",))[0] != t.version]
     console.print(
         f"retagged {documents} documents with {len(chosen)} topic(s): {tags} tags; current versions changed: "

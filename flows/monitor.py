@@ -21,9 +21,10 @@ from prefect.states import Failed, State
 from flows.runners import task_runner
 from flows.tasks import task_steps
 from newsmon.config import Settings, load_settings
-from newsmon.errors import Interrupted, NewsmonError
+from newsmon.errors import Interrupted, NewsmonError, StorageError
 from newsmon.pipeline import BackfillCounts, RunContext, RunSummary, run_once
 from newsmon.topics import load_topics
+from storage.signals import watch_lost_stops
 from storage.store import Store
 
 __all__ = ["BackfillCounts", "RunSummary", "current_run_id", "monitor"]
@@ -68,13 +69,17 @@ def _monitor(settings: Settings | dict[str, Any] | None, now: datetime | None, s
     topics = load_topics(settings.topics_path)
     store = Store.open_writer(settings.db, settings.lock_timeout_s)
     try:
-        with task_runner(settings) as runner:  # Dask, when configured: extraction and tagging run there
+        # Dask, when configured: extraction and tagging run there; a stop that a finalizer
+        # swallows is noted, and the next write delivers it again
+        with task_runner(settings) as runner, watch_lost_stops():
             ctx = RunContext(
                 settings, store, topics, now or datetime.now(UTC), current_run_id(), task_steps(runner), logger
             )
             summary = run_once(ctx, since)
     finally:
         snapshot = store.close(snapshot=True)
+    if store.close_error is not None:  # the run's work is committed, but readers do not see it yet
+        raise StorageError(store.close_error)
     if snapshot is not None:
         logger.info("snapshot: %s published for readers", snapshot)
     return summary

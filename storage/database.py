@@ -7,6 +7,7 @@ formatting. Rows become models by column name (:func:`records`), never by positi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
@@ -24,6 +25,7 @@ import pyarrow as pa
 from newsmon.errors import DatabaseLockedError, DatabaseMissingError, Interrupted, QueryError, StorageError
 from newsmon.models import SilenceParams, SpikeParams
 from storage.lock import WriterLock, notify_wait
+from storage.signals import signals_held
 from storage.snapshot import publish_snapshot, snapshot_path
 
 log = logging.getLogger(__name__)
@@ -231,6 +233,7 @@ class Database:
         self.con = con
         self.path = path
         self._lock = lock
+        self.close_error: str | None = None  # why :meth:`close` left readers the previous snapshot
 
     @classmethod
     def open_writer(cls, path: Path, lock_timeout_s: float = 30.0) -> Database:
@@ -262,44 +265,68 @@ class Database:
         Returns the snapshot path when one was published.
         """
         published: Path | None = None
+        failed: str | None = None  # why the checkpoint failed (closing may still checkpoint)
         try:
-            execute(self.con, "CHECKPOINT")
-        except (duckdb.Error, StorageError) as err:  # pragma: no cover - best effort on shutdown
-            log.warning("checkpoint of %s failed: %s", self.path, err)
+            self._checkpoint()
+        except (duckdb.Error, StorageError) as err:  # the data is committed: readers keep the old snapshot
+            failed = str(err).splitlines()[0]
+            log.warning("checkpoint of %s failed: %s", self.path, failed)
         finally:
             self.con.close()
             try:
                 if snapshot:
                     published = publish_snapshot(self.path)
+                    if published is None and failed is not None:
+                        self.close_error = (
+                            f"the database {self.path} was written, but its checkpoint failed ({failed}), so"
+                            f" readers still see the previous run's snapshot: {write_failure_advice(failed)}"
+                        )
             except OSError as err:  # e.g. disk full: the database itself is fine, readers keep the old snapshot
+                self.close_error = self.close_error or (
+                    f"the database {self.path} was written, but its read snapshot could not be published ({err}),"
+                    f" so readers still see the previous run's: {write_failure_advice(str(err))}"
+                )
                 log.warning("could not publish the read snapshot of %s: %s", self.path, err)
             finally:
                 if self._lock is not None:
                     self._lock.release()
         return published
 
+    def _checkpoint(self) -> None:
+        """CHECKPOINT; a transaction a stop left open is rolled back first (its work was never committed)."""
+        try:
+            execute(self.con, "CHECKPOINT")
+        except duckdb.TransactionException:
+            with contextlib.suppress(duckdb.Error, StorageError):
+                execute(self.con, "ROLLBACK")
+            execute(self.con, "CHECKPOINT")
+
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short write transaction: committed on success, rolled back on any error."""
-        execute(self.con, "BEGIN TRANSACTION")
-        try:
-            yield self.con
-        except BaseException:
+        """A short write transaction: committed on success, rolled back on any error. A stop
+        (SIGTERM, Ctrl-C) that arrives inside it acts once it is over (see :mod:`storage.signals`)."""
+        with signals_held():
+            execute(self.con, "BEGIN TRANSACTION")
             try:
-                execute(self.con, "ROLLBACK")
-            except (StorageError, duckdb.Error) as err:  # the original error matters more
-                log.warning("rollback failed: %s", err)
-            raise
-        execute(self.con, "COMMIT")
+                yield self.con
+            except BaseException:
+                try:
+                    execute(self.con, "ROLLBACK")
+                except (StorageError, duckdb.Error) as err:  # the original error matters more
+                    log.warning("rollback failed: %s", err)
+                raise
+            execute(self.con, "COMMIT")
 
     @contextmanager
     def registered(self, name: str, table: pa.Table) -> Iterator[None]:
-        """``table`` readable by the statements inside the block under ``name``."""
-        self.con.register(name, table)
-        try:
-            yield
-        finally:
-            self.con.unregister(name)
+        """``table`` readable by the statements inside the block under ``name``; a stop that
+        arrives inside the block (while DuckDB reads the table, say) acts once it is over."""
+        with signals_held():
+            self.con.register(name, table)
+            try:
+                yield
+            finally:
+                self.con.unregister(name)
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """:func:`execute` on this connection."""

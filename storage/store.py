@@ -94,8 +94,14 @@ class Store:
         return [self.path, wal_path(self.path), lock_path(self.path), snapshot, wal_path(snapshot)]
 
     def close(self, snapshot: bool = True) -> Path | None:
-        """Checkpoint, close, publish the read snapshot if asked, release the lock; the snapshot path."""
+        """Checkpoint, close, publish the read snapshot if asked, release the lock; the snapshot
+        path. When the checkpoint or the snapshot failed, :attr:`close_error` says so."""
         return self.db.close(snapshot)
+
+    @property
+    def close_error(self) -> str | None:
+        """Why the last :meth:`close` left readers the previous snapshot (one line), if it did."""
+        return self.db.close_error
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -14,7 +14,7 @@ import pytest
 
 from flows.monitor import monitor
 from newsmon.config import Settings, default_topics_path
-from newsmon.errors import OutputError
+from newsmon.errors import OutputError, StorageError
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 SEED_A = "000_d16311e57be8b6ce.txt"
@@ -173,6 +173,35 @@ def test_failed_run_is_recorded(tmp_path: Path) -> None:
         "covid-origins",
         "russia-sanctions",
     ]
+
+
+def test_a_run_whose_checkpoint_fails_says_so_and_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's work is committed (in the write-ahead log), but the checkpoint failed (a file
+    size limit), so no snapshot is published and readers see the previous run: one line and a
+    failed run, not "completed" and exit 0."""
+    from storage.database import Database
+    from storage.snapshot import snapshot_path
+
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    shutil.copy(SEEDS / SEED_A, corpus / SEED_A)
+    settings = _settings(tmp_path, corpus)
+
+    def fail(_self: Database) -> None:
+        raise duckdb.IOException('IO Error: Could not write file "news.duckdb": File too large')
+
+    monkeypatch.setattr(Database, "_checkpoint", fail)
+    # closing cannot checkpoint either under the limit: the write-ahead log stays, nothing is published
+    monkeypatch.setattr("storage.database.publish_snapshot", lambda _path: None)
+    with pytest.raises(StorageError) as info:
+        monitor(settings)
+    message = str(info.value)
+    assert message.startswith(f"the database {settings.db} was written, but its checkpoint failed (IO Error")
+    assert "readers still see the previous run's snapshot: a file size limit (ulimit -f)" in message
+    assert "\n" not in message and not snapshot_path(settings.db).exists()
+    monkeypatch.undo()
+    assert _query(settings.db, "SELECT count(*) FROM documents") == [(1,)]  # committed all the same
+    assert monitor(settings).documents_new == 0 and snapshot_path(settings.db).exists()  # the next run publishes
 
 
 def _rss(items: list[tuple[str, str, str]]) -> bytes:
