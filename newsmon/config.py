@@ -17,9 +17,10 @@ Example ``newsmon.toml``::
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -190,6 +191,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             raise ConfigError(f"config file {path} is not valid TOML ({err}): fix it") from err
     file_values = _from_folder(file_values, path.parent)
     explicit = {k: v for k, v in overrides.items() if v is not None}
+    check_environment(os.environ)
     try:
         env_only = Settings()
     except ValidationError as err:  # the environment's own values
@@ -198,6 +200,27 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**{**file_values, **_env_set_fields(env_only), **explicit})
     except ValidationError as err:
         raise _invalid(err, lambda field: f"--{field.replace('_', '-')}" if field in explicit else str(path)) from err
+
+
+# NEWSMON_* variables that are not settings: a deployment's working folder, fault injection
+# (tests of crash safety) and the length of the fuzz tests' hunt
+OTHER_VARIABLES = frozenset({"NEWSMON_HOME", "NEWSMON_FAULT", "NEWSMON_FUZZ_EXAMPLES"})
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse a NEWSMON_* variable that sets nothing (a misspelt one, NEWSMON_BATCHSIZE, would
+    otherwise be ignored in silence, as an unknown key in the config file is not)."""
+    known = {f"NEWSMON_{name}".upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    for name in sorted(environ):
+        upper = name.upper()
+        if upper.startswith("NEWSMON_") and upper not in known:
+            suffixes = sorted(k.removeprefix("NEWSMON_") for k in known)  # compare what follows the prefix
+            close = difflib.get_close_matches(upper.removeprefix("NEWSMON_"), suffixes, n=1, cutoff=0.75)
+            hint = f"did you mean NEWSMON_{close[0]}? " if close else ""
+            raise ConfigError(
+                f"environment variable {name} is not a newsmon setting: {hint}unset it or fix its name"
+                " (settings: newsmon run --help, README 'Configuration')"
+            )
 
 
 def _from_folder(values: dict[str, Any], folder: Path) -> dict[str, Any]:
