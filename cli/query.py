@@ -31,6 +31,7 @@ from newsmon.results import (
     write_csv,
     write_jsonl,
 )
+from newsmon.text import shorten
 
 
 class OutputFormat(StrEnum):
@@ -378,7 +379,7 @@ def runs(
     for run_id, started, status, seconds, error in rows:
         table.add_row(
             when(started), run_id, status, f"{seconds:.1f}" if seconds is not None else "",
-            "; ".join(per_run.get(run_id, [])), (error or "")[:120],
+            "; ".join(per_run.get(run_id, [])), shorten(error or "", 160),
         )  # fmt: skip
     wide().print(table)
 

@@ -344,6 +344,10 @@ def test_runs_lists_status_stages_durations_and_errors(tmp_path: Path, newsmon: 
     finally:
         con.close()
     assert seconds == 2.5 and "found at 2023-" in error and "by the next run" in error
+    wide = newsmon("runs", "--db", str(db), env={"COLUMNS": "400"})
+    killed = next(ln for ln in wide.stdout.splitlines() if "run-killed" in ln)
+    assert (error if len(error) <= 160 else error[:100]) in killed  # not cut off in mid-word at 120
+    assert len(error) <= 160 or "…" in killed
     assert "backfill 8→1 1.5s" in lines["run-after"]
     order = [ln for ln in result.stdout.splitlines() if "run-" in ln]
     assert [next(n for n in lines if n in ln) for ln in order] == ["run-after", "run-killed", "run-bad", "run-ok"]
