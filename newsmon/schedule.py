@@ -14,6 +14,7 @@ from newsmon.errors import ConfigError
 
 DEFAULT_SERVE_INTERVAL_S = 1800.0
 MIN_SERVE_INTERVAL_S = 5.0
+MAX_SERVE_INTERVAL_S = 366 * 86400.0  # longer overflows the clock arithmetic; no monitor waits a year
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -41,7 +42,7 @@ def backfill_start(since: str | None, clock: datetime | None = None) -> datetime
 
 def serve_interval(value: str | None) -> float:
     """Seconds between scheduled runs from ``90s``, ``15m``, ``2h``, ``1d`` or plain seconds
-    (default 30 minutes; at least 5 s)."""
+    (default 30 minutes; at least 5 s, at most a year)."""
     if value is None:
         return DEFAULT_SERVE_INTERVAL_S
     match = _DURATION.fullmatch(value)
@@ -50,6 +51,8 @@ def serve_interval(value: str | None) -> float:
     seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if seconds < MIN_SERVE_INTERVAL_S:
         raise ConfigError(f"--interval {value!r} is under 5 s: run less often")
+    if seconds > MAX_SERVE_INTERVAL_S:
+        raise ConfigError(f"--interval {value!r} is over a year: run more often, or run `newsmon run` by hand")
     return seconds
 
 

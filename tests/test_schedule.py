@@ -37,7 +37,12 @@ def test_serve_schedule() -> None:
     assert [serve_interval(v) for v in ("90s", " 15m ", "2h", "1d", "30", "1.5m")] == [90, 900, 7200, 86400, 30, 90]
     assert serve_schedule("15m", None) == 900.0 and serve_schedule(None, None) == 1800.0
     assert serve_schedule(None, "*/15 * * * *") is None
-    for bad, message in (("2s", "under 5 s"), ("soon", "not a duration"), ("5 min", "not a duration")):
+    for bad, message in (
+        ("2s", "under 5 s"),
+        ("soon", "not a duration"),
+        ("5 min", "not a duration"),
+        ("99999999d", "over a year"),
+    ):
         with pytest.raises(ConfigError, match=message):
             serve_interval(bad)
     with pytest.raises(ConfigError, match="give --interval or --cron, not both"):
