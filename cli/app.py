@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 
 from newsmon import __version__
 from newsmon.errors import Interrupted, NewsmonError
+from storage.lock import set_wait_notifier
 
 if TYPE_CHECKING:
     from newsmon.config import Settings
@@ -230,4 +231,10 @@ def main() -> None:
     """Entry point: log warnings to stderr and run the CLI (errors: see :class:`NewsmonGroup`)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGINT, _on_interrupt)
+    set_wait_notifier(print_wait)  # every writer (run, retag, feeds, review) says it waits the same way
     app()
+
+
+def print_wait(message: str) -> None:
+    """How a command says, once, that it waits for the database's writer lock."""
+    err_console.print(f"newsmon: {message}", highlight=False, markup=False, soft_wrap=True)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.app import ConfigOption, DbOption, app, console, err_console
+from cli.app import ConfigOption, DbOption, app, console, err_console, print_wait
 from cli.report import quiet_console, summary_lines
 from newsmon.config import check_inputs, load_settings
 from newsmon.errors import ConfigError, NewsmonError, StorageError
@@ -133,7 +133,7 @@ def run(
 
     _quiet_newsmon_tracebacks()
     quiet_console()
-    set_wait_notifier(_print_wait)
+    set_wait_notifier(print_wait)  # also when the command is called without main() (tests)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # A stop (SIGTERM, Ctrl-C) that cuts an HTTP request short leaves httpcore's tracing
     # coroutine unawaited; Python would say so while the run ends as it was told to.
@@ -206,11 +206,6 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
         exit_now(128 + signal.SIGINT)
     os.write(2, b"newsmon: stopped by SIGTERM\n")
     exit_now(128 + signum)
-
-
-def _print_wait(message: str) -> None:
-    """How a run says, once, that it waits for the database."""
-    err_console.print(f"newsmon: {message}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _end_run_without_api(cause: str) -> None:

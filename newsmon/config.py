@@ -183,7 +183,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     file_values: dict[str, Any] = {}
     path = config_file if config_file is not None else DEFAULT_CONFIG_FILE
     if config_file is not None and not path.is_file():
-        raise ConfigError(f"config file {path} does not exist: pass an existing file to --config")
+        state = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ConfigError(f"config file {path} {state}: pass an existing file to --config")
     if path.is_file():
         try:
             file_values = tomllib.loads(read_settings_text(path, "config file"))
@@ -273,7 +274,16 @@ def check_output_path(path: Path, what: str, option: str, is_file: bool) -> None
     if not parent.is_dir():
         raise ConfigError(f"the {what} {path} cannot be created: {parent} is not a folder; pass {option}")
     if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ConfigError(f"the {what} {path} cannot be written here (no permission in {parent}); pass {option}")
+        why = f"{parent} is on a read-only file system" if _read_only(parent) else f"no permission in {parent}"
+        raise ConfigError(f"the {what} {path} cannot be written here ({why}); pass {option}")
+
+
+def _read_only(folder: Path) -> bool:
+    """Whether ``folder`` is on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
 
 
 def check_inputs(settings: Settings, seeds_given: bool = False) -> None:

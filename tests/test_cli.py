@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from support import REPO, SEEDS, Newsmon, make_database
+from support import REPO, SEEDS, Newsmon, make_database, python_path
 from typer.testing import Result
 
 
@@ -490,3 +490,58 @@ def test_run_fetch_pages_flag_overrides_the_setting(
     result = newsmon(*args, env={"NEWSMON_FETCH_PAGES": env} if env else {})
     assert result.exit_code == 1 and "newsmon: error: stopped by the test" in result.stderr
     assert seen == [expected]
+
+
+def test_a_config_folder_and_a_read_only_file_system_are_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from newsmon.config import check_output_path, load_settings
+    from newsmon.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"config file .* is a folder, not a file: pass an existing file"):
+        load_settings(tmp_path)
+    with pytest.raises(ConfigError, match=r"config file .* does not exist"):
+        load_settings(tmp_path / "missing.toml")
+    real_statvfs = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, real: os.statvfs_result) -> None:
+            self.f_flag = real.f_flag | os.ST_RDONLY
+
+    monkeypatch.setattr(os, "access", lambda *_args, **_kwargs: False)  # as a read-only mount answers
+    monkeypatch.setattr(os, "statvfs", lambda path: ReadOnly(real_statvfs(path)))
+    with pytest.raises(ConfigError) as info:
+        check_output_path(tmp_path / "n.duckdb", "database", "--db", is_file=True)
+    assert f"cannot be written here ({tmp_path} is on a read-only file system); pass --db" in str(info.value)
+    monkeypatch.setattr(os, "statvfs", real_statvfs)
+    with pytest.raises(ConfigError, match="no permission in"):
+        check_output_path(tmp_path / "n.duckdb", "database", "--db", is_file=True)
+
+
+def test_every_writer_says_it_waits_for_the_lock_as_a_run_does(tmp_path: Path) -> None:
+    """A re-tag (or a feeds or review command) waiting for the writer lock says so as a run
+    does, on one line of its own, not as a log record ("WARNING storage.lock: ...")."""
+    import fcntl
+
+    db = make_database(tmp_path / "n.duckdb")
+    lock = os.open(tmp_path / "n.duckdb.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        os.pwrite(lock, str(os.getpid()).encode(), 0)
+        env = {**_clean_env(), "NEWSMON_LOCK_TIMEOUT_S": "2", "PYTHONPATH": python_path(REPO)}
+        result = subprocess.run(
+            [sys.executable, "-m", "cli", "topics", "retag", "--db", str(db)], cwd=tmp_path, capture_output=True,
+            text=True, timeout=120, check=False, env=env,
+        )  # fmt: skip
+    finally:
+        os.close(lock)
+    waits = [ln for ln in result.stderr.splitlines() if "waiting for the writer lock" in ln]
+    assert len(waits) == 1 and waits[0].startswith("newsmon: waiting for the writer lock on"), result.stderr
+    assert "WARNING" not in result.stderr and result.returncode == 1
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without newsmon's and Prefect's settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSMON_"))}
