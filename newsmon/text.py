@@ -468,9 +468,9 @@ def _continues(line: str, after: str) -> bool:
 def unwrap_lines(text: str) -> str:
     """One paragraph per line, as extracted pages have them: the lines of a hard-wrapped text
     (:func:`is_hard_wrapped`) are joined within each paragraph (lines up to a blank line, a list
-    item or a heading; a table row stays a line of its own); blank lines stay. Any other text
-    is returned unchanged, so that the sentences and the boilerplate lines of a wrapped file are
-    found as in any other."""
+    item or a heading; a table row stays a line of its own); blank lines stay. In any other
+    text only a sentence broken over two lines is joined (:func:`join_continuations`), so that
+    the sentences and the boilerplate lines of a file are found as in any other."""
     if not is_hard_wrapped(text):
         return join_continuations(text)
     out: list[str] = []
