@@ -184,7 +184,8 @@ def _topic_inputs(store: Any, now: datetime, quiet_spikes: set[str]) -> list[Top
     trends: dict[str, list[TrendPoint]] = {}
     if start is not None and start <= day:
         params = SpikeParams()
-        since = max(start, day - timedelta(days=CHART_DAYS + params.window_days + params.guard_days))
+        back = CHART_DAYS + params.window_days + params.guard_days + int(params.backlog_days) + 1  # gaps too
+        since = max(start, day - timedelta(days=back))
         counts, observed = store.alerts.topic_day_counts(since, day), store.alerts.observed_days(since, day)
         trends = topic_trends(counts, names, since, day, params, observed | {day})
     spiked = store.alerts.spike_alerted_topics(day)

@@ -214,7 +214,7 @@ def check_environment(environ: Mapping[str, str]) -> None:
     known = {f"NEWSMON_{name}".upper() for name in Settings.model_fields} | OTHER_VARIABLES
     for name in sorted(environ):
         upper = name.upper()
-        if upper.startswith("NEWSMON_") and upper not in known:
+        if upper.startswith("NEWSMON_") and upper not in known and environ[name].strip():
             suffixes = sorted(k.removeprefix("NEWSMON_") for k in known)  # compare what follows the prefix
             close = difflib.get_close_matches(upper.removeprefix("NEWSMON_"), suffixes, n=1, cutoff=0.75)
             hint = f"did you mean NEWSMON_{close[0]}? " if close else ""

@@ -353,7 +353,12 @@ def _mark(node: Node, name: str, text: str, memo: list[bool | None]) -> bool:
         if node.which is not None and node.scope in (None, name) and node.mark_text(text, memo):
             found = True
     else:
-        found = bool(_spans(node, name, text))
+        spans = _spans(node, name, text)
+        found = bool(spans)
+        if isinstance(node, Near):  # a NEAR inside a NEAR: which of its terms were close, as Near.mark
+            for start, end in _merged(spans):
+                _mark(node.left, name, text[start:end], memo)
+                _mark(node.right, name, text[start:end], memo)
     if found:
         memo[node.index] = True
     return found

@@ -439,16 +439,22 @@ def join_continuations(text: str) -> str:
     short note typed with returns): a line that ends mid-sentence, followed at once by one
     that starts in lower case, goes on in it, and the two are joined. The first line (the
     headline, whatever follows it), short lines, list items and table rows are left as they
-    are."""
+    are, and so are the lines of a fenced code block and label lines ("photo: reuters")."""
     lines = text.split("\n")
     out: list[str] = []
     seen = 0  # lines with text so far
+    previous = ""  # the line before, as written (not as joined)
+    code = False  # inside a fenced code block (Markdown)
     for line in lines:
         stripped = line.strip()
-        if stripped and seen > 1 and _continues(out[-1], stripped):
+        if stripped.startswith(("```", "~~~")):
+            code = not code
+        elif stripped and seen > 1 and not code and _continues(previous, stripped):
             out[-1] = f"{out[-1].rstrip()} {stripped}"
+            previous = line
             continue
         out.append(line)
+        previous = line
         seen += 1 if stripped else 0
     return "\n".join(out)
 
@@ -462,7 +468,11 @@ def _continues(line: str, after: str) -> bool:
         and not _LINE_END.search(body)
         and not body.startswith("|")
         and not _BLOCK_START.match(after)
+        and not _LABEL.match(after)
     )
+
+
+_LABEL = re.compile(r"^\w[\w ]{0,20}:\s")  # "photo: reuters", "source: ...": a label, not a sentence
 
 
 def unwrap_lines(text: str) -> str:

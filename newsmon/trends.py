@@ -22,8 +22,9 @@ is *unobserved* (the machine or the schedule was down): it is not a day without 
 is left out of baselines and not tested. Its news arrives with the next run, as far back as
 the backlog rule lets it count, so the first day after ``k`` unobserved days is tested against
 ``1 + min(k, backlog_days)`` days' worth of the baseline (the sum of that many days: mean and
-variance scaled alike), and is left out of later baselines (its count is several days' news);
-``gap_days`` says how many unobserved days came right before.
+variance scaled alike), and counts in later baselines at its rate a day (its stories divided
+by those days), so that runs a few days apart still have a baseline; ``gap_days`` says how
+many unobserved days came right before.
 
 **Silent feeds.** For each feed, the items first seen in the last 24 hours are compared with
 its quietest day in the 14 days before (24-hour buckets back from the run's clock, at least 7
@@ -168,9 +169,15 @@ def assess_series(series: Sequence[DayCount], params: SpikeParams | None = None)
             continue
         first = max(0, index - params.window_days - params.guard_days)
         last = max(0, index - params.guard_days)
-        baseline = [c.stories for i, c in enumerate(series[first:last], first) if c.observed and not gaps[i]]
+        baseline = [c.stories / _span(gaps[i], params) for i, c in enumerate(series[first:last], first) if c.observed]
         points.append(_assess_day(current, baseline, params, gaps[index]))
     return points
+
+
+def _span(gap: int, params: SpikeParams) -> float:
+    """The days of news a day after ``gap`` unobserved days brings: its own and those the
+    backlog rule still counts."""
+    return 1 + min(gap, params.backlog_days)
 
 
 def gap_days(series: Sequence[DayCount]) -> list[int]:
@@ -190,7 +197,7 @@ def _unobserved(current: DayCount, gap: int) -> TrendPoint:
     )  # fmt: skip
 
 
-def _assess_day(current: DayCount, baseline: Sequence[int], params: SpikeParams, gap: int = 0) -> TrendPoint:
+def _assess_day(current: DayCount, baseline: Sequence[float], params: SpikeParams, gap: int = 0) -> TrendPoint:
     n = len(baseline)
     if n < params.min_history_days:
         return TrendPoint(
@@ -199,7 +206,7 @@ def _assess_day(current: DayCount, baseline: Sequence[int], params: SpikeParams,
         )  # fmt: skip
     mean = sum(baseline) / n
     variance = sum((x - mean) ** 2 for x in baseline) / (n - 1)
-    days = 1 + min(gap, params.backlog_days)  # the news of the unobserved days arrives today
+    days = _span(gap, params)  # the news of the unobserved days arrives today
     per_day = max(mean, params.floor)
     expected = days * per_day
     p_value = upper_tail(current.stories, expected, days * max(variance, per_day))

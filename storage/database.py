@@ -295,10 +295,10 @@ class Database:
     def _checkpoint(self) -> None:
         """CHECKPOINT; a transaction a stop left open is rolled back first (its work was never committed)."""
         try:
-            execute(self.con, "CHECKPOINT")
+            self.con.execute("CHECKPOINT").fetchall()
         except duckdb.TransactionException:
-            with contextlib.suppress(duckdb.Error, StorageError):
-                execute(self.con, "ROLLBACK")
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK").fetchall()
             execute(self.con, "CHECKPOINT")
 
     @contextmanager

@@ -14,7 +14,7 @@ crashed; Python's, which raises KeyboardInterrupt), so it acts between two write
 is short (one transaction) and only in the main thread, where signals are handled.
 
 :func:`watch_lost_stops` notes a stop that a finalizer swallowed; the next write (entering
-:func:`signals_held`) delivers it again.
+:func:`signals_held`) delivers it again, or the end of the watch if no write follows.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 HELD = (signal.SIGTERM, signal.SIGINT)
+_PRIORITY = [int(s) for s in HELD]
 
 
 class _State(threading.local):
@@ -72,8 +73,8 @@ def signals_held() -> Iterator[None]:
         _state.depth = 0
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        arrived, _state.arrived = list(dict.fromkeys(_state.arrived)), []
-        for number in arrived:
+        arrived, _state.arrived = sorted(set(_state.arrived), key=lambda number: _PRIORITY.index(int(number))), []
+        for number in arrived:  # SIGTERM first: if its handler raises, it is the stop that counts
             log.debug("delivering signal %d held during a write", number)
             signal.raise_signal(number)
 
@@ -106,7 +107,8 @@ def watch_lost_stops() -> Iterator[None]:
         yield
     finally:
         sys.unraisablehook = previous
-        _state.lost = []
+    if threading.current_thread() is threading.main_thread():
+        _deliver_lost()  # one lost after the last write acts now
 
 
 def stop_signal(error: BaseException | None) -> int | None:

@@ -199,6 +199,7 @@ def test_settings_and_snapshot_mistakes_name_their_source(tmp_path: Path, newsmo
         "environment variable NEWSMON_BATCHSIZE is not a newsmon setting: did you mean NEWSMON_BATCH_SIZE?" in misspelt
     )
     assert newsmon("sql", "select 1", "--db", str(db), env={"NEWSMON_HOME": str(tmp_path)}).exit_code == 0
+    assert newsmon("sql", "select 1", "--db", str(db), env={"NEWSMON_BATCHSIZE": ""}).exit_code == 0  # empty: unset
     bad_allow = _one_line_error(newsmon(*seeds, env={"NEWSMON_HTTP_ALLOW": "intranet/99"}))
     assert "HTTP allow entry 'intranet/99' is neither" in bad_allow and "NEWSMON_HTTP_ALLOW" in bad_allow
     assert not (tmp_path / "x.duckdb").exists()  # refused before any work

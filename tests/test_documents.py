@@ -476,8 +476,16 @@ def test_a_sentence_broken_over_two_lines_of_a_short_note_is_one_sentence(tmp_pa
         "Lead\n\nShort label\nlower case\n",  # a short line is a label
         "Lead\n\n| a table row of the text here |\nnext line\n",
     ]
+    kept += [
+        "Lead\n\nThe talks went on until late on Friday night\nphoto: reuters\n",  # a credit line
+        "Lead\n\n```\nresult = compute_value(alpha, beta\nreturn result\n```\n",  # code
+        "Lead\n\nA short line\nthat ends here\n",  # under 20 characters as written
+    ]
     for text in kept:
         assert unwrap_lines(text) == text, text
+    chained = "Lead\n\nThe talks went on until late on Friday\nand Saturday too\nand beyond\n"
+    # the short line joins the long one; the line after it does not chain on (16 characters as written)
+    assert unwrap_lines(chained) == "Lead\n\nThe talks went on until late on Friday and Saturday too\nand beyond\n"
     (tmp_path / "note.txt").write_text(note, encoding="utf-8")
     path_doc = read_document(tmp_path / "note.txt", datetime.now(UTC), "notes")
     assert "sanctions that target" in path_doc.body

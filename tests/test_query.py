@@ -188,6 +188,12 @@ def test_explain_near_names_only_the_terms_within_the_distance() -> None:
     memo = query.match(unit)
     assert memo is not None
     assert query.explain(memo, unit) == 'tanker* NEAR/2 "red sea"'
+    # a NEAR inside a NEAR names its own close terms too
+    query = q("(alpha NEAR/3 (beta OR delta)) NEAR/5 gamma")
+    unit = sentence("alpha and beta met gamma while delta waited far away from all of them today")
+    memo = query.match(unit)
+    assert memo is not None
+    assert query.explain(memo, unit) == "(alpha NEAR/3 beta) NEAR/5 gamma"
 
 
 def test_match_returns_none_when_the_query_does_not_hold() -> None:

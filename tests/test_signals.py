@@ -103,3 +103,39 @@ def test_which_exceptions_are_stops() -> None:
     assert stop_signal(KeyboardInterrupt()) == signal.SIGINT
     assert stop_signal(Stop(signal.SIGTERM)) == signal.SIGTERM
     assert stop_signal(ValueError("signal")) is None and stop_signal(None) is None
+
+
+def test_a_held_sigterm_wins_over_a_held_ctrl_c(stopping: None) -> None:
+    """Both arrived during one write: the termination is delivered first (KeyboardInterrupt
+    raised first would have dropped it, and the run would not be recorded as terminated)."""
+    with pytest.raises(Stop), signals_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+class _Swallowing:
+    def __del__(self) -> None:
+        raise Stop(signal.SIGTERM)  # as a handler raising inside a finalizer does: Python prints it, goes on
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_stop_lost_after_the_last_write_acts_as_the_watch_ends(stopping: None) -> None:
+    reached = []
+    with pytest.raises(Stop), watch_lost_stops():
+        _Swallowing()
+        gc.collect()
+        reached.append("no write follows")
+    assert reached == ["no write follows"]
+
+
+def test_a_transaction_a_stop_left_open_does_not_stop_the_checkpoint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = Database.open_writer(tmp_path / "open.duckdb")
+    database.execute("CREATE TABLE t (a INTEGER)")
+    database.con.execute("BEGIN TRANSACTION")
+    database.con.execute("INSERT INTO t VALUES (1)")  # never committed: a stop came between
+    with caplog.at_level("WARNING", logger="storage.database"):
+        database.close(snapshot=True)
+    assert database.close_error is None and (tmp_path / "open.snapshot.duckdb").exists()
+    assert not [r for r in caplog.records if "checkpoint" in r.getMessage()]  # rolled back, then checkpointed

@@ -134,14 +134,26 @@ def test_a_day_without_a_run_is_not_a_day_without_news() -> None:
     assert topic_trends({"t": [*counts, DayCount(end, 40, 40)]}, ["t"], DAY0, end, observed=looked)["t"][-1].is_spike
 
 
-def test_the_day_after_an_outage_is_left_out_of_later_baselines() -> None:
+def test_the_day_after_an_outage_counts_at_its_rate_a_day_in_later_baselines() -> None:
     days = [DayCount(DAY0 + timedelta(days=i), 4, 4) for i in range(10)]
     catch_up = DayCount(DAY0 + timedelta(days=11), 12, 12)  # day 10 had no run
     later = [DayCount(DAY0 + timedelta(days=i), 4, 4) for i in range(12, 16)]
     series_ = day_series([*days, catch_up, *later], DAY0, DAY0 + timedelta(days=15), {c.day for c in days + later})
     assert [c.observed for c in series_][9:13] == [True, False, True, True]  # a day with items was observed
     last = assess_series(series_)[-1]
-    assert last.gap_days == 0 and last.baseline_days == 12 and last.baseline == pytest.approx(4.0)
+    # days 0-13 but 10 (no run): day 11 brought two days' news, 12 stories, and counts as 6 a day
+    assert last.gap_days == 0 and last.baseline_days == 13 and last.baseline == pytest.approx((12 * 4 + 6) / 13)
+
+
+def test_runs_every_other_day_still_have_a_baseline() -> None:
+    """Every run day follows a day without a run: each counts at its rate a day (4 stories for
+    two days: 2 a day), so a topic still has a baseline and a surge is still a spike."""
+    days = [DayCount(DAY0 + timedelta(days=i), 4, 4) for i in range(0, 20, 2)]
+    surge = DayCount(DAY0 + timedelta(days=20), 40, 40)
+    trend = topic_trends({"t": [*days, surge]}, ["t"], DAY0, surge.day, observed={c.day for c in days} | {surge.day})
+    last = trend["t"][-1]
+    assert last.gap_days == 1 and last.baseline == pytest.approx(2.0) and last.expected == pytest.approx(4.0)
+    assert last.is_spike and not any(p.is_spike for p in trend["t"][:-1])
 
 
 def test_a_noisy_topic_needs_more_to_spike() -> None:

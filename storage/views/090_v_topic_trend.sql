@@ -8,8 +8,8 @@
 --               and not tested;
 --   gap_days  = the unobserved days right before this one, whose news arrives on this day;
 --   baseline  = mean stories a day over the observed days among the 14 before yesterday (a
---               one-day guard band), leaving out a day right after unobserved ones (its count
---               is several days' news);
+--               one-day guard band), a day right after unobserved ones at its rate a day (its
+--               stories over 1 + least(gap_days, {{spike_backlog_days}}): several days' news);
 --   expected  = greatest(baseline, 0.5) * (1 + least(gap_days, {{spike_backlog_days}})), only with at
 --               least 3 observed baseline days (after a gap, the news of the days missed counts);
 --   p_value   = P(X >= stories) under a negative binomial with the baseline's mean and variance,
@@ -54,12 +54,14 @@ gapped AS (
         ) - 1, 0) AS gap_days
     FROM series
 ),
-windowed AS (  -- a baseline day: observed, and not the catch-up day after a gap (several days' news)
+windowed AS (  -- a baseline day: observed; the day after a gap at its rate a day (several days' news)
     SELECT
         *,
-        count(CASE WHEN observed AND gap_days = 0 THEN 1 END) OVER w AS baseline_days,
-        avg(CASE WHEN observed AND gap_days = 0 THEN stories END) OVER w AS baseline_mean,
-        var_samp(CASE WHEN observed AND gap_days = 0 THEN stories END) OVER w AS baseline_variance
+        count(CASE WHEN observed THEN 1 END) OVER w AS baseline_days,
+        avg(CASE WHEN observed THEN stories / (1 + least(gap_days, {{spike_backlog_days}})) END) OVER w
+            AS baseline_mean,
+        var_samp(CASE WHEN observed THEN stories / (1 + least(gap_days, {{spike_backlog_days}})) END) OVER w
+            AS baseline_variance
     FROM gapped
     WINDOW w AS (PARTITION BY topic ORDER BY day ROWS BETWEEN {{spike_window_start}} PRECEDING AND {{spike_window_end}} PRECEDING)
 ),
