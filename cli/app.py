@@ -179,6 +179,11 @@ def wide() -> Console:
     return Console(width=int(columns) if columns.isdigit() and int(columns) > 0 else 240)
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 label", "2 labels" (with thousands separators)."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def check_closed(store: Any) -> None:
     """The one-line error of a writer whose close left readers the previous snapshot (its
     checkpoint or snapshot failed: the data is committed, but not yet where readers look)."""

@@ -9,7 +9,7 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cli.app import db_flag
+from cli.app import db_flag, plural
 from newsmon.config import Settings
 from newsmon.documents import SUPPORTED_SUFFIXES, describe_other_types
 from newsmon.errors import failure_hint
@@ -35,8 +35,8 @@ def summary_lines(summary: RunSummary, settings: Settings, seconds: float, width
         _row(
             "stored",
             f"{summary.documents_new} new documents, {summary.stories_new} new stories, "
-            f"{summary.tags_new + summary.retagged} tags ({_changed(summary)}{_count(summary.documents_unchanged)}"
-            " unchanged)",
+            f"{summary.tags_new + summary.retagged} tags ({_changed(summary)}"
+            f"{plural(summary.documents_unchanged, 'document')} unchanged)",
         )
     )
     lines.append(_row("alerts", ", ".join(summary.alerts) if summary.alerts else "none (nothing new)"))
@@ -163,14 +163,7 @@ DELIVERIES_HINT = '`newsmon sql "select * from v_deliveries"`'
 def _changed(summary: RunSummary) -> str:
     """``N stored documents changed (updated), `` when a document read again had other content."""
     n = summary.documents_changed
-    if not n:
-        return ""
-    return f"{n} stored {'document' if n == 1 else 'documents'} changed (updated), "
-
-
-def _count(n: int, word: str = "document") -> str:
-    """``1 document``, ``2 documents``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
+    return f"{plural(n, 'stored document')} changed (updated), " if n else ""
 
 
 def _row(label: str, text: str) -> str:

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.app import ConfigOption, DbOption, check_closed, console, db_flag, err_console, wide
+from cli.app import ConfigOption, DbOption, check_closed, console, db_flag, err_console, plural, wide
 from cli.topics import TopicsFileOption, load_topic_file, topics_app
 from newsmon.config import Settings, load_settings
 from newsmon.errors import ConfigError
@@ -432,11 +432,6 @@ def summarize_reviews(store: Store) -> dict[str, str]:
                 f" ({score.clear} yes or no, version {rev.topic_version}, {rev.drawn_at:%Y-%m-%d}{caveat})"
             )
     return out
-
-
-def plural(count: int, noun: str) -> str:
-    """ "1 label", "2 labels" (with thousands separators)."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def format_estimate(estimate: Estimate) -> str:
