@@ -289,11 +289,7 @@ class Near(Node):
         """Record which terms of the operands occur where the NEAR holds, for :meth:`explain`:
         within the close pairs' spans (a term elsewhere in the field, too far off, is not why)."""
         for name, text in unit.parts:
-            pairs = self.spans(name, text)
-            for start, end in _merged(pairs):  # each stretch once: a sentence of many pairs stays linear
-                _mark(self.left, name, text[start:end], memo)
-                _mark(self.right, name, text[start:end], memo)
-            if pairs:
+            if _mark(self, name, text, memo):
                 return
 
     def spans(self, name: str, text: str) -> list[tuple[int, int]]:
@@ -345,7 +341,8 @@ def _grouped_text(text: str) -> str:
 
 
 def _mark(node: Node, name: str, text: str, memo: list[bool | None]) -> bool:
-    """Record which terms of a NEAR operand occur in a text (for :meth:`Node.explain`)."""
+    """Record which terms of a NEAR (or of one of its operands) occur in a text, a NEAR's only
+    where its operands are close (for :meth:`Node.explain`)."""
     if isinstance(node, Term):
         found = node.scope in (None, name) and node.pattern.search(text) is not None
     elif isinstance(node, Or):
@@ -355,7 +352,7 @@ def _mark(node: Node, name: str, text: str, memo: list[bool | None]) -> bool:
     else:
         spans = _spans(node, name, text)
         found = bool(spans)
-        if isinstance(node, Near):  # a NEAR inside a NEAR: which of its terms were close, as Near.mark
+        if isinstance(node, Near):  # which of its operands' terms were close: within the spans, each stretch once
             for start, end in _merged(spans):
                 _mark(node.left, name, text[start:end], memo)
                 _mark(node.right, name, text[start:end], memo)
