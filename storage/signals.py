@@ -56,27 +56,22 @@ def signals_held() -> Iterator[None]:
         yield
         return
     _deliver_lost()
-    if _state.depth:
-        _state.depth += 1
-        try:
-            yield
-        finally:
-            _state.depth -= 1
-        return
-    previous = {signum: signal.getsignal(signum) for signum in HELD}
-    for signum in HELD:
+    outermost = _state.depth == 0
+    previous = {signum: signal.getsignal(signum) for signum in HELD} if outermost else {}
+    for signum in previous:
         signal.signal(signum, _hold)
-    _state.depth = 1
+    _state.depth += 1
     try:
         yield
     finally:
-        _state.depth = 0
+        _state.depth -= 1
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        arrived, _state.arrived = sorted(set(_state.arrived), key=lambda number: _PRIORITY.index(int(number))), []
-        for number in arrived:  # SIGTERM first: if its handler raises, it is the stop that counts
-            log.debug("delivering signal %d held during a write", number)
-            signal.raise_signal(number)
+        if outermost:
+            arrived, _state.arrived = sorted(set(_state.arrived), key=lambda n: _PRIORITY.index(int(n))), []
+            for number in arrived:  # SIGTERM first: if its handler raises, it is the stop that counts
+                log.debug("delivering signal %d held during a write", number)
+                signal.raise_signal(number)
 
 
 def _hold(signum: int, _frame: FrameType | None) -> None:
