@@ -31,7 +31,7 @@ from newsmon.config import ALERT_MAX_AGE_DAYS
 from newsmon.models import AlertItem, AlertRecord, AlertRule, SpikeParams, StoryLine
 from newsmon.text import sha256_hex, shorten
 from newsmon.topics import EVIDENCE_JOIN
-from newsmon.trends import SourceCadence, TrendPoint
+from newsmon.trends import SourceCadence, TrendPoint, span_days
 
 log = logging.getLogger(__name__)
 DEFAULT_RULE = AlertRule()
@@ -413,7 +413,7 @@ def trigger_lines(triggers: Mapping[str, Any]) -> list[str]:
         gap = today["gap_days"]
         missed = "yesterday" if gap == 1 else f"on the {gap} days before today"
         lines.append(
-            f"No monitor run {missed}: expected counts {1 + min(gap, SpikeParams().backlog_days):g} days of news,"
+            f"No monitor run {missed}: expected counts {span_days(gap, SpikeParams()):g} days of news,"
             " as what was missed arrives today."
         )
     if today and today.get("backlog"):

@@ -169,12 +169,13 @@ def assess_series(series: Sequence[DayCount], params: SpikeParams | None = None)
             continue
         first = max(0, index - params.window_days - params.guard_days)
         last = max(0, index - params.guard_days)
-        baseline = [c.stories / _span(gaps[i], params) for i, c in enumerate(series[first:last], first) if c.observed]
+        window = enumerate(series[first:last], first)
+        baseline = [c.stories / span_days(gaps[i], params) for i, c in window if c.observed]
         points.append(_assess_day(current, baseline, params, gaps[index]))
     return points
 
 
-def _span(gap: int, params: SpikeParams) -> float:
+def span_days(gap: int, params: SpikeParams) -> float:
     """The days of news a day after ``gap`` unobserved days brings: its own and those the
     backlog rule still counts."""
     return 1 + min(gap, params.backlog_days)
@@ -206,7 +207,7 @@ def _assess_day(current: DayCount, baseline: Sequence[float], params: SpikeParam
         )  # fmt: skip
     mean = sum(baseline) / n
     variance = sum((x - mean) ** 2 for x in baseline) / (n - 1)
-    days = _span(gap, params)  # the news of the unobserved days arrives today
+    days = span_days(gap, params)  # the news of the unobserved days arrives today
     per_day = max(mean, params.floor)
     expected = days * per_day
     p_value = upper_tail(current.stories, expected, days * max(variance, per_day))

@@ -277,20 +277,21 @@ class Database:
                 if snapshot:
                     published = publish_snapshot(self.path)
                     if published is None and failed is not None:
-                        self.close_error = (
-                            f"the database {self.path} was written, but its checkpoint failed ({failed}), so"
-                            f" readers still see the previous run's snapshot: {write_failure_advice(failed)}"
-                        )
+                        self.close_error = self._stale_snapshot("its checkpoint failed", failed)
             except OSError as err:  # e.g. disk full: the database itself is fine, readers keep the old snapshot
-                self.close_error = self.close_error or (
-                    f"the database {self.path} was written, but its read snapshot could not be published ({err}),"
-                    f" so readers still see the previous run's: {write_failure_advice(str(err))}"
-                )
+                self.close_error = self._stale_snapshot("its read snapshot could not be published", str(err))
                 log.warning("could not publish the read snapshot of %s: %s", self.path, err)
             finally:
                 if self._lock is not None:
                     self._lock.release()
         return published
+
+    def _stale_snapshot(self, what: str, detail: str) -> str:
+        """Why readers still see the previous snapshot though the data is committed, and what to do."""
+        return (
+            f"the database {self.path} was written, but {what} ({detail}), so readers still see the previous"
+            f" run's snapshot: {write_failure_advice(detail)}"
+        )
 
     def _checkpoint(self) -> None:
         """CHECKPOINT; a transaction a stop left open is rolled back first (its work was never committed)."""
